@@ -1,0 +1,238 @@
+"""Load and verify an amlstack model artifact; encode inputs and predict without pandas or pickle.
+
+An artifact is a directory (``artifacts/<name>/<version>/``) holding:
+
+- ``model.onnx``     one ONNX graph: float32 input ``X`` [N, n_features] -> float32 ``probabilities`` [N, n_classes]
+- ``model.json``     schema, classes, threshold, metrics, lineage (see ``ARTIFACT_FORMAT``)
+- ``sample_input.json``  ``{"data": [record, ...]}`` with a few real rows
+- ``profile.json``   training profile of every feature (drift monitoring)
+- ``report/``        training report (HTML + PNG)
+- ``MANIFEST.json``  ``{"algorithm": "sha256", "files": {relative path: hex digest}}``
+
+Features are encoded in ``model.json["features"]`` order: a numeric feature is its float value
+(NaN only when the feature is ``nullable``); a categorical feature is the index of its value in the
+feature's ``categories`` list, and ``-1`` for a value never seen in training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ARTIFACT_FORMAT = "amlstack-artifact"
+FORMAT_VERSION = 1
+MANIFEST = "MANIFEST.json"
+MODEL_JSON = "model.json"
+UNSEEN_CODE = -1.0
+_CHUNK = 1 << 20
+
+
+class ArtifactError(Exception):
+    """The artifact is missing, incomplete, tampered with or not an amlstack artifact."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def manifest_for(directory: Path) -> dict[str, Any]:
+    """Build the manifest of every file under ``directory`` (the manifest itself excluded)."""
+    files = {
+        p.relative_to(directory).as_posix(): sha256_file(p)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    return {"algorithm": "sha256", "files": files}
+
+
+def verify_manifest(directory: Path) -> dict[str, str]:
+    """Check every file against MANIFEST.json; refuse missing, changed or unlisted files."""
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        raise ArtifactError(f"{directory}: no {MANIFEST}; not an amlstack artifact")
+    try:
+        listed = json.loads(manifest_path.read_text())["files"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{manifest_path}: unreadable manifest ({exc})") from None
+    for rel, expected in listed.items():
+        path = directory / rel
+        if not path.is_file():
+            raise ArtifactError(f"{directory}: file {rel} listed in {MANIFEST} is missing")
+        if sha256_file(path) != expected:
+            raise ArtifactError(
+                f"{directory}: file {rel} does not match its sha256 in {MANIFEST} "
+                "(the artifact was modified after it was written)"
+            )
+    present = {
+        p.relative_to(directory).as_posix()
+        for p in directory.rglob("*")
+        if p.is_file() and p.name != MANIFEST
+    }
+    extra = sorted(present - set(listed))
+    if extra:
+        raise ArtifactError(f"{directory}: file {extra[0]} is not listed in {MANIFEST}")
+    return listed
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input column of the model, as recorded in model.json."""
+
+    name: str
+    kind: str  # "numeric" or "categorical"
+    dtype: str = "float"  # numeric: "int" or "float"; categorical: "string"
+    categories: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    nullable: bool = False
+    example: Any = None
+    codes: Mapping[str, float] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, spec: Mapping[str, Any]) -> Feature:
+        kind = spec["kind"]
+        if kind not in ("numeric", "categorical"):
+            raise ArtifactError(f"feature {spec.get('name')!r}: unknown kind {kind!r}")
+        categories = tuple(str(c) for c in spec.get("categories", ()))
+        return cls(
+            name=str(spec["name"]),
+            kind=kind,
+            dtype=str(spec.get("dtype", "float" if kind == "numeric" else "string")),
+            categories=categories,
+            minimum=spec.get("min"),
+            maximum=spec.get("max"),
+            nullable=bool(spec.get("nullable", False)),
+            example=spec.get("example"),
+            codes={c: float(i) for i, c in enumerate(categories)},
+        )
+
+
+class Model:
+    """A verified artifact ready to score: schema + one onnxruntime session."""
+
+    def __init__(self, directory: str | Path, *, threads: int = 1, verify: bool = True) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise ArtifactError(f"{self.directory}: no such artifact directory")
+        self.files = verify_manifest(self.directory) if verify else {}
+        self.meta = _read_json(self.directory / MODEL_JSON)
+        if self.meta.get("format") != ARTIFACT_FORMAT:
+            raise ArtifactError(f"{self.directory}: {MODEL_JSON} is not an amlstack artifact")
+        if self.meta.get("format_version") != FORMAT_VERSION:
+            raise ArtifactError(
+                f"{self.directory}: artifact format version {self.meta.get('format_version')} "
+                f"is not supported (this scorer reads version {FORMAT_VERSION})"
+            )
+        try:
+            self.features = [Feature.from_json(f) for f in self.meta["features"]]
+            self.classes: list[Any] = list(self.meta["classes"])
+            self.threshold = float(self.meta.get("threshold", 0.5))
+            model_spec = self.meta["model"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"{self.directory}: {MODEL_JSON} is incomplete ({exc})") from None
+        self.name: str = str(self.meta.get("name", "model"))
+        self.version: str = str(self.meta.get("version", "0"))
+        self.feature_names = [f.name for f in self.features]
+        self._session = _load_session(self.directory / model_spec["file"], threads)
+        self._input = model_spec.get("input", "X")
+        self._output = [model_spec.get("output", "probabilities")]
+        self._kinds = [(i, f.kind == "categorical", f.codes) for i, f in enumerate(self.features)]
+
+    # -- encoding -------------------------------------------------------------------------
+    def encode_rows(self, rows: Sequence[Sequence[Any]]) -> np.ndarray:
+        """Encode rows whose values are in feature order (the scorer's fast path)."""
+        out = np.empty((len(rows), len(self.features)), dtype=np.float32)
+        kinds = self._kinds
+        for r, row in enumerate(rows):
+            target = out[r]
+            for i, is_cat, codes in kinds:
+                value = row[i]
+                if is_cat:
+                    target[i] = codes.get(value, UNSEEN_CODE)
+                else:
+                    target[i] = math.nan if value is None else value
+        return out
+
+    def encode_records(self, records: Iterable[Mapping[str, Any]]) -> np.ndarray:
+        """Encode dict records keyed by feature name (extra keys are ignored)."""
+        names = self.feature_names
+        return self.encode_rows([[rec.get(n) for n in names] for rec in records])
+
+    def encode_columns(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> np.ndarray:
+        """Vectorised encoding of whole columns (batch prediction)."""
+        n = len(columns[self.features[0].name])
+        out = np.empty((n, len(self.features)), dtype=np.float32)
+        for i, feat in enumerate(self.features):
+            col = columns[feat.name]
+            if feat.kind == "categorical":
+                out[:, i] = _codes_for(np.asarray(col, dtype=object), feat)
+            else:
+                out[:, i] = np.asarray(col, dtype=np.float64)
+        return out
+
+    # -- prediction ------------------------------------------------------------------------
+    def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
+        """Class probabilities, one column per entry of ``classes``."""
+        return self._session.run(self._output, {self._input: matrix})[0]
+
+    def label_indices(self, proba: np.ndarray) -> np.ndarray:
+        """Predicted class index per row: the threshold for binary models, argmax otherwise."""
+        if proba.shape[1] == 2:
+            return (proba[:, 1] >= self.threshold).astype(np.int64)
+        return np.argmax(proba, axis=1)
+
+    def labels(self, proba: np.ndarray) -> list[Any]:
+        classes = self.classes
+        return [classes[i] for i in self.label_indices(proba).tolist()]
+
+    def sample_input(self) -> list[dict[str, Any]]:
+        path = self.directory / "sample_input.json"
+        return list(_read_json(path).get("data", [])) if path.is_file() else []
+
+
+def _codes_for(values: np.ndarray, feat: Feature) -> np.ndarray:
+    categories = np.asarray(feat.categories, dtype=object)
+    if len(categories) == 0:
+        return np.full(len(values), UNSEEN_CODE, dtype=np.float32)
+    order = np.argsort(categories)
+    sorted_cats = categories[order]
+    as_str = values.astype(str)
+    pos = np.searchsorted(sorted_cats.astype(str), as_str)
+    pos = np.clip(pos, 0, len(sorted_cats) - 1)
+    hit = sorted_cats.astype(str)[pos] == as_str
+    return np.where(hit, order[pos], UNSEEN_CODE).astype(np.float32)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: missing") from None
+    except ValueError as exc:
+        raise ArtifactError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _load_session(path: Path, threads: int):
+    import onnxruntime as ort  # heavy import: only when a model is loaded
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors on bad graphs
+        raise ArtifactError(f"{path}: onnxruntime cannot load the model ({exc})") from None

@@ -1,0 +1,34 @@
+"""The scorer's external contract: routes, port and concurrency defaults.
+
+Everything outside the scorer (Compose healthchecks, the Azure deployment YAML, Locust, tests)
+reads these names from here instead of typing them again.
+"""
+
+from __future__ import annotations
+
+DEFAULT_PORT = 5001  # Azure ML's inference port
+LIVENESS_ROUTE = "/"  # answers "Healthy" as soon as the process runs
+READINESS_ROUTE = "/ready"  # answers 200 only once the model is loaded and verified
+SCORING_ROUTE = "/score"
+SWAGGER_ROUTE = "/swagger.json"
+METRICS_ROUTE = "/metrics"
+
+# Environment variables (the typed settings object in settings.py reads them).
+ENV_PREFIX = "AMLSTACK_"
+MODEL_DIR_ENV = "AMLSTACK_MODEL_DIR"
+KEY_FILE_ENV = "AMLSTACK_KEY_FILE"  # JSON {"primaryKey": ..., "secondaryKey": ...}
+PRIMARY_KEY_ENV = "AMLSTACK_PRIMARY_KEY"
+SECONDARY_KEY_ENV = "AMLSTACK_SECONDARY_KEY"
+AUTH_ENV = "AMLSTACK_AUTH"  # "key" (default) or "none" (explicit, loudly logged opt-out)
+APPINSIGHTS_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 4
+DEFAULT_TIMEOUT_S = 30
+DEFAULT_MAX_BATCH = 10_000
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def max_concurrency(workers: int = DEFAULT_WORKERS, threads: int = DEFAULT_THREADS) -> int:
+    """Requests one scorer instance works on at once (Azure's max_concurrent_requests_per_instance)."""
+    return workers * threads

@@ -1,0 +1,65 @@
+"""The `amlstack` command line: one entry point for everything a person runs.
+
+Each command group lives in its own module and registers itself here; heavy libraries are
+imported inside the commands so `amlstack --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from amlstack.errors import UserError
+
+app = typer.Typer(
+    name="amlstack",
+    help="Offline AutoML -> verified model artifact -> keyed scoring container -> Compose -> Azure ML.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+# Modules that define `register(app)`; a module missing from a partial install is skipped.
+COMMAND_MODULES = (
+    "amlstack.commands.model",  # train, predict, models
+    "amlstack.commands.serve",  # serve, score, loadtest
+    "amlstack.azure.cli",  # azure ...
+    "amlstack.pipeline.cli",  # pipeline ..., registry ..., drift
+)
+
+
+def build_app() -> typer.Typer:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        module.register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI, turning every expected failure into one clear line and a non-zero exit."""
+    from amlstack_scorer.artifact import ArtifactError
+
+    try:
+        build_app()(args=argv, standalone_mode=True)
+    except UserError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except ArtifactError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
