@@ -2,7 +2,7 @@
 
 An artifact is a directory (``artifacts/<name>/<version>/``) holding:
 
-- ``model.onnx``     one ONNX graph: float32 input ``X`` [N, n_features] -> float32 ``probabilities`` [N, n_classes]
+- ``model.onnx``     one ONNX graph: float32 ``X`` [N, features] -> ``probabilities`` [N, classes]
 - ``model.json``     schema, classes, threshold, metrics, lineage (see ``ARTIFACT_FORMAT``)
 - ``sample_input.json``  ``{"data": [record, ...]}`` with a few real rows
 - ``profile.json``   training profile of every feature (drift monitoring)
@@ -171,15 +171,7 @@ class Model:
 
     def encode_columns(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> np.ndarray:
         """Vectorised encoding of whole columns (batch prediction)."""
-        n = len(columns[self.features[0].name])
-        out = np.empty((n, len(self.features)), dtype=np.float32)
-        for i, feat in enumerate(self.features):
-            col = columns[feat.name]
-            if feat.kind == "categorical":
-                out[:, i] = _codes_for(np.asarray(col, dtype=object), feat)
-            else:
-                out[:, i] = np.asarray(col, dtype=np.float64)
-        return out
+        return encode_columns(self.features, columns)
 
     # -- prediction ------------------------------------------------------------------------
     def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
@@ -201,16 +193,30 @@ class Model:
         return list(_read_json(path).get("data", [])) if path.is_file() else []
 
 
+def encode_columns(
+    features: Sequence[Feature], columns: Mapping[str, Sequence[Any] | np.ndarray]
+) -> np.ndarray:
+    """Encode whole columns at once; training and batch scoring both use this one encoding."""
+    n = len(columns[features[0].name])
+    out = np.empty((n, len(features)), dtype=np.float32)
+    for i, feat in enumerate(features):
+        col = columns[feat.name]
+        if feat.kind == "categorical":
+            out[:, i] = _codes_for(np.asarray(col, dtype=object), feat)
+        else:
+            out[:, i] = np.asarray(col, dtype=np.float64)
+    return out
+
+
 def _codes_for(values: np.ndarray, feat: Feature) -> np.ndarray:
-    categories = np.asarray(feat.categories, dtype=object)
-    if len(categories) == 0:
+    if not feat.categories:
         return np.full(len(values), UNSEEN_CODE, dtype=np.float32)
+    categories = np.asarray(feat.categories, dtype=str)
     order = np.argsort(categories)
     sorted_cats = categories[order]
     as_str = values.astype(str)
-    pos = np.searchsorted(sorted_cats.astype(str), as_str)
-    pos = np.clip(pos, 0, len(sorted_cats) - 1)
-    hit = sorted_cats.astype(str)[pos] == as_str
+    pos = np.clip(np.searchsorted(sorted_cats, as_str), 0, len(sorted_cats) - 1)
+    hit = sorted_cats[pos] == as_str
     return np.where(hit, order[pos], UNSEEN_CODE).astype(np.float32)
 
 

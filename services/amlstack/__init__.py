@@ -1,3 +1,3 @@
-"""amlstack: offline AutoML, a verified model artifact, a keyed scoring container, Compose and Azure ML."""
+"""amlstack: offline AutoML, a verified artifact, a keyed scoring container, Compose, Azure ML."""
 
 __version__ = "0.1.0"

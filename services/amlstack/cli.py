@@ -16,7 +16,7 @@ from amlstack.errors import UserError
 
 app = typer.Typer(
     name="amlstack",
-    help="Offline AutoML -> verified model artifact -> keyed scoring container -> Compose -> Azure ML.",
+    help="Offline AutoML -> verified artifact -> keyed scoring container -> Compose -> Azure ML.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

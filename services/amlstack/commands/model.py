@@ -1,0 +1,182 @@
+"""`amlstack train`, `amlstack predict` and `amlstack models`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from amlstack.errors import UserError
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("predict")(predict)
+    app.command("models")(models)
+
+
+def train(
+    data: Annotated[Path, typer.Option(help="Training CSV (comma or semicolon separated).")] = Path(
+        "data/bankmarketing_train.csv"
+    ),
+    target: Annotated[str, typer.Option(help="Column to predict.")] = "y",
+    out: Annotated[Path, typer.Option(help="Artifact root: writes OUT/NAME/VERSION/.")] = Path(
+        "artifacts"
+    ),
+    name: Annotated[str | None, typer.Option(help="Model name (default: the CSV's stem).")] = None,
+    time_budget: Annotated[
+        float | None, typer.Option(help="Seconds for the whole run (search, refit, export).")
+    ] = 240.0,
+    max_iter: Annotated[
+        int | None,
+        typer.Option(help="Trial budget; with it and no --time-budget a run is reproducible."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the splits and the search.")] = 42,
+    metric: Annotated[str, typer.Option(help="auc, auc_weighted, accuracy, log_loss, f1, ...")] = (
+        "auc"
+    ),
+    drop: Annotated[
+        list[str] | None, typer.Option(help="Column to leave out (repeatable).")
+    ] = None,
+    learners: Annotated[
+        str, typer.Option(help="Comma-separated learners to search.")
+    ] = "lgbm,xgboost,catboost,rf,extra_tree,lr,mlp",
+    test_size: Annotated[float, typer.Option(help="Share of rows held out for the report.")] = 0.2,
+    backend: Annotated[
+        str, typer.Option(help="local (default) or azure (Azure AutoML).")
+    ] = "local",
+    no_time_limit: Annotated[
+        bool, typer.Option("--no-time-limit", help="Only --max-iter bounds the search.")
+    ] = False,
+) -> None:
+    """Search for the best model on a CSV and write a new versioned artifact."""
+    if backend == "azure":
+        _train_azure(data, target, name, time_budget, max_iter, out)
+        return
+    if backend != "local":
+        raise UserError(f"--backend {backend}: choose local or azure")
+    from amlstack.train import TrainConfig
+    from amlstack.train import train as run
+
+    if no_time_limit and max_iter is None:
+        raise UserError("--no-time-limit needs --max-iter (otherwise nothing bounds the search)")
+    config = TrainConfig(
+        data=data,
+        target=target,
+        out=out,
+        name=name,
+        time_budget=None if no_time_limit else time_budget,
+        max_iter=max_iter,
+        seed=seed,
+        metric=metric.lower(),
+        drop=tuple(drop or ()),
+        learners=tuple(x.strip() for x in learners.split(",") if x.strip()),
+        test_size=test_size,
+    )
+    with _LiveProgress(config.time_budget) as show:
+        result = run(config, on_progress=show)
+    _print_leaderboard(result)
+    console.print(result.path)
+
+
+def _train_azure(data, target, name, time_budget, max_iter, out) -> None:
+    try:
+        from amlstack.azure import automl
+    except ModuleNotFoundError as exc:
+        raise UserError(
+            f"--backend azure needs the azure extra: pip install 'amlstack[azure]' ({exc.name})"
+        ) from None
+    path = automl.submit_automl(
+        data=data, target=target, name=name, time_budget=time_budget, max_trials=max_iter, out=out
+    )
+    console.print(path)
+
+
+class _LiveProgress:
+    """A one-line live display: elapsed/budget, learner, trials, best validation score."""
+
+    def __init__(self, budget: float | None) -> None:
+        from rich.live import Live
+
+        self.budget = budget
+        self.started = time.monotonic()
+        self.live = Live(console=Console(stderr=True), refresh_per_second=4, transient=True)
+
+    def __enter__(self):
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.live.__exit__(*exc)
+
+    def __call__(self, progress) -> None:
+        elapsed = time.monotonic() - self.started
+        budget = f"/{self.budget:.0f}s" if self.budget else "s (no time limit)"
+        best = "—" if progress.best_score != progress.best_score else f"{progress.best_score:.4f}"
+        self.live.update(
+            f"[bold]searching[/] {elapsed:5.0f}{budget}  learner [cyan]{progress.learner}[/] "
+            f"({progress.learners_done}/{progress.learners_total})  trials {progress.trials}  "
+            f"best {best} ({progress.best_learner or '—'})"
+        )
+
+
+def _print_leaderboard(result) -> None:
+    table = Table(title="Leaderboard (validation score; AUC on held-out rows)")
+    for column in ("rank", "model", "validation", "held-out AUC", "weight", "trials", "seconds"):
+        table.add_column(column, justify="right" if column != "model" else "left")
+    for row in result.leaderboard:
+        table.add_row(
+            str(row["rank"]), row["model"], f"{row['val_score']:.4f}",
+            f"{row['holdout_auc']:.4f}", f"{row['weight']:.2f}" if row["weight"] else "",
+            str(row["trials"]), f"{row['seconds']:.0f}",
+        )  # fmt: skip
+    console.print(table)
+    m = result.metrics
+    console.print(
+        f"[bold]held-out[/] ({m['rows']} rows never used in training): AUC {m['AUC']:.4f}  "
+        f"accuracy {m['accuracy']:.4f}  F1 {m['F1']:.4f}  log loss {m['log_loss']:.4f}"
+        + (f"  threshold {m['threshold']:.3f}" if m.get("threshold") is not None else "")
+    )
+
+
+def predict(
+    model: Annotated[Path, typer.Option(help="Artifact folder (artifacts/NAME/VERSION).")],
+    input: Annotated[Path, typer.Option("--input", help="CSV to score.")],
+    output: Annotated[Path, typer.Option(help="CSV to write (input columns + predictions).")],
+) -> None:
+    """Score a CSV in batch, streaming (files larger than memory work)."""
+    from amlstack.predict import predict_csv
+
+    started = time.monotonic()
+    rows = predict_csv(model, input, output)
+    seconds = time.monotonic() - started
+    console.print(f"scored {rows} rows in {seconds:.1f}s -> {output}")
+
+
+def models(
+    root: Annotated[Path, typer.Option(help="Artifact root to list.")] = Path("artifacts"),
+) -> None:
+    """List the model artifacts present, with version, metrics and creation time."""
+    from amlstack.store import list_models
+
+    rows = list_models(root)
+    if not rows:
+        console.print(f"no artifacts under {root} (run `amlstack train`)")
+        return
+    table = Table()
+    for column in ("name", "version", "created", "model", "AUC", "accuracy", "path"):
+        table.add_column(column)
+    for row in rows:
+        auc, acc = row.get("AUC"), row.get("accuracy")
+        table.add_row(
+            row["name"], row["version"], row.get("created", ""), row.get("model", "")
+            if row["ok"] else "[red]no manifest[/]",
+            "" if auc is None else f"{auc:.4f}", "" if acc is None else f"{acc:.4f}", row["path"],
+        )  # fmt: skip
+    console.print(table)

@@ -1,0 +1,98 @@
+"""Metrics on held-out rows, the decision threshold, and the greedy ensemble selection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
+    """The search metric, higher is better (log loss is negated)."""
+    from sklearn.metrics import accuracy_score, average_precision_score, f1_score, log_loss
+
+    if metric in ("auc", "auc_weighted"):
+        return auc(y, proba, weighted=metric == "auc_weighted")
+    if metric == "accuracy":
+        return float(accuracy_score(y, proba.argmax(axis=1)))
+    if metric == "log_loss":
+        return -float(log_loss(y, np.clip(proba, 1e-15, 1), labels=range(proba.shape[1])))
+    if metric == "f1":
+        average = "binary" if proba.shape[1] == 2 else "macro"
+        return float(f1_score(y, proba.argmax(axis=1), average=average))
+    if metric == "average_precision":
+        return float(average_precision_score(y, proba[:, 1]))
+    raise ValueError(metric)
+
+
+def auc(y: np.ndarray, proba: np.ndarray, weighted: bool = False) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    if proba.shape[1] == 2:
+        return float(roc_auc_score(y, proba[:, 1]))
+    average = "weighted" if weighted else "macro"
+    return float(
+        roc_auc_score(y, proba, multi_class="ovr", average=average, labels=range(proba.shape[1]))
+    )
+
+
+def best_threshold(y: np.ndarray, proba: np.ndarray) -> float:
+    """The F1-maximising cut on the positive class probability (binary only)."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, thresholds = precision_recall_curve(y, proba[:, 1])
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return float(thresholds[int(np.argmax(f1[:-1]))]) if len(thresholds) else 0.5
+
+
+def classification_metrics(
+    y: np.ndarray, proba: np.ndarray, classes: list[Any], threshold: float
+) -> dict[str, Any]:
+    """Everything reported for a model on held-out rows."""
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        log_loss,
+        precision_score,
+        recall_score,
+    )
+
+    binary = proba.shape[1] == 2
+    pred = (proba[:, 1] >= threshold).astype(int) if binary else proba.argmax(axis=1)
+    average = "binary" if binary else "macro"
+    return {
+        "rows": len(y),
+        "AUC": auc(y, proba),
+        "AUC_weighted": auc(y, proba, weighted=True),
+        "accuracy": float(accuracy_score(y, pred)),
+        "precision": float(precision_score(y, pred, average=average, zero_division=0)),
+        "recall": float(recall_score(y, pred, average=average, zero_division=0)),
+        "F1": float(f1_score(y, pred, average=average, zero_division=0)),
+        "log_loss": float(log_loss(y, np.clip(proba, 1e-15, 1), labels=range(len(classes)))),
+        "threshold": float(threshold) if binary else None,
+        "confusion_matrix": {
+            "labels": [str(c) for c in classes],
+            "matrix": confusion_matrix(y, pred, labels=range(len(classes))).tolist(),
+        },
+    }
+
+
+def greedy_ensemble(
+    y: np.ndarray, probas: list[np.ndarray], metric: str, rounds: int = 25, max_members: int = 3
+) -> dict[int, float]:
+    """Caruana-style selection with replacement, as Azure AutoML's VotingEnsemble; index -> weight.
+
+    At most ``max_members`` distinct models are used: each member adds an onnxruntime subgraph,
+    and single-row latency is one of our targets.
+    """
+    counts: dict[int, int] = {}
+    total = np.zeros_like(probas[0], dtype=np.float64)
+    for step in range(1, rounds + 1):
+        allowed = range(len(probas)) if len(counts) < max_members else list(counts)
+        gains = [(score(metric, y, (total + probas[i]) / step), -i) for i in allowed]
+        best = -max(gains)[1]
+        counts[best] = counts.get(best, 0) + 1
+        total += probas[best]
+    n = sum(counts.values())
+    return {i: c / n for i, c in sorted(counts.items())}

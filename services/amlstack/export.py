@@ -1,0 +1,178 @@
+"""Convert fitted models to ONNX and fuse a weighted soft-voting ensemble into one graph.
+
+Every member graph takes the same float32 input ``X`` and yields a float32 [N, n_classes]
+probability tensor; the fused graph feeds ``X`` to each member and sums the weighted outputs, so
+serving runs a single onnxruntime session whatever the ensemble holds.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from amlstack.errors import UserError
+
+INPUT = "X"
+OUTPUT = "probabilities"
+TARGET_OPSET = {"": 15, "ai.onnx.ml": 3}
+
+
+def to_onnx(estimator: Any, n_features: int):
+    """One fitted model (LightGBM, XGBoost, CatBoost or scikit-learn) as an ONNX ModelProto."""
+    kind = type(estimator).__module__.split(".")[0]
+    if kind == "lightgbm":
+        model = _lightgbm(estimator, n_features)
+    elif kind == "xgboost":
+        model = _xgboost(estimator, n_features)
+    elif kind == "catboost":
+        model = _catboost(estimator)
+    elif kind == "sklearn":
+        model = _sklearn(estimator, n_features)
+    else:
+        raise UserError(f"no ONNX exporter for {type(estimator).__name__}")
+    return _probabilities_only(model)
+
+
+def _initial_types(n_features: int):
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    return [(INPUT, FloatTensorType([None, n_features]))]
+
+
+def _lightgbm(estimator, n_features):
+    from onnxmltools import convert_lightgbm
+
+    return convert_lightgbm(
+        estimator,
+        initial_types=_initial_types(n_features),
+        target_opset=TARGET_OPSET[""],
+        zipmap=False,
+    )
+
+
+def _xgboost(estimator, n_features):
+    from onnxmltools import convert_xgboost
+
+    return convert_xgboost(
+        estimator, initial_types=_initial_types(n_features), target_opset=TARGET_OPSET[""]
+    )
+
+
+def _catboost(estimator):
+    import onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "catboost.onnx"
+        estimator.save_model(str(path), format="onnx")
+        model = onnx.load(str(path))
+    # CatBoost names its input "features" and wraps probabilities in a ZipMap (a list of
+    # dicts); rename the input and drop the ZipMap so the float tensor is the output.
+    graph = model.graph
+    old = graph.input[0].name
+    for node in graph.node:
+        node.input[:] = [INPUT if name == old else name for name in node.input]
+    graph.input[0].name = INPUT
+    zipmaps = [n for n in graph.node if n.op_type == "ZipMap"]
+    for node in zipmaps:
+        graph.node.remove(node)
+        _replace_output(graph, node.output[0], node.input[0])
+    return model
+
+
+def _replace_output(graph, old: str, new: str) -> None:
+    from onnx import TensorProto, helper
+
+    for out in list(graph.output):
+        if out.name == old:
+            graph.output.remove(out)
+            graph.output.append(helper.make_tensor_value_info(new, TensorProto.FLOAT, [None, None]))
+
+
+def _sklearn(estimator, n_features):
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    return convert_sklearn(
+        estimator,
+        initial_types=[(INPUT, FloatTensorType([None, n_features]))],
+        target_opset=TARGET_OPSET,
+        options={id(estimator): {"zipmap": False}},
+    )
+
+
+def _probabilities_only(model):
+    """Keep only the float probability tensor as the graph's output, named ``probabilities``."""
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+    prob = next(
+        (o for o in graph.output if o.type.tensor_type.elem_type == TensorProto.FLOAT),
+        None,
+    )
+    if prob is None:
+        raise UserError("the exported model has no float probability output")
+    del graph.output[:]
+    if prob.name != OUTPUT:
+        graph.node.append(helper.make_node("Identity", [prob.name], [OUTPUT]))
+    graph.output.append(helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [None, None]))
+    return model
+
+
+def fuse(members: list[tuple[Any, float]]):
+    """One graph computing sum(weight_i * member_i(X)) for (ModelProto, weight) members."""
+    import onnx
+    from onnx import TensorProto, compose, helper, numpy_helper
+
+    if len(members) == 1:
+        return _with_opsets(members[0][0])
+    nodes, inits, terms = [], [], []
+    opsets: dict[str, int] = {}
+    for i, (member, weight) in enumerate(members):
+        prefixed = compose.add_prefix(member, prefix=f"m{i}_")
+        graph = prefixed.graph
+        nodes.append(helper.make_node("Identity", [INPUT], [f"m{i}_{INPUT}"]))
+        nodes.extend(graph.node)
+        inits.extend(graph.initializer)
+        w = f"m{i}_weight"
+        inits.append(numpy_helper.from_array(np.array(weight, dtype=np.float32), w))
+        nodes.append(helper.make_node("Mul", [f"m{i}_{OUTPUT}", w], [f"m{i}_weighted"]))
+        terms.append(f"m{i}_weighted")
+        for op in member.opset_import:
+            opsets[op.domain] = max(opsets.get(op.domain, 0), op.version)
+    nodes.append(helper.make_node("Sum", terms, [OUTPUT]))
+    graph = helper.make_graph(
+        nodes,
+        "amlstack_ensemble",
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [None, None])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [None, None])],
+        initializer=inits,
+    )
+    opset_import = [helper.make_opsetid(d, v) for d, v in sorted(opsets.items())]
+    fused = helper.make_model(graph, opset_imports=opset_import, producer_name="amlstack")
+    fused.ir_version = max(m.ir_version for m, _ in members)
+    onnx.checker.check_model(fused)
+    return fused
+
+
+def _with_opsets(model):
+    model.producer_name = "amlstack"
+    return model
+
+
+def session_for(model, threads: int = 1):
+    """An onnxruntime session on an in-memory ModelProto (for parity checks before writing)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    return ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def onnx_proba(model, matrix: np.ndarray, threads: int = 2) -> np.ndarray:
+    return session_for(model, threads).run([OUTPUT], {INPUT: matrix})[0]

@@ -1,0 +1,166 @@
+"""The training report: ROC, precision-recall, confusion matrix, calibration and feature
+importance as PNG files, and one HTML page that shows them with the metrics and leaderboard."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def write_report(
+    folder: Path,
+    *,
+    title: str,
+    y: np.ndarray,
+    proba: np.ndarray,
+    classes: list[Any],
+    metrics: dict[str, Any],
+    leaderboard: list[dict[str, Any]],
+    importance: dict[str, float],
+) -> None:
+    """Write report/index.html and its PNGs into ``folder``."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers or in containers
+    folder.mkdir(parents=True, exist_ok=True)
+    plots = {
+        "roc.png": lambda ax: _roc(ax, y, proba, classes),
+        "precision_recall.png": lambda ax: _pr(ax, y, proba, classes),
+        "confusion_matrix.png": lambda ax: _confusion(ax, metrics["confusion_matrix"]),
+        "calibration.png": lambda ax: _calibration(ax, y, proba),
+        "feature_importance.png": lambda ax: _importance(ax, importance),
+    }
+    for name, draw in plots.items():
+        _save(folder / name, draw)
+    (folder / "index.html").write_text(_page(title, metrics, leaderboard, list(plots)))
+
+
+def _save(path: Path, draw: Callable) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=100)
+    draw(ax)
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})  # no timestamps: same model, same bytes
+    plt.close(fig)
+
+
+def _positive(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (y == proba.shape[1] - 1).astype(int), proba[:, -1]
+
+
+def _roc(ax, y, proba, classes) -> None:
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    truth, score = _positive(y, proba)
+    fpr, tpr, _ = roc_curve(truth, score)
+    ax.plot(fpr, tpr, label=f"AUC {roc_auc_score(truth, score):.4f}")
+    ax.plot([0, 1], [0, 1], "--", color="grey", linewidth=0.8)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate")
+    ax.set_title(f"ROC (positive class: {classes[-1]})")
+    ax.legend(loc="lower right")
+
+
+def _pr(ax, y, proba, classes) -> None:
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    truth, score = _positive(y, proba)
+    precision, recall, _ = precision_recall_curve(truth, score)
+    ax.plot(recall, precision, label=f"AP {average_precision_score(truth, score):.4f}")
+    ax.axhline(truth.mean(), linestyle="--", color="grey", linewidth=0.8, label="base rate")
+    ax.set(xlabel="recall", ylabel="precision")
+    ax.set_title(f"Precision-recall ({classes[-1]})")
+    ax.legend(loc="upper right")
+
+
+def _confusion(ax, confusion: dict[str, Any]) -> None:
+    matrix = np.asarray(confusion["matrix"])
+    labels = confusion["labels"]
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), value in np.ndenumerate(matrix):
+        color = "white" if value > matrix.max() / 2 else "black"
+        ax.text(j, i, str(value), ha="center", va="center", color=color)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set(xlabel="predicted", ylabel="actual")
+    ax.set_title("Confusion matrix (held-out rows)")
+
+
+def _calibration(ax, y, proba) -> None:
+    from sklearn.calibration import calibration_curve
+
+    truth, score = _positive(y, proba)
+    observed, predicted = calibration_curve(truth, score, n_bins=10, strategy="quantile")
+    ax.plot(predicted, observed, marker="o", label="model")
+    ax.plot([0, 1], [0, 1], "--", color="grey", linewidth=0.8, label="perfect")
+    ax.set(xlabel="predicted probability", ylabel="observed frequency")
+    ax.set_title("Calibration (deciles)")
+    ax.legend(loc="upper left")
+
+
+def _importance(ax, importance: dict[str, float]) -> None:
+    items = sorted(importance.items(), key=lambda kv: kv[1])[-15:]
+    ax.barh([k for k, _ in items], [v for _, v in items])
+    ax.set(xlabel="AUC drop when the column is shuffled")
+    ax.set_title("Permutation importance (held-out rows)")
+
+
+def permutation_importance(
+    predict: Callable[[np.ndarray], np.ndarray],
+    matrix: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    seed: int,
+) -> dict[str, float]:
+    """AUC lost when each column is shuffled; works on the exported model itself."""
+    from amlstack.evaluate import auc
+
+    base = auc(y, predict(matrix))
+    rng = np.random.default_rng(seed)
+    result = {}
+    for j, name in enumerate(names):
+        shuffled = matrix.copy()
+        shuffled[:, j] = rng.permutation(shuffled[:, j])
+        result[name] = round(base - auc(y, predict(shuffled)), 6)
+    return result
+
+
+def _page(title: str, metrics: dict, leaderboard: list[dict], images: list[str]) -> str:
+    esc = html.escape
+    rows = "".join(
+        f"<tr><td>{esc(k)}</td><td>{_fmt(v)}</td></tr>"
+        for k, v in metrics.items()
+        if k != "confusion_matrix"
+    )
+    head = ["rank", "model", "validation", "held-out AUC", "trials", "seconds"]
+    board = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{esc(_fmt(entry.get(key)))}</td>"
+            for key in ("rank", "model", "val_score", "holdout_auc", "trials", "seconds")
+        )
+        + "</tr>"
+        for entry in leaderboard
+    )
+    figures = "".join(f'<figure><img src="{esc(i)}" alt="{esc(i)}"></figure>' for i in images)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}}
+table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.3rem .6rem}}
+figure{{display:inline-block;margin:.5rem}}img{{max-width:540px}}</style></head>
+<body><h1>{esc(title)}</h1>
+<h2>Held-out metrics</h2><table>{rows}</table>
+<h2>Leaderboard</h2><table><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr>{board}</table>
+<h2>Plots</h2>{figures}
+</body></html>
+"""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)

@@ -1,0 +1,273 @@
+"""The AutoML search: FLAML tunes each learner on a validation split, one learner at a time.
+
+Searching one learner at a time (rather than letting FLAML pick the next learner by measured
+cost) keeps a run reproducible: with an iteration budget, the same data and seed give the same
+trials, because no decision depends on wall-clock time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Share of the budget (time or iterations) each learner gets; the boosters earn most of it.
+LEARNER_SHARE = {
+    "lgbm": 0.30,
+    "xgboost": 0.20,
+    "catboost": 0.15,
+    "rf": 0.07,
+    "extra_tree": 0.07,
+    "lr": 0.06,
+    "mlp": 0.15,
+}
+DEFAULT_LEARNERS = tuple(LEARNER_SHARE)
+FLAML_METRIC = {
+    "auc": "roc_auc",
+    "auc_weighted": "roc_auc_weighted",
+    "accuracy": "accuracy",
+    "log_loss": "log_loss",
+    "f1": "f1",
+    "average_precision": "ap",
+}
+
+
+@dataclass
+class Candidate:
+    """The best model found for one learner, fitted on the search's training rows."""
+
+    learner: str
+    config: dict[str, Any]
+    val_score: float
+    estimator: Any  # the fitted scikit-learn-API model (what gets exported)
+    trials: int
+    seconds: float
+    val_proba: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass
+class Progress:
+    """What the live display shows; updated by the search as it goes."""
+
+    learner: str = ""
+    learners_done: int = 0
+    learners_total: int = 0
+    trials: int = 0
+    best_score: float = float("nan")
+    best_learner: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+
+def search(
+    x_fit: np.ndarray,
+    y_fit: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    *,
+    features: list[dict[str, Any]],
+    metric: str,
+    learners: tuple[str, ...],
+    time_budget: float | None,
+    max_iter: int | None,
+    seed: int,
+    n_jobs: int,
+    on_progress: Callable[[Progress], None] = lambda p: None,
+) -> list[Candidate]:
+    """Tune every learner; return one fitted candidate per learner, best first."""
+    from flaml import AutoML
+
+    progress = Progress(learners_total=len(learners))
+    shares = _normalised_shares(learners)
+    deadline = None if time_budget is None else time.monotonic() + time_budget
+    candidates = []
+    for learner in learners:
+        progress.learner = learner
+        on_progress(progress)
+        budget_s = _time_for(learner, shares, deadline, learners, candidates)
+        # FLAML trains one untuned model for max_iter=1; 3 is the least that is a search.
+        iters = None if max_iter is None else max(3, round(max_iter * shares[learner]))
+        if budget_s is not None and budget_s < 1:
+            continue
+        automl = AutoML()
+        custom = _custom_learner(learner, features, seed)
+        if custom is not None:
+            automl.add_learner(learner, custom)
+        started = time.monotonic()
+        counter = _TrialCounter(progress, on_progress)
+        _attach(counter)
+        automl.fit(
+            x_fit,
+            y_fit,
+            X_val=x_val,
+            y_val=y_val,
+            task="classification",
+            metric=FLAML_METRIC[metric],
+            estimator_list=[learner],
+            time_budget=-1 if budget_s is None else budget_s,
+            max_iter=iters,
+            eval_method="holdout",
+            seed=seed,
+            n_jobs=n_jobs,
+            sample=False,
+            retrain_full=False,
+            model_history=False,
+            verbose=3,  # INFO: FLAML's "iteration N" lines are what _CountingHandler counts
+            early_stop=False,
+            log_file_name="",
+            keep_search_state=False,
+            skip_transform=True,
+        )
+        if automl.best_config is None or automl.model is None:
+            continue
+        score = _score_of(metric, automl.best_loss)
+        candidates.append(
+            Candidate(
+                learner=learner,
+                config=dict(automl.best_config),
+                val_score=score,
+                estimator=automl.model.estimator,
+                trials=counter.trials,
+                seconds=time.monotonic() - started,
+            )
+        )
+        progress.learners_done += 1
+        if np.isnan(progress.best_score) or score > progress.best_score:
+            progress.best_score, progress.best_learner = score, learner
+        on_progress(progress)
+    candidates.sort(key=lambda c: c.val_score, reverse=True)
+    return candidates
+
+
+def _score_of(metric: str, loss: float) -> float:
+    """FLAML minimises a loss; report the metric the user asked for (higher is better)."""
+    return -float(loss) if metric == "log_loss" else 1.0 - float(loss)
+
+
+def _normalised_shares(learners: tuple[str, ...]) -> dict[str, float]:
+    total = sum(LEARNER_SHARE.get(name, 0.1) for name in learners)
+    return {name: LEARNER_SHARE.get(name, 0.1) / total for name in learners}
+
+
+def _time_for(learner, shares, deadline, learners, done) -> float | None:
+    """This learner's share of the time left, so an early finisher's slack goes to the rest."""
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    remaining = [n for n in learners[len(done) :] if n not in {c.learner for c in done}]
+    share = shares[learner] / max(sum(shares[n] for n in remaining), 1e-9)
+    return max(0.0, left * share)
+
+
+class _TrialCounter:
+    """Counts trials through FLAML's logger, the only per-trial hook its fit() offers."""
+
+    def __init__(self, progress: Progress, on_progress: Callable[[Progress], None]) -> None:
+        self.trials = 0
+        self.progress = progress
+        self.on_progress = on_progress
+
+    def __call__(self, *_args: Any, **_kwargs: Any) -> None:
+        self.trials += 1
+        self.progress.trials += 1
+        self.on_progress(self.progress)
+
+
+def _attach(counter: _TrialCounter) -> None:
+    """Route FLAML's log to the counter only (FLAML adds a stdout handler when it has none)."""
+    logger = logging.getLogger("flaml.automl.logger")
+    logger.propagate = False
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.addHandler(_CountingHandler(counter))
+
+
+class _CountingHandler(logging.Handler):
+    def __init__(self, counter: _TrialCounter) -> None:
+        super().__init__(level=logging.INFO)
+        self.counter = counter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith("iteration "):
+            self.counter()
+
+
+def _custom_learner(name: str, features: list[dict[str, Any]], seed: int):
+    """Linear and MLP learners get one-hot + scaling (trees take the ordinal codes as they are)."""
+    if name not in ("lr", "mlp"):
+        return None
+    from flaml import tune
+    from flaml.automl.model import SKLearnEstimator
+
+    cat_idx = [i for i, f in enumerate(features) if f["kind"] == "categorical"]
+    cat_sizes = [len(features[i]["categories"]) for i in cat_idx]
+    num_idx = [i for i, f in enumerate(features) if f["kind"] == "numeric"]
+
+    def pipeline(model):
+        from sklearn.compose import ColumnTransformer
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        parts = []
+        if cat_idx:
+            cats = [np.arange(k, dtype=np.float32) for k in cat_sizes]
+            parts.append(("cat", OneHotEncoder(categories=cats, handle_unknown="ignore"), cat_idx))
+        if num_idx:
+            parts.append(("num", StandardScaler(), num_idx))
+        return Pipeline([("prep", ColumnTransformer(parts)), ("model", model)])
+
+    if name == "lr":
+
+        class LinearLearner(SKLearnEstimator):
+            @classmethod
+            def search_space(cls, data_size, task):
+                return {"C": {"domain": tune.loguniform(1e-3, 100.0), "init_value": 1.0}}
+
+            def __init__(self, task="binary", **config):
+                super().__init__(task, **config)
+                c = self.params.get("C", 1.0)
+                self.estimator_class = lambda **_: pipeline(_logistic(c, seed))
+
+        return LinearLearner
+
+    class MLPLearner(SKLearnEstimator):
+        @classmethod
+        def search_space(cls, data_size, task):
+            return {
+                "width": {"domain": tune.choice([32, 64, 128]), "init_value": 64},
+                "alpha": {"domain": tune.loguniform(1e-5, 1e-1), "init_value": 1e-4},
+                "lr": {"domain": tune.loguniform(1e-4, 1e-2), "init_value": 1e-3},
+            }
+
+        def __init__(self, task="binary", **config):
+            super().__init__(task, **config)
+            p = self.params
+
+            def build(**_):
+                from sklearn.neural_network import MLPClassifier
+
+                return pipeline(
+                    MLPClassifier(
+                        hidden_layer_sizes=(int(p.get("width", 64)), int(p.get("width", 64)) // 2),
+                        alpha=float(p.get("alpha", 1e-4)),
+                        learning_rate_init=float(p.get("lr", 1e-3)),
+                        early_stopping=True,
+                        n_iter_no_change=5,
+                        batch_size=256,
+                        max_iter=60,  # epochs; early stopping usually ends it well before
+                        random_state=seed,
+                    )
+                )
+
+            self.estimator_class = build
+
+    return MLPLearner
+
+
+def _logistic(c: float, seed: int):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=1000, random_state=seed)

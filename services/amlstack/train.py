@@ -1,0 +1,383 @@
+"""`amlstack train`: data -> search -> ensemble -> ONNX -> verified, versioned artifact.
+
+Rows are cut three ways, all stratified and seeded: the holdout (``test_size``) is never seen by
+the search and every reported metric is measured on it; the rest is cut again into the rows the
+candidates are fitted on and the validation rows that FLAML tunes on and the ensemble weights
+and decision threshold are chosen on. The chosen members are then refitted on all non-holdout
+rows with their tuned configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from amlstack import data as data_mod
+from amlstack.errors import UserError
+from amlstack.search import DEFAULT_LEARNERS, FLAML_METRIC, Candidate, Progress
+
+PARITY_TOLERANCE = 1e-5
+SAMPLE_ROWS = 5
+DEFAULT_DATA = Path("data/bankmarketing_train.csv")
+DEFAULT_TIME_BUDGET = 240.0
+REFIT_SHARE = 0.15  # of the time budget, kept back for refit, export and the report
+LIBRARIES = (
+    "flaml",
+    "lightgbm",
+    "xgboost-cpu",
+    "catboost",
+    "scikit-learn",
+    "onnx",
+    "onnxruntime",
+    "skl2onnx",
+    "onnxmltools",
+    "numpy",
+    "pandas",
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (recorded in model.json)."""
+
+    data: Path = DEFAULT_DATA
+    target: str = "y"
+    out: Path = Path("artifacts")
+    name: str | None = None
+    time_budget: float | None = DEFAULT_TIME_BUDGET
+    max_iter: int | None = None
+    seed: int = 42
+    metric: str = "auc"
+    drop: tuple[str, ...] = ()
+    learners: tuple[str, ...] = DEFAULT_LEARNERS
+    test_size: float = 0.2
+    val_size: float = 0.15
+    n_jobs: int = 2
+    max_members: int = 3
+
+    def check(self) -> None:
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise UserError(f"--time-budget {self.time_budget:g}: must be more than 0 seconds")
+        if self.max_iter is not None and self.max_iter < 1:
+            raise UserError(f"--max-iter {self.max_iter}: must be at least 1")
+        if self.metric not in FLAML_METRIC:
+            raise UserError(
+                f"--metric {self.metric}: choose one of {', '.join(sorted(FLAML_METRIC))}"
+            )
+        unknown = [name for name in self.learners if name not in DEFAULT_LEARNERS]
+        if unknown or not self.learners:
+            raise UserError(
+                f"--learners: unknown learner {unknown[0] if unknown else '(none)'!r}; "
+                f"choose from {', '.join(DEFAULT_LEARNERS)}"
+            )
+        if not 0.05 <= self.test_size <= 0.5:
+            raise UserError(f"--test-size {self.test_size}: must be between 0.05 and 0.5")
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    metrics: dict[str, Any]
+    leaderboard: list[dict[str, Any]]
+    members: list[dict[str, Any]] = field(default_factory=list)
+
+
+def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda p: None):
+    """Run the whole training and write a new artifact version; returns where and how well."""
+    from amlstack import evaluate, export, search, store
+
+    config.check()
+    started = time.monotonic()
+    dataset = data_mod.load_dataset(config.data, config.target, config.drop)
+    name = store.check_name(config.name or _default_name(config.data))
+    if len(dataset.classes) > 2 and config.metric in ("f1", "average_precision"):
+        raise UserError(f"--metric {config.metric} is for binary targets; use auc or accuracy")
+    matrix = data_mod.encode_frame(dataset.frame, dataset.features)
+    y = dataset.target
+    train_idx, test_idx = data_mod.split_holdout(y, config.test_size, config.seed)
+    fit_rel, val_rel = data_mod.split_holdout(y[train_idx], config.val_size, config.seed + 1)
+    fit_idx, val_idx = train_idx[fit_rel], train_idx[val_rel]
+
+    search_budget = None
+    if config.time_budget is not None:
+        search_budget = config.time_budget * (1 - REFIT_SHARE) - (time.monotonic() - started)
+        if search_budget < 1:
+            raise UserError(f"--time-budget {config.time_budget:g}: too short to search at all")
+    candidates = search.search(
+        matrix[fit_idx], y[fit_idx], matrix[val_idx], y[val_idx],
+        features=dataset.features, metric=config.metric, learners=config.learners,
+        time_budget=search_budget, max_iter=config.max_iter, seed=config.seed,
+        n_jobs=config.n_jobs, on_progress=on_progress,
+    )  # fmt: skip
+    if not candidates:
+        raise UserError("the search found no model in the budget; raise --time-budget")
+    for cand in candidates:
+        cand.val_proba = cand.estimator.predict_proba(matrix[val_idx])
+    weights = _choose_members(candidates, y[val_idx], config)
+    members = [candidates[i] for i in weights]
+    val_proba = sum(w * candidates[i].val_proba for i, w in weights.items())
+    binary = len(dataset.classes) == 2
+    threshold = evaluate.best_threshold(y[val_idx], val_proba) if binary else 0.5
+
+    for cand in members:  # refit on every non-holdout row with the tuned configuration
+        cand.estimator = _refit(cand, matrix[train_idx], y[train_idx], config)
+    onnx_model = export.fuse(
+        [(export.to_onnx(c.estimator, matrix.shape[1]), weights[candidates.index(c)])
+         for c in members]
+    )  # fmt: skip
+    x_test, y_test = matrix[test_idx], y[test_idx]
+    test_proba = export.onnx_proba(onnx_model, x_test)
+    memory_proba = sum(
+        weights[candidates.index(c)] * c.estimator.predict_proba(x_test) for c in members
+    )
+    _check_parity(test_proba, memory_proba)
+    metrics = evaluate.classification_metrics(y_test, test_proba, dataset.classes, threshold)
+    leaderboard = _leaderboard(candidates, weights, matrix[test_idx], y_test)
+    members_info = [
+        {"learner": c.learner, "weight": round(weights[candidates.index(c)], 6),
+         "config": _jsonable(c.config)}
+        for c in members
+    ]  # fmt: skip
+    importance = _importance(onnx_model, x_test, y_test, dataset, config.seed)
+    meta = _model_json(
+        config, dataset, name, metrics, leaderboard, members_info, threshold,
+        rows={"total": len(y), "fit": len(fit_idx), "validation": len(val_idx),
+              "holdout": len(test_idx)},
+        importance=importance, seconds=time.monotonic() - started,
+    )  # fmt: skip
+
+    def fill(folder: Path, version: int) -> None:
+        meta["version"] = version
+        (folder / "model.onnx").write_bytes(onnx_model.SerializeToString())
+        _write_json(folder / "model.json", meta)
+        _write_json(folder / "sample_input.json", {"data": _sample(dataset, test_idx)})
+        _write_json(folder / "holdout.json", _holdout_record(dataset, test_idx, config))
+        _write_profile(folder, dataset)
+        from amlstack.report import write_report
+
+        write_report(
+            folder / "report", title=f"{name} v{version} — training report", y=y_test,
+            proba=test_proba, classes=dataset.classes, metrics=metrics,
+            leaderboard=leaderboard, importance=importance,
+        )  # fmt: skip
+
+    path = store.write_version(config.out, name, fill)
+    return TrainResult(path=path, metrics=metrics, leaderboard=leaderboard, members=members_info)
+
+
+def _default_name(data: Path) -> str:
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path(data).stem)
+    stem = stem.removesuffix("_train").removesuffix("-train").strip("-._") or "model"
+    return stem[:63]
+
+
+def _choose_members(candidates: list[Candidate], y_val, config: TrainConfig) -> dict[int, float]:
+    """The ensemble when it beats the best single model on validation, else that model."""
+    from amlstack import evaluate
+
+    single = evaluate.score(config.metric, y_val, candidates[0].val_proba)
+    if len(candidates) == 1:
+        return {0: 1.0}
+    weights = evaluate.greedy_ensemble(
+        y_val, [c.val_proba for c in candidates], config.metric, max_members=config.max_members
+    )
+    blended = sum(w * candidates[i].val_proba for i, w in weights.items())
+    if len(weights) > 1 and evaluate.score(config.metric, y_val, blended) > single:
+        return weights
+    return {0: 1.0}
+
+
+def _refit(cand: Candidate, x: np.ndarray, y: np.ndarray, config: TrainConfig):
+    from sklearn.base import clone
+
+    if cand.learner == "catboost":
+        # FLAML early-stopped CatBoost on an inner split; refit with the tree count it kept,
+        # and without CatBoost's training-log folder in the working directory.
+        params = {
+            k: v
+            for k, v in cand.estimator.get_params().items()
+            if k not in ("train_dir", "early_stopping_rounds", "n_estimators", "iterations")
+        }
+        params.update(n_estimators=int(cand.estimator.tree_count_), allow_writing_files=False)
+        model = type(cand.estimator)(**params)
+    else:
+        model = clone(cand.estimator)
+    model.fit(x, y)
+    return model
+
+
+def _check_parity(onnx_proba: np.ndarray, memory_proba: np.ndarray) -> None:
+    gap = float(np.max(np.abs(onnx_proba - memory_proba)))
+    if gap > PARITY_TOLERANCE:
+        raise UserError(
+            f"the exported ONNX model differs from the trained model by {gap:.2e} "
+            f"(tolerance {PARITY_TOLERANCE:g}); not writing the artifact"
+        )
+
+
+def _leaderboard(candidates, weights, x_test, y_test) -> list[dict[str, Any]]:
+    from amlstack import evaluate
+
+    board = []
+    for rank, cand in enumerate(candidates, start=1):
+        board.append(
+            {
+                "rank": rank,
+                "model": cand.learner,
+                "val_score": round(cand.val_score, 6),
+                # fitted on the search rows only: an honest held-out figure for comparison
+                "holdout_auc": round(evaluate.auc(y_test, cand.estimator.predict_proba(x_test)), 6),
+                "in_ensemble": rank - 1 in weights,
+                "weight": round(weights.get(rank - 1, 0.0), 6),
+                "trials": cand.trials,
+                "seconds": round(cand.seconds, 1),
+                "config": _jsonable(cand.config),
+            }
+        )
+    return board
+
+
+def _importance(onnx_model, x_test, y_test, dataset, seed) -> dict[str, float]:
+    from amlstack import export
+    from amlstack.report import permutation_importance
+
+    session = export.session_for(onnx_model, threads=2)
+
+    def predict(matrix):
+        return session.run([export.OUTPUT], {export.INPUT: matrix})[0]
+
+    return permutation_importance(
+        predict, x_test, y_test, [f["name"] for f in dataset.features], seed
+    )
+
+
+def _model_json(config, dataset, name, metrics, leaderboard, members, threshold, *, rows,
+                importance, seconds) -> dict[str, Any]:  # fmt: skip
+    from amlstack_scorer.artifact import ARTIFACT_FORMAT, FORMAT_VERSION
+
+    frame = dataset.frame
+    features = []
+    for spec in dataset.features:
+        entry = dict(spec)
+        first = frame[spec["name"]].dropna().iloc[0]
+        entry["example"] = first.item() if hasattr(first, "item") else first
+        if spec["kind"] == "numeric" and spec["dtype"] == "int":
+            entry["example"] = int(entry["example"])
+        features.append(entry)
+    binary = len(dataset.classes) == 2
+    description = " + ".join(f"{m['learner']}×{m['weight']:.2f}" for m in members)
+    return {
+        "format": ARTIFACT_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "version": None,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "task": "binary" if binary else "multiclass",
+        "target": dataset.target_name,
+        "classes": dataset.classes,
+        "positive_class": dataset.classes[1] if binary else None,
+        "threshold": threshold,
+        "features": features,
+        "dropped_columns": dataset.dropped,
+        "model": {
+            "file": "model.onnx",
+            "input": "X",
+            "output": "probabilities",
+            "n_features": len(features),
+            "kind": "ensemble" if len(members) > 1 else members[0]["learner"],
+            "description": description if len(members) > 1 else members[0]["learner"],
+            "members": members,
+            "encoding": "numeric as float32; categorical as index into categories, -1 if unseen",
+        },
+        "metrics": {"holdout": metrics, "primary_metric": config.metric},
+        "feature_importance": importance,
+        "leaderboard": leaderboard,
+        "training": {
+            "data_file": Path(dataset.path).name,
+            "data_sha256": dataset.sha256,
+            "rows": rows,
+            "seed": config.seed,
+            "time_budget_s": config.time_budget,
+            "max_iter": config.max_iter,
+            "learners": list(config.learners),
+            "test_size": config.test_size,
+            "validation_size": config.val_size,
+            "seconds": round(seconds, 1),
+            "libraries": _library_versions(),
+            "python": platform.python_version(),
+        },
+    }
+
+
+def _library_versions() -> dict[str, str]:
+    found = {}
+    for lib in LIBRARIES:
+        try:
+            found[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _sample(dataset, test_idx) -> list[dict[str, Any]]:
+    """A few real held-out rows, as a client would send them."""
+    rows = dataset.frame.iloc[test_idx[:SAMPLE_ROWS]]
+    kinds = {f["name"]: f for f in dataset.features}
+    records = []
+    for _, row in rows.iterrows():
+        record = {}
+        for column, value in row.items():
+            spec = kinds[column]
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                record[column] = None
+            elif spec["kind"] == "numeric":
+                record[column] = int(value) if spec["dtype"] == "int" else float(value)
+            else:
+                record[column] = str(value)
+        records.append(record)
+    return records
+
+
+def _holdout_record(dataset, test_idx, config) -> dict[str, Any]:
+    """Which data rows were held out, so later evaluations never score a model on its own rows."""
+    return {
+        "data_sha256": dataset.sha256,
+        "seed": config.seed,
+        "test_size": config.test_size,
+        "rows": [int(i) for i in test_idx],  # 0-based data row numbers (header excluded)
+    }
+
+
+def _write_profile(folder: Path, dataset) -> None:
+    from amlstack.profile import PROFILE_FILE, build_profile
+
+    _write_json(folder / PROFILE_FILE, build_profile(dataset.frame, dataset.features))
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(config, default=_json_default))
+
+
+def config_dict(config: TrainConfig) -> dict[str, Any]:
+    out = asdict(config)
+    out["data"], out["out"] = str(config.data), str(config.out)
+    return out
