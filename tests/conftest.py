@@ -35,14 +35,8 @@ def small_csv(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_artifact(tmp_path_factory, small_csv) -> Path:
-    """A real artifact: LightGBM + logistic regression searched briefly on a small CSV.
-
-    Set AMLSTACK_TEST_ARTIFACT to reuse an existing artifact folder instead (faster locally).
-    """
-    reuse = os.environ.get("AMLSTACK_TEST_ARTIFACT")
-    if reuse:
-        return Path(reuse)
+def tiny_training(tmp_path_factory, small_csv):
+    """A real training run (LightGBM + logistic regression, briefly searched, small CSV)."""
     from amlstack.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("artifacts")
@@ -56,4 +50,13 @@ def tiny_artifact(tmp_path_factory, small_csv) -> Path:
         learners=("lgbm", "lr"),
         seed=7,
     )
-    return train(config).path
+    return train(config)
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact(request) -> Path:
+    """The folder of a real small artifact (AMLSTACK_TEST_ARTIFACT reuses an existing one)."""
+    reuse = os.environ.get("AMLSTACK_TEST_ARTIFACT")
+    if reuse:
+        return Path(reuse)
+    return request.getfixturevalue("tiny_training").path

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from amlstack_scorer.artifact import Model
 
 from amlstack.data import detect_delimiter
 from amlstack.errors import DataError, UserError
+from amlstack_scorer.artifact import Model
 
 CHUNK_ROWS = 50_000
 

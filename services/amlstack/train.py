@@ -89,6 +89,8 @@ class TrainResult:
     metrics: dict[str, Any]
     leaderboard: list[dict[str, Any]]
     members: list[dict[str, Any]] = field(default_factory=list)
+    # the in-memory (pre-export) ensemble's probabilities on the holdout rows, for parity checks
+    memory_holdout_proba: np.ndarray | None = field(default=None, repr=False)
 
 
 def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda p: None):
@@ -171,7 +173,13 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
         )  # fmt: skip
 
     path = store.write_version(config.out, name, fill)
-    return TrainResult(path=path, metrics=metrics, leaderboard=leaderboard, members=members_info)
+    return TrainResult(
+        path=path,
+        metrics=metrics,
+        leaderboard=leaderboard,
+        members=members_info,
+        memory_holdout_proba=memory_proba,
+    )
 
 
 def _default_name(data: Path) -> str:

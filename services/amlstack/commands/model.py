@@ -161,11 +161,18 @@ def predict(
 
 def models(
     root: Annotated[Path, typer.Option(help="Artifact root to list.")] = Path("artifacts"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines for scripts.")] = False,
 ) -> None:
     """List the model artifacts present, with version, metrics and creation time."""
+    import json
+
     from amlstack.store import list_models
 
     rows = list_models(root)
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
     if not rows:
         console.print(f"no artifacts under {root} (run `amlstack train`)")
         return

@@ -1,0 +1,141 @@
+"""Model benchmark: our artifact vs FLAML's AutoML object, same rows, same budget, one run.
+
+    python benchmarks/bench_model.py                     # trains both with the default budget
+    python benchmarks/bench_model.py --model artifacts/bankmarketing/1   # reuse our artifact
+
+Prints held-out AUC side by side (rows neither model saw: the artifact's own holdout.json), the
+single-row latency of both (ours: a JSON-like record through the artifact's encoder + onnxruntime;
+FLAML: `predict_proba` on a one-row DataFrame) and our batch throughput on 100,000 rows.
+Targets (issue 2): AUC >= 0.955 and >= FLAML's; single row median <= 100 us and >= 100x faster
+than FLAML; batch >= 200,000 rows/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO / "data" / "bankmarketing_train.csv")
+    parser.add_argument("--target", default="y")
+    parser.add_argument("--budget", type=float, default=240.0, help="seconds, for both")
+    parser.add_argument("--model", type=Path, help="our artifact (skip training ours)")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/amlstack-bench"))
+    parser.add_argument("--repeats", type=int, default=2000)
+    args = parser.parse_args()
+
+    from amlstack.data import encode_frame, load_dataset
+    from amlstack_scorer.artifact import Model
+
+    model_dir = args.model or _train_ours(args)
+    model = Model(model_dir, threads=1)
+    holdout = json.loads((model_dir / "holdout.json").read_text())
+    dataset = load_dataset(args.data, args.target, tuple(model.meta.get("dropped_columns", [])))
+    rows = np.asarray(holdout["rows"])
+    train_rows = np.setdiff1d(np.arange(len(dataset.target)), rows)
+    y = dataset.target
+
+    ours_auc = _auc(
+        y[rows], model.predict_proba(encode_frame(dataset.frame, dataset.features)[rows])
+    )
+    flaml_model, frame = _train_flaml(dataset, train_rows, args.budget, holdout["seed"])
+    flaml_auc = _auc(y[rows], flaml_model.predict_proba(frame.iloc[rows]))
+
+    record = model.sample_input()[0]
+    ours_single = _median_us(
+        lambda: model.predict_proba(model.encode_records([record])), args.repeats
+    )
+    one_row = frame.iloc[rows[:1]]
+    flaml_single = _median_us(
+        lambda: flaml_model.predict_proba(one_row), max(50, args.repeats // 20)
+    )
+    batch_rate = _batch_rate(model_dir, dataset, rows)
+
+    print()
+    print(f"{'':34}{'amlstack':>14}{'FLAML':>14}{'ratio':>10}   target")
+    print(f"{'held-out AUC (' + str(len(rows)) + ' rows)':34}{ours_auc:>14.4f}{flaml_auc:>14.4f}"
+          f"{ours_auc - flaml_auc:>+10.4f}   >= 0.955 and >= FLAML")  # fmt: skip
+    print(f"{'single-row predict, median (us)':34}{ours_single:>14.1f}{flaml_single:>14.1f}"
+          f"{flaml_single / ours_single:>9.0f}x   <= 100 us, >= 100x")  # fmt: skip
+    print(f"{'batch, 100k rows (rows/s)':34}{batch_rate:>14,.0f}{'':>14}{'':>10}   >= 200,000")
+    print(f"\nmodel: {model.meta['model']['description']}  ({model_dir})")
+    ok = (
+        ours_auc >= 0.955 and ours_auc >= flaml_auc and ours_single <= 100
+        and flaml_single / ours_single >= 100 and batch_rate >= 200_000
+    )  # fmt: skip
+    print("verdict:", "all targets met" if ok else "some targets missed")
+    return 0 if ok else 1
+
+
+def _train_ours(args) -> Path:
+    from amlstack.train import TrainConfig, train
+
+    print(f"training amlstack ({args.budget:.0f}s budget)...", file=sys.stderr)
+    config = TrainConfig(data=args.data, target=args.target, out=args.out, name="bench",
+                         time_budget=args.budget)  # fmt: skip
+    return train(config).path
+
+
+def _train_flaml(dataset, train_rows, budget, seed):
+    """FLAML as its users call it: a DataFrame with pandas categories, its own defaults."""
+    from flaml import AutoML
+
+    frame = dataset.frame.copy()
+    for spec in dataset.features:
+        if spec["kind"] == "categorical":
+            frame[spec["name"]] = frame[spec["name"]].astype("category")
+    print(f"training FLAML ({budget:.0f}s budget)...", file=sys.stderr)
+    automl = AutoML()
+    automl.fit(frame.iloc[train_rows], dataset.target[train_rows], task="classification",
+               metric="roc_auc", time_budget=budget, n_jobs=2, seed=seed, verbose=0)  # fmt: skip
+    return automl, frame
+
+
+def _auc(y, proba) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, proba[:, 1]))
+
+
+def _median_us(fn, repeats: int) -> float:
+    for _ in range(min(200, repeats)):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        fn()
+        times.append(time.perf_counter_ns() - start)
+    return statistics.median(times) / 1000
+
+
+def _batch_rate(model_dir: Path, dataset, rows) -> float:
+    """Rows/s for 100,000 raw rows (columns of strings and numbers) through encode + predict."""
+    from amlstack_scorer.artifact import Model
+
+    model = Model(model_dir, threads=2)
+    take = np.resize(rows, 100_000)
+    columns = {}
+    for spec in dataset.features:
+        col = dataset.frame[spec["name"]].to_numpy()[take]
+        columns[spec["name"]] = col.astype(object) if spec["kind"] == "categorical" else col
+    model.predict_proba(model.encode_columns(columns))  # warm-up
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        model.predict_proba(model.encode_columns(columns))
+        best = min(best, time.perf_counter() - start)
+    return 100_000 / best
+
+
+if __name__ == "__main__":
+    sys.exit(main())

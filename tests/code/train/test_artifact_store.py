@@ -1,0 +1,66 @@
+"""Artifact versions: never overwritten, written whole, verified on load."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from amlstack import store
+from amlstack_scorer.artifact import ArtifactError, Model
+
+
+def fill_with(text):
+    def fill(folder, version):
+        (folder / "model.json").write_text(json.dumps({"version": version, "text": text}))
+
+    return fill
+
+
+def test_each_write_is_a_new_version(tmp_path):
+    first = store.write_version(tmp_path, "m", fill_with("a"))
+    second = store.write_version(tmp_path, "m", fill_with("b"))
+    assert (first.name, second.name) == ("1", "2")
+    assert json.loads((first / "model.json").read_text())["text"] == "a"
+    assert (second / "MANIFEST.json").is_file()
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    def broken(folder, version):
+        (folder / "model.json").write_text("{}")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        store.write_version(tmp_path, "m", broken)
+    assert store.versions(tmp_path, "m") == []
+    assert list((tmp_path / "m").iterdir()) == []
+
+
+def test_bad_name_refused(tmp_path):
+    with pytest.raises(store.UserError, match="model name"):
+        store.write_version(tmp_path, "../evil", fill_with("x"))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (
+            lambda d: (d / "model.onnx").write_bytes(b"x" + (d / "model.onnx").read_bytes()),
+            "model.onnx does not match",
+        ),
+        (
+            lambda d: (d / "sample_input.json").unlink(),
+            "sample_input.json listed in MANIFEST.json is missing",
+        ),
+        (lambda d: (d / "extra.py").write_text("import os"), "extra.py is not listed"),
+        (lambda d: (d / "MANIFEST.json").unlink(), "no MANIFEST.json"),
+    ],
+)
+def test_tampered_artifact_refused(tiny_artifact, tmp_path, tamper, message):
+    copy = tmp_path / "a"
+    shutil.copytree(tiny_artifact, copy)
+    Model(copy)  # intact copy loads
+    tamper(copy)
+    with pytest.raises(ArtifactError, match=message):
+        Model(copy)

@@ -1,0 +1,135 @@
+"""Bad input to train, predict and models: one clear line, non-zero exit, no traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from amlstack.cli import main
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    captured = capsys.readouterr()
+    return int(exit_info.value.code or 0), captured.out, captured.err
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+GOOD = "age,job,y\n30,admin,no\n40,tech,yes\n50,admin,no\n35,tech,yes\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "expected"),
+    [
+        ("", [], "empty"),
+        ("age,job,y\n", [], "no data rows"),
+        (GOOD, ["--target", "yy"], "did you mean 'y'"),
+        (GOOD.replace("yes", "no"), [], "only one class"),
+        ("\x00\x01\x02binary", [], "not a CSV"),
+        ("age,job,empty,y\n30,a,,no\n40,b,,yes\n", [], "'empty' is empty in every row"),
+        (
+            "age,y\n" + "".join(f"{i},{'yes' if i % 2 else 'no'}\n" for i in range(30)) + "x7,no\n",
+            [],
+            "mixes numbers and text",
+        ),
+        (GOOD, ["--drop", "jobb"], "--drop jobb: no such column"),
+        (GOOD, ["--time-budget", "0"], "--time-budget 0: must be more than 0"),
+        (GOOD, ["--metric", "speed"], "--metric speed"),
+        (GOOD, ["--learners", "lgbm,magic"], "unknown learner 'magic'"),
+    ],
+)
+def test_bad_training_input_is_one_clear_line(tmp_path, capsys, content, extra, expected):
+    data = write(tmp_path, "in.csv", content)
+    code, _out, err = run_cli(
+        ["train", "--data", str(data), "--out", str(tmp_path / "art"), *extra], capsys
+    )
+    assert code != 0
+    assert expected in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "art").exists() or not any((tmp_path / "art").rglob("model.onnx"))
+
+
+def test_missing_data_file(tmp_path, capsys):
+    code, _, err = run_cli(["train", "--data", str(tmp_path / "nope.csv")], capsys)
+    assert code != 0 and "no such file" in err
+
+
+def test_predict_rejects_tampered_artifact(tiny_artifact, tmp_path, capsys, small_csv):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_artifact, copy)
+    meta = copy / "model.json"
+    meta.write_text(meta.read_text().replace('"threshold"', '"threshold" ', 1))
+    code, _, err = run_cli(
+        [
+            "predict",
+            "--model",
+            str(copy),
+            "--input",
+            str(small_csv),
+            "--output",
+            str(tmp_path / "o.csv"),
+        ],
+        capsys,
+    )
+    assert code != 0
+    assert "model.json does not match its sha256" in err
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_predict_names_missing_column(tiny_artifact, tmp_path, capsys):
+    data = write(tmp_path, "in.csv", GOOD)
+    code, _, err = run_cli(
+        [
+            "predict",
+            "--model",
+            str(tiny_artifact),
+            "--input",
+            str(data),
+            "--output",
+            str(tmp_path / "o.csv"),
+        ],
+        capsys,
+    )
+    assert code != 0 and "missing column(s) the model needs" in err and "marital" in err
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_predict_names_bad_number(tiny_artifact, tmp_path, capsys, small_csv):
+    lines = small_csv.read_text().splitlines(True)[:4]
+    lines[2] = "abc" + lines[2][lines[2].index(",") :]
+    data = write(tmp_path, "in.csv", "".join(lines))
+    code, _, err = run_cli(
+        [
+            "predict",
+            "--model",
+            str(tiny_artifact),
+            "--input",
+            str(data),
+            "--output",
+            str(tmp_path / "o.csv"),
+        ],
+        capsys,
+    )
+    assert code != 0 and "data row 2, column 'age': 'abc' is not a number" in err
+
+
+def test_models_lists_versions(tiny_artifact, capsys):
+    root = tiny_artifact.parent.parent
+    with pytest.raises(SystemExit) as exit_info:
+        main(["models", "--root", str(root), "--json"])
+    assert exit_info.value.code in (0, None)
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["name"], r["version"], r["ok"]) for r in rows] == [
+        ("bankmarketing", tiny_artifact.name, True)
+    ]
+    assert 0.5 < rows[0]["AUC"] <= 1 and rows[0]["created"].startswith("20")

@@ -1,0 +1,110 @@
+"""Model suite: the artifact agrees with the trained model and behaves like a probability model."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+
+import numpy as np
+import pytest
+
+from amlstack.data import encode_frame, load_dataset
+from amlstack.predict import predict_csv
+from amlstack_scorer.artifact import Model
+
+PARITY = 1e-5
+
+
+@pytest.fixture(scope="module")
+def model(tiny_training) -> Model:
+    return Model(tiny_training.path)
+
+
+@pytest.fixture(scope="module")
+def holdout(tiny_training, small_csv):
+    """Encoded rows the model never saw, read back from the artifact's own record of them."""
+    dataset = load_dataset(small_csv, "y")
+    rows = json.loads((tiny_training.path / "holdout.json").read_text())["rows"]
+    return encode_frame(dataset.frame, dataset.features)[rows], dataset.target[rows]
+
+
+def test_artifact_matches_in_memory_model(model, holdout, tiny_training):
+    matrix, _ = holdout
+    gap = np.abs(model.predict_proba(matrix) - tiny_training.memory_holdout_proba).max()
+    assert gap <= PARITY
+
+
+def test_minimum_quality_on_holdout(model, holdout, tiny_training):
+    from sklearn.metrics import roc_auc_score
+
+    matrix, y = holdout
+    auc = roc_auc_score(y, model.predict_proba(matrix)[:, 1])
+    assert auc >= 0.88  # 4,000 rows and a handful of trials; the full model is checked in bench
+    assert auc == pytest.approx(tiny_training.metrics["AUC"], abs=1e-6)
+
+
+def test_probabilities_are_a_distribution(model, holdout):
+    proba = model.predict_proba(holdout[0])
+    assert proba.shape == (len(holdout[0]), 2)
+    assert (proba >= 0).all() and (proba <= 1).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_row_order_does_not_matter(model, holdout):
+    matrix = holdout[0]
+    order = np.random.default_rng(0).permutation(len(matrix))
+    np.testing.assert_array_equal(
+        model.predict_proba(matrix)[order], model.predict_proba(matrix[order])
+    )
+
+
+def test_record_key_order_does_not_matter(model):
+    records = model.sample_input()
+    shuffled = []
+    for record in records:
+        keys = list(record)
+        random.Random(1).shuffle(keys)
+        shuffled.append({k: record[k] for k in keys})
+    np.testing.assert_array_equal(
+        model.predict_proba(model.encode_records(records)),
+        model.predict_proba(model.encode_records(shuffled)),
+    )
+
+
+def test_csv_column_order_does_not_matter(model, small_csv, tmp_path):
+    with small_csv.open() as handle:
+        rows = list(csv.reader(handle))[:300]
+    header = rows[0]
+    order = list(reversed(range(len(header))))
+    flipped = tmp_path / "flipped.csv"
+    with flipped.open("w", newline="") as handle:
+        csv.writer(handle).writerows([[row[i] for i in order] for row in rows])
+    straight = tmp_path / "straight.csv"
+    with straight.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    predict_csv(model.directory, straight, tmp_path / "a.csv")
+    predict_csv(model.directory, flipped, tmp_path / "b.csv")
+    with (tmp_path / "a.csv").open() as a, (tmp_path / "b.csv").open() as b:
+        first = [r[-3:] for r in csv.reader(a)]
+        second = [r[-3:] for r in csv.reader(b)]
+    assert first == second and len(first) == 300
+
+
+def test_unseen_category_is_scored(model):
+    record = dict(model.sample_input()[0])
+    record["job"] = "astronaut"
+    proba = model.predict_proba(model.encode_records([record]))
+    assert proba.shape == (1, 2) and np.isfinite(proba).all()
+
+
+def test_batch_predict_streams_in_chunks(model, small_csv, tmp_path):
+    out = tmp_path / "scored.csv"
+    rows = predict_csv(model.directory, small_csv, out, chunk_rows=777)
+    with out.open() as handle:
+        scored = list(csv.DictReader(handle))
+    assert rows == len(scored) == 4000
+    assert {r["predicted_label"] for r in scored} <= {"no", "yes"}
+    assert all(
+        abs(float(r["probability_no"]) + float(r["probability_yes"]) - 1) < 1e-5 for r in scored
+    )
