@@ -36,7 +36,8 @@ def small_csv(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_training(tmp_path_factory, small_csv):
-    """A real training run (LightGBM + logistic regression, briefly searched, small CSV)."""
+    """A real training run: LightGBM + logistic regression, briefly searched, on a small CSV."""
+    from amlstack.context import BANK_CONTEXTS
     from amlstack.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("artifacts")
@@ -49,6 +50,7 @@ def tiny_training(tmp_path_factory, small_csv):
         max_iter=6,
         learners=("lgbm", "lr"),
         seed=7,
+        contexts=BANK_CONTEXTS,  # so every suite also exercises the context lookup
     )
     return train(config)
 

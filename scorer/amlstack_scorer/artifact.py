@@ -12,6 +12,11 @@ An artifact is a directory (``artifacts/<name>/<version>/``) holding:
 Features are encoded in ``model.json["features"]`` order: a numeric feature is its float value
 (NaN only when the feature is ``nullable``); a categorical feature is the index of its value in the
 feature's ``categories`` list, and ``-1`` for a value never seen in training.
+
+Context features (``model.json["context"]``, optional) are appended by ``predict_proba`` itself:
+for each group of columns (e.g. the columns that together identify a calling day), the training
+rows' smoothed target rate and row count for the row's combination of encoded values, looked up
+by a 64-bit hash of the float32 encodings; an unknown combination gets the prior and count 0.
 """
 
 from __future__ import annotations
@@ -148,6 +153,11 @@ class Model:
         self._input = model_spec.get("input", "X")
         self._output = [model_spec.get("output", "probabilities")]
         self._kinds = [(i, f.kind == "categorical", f.codes) for i, f in enumerate(self.features)]
+        index = {name: i for i, name in enumerate(self.feature_names)}
+        try:
+            self.contexts = [Context.from_json(c, index) for c in self.meta.get("context", [])]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"{self.directory}: bad context table ({exc})") from None
 
     # -- encoding -------------------------------------------------------------------------
     def encode_rows(self, rows: Sequence[Sequence[Any]]) -> np.ndarray:
@@ -175,7 +185,9 @@ class Model:
 
     # -- prediction ------------------------------------------------------------------------
     def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
-        """Class probabilities, one column per entry of ``classes``."""
+        """Class probabilities for encoded feature rows, one column per entry of ``classes``."""
+        if self.contexts:
+            matrix = with_context(matrix, self.contexts)
         return self._session.run(self._output, {self._input: matrix})[0]
 
     def label_indices(self, proba: np.ndarray) -> np.ndarray:
@@ -191,6 +203,58 @@ class Model:
     def sample_input(self) -> list[dict[str, Any]]:
         path = self.directory / "sample_input.json"
         return list(_read_json(path).get("data", [])) if path.is_file() else []
+
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def context_keys(matrix: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+    """A uint64 key per row for the combination of its encoded values in ``columns``."""
+    part = np.ascontiguousarray(matrix[:, list(columns)], dtype=np.float32) + np.float32(0.0)
+    bits = part.view(np.uint32).astype(np.uint64)  # + 0.0 above folds -0.0 into 0.0
+    keys = np.full(len(part), _FNV_OFFSET, dtype=np.uint64)
+    for j in range(bits.shape[1]):
+        keys ^= bits[:, j]
+        keys *= _FNV_PRIME  # wraps modulo 2**64, as FNV-1a intends
+    return keys
+
+
+@dataclass(frozen=True)
+class Context:
+    """One context group: a lookup of (rate, count) by the group's key."""
+
+    columns: tuple[int, ...]
+    keys: np.ndarray  # sorted uint64
+    values: np.ndarray  # float32 [n_keys, 2]: smoothed rate, training rows
+    default: np.ndarray  # float32 [2]: prior rate, 0
+
+    @classmethod
+    def from_json(cls, spec: Mapping[str, Any], index: Mapping[str, int]) -> Context:
+        keys = np.array([int(k) for k in spec["keys"]], dtype=np.uint64)
+        order = np.argsort(keys)
+        values = np.column_stack([spec["rate"], spec["count"]]).astype(np.float32)
+        if len(values) != len(keys):
+            raise ValueError("keys and values differ in length")
+        return cls(
+            columns=tuple(index[name] for name in spec["columns"]),
+            keys=keys[order],
+            values=values[order],
+            default=np.array([spec["prior"], 0.0], dtype=np.float32),
+        )
+
+    def lookup(self, matrix: np.ndarray) -> np.ndarray:
+        keys = context_keys(matrix, self.columns)
+        if len(self.keys) == 0:
+            return np.tile(self.default, (len(keys), 1))
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        hit = self.keys[pos] == keys
+        return np.where(hit[:, None], self.values[pos], self.default)
+
+
+def with_context(matrix: np.ndarray, contexts: Sequence[Context]) -> np.ndarray:
+    """The model's full input: the encoded features, then two columns per context group."""
+    return np.hstack([matrix, *(c.lookup(matrix) for c in contexts)], dtype=np.float32)
 
 
 def encode_columns(

@@ -70,6 +70,7 @@ def search(
     *,
     features: list[dict[str, Any]],
     metric: str,
+    n_classes: int,
     learners: tuple[str, ...],
     time_budget: float | None,
     max_iter: int | None,
@@ -105,7 +106,7 @@ def search(
             X_val=x_val,
             y_val=y_val,
             task="classification",
-            metric=FLAML_METRIC[metric],
+            metric=flaml_metric(metric, n_classes),
             estimator_list=[learner],
             time_budget=-1 if budget_s is None else budget_s,
             max_iter=iters,
@@ -140,6 +141,13 @@ def search(
         on_progress(progress)
     candidates.sort(key=lambda c: c.val_score, reverse=True)
     return candidates
+
+
+def flaml_metric(metric: str, n_classes: int) -> str:
+    """FLAML's name for the metric; its plain "roc_auc" is binary only."""
+    if n_classes > 2 and metric == "auc":
+        return "roc_auc_ovr"
+    return FLAML_METRIC[metric]
 
 
 def _score_of(metric: str, loss: float) -> float:

@@ -63,6 +63,7 @@ class TrainConfig:
     val_size: float = 0.15
     n_jobs: int = 2
     max_members: int = 3
+    contexts: tuple[tuple[str, ...], ...] = ()
 
     def check(self) -> None:
         if self.time_budget is not None and self.time_budget <= 0:
@@ -103,9 +104,10 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
     name = store.check_name(config.name or _default_name(config.data))
     if len(dataset.classes) > 2 and config.metric in ("f1", "average_precision"):
         raise UserError(f"--metric {config.metric} is for binary targets; use auc or accuracy")
-    matrix = data_mod.encode_frame(dataset.frame, dataset.features)
+    base = data_mod.encode_frame(dataset.frame, dataset.features)
     y = dataset.target
     train_idx, test_idx = data_mod.split_holdout(y, config.test_size, config.seed)
+    matrix, contexts, search_features = _add_contexts(base, y, train_idx, dataset, config)
     fit_rel, val_rel = data_mod.split_holdout(y[train_idx], config.val_size, config.seed + 1)
     fit_idx, val_idx = train_idx[fit_rel], train_idx[val_rel]
 
@@ -116,7 +118,8 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
             raise UserError(f"--time-budget {config.time_budget:g}: too short to search at all")
     candidates = search.search(
         matrix[fit_idx], y[fit_idx], matrix[val_idx], y[val_idx],
-        features=dataset.features, metric=config.metric, learners=config.learners,
+        features=search_features, metric=config.metric, n_classes=len(dataset.classes),
+        learners=config.learners,
         time_budget=search_budget, max_iter=config.max_iter, seed=config.seed,
         n_jobs=config.n_jobs, on_progress=on_progress,
     )  # fmt: skip
@@ -142,6 +145,7 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
         weights[candidates.index(c)] * c.estimator.predict_proba(x_test) for c in members
     )
     _check_parity(test_proba, memory_proba)
+    _check_context_parity(base[test_idx], x_test, contexts, dataset)
     metrics = evaluate.classification_metrics(y_test, test_proba, dataset.classes, threshold)
     leaderboard = _leaderboard(candidates, weights, matrix[test_idx], y_test)
     members_info = [
@@ -149,13 +153,18 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
          "config": _jsonable(c.config)}
         for c in members
     ]  # fmt: skip
-    importance = _importance(onnx_model, x_test, y_test, dataset, config.seed)
+    importance = _importance(
+        onnx_model, x_test, y_test, [f["name"] for f in search_features], config.seed
+    )
     meta = _model_json(
         config, dataset, name, metrics, leaderboard, members_info, threshold,
         rows={"total": len(y), "fit": len(fit_idx), "validation": len(val_idx),
               "holdout": len(test_idx)},
         importance=importance, seconds=time.monotonic() - started,
     )  # fmt: skip
+    meta["model"]["n_inputs"] = int(matrix.shape[1])
+    if contexts:
+        meta["context"] = contexts
 
     def fill(folder: Path, version: int) -> None:
         meta["version"] = version
@@ -180,6 +189,32 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
         members=members_info,
         memory_holdout_proba=memory_proba,
     )
+
+
+def _add_contexts(base, y, train_idx, dataset, config):
+    """The search matrix: encoded features plus context columns (when any are configured)."""
+    from amlstack import context
+
+    features = list(dataset.features)
+    if not config.contexts:
+        return base, [], features
+    context.check_contexts(config.contexts, dataset.features, len(dataset.classes))
+    names = [f["name"] for f in dataset.features]
+    specs, extra = context.fit_contexts(base, y, train_idx, config.contexts, names, config.seed)
+    features += [{"name": n, "kind": "numeric"} for n in context.context_names(config.contexts)]
+    return np.hstack([base, extra]), specs, features
+
+
+def _check_context_parity(base_test, full_test, contexts, dataset) -> None:
+    """The scorer's context lookup must rebuild exactly the columns the model was tested on."""
+    if not contexts:
+        return
+    from amlstack_scorer.artifact import Context, with_context
+
+    index = {f["name"]: i for i, f in enumerate(dataset.features)}
+    rebuilt = with_context(base_test, [Context.from_json(c, index) for c in contexts])
+    if not np.array_equal(rebuilt, full_test):
+        raise UserError("context features differ between training and the artifact's lookup")
 
 
 def _default_name(data: Path) -> str:
@@ -254,7 +289,7 @@ def _leaderboard(candidates, weights, x_test, y_test) -> list[dict[str, Any]]:
     return board
 
 
-def _importance(onnx_model, x_test, y_test, dataset, seed) -> dict[str, float]:
+def _importance(onnx_model, x_test, y_test, names, seed) -> dict[str, float]:
     from amlstack import export
     from amlstack.report import permutation_importance
 
@@ -263,9 +298,7 @@ def _importance(onnx_model, x_test, y_test, dataset, seed) -> dict[str, float]:
     def predict(matrix):
         return session.run([export.OUTPUT], {export.INPUT: matrix})[0]
 
-    return permutation_importance(
-        predict, x_test, y_test, [f["name"] for f in dataset.features], seed
-    )
+    return permutation_importance(predict, x_test, y_test, names, seed)
 
 
 def _model_json(config, dataset, name, metrics, leaderboard, members, threshold, *, rows,

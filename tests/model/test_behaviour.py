@@ -108,3 +108,21 @@ def test_batch_predict_streams_in_chunks(model, small_csv, tmp_path):
     assert all(
         abs(float(r["probability_no"]) + float(r["probability_yes"]) - 1) < 1e-5 for r in scored
     )
+
+
+def test_context_features_are_looked_up_not_leaked(model, holdout):
+    """A known calling day gets its training rate; an unknown one falls back to the prior."""
+    assert [c.columns for c in model.contexts] == [
+        tuple(model.feature_names.index(n) for n in ("euribor3m", "month", "day_of_week")),
+        tuple(model.feature_names.index(n) for n in ("cons.price.idx", "month")),
+    ]
+    from amlstack_scorer.artifact import with_context
+
+    matrix = holdout[0][:50].copy()
+    full = with_context(matrix, model.contexts)
+    assert full.shape == (50, len(model.feature_names) + 4)
+    assert (full[:, -3] > 0).any()  # some held-out days were seen in training
+    matrix[:, model.feature_names.index("euribor3m")] = 123.456  # a day that never happened
+    unknown = with_context(matrix, model.contexts)
+    assert np.all(unknown[:, -4] == model.contexts[0].default[0])
+    assert np.all(unknown[:, -3] == 0)

@@ -51,6 +51,14 @@ def train(
     backend: Annotated[
         str, typer.Option(help="local (default) or azure (Azure AutoML).")
     ] = "local",
+    context: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Columns whose combination gets a target-rate feature, comma-separated "
+            "(repeatable; 'none' for no context). Default: the shipped data's recipe when "
+            "training on it, else none."
+        ),
+    ] = None,
     no_time_limit: Annotated[
         bool, typer.Option("--no-time-limit", help="Only --max-iter bounds the search.")
     ] = False,
@@ -67,6 +75,7 @@ def train(
     if no_time_limit and max_iter is None:
         raise UserError("--no-time-limit needs --max-iter (otherwise nothing bounds the search)")
     config = TrainConfig(
+        contexts=_contexts(context, data, target),
         data=data,
         target=target,
         out=out,
@@ -83,6 +92,17 @@ def train(
         result = run(config, on_progress=show)
     _print_leaderboard(result)
     console.print(result.path)
+
+
+def _contexts(given: list[str] | None, data: Path, target: str) -> tuple[tuple[str, ...], ...]:
+    from amlstack.context import BANK_CONTEXTS
+
+    if given is None:
+        shipped = data.resolve() == Path("data/bankmarketing_train.csv").resolve()
+        return BANK_CONTEXTS if shipped and target == "y" else ()
+    if [g.lower() for g in given] == ["none"]:
+        return ()
+    return tuple(tuple(c.strip() for c in g.split(",") if c.strip()) for g in given)
 
 
 def _train_azure(data, target, name, time_budget, max_iter, out) -> None:
