@@ -220,28 +220,42 @@ def context_keys(matrix: np.ndarray, columns: Sequence[int]) -> np.ndarray:
     return keys
 
 
+SMALL_BATCH = 16  # up to this many rows, a dict look-up per row beats numpy's per-call overhead
+
+
 @dataclass(frozen=True)
 class Context:
-    """One context group: a lookup of (rate, count) by the group's key."""
+    """One context group: (rate, count) by the combination of the group's encoded values."""
 
     columns: tuple[int, ...]
-    keys: np.ndarray  # sorted uint64
-    values: np.ndarray  # float32 [n_keys, 2]: smoothed rate, training rows
+    keys: np.ndarray  # sorted uint64 hashes of the combinations (vectorised path)
+    values: np.ndarray  # float32 [n_keys, 2]: smoothed rate, training rows; in `keys` order
     default: np.ndarray  # float32 [2]: prior rate, 0
+    # small batches: combination (as Python floats) -> (rate, count)
+    exact: dict[tuple[float, ...], tuple[float, float]]
 
     @classmethod
     def from_json(cls, spec: Mapping[str, Any], index: Mapping[str, int]) -> Context:
-        keys = np.array([int(k) for k in spec["keys"]], dtype=np.uint64)
-        order = np.argsort(keys)
+        combos = np.array(spec["keys"], dtype=np.float32).reshape(len(spec["keys"]), -1)
         values = np.column_stack([spec["rate"], spec["count"]]).astype(np.float32)
-        if len(values) != len(keys):
-            raise ValueError("keys and values differ in length")
+        columns = tuple(index[name] for name in spec["columns"])
+        if len(values) != len(combos) or combos.shape[1] != len(columns):
+            raise ValueError("keys, rates and counts differ in shape")
+        hashes = context_keys(combos, range(len(columns)))
+        order = np.argsort(hashes)
+        values = values[order]
+        pairs = zip(map(tuple, combos[order].tolist()), map(tuple, values.tolist()), strict=True)
         return cls(
-            columns=tuple(index[name] for name in spec["columns"]),
-            keys=keys[order],
-            values=values[order],
+            columns=columns,
+            keys=hashes[order],
+            values=values,
             default=np.array([spec["prior"], 0.0], dtype=np.float32),
+            exact=dict(pairs),
         )
+
+    @property
+    def default_pair(self) -> tuple[float, float]:
+        return (float(self.default[0]), 0.0)
 
     def lookup(self, matrix: np.ndarray) -> np.ndarray:
         keys = context_keys(matrix, self.columns)
@@ -254,7 +268,15 @@ class Context:
 
 def with_context(matrix: np.ndarray, contexts: Sequence[Context]) -> np.ndarray:
     """The model's full input: the encoded features, then two columns per context group."""
-    return np.hstack([matrix, *(c.lookup(matrix) for c in contexts)], dtype=np.float32)
+    if len(matrix) > SMALL_BATCH:
+        return np.hstack([matrix, *(c.lookup(matrix) for c in contexts)], dtype=np.float32)
+    rows = matrix.tolist()  # float32 -> Python float is exact, so the dict keys match
+    for row in rows:
+        extra = []
+        for c in contexts:
+            extra.extend(c.exact.get(tuple([row[i] for i in c.columns]), c.default_pair))
+        row.extend(extra)
+    return np.array(rows, dtype=np.float32).reshape(len(rows), -1)
 
 
 def encode_columns(

@@ -55,18 +55,21 @@ def fit_contexts(
     y_train = y[train_idx].astype(np.float64)
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
     for g, group in enumerate(groups):
-        keys = context_keys(base, [index[c] for c in group])
+        columns = [index[c] for c in group]
+        keys = context_keys(base, columns)
         table = _table(keys[train_idx], y_train)
         extra[:, 2 * g : 2 * g + 2] = _lookup(table, keys)
         train_keys = keys[train_idx]
         for fit, held in folds.split(train_keys, y_train):
             fold_table = _table(train_keys[fit], y_train[fit])
             extra[train_idx[held], 2 * g] = _lookup(fold_table, train_keys[held])[:, 0]
-        uniq, rate, count, prior = table
+        _, rate, count, prior = table
+        _, first = np.unique(keys[train_idx], return_index=True)  # the table's key order
+        combos = base[train_idx[first]][:, columns]
         specs.append(
             {
                 "columns": list(group),
-                "keys": [str(k) for k in uniq.tolist()],  # uint64 does not fit a JSON number
+                "keys": combos.astype(float).tolist(),  # the float32 encodings, read back exactly
                 "rate": [float(r) for r in rate],  # float32 values: they read back exactly
                 "count": count.astype(int).tolist(),
                 "prior": float(prior),

@@ -126,3 +126,13 @@ def test_context_features_are_looked_up_not_leaked(model, holdout):
     unknown = with_context(matrix, model.contexts)
     assert np.all(unknown[:, -4] == model.contexts[0].default[0])
     assert np.all(unknown[:, -3] == 0)
+
+
+def test_context_lookup_small_and_large_batches_agree(model, holdout):
+    from amlstack_scorer.artifact import SMALL_BATCH, with_context
+
+    matrix = holdout[0][:200]
+    batch = with_context(matrix, model.contexts)
+    one_by_one = np.vstack([with_context(matrix[i : i + 1], model.contexts) for i in range(200)])
+    assert len(matrix) > SMALL_BATCH
+    np.testing.assert_array_equal(batch, one_by_one)
