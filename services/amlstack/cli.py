@@ -26,7 +26,8 @@ err = Console(stderr=True)
 # Modules that define `register(app)`; a module missing from a partial install is skipped.
 COMMAND_MODULES = (
     "amlstack.commands.model",  # train, predict, models
-    "amlstack.commands.serve",  # serve, score, loadtest
+    "amlstack.commands.serve",  # serve, score
+    "amlstack.commands.loadtest",  # loadtest
     "amlstack.azure.cli",  # azure ...
     "amlstack.pipeline.cli",  # pipeline ..., registry ..., drift
 )
