@@ -101,7 +101,7 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
     config.check()
     started = time.monotonic()
     dataset = data_mod.load_dataset(config.data, config.target, config.drop)
-    name = store.check_name(config.name or _default_name(config.data))
+    name = store.check_name(config.name or default_name(config.data))
     if len(dataset.classes) > 2 and config.metric in ("f1", "average_precision"):
         raise UserError(f"--metric {config.metric} is for binary targets; use auc or accuracy")
     base = data_mod.encode_frame(dataset.frame, dataset.features)
@@ -217,7 +217,7 @@ def _check_context_parity(base_test, full_test, contexts, dataset) -> None:
         raise UserError("context features differ between training and the artifact's lookup")
 
 
-def _default_name(data: Path) -> str:
+def default_name(data: Path) -> str:
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path(data).stem)
     stem = stem.removesuffix("_train").removesuffix("-train").strip("-._") or "model"
     return stem[:63]

@@ -106,16 +106,26 @@ def _contexts(given: list[str] | None, data: Path, target: str) -> tuple[tuple[s
 
 
 def _train_azure(data, target, name, time_budget, max_iter, out) -> None:
+    """Azure AutoML (SDK v2): submit, stream status, turn the best ONNX model into an artifact."""
     try:
-        from amlstack.azure import automl
+        from amlstack.azure.automl import train_on_azure
+        from amlstack.azure.specs import AutoMLSettings
     except ModuleNotFoundError as exc:
         raise UserError(
             f"--backend azure needs the azure extra: pip install 'amlstack[azure]' ({exc.name})"
         ) from None
-    path = automl.submit_automl(
-        data=data, target=target, name=name, time_budget=time_budget, max_trials=max_iter, out=out
-    )
-    console.print(path)
+    from amlstack.train import default_name
+
+    minutes = max(15, -(-int(time_budget or 900) // 60))  # Azure AutoML's minimum is 15 minutes
+    settings = AutoMLSettings(target=target, timeout_minutes=minutes, max_trials=max_iter or 20)
+    path = train_on_azure(
+        data, target, out=out, name=name or default_name(data), progress=console.print,
+        settings=settings,
+    )  # fmt: skip
+    if path is None:
+        console.print("dry run: the AutoML job YAML was written; nothing was submitted")
+    else:
+        console.print(path)
 
 
 class _LiveProgress:
