@@ -1,0 +1,276 @@
+"""`amlstack train --backend azure`: an Azure AutoML classification job -> an amlstack artifact.
+
+The job only tries ONNX-convertible models, so its best model runs in our scorer image instead
+of Azure's multi-gigabyte AutoML runtime. The downloaded ONNX is wrapped by ``onnx_adapter``
+and written with the same files, schema and manifest as a locally trained artifact.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from amlstack.azure import specs
+from amlstack.azure.failures import azure_call
+from amlstack.azure.workspace import Workspace
+from amlstack.errors import DataError, ExternalError
+
+BEST_CHILD_KEYS = ("automl_best_child_run_id", "best_child_run_id")
+TERMINAL = {"Completed", "Failed", "Canceled", "NotResponding", "Paused"}
+SAMPLE_ROWS = 5
+POLL_S = 30.0
+
+Progress = Callable[[str], None]
+
+
+def _csv_header(data: Path) -> list[str]:
+    try:
+        with data.open(newline="") as handle:
+            return next(csv.reader(handle))
+    except (OSError, StopIteration) as exc:
+        raise DataError(f"{data}: cannot read a CSV header ({exc or 'empty file'})") from None
+
+
+def automl_job_spec(
+    data: Path, target: str, out: Path, settings: specs.AutoMLSettings | None = None
+) -> Path:
+    """Write ``out/job.yml`` and the MLTable folder it trains on; returns the job file (offline)."""
+    header = _csv_header(data)
+    if target not in header:
+        raise DataError(f"{data}: no target column {target!r} (columns: {', '.join(header)})")
+    settings = settings or specs.AutoMLSettings(target=target)
+    table = out / "training-data"
+    table.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(data, table / data.name)
+    specs.write_yaml(table / "MLTable", specs.mltable_spec(data.name))
+    return specs.write_yaml(out / "job.yml", specs.automl_job_spec(settings, "./training-data"))
+
+
+def wait_for(
+    ml: Any, name: str, deadline_s: float, progress: Progress, poll_s: float = POLL_S
+) -> Any:
+    """Poll the job until it ends or the deadline passes; report each status change."""
+    start, last = time.monotonic(), None
+    while True:
+        with azure_call(f"job {name}"):
+            job = ml.jobs.get(name)
+        if job.status != last:
+            progress(f"job {name}: {job.status}")
+            last = job.status
+        if job.status in TERMINAL:
+            return job
+        if time.monotonic() - start > deadline_s:
+            raise ExternalError(
+                f"job {name} still {job.status} after {deadline_s:.0f}s; see {job.studio_url}"
+            )
+        time.sleep(poll_s)
+
+
+def best_child(job: Any) -> str:
+    for source in (job.tags or {}, job.properties or {}):
+        for key in BEST_CHILD_KEYS:
+            if source.get(key):
+                return str(source[key])
+    raise ExternalError(
+        f"job {job.name} finished without a best model (no {BEST_CHILD_KEYS[0]} tag)"
+    )
+
+
+def download_onnx(ml: Any, run_id: str, into: Path) -> Path:
+    """The best child's ``model.onnx`` (AutoML saves it under outputs/)."""
+    with azure_call(f"download of {run_id}"):
+        ml.jobs.download(name=run_id, download_path=str(into), all=True)
+    found = sorted(into.rglob("model.onnx"))
+    if not found:
+        raise ExternalError(
+            f"run {run_id} has no model.onnx; "
+            "was the job submitted with enable_onnx_compatible_models?"
+        )
+    return found[0]
+
+
+def submit_automl(
+    data: Path,
+    target: str,
+    *,
+    out: Path,
+    name: str,
+    workspace: Workspace,
+    clients: Any,
+    settings: specs.AutoMLSettings | None = None,
+    progress: Progress = lambda line: None,
+    poll_s: float = POLL_S,
+) -> Path:
+    """Submit, stream status, download the best ONNX and write ``out/<name>/<version>/``."""
+    from azure.ai.ml import load_job
+
+    settings = settings or specs.AutoMLSettings(target=target)
+    ml = clients.ml_client(workspace)
+    with tempfile.TemporaryDirectory(prefix="amlstack-automl-") as tmp:
+        job_file = automl_job_spec(data, target, Path(tmp) / "job", settings)
+        with azure_call("AutoML job submission"):
+            submitted = ml.jobs.create_or_update(load_job(job_file))
+        progress(f"submitted {submitted.name}: {getattr(submitted, 'studio_url', '')}")
+        deadline = (settings.timeout_minutes + 30) * 60  # queueing and model explanation overhead
+        job = wait_for(ml, submitted.name, deadline, progress, poll_s)
+        if job.status != "Completed":
+            raise ExternalError(f"AutoML job {job.name} ended {job.status}; see {job.studio_url}")
+        run_id = best_child(job)
+        with azure_call(f"run {run_id}"):
+            best = ml.jobs.get(run_id)
+        onnx_path = download_onnx(ml, run_id, Path(tmp) / "best")
+        metrics = _metrics(best)
+        lineage = {
+            "backend": "azure-automl",
+            "job": job.name,
+            "best_run": run_id,
+            "workspace": workspace.workspace_name,
+        }
+        return write_artifact(
+            onnx_path, data, target, out=out, name=name, metrics=metrics, lineage=lineage
+        )
+
+
+def train_on_azure(
+    data: Path,
+    target: str,
+    *,
+    out: Path,
+    name: str,
+    settings: specs.AutoMLSettings | None = None,
+    workspace: Workspace | None = None,
+    clients: Any = None,
+    progress: Progress = lambda line: None,
+) -> Path | None:
+    """`amlstack train --backend azure`: submit when a credential exists, else a dry run.
+
+    The dry run writes the job (``out/azure-automl-job/job.yml`` + its MLTable) and returns None.
+    """
+    from amlstack.azure.clients import Clients, credential_source
+    from amlstack.azure.workspace import resolve_workspace
+
+    settings = settings or specs.AutoMLSettings(target=target)
+    workspace = workspace or resolve_workspace()
+    if clients is None and credential_source() is None:
+        job = automl_job_spec(data, target, out / "azure-automl-job", settings)
+        progress(
+            f"no Azure credential found (az login / AZURE_CLIENT_*): dry run, nothing submitted; "
+            f"the job is in {job} (az ml job create --file {job} {workspace.cli_args()})"
+        )
+        return None
+    return submit_automl(
+        data, target, out=out, name=name, workspace=workspace,
+        clients=clients or Clients(), settings=settings, progress=progress,
+    )  # fmt: skip
+
+
+def _metrics(run: Any) -> dict[str, float]:
+    props = run.properties or {}
+    score = props.get("score")
+    try:
+        return {"auc_weighted": float(score)} if score is not None else {}
+    except (TypeError, ValueError):
+        return {}
+
+
+def write_artifact(
+    onnx_path: Path,
+    data: Path,
+    target: str,
+    *,
+    out: Path,
+    name: str,
+    metrics: dict[str, float],
+    lineage: dict[str, Any],
+) -> Path:
+    """Adapt the AutoML ONNX and publish ``out/<name>/<next version>/`` with the local writer."""
+    import onnx
+
+    from amlstack import store
+    from amlstack.azure import onnx_adapter
+    from amlstack.data import load_dataset
+    from amlstack.profile import PROFILE_FILE, build_profile
+    from amlstack_scorer import artifact
+
+    # The same schema inference as local training, so both kinds of artifact look alike.
+    dataset = load_dataset(data, target)
+    features = [_with_example(spec, dataset.frame) for spec in dataset.features]
+    columns = [onnx_adapter.Column(f["name"], tuple(f.get("categories", ()))) for f in features]
+    classes = [str(c) for c in dataset.classes]
+    adapted = onnx_adapter.adapt(onnx.load(str(onnx_path)), columns, classes)
+    meta = {
+        "format": artifact.ARTIFACT_FORMAT,
+        "format_version": artifact.FORMAT_VERSION,
+        "name": name,
+        "version": None,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "task": "binary" if len(classes) == 2 else "multiclass",
+        "target": target,
+        "classes": dataset.classes,
+        "positive_class": dataset.classes[1] if len(classes) == 2 else None,
+        "threshold": 0.5,
+        "features": features,
+        "model": {
+            "file": "model.onnx",
+            "input": onnx_adapter.INPUT,
+            "output": onnx_adapter.OUTPUT,
+            "n_features": len(features),
+            "kind": "azure-automl",
+            "description": "best model of an Azure AutoML job (ONNX-compatible models only)",
+        },
+        "metrics": {"azure": metrics, "primary_metric": "AUC_weighted"},
+        "training": {
+            "data_file": data.name,
+            "data_sha256": dataset.sha256,
+            "rows": len(dataset.frame),
+        }
+        | lineage,
+    }
+    sample = _records(dataset.frame.head(SAMPLE_ROWS), features)
+
+    def fill(folder: Path, version: int) -> None:
+        meta["version"] = version
+        onnx.save(adapted, str(folder / "model.onnx"))
+        _dump(folder / artifact.MODEL_JSON, meta)
+        _dump(folder / "sample_input.json", {"data": sample})
+        _dump(folder / PROFILE_FILE, build_profile(dataset.frame, dataset.features))
+        artifact.Model(folder, verify=False)  # never publish what the scorer cannot load
+
+    return store.write_version(out, name, fill)
+
+
+def _with_example(spec: dict[str, Any], frame: Any) -> dict[str, Any]:
+    first = frame[spec["name"]].dropna().iloc[0]
+    value = first.item() if hasattr(first, "item") else first
+    if spec["kind"] == "numeric" and spec.get("dtype") == "int":
+        value = int(value)
+    return dict(spec) | {"example": value}
+
+
+def _records(frame: Any, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as a client sends them: ints as ints, missing as null."""
+    kinds = {f["name"]: f for f in features}
+    records = []
+    for row in frame.to_dict(orient="records"):
+        record = {}
+        for column, value in row.items():
+            spec = kinds[column]
+            if value is None or (isinstance(value, float) and value != value):
+                record[column] = None
+            elif spec["kind"] == "numeric":
+                record[column] = int(value) if spec.get("dtype") == "int" else float(value)
+            else:
+                record[column] = str(value)
+        records.append(record)
+    return records
+
+
+def _dump(path: Path, doc: Any) -> None:
+    path.write_text(json.dumps(doc, indent=2) + "\n")

@@ -1,0 +1,496 @@
+"""`amlstack azure ...`: plan, push, deploy, promote, rollback, keys, logs, score, benchmark."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from amlstack.azure import specs
+from amlstack.azure.clients import Clients, credential_source
+from amlstack.azure.workspace import Workspace, resolve_workspace
+from amlstack.errors import ExternalError, UserError
+
+REGISTRY_ENV = "AZURE_CONTAINER_REGISTRY"
+ENDPOINT_ENV = "AMLSTACK_AZURE_ENDPOINT"
+console = Console(soft_wrap=True)  # commands and URIs stay copyable
+azure_app = typer.Typer(
+    help="Azure ML (SDK v2): plan, push, blue/green deploy, keys, logs, score.",
+    no_args_is_help=True,
+)
+
+
+def make_clients() -> Clients:
+    """The live SDK boundary (tests replace this function with a recorder)."""
+    return Clients()
+
+
+# -- shared options ----------------------------------------------------------------------
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Azure ML config.json of the workspace.")
+]
+SubOpt = Annotated[str | None, typer.Option("--subscription-id", help="Or AZURE_SUBSCRIPTION_ID.")]
+GroupOpt = Annotated[str | None, typer.Option("--resource-group", help="Or AZURE_RESOURCE_GROUP.")]
+WsOpt = Annotated[str | None, typer.Option("--workspace", help="Or AZUREML_WORKSPACE_NAME.")]
+ArtifactOpt = Annotated[
+    Path, typer.Option("--artifact", "--model", help="Model artifact directory (<name>/<version>).")
+]
+RegistryOpt = Annotated[
+    str | None,
+    typer.Option("--registry", envvar=REGISTRY_ENV, help="ACR name (<name>.azurecr.io)."),
+]
+RepoOpt = Annotated[str, typer.Option("--repository", help="Repository in the registry.")]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint", envvar=ENDPOINT_ENV, help="Endpoint name (default amlstack-<model name>)."
+    ),
+]
+DryOpt = Annotated[
+    bool | None,
+    typer.Option("--dry-run/--live", help="Default: live when an Azure credential is found."),
+]
+InstanceOpt = Annotated[
+    str, typer.Option("--instance-type", help="Managed online endpoint VM SKU.")
+]
+CountOpt = Annotated[int, typer.Option("--instance-count", min=1)]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(help="Local scorer image (default amlstack/scorer:local, as Compose builds it)."),
+]
+AppInsightsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--appinsights-connection-string",
+        envvar="APPLICATIONINSIGHTS_CONNECTION_STRING",
+        help="Passed to the scorer's OpenTelemetry export.",
+        show_default=False,
+    ),
+]
+
+
+def _workspace(
+    config: Path | None, sub: str | None, group: str | None, ws: str | None
+) -> Workspace:
+    return resolve_workspace(
+        config=config, subscription_id=sub, resource_group=group, workspace_name=ws
+    )
+
+
+def _endpoint_name(endpoint: str | None, model_name: str) -> str:
+    if endpoint:
+        return specs.check_name(endpoint, "endpoint")
+    return specs.default_endpoint_name(model_name)
+
+
+def live_mode(dry_run: bool | None) -> bool:
+    """Decide dry run vs live; a dry run is the default whenever no Azure credential is found."""
+    if dry_run:
+        console.print("[yellow]dry run:[/] nothing is sent to Azure")
+        return False
+    source = credential_source()
+    if source is None:
+        if dry_run is False:
+            raise ExternalError(
+                "no Azure credential found: run `az login` or set AZURE_CLIENT_ID, "
+                "AZURE_TENANT_ID and AZURE_CLIENT_SECRET"
+            )
+        console.print(
+            "[yellow]no Azure credential found (az login / AZURE_CLIENT_* / managed "
+            "identity): dry run, nothing is sent to Azure[/]"
+        )
+        return False
+    console.print(f"Azure credential: {source}")
+    return True
+
+
+def _settings(
+    artifact: Path,
+    registry: str | None,
+    repository: str,
+    endpoint: str | None,
+    instance_type: str,
+    instance_count: int,
+    appinsights: str | None,
+) -> tuple[Any, Any]:
+    from amlstack.azure.plan import read_model
+
+    model = read_model(artifact)
+    if not registry:
+        raise UserError(f"no container registry: pass --registry <acr name> or set {REGISTRY_ENV}")
+    settings = specs.DeploymentSettings(
+        endpoint=_endpoint_name(endpoint, model.name),
+        deployment=specs.DEPLOYMENT_SLOTS[0],
+        image=specs.image_ref(registry, repository, model.version),
+        instance_type=instance_type,
+        instance_count=instance_count,
+        appinsights_connection_string=appinsights,
+        model_name=model.name,
+        model_version=model.version,
+    )
+    return model, settings
+
+
+@azure_app.command("plan")
+def plan_cmd(
+    artifact: ArtifactOpt,
+    registry: RegistryOpt = None,
+    repository: RepoOpt = specs.DEFAULT_REPOSITORY,
+    endpoint: EndpointOpt = None,
+    instance_type: InstanceOpt = specs.DEFAULT_INSTANCE_TYPE,
+    instance_count: CountOpt = specs.DEFAULT_INSTANCE_COUNT,
+    appinsights: AppInsightsOpt = None,
+    source_image: SourceOpt = None,
+    automl_data: Annotated[
+        Path | None, typer.Option(help="Also write an AutoML job for this CSV.")
+    ] = None,
+    target: Annotated[str, typer.Option(help="Target column for --automl-data.")] = "y",
+    compute: Annotated[str, typer.Option(help="AutoML compute cluster.")] = "cpu-cluster",
+    out: Annotated[Path, typer.Option(help="Folder for the plan.")] = Path("azure-plan"),
+    config: ConfigOpt = None,
+    subscription_id: SubOpt = None,
+    resource_group: GroupOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Write the image ref, endpoint/deployment (and AutoML job) YAML and commands; offline."""
+    from amlstack.azure import plan as planning
+    from amlstack.azure.automl import automl_job_spec
+
+    ws = _workspace(config, subscription_id, resource_group, workspace)
+    model, settings = _settings(
+        artifact, registry, repository, endpoint, instance_type, instance_count, appinsights
+    )
+    plan = planning.Plan(
+        ws, settings, source_image or planning.default_source_image(model), artifact=artifact
+    )
+    planning.write_plan(plan, out, sample_input=artifact / "sample_input.json")
+    if automl_data is not None:
+        job = automl_job_spec(
+            automl_data,
+            target,
+            out / "automl",
+            specs.AutoMLSettings(target=target, compute=compute),
+        )
+        plan.files["automl_job"] = str(job)
+        (out / "plan.json").write_text(json.dumps(planning.plan_document(plan), indent=2) + "\n")
+    console.print(f"image        {settings.image}")
+    console.print(f"endpoint     {settings.endpoint} (auth_mode key) in {ws.workspace_name}")
+    for kind, path in plan.files.items():
+        console.print(f"{kind:<13}{path}", highlight=False)
+    typer.echo(str(out))
+
+
+@azure_app.command("push")
+def push_cmd(
+    artifact: ArtifactOpt,
+    registry: RegistryOpt = None,
+    repository: RepoOpt = specs.DEFAULT_REPOSITORY,
+    source_image: SourceOpt = None,
+    dry_run: DryOpt = None,
+) -> None:
+    """Tag the scorer image <registry>.azurecr.io/<repo>:<model version> and push it."""
+    from amlstack.azure import registry_push
+    from amlstack.azure.plan import default_source_image, read_model
+
+    model = read_model(artifact)
+    if not registry:
+        raise UserError(f"no container registry: pass --registry <acr name> or set {REGISTRY_ENV}")
+    target = specs.image_ref(registry, repository, model.version)
+    source = source_image or default_source_image(model)
+    server = registry_push.login_server(target)
+    use_credential = credential_source() is not None
+    logged_in = use_credential or registry_push.docker_config_has_login(server)
+    if dry_run or (dry_run is None and not logged_in):
+        why = "" if dry_run else f"no Azure credential and no docker login for {server}: "
+        console.print(f"[yellow]{why}dry run, nothing is pushed[/]")
+        console.print(f"would run: docker tag {source} {target} && docker push {target}")
+        return
+    if not logged_in:
+        raise ExternalError(
+            f"no credential for {server}: run `az login` or `az acr login -n {registry}`"
+        )
+    with console.status(f"pushing {target}") as status:
+        digest = registry_push.push(
+            make_clients(),
+            source,
+            target,
+            use_azure_credential=use_credential,
+            artifact=artifact,
+            progress=lambda line: status.update(line),
+        )
+    console.print(f"pushed {target} ({digest})")
+    typer.echo(target)
+
+
+@azure_app.command("deploy")
+def deploy_cmd(
+    artifact: ArtifactOpt,
+    registry: RegistryOpt = None,
+    repository: RepoOpt = specs.DEFAULT_REPOSITORY,
+    endpoint: EndpointOpt = None,
+    instance_type: InstanceOpt = specs.DEFAULT_INSTANCE_TYPE,
+    instance_count: CountOpt = specs.DEFAULT_INSTANCE_COUNT,
+    appinsights: AppInsightsOpt = None,
+    canary: Annotated[
+        int | None, typer.Option(min=1, max=100, help="Traffic % for the new deployment.")
+    ] = None,
+    slot: Annotated[
+        str | None, typer.Option(help="Deployment name (default: the idle blue/green slot).")
+    ] = None,
+    push: Annotated[bool, typer.Option(help="Push the image first (as `push` does).")] = False,
+    source_image: SourceOpt = None,
+    dry_run: DryOpt = None,
+    config: ConfigOpt = None,
+    subscription_id: SubOpt = None,
+    resource_group: GroupOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Blue/green: new deployment at 0%, smoke test, then traffic (never before the test passes)."""
+    from amlstack.azure import deploy
+    from amlstack.azure import plan as planning
+    from amlstack.azure.release import release
+    from amlstack_scorer.artifact import Model
+
+    ws = _workspace(config, subscription_id, resource_group, workspace)
+    model, settings = _settings(
+        artifact, registry, repository, endpoint, instance_type, instance_count, appinsights
+    )
+    if not live_mode(dry_run):
+        plan = planning.Plan(ws, settings, planning.default_source_image(model), artifact=artifact)
+        for line in planning.deploy_commands(plan):
+            typer.echo(line)
+        return
+    rows = Model(artifact).sample_input()
+    clients = make_clients()
+    with console.status("deploying") as status:
+
+        def progress(step: str, message: str) -> None:
+            status.update(message)
+            console.print(f"[bold]{step:<10}[/] {message}", highlight=False)
+
+        if push:
+            result = release(
+                clients,
+                ws,
+                settings,
+                rows,
+                source_image=source_image or planning.default_source_image(model),
+                use_azure_credential=True,
+                artifact=artifact,
+                canary=canary,
+                slot=slot,
+                progress=progress,
+            )
+        else:
+            result = deploy.deploy(
+                clients.ml_client(ws),
+                clients.http(),
+                settings,
+                rows,
+                canary=canary,
+                slot=slot,
+                progress=progress,
+            )
+    console.print(
+        f"{result.deployment} is live: traffic {result.traffic}; scoring URI {result.scoring_uri}"
+    )
+    if canary and canary < 100:
+        console.print(
+            f"finish with `amlstack azure promote --endpoint {result.endpoint} "
+            f"--deployment {result.deployment}` or undo with `amlstack azure rollback`"
+        )
+
+
+def _ml(config: Path | None, sub: str | None, group: str | None, ws: str | None, what: str) -> Any:
+    """The workspace's MLClient; without a credential, say what would be done and stop (exit 0)."""
+    workspace = _workspace(config, sub, group, ws)
+    if not live_mode(None):
+        typer.echo(f"would {what} in workspace {workspace.workspace_name}")
+        raise typer.Exit(0)
+    return make_clients().ml_client(workspace)
+
+
+EndpointReq = Annotated[str, typer.Option("--endpoint", envvar=ENDPOINT_ENV, help="Endpoint name.")]
+
+
+@azure_app.command("rollback")
+def rollback_cmd(
+    endpoint: EndpointReq,
+    config: ConfigOpt = None,
+    subscription_id: SubOpt = None,
+    resource_group: GroupOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Restore the traffic split that the last deploy/promote replaced."""
+    from amlstack.azure.deploy import rollback
+
+    what = f"restore the previous traffic split of {endpoint}"
+    ml = _ml(config, subscription_id, resource_group, workspace, what)
+    before, after = rollback(ml, endpoint)
+    console.print(f"traffic {before} -> {after}")
+
+
+@azure_app.command("promote")
+def promote_cmd(
+    endpoint: EndpointReq,
+    deployment: Annotated[str, typer.Option(help="Deployment that takes all traffic.")],
+    config: ConfigOpt = None,
+    subscription_id: SubOpt = None,
+    resource_group: GroupOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Finish a canary: the deployment takes 100% of the traffic."""
+    from amlstack.azure.deploy import promote
+
+    what = f"give {deployment} all traffic of {endpoint}"
+    ml = _ml(config, subscription_id, resource_group, workspace, what)
+    console.print(f"traffic -> {promote(ml, endpoint, deployment)}")
+
+
+@azure_app.command("keys")
+def keys_cmd(
+    endpoint: EndpointReq,
+    show: Annotated[bool, typer.Option(help="Print the keys in full.")] = False,
+    config: ConfigOpt = None,
+    subscription_id: SubOpt = None,
+    resource_group: GroupOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """The endpoint's primary and secondary keys (masked unless --show)."""
+    from amlstack.azure.failures import azure_call
+
+    ml = _ml(
+        config, subscription_id, resource_group, workspace, f"read the keys of endpoint {endpoint}"
+    )
+    with azure_call(f"endpoint {endpoint} keys"):
+        keys = ml.online_endpoints.get_keys(endpoint)
+    for label, key in (("primary", keys.primary_key), ("secondary", keys.secondary_key)):
+        typer.echo(f"{label}: {key if show else (key or '')[:4] + '…'}")
+
+
+@azure_app.command("logs")
+def logs_cmd(
+    endpoint: EndpointReq,
+    deployment: Annotated[str, typer.Option(help="Deployment name.")] = specs.DEPLOYMENT_SLOTS[0],
+    lines: Annotated[int, typer.Option(min=1, max=10000)] = 100,
+    storage_initializer: Annotated[
+        bool, typer.Option(help="Logs of the image pull/model mount.")
+    ] = False,
+    config: ConfigOpt = None,
+    subscription_id: SubOpt = None,
+    resource_group: GroupOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """The last lines of a deployment's container log."""
+    from amlstack.azure.failures import azure_call
+
+    ml = _ml(
+        config,
+        subscription_id,
+        resource_group,
+        workspace,
+        f"read the log of {endpoint}/{deployment}",
+    )
+    container = "storage-initializer" if storage_initializer else None
+    with azure_call(f"logs of {deployment}"):
+        text = ml.online_deployments.get_logs(
+            name=deployment, endpoint_name=endpoint, lines=lines, container_type=container
+        )
+    typer.echo(text)
+
+
+@azure_app.command("score")
+def score_cmd(
+    endpoint: EndpointReq,
+    data: Annotated[
+        Path, typer.Option(help='JSON file {"data": [records]} (e.g. sample_input.json).')
+    ],
+    deployment: Annotated[str | None, typer.Option(help="Score on this deployment only.")] = None,
+    config: ConfigOpt = None,
+    subscription_id: SubOpt = None,
+    resource_group: GroupOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """POST records to the live endpoint with its key (fetched for you); print the answer."""
+    from amlstack.azure.deploy import DEPLOYMENT_HEADER
+    from amlstack.azure.failures import azure_call
+
+    try:
+        body = json.loads(data.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{data}: not a readable JSON file ({exc})") from None
+    ml = _ml(
+        config, subscription_id, resource_group, workspace, f"score {data} on endpoint {endpoint}"
+    )
+    with azure_call(f"endpoint {endpoint}"):
+        uri = ml.online_endpoints.get(endpoint).scoring_uri
+        key = ml.online_endpoints.get_keys(endpoint).primary_key
+    headers = {"Authorization": f"Bearer {key}"} | (
+        {DEPLOYMENT_HEADER: deployment} if deployment else {}
+    )
+    with azure_call(f"POST {uri}"):
+        response = make_clients().http().post(uri, json=body, headers=headers, timeout=60)
+    if response.status_code != 200:
+        raise ExternalError(f"{uri}: HTTP {response.status_code}: {response.text[:300]}")
+    typer.echo(response.text)
+
+
+@azure_app.command("benchmark")
+def benchmark_cmd(
+    endpoint: EndpointReq,
+    locustfile: Annotated[
+        Path, typer.Option(help="The same Locust file as the local stack.")
+    ] = Path("loadtest/locustfile.py"),
+    users: Annotated[int, typer.Option(min=1, max=200)] = 10,
+    duration: Annotated[str, typer.Option(help="Locust --run-time.")] = "1m",
+    config: ConfigOpt = None,
+    subscription_id: SubOpt = None,
+    resource_group: GroupOpt = None,
+    workspace: WsOpt = None,
+) -> None:
+    """Run Locust headless against the live endpoint (bounded by --run-time) with its key."""
+    from amlstack.azure.failures import azure_call
+    from amlstack_scorer import contract
+
+    if not shutil.which("locust"):
+        raise UserError("locust is not installed: pip install 'amlstack[loadtest]'")
+    if not locustfile.is_file():
+        raise UserError(f"{locustfile}: no such Locust file")
+    ml = _ml(
+        config,
+        subscription_id,
+        resource_group,
+        workspace,
+        f"run Locust against endpoint {endpoint}",
+    )
+    with azure_call(f"endpoint {endpoint}"):
+        uri = ml.online_endpoints.get(endpoint).scoring_uri
+        key = ml.online_endpoints.get_keys(endpoint).primary_key
+    host = uri.removesuffix(contract.SCORING_ROUTE)
+    env = os.environ | {contract.PRIMARY_KEY_ENV: key}
+    command = [
+        "locust",
+        "-f",
+        str(locustfile),
+        "--headless",
+        "-H",
+        host,
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "--run-time",
+        duration,
+        "--only-summary",
+    ]
+    raise typer.Exit(subprocess.run(command, env=env, check=False).returncode)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(azure_app, name="azure")

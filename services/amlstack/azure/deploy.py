@@ -1,0 +1,239 @@
+"""Blue/green deployment to a managed online endpoint; traffic moves only after a smoke test.
+
+Order (the plan prints the same steps): ensure the key-auth endpoint, create or update the
+idle slot's deployment at 0% traffic, smoke-test it through the ``azureml-model-deployment``
+header, then move traffic (all of it, or a canary share). The replaced split is stored in an
+endpoint tag so `rollback` can restore it from any machine.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import yaml
+
+from amlstack.azure import specs
+from amlstack.azure.failures import azure_call
+from amlstack.errors import ExternalError, UserError
+
+PREVIOUS_TRAFFIC_TAG = "amlstack-previous-traffic"
+DEPLOYMENT_HEADER = "azureml-model-deployment"
+SMOKE_ATTEMPTS = 3
+SMOKE_TIMEOUT_S = 60
+SMOKE_BACKOFF_S = 2.0  # a fresh deployment can need a moment behind the gateway
+
+# (step id, what it does) in the order `deploy` runs them.
+DEPLOY_STEPS = (
+    ("endpoint", "get the endpoint, or create it with auth_mode key"),
+    ("deployment", "create/update the idle slot's deployment; it takes no traffic yet"),
+    ("smoke", "POST the sample rows with header azureml-model-deployment: <slot>"),
+    (
+        "traffic",
+        "move traffic to the new deployment (canary share or 100%), keep old split in a tag",
+    ),
+)
+
+Progress = Callable[[str, str], None]
+
+
+class SmokeTestFailed(ExternalError):
+    """The new deployment did not answer; traffic was left as it was."""
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    endpoint: str
+    deployment: str
+    previous_traffic: dict[str, int]
+    traffic: dict[str, int]
+    scoring_uri: str
+
+
+def _quiet(step: str, message: str) -> None:
+    """Default progress reporter: silent."""
+
+
+def load_entity(loader: Callable[..., Any], doc: Mapping[str, Any]) -> Any:
+    """An azure-ai-ml entity from our dict, through the SDK's own schema validation."""
+    return loader(source=io.StringIO(yaml.safe_dump(dict(doc), sort_keys=False)))
+
+
+def choose_slot(traffic: Mapping[str, int]) -> str:
+    """The blue/green slot that carries no traffic (blue on a fresh endpoint)."""
+    for slot in specs.DEPLOYMENT_SLOTS:
+        if traffic.get(slot, 0) == 0:
+            return slot
+    raise UserError(
+        f"both slots {specs.DEPLOYMENT_SLOTS} carry traffic ({dict(traffic)}); finish the canary "
+        "with `amlstack azure promote` or `amlstack azure rollback` first"
+    )
+
+
+def shifted_traffic(previous: Mapping[str, int], new: str, percent: int) -> dict[str, int]:
+    """Give ``new`` ``percent`` and share the rest among the others in their old proportions."""
+    if not 0 < percent <= 100:
+        raise UserError(f"traffic percentage must be 1..100, got {percent}")
+    others = {k: v for k, v in previous.items() if k != new}
+    total = sum(others.values())
+    if total == 0:
+        percent = 100
+    rest = 100 - percent
+    split = {k: (v * rest) // total if total else 0 for k, v in others.items()}
+    # Integer shares must add up to exactly 100: give the remainder to the biggest old one.
+    if split and total:
+        biggest = max(others, key=lambda k: others[k])
+        split[biggest] += rest - sum(split.values())
+    split[new] = percent
+    return split
+
+
+def ensure_endpoint(ml: Any, name: str, progress: Progress = _quiet) -> Any:
+    """The endpoint, created with key auth when it does not exist yet."""
+    from azure.ai.ml import load_online_endpoint
+
+    with azure_call(f"endpoint {name}"):
+        try:
+            endpoint = ml.online_endpoints.get(name)
+        except Exception as exc:
+            if type(exc).__name__ != "ResourceNotFoundError":
+                raise
+            progress("endpoint", f"creating endpoint {name} (auth_mode key)")
+            ml.online_endpoints.begin_create_or_update(
+                load_entity(load_online_endpoint, specs.endpoint_spec(name))
+            ).result()
+            endpoint = ml.online_endpoints.get(name)
+    if getattr(endpoint, "auth_mode", "key") != "key":
+        raise UserError(
+            f"endpoint {name} uses auth_mode {endpoint.auth_mode}; amlstack deploys only to "
+            "key-authenticated endpoints"
+        )
+    return endpoint
+
+
+def smoke_test(
+    ml: Any, http: Any, endpoint: Any, deployment: str, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Score ``rows`` on one deployment only; raise SmokeTestFailed unless it answers 200 + JSON."""
+    with azure_call(f"endpoint {endpoint.name} keys"):
+        key = ml.online_endpoints.get_keys(endpoint.name).primary_key
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Content-Type": "application/json",
+        DEPLOYMENT_HEADER: deployment,
+    }
+    problem = "no answer"
+    for attempt in range(SMOKE_ATTEMPTS):
+        try:
+            response = http.post(
+                endpoint.scoring_uri,
+                json={"data": rows},
+                headers=headers,
+                timeout=SMOKE_TIMEOUT_S,
+            )
+        except Exception as exc:  # connection errors of any HTTP client
+            problem = f"{type(exc).__name__}: {exc}"
+        else:
+            if response.status_code == 200:
+                try:
+                    return response.json()
+                except ValueError:
+                    problem = "HTTP 200 but the body is not JSON"
+                    break
+            problem = f"HTTP {response.status_code}: {response.text[:200]}"
+            if response.status_code < 500:
+                break  # a client error will not change on retry
+        if attempt + 1 < SMOKE_ATTEMPTS:
+            time.sleep(SMOKE_BACKOFF_S * (attempt + 1))
+    raise SmokeTestFailed(
+        f"smoke test of deployment {deployment} failed ({problem}); traffic NOT moved "
+        f"(still {dict(endpoint.traffic or {})}), {deployment} left at 0% - inspect with "
+        f"`amlstack azure logs --deployment {deployment}`"
+    )
+
+
+def deploy(
+    ml: Any,
+    http: Any,
+    settings: specs.DeploymentSettings,
+    sample_rows: list[dict[str, Any]],
+    *,
+    canary: int | None = None,
+    slot: str | None = None,
+    progress: Progress = _quiet,
+) -> DeployResult:
+    """Run DEPLOY_STEPS; on any failure the endpoint's traffic is exactly what it was."""
+    from azure.ai.ml import load_online_deployment
+
+    if not sample_rows:
+        raise UserError("the artifact has no sample_input.json rows to smoke-test the deployment")
+    progress("endpoint", f"endpoint {settings.endpoint}")
+    endpoint = ensure_endpoint(ml, settings.endpoint, progress)
+    previous = {k: int(v) for k, v in (endpoint.traffic or {}).items()}
+    name = specs.check_name(slot, "deployment") if slot else choose_slot(previous)
+    if previous.get(name, 0) > 0:
+        raise UserError(
+            f"deployment {name} carries {previous[name]}% traffic; deploy to the idle slot"
+        )
+    settings = replace(settings, deployment=name)
+
+    progress("deployment", f"deploying {settings.image} as {name} (0% traffic)")
+    entity = load_entity(
+        load_online_deployment, specs.deployment_spec(settings, mask_secrets=False)
+    )
+    with azure_call(f"deployment {name}"):
+        ml.online_deployments.begin_create_or_update(entity).result()
+
+    progress("smoke", f"smoke test of {name} through header {DEPLOYMENT_HEADER}")
+    smoke_test(ml, http, endpoint, name, sample_rows)
+
+    traffic = shifted_traffic(previous, name, canary or 100)
+    progress("traffic", f"traffic {previous or '{}'} -> {traffic}")
+    set_traffic(ml, endpoint, traffic, previous)
+    return DeployResult(settings.endpoint, name, previous, traffic, endpoint.scoring_uri)
+
+
+def set_traffic(ml: Any, endpoint: Any, traffic: dict[str, int], previous: dict[str, int]) -> None:
+    """Apply a split and remember the one it replaces (for rollback)."""
+    endpoint.traffic = dict(traffic)
+    endpoint.tags = {**(endpoint.tags or {}), PREVIOUS_TRAFFIC_TAG: json.dumps(previous)}
+    with azure_call(f"traffic of {endpoint.name}"):
+        ml.online_endpoints.begin_create_or_update(endpoint).result()
+
+
+def rollback(ml: Any, endpoint_name: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Restore the split that the last traffic move replaced; returns (before, after)."""
+    with azure_call(f"endpoint {endpoint_name}"):
+        endpoint = ml.online_endpoints.get(endpoint_name)
+        existing = {d.name for d in ml.online_deployments.list(endpoint_name)}
+    recorded = (endpoint.tags or {}).get(PREVIOUS_TRAFFIC_TAG)
+    previous = json.loads(recorded) if recorded else None
+    if not previous:
+        raise UserError(
+            f"endpoint {endpoint_name}: no earlier traffic split recorded; nothing to roll back to"
+        )
+    gone = sorted(set(previous) - existing)
+    if gone:
+        raise UserError(
+            f"endpoint {endpoint_name}: cannot roll back, deployment {gone[0]} no longer exists"
+        )
+    current = {k: int(v) for k, v in (endpoint.traffic or {}).items()}
+    target = {name: int(previous.get(name, 0)) for name in sorted(existing | set(previous))}
+    set_traffic(ml, endpoint, target, current)
+    return current, target
+
+
+def promote(ml: Any, endpoint_name: str, deployment: str) -> dict[str, int]:
+    """Finish a canary: the deployment takes all traffic."""
+    with azure_call(f"endpoint {endpoint_name}"):
+        endpoint = ml.online_endpoints.get(endpoint_name)
+    current = {k: int(v) for k, v in (endpoint.traffic or {}).items()}
+    if deployment not in current:
+        raise UserError(f"endpoint {endpoint_name} has no deployment {deployment}")
+    target = shifted_traffic(current, deployment, 100)
+    set_traffic(ml, endpoint, target, current)
+    return target

@@ -1,0 +1,110 @@
+"""`amlstack azure plan`: everything deploy will do, written to a folder, Azure untouched."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from amlstack.azure import specs
+from amlstack.azure.deploy import DEPLOY_STEPS, DEPLOYMENT_HEADER
+from amlstack.azure.workspace import Workspace
+from amlstack.errors import UserError
+from amlstack_scorer.artifact import MODEL_JSON, ArtifactError, verify_manifest
+
+DEFAULT_SOURCE_IMAGE = "amlstack/scorer:local"  # docker-compose.yml's scorer image, default tag
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    version: str
+    directory: Path
+
+
+@dataclass
+class Plan:
+    workspace: Workspace
+    settings: specs.DeploymentSettings
+    source_image: str
+    artifact: Path | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    commands: list[str] = field(default_factory=list)
+
+
+def read_model(directory: Path) -> ModelInfo:
+    """Name and version of a verified artifact (the image tag), without loading the model."""
+    try:
+        verify_manifest(directory)
+        meta = json.loads((directory / MODEL_JSON).read_text())
+    except (ArtifactError, OSError, ValueError) as exc:
+        raise UserError(f"{directory}: not a usable amlstack artifact ({exc})") from None
+    if not meta.get("name") or meta.get("version") in (None, ""):
+        raise UserError(f"{directory / MODEL_JSON}: needs a name and a version")
+    return ModelInfo(str(meta["name"]), str(meta["version"]), directory)
+
+
+def default_source_image(model: ModelInfo) -> str:
+    """The image `docker compose build scorer` makes (the one the local stack tested)."""
+    return DEFAULT_SOURCE_IMAGE
+
+
+def deploy_commands(plan: Plan) -> list[str]:
+    """The steps `amlstack azure deploy` runs, with their `az ml` equivalents for reference."""
+    s, ws = plan.settings, plan.workspace
+    az = f"az ml online-endpoint {{}} --name {s.endpoint} {ws.cli_args()}"
+    lines = [
+        f"# image: docker tag {plan.source_image} {s.image} && docker push {s.image}",
+        f"amlstack azure push --artifact {plan.artifact or '<artifact>'} "
+        f"--registry {s.image.split('/')[0]} --source-image {plan.source_image}",
+    ]
+    for step, what in DEPLOY_STEPS:
+        lines.append(f"# deploy step {step}: {what}")
+    lines += [
+        az.format("create") + " --file endpoint.yml   # only when the endpoint does not exist",
+        f"az ml online-deployment create --file deployment.yml {ws.cli_args()}   # 0% traffic",
+        f'curl -X POST "$SCORING_URI" -H "Authorization: Bearer $KEY" '
+        f"-H '{DEPLOYMENT_HEADER}: {s.deployment}' -H 'Content-Type: application/json' "
+        "-d @sample_input.json",
+        az.format("update") + f" --traffic '{s.deployment}=100'   # only after the smoke test",
+    ]
+    return lines
+
+
+def write_plan(plan: Plan, out: Path, *, sample_input: Path | None = None) -> Plan:
+    """Write image.txt, endpoint.yml, deployment.yml, commands.sh and plan.json under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    s = plan.settings
+    files = {
+        "endpoint": specs.write_yaml(out / "endpoint.yml", specs.endpoint_spec(s.endpoint)),
+        "deployment": specs.write_yaml(out / "deployment.yml", specs.deployment_spec(s)),
+    }
+    (out / "image.txt").write_text(s.image + "\n")
+    files["image"] = out / "image.txt"
+    if sample_input is not None and sample_input.is_file():
+        files["sample_input"] = Path(shutil.copyfile(sample_input, out / "sample_input.json"))
+    plan.commands = deploy_commands(plan)
+    (out / "commands.sh").write_text("#!/bin/sh\n" + "\n".join(plan.commands) + "\n")
+    files["commands"] = out / "commands.sh"
+    plan.files.update({k: str(v) for k, v in files.items()})
+    (out / "plan.json").write_text(json.dumps(plan_document(plan), indent=2) + "\n")
+    plan.files["plan"] = str(out / "plan.json")
+    return plan
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    settings = asdict(plan.settings)
+    if settings.get("appinsights_connection_string"):
+        settings["appinsights_connection_string"] = specs.MASKED
+    return {
+        "workspace": asdict(plan.workspace),
+        "image": plan.settings.image,
+        "source_image": plan.source_image,
+        "artifact": str(plan.artifact) if plan.artifact else None,
+        "settings": settings,
+        "steps": [step for step, _ in DEPLOY_STEPS],
+        "files": plan.files,
+        "commands": plan.commands,
+    }

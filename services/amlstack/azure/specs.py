@@ -1,0 +1,214 @@
+"""The Azure ML SDK v2 YAML documents: managed online endpoint, deployment, AutoML job.
+
+Routes, port and concurrency come from ``amlstack_scorer.contract`` and the scorer's settings,
+so the deployment can only describe the container that the image actually runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from amlstack.errors import UserError
+from amlstack_scorer import contract
+from amlstack_scorer.settings import THREADS_ENV, TIMEOUT_ENV, WORKERS_ENV
+
+SCHEMA_ROOT = "https://azuremlschemas.azureedge.net/latest/"
+# The smallest general-purpose SKU the SDK does not warn about (DS1/DS2 are "too small").
+DEFAULT_INSTANCE_TYPE = "Standard_DS3_v2"
+DEFAULT_INSTANCE_COUNT = 1
+DEFAULT_REPOSITORY = "amlstack-scorer"
+DEPLOYMENT_SLOTS = ("blue", "green")
+MASKED = "<set at deploy time from APPLICATIONINSIGHTS_CONNECTION_STRING>"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Probe timings in seconds; the readiness probe waits for the model to load and verify."""
+
+    initial_delay: int = 10
+    period: int = 10
+    timeout: int = 5
+    success_threshold: int = 1
+    failure_threshold: int = 30
+
+
+@dataclass(frozen=True)
+class DeploymentSettings:
+    """What `deploy` puts on Azure: endpoint, slot, image and sizing."""
+
+    endpoint: str
+    deployment: str
+    image: str
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    instance_count: int = DEFAULT_INSTANCE_COUNT
+    workers: int = contract.DEFAULT_WORKERS
+    threads: int = contract.DEFAULT_THREADS
+    timeout_s: int = contract.DEFAULT_TIMEOUT_S
+    appinsights_connection_string: str | None = None
+    model_name: str = ""
+    model_version: str = ""
+
+
+# Azure ML endpoint and deployment names: 3-32 characters, a letter first, letters, digits, '-'.
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
+
+
+def check_name(name: str, kind: str) -> str:
+    if not NAME_RE.match(name):
+        raise UserError(
+            f"{kind} name {name!r}: use 3-32 letters, digits or '-', starting with a letter "
+            "and not ending with '-'"
+        )
+    return name
+
+
+def default_endpoint_name(model_name: str) -> str:
+    """``amlstack-<model name>`` made into a valid endpoint name (unique per Azure region)."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", f"amlstack-{model_name}".lower())[:32].strip("-")
+    return check_name(cleaned, "endpoint")
+
+
+def image_ref(registry: str, repository: str, tag: str) -> str:
+    """``<registry>.azurecr.io/<repo>:<tag>``; a full login server is accepted as is."""
+    server = registry if "." in registry else f"{registry}.azurecr.io"
+    return f"{server}/{repository}:{tag}"
+
+
+def endpoint_spec(name: str, *, description: str = "") -> dict[str, Any]:
+    return {
+        "$schema": SCHEMA_ROOT + "managedOnlineEndpoint.schema.json",
+        "name": name,
+        "auth_mode": "key",
+        "description": description or "amlstack scorer (key auth at the Azure ML front door)",
+        "tags": {"managed-by": "amlstack"},
+    }
+
+
+def inference_config(port: int = contract.DEFAULT_PORT) -> dict[str, Any]:
+    """The custom container's routes, straight from the scorer's contract."""
+    return {
+        "liveness_route": {"path": contract.LIVENESS_ROUTE, "port": port},
+        "readiness_route": {"path": contract.READINESS_ROUTE, "port": port},
+        "scoring_route": {"path": contract.SCORING_ROUTE, "port": port},
+    }
+
+
+def container_environment(s: DeploymentSettings, *, mask_secrets: bool) -> dict[str, str]:
+    """Variables for the scorer process on Azure (the model directory is baked into the image)."""
+    env = {
+        # Azure's gateway checks the endpoint key before forwarding and rotates it with
+        # `regenerate_keys`; the container is only reachable through that gateway.
+        contract.AUTH_ENV: "none",
+        WORKERS_ENV: str(s.workers),
+        THREADS_ENV: str(s.threads),
+        TIMEOUT_ENV: str(s.timeout_s),
+    }
+    if s.appinsights_connection_string:
+        env[contract.APPINSIGHTS_ENV] = MASKED if mask_secrets else s.appinsights_connection_string
+    return env
+
+
+def request_settings(s: DeploymentSettings) -> dict[str, int]:
+    """Azure queues past gunicorn's concurrency and gives up when the worker would be killed."""
+    return {
+        "max_concurrent_requests_per_instance": contract.max_concurrency(s.workers, s.threads),
+        "request_timeout_ms": s.timeout_s * 1000,
+    }
+
+
+def deployment_spec(
+    s: DeploymentSettings, *, mask_secrets: bool = True, probe: Probe | None = None
+) -> dict[str, Any]:
+    probe = probe or Probe()
+    probes = {
+        "initial_delay": probe.initial_delay,
+        "period": probe.period,
+        "timeout": probe.timeout,
+        "success_threshold": probe.success_threshold,
+        "failure_threshold": probe.failure_threshold,
+    }
+    tags = {"managed-by": "amlstack"}
+    if s.model_name:
+        tags |= {"model-name": s.model_name, "model-version": s.model_version}
+    return {
+        "$schema": SCHEMA_ROOT + "managedOnlineDeployment.schema.json",
+        "name": s.deployment,
+        "endpoint_name": s.endpoint,
+        "tags": tags,
+        "environment": {"image": s.image, "inference_config": inference_config()},
+        "environment_variables": container_environment(s, mask_secrets=mask_secrets),
+        "instance_type": s.instance_type,
+        "instance_count": s.instance_count,
+        "request_settings": request_settings(s),
+        "liveness_probe": dict(probes),
+        "readiness_probe": dict(probes),  # a copy: YAML would otherwise print an alias
+        "app_insights_enabled": True,
+    }
+
+
+@dataclass(frozen=True)
+class AutoMLSettings:
+    """Limits and placement of an Azure AutoML classification job."""
+
+    target: str
+    compute: str = "cpu-cluster"
+    experiment: str = "amlstack-automl"
+    timeout_minutes: int = 60
+    trial_timeout_minutes: int = 15
+    max_trials: int = 20
+    max_concurrent_trials: int = 2
+    n_cross_validations: int = 5
+
+
+def mltable_spec(csv_name: str) -> dict[str, Any]:
+    """An MLTable that reads one CSV with a header row (AutoML v2 takes tables, not files)."""
+    return {
+        "$schema": "https://azuremlschemas.azureedge.net/latest/MLTable.schema.json",
+        "type": "mltable",
+        "paths": [{"file": f"./{csv_name}"}],
+        "transformations": [
+            {
+                "read_delimited": {
+                    "delimiter": ",",
+                    "encoding": "utf8",
+                    "header": "all_files_same_headers",
+                }
+            }
+        ],
+    }
+
+
+def automl_job_spec(s: AutoMLSettings, training_data: str) -> dict[str, Any]:
+    """AUC_weighted, bounded time and trials, only ONNX-convertible models (our scorer's format)."""
+    return {
+        "$schema": SCHEMA_ROOT + "autoMLJob.schema.json",
+        "type": "automl",
+        "experiment_name": s.experiment,
+        "compute": f"azureml:{s.compute}",
+        "task": "classification",
+        "primary_metric": "AUC_weighted",
+        "target_column_name": s.target,
+        "training_data": {"path": training_data, "type": "mltable"},
+        "n_cross_validations": s.n_cross_validations,
+        "limits": {
+            "timeout_minutes": s.timeout_minutes,
+            "trial_timeout_minutes": s.trial_timeout_minutes,
+            "max_trials": s.max_trials,
+            "max_concurrent_trials": s.max_concurrent_trials,
+            "enable_early_termination": True,
+        },
+        "training": {"enable_onnx_compatible_models": True, "enable_stack_ensemble": False},
+        "featurization": {"mode": "auto"},
+        "tags": {"managed-by": "amlstack"},
+    }
+
+
+def write_yaml(path: Path, doc: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))
+    return path

@@ -1,0 +1,145 @@
+"""`train --backend azure`: job submission through the recorder, and the ONNX -> artifact step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import pytest
+from azure_recorder import AzureState, Recorder
+from fake_automl import DATA, automl_like_onnx
+
+from amlstack.azure import automl
+from amlstack.azure.workspace import Workspace
+from amlstack.errors import DataError, ExternalError
+from amlstack_scorer.artifact import Model
+
+WS = Workspace("sub", "rg", "ws")
+
+
+def automl_probabilities(onnx_path: Path, frame: pd.DataFrame) -> np.ndarray:
+    """What the untouched AutoML-style model says, fed column by column as AutoML expects."""
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    feeds = {}
+    for inp, column in zip(session.get_inputs(), frame.columns, strict=True):
+        values = frame[column].to_numpy().reshape(-1, 1)
+        if inp.type == "tensor(string)":
+            feeds[inp.name] = values.astype(str).astype(object)
+        elif inp.type == "tensor(int64)":
+            feeds[inp.name] = values.astype(np.int64)
+        else:
+            feeds[inp.name] = values.astype(np.float32)
+    zipmaps = session.run(None, feeds)[1]
+    return np.array([[row["no"], row["yes"]] for row in zipmaps], dtype=np.float32)
+
+
+def test_adapted_model_answers_exactly_like_the_automl_model(
+    automl_onnx: Path, azure_artifact: Path
+) -> None:
+    model = Model(azure_artifact)
+    assert model.classes == ["no", "yes"]
+    frame = pd.read_csv(DATA, skiprows=range(1, 2001), nrows=300).drop(columns=["y"])
+    records = frame.to_dict(orient="records")
+    records[0]["job"] = "astronaut"  # never seen in training: code -1 on our side
+    frame.loc[0, "job"] = "astronaut"
+    ours = model.predict_proba(model.encode_records(records))
+    theirs = automl_probabilities(automl_onnx, frame)
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    assert ours.shape == (300, 2) and 0.0 < ours[:, 1].mean() < 1.0
+
+
+def test_artifact_has_schema_sample_profile_and_lineage(azure_artifact: Path) -> None:
+    model = Model(azure_artifact)
+    by_name = {f.name: f for f in model.features}
+    assert by_name["job"].kind == "categorical" and "admin." in by_name["job"].categories
+    assert by_name["age"].kind == "numeric" and by_name["age"].dtype == "int"
+    assert "y" not in by_name
+    assert len(model.sample_input()) == automl.SAMPLE_ROWS
+    assert set(model.files) >= {"model.onnx", "model.json", "profile.json", "sample_input.json"}
+    assert model.meta["model"]["kind"] == "azure-automl"
+    assert all(isinstance(r["age"], int) for r in model.sample_input())
+
+
+def test_class_order_follows_the_zipmap_labels(tmp_path: Path) -> None:
+    """A model whose probability columns come in another order is re-ordered to `classes`."""
+    import onnx
+
+    from amlstack.azure import onnx_adapter
+    from amlstack.data import load_dataset
+
+    path = automl_like_onnx(tmp_path / "m.onnx", rows=800)
+    graph = onnx.load(str(path))
+    features = load_dataset(DATA, "y").features
+    columns = [onnx_adapter.Column(f["name"], tuple(f.get("categories", ()))) for f in features]
+    with pytest.raises(DataError, match="differ"):
+        onnx_adapter.adapt(graph, columns, ["maybe", "no"])
+    assert onnx_adapter._class_order(["yes", "no"], ["no", "yes"]) == [1, 0]
+    assert onnx_adapter._class_order(["no", "yes"], ["no", "yes"]) is None
+
+
+def test_submit_automl_streams_status_downloads_best_model_and_writes_artifact(
+    automl_onnx: Path, tmp_path: Path
+) -> None:
+    state = AzureState(
+        jobs={"automl-1": ["Queued", "Running", "Completed"], "automl-1_3": ["Completed"]},
+        downloads={"automl-1_3": automl_onnx.read_bytes()},
+    )
+    rec = Recorder(state)
+    lines: list[str] = []
+    path = automl.submit_automl(
+        DATA,
+        "y",
+        out=tmp_path / "artifacts",
+        name="bankmarketing",
+        workspace=WS,
+        clients=rec,
+        progress=lines.append,
+        poll_s=0,
+    )
+    assert path == tmp_path / "artifacts" / "bankmarketing" / "1"
+    assert rec.names() == [
+        "ml_client",
+        "jobs.create_or_update",
+        "jobs.get",
+        "jobs.get",
+        "jobs.get",
+        "jobs.get",
+        "jobs.download",
+    ]
+    assert rec.calls[-1] == ("jobs.download", "automl-1_3")
+    job = rec.entities[0]
+    assert type(job).__name__ == "ClassificationJob"
+    assert job.training.enable_onnx_compatible_models is True
+    assert [ln.split(": ")[-1] for ln in lines[1:]] == ["Queued", "Running", "Completed"]
+    model = Model(path)
+    assert model.meta["metrics"]["azure"] == {"auc_weighted": 0.93}
+    assert model.meta["training"]["best_run"] == "automl-1_3"
+    assert model.meta["version"] == 1
+
+
+def test_failed_job_writes_nothing(automl_onnx: Path, tmp_path: Path) -> None:
+    rec = Recorder(AzureState(jobs={"automl-1": ["Running", "Failed"]}))
+    with pytest.raises(ExternalError, match="ended Failed"):
+        automl.submit_automl(
+            DATA, "y", out=tmp_path / "a", name="m", workspace=WS, clients=rec, poll_s=0
+        )
+    assert "jobs.download" not in rec.names()
+    assert not (tmp_path / "a" / "m").exists()
+
+
+def test_train_on_azure_without_credential_writes_the_job_and_submits_nothing(
+    tmp_path: Path, no_credential: None
+) -> None:
+    from azure.ai.ml import load_job
+
+    lines: list[str] = []
+    result = automl.train_on_azure(
+        DATA, "y", out=tmp_path, name="m", workspace=WS, progress=lines.append
+    )
+    assert result is None
+    assert "dry run" in lines[0]
+    job = load_job(tmp_path / "azure-automl-job" / "job.yml")
+    assert job.training.enable_onnx_compatible_models is True
+    assert not (tmp_path / "m").exists()

@@ -1,0 +1,254 @@
+"""The `amlstack azure` commands as a user runs them: offline plan, dry run, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from azure.ai.ml import load_job, load_online_deployment, load_online_endpoint
+from azure_recorder import AzureState, Recorder
+
+from amlstack import cli
+from amlstack.azure import cli as azure_cli
+from amlstack_scorer import contract
+
+WS_ARGS = ["--subscription-id", "sub", "--resource-group", "rg", "--workspace", "ws"]
+
+
+def amlstack(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        cli.main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, " ".join(err.split())  # rich wraps long error lines on narrow terminals
+
+
+@pytest.fixture
+def no_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to build a real client fails the test."""
+
+    def forbidden() -> None:
+        raise AssertionError("a client was created during a dry run")
+
+    monkeypatch.setattr(azure_cli, "make_clients", forbidden)
+
+
+def test_plan_writes_loadable_yaml_without_azure(
+    capsys, tmp_path: Path, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    out = tmp_path / "plan"
+    code, stdout, _ = amlstack(
+        capsys,
+        "azure",
+        "plan",
+        "--artifact",
+        str(azure_artifact),
+        "--registry",
+        "myacr",
+        "--out",
+        str(out),
+        "--automl-data",
+        str(Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"),
+        *WS_ARGS,
+    )
+    assert code == 0, stdout
+    assert stdout.strip().splitlines()[-1] == str(out)
+    model = json.loads((azure_artifact / "model.json").read_text())
+    image = f"myacr.azurecr.io/amlstack-scorer:{model['version']}"
+    assert (out / "image.txt").read_text().strip() == image
+    endpoint = load_online_endpoint(out / "endpoint.yml")
+    deployment = load_online_deployment(out / "deployment.yml")
+    assert endpoint.auth_mode == "key" and deployment.endpoint_name == endpoint.name
+    assert deployment.environment.image == image
+    assert deployment.environment.inference_config["scoringRoute"]["path"] == contract.SCORING_ROUTE
+    load_job(out / "automl" / "job.yml")
+    doc = json.loads((out / "plan.json").read_text())
+    assert doc["steps"] == ["endpoint", "deployment", "smoke", "traffic"]
+    commands = (out / "commands.sh").read_text()
+    assert "azureml-model-deployment: blue" in commands and f"docker push {image}" in commands
+
+
+def test_deploy_without_credential_is_a_dry_run(
+    capsys, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    code, stdout, _ = amlstack(
+        capsys,
+        "azure",
+        "deploy",
+        "--artifact",
+        str(azure_artifact),
+        "--registry",
+        "myacr",
+        *WS_ARGS,
+    )
+    assert code == 0
+    assert "no Azure credential found" in stdout and "dry run" in stdout
+    assert "az ml online-deployment create --file deployment.yml" in stdout
+
+
+def test_live_without_credential_fails_in_one_line(
+    capsys, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    code, _, err = amlstack(
+        capsys,
+        "azure",
+        "deploy",
+        "--live",
+        "--artifact",
+        str(azure_artifact),
+        "--registry",
+        "myacr",
+        *WS_ARGS,
+    )
+    assert code == 3
+    assert "no Azure credential found" in err and "Traceback" not in err
+
+
+def test_missing_registry_fails_in_one_line(
+    capsys, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    code, _, err = amlstack(capsys, "azure", "plan", "--artifact", str(azure_artifact), *WS_ARGS)
+    assert code == 2
+    assert "no container registry" in err and "Traceback" not in err
+
+
+def test_missing_workspace_fails_in_one_line(
+    capsys, tmp_path: Path, monkeypatch, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = amlstack(
+        capsys, "azure", "deploy", "--artifact", str(azure_artifact), "--registry", "myacr"
+    )
+    assert code == 2
+    assert "no Azure ML workspace" in err and "Traceback" not in err
+
+
+def test_push_without_any_login_is_a_dry_run(
+    capsys, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    code, stdout, _ = amlstack(
+        capsys, "azure", "push", "--artifact", str(azure_artifact), "--registry", "myacr"
+    )
+    assert code == 0
+    assert (
+        "would run: docker tag amlstack/scorer:local myacr.azurecr.io/amlstack-scorer:1" in stdout
+    )
+
+
+def test_live_deploy_runs_through_the_boundary(
+    capsys, monkeypatch, azure_artifact: Path, with_credential: None
+) -> None:
+    manifest = (azure_artifact / "MANIFEST.json").read_text()
+    rec = Recorder(AzureState(baked_manifest=manifest))
+    monkeypatch.setattr(azure_cli, "make_clients", lambda: rec)
+    code, stdout, err = amlstack(
+        capsys,
+        "azure",
+        "deploy",
+        "--artifact",
+        str(azure_artifact),
+        "--registry",
+        "myacr",
+        "--push",
+        *WS_ARGS,
+    )
+    assert code == 0, err
+    assert rec.names()[0] == "docker.get"
+    assert rec.calls[-1][0] == "online_endpoints.begin_create_or_update"
+    assert rec.calls[-1][2] == {"blue": 100}
+    assert "blue is live" in stdout
+
+
+def test_live_smoke_failure_exits_non_zero_without_traffic(
+    capsys, monkeypatch, azure_artifact: Path, with_credential: None
+) -> None:
+    from amlstack.azure import deploy
+
+    monkeypatch.setattr(deploy, "SMOKE_BACKOFF_S", 0.0)
+    rec = Recorder(AzureState(smoke_status=503, smoke_body="upstream down"))
+    monkeypatch.setattr(azure_cli, "make_clients", lambda: rec)
+    code, _, err = amlstack(
+        capsys,
+        "azure",
+        "deploy",
+        "--artifact",
+        str(azure_artifact),
+        "--registry",
+        "myacr",
+        *WS_ARGS,
+    )
+    assert code == 3
+    assert "traffic NOT moved" in err and "Traceback" not in err
+    traffic_moves = [
+        c for c in rec.calls if c[0] == "online_endpoints.begin_create_or_update" and c[2]
+    ]
+    assert traffic_moves == []
+
+
+def test_live_push_without_any_login_fails_in_one_line(
+    capsys, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    code, _, err = amlstack(
+        capsys, "azure", "push", "--live", "--artifact", str(azure_artifact), "--registry", "myacr"
+    )
+    assert code == 3
+    assert "no credential for myacr.azurecr.io" in err and "Traceback" not in err
+
+
+def test_push_with_docker_login_goes_live_without_azure_credential(
+    capsys, monkeypatch, tmp_path: Path, azure_artifact: Path, no_credential: None
+) -> None:
+    import os
+
+    config = Path(os.environ["DOCKER_CONFIG"])
+    config.mkdir(parents=True)
+    (config / "config.json").write_text('{"auths": {"myacr.azurecr.io": {}}}')
+    manifest = (azure_artifact / "MANIFEST.json").read_text()
+    rec = Recorder(AzureState(baked_manifest=manifest))
+    monkeypatch.setattr(azure_cli, "make_clients", lambda: rec)
+    code, stdout, err = amlstack(
+        capsys, "azure", "push", "--artifact", str(azure_artifact), "--registry", "myacr"
+    )
+    assert code == 0, err
+    assert "acr_refresh_token" not in rec.names()  # docker's own login is used
+    assert rec.names()[-1] == "docker.push"
+    assert stdout.strip().splitlines()[-1] == "myacr.azurecr.io/amlstack-scorer:1"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("keys", "--endpoint", "ep"),
+        ("logs", "--endpoint", "ep"),
+        ("rollback", "--endpoint", "ep"),
+        ("promote", "--endpoint", "ep", "--deployment", "green"),
+    ],
+)
+def test_endpoint_commands_without_credential_are_dry_runs(
+    capsys, args, no_credential: None, no_clients: None
+) -> None:
+    code, stdout, _ = amlstack(capsys, "azure", *args, *WS_ARGS)
+    assert code == 0
+    assert "dry run" in stdout and "would " in stdout and "in workspace ws" in stdout
+
+
+def test_invalid_endpoint_name_is_refused_before_anything_runs(
+    capsys, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    code, _, err = amlstack(
+        capsys,
+        "azure",
+        "plan",
+        "--artifact",
+        str(azure_artifact),
+        "--registry",
+        "myacr",
+        "--endpoint",
+        "9-bad_name",
+        *WS_ARGS,
+    )
+    assert code == 2
+    assert "endpoint name '9-bad_name'" in err

@@ -1,0 +1,103 @@
+"""The generated YAML goes through azure-ai-ml's own loaders; routes and sizing match the scorer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from azure.ai.ml import load_job, load_online_deployment, load_online_endpoint
+from fake_automl import DATA
+from marshmallow.exceptions import ValidationError
+
+from amlstack.azure import specs
+from amlstack.azure.automl import automl_job_spec
+from amlstack_scorer import contract
+
+SETTINGS = specs.DeploymentSettings(
+    endpoint="amlstack-bank",
+    deployment="green",
+    image=specs.image_ref("myacr", "amlstack-scorer", "7"),
+    workers=3,
+    threads=5,
+    appinsights_connection_string="InstrumentationKey=abc;IngestionEndpoint=https://x",
+)
+
+
+def test_image_ref_uses_registry_repo_and_model_version() -> None:
+    assert specs.image_ref("myacr", "amlstack-scorer", "7") == "myacr.azurecr.io/amlstack-scorer:7"
+    assert specs.image_ref("r.azurecr.io", "s", "1") == "r.azurecr.io/s:1"
+
+
+def test_endpoint_yaml_loads_with_key_auth(tmp_path: Path) -> None:
+    path = specs.write_yaml(tmp_path / "endpoint.yml", specs.endpoint_spec("amlstack-bank"))
+    endpoint = load_online_endpoint(path)
+    assert endpoint.name == "amlstack-bank"
+    assert endpoint.auth_mode == "key"
+
+
+def test_deployment_yaml_loads_and_names_the_scorer_contract(tmp_path: Path) -> None:
+    path = specs.write_yaml(tmp_path / "deployment.yml", specs.deployment_spec(SETTINGS))
+    dep = load_online_deployment(path)
+    routes = dep.environment.inference_config
+    assert routes == {
+        "livenessRoute": {"port": contract.DEFAULT_PORT, "path": contract.LIVENESS_ROUTE},
+        "readinessRoute": {"port": contract.DEFAULT_PORT, "path": contract.READINESS_ROUTE},
+        "scoringRoute": {"port": contract.DEFAULT_PORT, "path": contract.SCORING_ROUTE},
+    }
+    assert dep.environment.image == "myacr.azurecr.io/amlstack-scorer:7"
+    assert dep.request_settings.max_concurrent_requests_per_instance == contract.max_concurrency(
+        3, 5
+    )
+    assert dep.request_settings.request_timeout_ms == contract.DEFAULT_TIMEOUT_S * 1000
+    assert dep.app_insights_enabled is True
+    assert dep.instance_type == specs.DEFAULT_INSTANCE_TYPE and dep.instance_count == 1
+    assert dep.liveness_probe.failure_threshold >= 1 and dep.readiness_probe.period >= 1
+    env = dep.environment_variables
+    assert env[contract.AUTH_ENV] == "none"
+    assert (env["AMLSTACK_WORKERS"], env["AMLSTACK_THREADS"]) == ("3", "5")
+    # The plan file never holds the connection string; the live deployment does.
+    assert env[contract.APPINSIGHTS_ENV] == specs.MASKED
+    live = specs.deployment_spec(SETTINGS, mask_secrets=False)["environment_variables"]
+    assert live[contract.APPINSIGHTS_ENV] == SETTINGS.appinsights_connection_string
+
+
+def test_the_loaders_reject_a_broken_deployment(tmp_path: Path) -> None:
+    """Negative control: a schema error in what we generate would fail this suite."""
+    doc = specs.deployment_spec(SETTINGS)
+    doc["environment"]["inference_config"]["scoring_route"]["port"] = "not-a-port"
+    path = specs.write_yaml(tmp_path / "bad.yml", doc)
+    with pytest.raises(ValidationError):
+        load_online_deployment(path)
+    bad_endpoint = specs.write_yaml(
+        tmp_path / "bad-endpoint.yml", {**specs.endpoint_spec("e"), "auth_mode": "password"}
+    )
+    with pytest.raises(ValidationError):
+        load_online_endpoint(bad_endpoint)
+
+
+def test_automl_job_yaml_loads_as_a_classification_job(tmp_path: Path) -> None:
+    settings = specs.AutoMLSettings(target="y", timeout_minutes=45, max_trials=12)
+    job = load_job(automl_job_spec(DATA, "y", tmp_path / "automl", settings))
+    assert type(job).__name__ == "ClassificationJob"
+    assert str(job.primary_metric).lower().endswith("auc_weighted")
+    assert job.target_column_name == "y"
+    assert job.training.enable_onnx_compatible_models is True
+    assert (job.limits.timeout_minutes, job.limits.max_trials) == (45, 12)
+    table = yaml.safe_load((tmp_path / "automl" / "training-data" / "MLTable").read_text())
+    assert table["paths"] == [{"file": f"./{DATA.name}"}]
+    assert (tmp_path / "automl" / "training-data" / DATA.name).read_bytes() == DATA.read_bytes()
+
+
+def test_automl_job_refuses_a_missing_target(tmp_path: Path) -> None:
+    from amlstack.errors import DataError
+
+    with pytest.raises(DataError, match="no target column 'label'"):
+        automl_job_spec(DATA, "label", tmp_path)
+
+
+def test_default_endpoint_name_is_always_valid() -> None:
+    assert specs.default_endpoint_name("bankmarketing") == "amlstack-bankmarketing"
+    assert specs.default_endpoint_name("Bank_Marketing.v2") == "amlstack-bank-marketing-v2"
+    long = specs.default_endpoint_name("x" * 40 + "-y")
+    assert len(long) <= 32 and not long.endswith("-")
