@@ -1,0 +1,1 @@
+"""The retraining pipeline: validate, train, evaluate, gate, register, deploy; and drift."""

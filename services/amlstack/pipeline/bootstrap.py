@@ -1,0 +1,54 @@
+"""Register an artifact trained outside the pipeline (the first champion), with its lineage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from amlstack.errors import UserError
+from amlstack.pipeline import registry as reg
+
+
+def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> dict[str, Any]:
+    """Register ``artifact``; with ``data`` (its training CSV) record the rows it trained on.
+
+    Training writes ``holdout.json`` (the data rows it held out); every other row of that data
+    counts as trained on, so the pipeline never evaluates this model on them.
+    """
+    from amlstack_scorer.artifact import Model
+
+    model = Model(artifact)  # verifies the manifest
+    lineage: dict[str, Any] = {"run_id": None, "parent": None, "code_version": reg.code_version()}
+    rows = None
+    if data is not None:
+        import pandas as pd
+
+        from amlstack.pipeline.stages import sha256_path
+        from amlstack.pipeline.validate import row_hashes
+
+        frame = pd.read_csv(data)
+        digest = sha256_path(data)
+        lineage["data"] = {"data": str(Path(data).resolve()), "data_sha256": digest}
+        held = _held_out_rows(Path(artifact), digest)
+        keep = np.ones(len(frame), dtype=bool)
+        keep[held] = False
+        rows = row_hashes(frame[keep])
+    metrics = model.meta.get("metrics", {})
+    return registry.register(Path(artifact), lineage=lineage, metrics=metrics,
+                             trained_rows=rows)  # fmt: skip
+
+
+def _held_out_rows(artifact: Path, data_sha256: str) -> list[int]:
+    path = artifact / "holdout.json"
+    if not path.is_file():
+        return []
+    record = json.loads(path.read_text())
+    if record.get("data_sha256") not in (None, data_sha256):
+        raise UserError(
+            f"{artifact} was trained on other data (sha256 {record['data_sha256'][:12]}...) "
+            "than the --data given"
+        )
+    return [int(i) for i in record.get("rows", [])]

@@ -1,0 +1,351 @@
+"""`amlstack pipeline ...`, `amlstack registry ...` and `amlstack drift`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from amlstack.errors import UserError
+
+out = Console()
+DEFAULT_DATA = Path("data/bankmarketing_train.csv")
+DEFAULT_NAME = "bankmarketing"
+DRIFT_EXIT = 1  # drift found: distinct from user errors (2) and unreachable services (3)
+
+pipeline_app = typer.Typer(
+    help="Retrain, evaluate, gate, register and deploy; Azure ML publish.", no_args_is_help=True
+)
+registry_app = typer.Typer(
+    help="The local model registry: versions, stage tags, lineage.", no_args_is_help=True
+)
+
+Runs = Annotated[Path, typer.Option(help="Folder of run records.")]
+RegistryDir = Annotated[Path, typer.Option("--registry", help="Registry folder.")]
+Name = Annotated[str, typer.Option(help="Model name.")]
+
+
+@pipeline_app.command("run")
+def run_command(
+    data: Annotated[Path, typer.Option(help="Training data CSV (the new data).")] = DEFAULT_DATA,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Resume an existing run from this stage.")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run to resume (default: the latest).")] = None,
+    name: Name = DEFAULT_NAME,
+    target: Annotated[str, typer.Option(help="Label column.")] = "y",
+    runs: Runs = Path("runs"),
+    registry: RegistryDir = Path("registry"),
+    artifacts: Annotated[Path, typer.Option(help="Where training writes artifacts.")] = Path(
+        "artifacts"
+    ),
+    deploy: Annotated[str, typer.Option(help="none, compose or azure.")] = "none",
+    tolerance: Annotated[
+        float, typer.Option(help="AUC the challenger may lose vs the champion.")
+    ] = 0.005,
+    min_auc: Annotated[float, typer.Option(help="Minimum held-out AUC.")] = 0.75,
+    time_budget: Annotated[int, typer.Option(help="AutoML seconds.")] = 60,
+    max_iter: Annotated[int, typer.Option(help="AutoML trials.")] = 20,
+    seed: int = 0,
+    backend: Annotated[
+        str, typer.Option(help="local or azure (training and registration).")
+    ] = "local",
+    if_drift: Annotated[
+        str | None,
+        typer.Option(help="Scorer URL: retrain only when its traffic drifted ($AMLSTACK_KEY)."),
+    ] = None,
+    trainer: Annotated[
+        str | None, typer.Option(hidden=True, help="module:function trainer.")
+    ] = None,
+) -> None:
+    """Run the pipeline locally with a progress display; write a run record and summary."""
+    from amlstack.pipeline import stages
+
+    if deploy not in stages.DEPLOY_MODES:
+        raise UserError(f"--deploy must be one of {', '.join(stages.DEPLOY_MODES)}")
+    if start is not None:
+        if start not in (stages.DRIFT_STAGE, *stages.STAGES):
+            raise UserError(f"--from must be one of drift, {', '.join(stages.STAGES)}")
+        run = stages.open_run(runs, run_id)
+    else:
+        # Absolute paths: a resumed run (from any folder) finds the same files.
+        config = stages.RunConfig(
+            data=str(data.resolve()), name=name, target=target, runs=str(runs.resolve()),
+            registry=str(registry.resolve()), artifacts=str(artifacts.resolve()), deploy=deploy,
+            tolerance=tolerance, min_auc=min_auc, time_budget=time_budget, max_iter=max_iter,
+            seed=seed, backend=backend, drift_url=if_drift,
+        )  # fmt: skip
+        if not data.is_file():
+            raise UserError(f"{data}: no such data file")
+        run = stages.create_run(config, run_id)
+    out.print(f"run [bold]{run.run_id}[/] in {run.folder}")
+    with out.status("starting") as status:
+
+        def progress(stage: str, event: str) -> None:
+            if event == "start":
+                status.update(f"{stage} ...")
+            else:
+                mark = "[green]done[/]" if event == "done" else "[red]failed[/]"
+                out.print(f"  {stage:14} {mark}")
+
+        try:
+            record = stages.run_pipeline(
+                run, start=start, trainer=stages.load_trainer(trainer), on_stage=progress
+            )
+        except UserError as exc:
+            failed = run.record().get("failed_stage")
+            resume = f"amlstack pipeline run --from {failed} --run-id {run.run_id}"
+            raise UserError(f"{exc} (resume: {resume})") from None
+    _print_decision(record)
+    for path in record.get("outputs", {}).get("report", []):
+        out.print(f"report: {path}")
+    out.print(str(run.folder))
+
+
+def _print_decision(record: dict) -> None:
+    decision = record.get("decision") or {}
+    colour = "green" if decision.get("decision") == "promote" else "red"
+    out.print(f"decision: [bold {colour}]{decision.get('decision', 'none')}[/]")
+    for reason in decision.get("reasons", []):
+        out.print(f"  - {reason}", highlight=False)
+
+
+@pipeline_app.command("stage")
+def stage_command(
+    stage: Annotated[
+        str, typer.Argument(help="validate_data, train, evaluate, gate, register or deploy.")
+    ],
+    run_dir: Annotated[Path, typer.Option(help="The run folder this stage writes.")],
+    run_in: Annotated[
+        Path | None,
+        typer.Option(help="An earlier run folder to continue from (copied into --run-dir)."),
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="Training data (first stage only).")] = None,
+    registry: RegistryDir = Path("registry"),
+    registry_out: Annotated[
+        Path | None, typer.Option(help="Writable copy of the registry (Azure ML mounts).")
+    ] = None,
+    artifacts: Annotated[
+        str, typer.Option(help="Artifacts folder (relative: inside the run folder).")
+    ] = "artifacts",
+    copy_artifacts: Annotated[
+        bool, typer.Option(help="Store promoted artifacts inside the registry.")
+    ] = False,
+    name: Name = DEFAULT_NAME,
+    target: str = "y",
+    trainer: Annotated[str | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Run one stage on a run folder (what each Azure ML component executes)."""
+    from amlstack.pipeline import stages
+
+    if run_in is not None and run_in.resolve() != run_dir.resolve():
+        shutil.copytree(run_in, run_dir, dirs_exist_ok=True)
+    if registry_out is not None:
+        if registry.is_dir():
+            shutil.copytree(registry, registry_out, dirs_exist_ok=True)
+        registry = registry_out
+    if (run_dir / stages.RUN_RECORD).is_file():
+        run = stages.open_run(run_dir.parent, run_dir.name)
+        run.config.registry = str(registry)
+    else:
+        if data is None:
+            raise UserError(f"{run_dir} holds no run yet: the first stage needs --data")
+        config = stages.RunConfig(
+            data=str(data), name=name, target=target, runs=str(run_dir.parent),
+            registry=str(registry), artifacts=artifacts,
+            extra={"copy_artifacts": copy_artifacts},
+        )  # fmt: skip
+        run = stages.create_run(config, run_dir.name)
+    result = stages.run_stage(run, stage, stages.load_trainer(trainer))
+    out.print(f"{stage}: {result['status']}")
+
+
+@pipeline_app.command("status")
+def status_command(
+    run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None,
+    runs: Runs = Path("runs"),
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show a run record: who, when, inputs, stages, decision."""
+    from amlstack.pipeline import stages
+
+    record = stages.open_run(runs, run_id).record()
+    if as_json:
+        print(json.dumps(record, indent=2))
+        return
+    out.print(
+        f"run [bold]{record['run_id']}[/] by {record.get('who')} at {record.get('started_at')}"
+    )
+    out.print(f"status {record.get('status', 'running')}")
+    out.print(f"data {record['inputs']['data']} sha256 {record['inputs']['data_sha256'][:16]}...")
+    for stage, state in record.get("stages", {}).items():
+        out.print(f"  {stage:14} {state}")
+    _print_decision(record)
+
+
+def _definitions(out_dir: Path, cron: str, compute: str):
+    from amlstack.pipeline import azure_pipeline
+
+    root = Path(__file__).resolve().parents[3]
+    return azure_pipeline.write_definitions(out_dir, code=root, cron=cron, compute=compute)
+
+
+@pipeline_app.command("publish")
+def publish_command(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where the YAML definitions are written.")
+    ] = Path("build/azureml"),
+    cron: Annotated[str, typer.Option(help="Schedule (cron, UTC).")] = "0 3 * * 1",
+    compute: Annotated[str, typer.Option(help="Compute cluster name.")] = "cpu-cluster",
+    dry_run: Annotated[bool, typer.Option(help="Only write and validate the definitions.")] = False,
+) -> None:
+    """Publish the stages as Azure ML components, a pipeline job and a schedule."""
+    from amlstack.pipeline import azure_pipeline
+
+    files = _definitions(out_dir, cron, compute)
+    result = azure_pipeline.publish(files, dry_run=dry_run)
+    out.print(f"definitions in {out_dir} validate ({len(files) - 1} files)")
+    out.print(json.dumps(result), highlight=False)
+
+
+@pipeline_app.command("trigger")
+def trigger_command(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where the YAML definitions are written.")
+    ] = Path("build/azureml"),
+    compute: Annotated[str, typer.Option(help="Compute cluster name.")] = "cpu-cluster",
+    dry_run: Annotated[bool, typer.Option(help="Only write and validate the definitions.")] = False,
+) -> None:
+    """Start the published pipeline now."""
+    from amlstack.pipeline import azure_pipeline
+
+    files = _definitions(out_dir, "0 3 * * 1", compute)
+    out.print(json.dumps(azure_pipeline.trigger(files, dry_run=dry_run)), highlight=False)
+
+
+# -- registry ---------------------------------------------------------------------------------
+def _registry(root: Path, name: str):
+    from amlstack.pipeline.registry import Registry
+
+    return Registry(root, name)
+
+
+@registry_app.command("list")
+def registry_list(registry: RegistryDir = Path("registry"), name: Name = DEFAULT_NAME) -> None:
+    """Versions with their tags, AUC and the run that made them."""
+    from rich.table import Table
+
+    table = Table("version", "tags", "roc_auc", "parent", "run", "registered")
+    for entry in _registry(registry, name).versions():
+        auc = entry.get("metrics", {}).get("roc_auc", {}).get("value")
+        table.add_row(
+            entry["version"], ",".join(entry["tags"]), f"{auc:.4f}" if auc is not None else "-",
+            str(entry.get("parent") or "-"), str(entry.get("run_id") or "-"),
+            entry["registered_at"],
+        )  # fmt: skip
+    out.print(table)
+
+
+@registry_app.command("add")
+def registry_add(
+    artifact: Annotated[
+        Path, typer.Argument(help="An artifact folder written by `amlstack train`.")
+    ],
+    data: Annotated[
+        Path | None, typer.Option(help="The CSV it was trained on (lineage, rows).")
+    ] = None,
+    promote: Annotated[bool, typer.Option(help="Tag it production.")] = False,
+    registry: RegistryDir = Path("registry"),
+    name: Name = DEFAULT_NAME,
+) -> None:
+    """Register an existing artifact (e.g. the first model, trained by hand)."""
+    from amlstack.pipeline.bootstrap import add_artifact
+
+    entry = add_artifact(_registry(registry, name), artifact, data)
+    if promote:
+        _registry(registry, name).promote(entry["version"], reason="registered by hand")
+    out.print(f"{name} version {entry['version']} registered{' and promoted' if promote else ''}")
+
+
+@registry_app.command("show")
+def registry_show(
+    version: Annotated[
+        str, typer.Argument(help="Version or tag (production, staging).")
+    ] = "production",
+    registry: RegistryDir = Path("registry"),
+    name: Name = DEFAULT_NAME,
+) -> None:
+    """One version's entry and lineage, as JSON."""
+    print(json.dumps(_registry(registry, name).get(version), indent=2))
+
+
+@registry_app.command("promote")
+def registry_promote(
+    version: str,
+    tag: Annotated[str, typer.Option(help="staging or production.")] = "production",
+    registry: RegistryDir = Path("registry"),
+    name: Name = DEFAULT_NAME,
+) -> None:
+    """Point a stage tag at a version (by hand, outside the gate: recorded as such)."""
+    entry = _registry(registry, name).promote(version, tag, reason="manual promote")
+    out.print(f"{name} {tag} -> {entry['version']}")
+
+
+@registry_app.command("rollback")
+def registry_rollback(
+    tag: Annotated[str, typer.Option(help="staging or production.")] = "production",
+    registry: RegistryDir = Path("registry"),
+    name: Name = DEFAULT_NAME,
+) -> None:
+    """Move a tag back to the version it pointed at before."""
+    entry = _registry(registry, name).rollback(tag)
+    out.print(f"{name} {tag} -> {entry['version']} (rolled back)")
+
+
+# -- drift ------------------------------------------------------------------------------------
+def drift_command(
+    url: Annotated[str, typer.Option(help="Scorer base URL (its /metrics is read).")],
+    key: Annotated[str | None, typer.Option(envvar="AMLSTACK_KEY", help="Scoring key.")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Artifact folder (default: the registry's production).")
+    ] = None,
+    threshold: Annotated[float, typer.Option(help="PSI at or above which a feature drifts.")] = 0.2,
+    alpha: Annotated[
+        float, typer.Option(help="Significance level of the per-feature test.")
+    ] = 0.01,
+    registry: RegistryDir = Path("registry"),
+    name: Name = DEFAULT_NAME,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Compare the scorer's live input profile with the training profile; exit 1 on drift."""
+    from amlstack.pipeline import drift
+
+    if model is None:
+        reg = _registry(registry, name)
+        entry = reg.tagged("production")
+        if entry is None:
+            raise UserError("no --model given and no production model in the registry")
+        model = reg.artifact_path(entry)
+    training = drift.read_training_profile(model)
+    report = drift.compare(
+        training, drift.fetch_live(url, key, training), threshold=threshold, alpha=alpha
+    )
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        for line in drift.render_text(report):
+            out.print(line, highlight=False)
+        verdict = f"drift in {', '.join(report['drifted'])}" if report["drifted"] else "no drift"
+        out.print(f"{verdict} ({report['rows']} live rows, PSI threshold {threshold})")
+    if report["drifted"]:
+        raise typer.Exit(DRIFT_EXIT)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(pipeline_app, name="pipeline")
+    app.add_typer(registry_app, name="registry")
+    app.command("drift")(drift_command)

@@ -1,0 +1,185 @@
+"""Roll a promoted artifact out: the local Compose scorer, or Azure ML through `amlstack azure`.
+
+Compose: build the scorer image with the artifact baked in (build arg MODEL_DIR from
+``AMLSTACK_MODEL_DIR_BUILD``) while the old scorer still serves, then recreate only the scorer
+(``compose up -d --no-deps scorer``) and wait for the new container's healthcheck. A single
+Compose scorer is recreated, so the switch is not zero-downtime: a bounded probe on loopback
+counts the requests that failed during it, and the count is recorded in the stage result.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from amlstack.errors import ExternalError, UserError
+from amlstack.pipeline.jsonio import read_json
+from amlstack_scorer.contract import DEFAULT_PORT, PRIMARY_KEY_ENV, READINESS_ROUTE, SCORING_ROUTE
+
+PROBE_INTERVAL_S = 0.05
+PROBE_MAX_REQUESTS = 20_000  # bounds the probe even if the swap hangs
+COMPOSE_TIMEOUT_S = 900
+STOP_TIMEOUT_S = 5
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[3]
+
+
+class Probe(threading.Thread):
+    """Send requests until stopped, counting failures; bounded in count and time.
+
+    With a key and a payload it POSTs real scoring requests, else it polls readiness.
+    """
+
+    def __init__(
+        self, base: str, deadline_s: float, key: str | None = None, payload: Any = None
+    ) -> None:
+        super().__init__(daemon=True)
+        self.base, self.key, self.payload = base, key, payload
+        self.deadline = time.monotonic() + deadline_s
+        self.ok = self.failed = 0
+        self.first_failure = self.last_failure = None
+        self.stop_event = threading.Event()
+
+    @property
+    def outage_seconds(self) -> float:
+        """From the first failed request to the last (0 when none failed)."""
+        if self.first_failure is None:
+            return 0.0
+        return round(self.last_failure - self.first_failure, 2)
+
+    @property
+    def route(self) -> str:
+        return SCORING_ROUTE if self.key and self.payload else READINESS_ROUTE
+
+    def _once(self, session) -> bool:
+        if self.route == SCORING_ROUTE:
+            headers = {"Authorization": f"Bearer {self.key}"}
+            response = session.post(self.base + SCORING_ROUTE, json=self.payload, headers=headers,
+                                    timeout=2)  # fmt: skip
+        else:
+            response = session.get(self.base + READINESS_ROUTE, timeout=2)
+        return response.status_code == 200
+
+    def run(self) -> None:
+        import requests
+
+        with requests.Session() as session:
+            while not self.stop_event.is_set() and time.monotonic() < self.deadline:
+                if self.ok + self.failed >= PROBE_MAX_REQUESTS:
+                    break
+                try:
+                    good = self._once(session)
+                except requests.RequestException:
+                    good = False
+                self.ok += good
+                self.failed += not good
+                if not good:
+                    self.last_failure = time.monotonic()
+                    self.first_failure = self.first_failure or self.last_failure
+                self.stop_event.wait(PROBE_INTERVAL_S)
+
+
+def _compose(script: str, env: dict[str, str], timeout: float = COMPOSE_TIMEOUT_S) -> str:
+    """Run bash with scripts/docker-env.sh loaded (Compose v2 or v1, the base image helper)."""
+    helpers = repo_root() / "scripts" / "docker-env.sh"
+    try:
+        done = subprocess.run(
+            ["bash", "-c", f'source "{helpers}" && {script}'], cwd=repo_root(), env=env,
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ExternalError(f"{script}: {exc}") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ExternalError(f"{script} failed: {last}")
+    return done.stdout
+
+
+def wait_healthy(env: dict[str, str], timeout_s: float = 300) -> str:
+    """Wait until the Compose scorer container reports healthy; returns its container id."""
+    deadline = time.monotonic() + timeout_s
+    state = "unknown"
+    while time.monotonic() < deadline:
+        container = _compose("compose ps -q scorer", env, timeout=60).strip()
+        if container:
+            state = subprocess.run(
+                ["docker", "inspect", "-f", "{{.State.Health.Status}}", container],
+                capture_output=True, text=True, timeout=30, check=False,
+            ).stdout.strip()  # fmt: skip
+            if state == "healthy":
+                return container
+        time.sleep(1)
+    raise ExternalError(f"the new scorer container is not healthy after {timeout_s:.0f}s ({state})")
+
+
+def deploy_compose(artifact: Path, out: Path) -> dict[str, Any]:
+    root = repo_root()
+    try:
+        relative = artifact.resolve().relative_to(root)
+    except ValueError:
+        raise UserError(
+            f"{artifact} is outside the build context {root}; the image can only bake in "
+            "artifacts under the repository (train with --artifacts artifacts)"
+        ) from None
+    env = {**os.environ, "AMLSTACK_MODEL_DIR_BUILD": relative.as_posix()}
+    started = time.monotonic()
+    # Build first, while the old scorer still serves: only the swap itself can fail requests.
+    _compose("ensure_base_image && compose build scorer", env)
+    built_s = time.monotonic() - started
+    port = int(os.environ.get("AMLSTACK_SCORER_PORT", DEFAULT_PORT))
+    sample = read_json(artifact / "sample_input.json") or None
+    probe = Probe(
+        f"http://127.0.0.1:{port}", COMPOSE_TIMEOUT_S, os.environ.get(PRIMARY_KEY_ENV), sample
+    )
+    probe.start()
+    swap_started = time.monotonic()
+    try:
+        # -t: a short stop timeout for the old container; gunicorn drains in-flight requests
+        # on SIGTERM well within it, and a shorter stop is a shorter outage.
+        _compose(f"ensure_base_image && compose up -d --no-deps -t {STOP_TIMEOUT_S} scorer", env)
+        container = wait_healthy(env)
+        swap_s = time.monotonic() - swap_started
+        time.sleep(1.0)  # a few probes against the new container after it reported healthy
+    finally:
+        probe.stop_event.set()
+        probe.join(timeout=5)
+    return {
+        "deployed": True,
+        "target": "compose",
+        "model_dir_build": relative.as_posix(),
+        "container": container[:12],
+        "build_seconds": round(built_s, 1),
+        "swap_seconds": round(swap_s, 1),
+        "switch_probe": {
+            "ok": probe.ok,
+            "failed": probe.failed,
+            "outage_seconds": probe.outage_seconds,
+            "route": probe.route,
+        },
+    }
+
+
+def deploy_azure(artifact: Path, out: Path) -> dict[str, Any]:
+    """Push and deploy through the Azure issue's commands (blue/green lives there)."""
+    steps = [
+        ["azure", "push", "--artifact", str(artifact)],
+        ["azure", "deploy", "--artifact", str(artifact)],
+    ]
+    for step in steps:
+        done = subprocess.run(
+            [sys.executable, "-m", "amlstack.cli", *step],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ExternalError(f"amlstack {' '.join(step[:2])} failed: {last}")
+    return {"deployed": True, "target": "azure"}

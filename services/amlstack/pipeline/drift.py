@@ -1,0 +1,203 @@
+"""Compare a live (or new-data) profile with the training profile, feature by feature.
+
+Numeric features: PSI over the training decile bins and a two-sample Kolmogorov-Smirnov test on
+the binned distributions (the largest CDF gap at the bin edges; conservative for binned data).
+Categorical features: PSI over the categories (unseen and missing included), the largest shift
+in a category's frequency, and a chi-square test of homogeneity. A feature drifts when its PSI
+reaches the threshold AND its test is significant, so noise on few rows flags nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from amlstack.errors import ExternalError, UserError
+from amlstack.profile import PROFILE_FILE, bin_counts, check_profile
+from amlstack_scorer.drift import bin_labels, live_counts
+
+DEFAULT_THRESHOLD = 0.2  # PSI: < 0.1 stable, 0.1-0.2 moderate, >= 0.2 significant (common usage)
+DEFAULT_ALPHA = 0.01
+MIN_ROWS = 100
+_EPS = 1e-4
+
+
+def training_counts(spec: Mapping[str, Any]) -> list[float]:
+    """A training profile's counts in ``bin_labels`` order."""
+    if spec["kind"] == "categorical":
+        return [spec.get("unseen", 0), *spec["counts"], spec.get("missing", 0)]
+    return [*spec["counts"], spec.get("missing", 0)]
+
+
+def psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    e = expected / max(expected.sum(), 1.0) + _EPS
+    a = actual / max(actual.sum(), 1.0) + _EPS
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def binned_ks(expected: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
+    """KS statistic and asymptotic p-value from two binned samples (missing slot excluded)."""
+    from scipy.stats import kstwobign
+
+    n, m = expected.sum(), actual.sum()
+    if n == 0 or m == 0:
+        return 0.0, 1.0
+    stat = float(np.max(np.abs(np.cumsum(expected) / n - np.cumsum(actual) / m)))
+    en = np.sqrt(n * m / (n + m))
+    return stat, float(kstwobign.sf(stat * en))
+
+
+def chi_square(expected: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
+    from scipy.stats import chi2_contingency
+
+    keep = (expected + actual) > 0
+    if keep.sum() < 2 or actual.sum() == 0:
+        return 0.0, 1.0
+    stat, p, _, _ = chi2_contingency(np.vstack([expected[keep], actual[keep]]))
+    return float(stat), float(p)
+
+
+def compare_feature(
+    spec: Mapping[str, Any], live: list[float], threshold: float, alpha: float
+) -> dict[str, Any]:
+    expected = np.asarray(training_counts(spec), dtype=np.float64)
+    actual = np.asarray(live, dtype=np.float64)
+    rows = float(actual.sum())
+    result: dict[str, Any] = {"kind": spec["kind"], "rows": int(rows), "psi": psi(expected, actual)}
+    if spec["kind"] == "categorical":
+        stat, p = chi_square(expected, actual)
+        labels = bin_labels(spec)
+        shift = actual / max(rows, 1.0) - expected / max(expected.sum(), 1.0)
+        top = int(np.argmax(np.abs(shift)))
+        result.update(
+            test="chi2",
+            statistic=stat,
+            p_value=p,
+            largest_shift={"category": labels[top], "change": float(shift[top])},
+        )
+    else:
+        stat, p = binned_ks(expected[:-1], actual[:-1])
+        result.update(test="ks", statistic=stat, p_value=p)
+    if rows < MIN_ROWS:
+        result["drifted"] = False
+        result["note"] = f"only {int(rows)} rows observed (< {MIN_ROWS}); not judged"
+    else:
+        result["drifted"] = bool(result["psi"] >= threshold and p < alpha)
+    return result
+
+
+def compare(
+    training: Mapping[str, Any],
+    live: Mapping[str, list[float]],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+) -> dict[str, Any]:
+    """The drift report: per-feature results, the drifted features, and the overall verdict."""
+    check_profile(training)
+    features = {
+        name: compare_feature(spec, live[name], threshold, alpha)
+        for name, spec in training["features"].items()
+        if name in live
+    }
+    drifted = sorted(
+        (n for n, r in features.items() if r["drifted"]), key=lambda n: -features[n]["psi"]
+    )
+    return {
+        "threshold": threshold,
+        "alpha": alpha,
+        "rows": max((r["rows"] for r in features.values()), default=0),
+        "drifted": drifted,
+        "features": features,
+    }
+
+
+def frame_counts(frame, training: Mapping[str, Any]) -> dict[str, list[float]]:
+    """Counts of a DataFrame (new data) in the training profile's bins."""
+    out: dict[str, list[float]] = {}
+    for name, spec in training["features"].items():
+        if name not in frame.columns:
+            continue
+        column = frame[name]
+        if spec["kind"] == "categorical":
+            index = {c: i + 1 for i, c in enumerate(spec["categories"])}
+            present = column.dropna().astype(str)
+            slots = np.fromiter((index.get(v, 0) for v in present), np.int64, len(present))
+            counts = np.bincount(slots, minlength=len(spec["categories"]) + 1)
+            out[name] = [*counts.tolist(), int(column.isna().sum())]
+        else:
+            import pandas as pd
+
+            values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+            counts, missing = bin_counts(values, spec["edges"])
+            out[name] = [*counts.tolist(), missing]
+    return out
+
+
+def read_training_profile(model_dir: Path) -> dict[str, Any]:
+    path = Path(model_dir) / PROFILE_FILE
+    if not path.is_file():
+        raise UserError(f"{model_dir}: no {PROFILE_FILE}; the artifact has no training profile")
+    profile = json.loads(path.read_text())
+    try:
+        check_profile(profile)
+    except ValueError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    return profile
+
+
+def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return [
+        (s.name, dict(s.labels), float(s.value))
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    ]
+
+
+def fetch_live(url: str, key: str | None, training: Mapping[str, Any], timeout: float = 10.0):
+    """The scorer's live counts, from its Prometheus /metrics text."""
+    import requests
+
+    from amlstack_scorer.contract import METRICS_ROUTE
+
+    target = url.rstrip("/")
+    if not target.endswith(METRICS_ROUTE):
+        target += METRICS_ROUTE
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = requests.get(target, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        raise ExternalError(
+            f"cannot reach the scorer at {target}: {exc.__class__.__name__}"
+        ) from None
+    if response.status_code != 200:
+        raise ExternalError(f"{target} answered HTTP {response.status_code}")
+    samples = parse_metrics(response.text)
+    if not any(name.startswith("amlstack_feature_bin") for name, _, _ in samples):
+        raise ExternalError(
+            f"{target} exports no amlstack_feature_bin_total: live profiling is off"
+        )
+    return live_counts(samples, training["features"])
+
+
+def render_text(report: Mapping[str, Any]) -> list[str]:
+    """One line per feature, drifted first."""
+    rows = sorted(report["features"].items(), key=lambda kv: (not kv[1]["drifted"], -kv[1]["psi"]))
+    lines = []
+    for name, r in rows:
+        flag = "DRIFT" if r["drifted"] else "ok"
+        extra = ""
+        if "largest_shift" in r:
+            shift = r["largest_shift"]
+            extra = f"  largest shift {shift['category']} {shift['change']:+.1%}"
+        lines.append(
+            f"{flag:5} {name:16} psi={r['psi']:.3f} {r['test']}={r['statistic']:.3f} "
+            f"p={r['p_value']:.2g} rows={r['rows']}{extra}"
+        )
+    return lines

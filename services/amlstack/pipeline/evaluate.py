@@ -1,0 +1,117 @@
+"""Challenger vs champion on the same held-out rows, with paired bootstrap confidence intervals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PRIMARY_METRIC = "roc_auc"
+BOOTSTRAP = 300
+CONFIDENCE = 0.95
+
+
+def load_model(directory: Path):
+    from amlstack_scorer.artifact import Model
+
+    return Model(directory)
+
+
+def predict_frame(model, frame) -> np.ndarray:
+    """Probability of the positive class (``classes[1]``) for every row of ``frame``."""
+    columns = {name: frame[name].to_numpy(dtype=object) for name in model.feature_names}
+    return model.predict_proba(model.encode_columns(columns))[:, 1].astype(np.float64)
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Mann-Whitney AUC with average ranks for ties (no sklearn needed per bootstrap draw)."""
+    from scipy.stats import rankdata
+
+    pos = y.astype(bool)
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def point_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
+    pred = score >= threshold
+    tp = float(np.sum(pred & (y == 1)))
+    fp = float(np.sum(pred & (y == 0)))
+    fn = float(np.sum(~pred & (y == 1)))
+    clipped = np.clip(score, 1e-7, 1 - 1e-7)
+    return {
+        "roc_auc": roc_auc(y, score),
+        "accuracy": float(np.mean(pred == (y == 1))),
+        "f1": 2 * tp / (2 * tp + fp + fn) if tp else 0.0,
+        "log_loss": float(-np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))),
+    }
+
+
+def _interval(values: np.ndarray) -> list[float]:
+    alpha = (1 - CONFIDENCE) / 2
+    finite = values[np.isfinite(values)]
+    return [float(np.quantile(finite, alpha)), float(np.quantile(finite, 1 - alpha))]
+
+
+def bootstrap(
+    y: np.ndarray, scores: dict[str, np.ndarray], thresholds: dict[str, float], *, seed: int = 0
+) -> dict[str, dict[str, Any]]:
+    """Metrics with CIs per model; the same resamples for every model, so deltas are paired."""
+    rng = np.random.default_rng(seed)
+    draws = {name: {m: [] for m in ("roc_auc", "accuracy", "f1", "log_loss")} for name in scores}
+    for _ in range(BOOTSTRAP):
+        idx = rng.integers(0, len(y), len(y))
+        for name, score in scores.items():
+            for metric, value in point_metrics(y[idx], score[idx], thresholds[name]).items():
+                draws[name][metric].append(value)
+    out: dict[str, dict[str, Any]] = {}
+    for name, score in scores.items():
+        point = point_metrics(y, score, thresholds[name])
+        out[name] = {
+            m: {"value": point[m], "ci": _interval(np.asarray(draws[name][m]))} for m in point
+        }
+    if "champion" in scores and "challenger" in scores:
+        out["delta"] = {
+            m: {
+                "value": out["challenger"][m]["value"] - out["champion"][m]["value"],
+                "ci": _interval(
+                    np.asarray(draws["challenger"][m]) - np.asarray(draws["champion"][m])
+                ),
+            }
+            for m in draws["challenger"]
+        }
+    return out
+
+
+def evaluate(
+    holdout,
+    target: str,
+    challenger: Path,
+    champion: Path | None = None,
+    *,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Score both models on ``holdout`` (a DataFrame neither trained on) and compare them."""
+    models = {"challenger": load_model(challenger)}
+    if champion is not None:
+        models["champion"] = load_model(champion)
+    positive = str(models["challenger"].classes[1])
+    y = (holdout[target].astype(str).to_numpy() == positive).astype(np.int64)
+    scores = {name: predict_frame(m, holdout) for name, m in models.items()}
+    thresholds = {name: m.threshold for name, m in models.items()}
+    return {
+        "rows": len(holdout),
+        "positives": int(y.sum()),
+        "primary_metric": PRIMARY_METRIC,
+        "bootstrap": {"draws": BOOTSTRAP, "confidence": CONFIDENCE, "seed": seed},
+        "models": {
+            name: {"artifact": str(Path(m.directory)), "version": m.version}
+            for name, m in models.items()
+        },
+        "metrics": bootstrap(y, scores, thresholds, seed=seed),
+        "_scores": scores,  # kept in memory for the report's ROC plot, not written out
+        "_y": y,
+    }

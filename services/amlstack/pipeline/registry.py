@@ -1,0 +1,203 @@
+"""A folder model registry: versions, stage tags, lineage; artifacts stay where training wrote them.
+
+Layout: ``<root>/<name>/index.json`` holds every version's entry (artifact path, lineage, metrics,
+the run that made it), the stage tags (``staging``, ``production``) and an append-only history
+of tag moves, so ``rollback`` knows what production was before. ``<root>/<name>/<version>/``
+keeps per-version data too large for the index (the hashes of the rows the model trained on).
+"""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from amlstack.errors import UserError
+from amlstack.pipeline.jsonio import read_json, write_json
+
+TAGS = ("staging", "production")
+INDEX = "index.json"
+TRAINED_ROWS = "trained_rows.npy"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return "unknown"
+
+
+def code_version(repo: Path | None = None) -> str:
+    """``git describe`` of the code, or the package version when git is not available."""
+    from amlstack import __version__
+
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=repo or Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        return f"{__version__}+{out.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+
+
+@dataclass
+class Registry:
+    """The registry of one model name under ``root``."""
+
+    root: Path
+    name: str
+
+    @property
+    def folder(self) -> Path:
+        return self.root / self.name
+
+    def _index(self) -> dict[str, Any]:
+        return read_json(self.folder / INDEX) or {
+            "name": self.name,
+            "versions": {},
+            "tags": {},
+            "history": [],
+        }
+
+    def _save(self, index: dict[str, Any]) -> None:
+        write_json(self.folder / INDEX, index)
+
+    # -- reading ------------------------------------------------------------------------
+    def versions(self) -> list[dict[str, Any]]:
+        index = self._index()
+        tags_by_version: dict[str, list[str]] = {}
+        for tag, version in index["tags"].items():
+            tags_by_version.setdefault(version, []).append(tag)
+        return [
+            {**entry, "tags": sorted(tags_by_version.get(v, []))}
+            for v, entry in index["versions"].items()
+        ]
+
+    def get(self, version: str) -> dict[str, Any]:
+        """One version's entry; ``production``/``staging`` resolve the tag."""
+        index = self._index()
+        version = index["tags"].get(version, version)
+        entry = index["versions"].get(str(version))
+        if entry is None:
+            known = ", ".join(index["versions"]) or "none"
+            raise UserError(f"model {self.name!r} has no version {version!r} (known: {known})")
+        return entry
+
+    def tagged(self, tag: str) -> dict[str, Any] | None:
+        version = self._index()["tags"].get(tag)
+        return None if version is None else self.get(version)
+
+    def artifact_path(self, entry: dict[str, Any]) -> Path:
+        stored = Path(entry["artifact"])
+        return stored if stored.is_absolute() else self.folder / stored
+
+    def trained_rows(self, version: str) -> np.ndarray | None:
+        path = self.folder / str(version) / TRAINED_ROWS
+        return np.load(path) if path.is_file() else None
+
+    def history(self) -> list[dict[str, Any]]:
+        return self._index()["history"]
+
+    # -- writing ------------------------------------------------------------------------
+    def register(
+        self,
+        artifact: Path,
+        *,
+        lineage: dict[str, Any],
+        metrics: dict[str, Any] | None = None,
+        trained_rows: np.ndarray | None = None,
+        copy: bool = False,
+    ) -> dict[str, Any]:
+        """Add an artifact as the next registry version (the same artifact twice: one version).
+
+        Registry versions are the registry's own (1, 2, ...): artifacts written under different
+        roots may share a version number; the entry keeps the artifact's as ``artifact_version``.
+        ``copy`` stores the artifact inside the registry (a path relative to it), for registries
+        that move between machines, such as a datastore folder shared by Azure ML jobs.
+        """
+        index = self._index()
+        source = Path(artifact).resolve()
+        for entry in index["versions"].values():
+            if entry.get("source") == str(source):
+                return entry
+        version = str(max((int(v) for v in index["versions"]), default=0) + 1)
+        stored: Path = source
+        if copy:
+            stored = Path(version) / "artifact"
+            shutil.copytree(source, self.folder / stored, dirs_exist_ok=True)
+        entry = {
+            "name": self.name,
+            "version": version,
+            "artifact": str(stored),
+            "source": str(source),
+            "artifact_version": str((read_json(source / "model.json") or {}).get("version")),
+            "registered_at": now(),
+            "registered_by": who(),
+            "metrics": metrics or {},
+            **lineage,
+        }
+        if trained_rows is not None:
+            (self.folder / version).mkdir(parents=True, exist_ok=True)
+            np.save(self.folder / version / TRAINED_ROWS, np.asarray(trained_rows, np.uint64))
+        index["versions"][version] = entry
+        index["history"].append(
+            {"at": now(), "by": who(), "action": "register", "version": version}
+        )
+        self._save(index)
+        return entry
+
+    def set_tag(self, tag: str, version: str, *, reason: str = "") -> dict[str, Any]:
+        if tag not in TAGS:
+            raise UserError(f"unknown stage tag {tag!r}; use one of {', '.join(TAGS)}")
+        index = self._index()
+        version = str(version)
+        if version not in index["versions"]:
+            raise UserError(f"model {self.name!r} has no version {version!r}")
+        previous = index["tags"].get(tag)
+        if previous == version:  # already there (a resumed run promoting again): no event
+            return index["versions"][version]
+        index["tags"][tag] = version
+        index["history"].append(
+            {
+                "at": now(),
+                "by": who(),
+                "action": "tag",
+                "tag": tag,
+                "version": version,
+                "previous": previous,
+                "reason": reason,
+            }
+        )
+        self._save(index)
+        return index["versions"][version]
+
+    def promote(self, version: str, tag: str = "production", *, reason: str = "") -> dict:
+        return self.set_tag(tag, version, reason=reason or "promoted")
+
+    def rollback(self, tag: str = "production") -> dict[str, Any]:
+        """Move ``tag`` back to the version it pointed at before its latest move."""
+        index = self._index()
+        current = index["tags"].get(tag)
+        if current is None:
+            raise UserError(f"model {self.name!r} has no {tag} version to roll back")
+        for event in reversed(index["history"]):
+            if event.get("action") == "tag" and event.get("tag") == tag:
+                if event["version"] == current and event.get("previous"):
+                    return self.set_tag(tag, event["previous"], reason=f"rollback from {current}")
+                break
+        raise UserError(f"model {self.name!r}: {tag} version {current} has no earlier version")

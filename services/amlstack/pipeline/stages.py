@@ -1,0 +1,441 @@
+"""The pipeline's stages and the local runner.
+
+Every stage is a function of explicit inputs (paths, the run's config, earlier stages' results)
+that writes ``runs/<run-id>/<stage>/result.json``; ``run.json`` is the run record (who, when,
+inputs, outputs, decision). A failed run resumes with ``--from STAGE``: earlier results are read
+back from the folder, never recomputed. Azure ML runs the same stages one component at a time
+through ``amlstack pipeline stage NAME --run-dir DIR`` (see azure_pipeline.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from amlstack.errors import DataError, ExternalError, UserError
+from amlstack.pipeline import registry as reg
+from amlstack.pipeline.jsonio import read_json, write_json
+
+STAGES = ("validate_data", "train", "evaluate", "gate", "register", "deploy")
+DRIFT_STAGE = "drift"  # optional first stage: retrain only when the live traffic drifted
+KEY_ENV = "AMLSTACK_KEY"  # the scoring key is read from the environment, never stored in a run
+DEPLOY_MODES = ("none", "compose", "azure")
+RESULT = "result.json"
+RUN_RECORD = "run.json"
+
+
+class Trainer(Protocol):
+    def __call__(self, data: Path, out: Path, config: RunConfig) -> Path: ...
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs besides earlier results; saved in run.json so a resume reuses it."""
+
+    data: str
+    name: str = "bankmarketing"
+    target: str = "y"
+    runs: str = "runs"
+    registry: str = "registry"
+    artifacts: str = "artifacts"
+    deploy: str = "none"
+    tolerance: float = 0.005
+    min_auc: float = 0.75
+    holdout_fraction: float = 0.2
+    seed: int = 0
+    time_budget: int = 60
+    max_iter: int = 20
+    backend: str = "local"
+    drift_url: str | None = None
+    drift_threshold: float = 0.2
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def sha256_path(path: Path) -> str:
+    from amlstack_scorer.artifact import sha256_file
+
+    return sha256_file(Path(path))
+
+
+def new_run_id() -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{hashlib.sha1(os.urandom(8)).hexdigest()[:6]}"  # noqa: S324 (an id, not security)
+
+
+# -- trainers -----------------------------------------------------------------------------
+def automl_trainer(data: Path, out: Path, config: RunConfig) -> Path:
+    """The same AutoML as `amlstack train` (in process); Azure AutoML through the CLI."""
+    if config.backend != "local":
+        return cli_trainer(data, out, config)
+    from amlstack.train import TrainConfig, train
+
+    learners = config.extra.get("learners")
+    options = {"learners": tuple(learners.split(","))} if learners else {}
+    train_config = TrainConfig(
+        data=Path(data), target=config.target, out=Path(out), name=config.name,
+        time_budget=config.time_budget or None, max_iter=config.max_iter or None,
+        seed=config.seed, **options,
+    )  # fmt: skip
+    return Path(train(train_config).path)
+
+
+def cli_trainer(data: Path, out: Path, config: RunConfig) -> Path:
+    """`amlstack train` in a subprocess; its contract: the artifact path is the last stdout line."""
+    command = [
+        sys.executable, "-m", "amlstack.cli", "train",
+        "--data", str(data), "--target", config.target, "--out", str(out),
+        "--name", config.name, "--seed", str(config.seed),
+        "--time-budget", str(config.time_budget), "--max-iter", str(config.max_iter),
+    ]  # fmt: skip
+    if config.backend != "local":
+        command += ["--backend", config.backend]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ExternalError(f"training failed (exit {done.returncode}): {last}")
+    # The path is the last line; a console may have wrapped a long one over several lines.
+    lines = [line.strip() for line in done.stdout.strip().splitlines()]
+    for k in range(1, min(len(lines), 5) + 1):
+        artifact = Path("".join(lines[-k:]))
+        if artifact.is_dir():
+            return artifact
+    raise ExternalError("training printed no artifact path on its last line")
+
+
+def load_trainer(spec: str | None) -> Trainer:
+    """``module:function``, or None for the AutoML trainer of `amlstack train`."""
+    if not spec:
+        return automl_trainer
+    import importlib
+
+    module, _, func = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), func)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(f"cannot load trainer {spec!r}: {exc}") from None
+
+
+# -- the run folder -------------------------------------------------------------------------
+@dataclass
+class Run:
+    folder: Path
+    config: RunConfig
+
+    @property
+    def run_id(self) -> str:
+        return self.folder.name
+
+    def stage_dir(self, stage: str) -> Path:
+        return self.folder / stage
+
+    def result(self, stage: str) -> dict[str, Any]:
+        data = read_json(self.stage_dir(stage) / RESULT)
+        if not data or data.get("status") != "done":
+            raise UserError(
+                f"run {self.run_id}: stage {stage} has no finished result; run it first"
+            )
+        return data
+
+    def record(self) -> dict[str, Any]:
+        return read_json(self.folder / RUN_RECORD, {})
+
+    def update_record(self, **changes: Any) -> None:
+        record = self.record()
+        record.update(changes)
+        write_json(self.folder / RUN_RECORD, record)
+
+    def registry(self) -> reg.Registry:
+        return reg.Registry(Path(self.config.registry), self.config.name)
+
+    def rel(self, path: Path) -> str:
+        """A path as stored in results: relative to the run folder when inside it, so a run
+        folder mounted elsewhere (the next Azure ML component) still resolves it."""
+        path = Path(path).resolve()
+        try:
+            return path.relative_to(self.folder.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    def path(self, stored: str) -> Path:
+        return self.folder / stored if not Path(stored).is_absolute() else Path(stored)
+
+
+def create_run(config: RunConfig, run_id: str | None = None) -> Run:
+    folder = Path(config.runs) / (run_id or new_run_id())
+    folder.mkdir(parents=True, exist_ok=True)
+    run = Run(folder, config)
+    data = Path(config.data)
+    run.update_record(
+        run_id=run.run_id,
+        who=reg.who(),
+        started_at=reg.now(),
+        code_version=reg.code_version(),
+        config=asdict(config),
+        inputs={"data": str(data.resolve()), "data_sha256": sha256_path(data)},
+        stages={},
+    )
+    return run
+
+
+def open_run(runs: Path, run_id: str | None) -> Run:
+    """An existing run (the latest when ``run_id`` is None), with the config it started with."""
+    if run_id is None:
+        candidates = sorted(p for p in Path(runs).glob("*") if (p / RUN_RECORD).is_file())
+        if not candidates:
+            raise UserError(f"no runs under {runs}")
+        folder = candidates[-1]
+    else:
+        folder = Path(runs) / run_id
+    record = read_json(folder / RUN_RECORD)
+    if not record:
+        raise UserError(f"no run {folder.name!r} under {runs}")
+    return Run(folder, RunConfig(**record["config"]))
+
+
+# -- the stages -------------------------------------------------------------------------------
+def _read_csv(path: Path):
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such data file") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a readable CSV ({exc})") from None
+
+
+def stage_drift(run: Run) -> dict[str, Any]:
+    """Compare the serving scorer's live profile with the champion's training profile."""
+    from amlstack.pipeline.drift import compare, fetch_live, read_training_profile
+
+    registry = run.registry()
+    champion = registry.tagged("production")
+    if champion is None:
+        return {"drifted": [], "retrain": True, "reason": "no production model: train one"}
+    training = read_training_profile(registry.artifact_path(champion))
+    live = fetch_live(str(run.config.drift_url), os.environ.get(KEY_ENV), training)
+    report = compare(training, live, threshold=run.config.drift_threshold)
+    write_json(run.stage_dir(DRIFT_STAGE) / "report.json", report)
+    drifted = report["drifted"]
+    reason = f"drift in {', '.join(drifted)}" if drifted else "no feature drifted"
+    return {"drifted": drifted, "rows": report["rows"], "retrain": bool(drifted), "reason": reason}
+
+
+def stage_validate_data(run: Run) -> dict[str, Any]:
+    """Schema checks against the champion, then the train / evaluation split."""
+    from amlstack.pipeline.drift import compare, frame_counts, read_training_profile
+    from amlstack.pipeline.validate import check_schema, row_hashes, split
+
+    cfg = run.config
+    frame = _read_csv(Path(cfg.data))
+    registry = run.registry()
+    champion = registry.tagged("production")
+    if champion:
+        champion = {**champion, "artifact": str(registry.artifact_path(champion))}
+    meta = read_json(Path(champion["artifact"]) / "model.json") if champion else None
+    report = check_schema(frame, cfg.target, meta)
+    out = run.stage_dir("validate_data")
+    write_json(out / "schema.json", report)
+    if report["breaking"]:
+        raise DataError(f"{cfg.data}: breaking changes: {'; '.join(report['breaking'])}")
+    drift = None
+    if champion and (Path(champion["artifact"]) / "profile.json").is_file():
+        training = read_training_profile(Path(champion["artifact"]))
+        drift = compare(training, frame_counts(frame, training))
+        write_json(out / "data_drift.json", drift)
+    champion_rows = registry.trained_rows(champion["version"]) if champion else None
+    train, holdout, info = split(
+        frame, cfg.target, champion_rows, fraction=cfg.holdout_fraction, seed=cfg.seed
+    )
+    train.to_csv(out / "train.csv", index=False)
+    holdout.to_csv(out / "holdout.csv", index=False)
+    np.save(out / "train_rows.npy", row_hashes(train))
+    return {
+        "champion": champion["version"] if champion else None,
+        "champion_artifact": champion["artifact"] if champion else None,
+        "warnings": report["warnings"],
+        "label_balance": report.get("label_balance"),
+        "data_drift": drift["drifted"] if drift else None,
+        "split": info,
+        "outputs": {"train": run.rel(out / "train.csv"), "holdout": run.rel(out / "holdout.csv")},
+    }
+
+
+def stage_train(run: Run, trainer: Trainer) -> dict[str, Any]:
+    from amlstack_scorer.artifact import Model
+
+    train_csv = run.path(run.result("validate_data")["outputs"]["train"])
+    artifact = trainer(train_csv, run.path(run.config.artifacts), run.config)
+    model = Model(artifact)  # verifies the manifest before anything relies on it
+    return {"artifact": run.rel(artifact), "version": model.version, "name": model.name}
+
+
+def stage_evaluate(run: Run) -> dict[str, Any]:
+    from amlstack.pipeline.evaluate import evaluate
+
+    validated = run.result("validate_data")
+    trained = run.result("train")
+    holdout = _read_csv(run.path(validated["outputs"]["holdout"]))
+    champion = validated.get("champion_artifact")
+    result = evaluate(
+        holdout,
+        run.config.target,
+        run.path(trained["artifact"]),
+        Path(champion) if champion else None,
+        seed=run.config.seed,
+    )
+    out = run.stage_dir("evaluate")
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(out / "scores.npz", y=result.pop("_y"), **result.pop("_scores"))
+    return result
+
+
+def stage_gate(run: Run) -> dict[str, Any]:
+    from amlstack.pipeline.gate import GatePolicy, behaviour_checks, decide
+
+    evaluation = run.result("evaluate")
+    trained = run.result("train")
+    holdout = _read_csv(run.path(run.result("validate_data")["outputs"]["holdout"]))
+    behaviour = behaviour_checks(run.path(trained["artifact"]), holdout, seed=run.config.seed)
+    policy = GatePolicy(tolerance=run.config.tolerance, min_auc=run.config.min_auc)
+    return decide(evaluation, behaviour, policy)
+
+
+def stage_register(run: Run) -> dict[str, Any]:
+    gate = run.result("gate")
+    if gate["decision"] != "promote":
+        return {"registered": False, "reason": "the gate refused the challenger"}
+    trained = run.result("train")
+    validated = run.result("validate_data")
+    evaluation = run.result("evaluate")
+    record = run.record()
+    registry = run.registry()
+    lineage = {
+        "run_id": run.run_id,
+        "data": record["inputs"],
+        "code_version": record.get("code_version") or reg.code_version(),
+        "parent": validated.get("champion"),
+        "gate": {"decision": gate["decision"], "reasons": gate["reasons"]},
+    }
+    metrics = {m: v for m, v in evaluation["metrics"]["challenger"].items()}
+    rows = np.load(run.stage_dir("validate_data") / "train_rows.npy")
+    entry = registry.register(
+        run.path(trained["artifact"]), lineage=lineage, metrics=metrics,
+        trained_rows=rows, copy=bool(run.config.extra.get("copy_artifacts")),
+    )  # fmt: skip
+    registry.set_tag("staging", entry["version"], reason=f"run {run.run_id}")
+    registry.promote(entry["version"], reason=f"gate passed in run {run.run_id}")
+    azure = None
+    if run.config.backend == "azure":
+        from amlstack.pipeline.azure_pipeline import register_in_workspace
+
+        azure = register_in_workspace(run.path(trained["artifact"]), run.config.name)
+    return {"registered": True, "version": entry["version"], "tag": "production", "azure": azure}
+
+
+def stage_deploy(run: Run) -> dict[str, Any]:
+    registered = run.result("register")
+    mode = run.config.deploy
+    if not registered.get("registered"):
+        return {"deployed": False, "reason": "nothing was promoted"}
+    if mode == "none":
+        return {"deployed": False, "reason": "deploy mode is none"}
+    registry = run.registry()
+    artifact = registry.artifact_path(registry.get(registered["version"]))
+    from amlstack.pipeline.deploy import deploy_azure, deploy_compose
+
+    out = run.stage_dir("deploy")
+    if mode == "compose":
+        return deploy_compose(artifact, out)
+    return deploy_azure(artifact, out)
+
+
+# -- the runner -------------------------------------------------------------------------------
+def run_stage(run: Run, stage: str, trainer: Trainer | None = None) -> dict[str, Any]:
+    """Run one stage and record its result (or its failure) in the run folder."""
+    if stage not in (DRIFT_STAGE, *STAGES):
+        raise UserError(f"unknown stage {stage!r}; stages: {', '.join((DRIFT_STAGE, *STAGES))}")
+    functions: dict[str, Callable[[Run], dict[str, Any]]] = {
+        DRIFT_STAGE: stage_drift,
+        "validate_data": stage_validate_data,
+        "train": lambda r: stage_train(r, trainer or automl_trainer),
+        "evaluate": stage_evaluate,
+        "gate": stage_gate,
+        "register": stage_register,
+        "deploy": stage_deploy,
+    }
+    started = time.monotonic()
+    status: dict[str, Any] = {"stage": stage, "started_at": reg.now()}
+    try:
+        output = functions[stage](run)
+    except UserError as exc:
+        _record_stage(run, stage, {**status, "status": "failed", "error": str(exc)})
+        raise
+    except Exception as exc:
+        # Unexpected: keep the traceback in the run folder for whoever inspects it.
+        detail = {"error": f"{exc.__class__.__name__}: {exc}", "traceback": traceback.format_exc()}
+        _record_stage(run, stage, {**status, "status": "failed", **detail})
+        raise UserError(f"stage {stage} failed: {detail['error']} (see {run.folder})") from exc
+    status.update(status="done", seconds=round(time.monotonic() - started, 3), **output)
+    _record_stage(run, stage, status)
+    return status
+
+
+def _record_stage(run: Run, stage: str, result: dict[str, Any]) -> None:
+    write_json(run.stage_dir(stage) / RESULT, result)
+    record = run.record()
+    record.setdefault("stages", {})[stage] = result["status"]
+    if stage == "gate" and result["status"] == "done":
+        record["decision"] = {"decision": result["decision"], "reasons": result["reasons"]}
+    record["updated_at"] = reg.now()
+    write_json(run.folder / RUN_RECORD, record)
+
+
+def run_pipeline(
+    run: Run,
+    *,
+    start: str | None = None,
+    trainer: Trainer | None = None,
+    on_stage: Callable[[str, str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the stages from ``start`` (default the first) to the end; returns the run record.
+
+    With ``drift_url`` in the config the run starts with the drift stage and stops there, as
+    skipped, when no feature drifted.
+    """
+    order = (DRIFT_STAGE, *STAGES) if run.config.drift_url else STAGES
+    first = order.index(start) if start else 0
+    for stage in order[first:]:
+        if on_stage:
+            on_stage(stage, "start")
+        try:
+            run_stage(run, stage, trainer)
+        except UserError:
+            if on_stage:
+                on_stage(stage, "failed")
+            run.update_record(finished_at=reg.now(), status="failed", failed_stage=stage)
+            raise
+        if on_stage:
+            on_stage(stage, "done")
+        if stage == DRIFT_STAGE and not run.result(DRIFT_STAGE)["retrain"]:
+            reason = run.result(DRIFT_STAGE)["reason"]
+            decision = {"decision": "none", "reasons": [f"{reason}: nothing to retrain"]}
+            run.update_record(finished_at=reg.now(), status="skipped", decision=decision)
+            return run.record()
+    run.update_record(finished_at=reg.now(), status="done", failed_stage=None)
+    from amlstack.pipeline.report import write_report
+
+    outputs = write_report(run)
+    run.update_record(outputs={"report": [str(p) for p in outputs]})
+    return run.record()

@@ -1,0 +1,135 @@
+"""Validate new data against the current model's schema, then split off the evaluation slice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from amlstack.errors import DataError
+
+HOLDOUT_FRACTION = 0.2
+MIN_HOLDOUT = 200
+
+
+def _numeric_ok(column) -> bool:
+    import pandas as pd
+
+    parsed = pd.to_numeric(column, errors="coerce")
+    return bool((parsed.notna() | column.isna()).all())
+
+
+def check_schema(frame, target: str, meta: dict[str, Any] | None) -> dict[str, Any]:
+    """Breaking problems (raise later) and warnings, naming the columns involved."""
+    breaking: list[str] = []
+    warnings: list[str] = []
+    details: dict[str, Any] = {}
+    if target not in frame.columns:
+        breaking.append(f"target column {target!r} is missing")
+    if meta is not None:
+        features = meta["features"]
+        expected = {f["name"] for f in features}
+        missing = sorted(expected - set(frame.columns))
+        extra = sorted(set(frame.columns) - expected - {target})
+        if missing:
+            hint = f" (new columns: {', '.join(extra)}; renamed?)" if extra else ""
+            breaking.append(f"missing columns: {', '.join(missing)}{hint}")
+        elif extra:
+            warnings.append(f"extra columns ignored by the model: {', '.join(extra)}")
+        for f in features:
+            name = f["name"]
+            if name not in frame.columns:
+                continue
+            column = frame[name]
+            if f["kind"] == "numeric":
+                if not _numeric_ok(column):
+                    bad = column[~column.isna()][lambda s: _bad_numbers(s)].astype(str).head(3)
+                    breaking.append(
+                        f"column {name!r} changed type: expected numbers, found "
+                        f"{', '.join(repr(v) for v in bad)}"
+                    )
+                    continue
+                values = column.astype(float)
+                low, high = f.get("min"), f.get("max")
+                outside = int(((values < low) | (values > high)).sum()) if low is not None else 0
+                if outside:
+                    warnings.append(
+                        f"column {name!r}: {outside} values outside the training range "
+                        f"[{low}, {high}]"
+                    )
+            else:
+                seen = set(f.get("categories", ()))
+                new = sorted(set(column.dropna().astype(str)) - seen)
+                if new:
+                    warnings.append(f"column {name!r}: new categories {', '.join(new[:5])}")
+                    details.setdefault("new_categories", {})[name] = new
+            nulls = int(column.isna().sum())
+            if nulls and not f.get("nullable", False):
+                warnings.append(f"column {name!r}: {nulls} missing values")
+        classes = [str(c) for c in meta.get("classes", [])]
+        if target in frame.columns and classes:
+            unknown = sorted(set(frame[target].dropna().astype(str)) - set(classes))
+            if unknown:
+                breaking.append(f"target {target!r} has labels {unknown} not in {classes}")
+    if target in frame.columns:
+        balance = frame[target].astype(str).value_counts(normalize=True).round(4).to_dict()
+        details["label_balance"] = balance
+        if len(balance) < 2:
+            breaking.append(f"target {target!r} has a single label {list(balance)}")
+    if frame.empty:
+        breaking.append("the data has no rows")
+    return {"breaking": breaking, "warnings": warnings, **details}
+
+
+def _bad_numbers(series) -> np.ndarray:
+    import pandas as pd
+
+    return pd.to_numeric(series, errors="coerce").isna().to_numpy()
+
+
+def row_hashes(frame) -> np.ndarray:
+    """A 64-bit hash per row (values only), to know which rows a model trained on."""
+    import pandas as pd
+
+    return pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy(np.uint64)
+
+
+def split(
+    frame,
+    target: str,
+    champion_rows: np.ndarray | None,
+    *,
+    fraction: float = HOLDOUT_FRACTION,
+    seed: int = 0,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """(train, holdout, info): the holdout is drawn only from rows the champion never trained on."""
+    hashes = row_hashes(frame)
+    eligible = np.ones(len(frame), dtype=bool)
+    if champion_rows is not None:
+        eligible = ~np.isin(hashes, champion_rows)
+    rng = np.random.default_rng(seed)
+    want = max(MIN_HOLDOUT, round(fraction * len(frame)))
+    # Stratify by label so both classes are represented in proportion.
+    chosen: list[np.ndarray] = []
+    labels = frame[target].astype(str).to_numpy()
+    for label in np.unique(labels):
+        pool = np.flatnonzero(eligible & (labels == label))
+        share = int(np.rint(want * np.mean(labels == label)))
+        chosen.append(rng.choice(pool, size=min(share, len(pool)), replace=False))
+    holdout_idx = np.sort(np.concatenate(chosen))
+    if len(holdout_idx) < MIN_HOLDOUT:
+        raise DataError(
+            f"only {int(eligible.sum())} rows the champion has not trained on; at least "
+            f"{MIN_HOLDOUT} are needed for a fair evaluation (add new rows to the data)"
+        )
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[holdout_idx] = True
+    info = {
+        "rows": len(frame),
+        "eligible_for_holdout": int(eligible.sum()),
+        "holdout_rows": int(mask.sum()),
+        "train_rows": int((~mask).sum()),
+        "champion_rows_known": champion_rows is not None,
+        "seed": seed,
+    }
+    return frame[~mask], frame[mask], info

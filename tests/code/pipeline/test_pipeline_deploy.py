@@ -1,0 +1,99 @@
+"""Build & deploy: a promoted model replaces the Compose scorer; failed requests are counted."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import uuid
+
+import pytest
+import requests
+import tiny_trainer
+
+from amlstack.pipeline import stages
+from amlstack.pipeline.deploy import repo_root, wait_healthy
+from amlstack.pipeline.registry import Registry
+
+KEY = "pipeline-deploy-test-key-0123456789"
+PROJECT = "amlstackpipe"
+
+
+def _docker_ok() -> bool:
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _compose(script: str, env: dict[str, str], timeout: float = 1800) -> None:
+    helpers = repo_root() / "scripts" / "docker-env.sh"
+    done = subprocess.run(
+        ["bash", "-c", f'source "{helpers}" && {script}'], cwd=repo_root(), env=env,
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.fixture
+def stack(tmp_path, bank):
+    """A Compose scorer (own project and port) serving model 1, registered as production."""
+    if not _docker_ok():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Docker is not available in CI")
+        pytest.skip("no Docker engine")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "AMLSTACK_COMPOSE_PROJECT": PROJECT,
+        "AMLSTACK_SCORER_PORT": str(port),
+        "AMLSTACK_PRIMARY_KEY": KEY,
+    }
+    root = repo_root() / "artifacts" / f"pipeline-e2e-{uuid.uuid4().hex[:8]}"
+    first = tiny_trainer.write_artifact(bank.head(3000), "y", root, "bankmarketing")
+    registry = Registry(tmp_path / "registry", "bankmarketing")
+    registry.promote(registry.register(first, lineage={})["version"])
+    env["AMLSTACK_MODEL_DIR_BUILD"] = first.relative_to(repo_root()).as_posix()
+    try:
+        _compose("ensure_base_image && compose up -d --build --no-deps scorer", env)
+        wait_healthy(env)
+        yield {"env": env, "root": root, "url": f"http://127.0.0.1:{port}"}
+    finally:
+        _compose("compose down -v --remove-orphans", env, timeout=300)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.e2e
+def test_promoted_model_replaces_the_compose_scorer(stack, tmp_path, bank, monkeypatch):
+    for name, value in stack["env"].items():
+        monkeypatch.setenv(name, value)
+    data = tmp_path / "appended.csv"
+    bank.head(4500).to_csv(data, index=False)
+    config = stages.RunConfig(
+        data=str(data), runs=str(tmp_path / "runs"), registry=str(tmp_path / "registry"),
+        artifacts=str(stack["root"]), deploy="compose",
+    )  # fmt: skip
+    record = stages.run_pipeline(stages.create_run(config), trainer=tiny_trainer.trainer)
+    assert record["decision"]["decision"] == "promote", record["decision"]
+    result = json.loads(
+        (tmp_path / "runs" / record["run_id"] / "deploy" / "result.json").read_text()
+    )
+    assert result["deployed"] is True
+    probe = result["switch_probe"]
+    assert probe["route"] == "/score" and probe["ok"] > 0
+    print(f"switch: {probe['failed']} failed of {probe['ok'] + probe['failed']} requests "
+          f"over {probe['outage_seconds']}s, "
+          f"swap {result['swap_seconds']}s, build {result['build_seconds']}s")  # fmt: skip
+    sample = json.loads((stack["root"] / "bankmarketing" / "2" / "sample_input.json").read_text())
+    response = requests.post(
+        stack["url"] + "/score", json=sample, headers={"Authorization": f"Bearer {KEY}"}, timeout=10
+    )
+    assert response.status_code == 200
+    assert response.json()["model"]["version"] == "2"  # the promoted model is the one serving

@@ -1,0 +1,246 @@
+"""Drift: the scorer's live profile vs the training profile flags exactly the shifted features."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+import tiny_trainer
+from prometheus_client import generate_latest
+
+from amlstack.pipeline import drift
+from amlstack_scorer.artifact import Model
+from amlstack_scorer.drift import LiveProfile
+
+REPO = Path(__file__).resolve().parents[3]
+SHIFTED = {"age", "month"}
+LIVE_ROWS = 3000
+
+
+def shift(frame: pd.DataFrame, seed: int = 7) -> pd.DataFrame:
+    """An older customer mix, called in the winter months: only ``age`` and ``month`` change."""
+    rng = np.random.default_rng(seed)
+    out = frame.copy()
+    out["age"] = rng.integers(58, 90, len(out))
+    out["month"] = rng.choice(["dec", "mar", "oct", "sep"], len(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def split(bank):
+    """Disjoint training and live samples of the shipped data."""
+    shuffled = bank.sample(frac=1.0, random_state=11).reset_index(drop=True)
+    return shuffled.iloc[:5000], shuffled.iloc[5000 : 5000 + LIVE_ROWS]
+
+
+@pytest.fixture(scope="module")
+def artifact(split, tmp_path_factory) -> Path:
+    return tiny_trainer.write_artifact(split[0], "y", tmp_path_factory.mktemp("art"), "bank")
+
+
+def live_report(artifact: Path, frame: pd.DataFrame) -> dict:
+    """Observe ``frame`` as the scorer does (encoded matrix), export, parse, compare."""
+    model = Model(artifact)
+    training = drift.read_training_profile(artifact)
+    live = LiveProfile(training["features"], model.feature_names)
+    columns = {n: frame[n].to_numpy(dtype=object) for n in model.feature_names}
+    matrix = model.encode_columns(columns)
+    for start in range(0, len(matrix), 250):  # request-sized batches
+        chunk = matrix[start : start + 250]
+        live.observe(chunk, len(chunk))
+    text = generate_latest(live.registry).decode()
+    counts = drift.live_counts(drift.parse_metrics(text), training["features"])
+    return drift.compare(training, counts)
+
+
+def test_unshifted_traffic_flags_nothing(artifact, split):
+    report = live_report(artifact, split[1])
+    assert report["drifted"] == []
+    assert report["rows"] == LIVE_ROWS
+    assert max(r["psi"] for r in report["features"].values()) < 0.05
+
+
+def test_shifted_traffic_flags_exactly_the_shifted_features(artifact, split):
+    report = live_report(artifact, shift(split[1]))
+    assert set(report["drifted"]) == SHIFTED
+    assert report["features"]["age"]["test"] == "ks"
+    assert report["features"]["month"]["test"] == "chi2"
+    assert report["features"]["month"]["largest_shift"]["category"] in {"may", "dec", "mar"}
+
+
+def test_few_rows_are_not_judged(artifact, split):
+    report = live_report(artifact, shift(split[1]).head(50))
+    assert report["drifted"] == []
+    assert "not judged" in report["features"]["age"]["note"]
+
+
+def test_new_data_is_compared_in_the_same_bins(artifact, split):
+    training = drift.read_training_profile(artifact)
+    report = drift.compare(training, drift.frame_counts(shift(split[1]), training))
+    assert set(report["drifted"]) == SHIFTED
+
+
+def test_unseen_categories_count_as_their_own_bin(artifact, split):
+    frame = split[1].copy()
+    frame["job"] = "astronaut"
+    report = live_report(artifact, frame)
+    assert "job" in report["drifted"]
+    assert report["features"]["job"]["largest_shift"]["category"] == "__unseen__"
+
+
+# -- against a real multi-worker scorer -------------------------------------------------------
+KEY = "pipeline-drift-test-key-0123456789"
+READY_TIMEOUT_S = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def scorer(artifact, tmp_path):
+    """gunicorn with 2 workers on loopback, serving the tiny artifact; stopped afterwards."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "AMLSTACK_MODEL_DIR": str(artifact),
+        "AMLSTACK_PRIMARY_KEY": KEY,
+        "AMLSTACK_HOST": "127.0.0.1",
+        "AMLSTACK_PORT": str(port),
+        "AMLSTACK_WORKERS": "2",
+        "AMLSTACK_GRACEFUL_TIMEOUT": "5",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
+    }
+    env.pop("AMLSTACK_KEY_FILE", None)
+    log = (tmp_path / "gunicorn.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(REPO / "scorer" / "gunicorn.conf.py")],
+        cwd=REPO / "scorer",
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S  # generous: the machine may be busy
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"scorer exited: {(tmp_path / 'gunicorn.log').read_text()[-2000:]}")
+            try:
+                if requests.get(url + "/ready", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"scorer not ready: {(tmp_path / 'gunicorn.log').read_text()[-2000:]}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+def _send(url: str, frame: pd.DataFrame, features: list[str]) -> None:
+    records = json.loads(frame[features].to_json(orient="records"))
+    headers = {"Authorization": f"Bearer {KEY}"}
+    for start in range(0, len(records), 200):  # 15 requests at most
+        body = {"data": records[start : start + 200]}
+        response = requests.post(url + "/score", json=body, headers=headers, timeout=30)
+        assert response.status_code == 200, response.text[:300]
+
+
+def _drift_cli(url: str, artifact: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "amlstack.cli", "drift", "--url", url, "--key", KEY,
+         "--model", str(artifact), "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_drift_command_against_gunicorn_flags_the_shifted_features(scorer, artifact, split):
+    _send(scorer, shift(split[1]), Model(artifact).feature_names)
+    done = _drift_cli(scorer, artifact)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report["drifted"]) == SHIFTED
+    assert report["rows"] == LIVE_ROWS  # both workers' counts, summed
+
+
+@pytest.mark.slow
+def test_drift_command_against_gunicorn_passes_unshifted_traffic(scorer, artifact, split):
+    _send(scorer, split[1], Model(artifact).feature_names)
+    done = _drift_cli(scorer, artifact)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert json.loads(done.stdout)["drifted"] == []
+
+
+@pytest.mark.slow
+def test_drift_command_needs_the_key(scorer, artifact):
+    done = subprocess.run(
+        [sys.executable, "-m", "amlstack.cli", "drift", "--url", scorer,
+         "--key", "wrong-key-wrong-key", "--model", str(artifact)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 3
+    assert "HTTP 401" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _drift_gated_run(scorer, artifact, bank, tmp_path, monkeypatch) -> dict:
+    from amlstack.pipeline import stages
+    from amlstack.pipeline.registry import Registry
+
+    registry = Registry(tmp_path / "registry", "bank")
+    registry.promote(registry.register(artifact, lineage={})["version"])
+    data = tmp_path / "new.csv"
+    bank.tail(3000).to_csv(data, index=False)
+    monkeypatch.setenv(stages.KEY_ENV, KEY)
+    config = stages.RunConfig(
+        data=str(data), name="bank", runs=str(tmp_path / "runs"),
+        registry=str(tmp_path / "registry"), artifacts=str(tmp_path / "artifacts"),
+        drift_url=scorer,
+    )  # fmt: skip
+    return stages.run_pipeline(stages.create_run(config), trainer=tiny_trainer.trainer)
+
+
+@pytest.mark.slow
+def test_pipeline_started_by_drift_skips_when_nothing_drifted(
+    scorer, artifact, split, bank, tmp_path, monkeypatch
+):
+    _send(scorer, split[1], Model(artifact).feature_names)
+    record = _drift_gated_run(scorer, artifact, bank, tmp_path, monkeypatch)
+    assert record["status"] == "skipped"
+    assert record["stages"] == {"drift": "done"}
+    assert "no feature drifted" in record["decision"]["reasons"][0]
+
+
+@pytest.mark.slow
+def test_pipeline_started_by_drift_retrains_when_features_drifted(
+    scorer, artifact, split, bank, tmp_path, monkeypatch
+):
+    _send(scorer, shift(split[1]), Model(artifact).feature_names)
+    record = _drift_gated_run(scorer, artifact, bank, tmp_path, monkeypatch)
+    assert record["status"] == "done"
+    assert list(record["stages"]) == ["drift", "validate_data", "train", "evaluate", "gate",
+                                      "register", "deploy"]  # fmt: skip
+    drift_result = json.loads(
+        (tmp_path / "runs" / record["run_id"] / "drift" / "result.json").read_text()
+    )
+    assert set(drift_result["drifted"]) == SHIFTED

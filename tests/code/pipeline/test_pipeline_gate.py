@@ -1,0 +1,62 @@
+"""Gate decisions and the behavioural checks."""
+
+from __future__ import annotations
+
+import pytest
+import tiny_trainer
+
+from amlstack.pipeline.gate import GatePolicy, behaviour_checks, decide
+
+PASSING = [{"check": "row_order_invariance", "passed": True}]
+
+
+def evaluation(challenger: float, champion: float | None = None) -> dict:
+    metrics = {
+        "challenger": {
+            "roc_auc": {"value": challenger, "ci": [challenger - 0.02, challenger + 0.02]}
+        }
+    }
+    if champion is not None:
+        metrics["champion"] = {
+            "roc_auc": {"value": champion, "ci": [champion - 0.02, champion + 0.02]}
+        }
+        d = challenger - champion
+        metrics["delta"] = {"roc_auc": {"value": d, "ci": [d - 0.01, d + 0.01]}}
+    return {"primary_metric": "roc_auc", "metrics": metrics}
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "decision"),
+    [
+        (0.90, 0.90, "promote"),
+        (0.897, 0.90, "promote"),  # within the 0.005 tolerance
+        (0.89, 0.90, "refuse"),  # beyond it
+        (0.95, 0.90, "promote"),
+        (0.70, None, "refuse"),  # below the minimum quality
+        (0.80, None, "promote"),
+    ],
+)
+def test_decision_follows_tolerance_and_minimum(challenger, champion, decision):
+    result = decide(evaluation(challenger, champion), PASSING, GatePolicy(0.005, 0.75))
+    assert result["decision"] == decision
+    assert len(result["reasons"]) == 3
+
+
+def test_refusal_names_every_failed_rule():
+    failed = [{"check": "probabilities_sum_to_1", "passed": False}]
+    result = decide(evaluation(0.6, 0.9), failed, GatePolicy(0.005, 0.75))
+    assert result["decision"] == "refuse"
+    text = " | ".join(result["reasons"])
+    assert "below the minimum 0.75" in text
+    assert "worse than the champion beyond the tolerance" in text
+    assert "behavioural checks failed: probabilities_sum_to_1" in text
+
+
+def test_behaviour_checks_pass_on_a_real_artifact(bank, tmp_path):
+    artifact = tiny_trainer.write_artifact(bank.head(1500), "y", tmp_path, "bank")
+    checks = behaviour_checks(artifact, bank.iloc[2000:2300])
+    assert {c["check"] for c in checks} >= {
+        "row_order_invariance", "column_order_invariance", "probabilities_in_0_1",
+        "probabilities_sum_to_1",
+    }  # fmt: skip
+    assert all(c["passed"] for c in checks)

@@ -1,0 +1,236 @@
+"""The local pipeline: each stage on small real data, gate decisions, resume, validation stops."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tiny_trainer
+
+from amlstack.errors import DataError, UserError
+from amlstack.pipeline import stages
+from amlstack.pipeline.registry import Registry
+
+HERE = Path(__file__).resolve().parent
+
+
+def config(tmp_path: Path, data: Path, **extra) -> stages.RunConfig:
+    return stages.RunConfig(
+        data=str(data),
+        runs=str(tmp_path / "runs"),
+        registry=str(tmp_path / "registry"),
+        artifacts=str(tmp_path / "artifacts"),
+        extra=extra,
+    )
+
+
+def run(cfg: stages.RunConfig, trainer=tiny_trainer.trainer) -> dict:
+    return stages.run_pipeline(stages.create_run(cfg), trainer=trainer)
+
+
+def test_first_run_promotes_and_records_lineage(tmp_path, first_rows):
+    record = run(config(tmp_path, first_rows))
+    assert record["status"] == "done"
+    assert record["decision"]["decision"] == "promote"
+    assert any("no champion" in r for r in record["decision"]["reasons"])
+    registry = Registry(tmp_path / "registry", "bankmarketing")
+    entry = registry.tagged("production")
+    assert entry["run_id"] == record["run_id"]
+    assert entry["parent"] is None
+    assert entry["data"]["data_sha256"] == stages.sha256_path(first_rows)
+    assert entry["code_version"]
+    assert 0.75 < entry["metrics"]["roc_auc"]["value"] <= 1
+    folder = Path(tmp_path / "runs" / record["run_id"])
+    for stage in stages.STAGES:
+        assert json.loads((folder / stage / "result.json").read_text())["status"] == "done"
+    assert (folder / "roc.png").stat().st_size > 0
+    assert "Decision: promote" in (folder / "report.html").read_text()
+
+
+def test_holdout_rows_are_new_rows_only_and_never_trained_on(tmp_path, first_rows, appended_rows):
+    run(config(tmp_path, first_rows))
+    record = run(config(tmp_path, appended_rows))
+    folder = tmp_path / "runs" / record["run_id"] / "validate_data"
+    holdout = pd.read_csv(folder / "holdout.csv")
+    train = pd.read_csv(folder / "train.csv")
+    champion_train = pd.read_csv(next((tmp_path / "runs").glob("*/validate_data/train.csv")))
+    key = list(train.columns)
+    assert holdout.merge(champion_train, on=key).empty  # the champion never trained on them
+    assert holdout.merge(train, on=key).empty  # nor did the challenger
+    result = json.loads((folder / "result.json").read_text())
+    # The 1500 appended rows plus the 600 rows the champion itself was evaluated on.
+    assert result["split"]["eligible_for_holdout"] == 1500 + 600
+    assert result["champion"] == "1"
+
+
+def test_weaker_challenger_is_refused_with_reasons(tmp_path, first_rows, appended_rows):
+    run(config(tmp_path, first_rows))
+    # Without `duration`, the strongest feature, the challenger loses ~0.1 AUC.
+    record = run(config(tmp_path, appended_rows, drop=["duration"]))
+    decision = record["decision"]
+    assert decision["decision"] == "refuse"
+    assert any("worse than the champion beyond the tolerance" in r for r in decision["reasons"])
+    registry = Registry(tmp_path / "registry", "bankmarketing")
+    assert registry.tagged("production")["version"] == "1"
+    assert [v["version"] for v in registry.versions()] == ["1"]
+    register = json.loads(
+        (tmp_path / "runs" / record["run_id"] / "register" / "result.json").read_text()
+    )
+    assert register["registered"] is False
+
+
+def test_equal_challenger_is_promoted_with_the_champion_as_parent(
+    tmp_path, first_rows, appended_rows
+):
+    run(config(tmp_path, first_rows))
+    record = run(config(tmp_path, appended_rows))
+    assert record["decision"]["decision"] == "promote", record["decision"]
+    assert any("not worse than the champion" in r for r in record["decision"]["reasons"])
+    registry = Registry(tmp_path / "registry", "bankmarketing")
+    entry = registry.tagged("production")
+    assert entry["version"] == "2" and entry["parent"] == "1"
+    evaluation = json.loads(
+        (tmp_path / "runs" / record["run_id"] / "evaluate" / "result.json").read_text()
+    )
+    delta = evaluation["metrics"]["delta"]["roc_auc"]
+    assert delta["ci"][0] <= delta["value"] <= delta["ci"][1]
+
+
+def test_failed_stage_is_recorded_and_the_run_resumes_from_it(tmp_path, first_rows):
+    def broken(data, out, cfg):
+        raise RuntimeError("disk full")
+
+    cfg = config(tmp_path, first_rows)
+    pipeline_run = stages.create_run(cfg)
+    with pytest.raises(UserError, match="stage train failed: RuntimeError: disk full"):
+        stages.run_pipeline(pipeline_run, trainer=broken)
+    record = pipeline_run.record()
+    assert record["status"] == "failed" and record["failed_stage"] == "train"
+    failed = json.loads((pipeline_run.folder / "train" / "result.json").read_text())
+    assert failed["status"] == "failed" and "Traceback" in failed["traceback"]
+    validated_at = json.loads((pipeline_run.folder / "validate_data" / "result.json").read_text())
+
+    resumed = stages.open_run(Path(cfg.runs), None)
+    record = stages.run_pipeline(resumed, start="train", trainer=tiny_trainer.trainer)
+    assert record["status"] == "done" and record["decision"]["decision"] == "promote"
+    # validate_data was not run again.
+    again = json.loads((pipeline_run.folder / "validate_data" / "result.json").read_text())
+    assert again["started_at"] == validated_at["started_at"]
+
+
+def test_resuming_a_stage_whose_input_is_missing_says_so(tmp_path, first_rows):
+    pipeline_run = stages.create_run(config(tmp_path, first_rows))
+    with pytest.raises(UserError, match="stage validate_data has no finished result"):
+        stages.run_pipeline(pipeline_run, start="train", trainer=tiny_trainer.trainer)
+
+
+@pytest.fixture
+def champion(tmp_path, first_rows):
+    run(config(tmp_path, first_rows))
+
+
+def _bad_data(tmp_path, bank, change) -> Path:
+    frame = change(bank.head(4000).copy())
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_renamed_column_is_a_hard_stop_naming_both_columns(tmp_path, bank, champion):
+    path = _bad_data(tmp_path, bank, lambda f: f.rename(columns={"age": "customer_age"}))
+    with pytest.raises(
+        DataError, match=r"missing columns: age \(new columns: customer_age; renamed\?\)"
+    ):
+        run(config(tmp_path, path))
+    latest = sorted((tmp_path / "runs").glob("*/validate_data/schema.json"))[-1]
+    assert json.loads(latest.read_text())["breaking"] == [
+        "missing columns: age (new columns: customer_age; renamed?)"
+    ]
+
+
+def test_type_change_is_a_hard_stop_naming_the_column(tmp_path, bank, champion):
+    def to_text(f):
+        f["campaign"] = f["campaign"].astype(str)
+        f.loc[f.index[:5], "campaign"] = "three"
+        return f
+
+    path = _bad_data(tmp_path, bank, to_text)
+    with pytest.raises(
+        DataError, match="column 'campaign' changed type: expected numbers, found 'three'"
+    ):
+        run(config(tmp_path, path))
+
+
+def test_new_categories_and_out_of_range_values_are_warnings(tmp_path, bank, champion):
+    def change(f):
+        f.loc[f.index[-2000:], "job"] = "astronaut"
+        f.loc[f.index[-2000:], "age"] = 120
+        return f
+
+    record = run(config(tmp_path, _bad_data(tmp_path, bank, change)))
+    folder = tmp_path / "runs" / record["run_id"] / "validate_data"
+    warnings = json.loads((folder / "result.json").read_text())["warnings"]
+    assert any("column 'job': new categories astronaut" in w for w in warnings)
+    assert any("column 'age': 2000 values outside the training range" in w for w in warnings)
+    assert {"age", "job"} <= set(json.loads((folder / "data_drift.json").read_text())["drifted"])
+
+
+def test_single_label_data_is_refused(tmp_path, bank):
+    path = tmp_path / "one.csv"
+    bank[bank["y"] == "no"].head(1000).to_csv(path, index=False)
+    with pytest.raises(DataError, match="single label"):
+        run(config(tmp_path, path))
+
+
+def test_too_few_new_rows_for_a_fair_evaluation(tmp_path, champion):
+    # Only rows the champion trained on: no fair evaluation slice exists.
+    trained = next((tmp_path / "runs").glob("*/validate_data/train.csv"))
+    with pytest.raises(DataError, match="only 0 rows the champion has not trained on"):
+        run(config(tmp_path, trained))
+
+
+def test_rerun_on_the_same_data_evaluates_on_the_champions_holdout(tmp_path, first_rows, champion):
+    record = run(config(tmp_path, first_rows))
+    folder = tmp_path / "runs" / record["run_id"] / "validate_data"
+    split = json.loads((folder / "result.json").read_text())["split"]
+    assert split["eligible_for_holdout"] == 600 and split["holdout_rows"] == 600
+
+
+@pytest.mark.slow
+def test_cli_run_status_and_registry(tmp_path, first_rows):
+    env_path = f"{HERE}"
+    base = [sys.executable, "-m", "amlstack.cli"]
+    opts = ["--runs", "runs", "--registry", "registry"]
+    done = subprocess.run(
+        [*base, "pipeline", "run", "--data", str(first_rows), *opts, "--artifacts", "artifacts",
+         "--trainer", "tiny_trainer:trainer"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+        env={**__import__("os").environ, "PYTHONPATH": env_path},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "decision: promote" in done.stdout
+    assert (tmp_path / "artifacts" / "bankmarketing" / "1" / "MANIFEST.json").is_file()
+    status = subprocess.run(
+        [*base, "pipeline", "status", "--runs", "runs", "--json"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    record = json.loads(status.stdout)
+    assert record["decision"]["decision"] == "promote"
+    assert record["who"] and record["inputs"]["data_sha256"]
+    listed = subprocess.run(
+        [*base, "registry", "list", "--registry", "registry"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert "production" in listed.stdout
+    missing = subprocess.run(
+        [*base, "pipeline", "run", "--data", "nope.csv", *opts],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "nope.csv: no such data file" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    np.testing.assert_equal(len(list((tmp_path / "runs").iterdir())), 1)
