@@ -23,12 +23,17 @@ AUTH_ENV = "AMLSTACK_AUTH"  # "key" (default) or "none" (explicit, loudly logged
 APPINSIGHTS_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 
 DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 4
+DEFAULT_WORKER_CLASS = "sync"  # measured against gthread: see gunicorn.conf.py
+DEFAULT_THREADS = 1  # threads per worker; only a gthread worker uses more than one
 DEFAULT_TIMEOUT_S = 30
 DEFAULT_MAX_BATCH = 10_000
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
-def max_concurrency(workers: int = DEFAULT_WORKERS, threads: int = DEFAULT_THREADS) -> int:
-    """Requests one scorer instance works on at once (Azure's max_concurrent_requests_per_instance)."""
-    return workers * threads
+def max_concurrency(
+    workers: int = DEFAULT_WORKERS,
+    threads: int = DEFAULT_THREADS,
+    worker_class: str = DEFAULT_WORKER_CLASS,
+) -> int:
+    """Requests one instance works on at once (Azure's max_concurrent_requests_per_instance)."""
+    return workers * threads if worker_class == "gthread" else workers

@@ -1,0 +1,270 @@
+"""Benchmark the scorer against a bare Flask+gunicorn app on the same machine, one after the other.
+
+Each server runs under gunicorn on 127.0.0.1 with the same worker settings; wrk drives it with
+single-record POSTs (a Lua script sets method, body and headers). Reported per server: start-up
+to ready, throughput, p50 and p99 latency at N connections, and the median of sequential
+1,000-record requests. Every run is bounded in time and count.
+
+    python benchmarks/bench_scorer.py --model artifacts/bankmarketing/1 --duration 10
+    python benchmarks/bench_scorer.py --variants sync:2:1,gthread:2:4   # choose a worker model
+
+Without --model a small deterministic artifact is built in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "scorer" / "gunicorn.conf.py"
+KEY = "bench-primary-key-0123456789abcdef"
+READY_TIMEOUT_S = 30.0
+BIG_BATCH = 1000
+
+BARE_APP = textwrap.dedent(
+    """
+    from flask import Flask, jsonify, request
+
+    app = Flask("bare")
+
+    @app.get("/")
+    def health():
+        return "Healthy"
+
+    @app.post("/score")
+    def score():
+        request.get_json()
+        return jsonify({"predictions": ["no"]})
+    """
+)
+
+
+@dataclass
+class Result:
+    name: str
+    startup_s: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    big_ms: float
+    non_2xx: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen, started: float) -> float:
+    deadline = started + READY_TIMEOUT_S
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return time.perf_counter() - started
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.01)
+    raise SystemExit(f"{url} not ready within {READY_TIMEOUT_S} s")
+
+
+def lua_script(path: Path, body: str, auth: bool) -> None:
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}"]
+    lines.append('wrk.headers["Content-Type"] = "application/json"')
+    if auth:
+        lines.append(f'wrk.headers["Authorization"] = "Bearer {KEY}"')
+    path.write_text("\n".join(lines) + "\n")
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise ValueError(f"cannot read wrk latency {text!r}")
+    value, unit = match.groups()
+    return float(value) * _UNITS[unit]
+
+
+def run_wrk(
+    url: str, script: Path, connections: int, duration: int
+) -> tuple[float, float, float, int]:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        timeout=duration + 30,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return rps, p50, p99, int(bad.group(1)) if bad else 0
+
+
+def big_request_ms(url: str, body: bytes, auth: bool, count: int) -> float:
+    headers = {"Content-Type": "application/json"}
+    if auth:
+        headers["Authorization"] = f"Bearer {KEY}"
+    times = []
+    for _ in range(count):
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            resp.read()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def run_server(
+    name: str, cmd: list[str], env: dict[str, str], ready_url: str, args, bodies
+) -> Result:
+    port_url = ready_url.rsplit("/", 1)[0]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        startup = wait_ready(ready_url, proc, started)
+        auth = not name.startswith("bare")
+        with tempfile.TemporaryDirectory() as tmp:
+            script = Path(tmp) / "post.lua"
+            lua_script(script, bodies["one"], auth)
+            # A short warm-up so both servers are measured hot.
+            run_wrk(f"{port_url}/score", script, args.connections, 1)
+            rps, p50, p99, bad = run_wrk(
+                f"{port_url}/score", script, args.connections, args.duration
+            )
+        big = big_request_ms(f"{port_url}/score", bodies["big"], auth, args.big_count)
+        return Result(name, startup, rps, p50, p99, big, bad)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def bare(args, bodies, workdir: Path, worker_class: str, workers: int, threads: int) -> Result:
+    (workdir / "bare_app.py").write_text(BARE_APP)
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "gunicorn", "--chdir", str(workdir), "-b", f"127.0.0.1:{port}",
+        "-w", str(workers), "-k", worker_class, "--threads", str(threads), "bare_app:app",
+    ]  # fmt: skip
+    return run_server(
+        f"bare flask {worker_class} {workers}x{threads}",
+        cmd,
+        dict(os.environ),
+        f"http://127.0.0.1:{port}/",
+        args,
+        bodies,
+    )
+
+
+def ours(args, bodies, model: Path, worker_class: str, workers: int, threads: int) -> Result:
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        AMLSTACK_MODEL_DIR=str(model),
+        AMLSTACK_PRIMARY_KEY=KEY,
+        AMLSTACK_HOST="127.0.0.1",
+        AMLSTACK_PORT=str(port),
+        AMLSTACK_WORKER_CLASS=worker_class,
+        AMLSTACK_WORKERS=str(workers),
+        AMLSTACK_THREADS=str(threads),
+        AMLSTACK_AUTH="key",
+        AMLSTACK_ACCESS_LOG="1",
+    )
+    env.pop("AMLSTACK_KEY_FILE", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    cmd = [sys.executable, "-m", "gunicorn", "-c", str(CONF)]
+    label = f"amlstack {worker_class} {workers}x{threads}"
+    return run_server(label, cmd, env, f"http://127.0.0.1:{port}/ready", args, bodies)
+
+
+def table(results: list[Result]) -> str:
+    """One row per server; ratios are against the bare app run just before with the same workers."""
+    rows = [
+        f"{'server':<28}{'start s':>9}{'req/s':>10}{'ratio':>7}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'1000-rec ms':>13}{'non-2xx':>9}"
+    ]
+    base = results[0]
+    for r in results:
+        if r.name.startswith("bare"):
+            base = r
+        rows.append(
+            f"{r.name:<28}{r.startup_s:>9.2f}{r.rps:>10.0f}{r.rps / base.rps:>7.2f}"
+            f"{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.big_ms:>13.2f}{r.non_2xx:>9}"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--model", type=Path, help="artifact directory (default: build a small one)"
+    )
+    parser.add_argument(
+        "--duration", type=int, default=8, help="seconds of wrk per server (max 60)"
+    )
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--big-count", type=int, default=30, help="sequential 1,000-record requests"
+    )
+    parser.add_argument(
+        "--variants",
+        default="gthread:2:2",
+        help="our worker settings to measure, class:workers:threads, comma-separated",
+    )
+    args = parser.parse_args()
+    args.duration = min(max(args.duration, 1), 60)
+    args.big_count = min(max(args.big_count, 1), 200)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+    with tempfile.TemporaryDirectory(prefix="amlstack-bench-") as tmp:
+        workdir = Path(tmp)
+        model = args.model or build_fixture(workdir)
+        sample = json.loads((model / "sample_input.json").read_text())["data"]
+        bodies = {
+            "one": json.dumps({"data": sample[:1]}),
+            "big": json.dumps({"data": (sample * BIG_BATCH)[:BIG_BATCH]}).encode(),
+        }
+        results = []
+        for variant in args.variants.split(","):
+            worker_class, workers, threads = variant.split(":")
+            spec = (worker_class, int(workers), int(threads))
+            results.append(bare(args, bodies, workdir, *spec))
+            results.append(ours(args, bodies, model, *spec))
+    print(f"wrk: {args.connections} connections, {args.duration} s, single-record POSTs, 127.0.0.1")
+    print(f"model: {args.model or 'built-in fixture artifact'}; cpus: {os.cpu_count()}")
+    print(table(results))
+
+
+def build_fixture(workdir: Path) -> Path:
+    sys.path.insert(0, str(REPO / "tests" / "code" / "scorer"))
+    from scorer_artifact_factory import build
+
+    return build(workdir / "artifacts")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""One exception hierarchy for the scorer, each class with its HTTP status, mapped to JSON here."""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+from flask import Flask, Response, g
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("amlstack.scorer")
+
+JSON = "application/json"
+
+
+class ScorerError(Exception):
+    """Base of every error the scorer answers with; ``status`` and ``code`` reach the client."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class BadRequest(ScorerError):
+    status = 400
+    code = "bad_request"
+
+
+class MalformedJSON(BadRequest):
+    code = "malformed_json"
+
+
+class Unauthorized(ScorerError):
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str, *, invalid: bool = False) -> None:
+        super().__init__(message)
+        # RFC 6750: no error attribute when the key is missing, invalid_token when it is wrong.
+        self.challenge = 'Bearer realm="amlstack"' + (', error="invalid_token"' if invalid else "")
+
+
+class NotFound(ScorerError):
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(ScorerError):
+    status = 405
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class PayloadTooLarge(ScorerError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ScorerError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class InvalidInput(ScorerError):
+    status = 422
+    code = "invalid_input"
+
+
+class ModelFailure(ScorerError):
+    status = 500
+    code = "model_error"
+
+
+class NotReady(ScorerError):
+    status = 503
+    code = "not_ready"
+
+
+_FROM_WERKZEUG: dict[int, type[ScorerError]] = {
+    400: BadRequest,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+}
+
+_encode = msgspec.json.Encoder().encode
+
+
+def render(exc: ScorerError, request_id: str | None) -> tuple[bytes, list[tuple[str, str]]]:
+    """The one JSON shape of every error, ``{"error": {code, message, field, request_id}}``,
+    and the headers that go with it."""
+    body = {
+        "error": {
+            "code": exc.code,
+            "message": exc.message,
+            "field": exc.field,
+            "request_id": request_id,
+        }
+    }
+    headers = []
+    if isinstance(exc, Unauthorized):
+        headers.append(("WWW-Authenticate", exc.challenge))
+    if isinstance(exc, MethodNotAllowed) and exc.allowed:
+        headers.append(("Allow", ", ".join(exc.allowed)))
+    return _encode(body), headers
+
+
+def error_response(exc: ScorerError) -> Response:
+    """``render`` as a Flask response (routes served by Flask)."""
+    body, headers = render(exc, g.get("request_id"))
+    return Response(body, status=exc.status, mimetype=JSON, headers=headers)
+
+
+def _from_http(exc: HTTPException) -> ScorerError:
+    code = exc.code or 500
+    if code == 405:
+        allowed = tuple(getattr(exc, "valid_methods", None) or ())
+        return MethodNotAllowed("method not allowed on this route", allowed=allowed)
+    if code == 413:
+        return PayloadTooLarge("request body is larger than the limit")
+    if code == 404:
+        return NotFound("no such route")
+    kind = _FROM_WERKZEUG.get(code)
+    if kind is None:
+        error = ScorerError(exc.description or "request failed")
+        error.status, error.code = code, "http_error"
+        return error
+    return kind(exc.description or kind.code)
+
+
+def install(app: Flask, on_exception=None) -> None:
+    """Register the handlers: our errors, werkzeug's HTTP errors and anything unexpected (500)."""
+
+    @app.errorhandler(ScorerError)
+    def _scorer_error(exc: ScorerError) -> Response:
+        return error_response(exc)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        return error_response(_from_http(exc))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        # Logged with its traceback for operators; the client only sees the request id.
+        log.error("unhandled error", exc_info=exc, extra={"request_id": g.get("request_id")})
+        if on_exception is not None:
+            on_exception(exc)
+        return error_response(ScorerError("internal error; quote the request id"))

@@ -1,0 +1,205 @@
+"""The scorer's settings: one typed, frozen object read from ``AMLSTACK_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from amlstack_scorer import contract as c
+
+WORKERS_ENV = c.ENV_PREFIX + "WORKERS"
+THREADS_ENV = c.ENV_PREFIX + "THREADS"
+WORKER_CLASS_ENV = c.ENV_PREFIX + "WORKER_CLASS"
+HOST_ENV = c.ENV_PREFIX + "HOST"
+PORT_ENV = c.ENV_PREFIX + "PORT"
+TIMEOUT_ENV = c.ENV_PREFIX + "TIMEOUT"
+GRACEFUL_TIMEOUT_ENV = c.ENV_PREFIX + "GRACEFUL_TIMEOUT"
+MAX_REQUESTS_ENV = c.ENV_PREFIX + "MAX_REQUESTS"
+MAX_BATCH_ENV = c.ENV_PREFIX + "MAX_BATCH"
+MAX_BODY_ENV = c.ENV_PREFIX + "MAX_BODY_BYTES"
+GENERATE_KEYS_ENV = c.ENV_PREFIX + "GENERATE_KEYS"
+CORS_ENV = c.ENV_PREFIX + "CORS_ORIGINS"
+LOG_LEVEL_ENV = c.ENV_PREFIX + "LOG_LEVEL"
+ACCESS_LOG_ENV = c.ENV_PREFIX + "ACCESS_LOG"
+AZUREML_MODEL_DIR_ENV = "AZUREML_MODEL_DIR"  # set by Azure ML on managed online endpoints
+
+DEFAULT_CORS = ("http://localhost:8080", "http://127.0.0.1:8080")  # the Swagger UI container
+MIN_KEY_LENGTH = 16
+WORKER_CLASSES = ("sync", "gthread")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message starts with the variable's name."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the scorer reads from its environment, checked once at start."""
+
+    model_dir: Path | None = None
+    host: str = "0.0.0.0"
+    port: int = c.DEFAULT_PORT
+    workers: int = c.DEFAULT_WORKERS
+    threads: int = c.DEFAULT_THREADS
+    worker_class: str = c.DEFAULT_WORKER_CLASS
+    timeout_s: int = c.DEFAULT_TIMEOUT_S
+    graceful_timeout_s: int = c.DEFAULT_TIMEOUT_S
+    max_requests: int = 100_000
+    max_batch: int = c.DEFAULT_MAX_BATCH
+    max_body_bytes: int = c.DEFAULT_MAX_BODY_BYTES
+    auth: str = "key"
+    primary_key: str | None = field(default=None, repr=False)
+    secondary_key: str | None = field(default=None, repr=False)
+    key_file: Path | None = None
+    generate_keys: bool = False
+    cors_origins: tuple[str, ...] = DEFAULT_CORS
+    log_level: str = "INFO"
+    access_log: bool = True
+    appinsights_connection_string: str | None = field(default=None, repr=False)
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.auth == "key"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and check every variable; raise SettingsError naming the first bad one."""
+        env = os.environ if env is None else env
+        r = _Reader(env)
+        settings = cls(
+            model_dir=_model_dir(env),
+            host=r.text(HOST_ENV, cls.host),
+            port=r.integer(PORT_ENV, cls.port, low=1, high=65535),
+            workers=r.integer(WORKERS_ENV, cls.workers, low=1, high=64),
+            threads=r.integer(THREADS_ENV, cls.threads, low=1, high=256),
+            worker_class=r.choice(WORKER_CLASS_ENV, cls.worker_class, WORKER_CLASSES),
+            timeout_s=r.integer(TIMEOUT_ENV, cls.timeout_s, low=1, high=3600),
+            graceful_timeout_s=r.integer(GRACEFUL_TIMEOUT_ENV, cls.graceful_timeout_s, low=1),
+            max_requests=r.integer(MAX_REQUESTS_ENV, cls.max_requests, low=0),
+            max_batch=r.integer(MAX_BATCH_ENV, cls.max_batch, low=1),
+            max_body_bytes=r.integer(MAX_BODY_ENV, cls.max_body_bytes, low=1024),
+            auth=r.choice(c.AUTH_ENV, cls.auth, ("key", "none")),
+            primary_key=r.key(c.PRIMARY_KEY_ENV),
+            secondary_key=r.key(c.SECONDARY_KEY_ENV),
+            key_file=r.path(c.KEY_FILE_ENV),
+            generate_keys=r.flag(GENERATE_KEYS_ENV, cls.generate_keys),
+            cors_origins=r.origins(CORS_ENV, cls.cors_origins),
+            log_level=r.choice(LOG_LEVEL_ENV, cls.log_level, LOG_LEVELS, upper=True),
+            access_log=r.flag(ACCESS_LOG_ENV, cls.access_log),
+            appinsights_connection_string=env.get(c.APPINSIGHTS_ENV) or None,
+        )
+        settings.check_auth()
+        return settings
+
+    def check_auth(self) -> None:
+        """Refuse to run without keys unless the opt-out is explicit."""
+        if not self.auth_enabled:
+            return
+        if self.secondary_key and not self.primary_key:
+            raise SettingsError(f"{c.SECONDARY_KEY_ENV}: set {c.PRIMARY_KEY_ENV} as well")
+        if self.primary_key or self.key_file:
+            return
+        raise SettingsError(
+            f"{c.AUTH_ENV}: key auth is on but no key is configured; set {c.PRIMARY_KEY_ENV} "
+            f"(and {c.SECONDARY_KEY_ENV}), or {c.KEY_FILE_ENV} (with {GENERATE_KEYS_ENV}=1 to "
+            f"create it), or run without keys on purpose with {c.AUTH_ENV}=none"
+        )
+
+    def require_model_dir(self) -> Path:
+        if self.model_dir is None:
+            raise SettingsError(f"{c.MODEL_DIR_ENV}: not set; point it at an artifact directory")
+        return self.model_dir
+
+
+def _model_dir(env: Mapping[str, str]) -> Path | None:
+    # On Azure ML the registered model is mounted under AZUREML_MODEL_DIR; a relative
+    # AMLSTACK_MODEL_DIR is resolved against it so the deployment YAML needs no absolute path.
+    raw = env.get(c.MODEL_DIR_ENV, "").strip()
+    azure_root = env.get(AZUREML_MODEL_DIR_ENV, "").strip()
+    if not raw:
+        return Path(azure_root) if azure_root else None
+    path = Path(raw)
+    if not path.is_absolute() and azure_root:
+        path = Path(azure_root) / path
+    return path
+
+
+class _Reader:
+    """Typed getters over an environment mapping; every failure names its variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def _get(self, name: str, default: T, parse: Callable[[str], T]) -> T:
+        raw = self.env.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        return parse(raw.strip())
+
+    def text(self, name: str, default: str) -> str:
+        return self._get(name, default, str)
+
+    def integer(self, name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
+        def parse(raw: str) -> int:
+            try:
+                value = int(raw)
+            except ValueError:
+                raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
+            if value < low or (high is not None and value > high):
+                bound = f"between {low} and {high}" if high is not None else f">= {low}"
+                raise SettingsError(f"{name}: must be {bound}, got {value}")
+            return value
+
+        return self._get(name, default, parse)
+
+    def choice(
+        self, name: str, default: str, allowed: tuple[str, ...], *, upper: bool = False
+    ) -> str:
+        def parse(raw: str) -> str:
+            value = raw.upper() if upper else raw.lower()
+            if value not in allowed:
+                raise SettingsError(f"{name}: must be one of {', '.join(allowed)}; got {raw!r}")
+            return value
+
+        return self._get(name, default, parse)
+
+    def flag(self, name: str, default: bool) -> bool:
+        def parse(raw: str) -> bool:
+            value = raw.lower()
+            if value in ("1", "true", "yes", "on"):
+                return True
+            if value in ("0", "false", "no", "off"):
+                return False
+            raise SettingsError(f"{name}: expected 1/0, true/false, yes/no or on/off; got {raw!r}")
+
+        return self._get(name, default, parse)
+
+    def key(self, name: str) -> str | None:
+        def parse(raw: str) -> str:
+            if len(raw) < MIN_KEY_LENGTH:
+                # Never echo the value: it is a secret, even a bad one.
+                raise SettingsError(f"{name}: keys must be at least {MIN_KEY_LENGTH} characters")
+            return raw
+
+        return self._get(name, None, parse)
+
+    def path(self, name: str) -> Path | None:
+        return self._get(name, None, Path)
+
+    def origins(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        def parse(raw: str) -> tuple[str, ...]:
+            origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+            for origin in origins:
+                if origin == "*":
+                    raise SettingsError(f"{name}: '*' is not allowed; list the origins")
+                if not origin.startswith(("http://", "https://")):
+                    raise SettingsError(f"{name}: {origin!r} is not an http(s) origin")
+            return origins
+
+        return self._get(name, default, parse)

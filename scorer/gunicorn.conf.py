@@ -1,0 +1,128 @@
+"""gunicorn settings for the amlstack scorer; every value comes from the typed Settings (env).
+
+Worker model: 2 sync workers (AMLSTACK_WORKER_CLASS=sync, AMLSTACK_WORKERS=2), chosen by
+measurement: `python benchmarks/bench_scorer.py --model <trained artifact> --duration 10
+--variants sync:2:1,gthread:2:2,gthread:2:4` (wrk, 8 connections, single-record POSTs, 127.0.0.1,
+2 cores shared with wrk and with other jobs; each row's ratio is against a bare Flask app run just
+before it with the same workers; FLAML ensemble artifact, drift profile on):
+
+    workers       req/s  vs bare  p50 ms  p99 ms        (two runs, 02:55 and 02:56 UTC)
+    sync 2x1       2197    0.95    3.47    6.06
+                   2369    0.99    3.17    5.61
+    gthread 2x2    2331    0.85    3.83   11.59
+                   2211    0.76    4.05   11.76
+    gthread 2x4    2301    1.32    3.01   11.89
+                   1112    0.42    6.73   19.77
+
+Scoring is CPU-bound Python, so threads in one worker only take turns on the GIL: they add
+queueing (p99 doubles) and run-to-run variance without adding throughput. Sync workers hold no
+keep-alive connections; the clients here (Azure's front end, Locust, ab) do not need them.
+AMLSTACK_WORKER_CLASS=gthread remains available for slow clients reaching the port directly.
+
+No preload of the app: every worker loads and verifies the artifact itself after fork (an
+onnxruntime imported before fork stopped workers from exiting on SIGTERM until graceful_timeout,
+and telemetry must start per worker before the app exists). The master imports the rest of the
+serving code once; start-up to ready measured 0.54-0.58 s (bench_scorer.py, "start s").
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+
+from amlstack_scorer import logs
+from amlstack_scorer.auth import generate_key_file
+from amlstack_scorer.settings import Settings, SettingsError
+
+try:
+    _settings = Settings.from_env()
+except SettingsError as _exc:
+    sys.exit(f"amlstack scorer: {_exc}")
+
+# prometheus-client's multi-process mode: workers write samples to files that /metrics merges.
+# It must be set before any worker imports prometheus_client; the container's root file system
+# is read-only, /tmp is a tmpfs there. A directory given in the environment is reused, but its
+# stale sample files (a previous run's) are removed, or they would be summed in.
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="amlstack-metrics-")
+_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+os.makedirs(_metrics_dir, exist_ok=True)
+for _name in os.listdir(_metrics_dir):
+    if _name.endswith(".db"):
+        os.remove(os.path.join(_metrics_dir, _name))
+
+# One thread per worker for the numeric libraries: the workers are the parallelism.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Import the serving code once in the master (the model itself is loaded per worker, after
+# fork): forked workers share these modules instead of importing them again, which halves
+# the CPU spent on start-up and gets the workers ready sooner.
+import amlstack_scorer.app  # noqa: E402, F401
+
+logs.configure(_settings.log_level)
+# Generate the key file once, in the master, before any worker looks for it.
+if _settings.auth_enabled and _settings.generate_keys and not _settings.primary_key:
+    generate_key_file(_settings.key_file)
+
+wsgi_app = "amlstack_scorer.wsgi:app"
+bind = [f"{_settings.host}:{_settings.port}"]
+worker_class = _settings.worker_class
+workers = _settings.workers
+threads = _settings.threads if worker_class == "gthread" else 1
+preload_app = False
+# Per-request timeout (sync workers) / heartbeat; graceful_timeout bounds SIGTERM draining:
+# in-flight requests finish, then the worker exits.
+timeout = _settings.timeout_s
+graceful_timeout = _settings.graceful_timeout_s
+keepalive = 5
+# The control socket (gunicorn >= 25.1) would need a writable home; nothing here uses it.
+control_socket_disable = True
+# Recycle workers now and then (guards against slow leaks); jitter avoids all restarting at once.
+max_requests = _settings.max_requests
+max_requests_jitter = max(1, _settings.max_requests // 10) if _settings.max_requests else 0
+# Our JSON access log replaces gunicorn's; errors go to stderr.
+accesslog = None
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+# The request line and headers are bounded; the body limit is the app's (AMLSTACK_MAX_BODY_BYTES).
+limit_request_line = 8190
+limit_request_fields = 100
+
+
+def post_fork(server, worker):
+    """Per-worker start: telemetry before the app is built, so its Flask instrumentation applies."""
+    from amlstack_scorer import telemetry
+
+    telemetry.configure(_settings.appinsights_connection_string)
+
+
+def post_worker_init(worker):
+    """Let SIGHUP sent to a worker re-read the key file (SIGHUP to the master reloads workers)."""
+    state = getattr(worker.wsgi, "extensions", {}).get("amlstack")
+    if state is not None and state.keystore is not None:
+        state.keystore.install_sighup()
+
+
+def worker_exit(server, worker):
+    """Hand the worker's buffered drift rows to the profile before it goes."""
+    state = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("amlstack")
+    if state is not None:
+        state.flush_observers()
+
+
+def when_ready(server):
+    server.log.info("amlstack scorer ready on %s", ", ".join(bind))
+
+
+def child_exit(server, worker):
+    from amlstack_scorer.metrics import mark_worker_dead
+
+    mark_worker_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

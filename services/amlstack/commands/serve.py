@@ -1,0 +1,154 @@
+"""`amlstack serve` (the scorer under gunicorn, no Docker) and `amlstack score` (endpoint.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from amlstack.errors import ExternalError, UserError
+from amlstack_scorer.contract import DEFAULT_PORT, DEFAULT_THREADS, DEFAULT_WORKERS
+
+# Two records of the bank-marketing data, as the seed's endpoint.py sent them.
+SAMPLE_RECORDS = [
+    {
+        "age": 17, "job": "blue-collar", "marital": "married", "education": "university.degree",
+        "default": "no", "housing": "yes", "loan": "yes", "contact": "cellular", "month": "may",
+        "day_of_week": "mon", "duration": 971, "campaign": 1, "pdays": 999, "previous": 1,
+        "poutcome": "failure", "emp.var.rate": -1.8, "cons.price.idx": 92.893,
+        "cons.conf.idx": -46.2, "euribor3m": 1.299, "nr.employed": 5099.1,
+    },
+    {
+        "age": 87, "job": "blue-collar", "marital": "married", "education": "university.degree",
+        "default": "no", "housing": "yes", "loan": "yes", "contact": "cellular", "month": "may",
+        "day_of_week": "mon", "duration": 471, "campaign": 1, "pdays": 999, "previous": 1,
+        "poutcome": "failure", "emp.var.rate": -1.8, "cons.price.idx": 92.893,
+        "cons.conf.idx": -46.2, "euribor3m": 1.299, "nr.employed": 5099.1,
+    },
+]  # fmt: skip
+TIMEOUT_S = 30
+
+
+def gunicorn_conf() -> Path:
+    """scorer/gunicorn.conf.py next to the amlstack_scorer package (repo checkout or image)."""
+    import amlstack_scorer
+
+    path = Path(amlstack_scorer.__file__).resolve().parent.parent / "gunicorn.conf.py"
+    if not path.is_file():
+        raise UserError(f"{path} not found; run from a checkout of the amlstack repository")
+    return path
+
+
+def serve(
+    model: Annotated[Path, typer.Option(help="Artifact directory (artifacts/<name>/<version>).")],
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
+    workers: Annotated[int, typer.Option(help="gunicorn worker processes.")] = DEFAULT_WORKERS,
+    threads: Annotated[int, typer.Option(help="Threads per gthread worker.")] = DEFAULT_THREADS,
+    worker_class: Annotated[str, typer.Option(help="gunicorn worker class: sync or gthread.")] = (
+        "sync"
+    ),
+    key_file: Annotated[
+        Path | None,
+        typer.Option(help="JSON key file {primaryKey, secondaryKey}; created if missing."),
+    ] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Serve without keys (logged as a warning).")
+    ] = False,
+) -> None:
+    """Serve a model artifact locally under gunicorn, with the container's settings."""
+    from amlstack_scorer.artifact import Model
+    from amlstack_scorer.settings import Settings, SettingsError
+
+    Model(model, verify=True)  # fail here, with one line, rather than in every worker
+    env = dict(os.environ)
+    env.update(
+        AMLSTACK_MODEL_DIR=str(model.resolve()),
+        AMLSTACK_HOST=host,
+        AMLSTACK_PORT=str(port),
+        AMLSTACK_WORKERS=str(workers),
+        AMLSTACK_THREADS=str(threads),
+        AMLSTACK_WORKER_CLASS=worker_class,
+    )
+    if no_auth:
+        env["AMLSTACK_AUTH"] = "none"
+    elif key_file is not None:
+        env.update(AMLSTACK_KEY_FILE=str(key_file.resolve()), AMLSTACK_GENERATE_KEYS="1")
+    try:
+        Settings.from_env(env)
+    except SettingsError as exc:
+        raise UserError(f"{exc} (or pass --key-file PATH or --no-auth)") from None
+    if key_file is not None and not no_auth:
+        typer.echo(f"keys: {key_file} (created if it did not exist)", err=True)
+    typer.echo(f"serving {model} on http://{host}:{port}", err=True)
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(gunicorn_conf())]
+    # Replace this process: gunicorn's master then gets Ctrl-C/SIGTERM/SIGHUP directly.
+    os.execve(sys.executable, argv, env)  # noqa: S606 (fixed argv, no shell)
+
+
+def _score_url(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UserError(f"--url {url!r} is not an http(s) URL")
+    return url.rstrip("/") + "/score" if parts.path in ("", "/") else url
+
+
+def score(
+    url: Annotated[str, typer.Option(help="Scoring URL (…/score; a bare host gets /score).")],
+    key: Annotated[
+        str | None,
+        typer.Option(envvar="AMLSTACK_PRIMARY_KEY", help="Endpoint key (sent as Bearer)."),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="JSON payload to send instead of two sample records.")
+    ] = None,
+    data_out: Annotated[
+        Path, typer.Option(help="Where to write the payload for an Apache Bench run.")
+    ] = Path("data.json"),
+) -> None:
+    """Send records to a scoring endpoint and print the answer (the seed's endpoint.py)."""
+    import requests
+
+    if file is not None:
+        try:
+            payload = json.loads(file.read_text())
+        except FileNotFoundError:
+            raise UserError(f"--file {file}: no such file") from None
+        except ValueError as exc:
+            raise UserError(f"--file {file}: not valid JSON ({exc})") from None
+    else:
+        payload = {"data": SAMPLE_RECORDS}
+    body = json.dumps(payload)
+    data_out.write_text(body)
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    target = _score_url(url)
+    try:
+        resp = requests.post(target, data=body, headers=headers, timeout=TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise ExternalError(f"cannot reach {target}: {exc}") from None
+    if resp.status_code != 200:
+        raise ExternalError(f"{target} answered {resp.status_code}: {_error_text(resp)}")
+    typer.echo(json.dumps(resp.json(), indent=2))
+    typer.echo(f"payload written to {data_out}", err=True)
+
+
+def _error_text(resp) -> str:
+    try:
+        error = resp.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return resp.text[:300]
+    field = f" (field {error['field']})" if error.get("field") else ""
+    return f"{error.get('message')}{field}; request id {error.get('request_id')}"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("score")(score)
