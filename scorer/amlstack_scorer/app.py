@@ -102,6 +102,15 @@ class ScorerState:
                 except Exception:
                     log.exception("observer %r failed to flush", observer)
 
+    def observer_registries(self) -> list:
+        """Prometheus registries the observers keep (a buffered observer wraps the real one)."""
+        found = []
+        for observer in self.observers:
+            registry = getattr(getattr(observer, "observer", observer), "registry", None)
+            if registry is not None:
+                found.append(registry)
+        return found
+
     @staticmethod
     def request_id(incoming: str | None) -> str:
         """The client's X-Request-ID when it is safe to echo and log, else a fresh one."""

@@ -8,6 +8,7 @@ imported, every worker writes its samples to files there, and /metrics merges th
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -84,13 +85,18 @@ class Metrics:
         for feature, n in unseen.items():
             self.unseen.labels(feature).inc(n)
 
-    def render(self) -> tuple[bytes, str]:
-        """The exposition text, merged across gunicorn workers when in multi-process mode."""
+    def render(self, extra: Iterable[CollectorRegistry] = ()) -> tuple[bytes, str]:
+        """The exposition text, merged across gunicorn workers when in multi-process mode.
+
+        ``extra``: other registries of this process (the drift profile's), which a single
+        process must render itself; in multi-process mode the shared files already hold them.
+        """
         if os.environ.get(MULTIPROC_ENV):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
             return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        body = b"".join(generate_latest(r) for r in (self.registry, *extra))
+        return body, CONTENT_TYPE_LATEST
 
 
 def mark_worker_dead(pid: int) -> None:

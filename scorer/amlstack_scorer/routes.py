@@ -54,5 +54,5 @@ def register(app: Flask, state: ScorerState) -> None:
         if state.metrics is None:
             raise NotReady("the model is not loaded yet")
         state.flush_observers()  # this worker's buffered drift rows count in this scrape
-        body, content_type = state.metrics.render()
+        body, content_type = state.metrics.render(state.observer_registries())
         return Response(body, content_type=content_type)
