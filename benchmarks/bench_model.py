@@ -28,7 +28,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO / "data" / "bankmarketing_train.csv")
     parser.add_argument("--target", default="y")
-    parser.add_argument("--budget", type=float, default=240.0, help="seconds, for both")
+    parser.add_argument("--budget", type=float, default=285.0, help="seconds, for both")
     parser.add_argument("--model", type=Path, help="our artifact (skip training ours)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/amlstack-bench"))
     parser.add_argument("--repeats", type=int, default=2000)

@@ -3,8 +3,9 @@
 Updating a live profile costs a fixed few hundred microseconds per call whatever the batch size
 (one numpy pass and a counter update per feature), more than scoring a single record. Copying the
 request's rows into a block and handing over whole blocks makes that cost per block, not per
-request. A block is handed over when full, when it is older than ``max_age_s`` (checked on the
-next request), on ``flush()`` (before /metrics answers, and when a gunicorn worker exits).
+request. A block is handed over when full, when it is ``max_age_s`` old (a timer thread, so a
+worker that goes quiet still reports its rows to the shared metrics), and on ``flush()`` (before
+/metrics answers, and when a gunicorn worker exits).
 """
 
 from __future__ import annotations
@@ -42,10 +43,16 @@ class BufferedObserver:
                 self._hand_over()
             if self._count == 0:
                 self._started = time.monotonic()
+                self._flush_later()
             self._block[self._count : self._count + count] = matrix[:count]
             self._count += count
             if self._count >= self.rows or time.monotonic() - self._started > self.max_age_s:
                 self._hand_over()
+
+    def _flush_later(self) -> None:
+        timer = threading.Timer(self.max_age_s, self.flush)
+        timer.daemon = True  # never keeps a stopping worker alive
+        timer.start()
 
     def flush(self) -> None:
         with self._lock:

@@ -23,26 +23,39 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
-# Modules that define `register(app)`; a module missing from a partial install is skipped.
+# Modules that define `register(app)`, the commands they add and the extra they need.
 COMMAND_MODULES = (
-    "amlstack.commands.model",  # train, predict, models
-    "amlstack.commands.serve",  # serve, score
-    "amlstack.commands.loadtest",  # loadtest
-    "amlstack.azure.cli",  # azure ...
-    "amlstack.pipeline.cli",  # pipeline ..., registry ..., drift
+    ("amlstack.commands.model", ("train", "predict", "models"), "train"),
+    ("amlstack.commands.serve", ("serve", "score"), None),
+    ("amlstack.commands.loadtest", ("loadtest",), "loadtest"),
+    ("amlstack.azure.cli", ("azure",), "azure"),
+    ("amlstack.pipeline.cli", ("pipeline", "registry", "drift"), "train,azure"),
 )
 
 
 def build_app() -> typer.Typer:
-    for name in COMMAND_MODULES:
+    """Register every command group; a group whose extra is not installed still answers."""
+    for name, commands, extra in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
+            for command in commands:
+                app.command(command, help=f"(needs: pip install 'amlstack[{extra}]')")(
+                    _missing(command, extra, exc.name)
+                )
+            continue
         module.register(app)
     return app
+
+
+def _missing(command: str, extra: str | None, module: str | None):
+    def unavailable() -> None:
+        raise UserError(
+            f"`amlstack {command}` needs the {extra} extra: pip install 'amlstack[{extra}]' "
+            f"(missing Python module {module!r})"
+        )
+
+    return unavailable
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,7 +32,7 @@ def train(
     name: Annotated[str | None, typer.Option(help="Model name (default: the CSV's stem).")] = None,
     time_budget: Annotated[
         float | None, typer.Option(help="Seconds for the whole run (search, refit, export).")
-    ] = 240.0,
+    ] = 285.0,
     max_iter: Annotated[
         int | None,
         typer.Option(help="Trial budget; with it and no --time-budget a run is reproducible."),

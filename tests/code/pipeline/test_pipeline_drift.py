@@ -176,9 +176,13 @@ def _drift_cli(url: str, artifact: Path) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_drift_command_against_gunicorn_flags_the_shifted_features(scorer, artifact, split):
     _send(scorer, shift(split[1]), Model(artifact).feature_names)
-    done = _drift_cli(scorer, artifact)
+    for _attempt in range(5):  # workers hand buffered rows over within a second; wait for both
+        done = _drift_cli(scorer, artifact)
+        report = json.loads(done.stdout)
+        if report["rows"] >= LIVE_ROWS:
+            break
+        time.sleep(1)
     assert done.returncode == 1, done.stderr
-    report = json.loads(done.stdout)
     assert set(report["drifted"]) == SHIFTED
     assert report["rows"] == LIVE_ROWS  # both workers' counts, summed
 

@@ -1,0 +1,101 @@
+"""`amlstack loadtest`: a headless Locust run against a scorer, with a pass/fail verdict.
+
+It runs the repository's loadtest/locustfile.py with loadtest/locust.conf (where the failure-ratio
+and p95/p99 thresholds live), writes CSV and HTML reports, and exits with Locust's exit code.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from amlstack.errors import UserError
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+LOADTEST_DIR = REPO_ROOT / "loadtest"
+KEY_ENV = "AMLSTACK_PRIMARY_KEY"
+
+
+def locust_command(
+    *,
+    host: str,
+    users: int,
+    spawn_rate: float,
+    run_time: str,
+    report_dir: Path,
+    locustfile: Path = LOADTEST_DIR / "locustfile.py",
+    config: Path = LOADTEST_DIR / "locust.conf",
+    key_file: Path | None = None,
+) -> list[str]:
+    """The headless Locust command line (the key travels in the environment, not here)."""
+    command = [
+        sys.executable, "-m", "locust",
+        "--locustfile", str(locustfile),
+        "--config", str(config),
+        "--headless",
+        "--host", host.rstrip("/"),
+        "--users", str(users),
+        "--spawn-rate", str(spawn_rate),
+        "--run-time", run_time,
+        "--csv", str(report_dir / "locust"),
+        "--html", str(report_dir / "report.html"),
+    ]  # fmt: skip
+    if key_file is not None:
+        command += ["--key-file", str(key_file)]
+    return command
+
+
+def loadtest(
+    host: Annotated[str, typer.Option(help="Scorer base URL.")] = "http://127.0.0.1:5001",
+    key: Annotated[
+        str | None,
+        typer.Option(envvar=KEY_ENV, show_envvar=True, help="Scoring key (primary or secondary)."),
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option(help='Key file {"primaryKey": ...} instead of --key.')
+    ] = None,
+    users: Annotated[int, typer.Option(min=1, help="Concurrent simulated clients.")] = 10,
+    spawn_rate: Annotated[float, typer.Option(min=0.1, help="Users started per second.")] = 5.0,
+    run_time: Annotated[str, typer.Option(help="How long to run, e.g. 30s, 2m.")] = "30s",
+    report_dir: Annotated[Path, typer.Option(help="Where locust_*.csv and report.html go.")] = Path(
+        "reports/loadtest"
+    ),
+) -> None:
+    """Load-test a scorer headless; exit non-zero when failures or p95/p99 pass locust.conf."""
+    if importlib.util.find_spec("locust") is None:
+        raise UserError("Locust is not installed; pip install 'amlstack[loadtest]'")
+    if not (LOADTEST_DIR / "locustfile.py").is_file():
+        raise UserError(f"{LOADTEST_DIR}/locustfile.py not found; run from an amlstack checkout")
+    if not key and key_file is None:
+        raise UserError(
+            f"no scoring key: pass --key (or set {KEY_ENV}) or --key-file; "
+            "for the Compose stack, scripts/stack.sh key prints it"
+        )
+    if key_file is not None and not key_file.is_file():
+        raise UserError(f"--key-file {key_file}: no such file")
+    report_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.pop(KEY_ENV, None)
+    if key:
+        env[KEY_ENV] = key
+    command = locust_command(
+        host=host,
+        users=users,
+        spawn_rate=spawn_rate,
+        run_time=run_time,
+        report_dir=report_dir,
+        key_file=key_file,
+    )
+    code = subprocess.run(command, env=env, check=False).returncode
+    typer.echo(f"reports: {report_dir}/report.html, {report_dir}/locust_stats.csv")
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("loadtest")(loadtest)

@@ -1,0 +1,149 @@
+"""The Compose stack for the end-to-end tests.
+
+With ``AMLSTACK_E2E_STACK=running`` the tests use the stack already up (default ports) and leave
+it running. Otherwise the session builds and starts its own stack (project ``amlstacke2e``)
+with the helpers in scripts/docker-env.sh and removes it with its volumes at the end. No Docker:
+skipped on a developer machine, a failure in CI (``CI=true``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER_ENV = ROOT / "scripts" / "docker-env.sh"
+E2E_PROJECT = "amlstacke2e"
+UP_TIMEOUT_S = 3600  # a cold build trains the default model and installs its libraries
+LOG_TAIL = "200"
+
+
+def shell(
+    script: str, *args: str, timeout: float = 600, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run bash ``script`` (args as "$@") with the scripts/docker-env.sh functions loaded."""
+    result = subprocess.run(
+        ["bash", "-c", f'source "{DOCKER_ENV}" && {script}', "docker-env", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{script} {' '.join(args)} exited {result.returncode}\n"
+            f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-8000:]}"
+        )
+    return result
+
+
+def compose(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    return shell('compose "$@"', *args, timeout=timeout, check=check)
+
+
+def compose_logs() -> str:
+    result = compose("logs", "--no-color", f"--tail={LOG_TAIL}", timeout=60, check=False)
+    return result.stdout + result.stderr
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Where the running stack answers, and its key."""
+
+    scorer: str
+    swagger: str
+    locust: str
+    key: str
+    base_image: str
+
+    def score(self, payload: Any, key: str | None = None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return requests.post(f"{self.scorer}/score", json=payload, headers=headers, timeout=30)
+
+    @staticmethod
+    def compose(*args: str, timeout: float = 600, check: bool = True):
+        return compose(*args, timeout=timeout, check=check)
+
+    @staticmethod
+    def docker(*args: str, timeout: float = 120, check: bool = True):
+        return subprocess.run(
+            ["docker", *args], capture_output=True, text=True, timeout=timeout, check=check
+        )
+
+    def container_json(self, path: str) -> Any:
+        """A JSON file read from inside the scorer container (e.g. the artifact's model.json)."""
+        return json.loads(compose("exec", "-T", "scorer", "cat", path, timeout=60).stdout)
+
+
+def _docker_usable() -> bool:
+    if not shutil.which("docker"):
+        return False
+    probe = subprocess.run(["docker", "info"], capture_output=True, timeout=60)
+    return probe.returncode == 0
+
+
+def _wait_ready(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not answer 200 within {timeout_s} s")
+        time.sleep(1)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Stack:
+    reuse = os.environ.get("AMLSTACK_E2E_STACK") == "running"
+    if not reuse:
+        if not _docker_usable():
+            reason = "Docker is not installed or its engine is not running"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"e2e: {reason} (CI must run the Compose stack)")
+            pytest.skip(f"e2e: {reason}; start dockerd or set AMLSTACK_E2E_STACK=running")
+        os.environ["AMLSTACK_COMPOSE_PROJECT"] = E2E_PROJECT
+    started = time.monotonic()
+    # The official base image when it can be pulled, else the local one (built if missing).
+    base = shell('ensure_base_image >&2 && echo "$AMLSTACK_BASE_IMAGE"', timeout=900)
+    os.environ["AMLSTACK_BASE_IMAGE"] = base.stdout.strip().splitlines()[-1]
+    if not reuse:
+        try:
+            shell("stack_up", timeout=UP_TIMEOUT_S)
+        except AssertionError:
+            shell("stack_down", timeout=300, check=False)
+            raise
+        print(f"\ne2e: stack built and up in {time.monotonic() - started:.0f} s")
+    try:
+        stack = Stack(
+            scorer="http://127.0.0.1:5001",
+            swagger="http://127.0.0.1:8080",
+            locust="http://127.0.0.1:8089",
+            key=shell("stack_key", timeout=60).stdout.strip(),
+            base_image=os.environ["AMLSTACK_BASE_IMAGE"],
+        )
+        _wait_ready(f"{stack.scorer}/ready")
+        yield stack
+    finally:
+        if not reuse:
+            shell("stack_down", timeout=300, check=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the Compose logs to every failed e2e test."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and item.get_closest_marker("e2e") and "stack" in item.fixturenames:
+        report.sections.append(("docker compose logs", compose_logs()))
