@@ -55,11 +55,11 @@ def test_steps_are_chained_through_the_run_folder(files):
         assert jobs[after]["inputs"]["run_in"] == f"${{{{parent.jobs.{before}.outputs.run_out}}}}"
 
 
-def test_a_broken_definition_is_reported(files, tmp_path):
+def test_a_broken_definition_is_reported(files):
     from amlstack.errors import UserError
 
     broken = dict(files)
-    bad = tmp_path / "bad.yml"
+    bad = files["train"].parent / "bad.yml"  # beside it: its `code:` path is relative
     spec = yaml.safe_load(files["train"].read_text())
     spec["command"] += " --x ${{inputs.nonexistent}}"
     bad.write_text(yaml.safe_dump(spec))
