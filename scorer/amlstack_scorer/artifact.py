@@ -295,15 +295,9 @@ def encode_columns(
 
 
 def _codes_for(values: np.ndarray, feat: Feature) -> np.ndarray:
-    if not feat.categories:
-        return np.full(len(values), UNSEEN_CODE, dtype=np.float32)
-    categories = np.asarray(feat.categories, dtype=str)
-    order = np.argsort(categories)
-    sorted_cats = categories[order]
-    as_str = values.astype(str)
-    pos = np.clip(np.searchsorted(sorted_cats, as_str), 0, len(sorted_cats) - 1)
-    hit = sorted_cats[pos] == as_str
-    return np.where(hit, order[pos], UNSEEN_CODE).astype(np.float32)
+    # A dict look-up per cell beats numpy's string sorting and searching for this (measured).
+    get = feat.codes.get
+    return np.fromiter((get(v, UNSEEN_CODE) for v in values.tolist()), np.float32, len(values))
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -63,6 +63,7 @@ class TrainConfig:
     val_size: float = 0.15
     n_jobs: int = 2
     max_members: int = 3
+    max_trees: int = 250  # in the whole ensemble; bounds batch prediction time
     contexts: tuple[tuple[str, ...], ...] = ()
 
     def check(self) -> None:
@@ -121,7 +122,7 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
         features=search_features, metric=config.metric, n_classes=len(dataset.classes),
         learners=config.learners,
         time_budget=search_budget, max_iter=config.max_iter, seed=config.seed,
-        n_jobs=config.n_jobs, on_progress=on_progress,
+        n_jobs=config.n_jobs, max_trees=config.max_trees, on_progress=on_progress,
     )  # fmt: skip
     if not candidates:
         raise UserError("the search found no model in the budget; raise --time-budget")
@@ -230,8 +231,15 @@ def _choose_members(candidates: list[Candidate], y_val, config: TrainConfig) -> 
     single = evaluate.score(config.metric, y_val, candidates[0].val_proba)
     if len(candidates) == 1:
         return {0: 1.0}
+    from amlstack.search import tree_count
+
     weights = evaluate.greedy_ensemble(
-        y_val, [c.val_proba for c in candidates], config.metric, max_members=config.max_members
+        y_val,
+        [c.val_proba for c in candidates],
+        config.metric,
+        max_members=config.max_members,
+        costs=[tree_count(c.estimator) for c in candidates],
+        max_cost=config.max_trees,
     )
     blended = sum(w * candidates[i].val_proba for i, w in weights.items())
     if len(weights) > 1 and evaluate.score(config.metric, y_val, blended) > single:

@@ -136,3 +136,25 @@ def test_context_lookup_small_and_large_batches_agree(model, holdout):
     one_by_one = np.vstack([with_context(matrix[i : i + 1], model.contexts) for i in range(200)])
     assert len(matrix) > SMALL_BATCH
     np.testing.assert_array_equal(batch, one_by_one)
+
+
+@pytest.mark.slow
+def test_same_data_seed_and_iteration_budget_give_the_same_model(small_csv, tmp_path):
+    from amlstack.train import TrainConfig, train
+
+    def run(out):
+        config = TrainConfig(
+            data=small_csv, out=out, name="repro", time_budget=None, max_iter=9,
+            learners=("lgbm", "xgboost", "lr"), seed=3,
+        )  # fmt: skip
+        return train(config)
+
+    first, second = run(tmp_path / "a"), run(tmp_path / "b")
+    assert first.members == second.members
+
+    def timeless(board):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in board]
+
+    assert timeless(first.leaderboard) == timeless(second.leaderboard)
+    np.testing.assert_array_equal(first.memory_holdout_proba, second.memory_holdout_proba)
+    assert (first.path / "model.onnx").read_bytes() == (second.path / "model.onnx").read_bytes()

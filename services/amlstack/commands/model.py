@@ -59,6 +59,9 @@ def train(
             "training on it, else none."
         ),
     ] = None,
+    max_trees: Annotated[
+        int, typer.Option(help="Trees allowed in the final model (bounds prediction time).")
+    ] = 250,
     no_time_limit: Annotated[
         bool, typer.Option("--no-time-limit", help="Only --max-iter bounds the search.")
     ] = False,
@@ -87,6 +90,7 @@ def train(
         drop=tuple(drop or ()),
         learners=tuple(x.strip() for x in learners.split(",") if x.strip()),
         test_size=test_size,
+        max_trees=max_trees,
     )
     with _LiveProgress(config.time_budget) as show:
         result = run(config, on_progress=show)
