@@ -69,7 +69,8 @@ def sha256_path(path: Path) -> str:
 
 
 def new_run_id() -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    """Sortable by creation time, to the microsecond (runs started in one second stay in order)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return f"{stamp}-{hashlib.sha1(os.urandom(8)).hexdigest()[:6]}"  # noqa: S324 (an id, not security)
 
 
