@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.defaults import MAX_TREES
+
 # Share of the budget (time or iterations) each learner gets; the boosters earn most of it.
 LEARNER_SHARE = {
     "lgbm": 0.32,
@@ -26,10 +28,6 @@ LEARNER_SHARE = {
     "mlp": 0.10,
 }
 DEFAULT_LEARNERS = tuple(LEARNER_SHARE)
-# Prediction cost grows with the number of trees (onnxruntime: about 1.5 us per tree for a
-# 100,000-row batch on two cores), so tree learners search at most this many trees; the
-# ensemble is capped in total too (train.py). It is the price of the 200,000 rows/s target.
-MAX_TREES = 250
 _TREE_LEARNERS = {
     "lgbm": "LGBMEstimator",
     "xgboost": "XGBoostSklearnEstimator",
@@ -70,7 +68,6 @@ class Progress:
     trials: int = 0
     best_score: float = float("nan")
     best_learner: str = ""
-    started: float = field(default_factory=time.monotonic)
 
 
 def search(

@@ -13,7 +13,7 @@ import json
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 
 from amlstack import data as data_mod
+from amlstack import defaults
 from amlstack.errors import UserError
 from amlstack.search import DEFAULT_LEARNERS, FLAML_METRIC, Candidate, Progress
 
 PARITY_TOLERANCE = 1e-5
 SAMPLE_ROWS = 5
 DEFAULT_DATA = Path("data/bankmarketing_train.csv")
-DEFAULT_TIME_BUDGET = 285.0  # the "at most 5 minutes", with room for start-up
+DEFAULT_TIME_BUDGET = defaults.TIME_BUDGET_S
 REFIT_SHARE = 0.15  # of the time budget, kept back for refit, export and the report
 LIBRARIES = (
     "flaml",
@@ -63,7 +64,7 @@ class TrainConfig:
     val_size: float = 0.15
     n_jobs: int = 2
     max_members: int = 3
-    max_trees: int = 250  # in the whole ensemble; bounds batch prediction time
+    max_trees: int = defaults.MAX_TREES  # in the whole ensemble; bounds batch prediction time
     contexts: tuple[tuple[str, ...], ...] = ()
 
     def check(self) -> None:
@@ -135,7 +136,7 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
     threshold = evaluate.best_threshold(y[val_idx], val_proba) if binary else 0.5
 
     for cand in members:  # refit on every non-holdout row with the tuned configuration
-        cand.estimator = _refit(cand, matrix[train_idx], y[train_idx], config)
+        cand.estimator = _refit(cand, matrix[train_idx], y[train_idx])
     onnx_model = export.fuse(
         [(export.to_onnx(c.estimator, matrix.shape[1]), weights[candidates.index(c)])
          for c in members]
@@ -247,7 +248,7 @@ def _choose_members(candidates: list[Candidate], y_val, config: TrainConfig) -> 
     return {0: 1.0}
 
 
-def _refit(cand: Candidate, x: np.ndarray, y: np.ndarray, config: TrainConfig):
+def _refit(cand: Candidate, x: np.ndarray, y: np.ndarray):
     from sklearn.base import clone
 
     if cand.learner == "catboost":
@@ -424,9 +425,3 @@ def _json_default(value: Any) -> Any:
 
 def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(config, default=_json_default))
-
-
-def config_dict(config: TrainConfig) -> dict[str, Any]:
-    out = asdict(config)
-    out["data"], out["out"] = str(config.data), str(config.out)
-    return out

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from amlstack import defaults
 from amlstack.errors import UserError
 
 console = Console()
@@ -32,7 +33,7 @@ def train(
     name: Annotated[str | None, typer.Option(help="Model name (default: the CSV's stem).")] = None,
     time_budget: Annotated[
         float | None, typer.Option(help="Seconds for the whole run (search, refit, export).")
-    ] = 285.0,
+    ] = defaults.TIME_BUDGET_S,
     max_iter: Annotated[
         int | None,
         typer.Option(help="Trial budget; with it and no --time-budget a run is reproducible."),
@@ -61,7 +62,7 @@ def train(
     ] = None,
     max_trees: Annotated[
         int, typer.Option(help="Trees allowed in the final model (bounds prediction time).")
-    ] = 250,
+    ] = defaults.MAX_TREES,
     no_time_limit: Annotated[
         bool, typer.Option("--no-time-limit", help="Only --max-iter bounds the search.")
     ] = False,
