@@ -7,8 +7,23 @@ to ready, throughput, p50 and p99 latency at N connections, and the median of se
 
     python benchmarks/bench_scorer.py --model artifacts/bankmarketing/1 --duration 10
     python benchmarks/bench_scorer.py --variants sync:2:1,gthread:2:4   # choose a worker model
+    python benchmarks/bench_scorer.py --model artifacts/bankmarketing/1 --duration 10 \
+        --variants sync:2:1 --azure-baseline .venv-azure/bin/python
 
 Without --model a small deterministic artifact is built in a temporary directory.
+
+--azure-baseline PYTHON adds a third server: Azure's own `azureml-inference-server-http`
+(`azmlinfsrv`) running the Azure-style entry script azure_baseline/score.py, which does
+`pd.DataFrame(json.loads(raw)["data"])` -> `model.predict` on a pickled FLAML AutoML object.
+PYTHON is the interpreter of a separate venv (azure_baseline/requirements.txt; the server pins its
+own Flask and gunicorn). The FLAML object is trained first, in that venv, by
+azure_baseline/train_flaml.py on data/bankmarketing_train.csv (lgbm/xgboost/rf/extra_tree, seed
+42, --azure-time-budget seconds) and pickled into the temporary directory, laid out as on Azure
+(AZUREML_MODEL_DIR = .../azureml-models/NAME/1). The server gets the same sync worker count as
+the first variant (its WORKER_COUNT variable), no auth header, at most 10 1,000-record requests.
+The package always binds 0.0.0.0 (no option for it), so azure_baseline/serve.py starts the same
+entry point with that constant set to 127.0.0.1. Its row's ratio is against the bare app run just
+before it; a line per amlstack row then compares it with the Azure baseline.
 """
 
 from __future__ import annotations
@@ -35,6 +50,9 @@ CONF = REPO / "scorer" / "gunicorn.conf.py"
 KEY = "bench-primary-key-0123456789abcdef"
 READY_TIMEOUT_S = 30.0
 BIG_BATCH = 1000
+AZURE_DIR = Path(__file__).resolve().parent / "azure_baseline"
+AZURE_BIG_COUNT = 10  # the naive baseline takes far longer per 1,000-record request
+AZURE_MODEL = Path("azureml-models", "bankmarketing-flaml", "1")  # Azure's NAME/VERSION layout
 
 BARE_APP = textwrap.dedent(
     """
@@ -137,23 +155,32 @@ def big_request_ms(url: str, body: bytes, auth: bool, count: int) -> float:
 
 
 def run_server(
-    name: str, cmd: list[str], env: dict[str, str], ready_url: str, args, bodies
+    name: str,
+    cmd: list[str],
+    env: dict[str, str],
+    ready_url: str,
+    args,
+    bodies,
+    *,
+    auth: bool,
+    big_count: int | None = None,
+    warmup_s: int = 1,
 ) -> Result:
     port_url = ready_url.rsplit("/", 1)[0]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         startup = wait_ready(ready_url, proc, started)
-        auth = not name.startswith("bare")
         with tempfile.TemporaryDirectory() as tmp:
             script = Path(tmp) / "post.lua"
             lua_script(script, bodies["one"], auth)
-            # A short warm-up so both servers are measured hot.
-            run_wrk(f"{port_url}/score", script, args.connections, 1)
+            # A short warm-up so every server is measured hot.
+            run_wrk(f"{port_url}/score", script, args.connections, warmup_s)
             rps, p50, p99, bad = run_wrk(
                 f"{port_url}/score", script, args.connections, args.duration
             )
-        big = big_request_ms(f"{port_url}/score", bodies["big"], auth, args.big_count)
+        count = args.big_count if big_count is None else big_count
+        big = big_request_ms(f"{port_url}/score", bodies["big"], auth, count)
         return Result(name, startup, rps, p50, p99, big, bad)
     finally:
         proc.terminate()
@@ -177,6 +204,7 @@ def bare(args, bodies, workdir: Path, worker_class: str, workers: int, threads: 
         f"http://127.0.0.1:{port}/",
         args,
         bodies,
+        auth=False,
     )
 
 
@@ -198,11 +226,72 @@ def ours(args, bodies, model: Path, worker_class: str, workers: int, threads: in
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     cmd = [sys.executable, "-m", "gunicorn", "-c", str(CONF)]
     label = f"amlstack {worker_class} {workers}x{threads}"
-    return run_server(label, cmd, env, f"http://127.0.0.1:{port}/ready", args, bodies)
+    ready = f"http://127.0.0.1:{port}/ready"
+    return run_server(label, cmd, env, ready, args, bodies, auth=True)
+
+
+def check_azure_python(python: str) -> None:
+    probe = [python, "-c", "import azureml_inference_server_http, flaml, pandas"]
+    try:
+        subprocess.run(probe, capture_output=True, timeout=120, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SystemExit(
+            f"--azure-baseline {python}: cannot import azureml-inference-server-http, flaml and "
+            f"pandas ({exc}); install {AZURE_DIR / 'requirements.txt'} into that venv"
+        ) from exc
+
+
+def train_azure_model(args, workdir: Path) -> tuple[Path, str]:
+    """Train and pickle the FLAML AutoML object in the baseline venv: (model dir, summary)."""
+    model_dir = workdir / AZURE_MODEL
+    cmd = [
+        args.azure_baseline, str(AZURE_DIR / "train_flaml.py"),
+        "--data", str(REPO / "data" / "bankmarketing_train.csv"),
+        "--out", str(model_dir / "model.pkl"),
+        "--time-budget", str(args.azure_time_budget), "--seed", "42",
+    ]  # fmt: skip
+    # FLAML's budget bounds the search; the refit on all rows and the imports come on top.
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=args.azure_time_budget + 300, check=False
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"FLAML training for the Azure baseline failed:\n{out.stderr[-2000:]}")
+    best, auc = out.stdout.strip().splitlines()[-1].split()[:2]
+    summary = f"FLAML AutoML, {args.azure_time_budget} s budget, best {best}, validation AUC {auc}"
+    return model_dir, summary
+
+
+def azure(args, bodies, model_dir: Path, workers: int) -> Result:
+    port = free_port()
+    env = dict(os.environ)
+    env.update(WORKER_COUNT=str(workers), AML_APP_ROOT=str(AZURE_DIR))
+    env.pop("SEPERATE_HEALTH_ENDPOINT", None)  # sic: the package's spelling
+    env.pop("AZUREML_CONFIG_FILE", None)
+    cmd = [
+        args.azure_baseline, str(AZURE_DIR / "serve.py"),
+        "--entry_script", str(AZURE_DIR / "score.py"),
+        "--model_dir", str(model_dir), "--port", str(port),
+    ]  # fmt: skip
+    # Each worker unpickles the model itself, so the liveness probe can answer while the other
+    # worker is still loading: a longer warm-up lets it finish before the measured run.
+    return run_server(
+        f"azure infsrv sync {workers}x1",
+        cmd,
+        env,
+        f"http://127.0.0.1:{port}/",
+        args,
+        bodies,
+        auth=False,
+        big_count=min(args.big_count, AZURE_BIG_COUNT),
+        warmup_s=3,
+    )
 
 
 def table(results: list[Result]) -> str:
-    """One row per server; ratios are against the bare app run just before with the same workers."""
+    """One row per server; ratios are against the bare app run just before (same variant).
+
+    With an Azure baseline row, one line per amlstack row compares the two.
+    """
     rows = [
         f"{'server':<28}{'start s':>9}{'req/s':>10}{'ratio':>7}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'1000-rec ms':>13}{'non-2xx':>9}"
@@ -215,6 +304,15 @@ def table(results: list[Result]) -> str:
             f"{r.name:<28}{r.startup_s:>9.2f}{r.rps:>10.0f}{r.rps / base.rps:>7.2f}"
             f"{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.big_ms:>13.2f}{r.non_2xx:>9}"
         )
+    azure_rows = [r for r in results if r.name.startswith("azure")]
+    for r in results:
+        if azure_rows and r.name.startswith("amlstack"):
+            az = azure_rows[0]
+            rows.append(
+                f"{r.name} / azure baseline: {r.rps / az.rps:.1f}x req/s, "
+                f"p50 {az.p50_ms / r.p50_ms:.1f}x lower, p99 {az.p99_ms / r.p99_ms:.1f}x lower, "
+                f"1000-rec {az.big_ms / r.big_ms:.1f}x faster"
+            )
     return "\n".join(rows)
 
 
@@ -235,11 +333,26 @@ def main() -> None:
         default="gthread:2:2",
         help="our worker settings to measure, class:workers:threads, comma-separated",
     )
+    parser.add_argument(
+        "--azure-baseline",
+        metavar="PYTHON",
+        help="python of a venv with benchmarks/azure_baseline/requirements.txt: also measure "
+        "azureml-inference-server-http serving a pickled FLAML AutoML object",
+    )
+    parser.add_argument(
+        "--azure-time-budget",
+        type=int,
+        default=30,
+        help="FLAML time budget in seconds for the Azure baseline's model (max 300)",
+    )
     args = parser.parse_args()
     args.duration = min(max(args.duration, 1), 60)
     args.big_count = min(max(args.big_count, 1), 200)
+    args.azure_time_budget = min(max(args.azure_time_budget, 5), 300)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+    if args.azure_baseline:
+        check_azure_python(args.azure_baseline)
     with tempfile.TemporaryDirectory(prefix="amlstack-bench-") as tmp:
         workdir = Path(tmp)
         model = args.model or build_fixture(workdir)
@@ -248,14 +361,22 @@ def main() -> None:
             "one": json.dumps({"data": sample[:1]}),
             "big": json.dumps({"data": (sample * BIG_BATCH)[:BIG_BATCH]}).encode(),
         }
+        azure_model, azure_summary = None, ""
+        if args.azure_baseline:
+            azure_model, azure_summary = train_azure_model(args, workdir)
         results = []
         for variant in args.variants.split(","):
             worker_class, workers, threads = variant.split(":")
             spec = (worker_class, int(workers), int(threads))
             results.append(bare(args, bodies, workdir, *spec))
             results.append(ours(args, bodies, model, *spec))
+            if azure_model is not None:
+                results.append(azure(args, bodies, azure_model, int(workers)))
+                azure_model = None  # once, with the first variant's worker count
     print(f"wrk: {args.connections} connections, {args.duration} s, single-record POSTs, 127.0.0.1")
     print(f"model: {args.model or 'built-in fixture artifact'}; cpus: {os.cpu_count()}")
+    if azure_summary:
+        print(f"azure baseline model: {azure_summary}")
     print(table(results))
 
 
