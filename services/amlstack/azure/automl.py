@@ -30,26 +30,41 @@ POLL_S = 30.0
 Progress = Callable[[str], None]
 
 
-def _csv_header(data: Path) -> list[str]:
+def _csv_header(data: Path) -> tuple[list[str], str]:
+    """The header's column names and the file's delimiter (comma, semicolon or tab)."""
+    from amlstack.data import detect_delimiter
+
     try:
-        with data.open(newline="") as handle:
-            return next(csv.reader(handle))
+        delimiter = detect_delimiter(data)
+        with data.open(newline="", encoding="utf-8-sig") as handle:
+            return next(csv.reader(handle, delimiter=delimiter)), delimiter
     except (OSError, StopIteration) as exc:
         raise DataError(f"{data}: cannot read a CSV header ({exc or 'empty file'})") from None
 
 
 def automl_job_spec(
-    data: Path, target: str, out: Path, settings: specs.AutoMLSettings | None = None
+    data: Path,
+    target: str,
+    out: Path,
+    settings: specs.AutoMLSettings | None = None,
+    drop: tuple[str, ...] = (),
 ) -> Path:
     """Write ``out/job.yml`` and the MLTable folder it trains on; returns the job file (offline)."""
-    header = _csv_header(data)
+    from amlstack.data import closest
+
+    header, delimiter = _csv_header(data)
     if target not in header:
         raise DataError(f"{data}: no target column {target!r} (columns: {', '.join(header)})")
+    for name in drop:  # the same messages as local training
+        if name not in header:
+            raise DataError(f"--drop {name}: no such column in {data}{closest(name, header)}")
+        if name == target:
+            raise DataError(f"--drop {name}: that is the target column")
     settings = settings or specs.AutoMLSettings(target=target)
     table = out / "training-data"
     table.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(data, table / data.name)
-    specs.write_yaml(table / "MLTable", specs.mltable_spec(data.name))
+    specs.write_yaml(table / "MLTable", specs.mltable_spec(data.name, delimiter, tuple(drop)))
     return specs.write_yaml(out / "job.yml", specs.automl_job_spec(settings, "./training-data"))
 
 
@@ -107,6 +122,7 @@ def submit_automl(
     settings: specs.AutoMLSettings | None = None,
     progress: Progress = lambda line: None,
     poll_s: float = POLL_S,
+    drop: tuple[str, ...] = (),
 ) -> Path:
     """Submit, stream status, download the best ONNX and write ``out/<name>/<version>/``."""
     from azure.ai.ml import load_job
@@ -114,7 +130,7 @@ def submit_automl(
     settings = settings or specs.AutoMLSettings(target=target)
     ml = clients.ml_client(workspace)
     with tempfile.TemporaryDirectory(prefix="amlstack-automl-") as tmp:
-        job_file = automl_job_spec(data, target, Path(tmp) / "job", settings)
+        job_file = automl_job_spec(data, target, Path(tmp) / "job", settings, drop)
         with azure_call("AutoML job submission"):
             submitted = ml.jobs.create_or_update(load_job(job_file))
         progress(f"submitted {submitted.name}: {getattr(submitted, 'studio_url', '')}")
@@ -134,8 +150,9 @@ def submit_automl(
             "workspace": workspace.workspace_name,
         }
         return write_artifact(
-            onnx_path, data, target, out=out, name=name, metrics=metrics, lineage=lineage
-        )
+            onnx_path, data, target, out=out, name=name, metrics=metrics, lineage=lineage,
+            drop=drop,
+        )  # fmt: skip
 
 
 def train_on_azure(
@@ -148,6 +165,7 @@ def train_on_azure(
     workspace: Workspace | None = None,
     clients: Any = None,
     progress: Progress = lambda line: None,
+    drop: tuple[str, ...] = (),
 ) -> Path | None:
     """`amlstack train --backend azure`: submit when a credential exists, else a dry run.
 
@@ -159,7 +177,7 @@ def train_on_azure(
     settings = settings or specs.AutoMLSettings(target=target)
     workspace = workspace or resolve_workspace()
     if clients is None and credential_source() is None:
-        job = automl_job_spec(data, target, out / "azure-automl-job", settings)
+        job = automl_job_spec(data, target, out / "azure-automl-job", settings, drop)
         progress(
             f"no Azure credential found (az login / AZURE_CLIENT_*): dry run, nothing submitted; "
             f"the job is in {job} (az ml job create --file {job} {workspace.cli_args()})"
@@ -167,7 +185,7 @@ def train_on_azure(
         return None
     return submit_automl(
         data, target, out=out, name=name, workspace=workspace,
-        clients=clients or Clients(), settings=settings, progress=progress,
+        clients=clients or Clients(), settings=settings, progress=progress, drop=drop,
     )  # fmt: skip
 
 
@@ -189,6 +207,7 @@ def write_artifact(
     name: str,
     metrics: dict[str, float],
     lineage: dict[str, Any],
+    drop: tuple[str, ...] = (),
 ) -> Path:
     """Adapt the AutoML ONNX and publish ``out/<name>/<next version>/`` with the local writer."""
     import onnx
@@ -200,7 +219,7 @@ def write_artifact(
     from amlstack_scorer import artifact
 
     # The same schema inference as local training, so both kinds of artifact look alike.
-    dataset = load_dataset(data, target)
+    dataset = load_dataset(data, target, drop)
     features = [_with_example(spec, dataset.frame) for spec in dataset.features]
     columns = [onnx_adapter.Column(f["name"], tuple(f.get("categories", ()))) for f in features]
     classes = [str(c) for c in dataset.classes]
@@ -217,6 +236,7 @@ def write_artifact(
         "positive_class": dataset.classes[1] if len(classes) == 2 else None,
         "threshold": 0.5,
         "features": features,
+        "dropped_columns": list(drop),
         "model": {
             "file": "model.onnx",
             "input": onnx_adapter.INPUT,

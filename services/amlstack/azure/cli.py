@@ -14,6 +14,7 @@ from rich.console import Console
 
 from amlstack.azure import specs
 from amlstack.azure.clients import Clients, credential_source
+from amlstack.azure.options import ConfigOpt, GroupOpt, SubOpt, WsOpt
 from amlstack.azure.workspace import Workspace, resolve_workspace
 from amlstack.errors import ExternalError, UserError
 
@@ -32,12 +33,6 @@ def make_clients() -> Clients:
 
 
 # -- shared options ----------------------------------------------------------------------
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="Azure ML config.json of the workspace.")
-]
-SubOpt = Annotated[str | None, typer.Option("--subscription-id", help="Or AZURE_SUBSCRIPTION_ID.")]
-GroupOpt = Annotated[str | None, typer.Option("--resource-group", help="Or AZURE_RESOURCE_GROUP.")]
-WsOpt = Annotated[str | None, typer.Option("--workspace", help="Or AZUREML_WORKSPACE_NAME.")]
 ArtifactOpt = Annotated[
     Path, typer.Option("--artifact", "--model", help="Model artifact directory (<name>/<version>).")
 ]

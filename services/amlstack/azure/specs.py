@@ -165,21 +165,17 @@ class AutoMLSettings:
     n_cross_validations: int = 5
 
 
-def mltable_spec(csv_name: str) -> dict[str, Any]:
+def mltable_spec(csv_name: str, delimiter: str = ",", drop: tuple[str, ...] = ()) -> dict[str, Any]:
     """An MLTable that reads one CSV with a header row (AutoML v2 takes tables, not files)."""
+    read = {"delimiter": delimiter, "encoding": "utf8", "header": "all_files_same_headers"}
+    steps: list[dict[str, Any]] = [{"read_delimited": read}]
+    if drop:
+        steps.append({"drop_columns": list(drop)})
     return {
         "$schema": "https://azuremlschemas.azureedge.net/latest/MLTable.schema.json",
         "type": "mltable",
         "paths": [{"file": f"./{csv_name}"}],
-        "transformations": [
-            {
-                "read_delimited": {
-                    "delimiter": ",",
-                    "encoding": "utf8",
-                    "header": "all_files_same_headers",
-                }
-            }
-        ],
+        "transformations": steps,
     }
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from amlstack import defaults
+from amlstack.azure.options import ConfigOpt, GroupOpt, SubOpt, WsOpt
 from amlstack.errors import UserError
 
 console = Console()
@@ -47,7 +48,7 @@ def train(
     ] = None,
     learners: Annotated[
         str, typer.Option(help="Comma-separated learners to search.")
-    ] = "lgbm,xgboost,catboost,rf,extra_tree,lr,mlp",
+    ] = defaults.LEARNERS,
     test_size: Annotated[float, typer.Option(help="Share of rows held out for the report.")] = 0.2,
     backend: Annotated[
         str, typer.Option(help="local (default) or azure (Azure AutoML).")
@@ -66,10 +67,30 @@ def train(
     no_time_limit: Annotated[
         bool, typer.Option("--no-time-limit", help="Only --max-iter bounds the search.")
     ] = False,
+    compute: Annotated[
+        str, typer.Option(help="--backend azure: the AutoML compute cluster.")
+    ] = "cpu-cluster",
+    config: ConfigOpt = None,
+    subscription_id: SubOpt = None,
+    resource_group: GroupOpt = None,
+    workspace: WsOpt = None,
 ) -> None:
     """Search for the best model on a CSV and write a new versioned artifact."""
     if backend == "azure":
-        _train_azure(data, target, name, time_budget, max_iter, out)
+        local_only = {
+            "--metric": metric.lower() != "auc", "--learners": learners != defaults.LEARNERS,
+            "--test-size": test_size != 0.2, "--context": context is not None,
+            "--max-trees": max_trees != defaults.MAX_TREES, "--no-time-limit": no_time_limit,
+            "--seed": seed != 42,
+        }  # fmt: skip
+        given = [option for option, set_ in local_only.items() if set_]
+        if given:
+            raise UserError(
+                f"{given[0]} applies to local training only; Azure AutoML chooses its own "
+                "(AUC_weighted, 5-fold cross-validation)"
+            )
+        ws = (config, subscription_id, resource_group, workspace)
+        _train_azure(data, target, name, time_budget, max_iter, out, tuple(drop or ()), compute, ws)
         return
     if backend != "local":
         raise UserError(f"--backend {backend}: choose local or azure")
@@ -110,22 +131,30 @@ def _contexts(given: list[str] | None, data: Path, target: str) -> tuple[tuple[s
     return tuple(tuple(c.strip() for c in g.split(",") if c.strip()) for g in given)
 
 
-def _train_azure(data, target, name, time_budget, max_iter, out) -> None:
+def _train_azure(data, target, name, time_budget, max_iter, out, drop, compute, ws) -> None:
     """Azure AutoML (SDK v2): submit, stream status, turn the best ONNX model into an artifact."""
     try:
         from amlstack.azure.automl import train_on_azure
         from amlstack.azure.specs import AutoMLSettings
+        from amlstack.azure.workspace import resolve_workspace
     except ModuleNotFoundError as exc:
         raise UserError(
             f"--backend azure needs the azure extra: pip install 'amlstack[azure]' ({exc.name})"
         ) from None
     from amlstack.train import default_name
 
+    config, subscription_id, resource_group, workspace_name = ws
+    workspace = resolve_workspace(
+        config=config, subscription_id=subscription_id, resource_group=resource_group,
+        workspace_name=workspace_name,
+    )  # fmt: skip
     minutes = max(15, -(-int(time_budget or 900) // 60))  # Azure AutoML's minimum is 15 minutes
-    settings = AutoMLSettings(target=target, timeout_minutes=minutes, max_trials=max_iter or 20)
+    settings = AutoMLSettings(
+        target=target, compute=compute, timeout_minutes=minutes, max_trials=max_iter or 20
+    )
     path = train_on_azure(
         data, target, out=out, name=name or default_name(data), progress=console.print,
-        settings=settings,
+        settings=settings, workspace=workspace, drop=drop,
     )  # fmt: skip
     if path is None:
         console.print("dry run: the AutoML job YAML was written; nothing was submitted")

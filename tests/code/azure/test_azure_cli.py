@@ -252,3 +252,35 @@ def test_invalid_endpoint_name_is_refused_before_anything_runs(
     )
     assert code == 2
     assert "endpoint name '9-bad_name'" in err
+
+
+def test_train_backend_azure_dry_run_takes_workspace_compute_and_drop(
+    capsys, tmp_path: Path, no_credential: None, no_clients: None
+) -> None:
+    data = Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"
+    code, out, err = amlstack(
+        capsys, "train", "--backend", "azure", "--data", str(data), "--out", str(tmp_path),
+        "--drop", "duration", "--compute", "cpu-small", *WS_ARGS,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "dry run" in out and "--subscription sub --resource-group rg --workspace-name ws" in out
+    job = load_job(tmp_path / "azure-automl-job" / "job.yml")
+    assert job.compute == "cpu-small"  # load_job strips the azureml: prefix
+    mltable = (tmp_path / "azure-automl-job" / "training-data" / "MLTable").read_text()
+    assert "drop_columns" in mltable and "duration" in mltable
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--metric", "accuracy"], ["--context", "none"], ["--seed", "7"], ["--max-trees", "100"],
+     ["--learners", "lgbm"], ["--test-size", "0.3"], ["--no-time-limit"]],
+)  # fmt: skip
+def test_train_backend_azure_refuses_local_only_options(
+    capsys, tmp_path: Path, option: list[str], no_credential: None, no_clients: None
+) -> None:
+    code, _, err = amlstack(
+        capsys, "train", "--backend", "azure", "--out", str(tmp_path), *option, *WS_ARGS
+    )
+    assert code != 0
+    assert f"{option[0]} applies to local training only" in err
+    assert "Traceback" not in err and not any(tmp_path.iterdir())

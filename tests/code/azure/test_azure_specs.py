@@ -101,3 +101,28 @@ def test_default_endpoint_name_is_always_valid() -> None:
     assert specs.default_endpoint_name("Bank_Marketing.v2") == "amlstack-bank-marketing-v2"
     long = specs.default_endpoint_name("x" * 40 + "-y")
     assert len(long) <= 32 and not long.endswith("-")
+
+
+def test_automl_job_reads_a_semicolon_csv_and_drops_columns(tmp_path: Path) -> None:
+    semicolon = tmp_path / "bank.csv"
+    rows = DATA.read_text().splitlines()[:200]
+    semicolon.write_text("\n".join(row.replace(",", ";") for row in rows) + "\n")
+    job = load_job(automl_job_spec(semicolon, "y", tmp_path / "automl", drop=("duration",)))
+    assert job.target_column_name == "y"
+    table = yaml.safe_load((tmp_path / "automl" / "training-data" / "MLTable").read_text())
+    read, drop = table["transformations"]
+    assert read["read_delimited"]["delimiter"] == ";"
+    assert drop == {"drop_columns": ["duration"]}
+
+
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [("durration", "--drop durration: no such column .*did you mean 'duration'"),
+     ("y", "--drop y: that is the target column")],
+)  # fmt: skip
+def test_automl_job_refuses_a_bad_drop_column(tmp_path: Path, drop: str, message: str) -> None:
+    from amlstack.errors import DataError
+
+    with pytest.raises(DataError, match=message):
+        automl_job_spec(DATA, "y", tmp_path / "automl", drop=(drop,))
+    assert not (tmp_path / "automl").exists()
