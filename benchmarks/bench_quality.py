@@ -100,6 +100,7 @@ def main() -> None:
     parser.add_argument("--catboost", action="store_true", help="add CatBoost (slow)")
     parser.add_argument("--no-context", action="store_true", help="without context features")
     parser.add_argument("--cv-seed", type=int, default=0)
+    parser.add_argument("--rows", type=int, help="stratified sample size (smoke runs)")
     args = parser.parse_args()
 
     from sklearn.metrics import roc_auc_score
@@ -109,6 +110,9 @@ def main() -> None:
     dataset = load_dataset(args.data, args.target)
     base = encode_frame(dataset.frame, dataset.features)
     y = dataset.target
+    if args.rows and args.rows < len(y):
+        keep = sample_rows(y, args.rows)
+        base, y = base[keep], y[keep]
     names = [f["name"] for f in dataset.features]
     categorical = [i for i, f in enumerate(dataset.features) if f["kind"] == "categorical"]
     models = recipes(categorical, args.catboost)
@@ -128,13 +132,20 @@ def main() -> None:
         for name, p in proba.items():
             auc[name][label] = roc_auc_score(y[scored], p[scored])
         print(f"  done: {label}", flush=True)
-    print_table(args, dataset, auc, seconds)
+    print_table(args, len(y), auc, seconds)
 
 
-def print_table(args, dataset, auc, seconds) -> None:
+def sample_rows(y: np.ndarray, rows: int) -> np.ndarray:
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(np.arange(len(y)), train_size=rows, stratify=y, random_state=0)
+    return np.sort(keep)
+
+
+def print_table(args, n_rows: int, auc, seconds) -> None:
     context = "without" if args.no_context else "with"
     print(
-        f"\n{args.data.name}: {len(dataset.target):,} rows; {context} context features; "
+        f"\n{args.data.name}: {n_rows:,} rows; {context} context features; "
         f"5-fold CV seed {args.cv_seed}; holdouts 20 % seeds {HOLDOUT_SEEDS[0]}-{HOLDOUT_SEEDS[-1]}"
     )
     print(f"{'recipe':<30}{'CV AUC':>9}{'holdout mean':>14}{'min':>8}{'max':>8}{'fit s':>8}")
