@@ -94,6 +94,14 @@ def train(
         return
     if backend != "local":
         raise UserError(f"--backend {backend}: choose local or azure")
+    azure_only = {
+        "--compute": compute != "cpu-cluster", "--config": config is not None,
+        "--subscription-id": subscription_id is not None,
+        "--resource-group": resource_group is not None, "--workspace": workspace is not None,
+    }  # fmt: skip
+    given = [option for option, set_ in azure_only.items() if set_]
+    if given:
+        raise UserError(f"{given[0]} applies to --backend azure only")
     from amlstack.train import TrainConfig
     from amlstack.train import train as run
 

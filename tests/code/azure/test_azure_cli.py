@@ -284,3 +284,9 @@ def test_train_backend_azure_refuses_local_only_options(
     assert code != 0
     assert f"{option[0]} applies to local training only" in err
     assert "Traceback" not in err and not any(tmp_path.iterdir())
+
+
+def test_local_training_refuses_azure_only_options(capsys, tmp_path: Path) -> None:
+    code, _, err = amlstack(capsys, "train", "--out", str(tmp_path), "--compute", "gpu", *WS_ARGS)
+    assert code != 0 and "--compute applies to --backend azure only" in err
+    assert not any(tmp_path.iterdir())
