@@ -247,7 +247,6 @@ def deploy_cmd(
     workspace: WsOpt = None,
 ) -> None:
     """Blue/green: new deployment at 0%, smoke test, then traffic (never before the test passes)."""
-    from amlstack.azure import deploy
     from amlstack.azure import plan as planning
     from amlstack.azure.release import release
     from amlstack_scorer.artifact import Model
@@ -269,29 +268,18 @@ def deploy_cmd(
             status.update(message)
             console.print(f"[bold]{step:<10}[/] {message}", highlight=False)
 
-        if push:
-            result = release(
-                clients,
-                ws,
-                settings,
-                rows,
-                source_image=source_image or planning.default_source_image(model),
-                use_azure_credential=True,
-                artifact=artifact,
-                canary=canary,
-                slot=slot,
-                progress=progress,
-            )
-        else:
-            result = deploy.deploy(
-                clients.ml_client(ws),
-                clients.http(),
-                settings,
-                rows,
-                canary=canary,
-                slot=slot,
-                progress=progress,
-            )
+        result = release(
+            clients,
+            ws,
+            settings,
+            rows,
+            source_image=(source_image or planning.default_source_image(model)) if push else None,
+            use_azure_credential=True,
+            artifact=artifact,
+            canary=canary,
+            slot=slot,
+            progress=progress,
+        )
     console.print(
         f"{result.deployment} is live: traffic {result.traffic}; scoring URI {result.scoring_uri}"
     )

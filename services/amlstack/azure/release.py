@@ -16,23 +16,24 @@ def release(
     settings: DeploymentSettings,
     sample_rows: list[dict[str, Any]],
     *,
-    source_image: str,
+    source_image: str | None,
     use_azure_credential: bool,
     artifact: Path | None = None,
     canary: int | None = None,
     slot: str | None = None,
     progress: deploy.Progress = deploy._quiet,
 ) -> deploy.DeployResult:
-    """Push ``source_image`` as ``settings.image``, then run the blue/green deploy."""
-    progress("push", f"pushing {settings.image}")
-    registry_push.push(
-        clients,
-        source_image,
-        settings.image,
-        use_azure_credential=use_azure_credential,
-        artifact=artifact,
-        progress=lambda line: progress("push", line),
-    )
+    """Push ``source_image`` as ``settings.image`` (None: it is there already), then deploy."""
+    if source_image is not None:
+        progress("push", f"pushing {settings.image}")
+        registry_push.push(
+            clients,
+            source_image,
+            settings.image,
+            use_azure_credential=use_azure_credential,
+            artifact=artifact,
+            progress=lambda line: progress("push", line),
+        )
     return deploy.deploy(
         clients.ml_client(workspace),
         clients.http(),

@@ -162,6 +162,21 @@ def test_live_deploy_runs_through_the_boundary(
     assert "blue is live" in stdout
 
 
+def test_live_deploy_without_push_never_touches_docker(
+    capsys, monkeypatch, azure_artifact: Path, with_credential: None
+) -> None:
+    rec = Recorder(AzureState())
+    monkeypatch.setattr(azure_cli, "make_clients", lambda: rec)
+    code, stdout, err = amlstack(
+        capsys, "azure", "deploy", "--artifact", str(azure_artifact), "--registry", "myacr",
+        *WS_ARGS,
+    )  # fmt: skip
+    assert code == 0, err
+    assert not [name for name in rec.names() if name.startswith("docker")]
+    assert rec.calls[-1][2] == {"blue": 100}
+    assert "blue is live" in stdout
+
+
 def test_live_smoke_failure_exits_non_zero_without_traffic(
     capsys, monkeypatch, azure_artifact: Path, with_credential: None
 ) -> None:
