@@ -22,7 +22,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER_ENV = ROOT / "scripts" / "docker-env.sh"
-E2E_PROJECT = "amlstacke2e"
+# Overridable so that two checkouts on one machine can each run their own stack.
+E2E_PROJECT = os.environ.get("AMLSTACK_E2E_PROJECT", "amlstacke2e")
 UP_TIMEOUT_S = 3600  # a cold build trains the default model and installs its libraries
 LOG_TAIL = "200"
 
@@ -84,6 +85,11 @@ class Stack:
         return json.loads(compose("exec", "-T", "scorer", "cat", path, timeout=60).stdout)
 
 
+def _port(service: str, default: int) -> int:
+    """The published port Compose uses for ``service`` (the same variables as .env)."""
+    return int(os.environ.get(f"AMLSTACK_{service}_PORT", default))
+
+
 def _docker_usable() -> bool:
     if not shutil.which("docker"):
         return False
@@ -127,9 +133,9 @@ def stack() -> Stack:
         print(f"\ne2e: stack built and up in {time.monotonic() - started:.0f} s")
     try:
         stack = Stack(
-            scorer="http://127.0.0.1:5001",
-            swagger="http://127.0.0.1:8080",
-            locust="http://127.0.0.1:8089",
+            scorer=f"http://127.0.0.1:{_port('SCORER', 5001)}",
+            swagger=f"http://127.0.0.1:{_port('SWAGGER', 8080)}",
+            locust=f"http://127.0.0.1:{_port('LOCUST', 8089)}",
             key=shell("stack_key", timeout=60).stdout.strip(),
             base_image=os.environ["AMLSTACK_BASE_IMAGE"],
         )
