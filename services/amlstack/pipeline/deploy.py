@@ -186,7 +186,7 @@ def deploy_azure(
     from amlstack.azure.clients import Clients, credential_source
     from amlstack.azure.plan import default_source_image
     from amlstack.azure.workspace import resolve_workspace
-    from amlstack_scorer.artifact import Model
+    from amlstack.artifact.reader import Model
     from amlstack_scorer.contract import APPINSIGHTS_ENV
 
     env = os.environ if env is None else env
