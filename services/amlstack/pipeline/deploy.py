@@ -182,11 +182,11 @@ def deploy_azure(
     that says so (``deployed: false, dry_run: true``). The image pushed is the local
     ``amlstack/scorer:local``, and the push refuses it unless it serves ``artifact``.
     """
+    from amlstack.artifact.reader import Model
     from amlstack.azure import release as rel
     from amlstack.azure.clients import Clients, credential_source
     from amlstack.azure.plan import default_source_image
     from amlstack.azure.workspace import resolve_workspace
-    from amlstack.artifact.reader import Model
     from amlstack_scorer.contract import APPINSIGHTS_ENV
 
     env = os.environ if env is None else env
