@@ -81,20 +81,16 @@ def _group(args: list[str]) -> tuple[str, ...]:
 def parse_only(args: list[str]) -> None:
     """Let click parse ``args`` at the leaf command (unknown or missing options fail).
 
-    The workflows pass no group-level options, so the leading words name the groups.
+    The workflows pass no group-level options, so the leading words name the groups. Groups
+    are recognised by their ``get_command`` (typer ships its own copy of click's classes).
     """
-    import click
-
     command = typer.main.get_command(cli.build_app())
-    parent = command.make_context("amlstack", [], resilient_parsing=True)
     rest = list(args)
-    while isinstance(command, click.Group):
+    while hasattr(command, "get_command"):
         name, rest = rest[0], rest[1:]
-        command = command.get_command(parent, name)
+        command = command.get_command(command.context_class(command), name)
         assert command is not None, f"no command {name!r} in {args}"
-        if isinstance(command, click.Group):
-            parent = command.make_context(name, [], parent=parent, resilient_parsing=True)
-    command.make_context(args[0], rest, parent=parent)
+    command.make_context(args[0], rest)
 
 
 def run_step_commands(step: wr.Step, monkeypatch, capsys, tmp_path: Path) -> list[str]:
