@@ -97,17 +97,25 @@ def best_child(job: Any) -> str:
     )
 
 
+# Where `ml.jobs.download(run, all=True)` puts the best child run's ONNX model: the SDK writes
+# the run's artifact store under artifacts/, and AutoML saves model.onnx in the run's outputs/
+# folder (next to outputs/mlflow-model/) when the job allows only ONNX-compatible models.
+ONNX_IN_DOWNLOAD = Path("artifacts") / "outputs" / "model.onnx"
+
+
 def download_onnx(ml: Any, run_id: str, into: Path) -> Path:
-    """The best child's ``model.onnx`` (AutoML saves it under outputs/)."""
+    """The best child's ``outputs/model.onnx``; a clear error when the run has none."""
     with azure_call(f"download of {run_id}"):
         ml.jobs.download(name=run_id, download_path=str(into), all=True)
-    found = sorted(into.rglob("model.onnx"))
-    if not found:
+    path = into / ONNX_IN_DOWNLOAD
+    if not path.is_file():
+        found = sorted(p.relative_to(into).as_posix() for p in into.rglob("*.onnx"))
+        elsewhere = f"; ONNX files elsewhere: {', '.join(found)}" if found else ""
         raise ExternalError(
-            f"run {run_id} has no model.onnx; "
-            "was the job submitted with enable_onnx_compatible_models?"
+            f"run {run_id} has no {ONNX_IN_DOWNLOAD.relative_to('artifacts').as_posix()} "
+            f"(was the job submitted with enable_onnx_compatible_models?){elsewhere}"
         )
-    return found[0]
+    return path
 
 
 def submit_automl(

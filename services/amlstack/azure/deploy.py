@@ -63,13 +63,20 @@ def load_entity(loader: Callable[..., Any], doc: Mapping[str, Any]) -> Any:
     return loader(source=io.StringIO(yaml.safe_dump(dict(doc), sort_keys=False)))
 
 
-def choose_slot(traffic: Mapping[str, int]) -> str:
-    """The blue/green slot that carries no traffic (blue on a fresh endpoint)."""
+def choose_slot(traffic: Mapping[str, int], mirror: Mapping[str, int] | None = None) -> str:
+    """The blue/green slot that carries no traffic, live or mirrored (blue on a fresh endpoint).
+
+    A slot that receives mirrored (shadow) traffic is in use even at 0% live traffic: replacing
+    it would silently end someone's shadow test.
+    """
+    mirror = mirror or {}
     for slot in specs.DEPLOYMENT_SLOTS:
-        if traffic.get(slot, 0) == 0:
+        if traffic.get(slot, 0) == 0 and mirror.get(slot, 0) == 0:
             return slot
+    busy = {k: v for k, v in {**traffic, **{f"{k} (mirror)": v for k, v in mirror.items()}}.items()
+            if v}  # fmt: skip
     raise UserError(
-        f"both slots {specs.DEPLOYMENT_SLOTS} carry traffic ({dict(traffic)}); finish the canary "
+        f"both slots {specs.DEPLOYMENT_SLOTS} carry traffic ({busy}); finish the canary "
         "with `amlstack azure promote` or `amlstack azure rollback` first"
     )
 
@@ -95,13 +102,12 @@ def shifted_traffic(previous: Mapping[str, int], new: str, percent: int) -> dict
 def ensure_endpoint(ml: Any, name: str, progress: Progress = _quiet) -> Any:
     """The endpoint, created with key auth when it does not exist yet."""
     from azure.ai.ml import load_online_endpoint
+    from azure.core.exceptions import ResourceNotFoundError
 
     with azure_call(f"endpoint {name}"):
         try:
             endpoint = ml.online_endpoints.get(name)
-        except Exception as exc:
-            if type(exc).__name__ != "ResourceNotFoundError":
-                raise
+        except ResourceNotFoundError:
             progress("endpoint", f"creating endpoint {name} (auth_mode key)")
             ml.online_endpoints.begin_create_or_update(
                 load_entity(load_online_endpoint, specs.endpoint_spec(name))
@@ -174,11 +180,11 @@ def deploy(
     progress("endpoint", f"endpoint {settings.endpoint}")
     endpoint = ensure_endpoint(ml, settings.endpoint, progress)
     previous = {k: int(v) for k, v in (endpoint.traffic or {}).items()}
-    name = specs.check_name(slot, "deployment") if slot else choose_slot(previous)
-    if previous.get(name, 0) > 0:
-        raise UserError(
-            f"deployment {name} carries {previous[name]}% traffic; deploy to the idle slot"
-        )
+    mirror = {k: int(v) for k, v in (getattr(endpoint, "mirror_traffic", None) or {}).items()}
+    name = specs.check_name(slot, "deployment") if slot else choose_slot(previous, mirror)
+    if previous.get(name, 0) > 0 or mirror.get(name, 0) > 0:
+        share = f"{previous[name]}%" if previous.get(name) else f"{mirror[name]}% mirrored"
+        raise UserError(f"deployment {name} carries {share} traffic; deploy to the idle slot")
     settings = replace(settings, deployment=name)
 
     progress("deployment", f"deploying {settings.image} as {name} (0% traffic)")

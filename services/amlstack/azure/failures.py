@@ -1,4 +1,8 @@
-"""Turn Azure SDK and Docker exceptions into one clear line for the user."""
+"""Turn Azure SDK and Docker exceptions into one clear line for the user.
+
+Errors are matched by class (``isinstance`` on the SDKs' own exception types), so a renamed or
+subclassed error keeps its meaning and an unrelated bug with a similar name stays a bug.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,53 @@ LOGIN_HINT = (
 )
 
 
+def external_types() -> tuple[type[BaseException], ...]:
+    """The base classes of every failure raised by the services the azure extra talks to.
+
+    Imported lazily (the extra may be missing); a package that is not installed cannot raise.
+    """
+    found: list[type[BaseException]] = []
+    try:
+        from azure.core.exceptions import AzureError
+
+        found.append(AzureError)
+    except ImportError:
+        pass
+    try:
+        from azure.ai.ml.exceptions import MlException
+
+        found.append(MlException)
+    except ImportError:
+        pass
+    try:
+        from docker.errors import DockerException
+
+        found.append(DockerException)
+    except ImportError:
+        pass
+    try:
+        from requests import RequestException
+
+        found.append(RequestException)
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+def _is_credential_error(exc: BaseException) -> bool:
+    try:
+        from azure.core.exceptions import ClientAuthenticationError
+        from azure.identity import CredentialUnavailableError
+    except ImportError:
+        return False
+    return isinstance(exc, ClientAuthenticationError | CredentialUnavailableError)
+
+
 def describe(exc: BaseException) -> str:
     """The first meaningful line of an SDK error, with a hint for the usual causes."""
-    name = type(exc).__name__
-    text = " ".join(str(getattr(exc, "message", None) or exc).split())[:300] or name
+    text = " ".join(str(getattr(exc, "message", None) or exc).split())[:300] or type(exc).__name__
     lowered = text.lower()
-    if name in ("ClientAuthenticationError", "CredentialUnavailableError"):
+    if _is_credential_error(exc):
         return f"Azure refused or could not find a credential; {LOGIN_HINT}"
     if "quota" in lowered:
         return (
@@ -31,13 +76,13 @@ def describe(exc: BaseException) -> str:
 
 @contextmanager
 def azure_call(what: str) -> Iterator[None]:
-    """Re-raise Azure SDK failures raised inside the block as ExternalError("what: reason")."""
+    """Re-raise Azure SDK, Docker and HTTP failures inside the block as ExternalError("what: …").
+
+    Anything else (a bug in amlstack) propagates unchanged.
+    """
     try:
         yield
     except UserError:
         raise
-    except Exception as exc:
-        module = type(exc).__module__
-        if module.startswith(("azure.", "msal", "docker.", "requests.", "urllib3.")):
-            raise ExternalError(f"{what}: {describe(exc)}") from None
-        raise
+    except external_types() as exc:
+        raise ExternalError(f"{what}: {describe(exc)}") from None

@@ -95,19 +95,19 @@ def push(
 
     With ``artifact``, the image must serve exactly that artifact (same MANIFEST.json).
     """
+    from docker.errors import ImageNotFound
+
     docker = clients.docker()
     repository, tag = split_ref(target)
     server = login_server(target)
     with azure_call("docker"):
         try:
             image = docker.images.get(source)
-        except Exception as exc:
-            if type(exc).__name__ == "ImageNotFound":
-                raise UserError(
-                    f"local image {source} not found; build it first (docker compose build scorer) "
-                    "or pass --source-image"
-                ) from None
-            raise
+        except ImageNotFound:
+            raise UserError(
+                f"local image {source} not found; build it first (docker compose build scorer) "
+                "or pass --source-image"
+            ) from None
         if artifact is not None:
             progress(f"checking that {source} serves {artifact}")
             check_same_model(docker, image, source, artifact)

@@ -24,6 +24,14 @@ DEFAULT_INSTANCE_COUNT = 1
 DEFAULT_REPOSITORY = "amlstack-scorer"
 DEPLOYMENT_SLOTS = ("blue", "green")
 MASKED = "<set at deploy time from APPLICATIONINSIGHTS_CONNECTION_STRING>"
+# Requests in flight per gunicorn worker that the scorer serves without a latency cost worth
+# refusing traffic for: docs/benchmarks.md (issue 3) measured 2 sync workers under 8 concurrent
+# connections (4 per worker) at ~2,400 req/s with p99 5.6-6.5 ms, the extra requests waiting in
+# gunicorn's listen queue for well under a millisecond each. Azure's default (1 per instance)
+# or the worker count alone (2) would turn that queueing into 429s: `amlstack azure benchmark`
+# at its default users would be refused.
+IN_FLIGHT_PER_WORKER = 4
+BENCHMARK_USERS = 10  # `amlstack azure benchmark`'s default Locust users
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ def container_environment(s: DeploymentSettings, *, mask_secrets: bool) -> dict[
     """Variables for the scorer process on Azure (the model directory is baked into the image)."""
     env = {
         # Azure's gateway checks the endpoint key before forwarding and rotates it with
-        # `regenerate_keys`; the container is only reachable through that gateway.
+        # `online_endpoints.begin_regenerate_keys`; the container is only reachable through it.
         contract.AUTH_ENV: "none",
         WORKERS_ENV: str(s.workers),
         THREADS_ENV: str(s.threads),
@@ -114,9 +122,18 @@ def container_environment(s: DeploymentSettings, *, mask_secrets: bool) -> dict[
 
 
 def request_settings(s: DeploymentSettings) -> dict[str, int]:
-    """Azure queues past gunicorn's concurrency and gives up when the worker would be killed."""
+    """How many requests Azure lets into one instance at once, and how long each may take.
+
+    Azure answers 429 at once when more requests are pending than the deployment admits, instead
+    of queueing them (``max_queue_wait`` is deprecated for managed online endpoints), so the
+    limit must cover what the scorer serves well: IN_FLIGHT_PER_WORKER requests per worker (see
+    there). ``request_timeout_ms`` is the scorer's own worker timeout: the time a request may
+    wait in gunicorn's listen queue counts against it, and Azure should not give up on a request
+    that gunicorn would still complete.
+    """
+    workers = contract.max_concurrency(s.workers, s.threads)
     return {
-        "max_concurrent_requests_per_instance": contract.max_concurrency(s.workers, s.threads),
+        "max_concurrent_requests_per_instance": workers * IN_FLIGHT_PER_WORKER,
         "request_timeout_ms": s.timeout_s * 1000,
     }
 

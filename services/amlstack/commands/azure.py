@@ -15,11 +15,10 @@ from rich.console import Console
 from amlstack.azure import specs
 from amlstack.azure.clients import Clients, credential_source
 from amlstack.azure.options import ConfigOpt, GroupOpt, SubOpt, WsOpt
+from amlstack.azure.release import ENDPOINT_ENV, REGISTRY_ENV, require_registry
 from amlstack.azure.workspace import Workspace, resolve_workspace
 from amlstack.errors import ExternalError, UserError
 
-REGISTRY_ENV = "AZURE_CONTAINER_REGISTRY"
-ENDPOINT_ENV = "AMLSTACK_AZURE_ENDPOINT"
 console = Console(soft_wrap=True)  # commands and URIs stay copyable
 azure_app = typer.Typer(
     help="Azure ML (SDK v2): plan, push, blue/green deploy, keys, logs, score.",
@@ -78,12 +77,6 @@ def _workspace(
     )
 
 
-def _endpoint_name(endpoint: str | None, model_name: str) -> str:
-    if endpoint:
-        return specs.check_name(endpoint, "endpoint")
-    return specs.default_endpoint_name(model_name)
-
-
 def live_mode(dry_run: bool | None) -> bool:
     """Decide dry run vs live; a dry run is the default whenever no Azure credential is found."""
     if dry_run:
@@ -114,22 +107,12 @@ def _settings(
     instance_count: int,
     appinsights: str | None,
 ) -> tuple[Any, Any]:
-    from amlstack.azure.plan import read_model
+    from amlstack.azure.release import deployment_settings
 
-    model = read_model(artifact)
-    if not registry:
-        raise UserError(f"no container registry: pass --registry <acr name> or set {REGISTRY_ENV}")
-    settings = specs.DeploymentSettings(
-        endpoint=_endpoint_name(endpoint, model.name),
-        deployment=specs.DEPLOYMENT_SLOTS[0],
-        image=specs.image_ref(registry, repository, model.version),
-        instance_type=instance_type,
-        instance_count=instance_count,
-        appinsights_connection_string=appinsights,
-        model_name=model.name,
-        model_version=model.version,
-    )
-    return model, settings
+    return deployment_settings(
+        artifact, registry, repository=repository, endpoint=endpoint,
+        instance_type=instance_type, instance_count=instance_count, appinsights=appinsights,
+    )  # fmt: skip
 
 
 @azure_app.command("plan")
@@ -194,9 +177,7 @@ def push_cmd(
     from amlstack.azure.plan import default_source_image, read_model
 
     model = read_model(artifact)
-    if not registry:
-        raise UserError(f"no container registry: pass --registry <acr name> or set {REGISTRY_ENV}")
-    target = specs.image_ref(registry, repository, model.version)
+    target = specs.image_ref(require_registry(registry), repository, model.version)
     source = source_image or default_source_image(model)
     server = registry_push.login_server(target)
     use_credential = credential_source() is not None
@@ -430,7 +411,7 @@ def benchmark_cmd(
     locustfile: Annotated[
         Path, typer.Option(help="The same Locust file as the local stack.")
     ] = Path("loadtest/locustfile.py"),
-    users: Annotated[int, typer.Option(min=1, max=200)] = 10,
+    users: Annotated[int, typer.Option(min=1, max=200)] = specs.BENCHMARK_USERS,
     duration: Annotated[str, typer.Option(help="Locust --run-time.")] = "1m",
     config: ConfigOpt = None,
     subscription_id: SubOpt = None,

@@ -189,9 +189,22 @@ def status_command(
 
 def _definitions(out_dir: Path, cron: str, compute: str):
     from amlstack.pipeline import azure_pipeline
+    from amlstack.pipeline.stages import STAGES
 
     root = Path(__file__).resolve().parents[3]
-    return azure_pipeline.write_definitions(out_dir, code=root, cron=cron, compute=compute)
+    return azure_pipeline.write_definitions(
+        out_dir, code=root, stages=STAGES, cron=cron, compute=compute
+    )
+
+
+AzureDryOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--dry-run/--live",
+        help="Only write and validate the definitions. Default: live when an Azure credential "
+        "is found; --live fails without one.",
+    ),
+]
 
 
 @pipeline_app.command("publish")
@@ -201,7 +214,7 @@ def publish_command(
     ] = Path("build/azureml"),
     cron: Annotated[str, typer.Option(help="Schedule (cron, UTC).")] = "0 3 * * 1",
     compute: Annotated[str, typer.Option(help="Compute cluster name.")] = "cpu-cluster",
-    dry_run: Annotated[bool, typer.Option(help="Only write and validate the definitions.")] = False,
+    dry_run: AzureDryOpt = None,
 ) -> None:
     """Publish the stages as Azure ML components, a pipeline job and a schedule."""
     from amlstack.pipeline import azure_pipeline
@@ -218,7 +231,7 @@ def trigger_command(
         Path, typer.Option("--out", help="Where the YAML definitions are written.")
     ] = Path("build/azureml"),
     compute: Annotated[str, typer.Option(help="Compute cluster name.")] = "cpu-cluster",
-    dry_run: Annotated[bool, typer.Option(help="Only write and validate the definitions.")] = False,
+    dry_run: AzureDryOpt = None,
 ) -> None:
     """Start the published pipeline now."""
     from amlstack.pipeline import azure_pipeline

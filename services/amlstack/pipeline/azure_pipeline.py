@@ -4,25 +4,43 @@
 command component per stage, a pipeline job that chains them through a run folder (each
 component's ``run_out`` is the next one's ``run_in``) and a schedule. Every component runs
 ``amlstack pipeline stage NAME`` — the code the local runner executes — so there is one code
-path and two runners. Without an Azure credential, publish and trigger are dry runs: the
-definitions are written and checked with azure-ai-ml's own loaders, nothing is sent.
+path and two runners. The stage order is the local runner's (``stages.STAGES``, passed in by
+the caller, so this module never imports the runner that imports it back).
+
+Versions follow content: the environment's version is a hash of its image and pins, each
+component's a hash of its definition and of the code snapshot it uploads, so publishing the
+same thing twice is a no-op and publishing a change never collides with an older version.
+
+The workspace and credential come from ``amlstack.azure`` (options, AZURE_SUBSCRIPTION_ID /
+AZURE_RESOURCE_GROUP / AZUREML_WORKSPACE_NAME, or config.json), as for every `amlstack azure`
+command. Without a credential, publish and trigger are dry runs and say so (``"dry_run": true``):
+the definitions are written and checked with azure-ai-ml's own loaders, nothing is sent.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from amlstack.azure.failures import azure_call
+from amlstack.azure.workspace import Workspace
 from amlstack.errors import ExternalError, UserError
-from amlstack.pipeline.stages import STAGES
 
 SCHEMA = "https://azuremlschemas.azureedge.net/latest/"
 ENV_NAME = "amlstack-pipeline"
-ENV_VERSION = "1"
+FIRST_STAGE, REGISTER_STAGE = "validate_data", "register"
+# The folders a component's command puts on PYTHONPATH: all of the code it runs.
+CODE_FOLDERS = ("services", "scorer")
+CODE_SUFFIXES = (".py", ".json", ".yml", ".yaml", ".txt", ".toml", ".cfg")
+VERSION_CHARS = 16
+DEFINITION_KINDS = ("environment", "conda", "pipeline", "schedule")
 BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:20240908.v1"
 COMPUTE = "cpu-cluster"
 DEFAULT_CRON = "0 3 * * 1"  # Mondays 03:00 UTC
@@ -46,11 +64,35 @@ def pinned_packages() -> list[str]:
     return out
 
 
-def environment_spec() -> dict[str, Any]:
+def content_version(*parts: Any) -> str:
+    """A version string that changes exactly when ``parts`` (JSON-able or bytes) change."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part if isinstance(part, bytes) else json.dumps(part, sort_keys=True).encode()
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()[:VERSION_CHARS]
+
+
+def code_digest(code: Path) -> str:
+    """A hash of the code a component runs (the source files under CODE_FOLDERS of ``code``)."""
+    digest = hashlib.sha256()
+    for folder in CODE_FOLDERS:
+        root = code / folder
+        files = sorted(
+            p for p in root.rglob("*")
+            if p.is_file() and p.suffix in CODE_SUFFIXES and "__pycache__" not in p.parts
+        )  # fmt: skip
+        for path in files:
+            digest.update(path.relative_to(code).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def environment_spec(conda: dict[str, Any]) -> dict[str, Any]:
     return {
         "$schema": SCHEMA + "environment.schema.json",
         "name": ENV_NAME,
-        "version": ENV_VERSION,
+        "version": content_version(BASE_IMAGE, conda),
         "image": BASE_IMAGE,
         "conda_file": "conda.yml",
         "description": "amlstack retraining pipeline: pinned training stack",
@@ -73,42 +115,47 @@ def stage_command(stage: str) -> str:
         "--run-dir ${{outputs.run_out}}",
         "--registry ${{inputs.registry}}",
     ]
-    if stage == STAGES[0]:
+    if stage == FIRST_STAGE:
         parts += ["--data ${{inputs.data}}", "--copy-artifacts", "--artifacts artifacts"]
     else:
         parts.append("--run-in ${{inputs.run_in}}")
-    if stage == "register":
+    if stage == REGISTER_STAGE:
         parts.append("--registry-out ${{outputs.registry_out}}")
     return " ".join(parts)
 
 
-def component_spec(stage: str, code: str) -> dict[str, Any]:
+def component_spec(stage: str, code: str, environment: str, code_hash: str) -> dict[str, Any]:
+    """One stage as a command component; ``environment`` is ``azureml:<name>:<version>``."""
     inputs: dict[str, Any] = {"registry": {"type": "uri_folder", "mode": "ro_mount"}}
-    if stage == STAGES[0]:
+    if stage == FIRST_STAGE:
         inputs["data"] = {"type": "uri_file", "mode": "download"}
     else:
         inputs["run_in"] = {"type": "uri_folder", "mode": "download"}
     outputs: dict[str, Any] = {"run_out": {"type": "uri_folder", "mode": "rw_mount"}}
-    if stage == "register":
+    if stage == REGISTER_STAGE:
         outputs["registry_out"] = {"type": "uri_folder", "mode": "rw_mount"}
-    return {
+    spec = {
         "$schema": SCHEMA + "commandComponent.schema.json",
         "type": "command",
         "name": f"amlstack_{stage}",
         "display_name": f"amlstack {stage.replace('_', ' ')}",
-        "version": ENV_VERSION,
         "code": code,
-        "environment": f"azureml:{ENV_NAME}:{ENV_VERSION}",
+        "environment": environment,
         "inputs": inputs,
         "outputs": outputs,
         "command": stage_command(stage),
     }
+    # The code path is left out of the hash: where the checkout lives is not content.
+    content = {k: v for k, v in spec.items() if k != "code"}
+    return {**spec, "version": content_version(content, code_hash)}
 
 
-def pipeline_spec(compute: str, data_path: str, registry_path: str) -> dict[str, Any]:
+def pipeline_spec(
+    stages: Sequence[str], compute: str, data_path: str, registry_path: str
+) -> dict[str, Any]:
     jobs: dict[str, Any] = {}
     previous = None
-    for stage in STAGES:
+    for stage in stages:
         job: dict[str, Any] = {
             "type": "command",
             "component": f"file:./components/{stage}.yml",
@@ -118,7 +165,7 @@ def pipeline_spec(compute: str, data_path: str, registry_path: str) -> dict[str,
             job["inputs"]["data"] = "${{parent.inputs.data}}"
         else:
             job["inputs"]["run_in"] = f"${{{{parent.jobs.{previous}.outputs.run_out}}}}"
-        if stage == "register":
+        if stage == REGISTER_STAGE:
             job["outputs"] = {
                 "registry_out": {"type": "uri_folder", "mode": "rw_mount", "path": registry_path}
             }
@@ -158,107 +205,173 @@ def write_definitions(
     out: Path,
     *,
     code: Path,
+    stages: Sequence[str],
     cron: str = DEFAULT_CRON,
     compute: str = COMPUTE,
     data_path: str = DATA_PATH,
     registry_path: str = REGISTRY_PATH,
 ) -> dict[str, Path]:
-    """Write every definition under ``out``; ``code`` is the source folder components upload."""
+    """Write every definition under ``out``; ``code`` is the source folder components upload.
+
+    Returns the files by kind (DEFINITION_KINDS) and by stage, stages in run order.
+    """
+    if not stages or stages[0] != FIRST_STAGE or REGISTER_STAGE not in stages:
+        raise ValueError(f"stages must start with {FIRST_STAGE} and include {REGISTER_STAGE}")
     out.mkdir(parents=True, exist_ok=True)
     code_rel = os.path.relpath(code.resolve(), (out / "components").resolve())
+    conda = conda_spec()
+    environment = environment_spec(conda)
+    env_ref = f"azureml:{ENV_NAME}:{environment['version']}"
+    code_hash = code_digest(code)
     files = {
-        "environment": _dump(out / "environment.yml", environment_spec()),
-        "conda": _dump(out / "conda.yml", conda_spec()),
-        "pipeline": _dump(out / "pipeline.yml", pipeline_spec(compute, data_path, registry_path)),
+        "environment": _dump(out / "environment.yml", environment),
+        "conda": _dump(out / "conda.yml", conda),
+        "pipeline": _dump(
+            out / "pipeline.yml", pipeline_spec(stages, compute, data_path, registry_path)
+        ),
         "schedule": _dump(out / "schedule.yml", schedule_spec(cron)),
     }
-    for stage in STAGES:
-        files[stage] = _dump(out / "components" / f"{stage}.yml", component_spec(stage, code_rel))
+    for stage in stages:
+        spec = component_spec(stage, code_rel, env_ref, code_hash)
+        files[stage] = _dump(out / "components" / f"{stage}.yml", spec)
     return files
+
+
+def stage_names(files: dict[str, Path]) -> list[str]:
+    """The component stages among ``files`` (write_definitions' result), in run order."""
+    return [key for key in files if key not in DEFINITION_KINDS]
 
 
 def load_definitions(files: dict[str, Path]) -> dict[str, Any]:
     """Load every definition with azure-ai-ml's loaders (schema validation, no network)."""
     from azure.ai.ml import load_component, load_environment, load_job
-    from azure.ai.ml.entities._load_functions import load_schedule  # not re-exported at top level
+    from azure.ai.ml.exceptions import ValidationException
+    from marshmallow.exceptions import ValidationError
 
+    stages = stage_names(files)
     try:
         loaded = {
             "environment": load_environment(source=files["environment"]),
             "pipeline": load_job(source=files["pipeline"]),
-            "schedule": load_schedule(source=files["schedule"]),
         }
-        for stage in STAGES:
+        loaded["schedule"] = schedule_entity(files["schedule"], loaded["pipeline"])
+        for stage in stages:
             loaded[stage] = load_component(source=files[stage])
-    except Exception as exc:  # azure-ai-ml raises several validation error types
+    except (ValidationException, ValidationError, yaml.YAMLError) as exc:
         raise UserError(f"an Azure ML definition does not validate: {exc}") from None
     # The loaders check each file's schema; the job's own validation checks the wiring between
     # steps (inputs bound, outputs existing) as the service would before running it.
-    for key in ("pipeline", *STAGES):
+    for key in ("pipeline", *stages):
         checked = loaded[key]._validate()
         if not checked.passed:
             raise UserError(f"Azure ML {key} does not validate: {checked.error_messages}")
     return loaded
 
 
-def ml_client():
-    """An MLClient from AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZUREML_WORKSPACE; or None."""
-    names = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE")
-    values = [os.environ.get(n) for n in names]
-    if not all(values):
-        return None
-    from azure.ai.ml import MLClient
-    from azure.identity import DefaultAzureCredential
+def schedule_entity(path: Path, pipeline: Any) -> Any:
+    """The schedule from its YAML (for `az ml schedule create`) and the loaded pipeline job.
 
-    return MLClient(DefaultAzureCredential(), *values)
+    azure-ai-ml has no public loader for schedules, so the entity is built from its public
+    classes; the file stays the one definition of name, cron and time zone.
+    """
+    from azure.ai.ml.entities import CronTrigger, JobSchedule
+
+    doc = yaml.safe_load(path.read_text())
+    trigger = doc["trigger"]
+    return JobSchedule(
+        name=doc["name"],
+        display_name=doc.get("display_name"),
+        trigger=CronTrigger(expression=trigger["expression"], time_zone=trigger["time_zone"]),
+        create_job=pipeline,
+    )
 
 
-def publish(files: dict[str, Path], *, dry_run: bool) -> dict[str, Any]:
+def connect(
+    dry_run: bool | None, clients: Any = None, workspace: Workspace | None = None
+) -> tuple[Any, Workspace | None, str | None]:
+    """``(MLClient, workspace, None)`` to go live, or ``(None, None, why)`` for a dry run.
+
+    ``dry_run`` None: live when an Azure credential is found. False (``--live``): a missing
+    credential or workspace is an error, never a silent skip. The workspace is resolved the
+    way every `amlstack azure` command resolves it (UserError naming what is missing).
+    """
+    from amlstack.azure.clients import Clients, credential_source
+    from amlstack.azure.workspace import resolve_workspace
+
+    if dry_run:
+        return None, None, "dry run (--dry-run)"
+    if clients is None and credential_source() is None:
+        if dry_run is False:
+            raise ExternalError(
+                "no Azure credential found: run `az login` or set AZURE_CLIENT_ID, "
+                "AZURE_TENANT_ID and AZURE_CLIENT_SECRET"
+            )
+        return None, None, "dry run (no Azure credential found)"
+    workspace = workspace or resolve_workspace()
+    return (clients or Clients()).ml_client(workspace), workspace, None
+
+
+def publish(
+    files: dict[str, Path],
+    *,
+    dry_run: bool | None,
+    clients: Any = None,
+    workspace: Workspace | None = None,
+) -> dict[str, Any]:
     """Create the environment, components and schedule in the workspace (or only validate)."""
     loaded = load_definitions(files)
-    client = None if dry_run else ml_client()
-    if client is None:
+    versions = {key: loaded[key].version for key in ("environment", *stage_names(files))}
+    ml, ws, why = connect(dry_run, clients, workspace)
+    if ml is None:
         return {
-            "published": False,
-            "reason": "dry run (no workspace configured)",
-            "validated": sorted(loaded),
-        }
-    try:
-        client.environments.create_or_update(loaded["environment"])
-        for stage in STAGES:
-            client.components.create_or_update(loaded[stage])
-        schedule = client.schedules.begin_create_or_update(loaded["schedule"]).result()
-    except Exception as exc:  # Azure SDK errors: one line for the user
-        raise ExternalError(f"Azure ML publish failed: {exc.__class__.__name__}: {exc}") from None
-    return {"published": True, "schedule": schedule.name}
+            "published": False, "dry_run": True, "reason": why,
+            "validated": sorted(loaded), "versions": versions,
+        }  # fmt: skip
+    with azure_call(f"Azure ML publish to {ws.workspace_name}"):
+        ml.environments.create_or_update(loaded["environment"])
+        for stage in stage_names(files):
+            ml.components.create_or_update(loaded[stage])
+        schedule = ml.schedules.begin_create_or_update(loaded["schedule"]).result()
+    return {
+        "published": True, "dry_run": False, "workspace": ws.workspace_name,
+        "schedule": schedule.name, "versions": versions,
+    }  # fmt: skip
 
 
-def trigger(files: dict[str, Path], *, dry_run: bool) -> dict[str, Any]:
+def trigger(
+    files: dict[str, Path],
+    *,
+    dry_run: bool | None,
+    clients: Any = None,
+    workspace: Workspace | None = None,
+) -> dict[str, Any]:
     """Start the pipeline job now (what the seed's REST call to the published pipeline did)."""
     loaded = load_definitions(files)
-    client = None if dry_run else ml_client()
-    if client is None:
-        return {"submitted": False, "reason": "dry run (no workspace configured)"}
-    try:
-        job = client.jobs.create_or_update(loaded["pipeline"])
-    except Exception as exc:
-        raise ExternalError(f"Azure ML submit failed: {exc.__class__.__name__}: {exc}") from None
-    return {"submitted": True, "job": job.name, "studio_url": getattr(job, "studio_url", None)}
+    ml, ws, why = connect(dry_run, clients, workspace)
+    if ml is None:
+        return {"submitted": False, "dry_run": True, "reason": why}
+    with azure_call(f"Azure ML pipeline submission to {ws.workspace_name}"):
+        job = ml.jobs.create_or_update(loaded["pipeline"])
+    return {
+        "submitted": True, "dry_run": False, "workspace": ws.workspace_name,
+        "job": job.name, "studio_url": job.studio_url,
+    }  # fmt: skip
 
 
-def register_in_workspace(artifact: Path, name: str) -> dict[str, Any]:
-    """Register the artifact folder as an Azure ML model too (skipped without a workspace)."""
-    client = ml_client()
-    if client is None:
-        return {"registered": False, "reason": "no workspace configured"}
+def register_in_workspace(
+    artifact: Path, name: str, *, clients: Any = None, workspace: Workspace | None = None
+) -> dict[str, Any]:
+    """Register the artifact folder as an Azure ML model too (without credential: a dry run)."""
     from azure.ai.ml.entities import Model
 
-    try:
-        model = client.models.create_or_update(
-            Model(
-                path=str(artifact), name=name, type="custom_model", description="amlstack artifact"
-            )
-        )
-    except Exception as exc:
-        raise ExternalError(f"Azure ML model registration failed: {exc}") from None
-    return {"registered": True, "name": model.name, "version": model.version}
+    ml, ws, why = connect(None, clients, workspace)
+    if ml is None:
+        return {"registered": False, "dry_run": True, "reason": why}
+    entity = Model(path=str(artifact), name=name, type="custom_model",
+                   description="amlstack artifact")  # fmt: skip
+    with azure_call(f"Azure ML model registration in {ws.workspace_name}"):
+        model = ml.models.create_or_update(entity)
+    return {
+        "registered": True, "dry_run": False, "workspace": ws.workspace_name,
+        "name": model.name, "version": model.version,
+    }  # fmt: skip

@@ -1,4 +1,4 @@
-"""Roll a promoted artifact out: the local Compose scorer, or Azure ML through `amlstack azure`.
+"""Roll a promoted artifact out: the local Compose scorer, or Azure ML through ``azure.release``.
 
 Compose: build the scorer image with the artifact baked in (build arg MODEL_DIR from
 ``AMLSTACK_MODEL_DIR_BUILD``) while the old scorer still serves, then recreate only the scorer
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -150,36 +150,70 @@ def deploy_compose(artifact: Path, out: Path) -> dict[str, Any]:
     finally:
         probe.stop_event.set()
         probe.join(timeout=5)
-    return {
-        "deployed": True,
-        "target": "compose",
-        "model_dir_build": relative.as_posix(),
-        "container": container[:12],
-        "build_seconds": round(built_s, 1),
-        "swap_seconds": round(swap_s, 1),
-        "switch_probe": {
+    return deploy_result(
+        True,
+        dry_run=False,
+        target="compose",
+        model_dir_build=relative.as_posix(),
+        container=container[:12],
+        build_seconds=round(built_s, 1),
+        swap_seconds=round(swap_s, 1),
+        switch_probe={
             "ok": probe.ok,
             "failed": probe.failed,
             "outage_seconds": probe.outage_seconds,
             "route": probe.route,
         },
-    }
+    )
 
 
-def deploy_azure(artifact: Path, out: Path) -> dict[str, Any]:
-    """Push and deploy through the Azure issue's commands (blue/green lives there)."""
-    steps = [
-        ["azure", "push", "--artifact", str(artifact)],
-        ["azure", "deploy", "--artifact", str(artifact)],
-    ]
-    for step in steps:
-        done = subprocess.run(
-            [sys.executable, "-m", "amlstack.cli", *step],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ExternalError(f"amlstack {' '.join(step[:2])} failed: {last}")
-    return {"deployed": True, "target": "azure"}
+def deploy_azure(
+    artifact: Path,
+    out: Path,
+    *,
+    clients: Any = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Push the scorer image and deploy it blue/green, in this process (``azure.release``).
+
+    Configured as `amlstack azure deploy` is: AZURE_CONTAINER_REGISTRY, the workspace
+    variables (or config.json), AMLSTACK_AZURE_ENDPOINT, APPLICATIONINSIGHTS_CONNECTION_STRING.
+    A missing registry or workspace fails the stage; a missing credential makes it a dry run
+    that says so (``deployed: false, dry_run: true``). The image pushed is the local
+    ``amlstack/scorer:local``, and the push refuses it unless it serves ``artifact``.
+    """
+    from amlstack.artifact.reader import Model
+    from amlstack.azure import release as rel
+    from amlstack.azure.clients import Clients, credential_source
+    from amlstack.azure.plan import default_source_image
+    from amlstack.azure.workspace import resolve_workspace
+    from amlstack_scorer.contract import APPINSIGHTS_ENV
+
+    env = os.environ if env is None else env
+    model, settings = rel.deployment_settings(
+        artifact, env.get(rel.REGISTRY_ENV), endpoint=env.get(rel.ENDPOINT_ENV),
+        appinsights=env.get(APPINSIGHTS_ENV),
+    )  # fmt: skip
+    workspace = resolve_workspace(env=env)
+    source = default_source_image(model)
+    base = {"target": "azure", "image": settings.image, "source_image": source,
+            "endpoint": settings.endpoint, "workspace": workspace.workspace_name}  # fmt: skip
+    if clients is None and credential_source(env) is None:
+        reason = "no Azure credential found (az login / AZURE_CLIENT_* / managed identity)"
+        return deploy_result(False, dry_run=True, **base, reason=f"{reason}: nothing was sent")
+    result = rel.release(
+        clients or Clients(), workspace, settings, Model(artifact).sample_input(),
+        source_image=source, use_azure_credential=True, artifact=artifact,
+    )  # fmt: skip
+    return deploy_result(
+        True, dry_run=False, **base, deployment=result.deployment,
+        previous_traffic=result.previous_traffic, traffic=result.traffic,
+        scoring_uri=result.scoring_uri,
+    )  # fmt: skip
+
+
+def deploy_result(deployed: bool, *, dry_run: bool, **details: Any) -> dict[str, Any]:
+    """A deploy stage's result: ``deployed`` only when something now serves the new model."""
+    if deployed and dry_run:
+        raise ValueError("a dry run deploys nothing")
+    return {"deployed": deployed, "dry_run": dry_run, **details}

@@ -39,10 +39,14 @@ def no_credential(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "AZURE_SUBSCRIPTION_ID",
         "AZURE_RESOURCE_GROUP",
         "AZUREML_WORKSPACE_NAME",
+        "AZUREML_WORKSPACE",  # read by nothing, but once by the pipeline: keep tests honest
         "AZURE_CONTAINER_REGISTRY",
+        "AMLSTACK_AZURE_ENDPOINT",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "azure"))  # no `az login` cache
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
 
 

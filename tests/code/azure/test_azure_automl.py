@@ -143,3 +143,55 @@ def test_train_on_azure_without_credential_writes_the_job_and_submits_nothing(
     job = load_job(tmp_path / "azure-automl-job" / "job.yml")
     assert job.training.enable_onnx_compatible_models is True
     assert not (tmp_path / "m").exists()
+
+
+def _submit(rec: Recorder, tmp_path: Path) -> Path:
+    return automl.submit_automl(
+        DATA, "y", out=tmp_path / "artifacts", name="m", workspace=WS, clients=rec, poll_s=0
+    )
+
+
+def test_a_run_without_an_onnx_model_is_one_clear_error(
+    automl_onnx: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fake writes outputs/model.onnx only for a job that asked for ONNX-compatible models."""
+    from amlstack.azure import specs
+
+    state = AzureState(
+        jobs={"automl-1": ["Completed"], "automl-1_3": ["Completed"]},
+        downloads={"automl-1_3": automl_onnx.read_bytes()},
+    )
+    rec = Recorder(state)
+    real_spec = specs.automl_job_spec
+
+    def without_onnx(*args, **kwargs):
+        doc = real_spec(*args, **kwargs)
+        doc["training"]["enable_onnx_compatible_models"] = False
+        return doc
+
+    monkeypatch.setattr(specs, "automl_job_spec", without_onnx)
+    with pytest.raises(ExternalError, match=r"has no outputs/model.onnx.*enable_onnx"):
+        _submit(rec, tmp_path)
+    assert not (tmp_path / "artifacts" / "m").exists()
+
+
+def test_an_onnx_file_elsewhere_is_not_taken_for_the_model(tmp_path: Path) -> None:
+    """Only the documented place counts; anything else is named in the error."""
+
+    class Jobs:
+        def download(self, *, name: str, download_path: str, all: bool) -> None:
+            stray = Path(download_path) / "named-outputs" / "mlflow-model" / "model.onnx"
+            stray.parent.mkdir(parents=True)
+            stray.write_bytes(b"")
+
+    ml = type("ML", (), {"jobs": Jobs()})()
+    with pytest.raises(ExternalError, match=r"elsewhere: named-outputs/mlflow-model/model\.onnx"):
+        automl.download_onnx(ml, "run-1", tmp_path)
+
+
+def test_the_download_layout_is_the_documented_one(automl_onnx: Path, tmp_path: Path) -> None:
+    state = AzureState(jobs={"automl-1_3": ["Completed"]}, downloads={"automl-1_3": b"onnx"})
+    rec = Recorder(state)
+    rec.ml.jobs.download(name="automl-1_3", download_path=str(tmp_path), all=True)
+    assert (tmp_path / "artifacts" / "outputs" / "mlflow-model" / "MLmodel").is_file()
+    assert not (tmp_path / automl.ONNX_IN_DOWNLOAD).exists()  # no ONNX job was submitted

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint
-from azure_recorder import PRIMARY_KEY, SCORING_URI, AzureState, Recorder, quota_error
+from azure_recorder import PRIMARY_KEY, SCORING_URI, AzureState, Recorder, endpoint, quota_error
 
 from amlstack.azure import deploy, specs
 from amlstack.azure.release import release
@@ -17,22 +16,21 @@ from amlstack.errors import ExternalError, UserError
 WS = Workspace("sub", "rg", "ws")
 ROWS = [{"age": 41, "job": "admin."}]
 SETTINGS = specs.DeploymentSettings(
-    endpoint="ep",
+    endpoint="ep1",
     deployment="blue",
     image="myacr.azurecr.io/amlstack-scorer:3",
     appinsights_connection_string="InstrumentationKey=abc",
 )
 
 
-def existing_endpoint(traffic: dict[str, int], tags: dict[str, str] | None = None) -> AzureState:
-    endpoint = SimpleNamespace(
-        name="ep",
-        auth_mode="key",
-        traffic=dict(traffic),
-        tags=dict(tags or {}),
-        scoring_uri=SCORING_URI,
-    )
-    return AzureState(endpoint=endpoint, deployments={name: object() for name in traffic})
+def existing_endpoint(
+    traffic: dict[str, int], tags: dict[str, str] | None = None, mirror: dict | None = None
+) -> AzureState:
+    """A workspace with endpoint ``ep`` and one deployment per slot named in ``traffic``."""
+    deployments = {
+        name: ManagedOnlineDeployment(name=name, endpoint_name="ep1") for name in traffic
+    }
+    return AzureState(endpoint=endpoint("ep1", traffic, tags, mirror), deployments=deployments)
 
 
 def run(rec: Recorder, **kwargs) -> deploy.DeployResult:
@@ -48,11 +46,11 @@ def test_fresh_endpoint_is_created_deployed_smoke_tested_then_given_traffic() ->
     rec = Recorder()
     result = run(rec)
     assert rec.calls == [
-        ("online_endpoints.get", "ep"),
-        ("online_endpoints.begin_create_or_update", "ep", {}),
-        ("online_endpoints.get", "ep"),
+        ("online_endpoints.get", "ep1"),
+        ("online_endpoints.begin_create_or_update", "ep1", {}),
+        ("online_endpoints.get", "ep1"),
         ("online_deployments.begin_create_or_update", "blue"),
-        ("online_endpoints.get_keys", "ep"),
+        ("online_endpoints.get_keys", "ep1"),
         (
             "http.post",
             SCORING_URI,
@@ -62,7 +60,7 @@ def test_fresh_endpoint_is_created_deployed_smoke_tested_then_given_traffic() ->
                 "azureml-model-deployment": "blue",
             },
         ),
-        ("online_endpoints.begin_create_or_update", "ep", {"blue": 100}),
+        ("online_endpoints.begin_create_or_update", "ep1", {"blue": 100}),
     ]
     created, deployment = rec.entities[0], rec.entities[1]
     assert isinstance(created, ManagedOnlineEndpoint) and created.auth_mode == "key"
@@ -136,8 +134,7 @@ def test_quota_failure_is_one_line_and_nothing_else_happens() -> None:
 
 
 def test_endpoint_without_key_auth_is_refused() -> None:
-    state = existing_endpoint({"blue": 100})
-    state.endpoint.auth_mode = "aml_token"
+    state = AzureState(endpoint=endpoint("ep1", {"blue": 100}, auth_mode="aml_token"))
     rec = Recorder(state)
     with pytest.raises(UserError, match="auth_mode aml_token"):
         deploy.deploy(rec.ml, rec.http(), SETTINGS, ROWS)
@@ -147,16 +144,16 @@ def test_endpoint_without_key_auth_is_refused() -> None:
 def test_rollback_restores_the_previous_split_and_can_be_undone() -> None:
     rec = Recorder(existing_endpoint({"blue": 100}))
     run(rec)  # blue -> green
-    before, after = deploy.rollback(rec.ml, "ep")
+    before, after = deploy.rollback(rec.ml, "ep1")
     assert (before, after) == ({"blue": 0, "green": 100}, {"blue": 100, "green": 0})
     assert rec.state.endpoint.traffic == {"blue": 100, "green": 0}
-    assert deploy.rollback(rec.ml, "ep")[1] == {"blue": 0, "green": 100}
+    assert deploy.rollback(rec.ml, "ep1")[1] == {"blue": 0, "green": 100}
 
 
 def test_rollback_without_history_is_one_clear_line() -> None:
     rec = Recorder(existing_endpoint({"blue": 100}))
     with pytest.raises(UserError, match="nothing to roll back to"):
-        deploy.rollback(rec.ml, "ep")
+        deploy.rollback(rec.ml, "ep1")
     assert "online_endpoints.begin_create_or_update" not in rec.names()
 
 
@@ -164,13 +161,13 @@ def test_rollback_refuses_when_a_deployment_is_gone() -> None:
     state = existing_endpoint({"green": 100}, {deploy.PREVIOUS_TRAFFIC_TAG: '{"blue": 100}'})
     rec = Recorder(state)
     with pytest.raises(UserError, match="blue no longer exists"):
-        deploy.rollback(rec.ml, "ep")
+        deploy.rollback(rec.ml, "ep1")
 
 
 def test_promote_finishes_a_canary() -> None:
     rec = Recorder(existing_endpoint({"blue": 100}))
     run(rec, canary=25)
-    assert deploy.promote(rec.ml, "ep", "green") == {"blue": 0, "green": 100}
+    assert deploy.promote(rec.ml, "ep1", "green") == {"blue": 0, "green": 100}
 
 
 @pytest.mark.parametrize(
@@ -191,6 +188,47 @@ def test_shifted_traffic_always_sums_to_100(previous, new, pct, expected) -> Non
 def test_both_slots_busy_is_refused() -> None:
     with pytest.raises(UserError, match="both slots"):
         deploy.choose_slot({"blue": 50, "green": 50})
+
+
+def test_a_slot_receiving_mirrored_traffic_is_not_idle() -> None:
+    """Someone's shadow test on green: green has 0% live traffic but is in use."""
+    assert deploy.choose_slot({"blue": 0, "green": 100}, {"blue": 0}) == "blue"
+    with pytest.raises(UserError, match="both slots"):
+        deploy.choose_slot({"blue": 100, "green": 0}, {"green": 10})
+    rec = Recorder(existing_endpoint({"blue": 100, "green": 0}, mirror={"green": 10}))
+    with pytest.raises(UserError, match="both slots"):
+        run(rec)
+    assert "online_deployments.begin_create_or_update" not in rec.names()
+
+
+def test_an_explicit_slot_with_mirrored_traffic_is_refused() -> None:
+    rec = Recorder(existing_endpoint({"blue": 100, "green": 0}, mirror={"green": 10}))
+    with pytest.raises(UserError, match="green carries 10% mirrored traffic"):
+        deploy.deploy(rec.ml, rec.http(), SETTINGS, ROWS, slot="green")
+
+
+def test_traffic_moves_keep_the_mirror_split() -> None:
+    rec = Recorder(existing_endpoint({"blue": 100}, mirror={"blue": 0}))
+    run(rec)
+    sent = rec.entities[-1]
+    assert isinstance(sent, ManagedOnlineEndpoint) and sent.mirror_traffic == {"blue": 0}
+
+
+def test_the_sdk_rejects_what_the_recorder_rejects() -> None:
+    """The doubles carry the SDK's signatures: a call Azure's client would refuse fails here."""
+    rec = Recorder(existing_endpoint({"blue": 100}))
+    with pytest.raises(TypeError):
+        rec.ml.online_endpoints.get("ep1", "extra-positional")
+    with pytest.raises(TypeError):
+        rec.ml.online_deployments.get_logs(name="blue", endpoint_name="ep1")  # lines missing
+    from azure.ai.ml.exceptions import ValidationException
+
+    with pytest.raises(ValidationException):
+        rec.ml.online_deployments.get_logs(
+            name="blue", endpoint_name="ep1", lines=10, container_type="init"
+        )
+    with pytest.raises(AssertionError, match="not simulated"):
+        rec.ml.online_endpoints.begin_delete("ep1")
 
 
 def test_release_pushes_before_deploying() -> None:

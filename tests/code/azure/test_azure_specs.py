@@ -46,8 +46,8 @@ def test_deployment_yaml_loads_and_names_the_scorer_contract(tmp_path: Path) -> 
         "scoringRoute": {"port": contract.DEFAULT_PORT, "path": contract.SCORING_ROUTE},
     }
     assert dep.environment.image == "myacr.azurecr.io/amlstack-scorer:7"
-    assert dep.request_settings.max_concurrent_requests_per_instance == contract.max_concurrency(
-        3, 5
+    assert dep.request_settings.max_concurrent_requests_per_instance == (
+        contract.max_concurrency(3, 5) * specs.IN_FLIGHT_PER_WORKER
     )
     assert dep.request_settings.request_timeout_ms == contract.DEFAULT_TIMEOUT_S * 1000
     assert dep.app_insights_enabled is True
@@ -126,3 +126,14 @@ def test_automl_job_refuses_a_bad_drop_column(tmp_path: Path, drop: str, message
     with pytest.raises(DataError, match=message):
         automl_job_spec(DATA, "y", tmp_path / "automl", drop=(drop,))
     assert not (tmp_path / "automl").exists()
+
+
+def test_the_default_deployment_admits_the_default_benchmark_without_429() -> None:
+    """Azure answers 429 past 2 x max_concurrent_requests_per_instance x instances pending
+    (its online-endpoint troubleshooting guide); the old value (2) refused the benchmark's 10.
+    """
+    settings = specs.DeploymentSettings(endpoint="e-1", deployment="blue", image="r.azurecr.io/s:1")
+    limit = specs.request_settings(settings)["max_concurrent_requests_per_instance"]
+    assert 2 * limit * specs.DEFAULT_INSTANCE_COUNT >= specs.BENCHMARK_USERS
+    # ... and no more than the scorer was measured to serve at its latency target.
+    assert limit <= contract.max_concurrency(settings.workers, settings.threads) * 4

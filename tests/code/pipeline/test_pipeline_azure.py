@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,16 +13,134 @@ from pathlib import Path
 import pytest
 import yaml
 
+from amlstack.azure.workspace import Workspace
+from amlstack.errors import ExternalError, UserError
 from amlstack.pipeline import azure_pipeline
 from amlstack.pipeline.stages import STAGES
 
 REPO = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "azure"))  # the SDK recorder
+from azure_recorder import Recorder  # noqa: E402
+
+WS = Workspace("sub", "rg", "ws")
+CREDENTIAL_ENV = (
+    "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT", "MSI_ENDPOINT", "AZURE_SUBSCRIPTION_ID",
+    "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME", "AZUREML_WORKSPACE",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    return azure_pipeline.write_definitions(tmp_path_factory.mktemp("azureml"), code=REPO)
+    return azure_pipeline.write_definitions(
+        tmp_path_factory.mktemp("azureml"), code=REPO, stages=STAGES
+    )
+
+
+@pytest.fixture
+def no_credential(monkeypatch, tmp_path):
+    for name in CREDENTIAL_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "azure"))
+    monkeypatch.chdir(tmp_path)  # no config.json either
+
+
+def test_publish_sends_the_environment_components_and_schedule(files):
+    rec = Recorder()
+    result = azure_pipeline.publish(files, dry_run=None, clients=rec, workspace=WS)
+    assert result["published"] is True and result["dry_run"] is False
+    assert rec.names() == [
+        "ml_client", "environments.create_or_update",
+        *["components.create_or_update"] * len(STAGES), "schedules.begin_create_or_update",
+    ]  # fmt: skip
+    env_version = rec.calls[1][2]
+    assert env_version == result["versions"]["environment"] != "1"
+    for call, stage in zip(rec.calls[2:-1], STAGES, strict=True):
+        assert call[1] == f"amlstack_{stage}" and call[2] == result["versions"][stage]
+        component = rec.entities[1 + STAGES.index(stage)]
+        assert component.environment == f"{azure_pipeline.ENV_NAME}:{env_version}"  # azureml: cut
+
+
+def test_publish_without_credential_says_it_was_a_dry_run(files, no_credential):
+    result = azure_pipeline.publish(files, dry_run=None)
+    assert result["published"] is False and result["dry_run"] is True
+    assert "no Azure credential" in result["reason"]
+
+
+def test_live_publish_without_credential_is_an_error_not_a_skip(files, no_credential):
+    with pytest.raises(ExternalError, match="no Azure credential"):
+        azure_pipeline.publish(files, dry_run=False)
+
+
+def test_publish_reads_the_documented_workspace_variables(files, no_credential, monkeypatch):
+    """AZUREML_WORKSPACE_NAME, as every `amlstack azure` command; not AZUREML_WORKSPACE."""
+    rec = Recorder()
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", "sub")
+    monkeypatch.setenv("AZURE_RESOURCE_GROUP", "rg")
+    monkeypatch.setenv("AZUREML_WORKSPACE", "old-name")
+    with pytest.raises(UserError, match="AZUREML_WORKSPACE_NAME"):
+        azure_pipeline.publish(files, dry_run=None, clients=rec)
+    monkeypatch.setenv("AZUREML_WORKSPACE_NAME", "ws-doc")
+    result = azure_pipeline.publish(files, dry_run=None, clients=rec)
+    assert result["published"] is True and result["workspace"] == "ws-doc"
+    assert ("ml_client", "ws-doc") in rec.calls
+
+
+def test_trigger_submits_the_pipeline_job(files):
+    rec = Recorder()
+    result = azure_pipeline.trigger(files, dry_run=None, clients=rec, workspace=WS)
+    assert result["submitted"] is True and result["job"] == "pipeline-1"
+    assert rec.names() == ["ml_client", "jobs.create_or_update"]
+    assert type(rec.entities[0]).__name__ == "PipelineJob"
+
+
+def test_trigger_without_credential_is_a_stated_dry_run(files, no_credential):
+    assert azure_pipeline.trigger(files, dry_run=None) == {
+        "submitted": False, "dry_run": True, "reason": "dry run (no Azure credential found)",
+    }  # fmt: skip
+
+
+def test_register_in_workspace_sends_a_real_model_entity(tmp_path):
+    rec = Recorder()
+    (tmp_path / "model.json").write_text("{}")
+    result = azure_pipeline.register_in_workspace(tmp_path, "bankmarketing", clients=rec,
+                                                  workspace=WS)  # fmt: skip
+    assert result["registered"] is True and result["dry_run"] is False
+    assert rec.names() == ["ml_client", "models.create_or_update"]
+    assert rec.entities[0].name == "bankmarketing" and rec.entities[0].type == "custom_model"
+
+
+def test_register_without_credential_is_a_stated_dry_run(tmp_path, no_credential):
+    result = azure_pipeline.register_in_workspace(tmp_path, "bankmarketing")
+    assert result["registered"] is False and result["dry_run"] is True
+
+
+def test_versions_follow_the_content(tmp_path):
+    """Same content, same versions (a re-publish is a no-op); changed code, new versions."""
+    code = tmp_path / "code"
+    for folder in azure_pipeline.CODE_FOLDERS:
+        shutil.copytree(REPO / folder, code / folder, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def versions(out: str) -> dict[str, str]:
+        written = azure_pipeline.write_definitions(tmp_path / out, code=code, stages=STAGES)
+        return {k: yaml.safe_load(written[k].read_text())["version"]
+                for k in ("environment", *STAGES)}  # fmt: skip
+
+    first, again = versions("a"), versions("b")
+    assert first == again
+    (code / "services" / "amlstack" / "pipeline" / "stages.py").write_text("# changed\n")
+    changed = versions("c")
+    assert changed["environment"] == first["environment"]  # pins and image unchanged
+    assert all(changed[s] != first[s] for s in STAGES)
+
+
+def test_the_schedule_runs_the_published_pipeline(files):
+    loaded = azure_pipeline.load_definitions(files)
+    schedule = loaded["schedule"]
+    assert type(schedule).__name__ == "JobSchedule" and schedule.create_job is not None
+    assert schedule.trigger.time_zone == "UTC"
 
 
 def test_definitions_load_with_azure_ai_ml(files):
@@ -108,3 +227,15 @@ def test_component_commands_run_the_pipeline_locally(files, tmp_path, bank):
 
     entry = Registry(tmp_path / "registry_out", "bankmarketing").tagged("production")
     assert entry is not None and entry["artifact"] == f"{entry['version']}/artifact"
+
+
+def test_the_schedule_entity_matches_what_the_cli_would_load_from_the_file(files):
+    """`az ml schedule create --file schedule.yml` reads the same name, cron and time zone."""
+    from azure.ai.ml.entities._load_functions import load_schedule  # test only: no public one
+
+    ours = azure_pipeline.load_definitions(files)["schedule"]
+    theirs = load_schedule(source=files["schedule"])
+    assert (ours.name, ours.trigger.expression, ours.trigger.time_zone) == (
+        theirs.name, theirs.trigger.expression, theirs.trigger.time_zone,
+    )  # fmt: skip
+    ours._to_rest_object()

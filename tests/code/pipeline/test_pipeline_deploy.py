@@ -97,3 +97,82 @@ def test_promoted_model_replaces_the_compose_scorer(stack, tmp_path, bank, monke
     )
     assert response.status_code == 200
     assert response.json()["model"]["version"] == "2"  # the promoted model is the one serving
+
+
+# -- the Azure deploy stage: in-process release, honest result ----------------------------------
+AZURE_ENV = {
+    "AZURE_CONTAINER_REGISTRY": "myacr",
+    "AZURE_SUBSCRIPTION_ID": "sub",
+    "AZURE_RESOURCE_GROUP": "rg",
+    "AZUREML_WORKSPACE_NAME": "ws",
+}
+
+
+@pytest.fixture
+def promoted(tmp_path, bank):
+    return tiny_trainer.write_artifact(
+        bank.head(1500), "y", tmp_path / "artifacts", "bankmarketing"
+    )
+
+
+@pytest.fixture
+def azure_env(tmp_path):
+    """The stage's environment: workspace and registry set, no credential of any kind."""
+    return {**AZURE_ENV, "HOME": str(tmp_path / "home"), "AZURE_CONFIG_DIR": str(tmp_path / "az")}
+
+
+def _recorder(artifact):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "azure"))
+    from azure_recorder import AzureState, Recorder
+
+    return Recorder(AzureState(baked_manifest=(artifact / "MANIFEST.json").read_text()))
+
+
+def test_azure_stage_without_credential_is_a_dry_run_not_a_deployment(
+    promoted, azure_env, tmp_path
+):
+    """The old stage ran `azure push`/`azure deploy` as dry runs and recorded deployed: true."""
+    from amlstack.pipeline.deploy import deploy_azure
+
+    result = deploy_azure(promoted, tmp_path, env=azure_env)
+    assert result["deployed"] is False and result["dry_run"] is True
+    assert "no Azure credential" in result["reason"]
+    assert result["image"] == "myacr.azurecr.io/amlstack-scorer:1"
+    assert result["workspace"] == "ws" and result["target"] == "azure"
+
+
+def test_azure_stage_deploys_in_process_and_says_what_it_deployed(promoted, azure_env, tmp_path):
+    from amlstack.pipeline.deploy import deploy_azure
+
+    rec = _recorder(promoted)
+    result = deploy_azure(promoted, tmp_path, clients=rec, env=azure_env)
+    assert result["deployed"] is True and result["dry_run"] is False
+    assert (result["deployment"], result["traffic"]) == ("blue", {"blue": 100})
+    names = rec.names()
+    assert names.index("docker.push") < names.index("online_deployments.begin_create_or_update")
+    assert rec.calls[-1][0] == "online_endpoints.begin_create_or_update"
+
+
+@pytest.mark.parametrize("missing", ["AZURE_CONTAINER_REGISTRY", "AZUREML_WORKSPACE_NAME"])
+def test_azure_stage_without_registry_or_workspace_fails_even_as_a_dry_run(
+    promoted, azure_env, tmp_path, missing
+):
+    from amlstack.errors import UserError
+    from amlstack.pipeline.deploy import deploy_azure
+
+    env = {k: v for k, v in azure_env.items() if k != missing}
+    with pytest.raises(UserError, match=missing):
+        deploy_azure(promoted, tmp_path, env=env)
+
+
+def test_a_dry_run_can_never_report_a_deployment():
+    from amlstack.pipeline.deploy import deploy_result
+
+    assert deploy_result(False, dry_run=True, target="x") == {
+        "deployed": False, "dry_run": True, "target": "x",
+    }  # fmt: skip
+    with pytest.raises(ValueError):
+        deploy_result(True, dry_run=True)
