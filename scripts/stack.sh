@@ -7,6 +7,7 @@
 #   scripts/stack.sh ps                   the stack's containers and their health
 #   scripts/stack.sh logs [OPTIONS] [SERVICE...]   Compose logs (-f follows, --tail=N)
 #   scripts/stack.sh scale SERVICE=N ...  run N containers of a service (e.g. locust-worker=4)
+#   scripts/stack.sh model DIR            copy the model the scorer serves into DIR (an artifact)
 #   scripts/stack.sh down                 stop and remove everything, the generated key too (-v)
 #   scripts/stack.sh compose ARGS...      any other Compose command
 #
@@ -54,8 +55,30 @@ cmd_scale() {
   stack_wait_healthy "${AMLSTACK_HEALTH_TIMEOUT:-300}"
 }
 
+cmd_model() {
+  local dest="${1:-}" id
+  if [ -z "$dest" ]; then
+    echo "usage: $0 model DIR" >&2
+    exit 2
+  fi
+  # Replace only an earlier copy (an artifact folder), never some other folder.
+  if [ -e "$dest" ] && [ ! -f "$dest/MANIFEST.json" ]; then
+    echo "model: $dest exists and is not an artifact folder" >&2
+    exit 2
+  fi
+  id="$(compose ps -q scorer | head -n 1)"
+  if [ -z "$id" ]; then
+    echo "model: the scorer is not running (bash scripts/stack.sh up)" >&2
+    exit 1
+  fi
+  rm -rf "$dest"
+  mkdir -p "$(dirname "$dest")"
+  docker cp "$id:/app/model" "$dest"
+  echo "$dest"
+}
+
 usage() {
-  echo "usage: $0 [up|key|ps|logs|scale|down|compose] [ARGS...]" >&2
+  echo "usage: $0 [up|key|ps|logs|scale|model|down|compose] [ARGS...]" >&2
   exit 2
 }
 
@@ -68,9 +91,10 @@ main() {
     ps) compose ps "$@" ;;
     logs) compose logs "$@" ;;
     scale) cmd_scale "$@" ;;
+    model) cmd_model "$@" ;;
     down) ensure_docker && stack_down ;;
     compose) compose "$@" ;;
-    -h | --help | help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+    -h | --help | help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
     *) usage ;;
   esac
 }
