@@ -25,7 +25,9 @@ def _free_port() -> int:
 def bundle(tmp_path: Path) -> Path:
     """A stand-in for the swagger-ui-bundle wheel (only its static folder is used)."""
     (tmp_path / "static").mkdir()
-    (tmp_path / "swagger_ui_bundle.py").write_text(f"swagger_ui_path = {str(tmp_path / 'static')!r}\n")
+    (tmp_path / "swagger_ui_bundle.py").write_text(
+        f"swagger_ui_path = {str(tmp_path / 'static')!r}\n"
+    )
     return tmp_path
 
 

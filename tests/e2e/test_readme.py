@@ -23,6 +23,7 @@ The convention, for everyone who writes a block in README.md or docs/*.md:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import re
@@ -106,7 +107,7 @@ def readme_env(stack, tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("readme")
     write_samples(folder)
     env = dict(os.environ)
-    # The test's own interpreter's scripts (amlstack, pip) come first, as after `. .venv/bin/activate`.
+    # The test interpreter's scripts (amlstack, pip) first, as after `. .venv/bin/activate`.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["KEY"] = stack.key
     env["README_SAMPLES"] = str(folder)
@@ -130,10 +131,8 @@ def run_block(script: str, env: dict[str, str], log: Path) -> tuple[int, str]:
         except subprocess.TimeoutExpired:
             code = -1
         finally:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             proc.wait()
     return code, log.read_text(errors="replace")
 

@@ -87,7 +87,8 @@ def test_dockerd_is_not_left_running_under_a_copy_of_the_calling_script(bin_dir,
         bin_dir / "dockerd",
         f"""touch "{tmp_path}/dockerd-started"
 sleep 1
-ps -o args= -p "$(ps -o ppid= -p $$ | tr -d ' ')" > "{report}.tmp"; mv "{report}.tmp" "{report}\"""",
+parent="$(ps -o ppid= -p $$ | tr -d ' ')"
+ps -o args= -p "$parent" > "{report}.tmp"; mv "{report}.tmp" "{report}\"""",
     )
     run("ensure_docker", bin_dir, tmp_path / ".env", AMLSTACK_DOCKERD_LOG=str(tmp_path / "log"))
     deadline = time.monotonic() + 30
