@@ -12,6 +12,8 @@ READINESS_ROUTE = "/ready"  # answers 200 only once the model is loaded and veri
 SCORING_ROUTE = "/score"
 SWAGGER_ROUTE = "/swagger.json"
 METRICS_ROUTE = "/metrics"
+PROFILE_ROUTE = "/profile"  # behind the key: the served model's training profile (profile.json)
+PROFILE_FILE = "profile.json"
 
 # Environment variables (the typed settings object in settings.py reads them).
 ENV_PREFIX = "AMLSTACK_"

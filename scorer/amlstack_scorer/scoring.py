@@ -39,6 +39,19 @@ WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 _encode = msgspec.json.Encoder().encode
 
 
+def answer(state: ScorerState, labels: list, proba: list[list[float]]) -> dict[str, Any]:
+    """The /score response body (also the swagger 200 example): labels, probabilities, model,
+    and for a binary model the threshold that turned p(positive class) into the label."""
+    body: dict[str, Any] = {
+        "predictions": labels,
+        "probabilities": [dict(zip(state.class_keys, row, strict=True)) for row in proba],
+        "model": state.model_info,
+    }
+    if state.threshold is not None:
+        body["threshold"] = state.threshold
+    return body
+
+
 class ScoringEndpoint:
     """WSGI middleware answering every method on ``/score``; other paths go to ``inner``."""
 
@@ -109,17 +122,10 @@ class ScoringEndpoint:
             log.exception("model failed", extra={"request_id": request_id})
             telemetry.record_exception(exc)
             raise ModelFailure("the model failed on this input; quote the request id") from exc
-        classes, keys = model.classes, state.class_keys
-        labels = [classes[i] for i in indices]
-        probabilities = [dict(zip(keys, row, strict=True)) for row in proba.tolist()]
+        labels = [model.classes[i] for i in indices]
         if state.metrics is not None:
             state.metrics.observe_scores(labels, batch.unseen)
-        answer: dict[str, Any] = {
-            "predictions": labels,
-            "probabilities": probabilities,
-            "model": state.model_info,
-        }
-        return _encode(answer), batch.size
+        return _encode(answer(state, labels, proba.tolist())), batch.size
 
     def _read_body(self, environ: dict) -> bytes:
         """The body, checked against the size limit before (Content-Length) or while reading."""

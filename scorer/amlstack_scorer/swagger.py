@@ -32,6 +32,7 @@ ERROR_CODES = {
     "401": "Missing or wrong key",
     "413": "Body larger than the limit",
     "415": "Content-Type is not application/json",
+    "404": "The artifact has no training profile",
     "422": "The records do not match the input schema (the error names the field)",
     "500": "The model failed; quote the request id",
     "503": "The model is not loaded yet",
@@ -204,7 +205,27 @@ def _health_paths(text_ok: dict[str, Any], not_ready: dict[str, Any], v2: bool) 
     return {c.LIVENESS_ROUTE: {"get": liveness}, c.READINESS_ROUTE: {"get": readiness}}
 
 
+def _profile_path(ok: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
+    return {
+        c.PROFILE_ROUTE: {
+            "get": {
+                "operationId": "TrainingProfile",
+                "description": "The served model's training profile (the artifact's "
+                "profile.json: bins and category counts of every feature), for drift checks.",
+                "security": [{"Bearer": []}],
+                "responses": {
+                    "200": ok,
+                    **{
+                        code: {"description": ERROR_CODES[code], **error} for code in PROFILE_ERRORS
+                    },
+                },
+            }
+        }
+    }
+
+
 SCORE_ERRORS = ("400", "401", "413", "415", "422", "500", "503")
+PROFILE_ERRORS = ("401", "404", "503")
 
 
 def swagger2(
@@ -257,6 +278,7 @@ def swagger2(
         "paths": {
             **_health_paths({"description": "OK", "schema": {"type": "string"}}, error, True),
             c.SCORING_ROUTE: score,
+            **_profile_path({"description": "profile.json", "schema": {"type": "object"}}, error),
         },
         "definitions": _schemas(model, max_batch, 2, ref, record),
     }
@@ -295,7 +317,14 @@ def openapi3(
         "openapi": "3.0.3",
         "info": _info(model),
         "servers": [{"url": "/"}],
-        "paths": {**health, c.SCORING_ROUTE: score},
+        "paths": {
+            **health,
+            c.SCORING_ROUTE: score,
+            **_profile_path(
+                {"description": "profile.json", "content": {JSON: {"schema": {"type": "object"}}}},
+                json_body("ErrorResponse"),
+            ),
+        },
         "components": {
             "schemas": _schemas(model, max_batch, 3, ref, record),
             "securitySchemes": {
