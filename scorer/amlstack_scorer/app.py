@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from flask import Flask, Response, g, request
 
+from amlstack.artifact.reader import Model
 from amlstack_scorer import errors, routes, scoring, telemetry
-from amlstack_scorer.artifact import Model
 from amlstack_scorer.auth import KeyStore
 from amlstack_scorer.contract import AUTH_ENV, PROFILE_FILE
 from amlstack_scorer.logs import AccessLog

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.artifact.reader import Feature, Model
 from amlstack_scorer import contract as c
-from amlstack_scorer.artifact import Feature, Model
 from amlstack_scorer.validation import FLOAT32_MAX
 
 # In backticks: Swagger UI renders descriptions as Markdown, where a bare <key> is an HTML tag.

@@ -8,9 +8,9 @@ import shutil
 import pytest
 from scorer_support import make_settings
 
+from amlstack.artifact.reader import Model, manifest_for
 from amlstack_scorer import contract as c
 from amlstack_scorer.app import create_app
-from amlstack_scorer.artifact import Model, manifest_for
 from amlstack_scorer.settings import Settings, SettingsError
 
 

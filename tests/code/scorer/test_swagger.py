@@ -16,9 +16,9 @@ import pytest
 from openapi_spec_validator import validate
 from scorer_support import make_settings
 
+from amlstack.artifact.reader import Model
 from amlstack_scorer import contract as c
 from amlstack_scorer.app import create_app
-from amlstack_scorer.artifact import Model
 from amlstack_scorer.swagger import KEY_HELP
 from amlstack_scorer.validation import FLOAT32_MAX
 
