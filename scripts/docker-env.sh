@@ -7,7 +7,7 @@
 #   record_base_image      # write that choice into .env, so plain `docker compose up --build` works
 #   compose build|up|...   # `docker compose` (v2) when present, else `docker-compose` (v1)
 #   stack_up               # build, start detached, wait until every service is healthy
-#   stack_wait_healthy [S] # wait up to S seconds (default 300) for all services to be healthy
+#   stack_wait_healthy [S] [SERVICE...]  # wait up to S s (default 300) until healthy
 #   stack_key              # print the scorer's primary key (from .env or the keys volume)
 #   stack_logs             # print every service's logs (used when a step fails)
 #   stack_down             # stop and remove containers, networks and volumes (-v)
@@ -123,10 +123,12 @@ stack_logs() {
 }
 
 stack_wait_healthy() {
+  # Optional service names after the timeout: wait for those only (e.g. the ones just scaled).
   local timeout_s="${1:-300}" deadline ids id state pending
+  [ $# -gt 0 ] && shift
   deadline=$(($(date +%s) + timeout_s))
   while :; do
-    ids="$(compose ps -q)"
+    ids="$(compose ps -q "$@")"
     pending=""
     if [ -z "$ids" ]; then pending="(no containers)"; fi
     for id in $ids; do

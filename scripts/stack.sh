@@ -52,7 +52,7 @@ cmd_scale() {
   done
   ensure_docker
   compose up -d --no-deps --no-recreate "${args[@]}" "${services[@]}"
-  stack_wait_healthy "${AMLSTACK_HEALTH_TIMEOUT:-300}"
+  stack_wait_healthy "${AMLSTACK_HEALTH_TIMEOUT:-300}" "${services[@]}"
 }
 
 cmd_model() {
