@@ -156,10 +156,14 @@ stack_wait_healthy() {
 tag_build_stage() {
   # The legacy builder (Compose v1) keeps the scorer's "trainer" stage as an untagged image; it
   # is the training cache that makes rebuilds fast, so it gets a name instead of being deleted.
-  local id
+  # The image the name pointed at before (an earlier build's) is removed once nothing names it.
+  local tag="amlstack/scorer-build:${AMLSTACK_TAG:-local}" id old
   id="$(docker images -q -f dangling=true -f label=amlstack.stage=trainer | head -n 1)"
-  if [ -n "$id" ]; then
-    docker tag "$id" "amlstack/scorer-build:${AMLSTACK_TAG:-local}"
+  [ -n "$id" ] || return 0
+  old="$(docker images -q "$tag")"
+  docker tag "$id" "$tag"
+  if [ -n "$old" ] && [ "$old" != "$id" ] && [ -z "$(docker image inspect -f '{{.RepoTags}}' "$old" | tr -d '[]')" ]; then
+    docker rmi "$old" >/dev/null 2>&1 || true
   fi
 }
 

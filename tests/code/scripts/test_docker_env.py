@@ -95,3 +95,20 @@ ps -o args= -p "$parent" > "{report}.tmp"; mv "{report}.tmp" "{report}\"""",
     while not report.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert "docker-env.sh" not in report.read_text()
+
+
+def test_the_training_stage_gets_a_name_and_the_previous_one_goes(bin_dir, tmp_path):
+    """Compose v1's builder left the ~1 GB trainer stage untagged after every build."""
+    calls = tmp_path / "calls"
+    _stub(
+        bin_dir / "docker",
+        f"""echo "$*" >> "{calls}"
+case "$1 $2" in
+  "images -q") case "$*" in *dangling*) echo new ;; *) echo old ;; esac ;;
+  "image inspect") echo "[]" ;;
+esac""",
+    )
+    run("tag_build_stage", bin_dir, tmp_path / ".env", AMLSTACK_TAG="t1")
+    lines = calls.read_text().splitlines()
+    assert "tag new amlstack/scorer-build:t1" in lines
+    assert "rmi old" in lines  # the earlier build's stage, no longer named: not left dangling
