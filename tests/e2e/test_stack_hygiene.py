@@ -50,7 +50,7 @@ def test_swagger_ui_stops_on_sigterm(stack):
     finally:
         stack.compose("start", "swagger", timeout=120)
         subprocess.run(
-            ["bash", "-c", f'source "{DOCKER_ENV}" && stack_wait_healthy 120 swagger'],
+            ["bash", "-c", f'source "{DOCKER_ENV}" && stack_wait_healthy 300 swagger'],
             check=True,
-            timeout=180,
+            timeout=360,
         )
