@@ -13,7 +13,8 @@ SCORING_ROUTE = "/score"
 SWAGGER_ROUTE = "/swagger.json"
 METRICS_ROUTE = "/metrics"
 PROFILE_ROUTE = "/profile"  # behind the key: the served model's training profile (profile.json)
-PROFILE_FILE = "profile.json"
+JSON_MIMETYPE = "application/json"  # every request and response body
+REQUEST_ID_HEADER = "X-Request-ID"  # echoed when safe, else generated; in every log line
 
 # Environment variables (the typed settings object in settings.py reads them).
 ENV_PREFIX = "AMLSTACK_"

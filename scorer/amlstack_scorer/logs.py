@@ -6,15 +6,13 @@ import logging
 import sys
 import time
 
-import msgspec
-
 from amlstack_scorer import contract as c
+from amlstack_scorer.wire import encode
 
 ACCESS_LOGGER = "amlstack.access"
 # Probes (Compose and Kubernetes health checks every few seconds) would drown the requests that
 # matter; their successes are logged at DEBUG only, their failures always.
 PROBE_ROUTES = frozenset({c.LIVENESS_ROUTE, c.READINESS_ROUTE})
-_encode = msgspec.json.Encoder().encode
 # LogRecord attributes that are not "extra" fields.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message"}
 
@@ -35,7 +33,7 @@ class JsonFormatter(logging.Formatter):
                 doc[key] = value
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return _encode(doc).decode()
+        return encode(doc).decode()
 
 
 def configure(level: str = "INFO", stream=None) -> None:
@@ -77,7 +75,7 @@ class AccessLog:
     ) -> None:
         if not self.enabled or (route in PROBE_ROUTES and status < 400 and not self.probes):
             return
-        line = _encode(
+        line = encode(
             {
                 "time": self._time(),
                 "level": "INFO",

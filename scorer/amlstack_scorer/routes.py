@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import msgspec
 from flask import Flask, Response, request
 
+from amlstack.artifact.names import PROFILE_FILE
 from amlstack_scorer import contract as c
+from amlstack_scorer.contract import JSON_MIMETYPE
 from amlstack_scorer.errors import BadRequest, NotFound, NotReady
-
-if TYPE_CHECKING:
-    from amlstack_scorer.app import ScorerState
-
-JSON = "application/json"
-_encode = msgspec.json.Encoder().encode
+from amlstack_scorer.state import ScorerState
+from amlstack_scorer.wire import encode
 
 
 def register(app: Flask, state: ScorerState) -> None:
@@ -56,7 +51,7 @@ def register(app: Flask, state: ScorerState) -> None:
         if version not in ("2", "3"):
             raise BadRequest("version must be 2 (Swagger 2.0) or 3 (OpenAPI 3)", field="version")
         doc = state.swagger.for_request(int(version), *reached_as())
-        return Response(_encode(doc), mimetype=JSON)
+        return Response(encode(doc), mimetype=JSON_MIMETYPE)
 
     @app.get(c.PROFILE_ROUTE)
     def profile() -> Response:
@@ -65,8 +60,8 @@ def register(app: Flask, state: ScorerState) -> None:
         if state.model is None:
             raise NotReady("the model is not loaded yet")
         if state.profile is None:
-            raise NotFound(f"the served artifact has no {c.PROFILE_FILE}")
-        return Response(state.profile, mimetype=JSON)
+            raise NotFound(f"the served artifact has no {PROFILE_FILE}")
+        return Response(state.profile, mimetype=JSON_MIMETYPE)
 
     @app.get(c.METRICS_ROUTE)
     def metrics() -> Response:

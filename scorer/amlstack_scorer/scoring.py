@@ -13,12 +13,9 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
-
-import msgspec
 
 from amlstack_scorer import errors, telemetry
-from amlstack_scorer.contract import SCORING_ROUTE
+from amlstack_scorer.contract import JSON_MIMETYPE, REQUEST_ID_HEADER, SCORING_ROUTE
 from amlstack_scorer.errors import (
     BadRequest,
     MethodNotAllowed,
@@ -28,28 +25,12 @@ from amlstack_scorer.errors import (
     ScorerError,
     UnsupportedMediaType,
 )
-
-if TYPE_CHECKING:
-    from amlstack_scorer.app import ScorerState
+from amlstack_scorer.state import ScorerState
+from amlstack_scorer.wire import encode
 
 log = logging.getLogger("amlstack.scorer")
-JSON = "application/json"
 STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
-_encode = msgspec.json.Encoder().encode
-
-
-def answer(state: ScorerState, labels: list, proba: list[list[float]]) -> dict[str, Any]:
-    """The /score response body (also the swagger 200 example): labels, probabilities, model,
-    and for a binary model the threshold that turned p(positive class) into the label."""
-    body: dict[str, Any] = {
-        "predictions": labels,
-        "probabilities": [dict(zip(state.class_keys, row, strict=True)) for row in proba],
-        "model": state.model_info,
-    }
-    if state.threshold is not None:
-        body["threshold"] = state.threshold
-    return body
 
 
 class ScoringEndpoint:
@@ -92,9 +73,9 @@ class ScoringEndpoint:
             status = 500
             body, headers = errors.render(ScorerError("internal error"), request_id)
         if status != 204:
-            headers.append(("Content-Type", JSON))
+            headers.append(("Content-Type", JSON_MIMETYPE))
         headers.append(("Content-Length", str(len(body))))
-        headers.append(("X-Request-ID", request_id))
+        headers.append((REQUEST_ID_HEADER, request_id))
         headers.extend(state.cors.response_headers(origin))
         start_response(STATUS_LINES[status], headers)
         elapsed = time.perf_counter() - started
@@ -109,8 +90,10 @@ class ScoringEndpoint:
         if model is None or schema is None:
             raise NotReady("the model is not loaded yet")
         mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
-        if mimetype != JSON:
-            raise UnsupportedMediaType(f"Content-Type must be {JSON}, got {mimetype or 'none'!r}")
+        if mimetype != JSON_MIMETYPE:
+            raise UnsupportedMediaType(
+                f"Content-Type must be {JSON_MIMETYPE}, got {mimetype or 'none'!r}"
+            )
         records, prefix = schema.decode(self._read_body(environ))
         batch = schema.encode(records, prefix)
         if state.observers:
@@ -125,7 +108,7 @@ class ScoringEndpoint:
         labels = [model.classes[i] for i in indices]
         if state.metrics is not None:
             state.metrics.observe_scores(labels, batch.unseen)
-        return _encode(answer(state, labels, proba.tolist())), batch.size
+        return encode(state.answer(labels, proba.tolist())), batch.size
 
     def _read_body(self, environ: dict) -> bytes:
         """The body, checked against the size limit before (Content-Length) or while reading."""

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from amlstack.artifact.reader import Feature, Model
+from amlstack.artifact.encoding import FLOAT32_MAX, Feature
+from amlstack.artifact.reader import Model
 from amlstack_scorer import contract as c
-from amlstack_scorer.validation import FLOAT32_MAX
 
 # In backticks: Swagger UI renders descriptions as Markdown, where a bare <key> is an HTML tag.
 KEY_HELP = "The endpoint key: enter `Bearer <key>` (the primary or the secondary key)."

@@ -8,7 +8,9 @@ import shutil
 import pytest
 from scorer_support import make_settings
 
-from amlstack.artifact.reader import Model, manifest_for
+from amlstack.artifact.manifest import manifest_for
+from amlstack.artifact.names import PROFILE_FILE
+from amlstack.artifact.reader import Model
 from amlstack_scorer import contract as c
 from amlstack_scorer.app import create_app
 from amlstack_scorer.settings import Settings, SettingsError
@@ -34,7 +36,7 @@ def profiled(golden_artifact, tmp_path_factory) -> Model:
                                "counts": counts},
         },
     }  # fmt: skip
-    (folder / c.PROFILE_FILE).write_text(json.dumps(profile))
+    (folder / PROFILE_FILE).write_text(json.dumps(profile))
     (folder / "MANIFEST.json").write_text(json.dumps(manifest_for(folder)))
     return Model(folder)
 
@@ -44,7 +46,7 @@ def test_profile_is_served_behind_the_key(profiled, auth):
     assert client.get(c.PROFILE_ROUTE).status_code == 401
     resp = client.get(c.PROFILE_ROUTE, headers=auth)
     assert resp.status_code == 200
-    assert resp.get_json() == json.loads((profiled.directory / c.PROFILE_FILE).read_text())
+    assert resp.get_json() == json.loads((profiled.directory / PROFILE_FILE).read_text())
 
 
 def test_an_artifact_without_a_profile_answers_404(golden_artifact, auth):
@@ -67,7 +69,7 @@ def test_the_200_example_is_the_models_answer_to_the_typical_record(profiled, au
     doc = client.get(c.SWAGGER_ROUTE).get_json()
     fields = doc["definitions"]["InputRecord"]["properties"]
     record = {name: spec["example"] for name, spec in fields.items()}
-    profile = json.loads((profiled.directory / c.PROFILE_FILE).read_text())["features"]
+    profile = json.loads((profiled.directory / PROFILE_FILE).read_text())["features"]
     numeric, categorical = list(profile)
     assert record[numeric] == 93.918  # the profile's median, without float noise
     assert record[categorical] == profile[categorical]["categories"][-1]  # the most frequent

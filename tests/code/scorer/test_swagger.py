@@ -16,11 +16,11 @@ import pytest
 from openapi_spec_validator import validate
 from scorer_support import make_settings
 
+from amlstack.artifact.encoding import FLOAT32_MAX
 from amlstack.artifact.reader import Model
 from amlstack_scorer import contract as c
 from amlstack_scorer.app import create_app
 from amlstack_scorer.swagger import KEY_HELP
-from amlstack_scorer.validation import FLOAT32_MAX
 
 GOLDEN = Path(__file__).parent / "golden"
 FILES = {2: "swagger2.json", 3: "openapi3.json"}
