@@ -21,6 +21,8 @@ import shutil
 import sys
 import tempfile
 
+from gunicorn.glogging import Logger
+
 from amlstack_scorer import logs
 from amlstack_scorer.auth import generate_key_file
 from amlstack_scorer.settings import Settings, SettingsError
@@ -45,6 +47,9 @@ for _name in os.listdir(_metrics_dir):
 
 # One thread per worker for the numeric libraries: the workers are the parallelism.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# onnxruntime's usage telemetry: nothing for a scoring service to send, and on a read-only
+# file system each worker printed a coloured "Failed to persist telemetry device ID" warning.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # Import the serving code once in the master (the model itself is loaded per worker, after
 # fork): forked workers share these modules instead of importing them again, which halves
@@ -72,7 +77,21 @@ control_socket_disable = True
 # Recycle workers now and then (guards against slow leaks); jitter avoids all restarting at once.
 max_requests = _settings.max_requests
 max_requests_jitter = max(1, _settings.max_requests // 10) if _settings.max_requests else 0
-# Our JSON access log replaces gunicorn's; errors go to stderr.
+
+
+class JsonLogger(Logger):
+    """gunicorn's own lines (boot, workers, errors) as the scorer's JSON lines, each once.
+
+    gunicorn's setup adds its plain-text handler next to ours, which printed every line twice.
+    """
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        logs.configure(_settings.log_level)
+
+
+# Our JSON access log replaces gunicorn's; gunicorn's messages go through JsonLogger.
+logger_class = JsonLogger
 accesslog = None
 errorlog = "-"
 loglevel = _settings.log_level.lower()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -85,8 +86,20 @@ def main() -> None:
     spec_url = os.environ.get("SWAGGER_JSON_URL", DEFAULT_SPEC_URL)
     port = int(os.environ.get("SWAGGER_PORT", "8080"))
     server = make_server("0.0.0.0", port, spec_url, Path(swagger_ui_path))
+    # As PID 1 in its container the process has no default SIGTERM action: without a handler
+    # `docker stop` waits its 10 s and then kills it.
+    signal.signal(signal.SIGTERM, _stop)
     print(f"Swagger UI on :{port}, opening {spec_url}", flush=True)
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    except SystemExit:
+        print("Swagger UI stopped (SIGTERM)", flush=True)
+    finally:
+        server.server_close()
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

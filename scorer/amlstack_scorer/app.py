@@ -42,7 +42,10 @@ def create_app(
         settings=settings,
         keystore=keystore,
         observers=tuple(observers),
-        access_log=AccessLog(settings.access_log and settings.log_level in ("DEBUG", "INFO")),
+        access_log=AccessLog(
+            settings.access_log and settings.log_level in ("DEBUG", "INFO"),
+            probes=settings.log_level == "DEBUG",
+        ),
         cors=Cors(settings.cors_origins),
     )
     app.extensions["amlstack"] = state

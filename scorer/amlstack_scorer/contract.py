@@ -12,6 +12,7 @@ READINESS_ROUTE = "/ready"  # answers 200 only once the model is loaded and veri
 SCORING_ROUTE = "/score"
 SWAGGER_ROUTE = "/swagger.json"
 METRICS_ROUTE = "/metrics"
+PROFILE_ROUTE = "/profile"  # behind the key: the served model's training profile (profile.json)
 JSON_MIMETYPE = "application/json"  # every request and response body
 REQUEST_ID_HEADER = "X-Request-ID"  # echoed when safe, else generated; in every log line
 

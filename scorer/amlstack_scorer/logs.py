@@ -6,9 +6,13 @@ import logging
 import sys
 import time
 
+from amlstack_scorer import contract as c
 from amlstack_scorer.wire import encode
 
 ACCESS_LOGGER = "amlstack.access"
+# Probes (Compose and Kubernetes health checks every few seconds) would drown the requests that
+# matter; their successes are logged at DEBUG only, their failures always.
+PROBE_ROUTES = frozenset({c.LIVENESS_ROUTE, c.READINESS_ROUTE})
 # LogRecord attributes that are not "extra" fields.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message"}
 
@@ -47,12 +51,14 @@ class AccessLog:
     """Writes the per-request JSON line straight to stdout.
 
     The logging module costs more per line than scoring one record (measured with pyinstrument),
-    so the access line skips it; it has the same shape as every other log line.
+    so the access line skips it; it has the same shape as every other log line. Successful
+    health probes are written only when ``probes`` is true (the DEBUG level).
     """
 
-    def __init__(self, enabled: bool = True, stream=None) -> None:
+    def __init__(self, enabled: bool = True, stream=None, probes: bool = False) -> None:
         self.enabled = enabled
         self.stream = stream
+        self.probes = probes
         self._second = -1
         self._stamp = ""
 
@@ -67,7 +73,7 @@ class AccessLog:
     def request(
         self, request_id: str, method: str, route: str, status: int, ms: float, batch: int | None
     ) -> None:
-        if not self.enabled:
+        if not self.enabled or (route in PROBE_ROUTES and status < 400 and not self.probes):
             return
         line = encode(
             {

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from amlstack.artifact.names import PROFILE_FILE
 from amlstack_scorer import contract as c
 from amlstack_scorer.contract import JSON_MIMETYPE
-from amlstack_scorer.errors import BadRequest, NotReady
+from amlstack_scorer.errors import BadRequest, NotFound, NotReady
 from amlstack_scorer.state import ScorerState
 from amlstack_scorer.wire import encode
 
@@ -17,6 +18,20 @@ def register(app: Flask, state: ScorerState) -> None:
     def authenticate() -> None:
         if state.keystore is not None:
             state.keystore.check(request.headers.get("Authorization"))
+
+    def reached_as() -> tuple[str, str]:
+        """Scheme and host the client used: the request's own, or what a trusted proxy says.
+
+        X-Forwarded-* from anyone else is ignored: it would let any client write another host
+        into the served documents (AMLSTACK_TRUSTED_PROXIES lists the proxies; default none).
+        """
+        scheme, host = request.scheme, request.host
+        if state.settings.trusts_proxy(request.remote_addr):
+            forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
+            if forwarded in ("http", "https"):
+                scheme = forwarded
+            host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip() or host
+        return scheme, host
 
     @app.get(c.LIVENESS_ROUTE)
     def liveness() -> Response:
@@ -35,12 +50,18 @@ def register(app: Flask, state: ScorerState) -> None:
         version = request.args.get("version", "2")
         if version not in ("2", "3"):
             raise BadRequest("version must be 2 (Swagger 2.0) or 3 (OpenAPI 3)", field="version")
-        scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
-        if scheme not in ("http", "https"):  # a client-supplied header: only the two schemes
-            scheme = request.scheme
-        host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
-        doc = state.swagger.for_request(int(version), scheme, host)
+        doc = state.swagger.for_request(int(version), *reached_as())
         return Response(encode(doc), mimetype=JSON_MIMETYPE)
+
+    @app.get(c.PROFILE_ROUTE)
+    def profile() -> Response:
+        """What the served model was trained on, so drift checks need only the URL and key."""
+        authenticate()
+        if state.model is None:
+            raise NotReady("the model is not loaded yet")
+        if state.profile is None:
+            raise NotFound(f"the served artifact has no {PROFILE_FILE}")
+        return Response(state.profile, mimetype=JSON_MIMETYPE)
 
     @app.get(c.METRICS_ROUTE)
     def metrics() -> Response:

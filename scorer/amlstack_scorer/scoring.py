@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Any
 
 from amlstack_scorer import errors, telemetry
 from amlstack_scorer.contract import JSON_MIMETYPE, REQUEST_ID_HEADER, SCORING_ROUTE
@@ -106,17 +105,10 @@ class ScoringEndpoint:
             log.exception("model failed", extra={"request_id": request_id})
             telemetry.record_exception(exc)
             raise ModelFailure("the model failed on this input; quote the request id") from exc
-        classes, keys = model.classes, state.class_keys
-        labels = [classes[i] for i in indices]
-        probabilities = [dict(zip(keys, row, strict=True)) for row in proba.tolist()]
+        labels = [model.classes[i] for i in indices]
         if state.metrics is not None:
             state.metrics.observe_scores(labels, batch.unseen)
-        answer: dict[str, Any] = {
-            "predictions": labels,
-            "probabilities": probabilities,
-            "model": state.model_info,
-        }
-        return encode(answer), batch.size
+        return encode(state.answer(labels, proba.tolist())), batch.size
 
     def _read_body(self, environ: dict) -> bytes:
         """The body, checked against the size limit before (Content-Length) or while reading."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ GENERATE_KEYS_ENV = c.ENV_PREFIX + "GENERATE_KEYS"
 CORS_ENV = c.ENV_PREFIX + "CORS_ORIGINS"
 LOG_LEVEL_ENV = c.ENV_PREFIX + "LOG_LEVEL"
 ACCESS_LOG_ENV = c.ENV_PREFIX + "ACCESS_LOG"
+# Addresses (IPs or CIDR ranges, comma-separated) whose X-Forwarded-Proto/Host are believed.
+TRUSTED_PROXIES_ENV = c.ENV_PREFIX + "TRUSTED_PROXIES"
 AZUREML_MODEL_DIR_ENV = "AZUREML_MODEL_DIR"  # set by Azure ML on managed online endpoints
 
 DEFAULT_CORS = ("http://localhost:8080", "http://127.0.0.1:8080")  # the Swagger UI container
@@ -32,6 +35,7 @@ WORKER_CLASSES = ("sync", "gthread")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 T = TypeVar("T")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -62,10 +66,21 @@ class Settings:
     log_level: str = "INFO"
     access_log: bool = True
     appinsights_connection_string: str | None = field(default=None, repr=False)
+    trusted_proxies: tuple[Network, ...] = ()
 
     @property
     def auth_enabled(self) -> bool:
         return self.auth == "key"
+
+    def trusts_proxy(self, address: str | None) -> bool:
+        """Whether a request from ``address`` may say how the client reached us (X-Forwarded-*)."""
+        if not self.trusted_proxies or not address:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted_proxies)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +108,7 @@ class Settings:
             log_level=r.choice(LOG_LEVEL_ENV, cls.log_level, LOG_LEVELS, upper=True),
             access_log=r.flag(ACCESS_LOG_ENV, cls.access_log),
             appinsights_connection_string=env.get(c.APPINSIGHTS_ENV) or None,
+            trusted_proxies=r.networks(TRUSTED_PROXIES_ENV),
         )
         settings.check_auth()
         return settings
@@ -203,3 +219,16 @@ class _Reader:
             return origins
 
         return self._get(name, default, parse)
+
+    def networks(self, name: str) -> tuple[Network, ...]:
+        def parse(raw: str) -> tuple[Network, ...]:
+            try:
+                return tuple(
+                    ipaddress.ip_network(part.strip(), strict=False)
+                    for part in raw.split(",")
+                    if part.strip()
+                )
+            except ValueError as exc:
+                raise SettingsError(f"{name}: {exc} (list IP addresses or CIDR ranges)") from None
+
+        return self._get(name, (), parse)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from amlstack.artifact.names import PROFILE_FILE
 from amlstack.artifact.reader import Model
 from amlstack_scorer.auth import KeyStore
 from amlstack_scorer.contract import REQUEST_ID_HEADER
@@ -17,7 +20,7 @@ from amlstack_scorer.logs import AccessLog
 from amlstack_scorer.metrics import Metrics
 from amlstack_scorer.observers import Observer
 from amlstack_scorer.settings import Settings
-from amlstack_scorer.swagger import SwaggerDocs
+from amlstack_scorer.swagger import SwaggerDocs, typical_record
 from amlstack_scorer.validation import Schema
 
 log = logging.getLogger("amlstack.scorer")
@@ -69,15 +72,41 @@ class ScorerState:
     swagger: SwaggerDocs | None = None
     model_info: dict[str, str] = field(default_factory=dict)
     class_keys: list[str] = field(default_factory=list)
+    threshold: float | None = None
+    profile: bytes | None = None  # the artifact's profile.json, served as is at /profile
 
     def load(self, model: Model) -> None:
         """Serve ``model``: build everything derived from its schema, then mark ready."""
         self.schema = Schema(model, self.settings.max_batch)
-        self.swagger = SwaggerDocs(model, self.settings.max_batch)
         self.metrics = Metrics(model.name, model.version)
         self.model_info = {"name": model.name, "version": model.version}
         self.class_keys = [str(k) for k in model.classes]
+        self.threshold = model.threshold if len(model.classes) == 2 else None
+        path = model.directory / PROFILE_FILE
+        self.profile = path.read_bytes() if path.is_file() else None
+        features = json.loads(self.profile).get("features") if self.profile else None
+        self.swagger = SwaggerDocs(
+            model, self.settings.max_batch, features, self._example_answer(model, features)
+        )
         self.model = model  # last: readiness flips only when the rest is in place
+
+    def answer(self, labels: list, proba: list[list[float]]) -> dict[str, Any]:
+        """The /score response body (also the swagger 200 example): labels, probabilities,
+        model, and for a binary model the threshold that turned p(positive) into the label."""
+        body: dict[str, Any] = {
+            "predictions": labels,
+            "probabilities": [dict(zip(self.class_keys, row, strict=True)) for row in proba],
+            "model": self.model_info,
+        }
+        if self.threshold is not None:
+            body["threshold"] = self.threshold
+        return body
+
+    def _example_answer(self, model: Model, features: dict | None) -> dict[str, Any]:
+        """The model's own answer to the documents' synthetic example record."""
+        proba = model.predict_proba(model.encode_records([typical_record(model, features)]))
+        labels = [model.classes[i] for i in model.label_indices(proba).tolist()]
+        return self.answer(labels, proba.tolist())
 
     def observe(self, matrix: np.ndarray, count: int) -> None:
         """Hand an encoded batch to the observers (drift); their failures never fail a request."""

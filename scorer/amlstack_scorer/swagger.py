@@ -1,60 +1,110 @@
 """Swagger 2.0 (Azure's format) and OpenAPI 3 documents generated from the artifact's schema.
 
-The documents are built once per model; only the host and scheme are filled in per request, from
-the request itself (honouring X-Forwarded-Proto/Host), so Swagger UI's "Try it out" works against
-a plain-http local container as well as behind Azure's TLS front end.
+The documents are built once per model; only the host and scheme are filled in per request (the
+request's own, or a trusted proxy's X-Forwarded-Proto/Host: see routes.py), so Swagger UI's
+"Try it out" works against a plain-http local container as well as behind Azure's TLS front end.
+
+Examples are synthetic: each field's typical training value (the median of a number, the most
+frequent category, from the artifact's training profile), never a real row; the 200 example is
+the model's real answer for that synthetic record. The spec states what the server accepts: any
+string for a categorical field (unseen categories are scored as unknown, so no ``enum``), any
+number float32 can hold.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
-from amlstack.artifact.encoding import Feature
+import numpy as np
+
+from amlstack.artifact.encoding import FLOAT32_MAX, Feature
 from amlstack.artifact.reader import Model
 from amlstack_scorer import contract as c
 
-KEY_HELP = "The endpoint key, as 'Bearer <key>' (primary or secondary key)."
+# In backticks: Swagger UI renders descriptions as Markdown, where a bare <key> is an HTML tag.
+KEY_HELP = "The endpoint key: enter `Bearer <key>` (the primary or the secondary key)."
+TEXT = "text/plain"
+JSON = "application/json"
 ERROR_CODES = {
     "400": "Malformed JSON",
     "401": "Missing or wrong key",
     "413": "Body larger than the limit",
     "415": "Content-Type is not application/json",
+    "404": "The artifact has no training profile",
     "422": "The records do not match the input schema (the error names the field)",
     "500": "The model failed; quote the request id",
     "503": "The model is not loaded yet",
 }
 
 
-def _field(feature: Feature, version: int) -> dict[str, Any]:
+def clean_number(value: float) -> float:
+    """``value`` as the model sees it (float32), written in the fewest digits: no 93.9179999."""
+    return float(str(np.float32(value)))
+
+
+def typical_value(feature: Feature, profile: Mapping[str, Any] | None) -> Any:
+    """A synthetic example for one field: the training median or the most frequent category."""
+    spec = (profile or {}).get(feature.name) or {}
+    if feature.kind == "categorical":
+        counts = spec.get("counts") or []
+        if len(counts) == len(feature.categories) and counts:
+            return feature.categories[int(np.argmax(counts))]
+        return feature.categories[0] if feature.categories else "unknown"
+    median = (spec.get("quantiles") or {}).get("0.5")
+    if median is None and feature.minimum is not None and feature.maximum is not None:
+        median = (feature.minimum + feature.maximum) / 2
+    if median is None:
+        return 0
+    return round(median) if feature.dtype == "int" else clean_number(median)
+
+
+def typical_record(model: Model, profile: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The example record of both documents (and of the 200 example's request)."""
+    return {f.name: typical_value(f, profile) for f in model.features}
+
+
+def _field(feature: Feature, version: int, example: Any) -> dict[str, Any]:
     spec: dict[str, Any]
     if feature.kind == "categorical":
-        spec = {"type": "string", "enum": list(feature.categories)}
-        spec["description"] = "Categories seen in training; other values are scored as unknown."
+        seen = ", ".join(feature.categories)
+        spec = {
+            "type": "string",
+            "description": f"Seen in training: {seen}. Any other value is accepted and scored as "
+            "an unknown category (counted in /metrics).",
+            "x-training-categories": list(feature.categories),
+        }
     else:
-        spec = {"type": "number", "format": "double"}
+        spec = {
+            "type": "number",
+            "format": "float",
+            "minimum": -FLOAT32_MAX,
+            "maximum": FLOAT32_MAX,
+        }
         if feature.minimum is not None and feature.maximum is not None:
-            spec["description"] = f"Seen in training: {feature.minimum} to {feature.maximum}."
-        if feature.minimum is not None:
-            spec["x-training-minimum"] = feature.minimum
-        if feature.maximum is not None:
-            spec["x-training-maximum"] = feature.maximum
+            low, high = clean_number(feature.minimum), clean_number(feature.maximum)
+            spec["description"] = (
+                f"Seen in training: {low:g} to {high:g}. Any number a float32 can hold is accepted."
+            )
+            spec["x-training-minimum"] = low
+            spec["x-training-maximum"] = high
     if feature.nullable:
         spec["x-nullable" if version == 2 else "nullable"] = True
-    if feature.example is not None:
-        spec["example"] = feature.example
+    spec["example"] = example
     return spec
 
 
-def _schemas(model: Model, max_batch: int, version: int, ref: str) -> dict[str, Any]:
-    sample = model.sample_input()
+def _schemas(
+    model: Model, max_batch: int, version: int, ref: str, record_example: dict[str, Any]
+) -> dict[str, Any]:
+    # No object-level examples: Swagger UI's model panel shows them as "OrderedMap {…}"; the
+    # request example is built from the fields' own examples.
     record = {
         "type": "object",
         "required": [f.name for f in model.features if not f.nullable],
-        "properties": {f.name: _field(f, version) for f in model.features},
+        "properties": {f.name: _field(f, version, record_example[f.name]) for f in model.features},
     }
-    if sample:
-        record["example"] = sample[0]
     service_input = {
         "type": "object",
         "description": (
@@ -70,10 +120,9 @@ def _schemas(model: Model, max_batch: int, version: int, ref: str) -> dict[str, 
                 "items": {"$ref": f"{ref}InputRecord"},
             }
         },
-        "example": {"data": sample[:2]},
     }
     classes = [str(k) for k in model.classes]
-    output = {
+    output: dict[str, Any] = {
         "type": "object",
         "required": ["predictions", "probabilities", "model"],
         "properties": {
@@ -91,6 +140,13 @@ def _schemas(model: Model, max_batch: int, version: int, ref: str) -> dict[str, 
             },
         },
     }
+    if len(classes) == 2:
+        output["required"].append("threshold")
+        output["properties"]["threshold"] = {
+            "type": "number",
+            "format": "double",
+            "description": threshold_text(model),
+        }
     nullable = {"x-nullable" if version == 2 else "nullable": True}
     error = {
         "type": "object",
@@ -114,6 +170,16 @@ def _schemas(model: Model, max_batch: int, version: int, ref: str) -> dict[str, 
     }
 
 
+def threshold_text(model: Model) -> str:
+    """The decision rule of a binary model, in words."""
+    positive = model.classes[1]
+    return (
+        f"A record is labelled {positive!r} when its probability of {positive!r} is at least "
+        f"{clean_number(model.threshold):g} (the decision threshold chosen in training), "
+        f"else {model.classes[0]!r}."
+    )
+
+
 def _responses(ok: dict[str, Any], codes: tuple[str, ...], error: dict) -> dict[str, Any]:
     out = {"200": ok}
     for code in codes:
@@ -121,31 +187,61 @@ def _responses(ok: dict[str, Any], codes: tuple[str, ...], error: dict) -> dict[
     return out
 
 
-def _health_paths(text_ok: dict[str, Any]) -> dict[str, Any]:
+def _health_paths(text_ok: dict[str, Any], not_ready: dict[str, Any], v2: bool) -> dict[str, Any]:
+    # The probes answer text; /ready's 503 is the JSON error every route sends.
+    liveness: dict[str, Any] = {
+        "operationId": "ServiceHealthCheck",
+        "description": "Liveness: answers 'Healthy' while the process runs.",
+        "responses": {"200": text_ok},
+    }
+    readiness: dict[str, Any] = {
+        "operationId": "ServiceReadiness",
+        "description": "Readiness: 200 once the model is loaded and verified, else 503.",
+        "responses": {"200": text_ok, "503": {"description": ERROR_CODES["503"], **not_ready}},
+    }
+    if v2:
+        liveness["produces"] = [TEXT]
+        readiness["produces"] = [TEXT, JSON]
+    return {c.LIVENESS_ROUTE: {"get": liveness}, c.READINESS_ROUTE: {"get": readiness}}
+
+
+def _profile_path(ok: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
     return {
-        c.LIVENESS_ROUTE: {
+        c.PROFILE_ROUTE: {
             "get": {
-                "operationId": "ServiceHealthCheck",
-                "description": "Liveness: answers 'Healthy' while the process runs.",
-                "responses": {"200": text_ok},
+                "operationId": "TrainingProfile",
+                "description": "The served model's training profile (the artifact's "
+                "profile.json: bins and category counts of every feature), for drift checks.",
+                "security": [{"Bearer": []}],
+                "responses": {
+                    "200": ok,
+                    **{
+                        code: {"description": ERROR_CODES[code], **error} for code in PROFILE_ERRORS
+                    },
+                },
             }
-        },
-        c.READINESS_ROUTE: {
-            "get": {
-                "operationId": "ServiceReadiness",
-                "description": "Readiness: 200 once the model is loaded and verified, else 503.",
-                "responses": {"200": text_ok, "503": {"description": ERROR_CODES["503"]}},
-            }
-        },
+        }
     }
 
 
 SCORE_ERRORS = ("400", "401", "413", "415", "422", "500", "503")
+PROFILE_ERRORS = ("401", "404", "503")
 
 
-def swagger2(model: Model, max_batch: int) -> dict[str, Any]:
+def swagger2(
+    model: Model,
+    max_batch: int,
+    record: dict[str, Any],
+    answer: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     ref = "#/definitions/"
     error = {"schema": {"$ref": f"{ref}ErrorResponse"}}
+    ok: dict[str, Any] = {
+        "description": "Labels and probabilities",
+        "schema": {"$ref": f"{ref}ServiceOutput"},
+    }
+    if answer is not None:
+        ok["examples"] = {JSON: answer}
     score = {
         "post": {
             "operationId": "RunMLService",
@@ -161,14 +257,7 @@ def swagger2(model: Model, max_batch: int) -> dict[str, Any]:
                     "schema": {"$ref": f"{ref}ServiceInput"},
                 }
             ],
-            "responses": _responses(
-                {
-                    "description": "Labels and probabilities",
-                    "schema": {"$ref": f"{ref}ServiceOutput"},
-                },
-                SCORE_ERRORS,
-                error,
-            ),
+            "responses": _responses(ok, SCORE_ERRORS, error),
         }
     }
     return {
@@ -187,18 +276,27 @@ def swagger2(model: Model, max_batch: int) -> dict[str, Any]:
             }
         },
         "paths": {
-            **_health_paths({"description": "OK", "schema": {"type": "string"}}),
+            **_health_paths({"description": "OK", "schema": {"type": "string"}}, error, True),
             c.SCORING_ROUTE: score,
+            **_profile_path({"description": "profile.json", "schema": {"type": "object"}}, error),
         },
-        "definitions": _schemas(model, max_batch, 2, ref),
+        "definitions": _schemas(model, max_batch, 2, ref, record),
     }
 
 
-def openapi3(model: Model, max_batch: int) -> dict[str, Any]:
+def openapi3(
+    model: Model,
+    max_batch: int,
+    record: dict[str, Any],
+    answer: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     ref = "#/components/schemas/"
 
-    def json_body(name: str) -> dict[str, Any]:
-        return {"content": {"application/json": {"schema": {"$ref": f"{ref}{name}"}}}}
+    def json_body(name: str, example: Any = None) -> dict[str, Any]:
+        media: dict[str, Any] = {"schema": {"$ref": f"{ref}{name}"}}
+        if example is not None:
+            media["example"] = example
+        return {"content": {JSON: media}}
 
     score = {
         "post": {
@@ -207,20 +305,28 @@ def openapi3(model: Model, max_batch: int) -> dict[str, Any]:
             "security": [{"Bearer": []}],
             "requestBody": {"required": True, **json_body("ServiceInput")},
             "responses": _responses(
-                {"description": "Labels and probabilities", **json_body("ServiceOutput")},
+                {"description": "Labels and probabilities", **json_body("ServiceOutput", answer)},
                 SCORE_ERRORS,
                 json_body("ErrorResponse"),
             ),
         }
     }
-    text_ok = {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    text_ok = {"description": "OK", "content": {TEXT: {"schema": {"type": "string"}}}}
+    health = _health_paths(text_ok, json_body("ErrorResponse"), False)
     return {
         "openapi": "3.0.3",
         "info": _info(model),
         "servers": [{"url": "/"}],
-        "paths": {**_health_paths(text_ok), c.SCORING_ROUTE: score},
+        "paths": {
+            **health,
+            c.SCORING_ROUTE: score,
+            **_profile_path(
+                {"description": "profile.json", "content": {JSON: {"schema": {"type": "object"}}}},
+                json_body("ErrorResponse"),
+            ),
+        },
         "components": {
-            "schemas": _schemas(model, max_batch, 3, ref),
+            "schemas": _schemas(model, max_batch, 3, ref, record),
             "securitySchemes": {
                 "Bearer": {
                     "type": "apiKey",
@@ -234,18 +340,31 @@ def openapi3(model: Model, max_batch: int) -> dict[str, Any]:
 
 
 def _info(model: Model) -> dict[str, Any]:
-    return {
-        "title": f"amlstack scorer: {model.name}",
-        "description": f"Scores model {model.name} version {model.version}.",
-        "version": model.version,
-    }
+    description = f"Scores model {model.name} version {model.version}."
+    if len(model.classes) == 2:
+        description += " " + threshold_text(model)
+    return {"title": f"amlstack scorer: {model.name}", "description": description,
+            "version": model.version}  # fmt: skip
 
 
 class SwaggerDocs:
-    """Both documents, built once; ``for_request`` fills in where the client reached us."""
+    """Both documents, built once; ``for_request`` fills in where the client reached us.
 
-    def __init__(self, model: Model, max_batch: int) -> None:
-        self._docs = {2: swagger2(model, max_batch), 3: openapi3(model, max_batch)}
+    ``answer`` is the scorer's response to ``typical_record(model, profile)``: the 200 example.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        max_batch: int,
+        profile: Mapping[str, Any] | None = None,
+        answer: dict[str, Any] | None = None,
+    ) -> None:
+        record = typical_record(model, profile)
+        self._docs = {
+            2: swagger2(model, max_batch, record, answer),
+            3: openapi3(model, max_batch, record, answer),
+        }
 
     def for_request(self, version: int, scheme: str, host: str) -> dict[str, Any]:
         doc = copy.copy(self._docs[version])  # shallow: only top-level keys change

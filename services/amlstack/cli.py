@@ -11,6 +11,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from amlstack.errors import UserError
 
@@ -40,7 +41,8 @@ def build_app() -> typer.Typer:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
             for command in commands:
-                app.command(command, help=f"(needs: pip install 'amlstack[{extra}]')")(
+                # Typer renders help as rich markup: "[azure]" would be read as a style tag.
+                app.command(command, help=escape(f"(needs: pip install 'amlstack[{extra}]')"))(
                     _missing(command, extra, exc.name)
                 )
             continue
@@ -65,14 +67,19 @@ def main(argv: list[str] | None = None) -> None:
     try:
         build_app()(args=argv, standalone_mode=True)
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _error(exc)
         sys.exit(exc.exit_code)
     except ArtifactError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _error(exc)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
         sys.exit(130)
+
+
+def _error(exc: Exception) -> None:
+    # The message is plain text: brackets in it ("amlstack[azure]") are not markup.
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

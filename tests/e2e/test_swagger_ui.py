@@ -73,6 +73,8 @@ def test_swagger_ui_shows_our_api_and_try_it_out_scores(stack, browser):
     # Authorize once with the key.
     browser.find_element(By.CSS_SELECTOR, "button.authorize").click()
     key_input = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".modal-ux input")))
+    # The description is Markdown: a bare <key> used to vanish as an HTML tag ("as 'Bearer '").
+    assert "Bearer <key>" in browser.find_element(By.CSS_SELECTOR, ".modal-ux").text
     key_input.send_keys(f"Bearer {stack.key}")
     browser.find_element(By.CSS_SELECTOR, ".modal-ux button.authorize").click()
     browser.find_element(By.CSS_SELECTOR, ".modal-ux button.btn-done").click()

@@ -324,26 +324,22 @@ def drift_command(
     url: Annotated[str, typer.Option(help="Scorer base URL (its /metrics is read).")],
     key: Annotated[str | None, typer.Option(envvar="AMLSTACK_KEY", help="Scoring key.")] = None,
     model: Annotated[
-        Path | None, typer.Option(help="Artifact folder (default: the registry's production).")
+        Path | None,
+        typer.Option(help="Artifact folder (default: the scorer's own, from its /profile)."),
     ] = None,
     threshold: Annotated[float, typer.Option(help="PSI at or above which a feature drifts.")] = 0.2,
     alpha: Annotated[
         float, typer.Option(help="Significance level of the per-feature test.")
     ] = 0.01,
-    registry: RegistryDir = Path("registry"),
-    name: Name = DEFAULT_NAME,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Compare the scorer's live input profile with the training profile; exit 1 on drift."""
     from amlstack.pipeline import drift
 
-    if model is None:
-        reg = _registry(registry, name)
-        entry = reg.tagged("production")
-        if entry is None:
-            raise UserError("no --model given and no production model in the registry")
-        model = reg.artifact_path(entry)
-    training = drift.read_training_profile(model)
+    if model is None:  # the profile of the model the scorer serves: the right one to compare
+        training = drift.fetch_training_profile(url, key)
+    else:
+        training = drift.read_training_profile(model)
     report = drift.compare(
         training, drift.fetch_live(url, key, training), threshold=threshold, alpha=alpha
     )

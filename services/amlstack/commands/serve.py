@@ -1,4 +1,4 @@
-"""`amlstack serve` (the scorer under gunicorn, no Docker) and `amlstack score` (endpoint.py)."""
+"""`amlstack serve` (the scorer under gunicorn, no Docker) and `amlstack score` (a test client)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import typer
 from amlstack.errors import ExternalError, UserError
 from amlstack_scorer.contract import DEFAULT_PORT, DEFAULT_THREADS, DEFAULT_WORKERS
 
-# Two records of the bank-marketing data, as the seed's endpoint.py sent them.
+# Two records of the bank-marketing data: what `amlstack score` sends without --file.
 SAMPLE_RECORDS = [
     {
         "age": 17, "job": "blue-collar", "marital": "married", "education": "university.degree",
@@ -112,7 +112,7 @@ def score(
         Path, typer.Option(help="Where to write the payload for an Apache Bench run.")
     ] = Path("data.json"),
 ) -> None:
-    """Send records to a scoring endpoint and print the answer (the seed's endpoint.py)."""
+    """Send records to a scoring endpoint and print the answer (payload saved for Apache Bench)."""
     import requests
 
     if file is not None:

@@ -151,6 +151,43 @@ def read_training_profile(model_dir: Path) -> dict[str, Any]:
     return profile
 
 
+def fetch_training_profile(url: str, key: str | None, timeout: float = 10.0) -> dict[str, Any]:
+    """The served model's training profile, from the scorer's keyed /profile route."""
+    from amlstack_scorer.contract import PROFILE_ROUTE
+
+    target = _route(url, PROFILE_ROUTE)
+    try:
+        profile = _get(target, key, timeout).json()
+        check_profile(profile)
+    except ValueError as exc:  # not JSON, or not a profile
+        raise ExternalError(f"{target}: {exc}") from None
+    return profile
+
+
+def _route(url: str, route: str) -> str:
+    """``route`` on the scorer at ``url`` (a base URL, or one already ending in a route)."""
+    base = url.rstrip("/")
+    for known in ("/metrics", "/score", "/profile"):
+        if base.endswith(known):
+            base = base[: -len(known)]
+    return base + route
+
+
+def _get(target: str, key: str | None, timeout: float):
+    import requests
+
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = requests.get(target, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        raise ExternalError(
+            f"cannot reach the scorer at {target}: {exc.__class__.__name__}"
+        ) from None
+    if response.status_code != 200:
+        raise ExternalError(f"{target} answered HTTP {response.status_code}")
+    return response
+
+
 def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -163,23 +200,10 @@ def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
 
 def fetch_live(url: str, key: str | None, training: Mapping[str, Any], timeout: float = 10.0):
     """The scorer's live counts, from its Prometheus /metrics text."""
-    import requests
-
     from amlstack_scorer.contract import METRICS_ROUTE
 
-    target = url.rstrip("/")
-    if not target.endswith(METRICS_ROUTE):
-        target += METRICS_ROUTE
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    try:
-        response = requests.get(target, headers=headers, timeout=timeout)
-    except requests.RequestException as exc:
-        raise ExternalError(
-            f"cannot reach the scorer at {target}: {exc.__class__.__name__}"
-        ) from None
-    if response.status_code != 200:
-        raise ExternalError(f"{target} answered HTTP {response.status_code}")
-    samples = parse_metrics(response.text)
+    target = _route(url, METRICS_ROUTE)
+    samples = parse_metrics(_get(target, key, timeout).text)
     if not any(name.startswith("amlstack_feature_bin") for name, _, _ in samples):
         raise ExternalError(
             f"{target} exports no amlstack_feature_bin_total: live profiling is off"

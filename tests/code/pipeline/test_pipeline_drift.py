@@ -196,6 +196,18 @@ def test_drift_command_against_gunicorn_passes_unshifted_traffic(scorer, artifac
 
 
 @pytest.mark.slow
+def test_drift_command_needs_only_the_url_and_key(scorer, artifact, split, tmp_path):
+    """Without --model (and no registry) the training profile comes from the scorer's /profile."""
+    _send(scorer, split[1], Model(artifact).feature_names)
+    done = subprocess.run(
+        [sys.executable, "-m", "amlstack.cli", "drift", "--url", scorer, "--key", KEY, "--json"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert json.loads(done.stdout)["drifted"] == []
+
+
+@pytest.mark.slow
 def test_drift_command_needs_the_key(scorer, artifact):
     done = subprocess.run(
         [sys.executable, "-m", "amlstack.cli", "drift", "--url", scorer,

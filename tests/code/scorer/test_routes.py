@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import math
 
@@ -316,12 +317,14 @@ def test_a_failing_observer_does_not_fail_scoring(settings, model, auth, sample)
     assert post(app.test_client(), auth, {"data": sample[:1]}).status_code == 200
 
 
-def test_swagger_uses_the_request_host_and_forwarded_scheme(client):
+def test_swagger_uses_the_request_host_and_a_trusted_proxys_forwarded_scheme(client, model):
     doc = client.get(c.SWAGGER_ROUTE, headers={"Host": "localhost:5001"}).get_json()
     assert doc["host"] == "localhost:5001" and doc["schemes"] == ["http"]
+    # The test client's requests come from 127.0.0.1: here, the configured proxy.
+    proxied = make_settings(trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),))
     fwd = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "example.azureml.net"}
-    doc3 = client.get(c.SWAGGER_ROUTE + "?version=3", headers=fwd).get_json()
-    assert doc3["servers"] == [{"url": "https://example.azureml.net/"}]
+    doc3 = create_app(proxied, model).test_client().get(c.SWAGGER_ROUTE + "?version=3", headers=fwd)
+    assert doc3.get_json()["servers"] == [{"url": "https://example.azureml.net/"}]
 
 
 def test_swagger_bad_version_is_400(client):

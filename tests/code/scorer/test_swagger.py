@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from openapi_spec_validator import validate
 from scorer_support import make_settings
 
+from amlstack.artifact.encoding import FLOAT32_MAX
 from amlstack.artifact.reader import Model
 from amlstack_scorer import contract as c
 from amlstack_scorer.app import create_app
+from amlstack_scorer.swagger import KEY_HELP
 
 GOLDEN = Path(__file__).parent / "golden"
 FILES = {2: "swagger2.json", 3: "openapi3.json"}
@@ -71,10 +75,64 @@ def test_swagger_documents_every_feature_with_type_categories_and_example(client
         spec = record["properties"][feature.name]
         if feature.kind == "categorical":
             assert spec["type"] == "string"
-            assert spec["enum"] == list(feature.categories)
+            # Unseen categories are accepted (scored as unknown), so an enum would be wrong.
+            assert "enum" not in spec
+            assert spec["x-training-categories"] == list(feature.categories)
+            assert spec["example"] in feature.categories
         else:
             assert spec["type"] == "number"
-    assert record["example"] == model.sample_input()[0]
+            assert (spec["minimum"], spec["maximum"]) == (-FLOAT32_MAX, FLOAT32_MAX)
+
+
+def test_examples_are_synthetic_never_a_real_row(client, model):
+    """The unauthenticated spec embedded real held-out customer rows (issue 13, item 13)."""
+    doc = fetch(client, 2)
+    text = json.dumps(doc)
+    record = {
+        name: spec["example"]
+        for name, spec in doc["definitions"]["InputRecord"]["properties"].items()
+    }
+    rows = model.sample_input()
+    assert rows and record not in rows
+    for row in rows:
+        assert json.dumps(row) not in text
+
+
+def test_no_object_examples_for_the_model_panel(client):
+    """Swagger UI showed an object-level example as `example: OrderedMap {…}`."""
+    for version, key in ((2, "definitions"), (3, "components")):
+        doc = fetch(client, version)
+        schemas = doc[key] if version == 2 else doc[key]["schemas"]
+        assert [name for name, schema in schemas.items() if "example" in schema] == []
+
+
+def test_numbers_are_written_without_float_noise(client):
+    text = json.dumps(fetch(client, 2))
+    assert not re.search(r"\d\.\d*(9{6,}|0{6,})\d", text), re.findall(
+        r"[\d.]*(?:9{6,}|0{6,})\d*", text
+    )
+
+
+def test_key_help_survives_markdown():
+    """Swagger UI renders descriptions as Markdown: a bare <key> was swallowed as an HTML tag."""
+    assert "`Bearer <key>`" in KEY_HELP
+
+
+def test_the_decision_threshold_is_stated(client, model):
+    doc = fetch(client, 2)
+    if len(model.classes) != 2:
+        pytest.skip("multiclass: no threshold")
+    shown = f"{float(np.float32(model.threshold)):g}"
+    assert shown in doc["info"]["description"]
+    output = doc["definitions"]["ServiceOutput"]
+    assert "threshold" in output["required"]
+    assert shown in output["properties"]["threshold"]["description"]
+
+
+def test_probe_routes_say_they_answer_text(client):
+    paths = fetch(client, 2)["paths"]
+    assert paths[c.LIVENESS_ROUTE]["get"]["produces"] == ["text/plain"]
+    assert paths[c.READINESS_ROUTE]["get"]["produces"] == ["text/plain", "application/json"]
 
 
 def test_swagger_states_the_batch_cap_and_the_key_scheme(client, settings):

@@ -1,0 +1,114 @@
+"""scripts/docker-env.sh without a Docker engine: `docker` and `dockerd` are stubs on PATH."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+DOCKER_ENV = ROOT / "scripts" / "docker-env.sh"
+LOCAL = "amlstack/base:bookworm"
+
+
+def _stub(path: Path, body: str) -> None:
+    path.write_text(f"#!/usr/bin/env bash\n{body}\n")
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def bin_dir(tmp_path: Path) -> Path:
+    """A PATH directory whose `docker` has only the local base image and never pulls."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _stub(
+        bin_dir / "docker",
+        f"""case "$1 $2" in
+  "image inspect") [ "$3" = "{LOCAL}" ] ;;
+  "compose version") exit 0 ;;
+  "info "*) [ -f "{tmp_path}/dockerd-started" ] ;;
+  *) exit 1 ;;
+esac""",
+    )
+    _stub(bin_dir / "docker-compose", "exit 0")
+    return bin_dir
+
+
+def run(script: str, bin_dir: Path, env_file: Path, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AMLSTACK_")}
+    environ.update(env, PATH=f"{bin_dir}:{os.environ['PATH']}", AMLSTACK_ENV_FILE=str(env_file))
+    return subprocess.run(
+        ["bash", "-c", f'source "{DOCKER_ENV}" && {script}'],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+        check=True,
+    )
+
+
+def test_the_local_base_image_is_recorded_in_env_for_plain_compose(bin_dir, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("AMLSTACK_SCORER_PORT=5001\n")
+    run("ensure_base_image && record_base_image", bin_dir, env_file)
+    lines = env_file.read_text().splitlines()
+    assert "AMLSTACK_SCORER_PORT=5001" in lines
+    assert lines.count(f"AMLSTACK_BASE_IMAGE={LOCAL}") == 1
+    run("ensure_base_image && record_base_image", bin_dir, env_file)  # idempotent
+    assert env_file.read_text().splitlines() == lines
+
+
+def test_a_recorded_base_image_is_used_without_trying_the_registry(bin_dir, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"AMLSTACK_BASE_IMAGE={LOCAL}\n")
+    pulled = tmp_path / "pulled"
+    _stub(
+        bin_dir / "docker",
+        f'[ "$1" = pull ] && touch "{pulled}"; [ "$1 $2 $3" = "image inspect {LOCAL}" ]',
+    )
+    out = run('ensure_base_image && echo "$AMLSTACK_BASE_IMAGE"', bin_dir, env_file)
+    assert out.stdout.strip() == LOCAL
+    assert not pulled.exists()  # offline, a pull attempt costs its 60 s timeout
+
+
+def test_an_official_base_image_is_not_written_to_env(bin_dir, tmp_path):
+    env_file = tmp_path / ".env"
+    run("record_base_image", bin_dir, env_file, AMLSTACK_BASE_IMAGE="python:3.11-slim")
+    assert not env_file.exists()
+
+
+def test_dockerd_is_not_left_running_under_a_copy_of_the_calling_script(bin_dir, tmp_path):
+    """ps showed dockerd's parent as a long-lived `bash scripts/stack.sh`."""
+    report = tmp_path / "parent"
+    _stub(
+        bin_dir / "dockerd",
+        f"""touch "{tmp_path}/dockerd-started"
+sleep 1
+parent="$(ps -o ppid= -p $$ | tr -d ' ')"
+ps -o args= -p "$parent" > "{report}.tmp"; mv "{report}.tmp" "{report}\"""",
+    )
+    run("ensure_docker", bin_dir, tmp_path / ".env", AMLSTACK_DOCKERD_LOG=str(tmp_path / "log"))
+    deadline = time.monotonic() + 30
+    while not report.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "docker-env.sh" not in report.read_text()
+
+
+def test_the_training_stage_gets_a_name_and_the_previous_one_goes(bin_dir, tmp_path):
+    """Compose v1's builder left the ~1 GB trainer stage untagged after every build."""
+    calls = tmp_path / "calls"
+    _stub(
+        bin_dir / "docker",
+        f"""echo "$*" >> "{calls}"
+case "$1 $2" in
+  "images -q") case "$*" in *dangling*) echo new ;; *) echo old ;; esac ;;
+  "image inspect") echo "[]" ;;
+esac""",
+    )
+    run("tag_build_stage", bin_dir, tmp_path / ".env", AMLSTACK_TAG="t1")
+    lines = calls.read_text().splitlines()
+    assert "tag new amlstack/scorer-build:t1" in lines
+    assert "rmi old" in lines  # the earlier build's stage, no longer named: not left dangling
