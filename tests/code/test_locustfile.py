@@ -6,6 +6,7 @@ monkey-patch this whole test process with gevent. Locust itself runs in a subpro
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import random
@@ -253,10 +254,15 @@ def _cli() -> typer.Typer:
 @pytest.mark.parametrize(("key", "exit_code"), [(KEY, 0), ("wrong-key-0123456789abc", 1)])
 def test_amlstack_loadtest_exits_with_the_verdict(live_scorer, tmp_path, key, exit_code):
     args = ["loadtest", "--host", live_scorer, "--key", key, "--users", "2", "--spawn-rate", "2"]
-    args += ["--run-time", "3s", "--report-dir", str(tmp_path)]
+    # Long enough that Locust's start-up on a loaded machine still leaves time for requests.
+    args += ["--run-time", "8s", "--report-dir", str(tmp_path)]
     result = CliRunner().invoke(_cli(), args)
     assert result.exit_code == exit_code, result.output
     assert "/score" in (tmp_path / "report.html").read_text()
+    # The verdict came from requests that were made, not from an empty run.
+    with (tmp_path / "locust_stats.csv").open() as handle:
+        aggregated = next(row for row in csv.DictReader(handle) if row["Name"] == "Aggregated")
+    assert int(aggregated["Request Count"]) > 0
 
 
 def test_amlstack_loadtest_without_a_key_says_how_to_get_one(monkeypatch):
