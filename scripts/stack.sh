@@ -5,6 +5,9 @@
 #   scripts/stack.sh key      print the scoring key
 #   scripts/stack.sh logs     follow the logs
 #   scripts/stack.sh down     stop and remove everything, the generated key included (-v)
+#   scripts/stack.sh rollout [ARTIFACT_DIR]
+#                             replace the scorer replicas with a freshly built image (serving
+#                             ARTIFACT_DIR, a folder in the repository) without failing requests
 #
 # Without a reachable registry, a local base image is built first (scripts/build-base-image.sh).
 set -euo pipefail
@@ -28,13 +31,18 @@ Tear down:    scripts/stack.sh down
 MSG
     ;;
   key) stack_key ;;
+  rollout)
+    ensure_docker
+    ensure_base_image
+    stack_rollout "${2:-}"
+    ;;
   logs) compose logs -f ;;
   down)
     ensure_docker
     stack_down
     ;;
   *)
-    echo "usage: $0 [up|key|logs|down]" >&2
+    echo "usage: $0 [up|key|logs|down|rollout [ARTIFACT_DIR]]" >&2
     exit 2
     ;;
 esac

@@ -75,6 +75,10 @@ class Stack:
         return compose(*args, timeout=timeout, check=check)
 
     @staticmethod
+    def shell(script: str, *args: str, timeout: float = 600, check: bool = True):
+        return shell(script, *args, timeout=timeout, check=check)
+
+    @staticmethod
     def docker(*args: str, timeout: float = 120, check: bool = True):
         return subprocess.run(
             ["docker", *args], capture_output=True, text=True, timeout=timeout, check=check
