@@ -178,7 +178,7 @@ def main() -> None:
     key = args.key or stack_shell("stack_key")
     with urllib.request.urlopen(f"{args.url}/", timeout=5):
         pass
-    sample = json.loads(stack_shell("compose exec -T scorer cat /app/model/sample_input.json"))
+    sample = json.loads(stack_shell("scorer_exec cat /app/model/sample_input.json"))
     one = json.dumps({"data": sample["data"][:1]})
     batch = json.dumps({"data": sample["data"][:1] * 200})
     host, port = args.url.removeprefix("http://").split(":")

@@ -9,6 +9,7 @@
 #   stack_up               # build, start detached, wait until every service is healthy
 #   stack_wait_healthy [S] # wait up to S seconds (default 300) for all services to be healthy
 #   stack_key              # print the scorer's primary key (from .env or the keys volume)
+#   scorer_exec CMD...     # run CMD in one scorer replica
 #   stack_logs             # print every service's logs (used when a step fails)
 #   stack_down             # stop and remove containers, networks and volumes (-v)
 #   stack_rollout [DIR]    # zero-downtime replacement of the scorer replicas (artifact DIR)
@@ -138,9 +139,17 @@ stack_up() {
   stack_wait_healthy "${AMLSTACK_HEALTH_TIMEOUT:-300}"
 }
 
+scorer_exec() {
+  # Run a command in one scorer replica (`compose exec` wants replica 1, gone after a rollout).
+  local id
+  id="$(compose ps -q scorer | head -n 1)"
+  [ -n "$id" ] || { _amlstack_log "no scorer container is running"; return 1; }
+  docker exec -i "$id" "$@"
+}
+
 stack_key() {
   # The key the scorer uses: AMLSTACK_PRIMARY_KEY (from .env) wins over the generated key file.
-  compose exec -T scorer python3 -c 'import json, os
+  scorer_exec python3 -c 'import json, os
 print(os.environ.get("AMLSTACK_PRIMARY_KEY") or json.load(open(os.environ["AMLSTACK_KEY_FILE"]))["primaryKey"])'
 }
 
@@ -170,18 +179,19 @@ _container_addr() {
 }
 
 _rollout_wait_healthy() {
-  # Wait until every container in $1 is healthy (Docker) and UP in the proxy; 1 on timeout.
+  # Wait until every container in $1 runs and the proxy's health check (/ready every second)
+  # has it UP: that check decides where traffic goes. Docker's own healthcheck, a new Python
+  # process every 5 s, lags behind it and times out on a busy machine. 1 on timeout.
   local ids="$1" deadline id state addr
   deadline=$(($(date +%s) + ${AMLSTACK_HEALTH_TIMEOUT:-300}))
   for id in $ids; do
     while :; do
-      state="$(docker inspect -f '{{.State.Status}} {{.State.Health.Status}}' "$id" 2>/dev/null || echo gone)"
+      state="$(docker inspect -f '{{.State.Status}}' "$id" 2>/dev/null || echo gone)"
       case "$state" in
-        "running healthy")
+        running)
           addr="$(_container_addr "$id")"
           _proxy_servers | grep -q " $addr:5001 UP " && break
           ;;
-        running*) ;;
         *)
           _amlstack_log "new scorer ${id:0:12} stopped: $state"
           return 1
@@ -215,9 +225,10 @@ _rollout_drain() {
 }
 
 _rollout_release_slots() {
-  # Drained slots take the next replica's address later: give them back to the health checks.
+  # A drained slot takes the next replica's address later, and the drain flag would stay with
+  # it: clear the flag on every slot (it leaves DNS and health states alone).
   local name
-  for name in $(_proxy_servers | awk '$3 ~ /DRAIN/ {print $1}'); do
+  for name in $(_proxy_servers | awk '{print $1}'); do
     _proxy_admin "set server scorers/$name state ready" >/dev/null
   done
 }
@@ -247,9 +258,10 @@ stack_rollout() {
   all="$(compose ps -q scorer)"
   new="$(grep -vxF -f <(tr ' ' '\n' <<<"$old") <<<"$all" || true)"
   _amlstack_log "new scorer replicas: $(tr '\n' ' ' <<<"$new")"
+  _rollout_release_slots
   if ! _rollout_wait_healthy "$new"; then
     _amlstack_log "rollout aborted: the old replicas keep serving"
-    for id in $new; do docker logs --tail 20 "$id" >&2 2>&1 || true; done
+    for id in $new; do docker logs --tail 5 "$id" >&2 2>&1 || true; done
     # shellcheck disable=SC2086
     docker rm -f $new >/dev/null
     return 1

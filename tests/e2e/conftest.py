@@ -86,7 +86,7 @@ class Stack:
 
     def container_json(self, path: str) -> Any:
         """A JSON file read from inside the scorer container (e.g. the artifact's model.json)."""
-        return json.loads(compose("exec", "-T", "scorer", "cat", path, timeout=60).stdout)
+        return json.loads(shell('scorer_exec cat "$1"', path, timeout=60).stdout)
 
 
 def _port(service: str, default: int) -> int:
