@@ -18,7 +18,7 @@ from amlstack_scorer.auth import KeyStore
 from amlstack_scorer.contract import AUTH_ENV
 from amlstack_scorer.logs import AccessLog
 from amlstack_scorer.metrics import Metrics
-from amlstack_scorer.scoring import ScoringEndpoint
+from amlstack_scorer.scoring import SAFETY_HEADERS, ScoringEndpoint
 from amlstack_scorer.settings import Settings
 from amlstack_scorer.swagger import SwaggerDocs
 from amlstack_scorer.validation import Schema
@@ -27,6 +27,7 @@ log = logging.getLogger("amlstack.scorer")
 
 Observer = Callable[[np.ndarray, int], None]
 REQUEST_ID_HEADER = "X-Request-ID"
+METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -116,7 +117,8 @@ class ScorerState:
         """The client's X-Request-ID when it is safe to echo and log, else a fresh one."""
         if incoming and _SAFE_ID.match(incoming):
             return incoming
-        return f"{os.getpid():x}-{os.urandom(8).hex()}"
+        # Random only: a worker's PID in the id would tell clients about the process layout.
+        return os.urandom(12).hex()
 
     def record(
         self,
@@ -127,7 +129,12 @@ class ScorerState:
         request_id: str,
         batch: int | None,
     ) -> None:
-        """Metrics and the access log line for one finished request."""
+        """Metrics and the access log line for one finished request.
+
+        The method label comes from a closed set, so clients cannot grow /metrics without bound.
+        """
+        if method not in METRIC_METHODS:
+            method = "other"
         if self.metrics is not None:
             self.metrics.observe_request(route, method, status, seconds)
         self.access_log.request(request_id, method, route, status, seconds * 1000.0, batch)
@@ -188,6 +195,8 @@ def _install_hooks(app: Flask, state: ScorerState) -> None:
     def _finish(response: Response) -> Response:
         elapsed = time.perf_counter() - g.start
         response.headers[REQUEST_ID_HEADER] = g.request_id
+        for name, value in SAFETY_HEADERS:
+            response.headers[name] = value
         for name, value in cors.response_headers(request.headers.get("Origin")):
             response.headers[name] = value
         rule = request.url_rule

@@ -32,6 +32,9 @@ from amlstack_scorer.errors import (
 if TYPE_CHECKING:
     from amlstack_scorer.app import ScorerState
 
+# On every answer (app.py adds them to Flask's): no content sniffing, never cached.
+SAFETY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store"))
+
 log = logging.getLogger("amlstack.scorer")
 JSON = "application/json"
 STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
@@ -82,6 +85,7 @@ class ScoringEndpoint:
             headers.append(("Content-Type", JSON))
         headers.append(("Content-Length", str(len(body))))
         headers.append(("X-Request-ID", request_id))
+        headers.extend(SAFETY_HEADERS)
         headers.extend(state.cors.response_headers(origin))
         start_response(STATUS_LINES[status], headers)
         elapsed = time.perf_counter() - started
@@ -133,12 +137,21 @@ class ScoringEndpoint:
                 raise BadRequest("Content-Length is not a number") from None
             if length > limit:
                 raise PayloadTooLarge(f"body of {length} bytes is over the {limit}-byte limit")
-            return stream.read(length)
+            return _read(stream, length)
         # Chunked: gunicorn decodes it and marks the stream terminated; read one byte past the
         # limit to tell "exactly at the limit" from "over it".
         if not environ.get("wsgi.input_terminated"):
             raise BadRequest("send a Content-Length header or a chunked body")
-        body = stream.read(limit + 1)
+        body = _read(stream, limit + 1)
         if len(body) > limit:
             raise PayloadTooLarge(f"chunked body is over the {limit}-byte limit")
         return body
+
+
+def _read(stream, size: int) -> bytes:
+    """Read the body; gunicorn raises an OSError subclass (InvalidChunkSize, NoMoreData, ...)
+    for a malformed chunked body or one cut short, which is the client's fault: 400."""
+    try:
+        return stream.read(size)
+    except OSError as exc:
+        raise BadRequest(f"malformed request body: {exc}") from None

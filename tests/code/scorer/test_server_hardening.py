@@ -57,6 +57,17 @@ def test_protocol_errors_are_the_project_json(running, request_bytes, status):
     assert json.loads(body)["error"]["code"] == "protocol_error"
 
 
+def test_malformed_chunk_size_is_a_json_400_not_a_500(running):
+    head, body = _raw(
+        running[1],
+        b"POST /score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + PRIMARY.encode()
+        + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"zz\r\n{}\r\n0\r\n\r\n",
+    )  # fmt: skip
+    assert head.split(b"\r\n")[0].split(b" ")[1] == b"400", head
+    assert json.loads(body)["error"]["code"] in ("bad_request", "protocol_error")
+
+
 def test_no_gunicorn_server_header(running):
     resp = requests.get(running[1] + c.LIVENESS_ROUTE, timeout=10)
     assert "gunicorn" not in resp.headers.get("Server", "").lower()
