@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.artifact.names import HOLDOUT_FILE
 from amlstack.errors import UserError
 from amlstack.pipeline import registry as reg
 
@@ -18,7 +19,7 @@ def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> d
     Training writes ``holdout.json`` (the data rows it held out); every other row of that data
     counts as trained on, so the pipeline never evaluates this model on them.
     """
-    from amlstack_scorer.artifact import Model
+    from amlstack.artifact.reader import Model
 
     model = Model(artifact)  # verifies the manifest
     lineage: dict[str, Any] = {"run_id": None, "parent": None, "code_version": reg.code_version()}
@@ -42,7 +43,7 @@ def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> d
 
 
 def _held_out_rows(artifact: Path, data_sha256: str) -> list[int]:
-    path = artifact / "holdout.json"
+    path = artifact / HOLDOUT_FILE
     if not path.is_file():
         return []
     record = json.loads(path.read_text())
