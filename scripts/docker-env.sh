@@ -224,6 +224,18 @@ _rollout_drain() {
   done
 }
 
+_rollout_wait_gone() {
+  # Until DNS has dropped the removed replicas' addresses from the proxy's slots (max 15 s):
+  # a drain flag cleared earlier would send requests to an address nobody answers.
+  local addrs="$1" addr deadline
+  deadline=$(($(date +%s) + 15))
+  for addr in $addrs; do
+    while _proxy_servers | grep -q " $addr:5001 " && [ "$(date +%s)" -lt "$deadline" ]; do
+      sleep 0.5
+    done
+  done
+}
+
 _rollout_release_slots() {
   # A drained slot takes the next replica's address later, and the drain flag would stay with
   # it: clear the flag on every slot (it leaves DNS and health states alone).
@@ -234,7 +246,7 @@ _rollout_release_slots() {
 }
 
 stack_rollout() {
-  local artifact="${1:-}" replicas old all new id
+  local artifact="${1:-}" replicas old all new id old_addrs
   if [ -n "$artifact" ]; then
     artifact="$(cd "$artifact" && pwd)" || return 1
     case "$artifact/" in
@@ -266,11 +278,13 @@ stack_rollout() {
     docker rm -f $new >/dev/null
     return 1
   fi
+  old_addrs="$(for id in $old; do _container_addr "$id"; done)"
   _rollout_drain "$old"
   # shellcheck disable=SC2086
   docker stop -t "${AMLSTACK_STOP_TIMEOUT:-30}" $old >/dev/null
   # shellcheck disable=SC2086
   docker rm $old >/dev/null
+  _rollout_wait_gone "$old_addrs"
   _rollout_release_slots
   _amlstack_log "rollout done: $(wc -w <<<"$new") new replicas serve"
 }
