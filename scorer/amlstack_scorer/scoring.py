@@ -146,9 +146,20 @@ class ScoringEndpoint:
 
 
 def _read(stream, size: int) -> bytes:
-    """Read the body; gunicorn raises an OSError subclass (InvalidChunkSize, NoMoreData, ...)
-    for a malformed chunked body or one cut short, which is the client's fault: 400."""
+    """Read the body; gunicorn raises ParseException (InvalidChunkSize, ...) for a malformed
+    chunked body and NoMoreData (an OSError) for one cut short: the client's fault, 400."""
     try:
         return stream.read(size)
-    except OSError as exc:
+    except (OSError, *_PARSE_ERRORS) as exc:
         raise BadRequest(f"malformed request body: {exc}") from None
+
+
+def _parse_errors() -> tuple[type[Exception], ...]:
+    try:
+        from gunicorn.http.errors import ParseException
+    except ImportError:  # not under gunicorn (tests, other servers)
+        return ()
+    return (ParseException,)
+
+
+_PARSE_ERRORS = _parse_errors()
