@@ -23,7 +23,7 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
-from amlstack_scorer import logs
+from amlstack_scorer import logs, server
 from amlstack_scorer.auth import generate_key_file
 from amlstack_scorer.settings import Settings, SettingsError
 
@@ -61,11 +61,19 @@ logs.configure(_settings.log_level)
 if _settings.auth_enabled and _settings.generate_keys and not _settings.primary_key:
     generate_key_file(_settings.key_file)
 
+# JSON protocol errors and no `Server: gunicorn`, set in the master so every worker inherits them.
+server.install()
+
 wsgi_app = "amlstack_scorer.wsgi:app"
 bind = [f"{_settings.host}:{_settings.port}"]
-worker_class = _settings.worker_class
+# Sync workers that serve their already-accepted connections on SIGTERM before exiting.
+worker_class = (
+    "amlstack_scorer.server.DrainingSyncWorker"
+    if _settings.worker_class == "sync"
+    else _settings.worker_class
+)
 workers = _settings.workers
-threads = _settings.threads if worker_class == "gthread" else 1
+threads = _settings.threads if _settings.worker_class == "gthread" else 1
 preload_app = False
 # Per-request timeout (sync workers) / heartbeat; graceful_timeout bounds SIGTERM draining:
 # in-flight requests finish, then the worker exits.

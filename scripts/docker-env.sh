@@ -4,21 +4,25 @@
 #   source scripts/docker-env.sh
 #   ensure_docker          # install docker.io + docker-compose (apt) if missing; start dockerd
 #   ensure_base_image      # export AMLSTACK_BASE_IMAGE: the official python image, or a local one
+#                          # (and AMLSTACK_PROXY_BASE_IMAGE: the official haproxy, or the local one)
 #   record_base_image      # write that choice into .env, so plain `docker compose up --build` works
 #   compose build|up|...   # `docker compose` (v2) when present, else `docker-compose` (v1)
 #   stack_up               # build, start detached, wait until every service is healthy
 #   stack_wait_healthy [S] [SERVICE...]  # wait up to S s (default 300) until healthy
 #   stack_key              # print the scorer's primary key (from .env or the keys volume)
+#   scorer_exec CMD...     # run CMD in one scorer replica
 #   stack_logs             # print every service's logs (used when a step fails)
 #   stack_down             # stop and remove containers, networks and volumes (-v)
 #   tag_build_stage        # name the scorer's training stage image (the legacy builder leaves it
 #                          # untagged: a dangling image of about 1 GB)
+#   stack_rollout [DIR]    # zero-downtime replacement of the scorer replicas (artifact DIR)
 
 AMLSTACK_ROOT="${AMLSTACK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 AMLSTACK_OFFICIAL_BASE="${AMLSTACK_OFFICIAL_BASE:-python:3.11-slim}"
 AMLSTACK_LOCAL_BASE="${AMLSTACK_LOCAL_BASE:-amlstack/base:bookworm}"
 AMLSTACK_ENV_FILE="${AMLSTACK_ENV_FILE:-$AMLSTACK_ROOT/.env}"
 AMLSTACK_DOCKERD_LOG="${AMLSTACK_DOCKERD_LOG:-/tmp/dockerd.log}"
+AMLSTACK_OFFICIAL_PROXY="${AMLSTACK_OFFICIAL_PROXY:-haproxy:3.2}"
 
 _amlstack_log() { echo "amlstack: $*" >&2; }
 
@@ -70,6 +74,25 @@ _amlstack_env_file_value() {
 }
 
 ensure_base_image() {
+  _ensure_python_base || return 1
+  _ensure_proxy_base
+}
+
+_ensure_proxy_base() {
+  # The official haproxy image beside the official python one; else the local base (+ apt).
+  AMLSTACK_PROXY_BASE_IMAGE="${AMLSTACK_PROXY_BASE_IMAGE:-$(_amlstack_env_file_value AMLSTACK_PROXY_BASE_IMAGE)}"
+  if [ -n "${AMLSTACK_PROXY_BASE_IMAGE:-}" ] && docker image inspect "$AMLSTACK_PROXY_BASE_IMAGE" >/dev/null 2>&1; then
+    return 0
+  fi
+  export AMLSTACK_PROXY_BASE_IMAGE="$AMLSTACK_BASE_IMAGE"
+  if [ "$AMLSTACK_BASE_IMAGE" = "$AMLSTACK_OFFICIAL_BASE" ] \
+    && { docker image inspect "$AMLSTACK_OFFICIAL_PROXY" >/dev/null 2>&1 \
+      || timeout 60 docker pull -q "$AMLSTACK_OFFICIAL_PROXY" >/dev/null 2>&1; }; then
+    export AMLSTACK_PROXY_BASE_IMAGE="$AMLSTACK_OFFICIAL_PROXY"
+  fi
+}
+
+_ensure_python_base() {
   # Keep an explicit choice (environment, else .env) when that image is there; else prefer the
   # official image.
   AMLSTACK_BASE_IMAGE="${AMLSTACK_BASE_IMAGE:-$(_amlstack_env_file_value AMLSTACK_BASE_IMAGE)}"
@@ -89,20 +112,27 @@ ensure_base_image() {
 }
 
 record_base_image() {
-  # Compose reads .env by itself: recording a local base image there makes a plain
-  # `docker compose up --build` work offline. The official image is Compose's default already.
-  local image="${AMLSTACK_BASE_IMAGE:-}"
-  if [ -z "$image" ] || [ "$image" = "$AMLSTACK_OFFICIAL_BASE" ] \
-    || [ "$(_amlstack_env_file_value AMLSTACK_BASE_IMAGE)" = "$image" ]; then
+  # Compose reads .env by itself: recording the local base images there makes a plain
+  # `docker compose up --build` work offline. The official images are Compose's defaults already.
+  _amlstack_record_env AMLSTACK_BASE_IMAGE "${AMLSTACK_BASE_IMAGE:-}" "$AMLSTACK_OFFICIAL_BASE"
+  _amlstack_record_env AMLSTACK_PROXY_BASE_IMAGE "${AMLSTACK_PROXY_BASE_IMAGE:-}" \
+    "$AMLSTACK_OFFICIAL_PROXY"
+}
+
+_amlstack_record_env() {
+  # NAME=VALUE into .env unless VALUE is empty, the official default, or already recorded.
+  local name="$1" image="$2" official="$3"
+  if [ -z "$image" ] || [ "$image" = "$official" ] \
+    || [ "$(_amlstack_env_file_value "$name")" = "$image" ]; then
     return 0
   fi
-  if grep -q '^AMLSTACK_BASE_IMAGE=' "$AMLSTACK_ENV_FILE" 2>/dev/null; then
-    sed -i "s|^AMLSTACK_BASE_IMAGE=.*|AMLSTACK_BASE_IMAGE=$image|" "$AMLSTACK_ENV_FILE"
+  if grep -q "^$name=" "$AMLSTACK_ENV_FILE" 2>/dev/null; then
+    sed -i "s|^$name=.*|$name=$image|" "$AMLSTACK_ENV_FILE"
   else
-    printf '# Recorded by scripts/stack.sh: %s cannot be pulled here.\nAMLSTACK_BASE_IMAGE=%s\n' \
-      "$AMLSTACK_OFFICIAL_BASE" "$image" >>"$AMLSTACK_ENV_FILE"
+    printf '# Recorded by scripts/stack.sh: %s cannot be pulled here.\n%s=%s\n' \
+      "$official" "$name" "$image" >>"$AMLSTACK_ENV_FILE"
   fi
-  _amlstack_log "recorded AMLSTACK_BASE_IMAGE=$image in $AMLSTACK_ENV_FILE"
+  _amlstack_log "recorded $name=$image in $AMLSTACK_ENV_FILE"
 }
 
 compose() {
@@ -170,16 +200,156 @@ tag_build_stage() {
 stack_up() {
   compose build || { stack_logs; return 1; }
   tag_build_stage
-  compose up -d || { stack_logs; return 1; }
+  compose up -d --scale "scorer=${AMLSTACK_SCORER_REPLICAS:-2}" || { stack_logs; return 1; }
   stack_wait_healthy "${AMLSTACK_HEALTH_TIMEOUT:-300}"
+}
+
+scorer_exec() {
+  # Run a command in one scorer replica (`compose exec` wants replica 1, gone after a rollout).
+  local id
+  id="$(compose ps -q scorer | head -n 1)"
+  [ -n "$id" ] || { _amlstack_log "no scorer container is running"; return 1; }
+  docker exec -i "$id" "$@"
 }
 
 stack_key() {
   # The key the scorer uses: AMLSTACK_PRIMARY_KEY (from .env) wins over the generated key file.
-  compose exec -T scorer python3 -c 'import json, os
+  scorer_exec python3 -c 'import json, os
 print(os.environ.get("AMLSTACK_PRIMARY_KEY") or json.load(open(os.environ["AMLSTACK_KEY_FILE"]))["primaryKey"])'
 }
 
 stack_down() {
   compose down -v --remove-orphans
+}
+
+# --- Zero-downtime rollout of the scorer replicas behind the proxy ---------------------------
+# New replicas start beside the old ones (same service, new image); once Docker reports them
+# healthy and the proxy has them UP, the old ones are drained in the proxy (no new requests,
+# in-flight ones finish), stopped (gunicorn drains what it accepted) and removed. A new replica
+# that never gets healthy is removed again and the old ones keep serving.
+
+_proxy_admin() {
+  # One command to HAProxy's runtime API (127.0.0.1:8406 inside the proxy container).
+  compose exec -T proxy bash -c 'exec 3<>/dev/tcp/127.0.0.1/8406 && printf "%s\n" "$1" >&3 && cat <&3' \
+    proxy-admin "$1"
+}
+
+_proxy_servers() {
+  # "name addr status current-sessions" for each server slot of the scorers backend.
+  _proxy_admin "show stat" | awk -F, '$1 == "scorers" && $2 != "BACKEND" {print $2, $74, $18, $5}'
+}
+
+_container_addr() {
+  docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"
+}
+
+_rollout_wait_healthy() {
+  # Wait until every container in $1 runs and the proxy's health check (/ready every second)
+  # has it UP: that check decides where traffic goes. Docker's own healthcheck, a new Python
+  # process every 5 s, lags behind it and times out on a busy machine. 1 on timeout.
+  local ids="$1" deadline id state addr
+  deadline=$(($(date +%s) + ${AMLSTACK_HEALTH_TIMEOUT:-300}))
+  for id in $ids; do
+    while :; do
+      state="$(docker inspect -f '{{.State.Status}}' "$id" 2>/dev/null || echo gone)"
+      case "$state" in
+        running)
+          addr="$(_container_addr "$id")"
+          _proxy_servers | grep -q " $addr:5001 UP " && break
+          ;;
+        *)
+          _amlstack_log "new scorer ${id:0:12} stopped: $state"
+          return 1
+          ;;
+      esac
+      if [ "$(date +%s)" -ge "$deadline" ]; then
+        _amlstack_log "new scorer ${id:0:12} not healthy in time: $state"
+        return 1
+      fi
+      sleep 1
+    done
+  done
+}
+
+_rollout_drain() {
+  # Take the old containers' addresses out of the proxy and wait until their requests finish.
+  local ids="$1" id addr name deadline
+  for id in $ids; do
+    addr="$(_container_addr "$id")"
+    name="$(_proxy_servers | awk -v a="$addr:5001" '$2 == a {print $1}')"
+    [ -n "$name" ] && _proxy_admin "set server scorers/$name state drain" >/dev/null
+  done
+  deadline=$(($(date +%s) + ${AMLSTACK_DRAIN_TIMEOUT:-30}))
+  for id in $ids; do
+    addr="$(_container_addr "$id")"
+    while _proxy_servers | awk -v a="$addr:5001" '$2 == a && $4 > 0 {found = 1} END {exit !found}'; do
+      [ "$(date +%s)" -ge "$deadline" ] && break
+      sleep 0.2
+    done
+  done
+}
+
+_rollout_wait_gone() {
+  # Until DNS has dropped the removed replicas' addresses from the proxy's slots (max 15 s):
+  # a drain flag cleared earlier would send requests to an address nobody answers.
+  local addrs="$1" addr deadline
+  deadline=$(($(date +%s) + 15))
+  for addr in $addrs; do
+    while _proxy_servers | grep -q " $addr:5001 " && [ "$(date +%s)" -lt "$deadline" ]; do
+      sleep 0.5
+    done
+  done
+}
+
+_rollout_release_slots() {
+  # A drained slot takes the next replica's address later, and the drain flag would stay with
+  # it: clear the flag on every slot (it leaves DNS and health states alone).
+  local name
+  for name in $(_proxy_servers | awk '{print $1}'); do
+    _proxy_admin "set server scorers/$name state ready" >/dev/null
+  done
+}
+
+stack_rollout() {
+  local artifact="${1:-}" replicas old all new id old_addrs
+  if [ -n "$artifact" ]; then
+    artifact="$(cd "$artifact" && pwd)" || return 1
+    case "$artifact/" in
+      "$AMLSTACK_ROOT"/*) export AMLSTACK_MODEL_DIR_BUILD="${artifact#"$AMLSTACK_ROOT"/}" ;;
+      *)
+        _amlstack_log "$artifact is outside the build context $AMLSTACK_ROOT"
+        return 2
+        ;;
+    esac
+  fi
+  replicas="${AMLSTACK_SCORER_REPLICAS:-2}"
+  old="$(compose ps -q scorer)"
+  if [ -z "$old" ]; then
+    _amlstack_log "no scorer is running; start the stack with scripts/stack.sh up"
+    return 1
+  fi
+  # Built while the old replicas serve: only the switch below touches traffic.
+  compose build scorer || return 1
+  compose up -d --no-deps --no-recreate --scale "scorer=$(($(wc -w <<<"$old") + replicas))" scorer \
+    || return 1
+  all="$(compose ps -q scorer)"
+  new="$(grep -vxF -f <(tr ' ' '\n' <<<"$old") <<<"$all" || true)"
+  _amlstack_log "new scorer replicas: $(tr '\n' ' ' <<<"$new")"
+  _rollout_release_slots
+  if ! _rollout_wait_healthy "$new"; then
+    _amlstack_log "rollout aborted: the old replicas keep serving"
+    for id in $new; do docker logs --tail 5 "$id" >&2 2>&1 || true; done
+    # shellcheck disable=SC2086
+    docker rm -f $new >/dev/null
+    return 1
+  fi
+  old_addrs="$(for id in $old; do _container_addr "$id"; done)"
+  _rollout_drain "$old"
+  # shellcheck disable=SC2086
+  docker stop -t "${AMLSTACK_STOP_TIMEOUT:-30}" $old >/dev/null
+  # shellcheck disable=SC2086
+  docker rm $old >/dev/null
+  _rollout_wait_gone "$old_addrs"
+  _rollout_release_slots
+  _amlstack_log "rollout done: $(wc -w <<<"$new") new replicas serve"
 }

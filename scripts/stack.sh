@@ -9,6 +9,9 @@
 #   scripts/stack.sh scale SERVICE=N ...  run N containers of a service (e.g. locust-worker=4)
 #   scripts/stack.sh model DIR            copy the model the scorer serves into DIR (an artifact)
 #   scripts/stack.sh down                 stop and remove everything, the generated key too (-v)
+#   scripts/stack.sh rollout [DIR]        replace the scorer replicas with a freshly built image
+#                                         (serving artifact DIR, a folder in the repository)
+#                                         without failing requests
 #   scripts/stack.sh compose ARGS...      any other Compose command
 #
 # Every subcommand runs Compose v2 (`docker compose`) when installed, else Debian's
@@ -78,7 +81,7 @@ cmd_model() {
 }
 
 usage() {
-  echo "usage: $0 [up|key|ps|logs|scale|model|down|compose] [ARGS...]" >&2
+  echo "usage: $0 [up|key|ps|logs|scale|model|rollout|down|compose] [ARGS...]" >&2
   exit 2
 }
 
@@ -92,9 +95,10 @@ main() {
     logs) compose logs "$@" ;;
     scale) cmd_scale "$@" ;;
     model) cmd_model "$@" ;;
+    rollout) ensure_docker && ensure_base_image && stack_rollout "${1:-}" ;;
     down) ensure_docker && stack_down ;;
     compose) compose "$@" ;;
-    -h | --help | help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+    -h | --help | help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
     *) usage ;;
   esac
 }

@@ -14,7 +14,7 @@ from amlstack_scorer.auth import KeyStore
 from amlstack_scorer.contract import AUTH_ENV, REQUEST_ID_HEADER
 from amlstack_scorer.logs import AccessLog
 from amlstack_scorer.observers import Observer
-from amlstack_scorer.scoring import ScoringEndpoint
+from amlstack_scorer.scoring import SAFETY_HEADERS, ScoringEndpoint
 from amlstack_scorer.settings import Settings
 from amlstack_scorer.state import Cors, ScorerState
 
@@ -79,6 +79,8 @@ def _install_hooks(app: Flask, state: ScorerState) -> None:
     def _finish(response: Response) -> Response:
         elapsed = time.perf_counter() - g.start
         response.headers[REQUEST_ID_HEADER] = g.request_id
+        for name, value in SAFETY_HEADERS:
+            response.headers[name] = value
         for name, value in cors.response_headers(request.headers.get("Origin")):
             response.headers[name] = value
         rule = request.url_rule

@@ -28,6 +28,9 @@ from amlstack_scorer.errors import (
 from amlstack_scorer.state import ScorerState
 from amlstack_scorer.wire import encode
 
+# On every answer (app.py adds them to Flask's): no content sniffing, never cached.
+SAFETY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store"))
+
 log = logging.getLogger("amlstack.scorer")
 STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
@@ -76,6 +79,7 @@ class ScoringEndpoint:
             headers.append(("Content-Type", JSON_MIMETYPE))
         headers.append(("Content-Length", str(len(body))))
         headers.append((REQUEST_ID_HEADER, request_id))
+        headers.extend(SAFETY_HEADERS)
         headers.extend(state.cors.response_headers(origin))
         start_response(STATUS_LINES[status], headers)
         elapsed = time.perf_counter() - started
@@ -122,12 +126,32 @@ class ScoringEndpoint:
                 raise BadRequest("Content-Length is not a number") from None
             if length > limit:
                 raise PayloadTooLarge(f"body of {length} bytes is over the {limit}-byte limit")
-            return stream.read(length)
+            return _read(stream, length)
         # Chunked: gunicorn decodes it and marks the stream terminated; read one byte past the
         # limit to tell "exactly at the limit" from "over it".
         if not environ.get("wsgi.input_terminated"):
             raise BadRequest("send a Content-Length header or a chunked body")
-        body = stream.read(limit + 1)
+        body = _read(stream, limit + 1)
         if len(body) > limit:
             raise PayloadTooLarge(f"chunked body is over the {limit}-byte limit")
         return body
+
+
+def _read(stream, size: int) -> bytes:
+    """Read the body; gunicorn raises ParseException (InvalidChunkSize, ...) for a malformed
+    chunked body and NoMoreData (an OSError) for one cut short: the client's fault, 400."""
+    try:
+        return stream.read(size)
+    except (OSError, *_PARSE_ERRORS) as exc:
+        raise BadRequest(f"malformed request body: {exc}") from None
+
+
+def _parse_errors() -> tuple[type[Exception], ...]:
+    try:
+        from gunicorn.http.errors import ParseException
+    except ImportError:  # not under gunicorn (tests, other servers)
+        return ()
+    return (ParseException,)
+
+
+_PARSE_ERRORS = _parse_errors()

@@ -25,6 +25,7 @@ from amlstack_scorer.validation import Schema
 
 log = logging.getLogger("amlstack.scorer")
 
+METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -140,7 +141,8 @@ class ScorerState:
         """The client's X-Request-ID when it is safe to echo and log, else a fresh one."""
         if incoming and _SAFE_ID.match(incoming):
             return incoming
-        return f"{os.getpid():x}-{os.urandom(8).hex()}"
+        # Random only: a worker's PID in the id would tell clients about the process layout.
+        return os.urandom(12).hex()
 
     def record(
         self,
@@ -151,7 +153,12 @@ class ScorerState:
         request_id: str,
         batch: int | None,
     ) -> None:
-        """Metrics and the access log line for one finished request."""
+        """Metrics and the access log line for one finished request.
+
+        The method label comes from a closed set, so clients cannot grow /metrics without bound.
+        """
+        if method not in METRIC_METHODS:
+            method = "other"
         if self.metrics is not None:
             self.metrics.observe_request(route, method, status, seconds)
         self.access_log.request(request_id, method, route, status, seconds * 1000.0, batch)

@@ -75,6 +75,10 @@ class Stack:
         return compose(*args, timeout=timeout, check=check)
 
     @staticmethod
+    def shell(script: str, *args: str, timeout: float = 600, check: bool = True):
+        return shell(script, *args, timeout=timeout, check=check)
+
+    @staticmethod
     def docker(*args: str, timeout: float = 120, check: bool = True):
         return subprocess.run(
             ["docker", *args], capture_output=True, text=True, timeout=timeout, check=check
@@ -82,7 +86,7 @@ class Stack:
 
     def container_json(self, path: str) -> Any:
         """A JSON file read from inside the scorer container (e.g. the artifact's model.json)."""
-        return json.loads(compose("exec", "-T", "scorer", "cat", path, timeout=60).stdout)
+        return json.loads(shell('scorer_exec cat "$1"', path, timeout=60).stdout)
 
 
 def _port(service: str, default: int) -> int:

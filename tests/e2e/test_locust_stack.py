@@ -9,7 +9,7 @@ import requests
 
 pytestmark = pytest.mark.e2e
 
-HEADLESS = ("--headless", "--host", "http://scorer:5001", "--users", "6", "--spawn-rate", "3")
+HEADLESS = ("--headless", "--host", "http://proxy:5001", "--users", "6", "--spawn-rate", "3")
 
 
 def test_locust_web_ui_answers_and_has_a_worker(stack):
@@ -40,7 +40,7 @@ def test_a_swarm_started_from_the_web_ui_scores_through_the_workers(stack):
     web = stack.locust
     started = requests.post(
         f"{web}/swarm",
-        data={"user_count": 4, "spawn_rate": 4, "host": "http://scorer:5001"},
+        data={"user_count": 4, "spawn_rate": 4, "host": "http://proxy:5001"},
         timeout=10,
     )
     assert started.json()["success"], started.text

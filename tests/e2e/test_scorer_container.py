@@ -82,7 +82,7 @@ def test_the_swagger_ui_origin_may_call_the_scorer(stack):
 
 
 def test_scorer_runs_hardened_from_a_small_image(stack):
-    container = stack.compose("ps", "-q", "scorer").stdout.strip()
+    container = stack.compose("ps", "-q", "scorer").stdout.split()[0]
     info = json.loads(stack.docker("inspect", container).stdout)[0]
     assert info["Config"]["User"] == "10001"
     assert info["HostConfig"]["ReadonlyRootfs"] is True
@@ -93,13 +93,13 @@ def test_scorer_runs_hardened_from_a_small_image(stack):
 
 def test_the_generated_key_lives_in_the_volume_not_the_image(stack):
     # The scorer wrote the key file at first start into the named volume; the image has none.
-    env = stack.compose("exec", "-T", "scorer", "printenv", "AMLSTACK_PRIMARY_KEY", check=False)
+    env = stack.shell("scorer_exec printenv AMLSTACK_PRIMARY_KEY", check=False)
     if env.stdout.strip():
         pytest.skip("the stack uses a key from .env, so no key file was generated")
-    listing = stack.compose("exec", "-T", "scorer", "ls", "-ln", "/keys").stdout
+    listing = stack.shell("scorer_exec ls -ln /keys").stdout
     assert "keys.json" in listing
     assert " 10001 " in listing
-    container = stack.compose("ps", "-q", "scorer").stdout.strip()
+    container = stack.compose("ps", "-q", "scorer").stdout.split()[0]
     image = json.loads(stack.docker("inspect", container).stdout)[0]["Image"]
     probe = stack.docker(
         "run", "--rm", "--entrypoint", "test", image, "!", "-e", "/keys/keys.json", check=False

@@ -1,10 +1,9 @@
 """Roll a promoted artifact out: the local Compose scorer, or Azure ML through ``azure.release``.
 
-Compose: build the scorer image with the artifact baked in (build arg MODEL_DIR from
-``AMLSTACK_MODEL_DIR_BUILD``) while the old scorer still serves, then recreate only the scorer
-(``compose up -d --no-deps scorer``) and wait for the new container's healthcheck. A single
-Compose scorer is recreated, so the switch is not zero-downtime: a bounded probe on loopback
-counts the requests that failed during it, and the count is recorded in the stage result.
+Compose: ``stack_rollout`` (scripts/docker-env.sh) builds the scorer image with the artifact
+baked in while the old replicas serve, starts new replicas beside them, shifts the proxy's
+traffic once they are healthy and drains the old ones; a bounded probe on loopback counts the
+requests that failed during the switch, and the count is recorded in the stage result.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from amlstack_scorer.contract import DEFAULT_PORT, PRIMARY_KEY_ENV, READINESS_RO
 PROBE_INTERVAL_S = 0.05
 PROBE_MAX_REQUESTS = 20_000  # bounds the probe even if the swap hangs
 COMPOSE_TIMEOUT_S = 900
-STOP_TIMEOUT_S = 5
 
 
 def repo_root() -> Path:
@@ -102,24 +100,13 @@ def _compose(script: str, env: dict[str, str], timeout: float = COMPOSE_TIMEOUT_
     return done.stdout
 
 
-def wait_healthy(env: dict[str, str], timeout_s: float = 300) -> str:
-    """Wait until the Compose scorer container reports healthy; returns its container id."""
-    deadline = time.monotonic() + timeout_s
-    state = "unknown"
-    while time.monotonic() < deadline:
-        container = _compose("compose ps -q scorer", env, timeout=60).strip()
-        if container:
-            state = subprocess.run(
-                ["docker", "inspect", "-f", "{{.State.Health.Status}}", container],
-                capture_output=True, text=True, timeout=30, check=False,
-            ).stdout.strip()  # fmt: skip
-            if state == "healthy":
-                return container
-        time.sleep(1)
-    raise ExternalError(f"the new scorer container is not healthy after {timeout_s:.0f}s ({state})")
-
-
 def deploy_compose(artifact: Path, out: Path) -> dict[str, Any]:
+    """Roll ``artifact`` out with ``stack_rollout`` (scripts/docker-env.sh) behind the proxy.
+
+    New replicas are built and started beside the old ones and only take traffic once healthy;
+    a failed health check leaves the old ones serving (ExternalError). A probe through the
+    proxy counts the requests that failed during the switch (the aim, and the e2e test: none).
+    """
     root = repo_root()
     try:
         relative = artifact.resolve().relative_to(root)
@@ -129,24 +116,18 @@ def deploy_compose(artifact: Path, out: Path) -> dict[str, Any]:
             "artifacts under the repository (train with --artifacts artifacts)"
         ) from None
     env = {**os.environ, "AMLSTACK_MODEL_DIR_BUILD": relative.as_posix()}
-    started = time.monotonic()
-    # Build first, while the old scorer still serves: only the swap itself can fail requests.
-    _compose("ensure_base_image && compose build scorer", env)
-    built_s = time.monotonic() - started
     port = int(os.environ.get("AMLSTACK_SCORER_PORT", DEFAULT_PORT))
     sample = read_json(artifact / "sample_input.json") or None
     probe = Probe(
         f"http://127.0.0.1:{port}", COMPOSE_TIMEOUT_S, os.environ.get(PRIMARY_KEY_ENV), sample
     )
     probe.start()
-    swap_started = time.monotonic()
+    started = time.monotonic()
     try:
-        # -t: a short stop timeout for the old container; gunicorn drains in-flight requests
-        # on SIGTERM well within it, and a shorter stop is a shorter outage.
-        _compose(f"ensure_base_image && compose up -d --no-deps -t {STOP_TIMEOUT_S} scorer", env)
-        container = wait_healthy(env)
-        swap_s = time.monotonic() - swap_started
-        time.sleep(1.0)  # a few probes against the new container after it reported healthy
+        _compose(f'ensure_base_image && stack_rollout "{relative.as_posix()}"', env)
+        swap_s = time.monotonic() - started
+        containers = _compose("compose ps -q scorer", env, timeout=60).split()
+        time.sleep(1.0)  # a few probes against the new replicas only
     finally:
         probe.stop_event.set()
         probe.join(timeout=5)
@@ -155,9 +136,8 @@ def deploy_compose(artifact: Path, out: Path) -> dict[str, Any]:
         dry_run=False,
         target="compose",
         model_dir_build=relative.as_posix(),
-        container=container[:12],
-        build_seconds=round(built_s, 1),
-        swap_seconds=round(swap_s, 1),
+        containers=[c[:12] for c in containers],
+        rollout_seconds=round(swap_s, 1),
         switch_probe={
             "ok": probe.ok,
             "failed": probe.failed,

@@ -1,4 +1,4 @@
-"""Build & deploy: a promoted model replaces the Compose scorer; failed requests are counted."""
+"""Build & deploy: a promoted model replaces the Compose scorer replicas with 0 failed requests."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import requests
 import tiny_trainer
 
 from amlstack.pipeline import stages
-from amlstack.pipeline.deploy import repo_root, wait_healthy
+from amlstack.pipeline.deploy import repo_root
 from amlstack.pipeline.registry import Registry
 
 KEY = "pipeline-deploy-test-key-0123456789"
@@ -62,8 +62,11 @@ def stack(tmp_path, bank):
     registry.promote(registry.register(first, lineage={})["version"])
     env["AMLSTACK_MODEL_DIR_BUILD"] = first.relative_to(repo_root()).as_posix()
     try:
-        _compose("ensure_base_image && compose up -d --build --no-deps scorer", env)
-        wait_healthy(env)
+        _compose(
+            "ensure_base_image && compose up -d --build --no-deps --scale scorer=2 scorer proxy"
+            " && stack_wait_healthy 600",
+            env,
+        )
         yield {"env": env, "root": root, "url": f"http://127.0.0.1:{port}"}
     finally:
         _compose("compose down -v --remove-orphans", env, timeout=300)
@@ -88,9 +91,9 @@ def test_promoted_model_replaces_the_compose_scorer(stack, tmp_path, bank, monke
     assert result["deployed"] is True
     probe = result["switch_probe"]
     assert probe["route"] == "/score" and probe["ok"] > 0
-    print(f"switch: {probe['failed']} failed of {probe['ok'] + probe['failed']} requests "
-          f"over {probe['outage_seconds']}s, "
-          f"swap {result['swap_seconds']}s, build {result['build_seconds']}s")  # fmt: skip
+    print(f"switch: {probe['failed']} failed of {probe['ok'] + probe['failed']} requests, "
+          f"rollout {result['rollout_seconds']}s")  # fmt: skip
+    assert probe["failed"] == 0, probe
     sample = json.loads((stack["root"] / "bankmarketing" / "2" / "sample_input.json").read_text())
     response = requests.post(
         stack["url"] + "/score", json=sample, headers={"Authorization": f"Bearer {KEY}"}, timeout=10
