@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from flask import Flask, Response, g, request
 
-from amlstack_scorer import errors, routes, telemetry
+from amlstack_scorer import errors, modelcard, routes, telemetry
 from amlstack_scorer.artifact import Model
 from amlstack_scorer.auth import KeyStore
 from amlstack_scorer.contract import AUTH_ENV
@@ -163,6 +163,7 @@ def create_app(
     errors.install(app, on_exception=telemetry.record_exception)
     _install_hooks(app, state)
     routes.register(app, state)
+    modelcard.register(app, state)
     app.wsgi_app = ScoringEndpoint(app.wsgi_app, state)  # type: ignore[method-assign]
     return app
 
