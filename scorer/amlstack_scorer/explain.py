@@ -1,0 +1,79 @@
+"""Per-record explanations: how much each input feature moved the score, from the ONNX model.
+
+Method: interventional Shapley values estimated by baseline substitution along permutations
+(Strumbelj & Kononenko's sampling estimator), against a small background sample stored in the
+artifact. For background row ``b_k`` and a fixed feature order ``pi_k``, the features of the
+record ``x`` are switched in from ``b_k`` one at a time in that order; each step's change in the
+score is that feature's contribution on this path. A path's steps sum to ``f(x) - f(b_k)``
+exactly, so the mean over the ``K`` paths sums to ``f(x) - base`` with ``base = mean_k f(b_k)``:
+the contributions plus the base value reconstruct the score up to float32 rounding (tested at
+1e-5). Orders alternate with their reverses (antithetic pairs), which cancels much of the
+estimator's order noise for the same cost.
+
+The score explained is the probability of the positive class for a binary model, and of the
+predicted class otherwise. Cost: ``K * (features + 1)`` rows per record, scored in one
+onnxruntime call; no training library, no pickle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+MAX_RECORDS = 100  # explanations cost K*(d+1) model rows per record: bounded per request
+TOLERANCE = 1e-5  # |base + sum(contributions) - score|, float32 outputs
+
+
+class Explainer:
+    """Explain records of one model against its background sample (encoded, model order)."""
+
+    def __init__(self, model: Any, background: np.ndarray, seed: int = 0) -> None:
+        background = np.ascontiguousarray(background, dtype=np.float32)
+        if background.ndim != 2 or len(background) == 0:
+            raise ValueError("the background sample must be a non-empty 2-D matrix")
+        self.model = model
+        self.names: Sequence[str] = list(model.feature_names)
+        k, d = background.shape
+        if d != len(self.names):
+            raise ValueError(f"background has {d} columns, the model {len(self.names)} features")
+        rng = np.random.default_rng(seed)
+        orders = []
+        for i in range(k):
+            orders.append(orders[-1][::-1] if i % 2 else rng.permutation(d))
+        self.orders = np.array(orders)  # [K, d]
+        # mask[k, j, f]: on path k, step j, feature f comes from the record (first j in order).
+        rank = np.argsort(self.orders, axis=1)  # rank[k, f] = position of feature f in order k
+        steps = np.arange(d + 1)[None, :, None]
+        self.mask = (rank[:, None, :] < steps).reshape(k * (d + 1), d)
+        self.paths = np.repeat(background, d + 1, axis=0)  # [K*(d+1), d]
+        self.k, self.d = k, d
+        self.base_proba = model.predict_proba(background).astype(np.float64).mean(axis=0)
+
+    def explain(self, matrix: np.ndarray, targets: Sequence[int]) -> list[dict[str, Any]]:
+        """``{"base", "score", "contributions": {feature: value}}`` per row of ``matrix``.
+
+        ``targets``: the class index whose probability is explained, per row.
+        """
+        n, rows = len(matrix), self.k * (self.d + 1)
+        stacked = np.empty((n * rows, self.d), dtype=np.float32)
+        for r in range(n):
+            np.copyto(stacked[r * rows : (r + 1) * rows], self.paths)
+            np.copyto(stacked[r * rows : (r + 1) * rows], matrix[r], where=self.mask)
+        proba = self.model.predict_proba(stacked).astype(np.float64)
+        out = []
+        for r, target in enumerate(targets):
+            along = proba[r * rows : (r + 1) * rows, target].reshape(self.k, self.d + 1)
+            steps = np.diff(along, axis=1)  # [K, d] in path order
+            contrib = np.zeros(self.d)
+            np.add.at(contrib, self.orders.ravel(), steps.ravel())
+            contrib /= self.k
+            out.append(
+                {
+                    "base": float(self.base_proba[target]),
+                    "score": float(along[0, -1]),
+                    "contributions": dict(zip(self.names, contrib.tolist(), strict=True)),
+                }
+            )
+        return out

@@ -1,0 +1,60 @@
+"""Explanations: contributions plus the base value reconstruct the explained probability."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from amlstack_scorer.explain import TOLERANCE, Explainer
+
+
+@pytest.fixture(scope="module")
+def rows(scorer_artifact, model):
+    import csv
+
+    from scorer_artifact_factory import DATA  # the shipped CSV, read as the clients send it
+
+    with DATA.open(newline="") as handle:
+        records = [r for _, r in zip(range(60), csv.DictReader(handle), strict=False)]
+    for r in records:
+        for f in model.features:
+            if f.kind == "numeric":
+                r[f.name] = float(r[f.name])
+    return model.encode_records(records)
+
+
+def test_contributions_and_base_reconstruct_the_probability(model, rows):
+    explainer = Explainer(model, rows[:16], seed=1)
+    records = rows[30:40]
+    proba = model.predict_proba(records)
+    positive = [1] * len(records)
+    for r, found in enumerate(explainer.explain(records, positive)):
+        total = found["base"] + sum(found["contributions"].values())
+        assert abs(total - float(proba[r, 1])) <= TOLERANCE
+        assert abs(found["score"] - float(proba[r, 1])) <= TOLERANCE
+        assert list(found["contributions"]) == model.feature_names
+
+
+def test_a_feature_equal_to_the_background_everywhere_contributes_nothing(model, rows):
+    background = np.repeat(rows[:1], 4, axis=0)
+    record = rows[1:2].copy()
+    changed = [i for i in range(record.shape[1]) if record[0, i] != background[0, i]]
+    same = [i for i in range(record.shape[1]) if i not in changed]
+    found = Explainer(model, background).explain(record, [1])[0]["contributions"]
+    assert same, "the two rows differ in every feature; pick another pair"
+    for i in same:
+        assert found[model.feature_names[i]] == 0.0
+
+
+def test_explaining_the_background_row_itself_gives_zeros(model, rows):
+    found = Explainer(model, rows[:1]).explain(rows[:1], [0])[0]
+    assert all(v == 0.0 for v in found["contributions"].values())
+    assert found["base"] == pytest.approx(found["score"])
+
+
+def test_the_background_must_match_the_model(model, rows):
+    with pytest.raises(ValueError, match="columns"):
+        Explainer(model, rows[:4, :3])
+    assert json.dumps(Explainer(model, rows[:2]).explain(rows[:1], [1]))  # JSON-ready
