@@ -87,7 +87,7 @@ def create_app(settings: Settings, client: ScorerClient | None = None) -> Flask:
         else:
             _, name = form.field_of(answer.error.get("field"))
             message = answer.error.get("message") or f"HTTP {answer.status}"
-            errors[name if name in values else "_form"] = message
+            errors[name if name in values else "_form"] = form.friendly(message, name)
         notes = form.range_notes(fields, record)
         status = 200 if answer.ok else 422
         return render_template(

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from amlstack_ui.form import Field, field_of, record_from_values
+from amlstack_ui.form import Field, field_of, friendly, record_from_values
 from amlstack_ui.scorer import ScorerClient, ScorerUnavailable
 
 INPUT = "input.csv"
@@ -221,7 +221,7 @@ def _score_chunk(client: ScorerClient, records: list[dict[str, Any]]) -> list[tu
         if answer.status in (401, 413, 415) or answer.status >= 500:
             raise ScorerUnavailable(f"the scorer refused the file: {message}")
         _, name = field_of(error.get("field"))
-        return [("", "", {"field": name, "message": message})] * len(records)
+        return [("", "", {"field": name, "message": friendly(message, name)})] * len(records)
     out: list[tuple] = []
     for record in records:
         out.extend(_score_chunk(client, [record]))

@@ -45,11 +45,29 @@ class Field:
 
     @property
     def default(self) -> str:
-        return "" if self.example is None else str(self.example)
+        if self.example is None:
+            return ""
+        return _fmt(self.example) if isinstance(self.example, float) else str(self.example)
 
 
 def _fmt(value: float) -> str:
-    return f"{value:g}"
+    return f"{value:.10g}"  # 92.893, not 92.89299999999999
+
+
+_FRIENDLY = (
+    (re.compile(r"^Object missing required field"), "{field} is required"),
+    (re.compile(r"^Expected `(float|number|int)`"), "{field} must be a number"),
+    (re.compile(r"^Expected `str`"), "{field} must be one of its categories"),
+)
+
+
+def friendly(message: str, field: str | None) -> str:
+    """The scorer's validation message in words for people who do not write JSON."""
+    if field:
+        for pattern, text in _FRIENDLY:
+            if pattern.match(message):
+                return text.format(field=field)
+    return message
 
 
 def _record_schema(doc: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -24,6 +24,7 @@ CARD_ROUTE = "/model/card"
 REPORT_ROUTE = "/model/report/<name>"
 REPORT_DIR = "report"
 PROFILE_FILE = "profile.json"
+NOT_METRICS = ("rows", "threshold")  # shown as row counts and the threshold
 
 
 def report_files(model: Model) -> list[str]:
@@ -59,7 +60,9 @@ def card(model: Model) -> dict[str, Any]:
             if training.get(key) is not None
         },
         "rows": rows if isinstance(rows, dict) else ({"total": rows} if rows else {}),
-        "metrics": {k: v for k, v in holdout.items() if isinstance(v, int | float)},
+        "metrics": {
+            k: v for k, v in holdout.items() if isinstance(v, int | float) and k not in NOT_METRICS
+        },
         "report": report_files(model),
         "profile": json.loads(profile_path.read_text()) if profile_path.is_file() else {},
     }
