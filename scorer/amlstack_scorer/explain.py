@@ -17,8 +17,9 @@ onnxruntime call; no training library, no pickle.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qs
 
 import numpy as np
 
@@ -77,3 +78,21 @@ class Explainer:
                 }
             )
         return out
+
+
+_TRUE = ("true", "1", "yes")
+
+
+def requested(query_string: str, global_parameters: Mapping[str, Any] | None) -> bool:
+    """``?explain=true``, or ``"GlobalParameters": {"explain": true}`` (AutoML v2 payloads)."""
+    if query_string and "explain" in query_string:
+        values = parse_qs(query_string).get("explain", [])
+        if values and values[-1].lower() in _TRUE:
+            return True
+    flag = (global_parameters or {}).get("explain")
+    return flag is True or (isinstance(flag, str) and flag.lower() in _TRUE)
+
+
+def explained_classes(n_classes: int, predicted: Sequence[int]) -> list[int]:
+    """The class whose probability is explained: the positive one (binary), else the predicted."""
+    return [1] * len(predicted) if n_classes == 2 else list(predicted)

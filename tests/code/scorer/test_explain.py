@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from amlstack_scorer.explain import TOLERANCE, Explainer
+from amlstack_scorer.explain import TOLERANCE, Explainer, explained_classes, requested
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +58,24 @@ def test_the_background_must_match_the_model(model, rows):
     with pytest.raises(ValueError, match="columns"):
         Explainer(model, rows[:4, :3])
     assert json.dumps(Explainer(model, rows[:2]).explain(rows[:1], [1]))  # JSON-ready
+
+
+@pytest.mark.parametrize(
+    ("query", "params", "wanted"),
+    [
+        ("explain=true", None, True),
+        ("explain=1", {}, True),
+        ("explain=false", {}, False),
+        ("", {"explain": True}, True),
+        ("", {"explain": "true"}, True),
+        ("", {"explain": False}, False),
+        ("verbose=1", {"other": 1}, False),
+    ],
+)
+def test_explanations_are_asked_for_by_query_or_global_parameters(query, params, wanted):
+    assert requested(query, params) is wanted
+
+
+def test_binary_models_explain_the_positive_class_others_the_predicted_one():
+    assert explained_classes(2, [0, 1, 0]) == [1, 1, 1]
+    assert explained_classes(3, [2, 0]) == [2, 0]
