@@ -7,14 +7,13 @@
   function draw(id, lines, scale) {
     const canvas = document.getElementById(id);
     if (!canvas) return;
-    const labels = lines.length ? lines[0].points.map((p) => time(p[0])) : [];
     new Chart(canvas, {
       type: "line",
       data: {
-        labels: labels,
+        // x is unix seconds, so series that start at different times line up on one axis.
         datasets: lines.map((line, i) => ({
           label: line.name,
-          data: line.points.map((p) => (p[1] === null ? null : p[1] * (scale || 1))),
+          data: line.points.map((p) => ({ x: p[0], y: p[1] === null ? null : p[1] * (scale || 1) })),
           borderColor: palette[i % palette.length],
           backgroundColor: palette[i % palette.length],
           pointRadius: 0,
@@ -28,7 +27,10 @@
         responsive: true,
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
-        scales: { y: { beginAtZero: true }, x: { ticks: { maxTicksLimit: 8 } } },
+        scales: {
+          y: { beginAtZero: true },
+          x: { type: "linear", ticks: { maxTicksLimit: 8, callback: (value) => time(value) } },
+        },
         plugins: { legend: { display: lines.length > 1, position: "bottom" } },
       },
     });
