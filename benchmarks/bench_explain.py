@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--background", type=int, default=16, help="K when the artifact has none")
     args = parser.parse_args()
     sys.path[:0] = [str(REPO / "scorer"), str(REPO / "services"), str(REPO / "tests/code/scorer")]
-    from amlstack_scorer.artifact import Model
+    from amlstack.artifact.reader import Model
     from amlstack_scorer.explain import Explainer
 
     with tempfile.TemporaryDirectory(prefix="amlstack-bench-explain-") as tmp:

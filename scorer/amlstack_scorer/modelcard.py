@@ -17,8 +17,8 @@ from flask import Flask, Response, request
 from amlstack_scorer.errors import NotFound, NotReady
 
 if TYPE_CHECKING:
+    from amlstack.artifact.reader import Model
     from amlstack_scorer.app import ScorerState
-    from amlstack_scorer.artifact import Model
 
 CARD_ROUTE = "/model/card"
 REPORT_ROUTE = "/model/report/<name>"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+from amlstack.artifact.reader import Model, manifest_for
 from amlstack_scorer.app import create_app
-from amlstack_scorer.artifact import Model, manifest_for
 
 
 def test_the_card_needs_the_key_and_names_the_model(client, auth, model):
