@@ -2,7 +2,7 @@
 
 Both are timed in this process, one after the other, on the same model and record: "score" is
 encoding one record and one onnxruntime call (what /score does per record); "explain" is the
-explainer's ``K * (features + 1)`` substituted rows in one onnxruntime call plus the sums. The
+explainer's ``K * (features - 1) + 1`` substituted rows in one onnxruntime call plus the sums. The
 ratio is explain / score; the target is at most 5 ms per explained record.
 
     python benchmarks/bench_explain.py --model artifacts/bankmarketing/1 --repeat 500
@@ -52,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="artifact folder (default: a built fixture)")
     parser.add_argument("--repeat", type=int, default=300)
-    parser.add_argument("--background", type=int, default=16, help="K when the artifact has none")
+    parser.add_argument("--background", type=int, default=12, help="K when the artifact has none")
     args = parser.parse_args()
     sys.path[:0] = [str(REPO / "scorer"), str(REPO / "services"), str(REPO / "tests/code/scorer")]
     from amlstack.artifact.reader import Model
@@ -82,7 +82,7 @@ def main() -> None:
     print(f"model {model.name} v{model.version}: {d} features, background K={k}")
     print(f"{'in-process, one record':<28} {'median ms':>10} {'ratio':>8}")
     print(f"{'score (baseline)':<28} {score_ms:>10.3f} {1.0:>8.1f}")
-    print(f"{'score + explain':<28} {explain_ms:>10.3f} {explain_ms / score_ms:>8.1f}")
+    print(f"{'explain':<28} {explain_ms:>10.3f} {explain_ms / score_ms:>8.1f}")
     verdict = "met" if explain_ms <= TARGET_MS else "NOT met"
     print(f"target: explain one record in at most {TARGET_MS:.0f} ms: {verdict}")
 
