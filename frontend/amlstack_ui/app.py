@@ -80,6 +80,8 @@ def create_app(settings: Settings, client: ScorerClient | None = None) -> Flask:
         values = {f.name: request.form.get(f.name, "") for f in fields}
         record = form.record_from_values(fields, values)
         answer = client.score([record], explain=True)
+        if answer.error.get("field") == "explain":  # a model without a background sample
+            answer = client.score([record])
         errors: dict[str, str] = {}
         result = None
         if answer.ok:
