@@ -13,9 +13,10 @@ import numpy as np
 from flask import Flask, Response, g, request
 
 from amlstack.artifact.reader import Model
-from amlstack_scorer import errors, modelcard, routes, telemetry
+from amlstack_scorer import errors, explain, modelcard, routes, telemetry
 from amlstack_scorer.auth import KeyStore
 from amlstack_scorer.contract import AUTH_ENV
+from amlstack_scorer.errors import InvalidInput
 from amlstack_scorer.logs import AccessLog
 from amlstack_scorer.metrics import Metrics
 from amlstack_scorer.scoring import ScoringEndpoint
@@ -74,6 +75,7 @@ class ScorerState:
     swagger: SwaggerDocs | None = None
     model_info: dict[str, str] = field(default_factory=dict)
     class_keys: list[str] = field(default_factory=list)
+    explainer: explain.Explainer | None = None
 
     def load(self, model: Model) -> None:
         """Serve ``model``: build everything derived from its schema, then mark ready."""
@@ -82,7 +84,23 @@ class ScorerState:
         self.metrics = Metrics(model.name, model.version)
         self.model_info = {"name": model.name, "version": model.version}
         self.class_keys = [str(k) for k in model.classes]
+        self.explainer = explain.for_model(model)
         self.model = model  # last: readiness flips only when the rest is in place
+
+    def explain(self, matrix: np.ndarray, predicted: list[int]) -> list[dict]:
+        """Per-record contributions (``?explain=true``); 422 naming ``explain`` when impossible."""
+        if self.explainer is None or self.model is None:
+            raise InvalidInput(
+                "this model cannot explain: its artifact has no background sample "
+                "(retrain it with this version of amlstack)",
+                field="explain",
+            )
+        if len(predicted) > explain.MAX_RECORDS:
+            raise InvalidInput(
+                f"explain at most {explain.MAX_RECORDS} records per request", field="explain"
+            )
+        targets = explain.explained_classes(len(self.model.classes), predicted)
+        return self.explainer.explain(matrix, targets)
 
     def observe(self, matrix: np.ndarray, count: int) -> None:
         """Hand an encoded batch to the observers (drift); their failures never fail a request."""

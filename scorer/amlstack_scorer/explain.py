@@ -106,3 +106,9 @@ def requested(query_string: str, global_parameters: Mapping[str, Any] | None) ->
 def explained_classes(n_classes: int, predicted: Sequence[int]) -> list[int]:
     """The class whose probability is explained: the positive one (binary), else the predicted."""
     return [1] * len(predicted) if n_classes == 2 else list(predicted)
+
+
+def for_model(model: Any) -> Explainer | None:
+    """The model's explainer, or None when its artifact has no background sample."""
+    records = model.background()
+    return Explainer(model, model.encode_records(records)) if records else None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from amlstack_scorer import errors, telemetry
+from amlstack_scorer import errors, explain, telemetry
 from amlstack_scorer.contract import SCORING_ROUTE
 from amlstack_scorer.errors import (
     BadRequest,
@@ -119,6 +119,8 @@ class ScoringEndpoint:
             "probabilities": probabilities,
             "model": state.model_info,
         }
+        if explain.requested(environ.get("QUERY_STRING", ""), None):
+            answer["explanations"] = state.explain(batch.matrix, indices)
         return _encode(answer), batch.size
 
     def _read_body(self, environ: dict) -> bytes:

@@ -35,6 +35,8 @@ ARTIFACT_FORMAT = "amlstack-artifact"
 FORMAT_VERSION = 1
 MANIFEST = "MANIFEST.json"
 MODEL_JSON = "model.json"
+# {"data": [record, ...]}: training rows, the baseline of per-record explanations (optional).
+BACKGROUND_JSON = "background.json"
 UNSEEN_CODE = -1.0
 _CHUNK = 1 << 20
 
@@ -202,6 +204,11 @@ class Model:
 
     def sample_input(self) -> list[dict[str, Any]]:
         path = self.directory / "sample_input.json"
+        return list(_read_json(path).get("data", [])) if path.is_file() else []
+
+    def background(self) -> list[dict[str, Any]]:
+        """The explanation baseline's training rows (empty for an artifact without one)."""
+        path = self.directory / BACKGROUND_JSON
         return list(_read_json(path).get("data", [])) if path.is_file() else []
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.artifact.reader import BACKGROUND_JSON
 from amlstack.errors import UserError
 from amlstack.training import data as data_mod
 from amlstack.training import defaults
@@ -28,6 +29,7 @@ from amlstack.training.search import DEFAULT_LEARNERS, FLAML_METRIC, Candidate, 
 
 PARITY_TOLERANCE = 1e-5
 SAMPLE_ROWS = 5
+BACKGROUND_ROWS = 12  # explanation baseline: K*(features-1)+1 rows per explained record
 DEFAULT_DATA = Path("data/bankmarketing_train.csv")
 DEFAULT_TIME_BUDGET = defaults.TIME_BUDGET_S
 REFIT_SHARE = 0.15  # of the time budget, kept back for refit, export and the report
@@ -168,11 +170,16 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
     if contexts:
         meta["context"] = contexts
 
+    # Training rows only (never held-out ones), a fixed random draw for reproducibility.
+    rng = np.random.default_rng(config.seed)
+    background_idx = rng.choice(train_idx, min(BACKGROUND_ROWS, len(train_idx)), replace=False)
+
     def fill(folder: Path, version: int) -> None:
         meta["version"] = version
         (folder / "model.onnx").write_bytes(onnx_model.SerializeToString())
         _write_json(folder / "model.json", meta)
         _write_json(folder / "sample_input.json", {"data": _sample(dataset, test_idx)})
+        _write_json(folder / BACKGROUND_JSON, {"data": _sample(dataset, background_idx)})
         _write_json(folder / "holdout.json", _holdout_record(dataset, test_idx, config))
         _write_profile(folder, dataset)
         from amlstack.training.report import write_report
@@ -378,9 +385,9 @@ def _library_versions() -> dict[str, str]:
     return found
 
 
-def _sample(dataset, test_idx) -> list[dict[str, Any]]:
-    """A few real held-out rows, as a client would send them."""
-    rows = dataset.frame.iloc[test_idx[:SAMPLE_ROWS]]
+def _sample(dataset, indices, limit: int = SAMPLE_ROWS) -> list[dict[str, Any]]:
+    """A few real rows (the first ``limit`` of ``indices``), as a client would send them."""
+    rows = dataset.frame.iloc[indices[:limit]]
     kinds = {f["name"]: f for f in dataset.features}
     records = []
     for _, row in rows.iterrows():

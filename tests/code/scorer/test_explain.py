@@ -79,3 +79,45 @@ def test_explanations_are_asked_for_by_query_or_global_parameters(query, params,
 def test_binary_models_explain_the_positive_class_others_the_predicted_one():
     assert explained_classes(2, [0, 1, 0]) == [1, 1, 1]
     assert explained_classes(3, [2, 0]) == [2, 0]
+
+
+def _with_background(tmp_path, artifact, records):
+    import shutil
+
+    from amlstack.artifact.reader import BACKGROUND_JSON, manifest_for
+
+    folder = tmp_path / "artifact"
+    shutil.copytree(artifact, folder)
+    (folder / BACKGROUND_JSON).write_text(json.dumps({"data": records}))
+    (folder / "MANIFEST.json").write_text(json.dumps(manifest_for(folder)))
+    return folder
+
+
+def test_score_with_explain_true_answers_contributions_per_record(
+    tmp_path, golden_artifact, settings, auth, sample
+):
+    from amlstack.artifact.reader import Model
+    from amlstack_scorer.app import create_app
+
+    client = create_app(settings, Model(_with_background(tmp_path, golden_artifact, sample)))
+    client = client.test_client()
+    body = client.post("/score?explain=true", json={"data": sample[:2]}, headers=auth).get_json()
+    assert len(body["explanations"]) == 2
+    for found, proba in zip(body["explanations"], body["probabilities"], strict=True):
+        total = found["base"] + sum(found["contributions"].values())
+        assert abs(total - proba["yes"]) <= TOLERANCE
+    plain = client.post("/score", json={"data": sample[:2]}, headers=auth).get_json()
+    assert "explanations" not in plain
+    assert plain["probabilities"] == body["probabilities"]
+
+
+def test_explain_on_a_model_without_background_is_a_422_naming_explain(
+    golden_artifact, settings, auth, sample
+):
+    from amlstack.artifact.reader import Model
+    from amlstack_scorer.app import create_app
+
+    client = create_app(settings, Model(golden_artifact)).test_client()  # no background.json
+    response = client.post("/score?explain=true", json={"data": sample[:1]}, headers=auth)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field"] == "explain"
