@@ -88,6 +88,7 @@ def _schemas(model: Model, max_batch: int, version: int, ref: str) -> dict[str, 
                 "type": "object",
                 "properties": {"name": {"type": "string"}, "version": {"type": "string"}},
             },
+            "explanations": _explanations(model),
         },
     }
     nullable = {"x-nullable" if version == 2 else "nullable": True}
@@ -139,6 +140,35 @@ def _health_paths(text_ok: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+EXPLAIN_HELP = (
+    "true: add per-record feature contributions to the explained probability (positive class, "
+    "or the predicted one); base + sum(contributions) = score. Also GlobalParameters.explain."
+)
+
+
+def _explanations(model: Model) -> dict[str, Any]:
+    """Only with ?explain=true: interventional Shapley estimates against a background sample."""
+    names = [f.name for f in model.features]
+    return {
+        "type": "array",
+        "description": EXPLAIN_HELP,
+        "items": {
+            "type": "object",
+            "properties": {
+                "base": {"type": "number", "format": "double"},
+                "score": {"type": "number", "format": "double"},
+                "contributions": {
+                    "type": "object",
+                    "additionalProperties": {"type": "number", "format": "double"},
+                },
+            },
+        },
+        "example": [
+            {"base": 0.11, "score": 0.31, "contributions": {n: 0.01 for n in names[:20]}}
+        ],
+    }
+
+
 SCORE_ERRORS = ("400", "401", "413", "415", "422", "500", "503")
 
 
@@ -153,6 +183,13 @@ def swagger2(model: Model, max_batch: int) -> dict[str, Any]:
             "consumes": ["application/json"],
             "produces": ["application/json"],
             "parameters": [
+                {
+                    "name": "explain",
+                    "in": "query",
+                    "required": False,
+                    "type": "boolean",
+                    "description": EXPLAIN_HELP,
+                },
                 {
                     "name": "serviceInputPayload",
                     "in": "body",
@@ -204,6 +241,15 @@ def openapi3(model: Model, max_batch: int) -> dict[str, Any]:
             "operationId": "RunMLService",
             "description": f"Score one record or a batch of at most {max_batch} records.",
             "security": [{"Bearer": []}],
+            "parameters": [
+                {
+                    "name": "explain",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "boolean"},
+                    "description": EXPLAIN_HELP,
+                }
+            ],
             "requestBody": {"required": True, **json_body("ServiceInput")},
             "responses": _responses(
                 {"description": "Labels and probabilities", **json_body("ServiceOutput")},
