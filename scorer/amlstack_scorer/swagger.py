@@ -163,9 +163,7 @@ def _explanations(model: Model) -> dict[str, Any]:
                 },
             },
         },
-        "example": [
-            {"base": 0.11, "score": 0.31, "contributions": {n: 0.01 for n in names[:20]}}
-        ],
+        "example": [{"base": 0.11, "score": 0.31, "contributions": {n: 0.01 for n in names[:20]}}],
     }
 
 
@@ -195,7 +193,7 @@ def swagger2(model: Model, max_batch: int) -> dict[str, Any]:
                     "in": "body",
                     "required": True,
                     "schema": {"$ref": f"{ref}ServiceInput"},
-                }
+                },
             ],
             "responses": _responses(
                 {
