@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 
+from amlstack.artifact.names import PROFILE_FILE
 from amlstack_scorer.errors import NotFound, NotReady
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 CARD_ROUTE = "/model/card"
 REPORT_ROUTE = "/model/report/<name>"
 REPORT_DIR = "report"
-PROFILE_FILE = "profile.json"
 NOT_METRICS = ("rows", "threshold")  # shown as row counts and the threshold
 
 

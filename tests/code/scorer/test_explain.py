@@ -84,7 +84,8 @@ def test_binary_models_explain_the_positive_class_others_the_predicted_one():
 def _with_background(tmp_path, artifact, records):
     import shutil
 
-    from amlstack.artifact.reader import BACKGROUND_JSON, manifest_for
+    from amlstack.artifact.manifest import manifest_for
+    from amlstack.artifact.names import BACKGROUND_JSON
 
     folder = tmp_path / "artifact"
     shutil.copytree(artifact, folder)

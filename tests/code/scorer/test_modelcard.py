@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from amlstack.artifact.reader import Model, manifest_for
+from amlstack.artifact.manifest import manifest_for
+from amlstack.artifact.reader import Model
 from amlstack_scorer.app import create_app
 
 
