@@ -141,18 +141,17 @@ def _prometheus(stack, promql: str) -> list[dict]:
 
 
 def test_insights_shows_the_load_of_a_locust_run_from_prometheus(stack, page):
+    # The load is the means here, not the subject (test_locust_stack judges Locust's verdict).
     run = stack.compose(
-        "run", "--rm", "--no-deps", "locust-master", *LOCUST_RUN, "--run-time", "25s",
+        "run", "--rm", "--no-deps", "locust-master", *LOCUST_RUN, "--run-time", "30s",
         timeout=180, check=False,
     )  # fmt: skip
-    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     targets = _prometheus(stack, 'up{job="scorer"}')
     assert targets and all(t["value"][1] == "1" for t in targets), targets
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # a scrape or two after the run
-        if _prometheus(stack, 'sum(rate(amlstack_requests_total{route="/score"}[1m])) > 0'):
-            break
-        time.sleep(3)
+    while not _prometheus(stack, 'sum(rate(amlstack_requests_total{route="/score"}[1m])) > 0'):
+        assert time.monotonic() < deadline, (run.stdout + run.stderr)[-4000:]
+        time.sleep(3)  # a scrape or two after the run
     page.goto(f"{stack.ui}/insights")
     assert float(page.locator("#stat-rps").inner_text()) > 0
     assert float(page.locator("#stat-p95").inner_text()) > 0
