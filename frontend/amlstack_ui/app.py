@@ -19,6 +19,7 @@ from amlstack_ui.settings import Settings
 
 VENDOR_DIR = Path(os.environ.get("AMLSTACK_UI_VENDOR_DIR", "/app/vendor"))
 TOP_FEATURES = 5
+SHOWN_MIN = 5e-4  # contributions under 0.05 points are noise, not reasons
 NAV = (
     ("score_page", "Score a customer"),
     ("batch_page", "Score a file"),
@@ -181,8 +182,8 @@ def _result(body: dict[str, Any], client: ScorerClient) -> dict[str, Any]:
     base = None
     if explanation:
         ranked = sorted(explanation["contributions"].items(), key=lambda kv: -abs(kv[1]))
-        up = [kv for kv in ranked if kv[1] > 0][:TOP_FEATURES]
-        down = [kv for kv in ranked if kv[1] < 0][:TOP_FEATURES]
+        up = [kv for kv in ranked if kv[1] >= SHOWN_MIN][:TOP_FEATURES]
+        down = [kv for kv in ranked if kv[1] <= -SHOWN_MIN][:TOP_FEATURES]
         base = explanation.get("base")
     scale = max([abs(v) for _, v in up + down] or [1.0])
     return {
