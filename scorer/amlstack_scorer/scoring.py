@@ -95,7 +95,7 @@ class ScoringEndpoint:
             raise UnsupportedMediaType(
                 f"Content-Type must be {JSON_MIMETYPE}, got {mimetype or 'none'!r}"
             )
-        records, prefix = schema.decode(self._read_body(environ))
+        records, prefix, params = schema.decode_payload(self._read_body(environ))
         batch = schema.encode(records, prefix)
         if state.observers:
             state.observe(batch.matrix, batch.size)
@@ -116,7 +116,7 @@ class ScoringEndpoint:
             "probabilities": probabilities,
             "model": state.model_info,
         }
-        if explain.requested(environ.get("QUERY_STRING", ""), None):
+        if explain.requested(environ.get("QUERY_STRING", ""), params):
             answer["explanations"] = state.explain(batch.matrix, indices)
         return encode(answer), batch.size
 

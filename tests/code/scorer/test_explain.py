@@ -107,6 +107,9 @@ def test_score_with_explain_true_answers_contributions_per_record(
     for found, proba in zip(body["explanations"], body["probabilities"], strict=True):
         total = found["base"] + sum(found["contributions"].values())
         assert abs(total - proba["yes"]) <= TOLERANCE
+    v2 = {"Inputs": {"data": sample[:2]}, "GlobalParameters": {"explain": True}}
+    by_flag = client.post("/score", json=v2, headers=auth).get_json()
+    assert by_flag["explanations"] == body["explanations"]
     plain = client.post("/score", json={"data": sample[:2]}, headers=auth).get_json()
     assert "explanations" not in plain
     assert plain["probabilities"] == body["probabilities"]
