@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the local stack on a fresh machine: scorer :5001, Swagger UI :8080, Locust :8089.
+# Run the local stack on a fresh machine: scorer :5001, Swagger UI :8080, Locust :8089,
+# the UI :8090, Prometheus :9090.
 #
 #   scripts/stack.sh [up]                 install/start Docker if needed, build, start, wait
 #                                         until healthy; records a local base image in .env
@@ -33,6 +34,8 @@ The stack is up:
   scorer      http://localhost:${AMLSTACK_SCORER_PORT:-5001}/score   (POST, Authorization: Bearer <key>)
   Swagger UI  http://localhost:${AMLSTACK_SWAGGER_PORT:-8080}/          (Authorize with "Bearer <key>")
   Locust      http://localhost:${AMLSTACK_LOCUST_PORT:-8089}/
+  UI          http://localhost:${AMLSTACK_UI_PORT:-8090}/          (score, files, model card, insights)
+  Prometheus  http://localhost:${AMLSTACK_PROMETHEUS_PORT:-9090}/
 The key:      bash scripts/stack.sh key
 Logs:         bash scripts/stack.sh logs -f scorer
 Tear down:    bash scripts/stack.sh down
@@ -98,7 +101,7 @@ main() {
     rollout) ensure_docker && ensure_base_image && stack_rollout "${1:-}" ;;
     down) ensure_docker && stack_down ;;
     compose) compose "$@" ;;
-    -h | --help | help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+    -h | --help | help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
     *) usage ;;
   esac
 }

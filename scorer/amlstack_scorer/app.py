@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from flask import Flask, Response, g, request
 
 from amlstack.artifact.reader import Model
-from amlstack_scorer import errors, routes, telemetry
+from amlstack_scorer import errors, modelcard, routes, telemetry
 from amlstack_scorer.auth import KeyStore
 from amlstack_scorer.contract import AUTH_ENV, REQUEST_ID_HEADER
 from amlstack_scorer.logs import AccessLog
@@ -54,6 +54,7 @@ def create_app(
     errors.install(app, on_exception=telemetry.record_exception)
     _install_hooks(app, state)
     routes.register(app, state)
+    modelcard.register(app, state)
     app.wsgi_app = ScoringEndpoint(app.wsgi_app, state)  # type: ignore[method-assign]
     return app
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 
-from amlstack_scorer import errors, telemetry
+from amlstack_scorer import errors, explain, telemetry
 from amlstack_scorer.contract import JSON_MIMETYPE, REQUEST_ID_HEADER, SCORING_ROUTE
 from amlstack_scorer.errors import (
     BadRequest,
@@ -98,7 +98,7 @@ class ScoringEndpoint:
             raise UnsupportedMediaType(
                 f"Content-Type must be {JSON_MIMETYPE}, got {mimetype or 'none'!r}"
             )
-        records, prefix = schema.decode(self._read_body(environ))
+        records, prefix, params = schema.decode_payload(self._read_body(environ))
         batch = schema.encode(records, prefix)
         if state.observers:
             state.observe(batch.matrix, batch.size)
@@ -112,7 +112,10 @@ class ScoringEndpoint:
         labels = [model.classes[i] for i in indices]
         if state.metrics is not None:
             state.metrics.observe_scores(labels, batch.unseen)
-        return encode(state.answer(labels, proba.tolist())), batch.size
+        answer = state.answer(labels, proba.tolist())
+        if explain.requested(environ.get("QUERY_STRING", ""), params):
+            answer["explanations"] = state.explain(batch.matrix, indices)
+        return encode(answer), batch.size
 
     def _read_body(self, environ: dict) -> bytes:
         """The body, checked against the size limit before (Content-Length) or while reading."""

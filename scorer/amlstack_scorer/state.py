@@ -14,8 +14,10 @@ import numpy as np
 
 from amlstack.artifact.names import PROFILE_FILE
 from amlstack.artifact.reader import Model
+from amlstack_scorer import explain
 from amlstack_scorer.auth import KeyStore
 from amlstack_scorer.contract import REQUEST_ID_HEADER
+from amlstack_scorer.errors import InvalidInput
 from amlstack_scorer.logs import AccessLog
 from amlstack_scorer.metrics import Metrics
 from amlstack_scorer.observers import Observer
@@ -75,6 +77,7 @@ class ScorerState:
     class_keys: list[str] = field(default_factory=list)
     threshold: float | None = None
     profile: bytes | None = None  # the artifact's profile.json, served as is at /profile
+    explainer: explain.Explainer | None = None
 
     def load(self, model: Model) -> None:
         """Serve ``model``: build everything derived from its schema, then mark ready."""
@@ -89,6 +92,7 @@ class ScorerState:
         self.swagger = SwaggerDocs(
             model, self.settings.max_batch, features, self._example_answer(model, features)
         )
+        self.explainer = explain.for_model(model)
         self.model = model  # last: readiness flips only when the rest is in place
 
     def answer(self, labels: list, proba: list[list[float]]) -> dict[str, Any]:
@@ -108,6 +112,21 @@ class ScorerState:
         proba = model.predict_proba(model.encode_records([typical_record(model, features)]))
         labels = [model.classes[i] for i in model.label_indices(proba).tolist()]
         return self.answer(labels, proba.tolist())
+
+    def explain(self, matrix: np.ndarray, predicted: list[int]) -> list[dict]:
+        """Per-record contributions (``?explain=true``); 422 naming ``explain`` when impossible."""
+        if self.explainer is None or self.model is None:
+            raise InvalidInput(
+                "this model cannot explain: its artifact has no background sample "
+                "(retrain it with this version of amlstack)",
+                field="explain",
+            )
+        if len(predicted) > explain.MAX_RECORDS:
+            raise InvalidInput(
+                f"explain at most {explain.MAX_RECORDS} records per request", field="explain"
+            )
+        targets = explain.explained_classes(len(self.model.classes), predicted)
+        return self.explainer.explain(matrix, targets)
 
     def observe(self, matrix: np.ndarray, count: int) -> None:
         """Hand an encoded batch to the observers (drift); their failures never fail a request."""

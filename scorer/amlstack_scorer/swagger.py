@@ -138,6 +138,7 @@ def _schemas(
                 "type": "object",
                 "properties": {"name": {"type": "string"}, "version": {"type": "string"}},
             },
+            "explanations": _explanations(model),
         },
     }
     if len(classes) == 2:
@@ -224,6 +225,33 @@ def _profile_path(ok: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+EXPLAIN_HELP = (
+    "true: add per-record feature contributions to the explained probability (positive class, "
+    "or the predicted one); base + sum(contributions) = score. Also GlobalParameters.explain."
+)
+
+
+def _explanations(model: Model) -> dict[str, Any]:
+    """Only with ?explain=true: interventional Shapley estimates against a background sample."""
+    names = [f.name for f in model.features]
+    return {
+        "type": "array",
+        "description": EXPLAIN_HELP,
+        "items": {
+            "type": "object",
+            "properties": {
+                "base": {"type": "number", "format": "double"},
+                "score": {"type": "number", "format": "double"},
+                "contributions": {
+                    "type": "object",
+                    "additionalProperties": {"type": "number", "format": "double"},
+                },
+            },
+        },
+        "example": [{"base": 0.11, "score": 0.31, "contributions": {n: 0.01 for n in names[:20]}}],
+    }
+
+
 SCORE_ERRORS = ("400", "401", "413", "415", "422", "500", "503")
 PROFILE_ERRORS = ("401", "404", "503")
 
@@ -251,11 +279,18 @@ def swagger2(
             "produces": ["application/json"],
             "parameters": [
                 {
+                    "name": "explain",
+                    "in": "query",
+                    "required": False,
+                    "type": "boolean",
+                    "description": EXPLAIN_HELP,
+                },
+                {
                     "name": "serviceInputPayload",
                     "in": "body",
                     "required": True,
                     "schema": {"$ref": f"{ref}ServiceInput"},
-                }
+                },
             ],
             "responses": _responses(ok, SCORE_ERRORS, error),
         }
@@ -303,6 +338,15 @@ def openapi3(
             "operationId": "RunMLService",
             "description": f"Score one record or a batch of at most {max_batch} records.",
             "security": [{"Bearer": []}],
+            "parameters": [
+                {
+                    "name": "explain",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "boolean"},
+                    "description": EXPLAIN_HELP,
+                }
+            ],
             "requestBody": {"required": True, **json_body("ServiceInput")},
             "responses": _responses(
                 {"description": "Labels and probabilities", **json_body("ServiceOutput", answer)},

@@ -45,6 +45,11 @@ class Schema:
 
     def decode(self, body: bytes) -> tuple[list[Any], str]:
         """Record Structs and their JSON path (400 for bad JSON, 422 for bad content)."""
+        records, prefix, _ = self.decode_payload(body)
+        return records, prefix
+
+    def decode_payload(self, body: bytes) -> tuple[list[Any], str, dict[str, Any]]:
+        """``decode`` plus the payload's GlobalParameters (AutoML v2; empty when absent)."""
         try:
             payload = self._decoder.decode(body)
         except msgspec.ValidationError as exc:
@@ -59,9 +64,9 @@ class Schema:
         if payload.data is not msgspec.UNSET:
             if payload.Inputs is not msgspec.UNSET:
                 raise InvalidInput("send either 'data' or 'Inputs', not both", field="data")
-            return payload.data, "data"
+            return payload.data, "data", payload.GlobalParameters
         if payload.Inputs is not msgspec.UNSET:
-            return payload.Inputs.data, "Inputs.data"
+            return payload.Inputs.data, "Inputs.data", payload.GlobalParameters
         raise InvalidInput(
             "body must be {'data': [records]} or {'Inputs': {'data': [records]}}", field="data"
         )

@@ -65,6 +65,8 @@ class Stack:
     locust: str
     key: str
     base_image: str
+    ui: str = ""
+    prometheus: str = ""
 
     def score(self, payload: Any, key: str | None = None) -> requests.Response:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -142,6 +144,8 @@ def stack() -> Stack:
             locust=f"http://127.0.0.1:{_port('LOCUST', 8089)}",
             key=shell("stack_key", timeout=60).stdout.strip(),
             base_image=os.environ["AMLSTACK_BASE_IMAGE"],
+            ui=f"http://127.0.0.1:{_port('UI', 8090)}",
+            prometheus=f"http://127.0.0.1:{_port('PROMETHEUS', 9090)}",
         )
         _wait_ready(f"{stack.scorer}/ready")
         yield stack

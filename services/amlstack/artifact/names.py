@@ -10,6 +10,8 @@ MODEL_ONNX = "model.onnx"
 SAMPLE_INPUT = "sample_input.json"
 PROFILE_FILE = "profile.json"
 MANIFEST = "MANIFEST.json"
+# {"data": [record, ...]}: training rows, the baseline of per-record explanations (optional).
+BACKGROUND_JSON = "background.json"
 HOLDOUT_FILE = "holdout.json"  # the data rows training held out (never evaluate on them)
 
 # The ONNX graph: float32 ONNX_INPUT [N, inputs] -> float32 ONNX_OUTPUT [N, classes].

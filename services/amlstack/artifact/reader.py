@@ -24,7 +24,13 @@ import numpy as np
 
 from amlstack.artifact.encoding import Context, Encoder, Feature, encode_columns, with_context
 from amlstack.artifact.manifest import ArtifactError, verify_manifest
-from amlstack.artifact.names import ARTIFACT_FORMAT, FORMAT_VERSION, MODEL_JSON, SAMPLE_INPUT
+from amlstack.artifact.names import (
+    ARTIFACT_FORMAT,
+    BACKGROUND_JSON,
+    FORMAT_VERSION,
+    MODEL_JSON,
+    SAMPLE_INPUT,
+)
 from amlstack.artifact.schema import ModelCard
 
 
@@ -101,6 +107,11 @@ class Model:
 
     def sample_input(self) -> list[dict[str, Any]]:
         path = self.directory / SAMPLE_INPUT
+        return list(_read_json(path).get("data", [])) if path.is_file() else []
+
+    def background(self) -> list[dict[str, Any]]:
+        """The explanation baseline's training rows (empty for an artifact without one)."""
+        path = self.directory / BACKGROUND_JSON
         return list(_read_json(path).get("data", [])) if path.is_file() else []
 
 

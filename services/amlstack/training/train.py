@@ -28,6 +28,7 @@ from amlstack.training.search import DEFAULT_LEARNERS, FLAML_METRIC, Candidate, 
 
 PARITY_TOLERANCE = 1e-5
 SAMPLE_ROWS = 5
+BACKGROUND_ROWS = 12  # explanation baseline: K*(features-1)+1 rows per explained record
 DEFAULT_DATA = Path("data/bankmarketing_train.csv")
 DEFAULT_TIME_BUDGET = defaults.TIME_BUDGET_S
 REFIT_SHARE = 0.15  # of the time budget, kept back for refit, export and the report
@@ -168,8 +169,12 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
     if contexts:
         meta["context"] = contexts
 
+    # Training rows only (never held-out ones), a fixed random draw for reproducibility.
+    rng = np.random.default_rng(config.seed)
+    background_idx = rng.choice(train_idx, min(BACKGROUND_ROWS, len(train_idx)), replace=False)
+
     def fill(folder: Path, version: int) -> None:
-        from amlstack.artifact.names import HOLDOUT_FILE
+        from amlstack.artifact.names import BACKGROUND_JSON, HOLDOUT_FILE
         from amlstack.artifact.profile import build_profile
         from amlstack.artifact.schema import card_from_dict
         from amlstack.artifact.writer import write_artifact
@@ -186,7 +191,10 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
             folder, card_from_dict(meta | {"version": version}), onnx_model.SerializeToString(),
             sample=_sample(dataset, test_idx),
             profile=build_profile(dataset.frame, dataset.features),
-            extra_json={HOLDOUT_FILE: _holdout_record(dataset, test_idx, config)},
+            extra_json={
+                HOLDOUT_FILE: _holdout_record(dataset, test_idx, config),
+                BACKGROUND_JSON: {"data": _sample(dataset, background_idx, BACKGROUND_ROWS)},
+            },
             report=report,
         )  # fmt: skip
 
@@ -383,9 +391,9 @@ def _library_versions() -> dict[str, str]:
     return found
 
 
-def _sample(dataset, test_idx) -> list[dict[str, Any]]:
-    """A few real held-out rows, as a client would send them."""
-    rows = dataset.frame.iloc[test_idx[:SAMPLE_ROWS]]
+def _sample(dataset, indices, limit: int = SAMPLE_ROWS) -> list[dict[str, Any]]:
+    """A few real rows (the first ``limit`` of ``indices``), as a client would send them."""
+    rows = dataset.frame.iloc[indices[:limit]]
     return data_mod.client_records(rows, dataset.features)
 
 

@@ -1,0 +1,200 @@
+"""The UI's Flask app: four server-rendered pages (score, file, model card, insights).
+
+Every call to the scorer or Prometheus happens here on the server; the browser only ever talks
+to this app, so the scoring key stays in the container.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, abort, jsonify, redirect, render_template, request, send_file, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from amlstack_ui import batch, form, insights
+from amlstack_ui.scorer import ScorerClient, ScorerUnavailable
+from amlstack_ui.settings import Settings
+
+VENDOR_DIR = Path(os.environ.get("AMLSTACK_UI_VENDOR_DIR", "/app/vendor"))
+TOP_FEATURES = 5
+SHOWN_MIN = 5e-4  # contributions under 0.05 points are noise, not reasons
+NAV = (
+    ("score_page", "Score a customer"),
+    ("batch_page", "Score a file"),
+    ("card_page", "Model card"),
+    ("insights_page", "Insights"),
+)
+
+
+def create_app(settings: Settings, client: ScorerClient | None = None) -> Flask:
+    app = Flask("amlstack_ui")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    client = client or ScorerClient(settings)
+    prom = insights.Prometheus(settings.prometheus_url, timeout_s=settings.timeout_s)
+    jobs = batch.Jobs(settings.jobs_dir, client, settings.chunk_rows, settings.job_ttl_s)
+
+    @app.context_processor
+    def _nav() -> dict[str, Any]:
+        return {"nav": NAV, "max_upload_mb": settings.max_upload_mb}
+
+    @app.errorhandler(ScorerUnavailable)
+    def _scorer_down(exc: ScorerUnavailable):
+        return render_template(
+            "problem.html", title="The scorer is not available", message=str(exc)
+        ), 503
+
+    @app.errorhandler(form.SchemaError)
+    def _schema(exc: form.SchemaError):
+        return render_template("problem.html", title="No model schema", message=str(exc)), 503
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_exc):
+        message = f"The file is larger than the {settings.max_upload_mb} MB upload limit."
+        return render_template("batch.html", problem=message), 413
+
+    @app.get("/healthz")
+    def health():
+        return "ok"
+
+    @app.get("/vendor/<path:name>")
+    def vendor(name: str):
+        path = (VENDOR_DIR / name).resolve()
+        if VENDOR_DIR.resolve() not in path.parents or not path.is_file():
+            abort(404)
+        return send_file(path, max_age=86400)
+
+    @app.get("/")
+    def home():
+        return redirect(url_for("score_page"))
+
+    @app.route("/score", methods=["GET", "POST"])
+    def score_page():
+        doc = client.swagger()
+        fields = form.fields_from_swagger(doc)
+        if request.method == "GET":
+            values = {k: "" if v is None else str(v) for k, v in form.example_record(doc).items()}
+            return render_template(
+                "score.html", fields=fields, values=values, errors={}, notes={}, result=None
+            )
+        values = {f.name: request.form.get(f.name, "") for f in fields}
+        record = form.record_from_values(fields, values)
+        answer = client.score([record], explain=True)
+        if answer.error.get("field") == "explain":  # a model without a background sample
+            answer = client.score([record])
+        errors: dict[str, str] = {}
+        result = None
+        if answer.ok:
+            result = _result(answer.body, client)
+        else:
+            _, name = form.field_of(answer.error.get("field"))
+            message = answer.error.get("message") or f"HTTP {answer.status}"
+            errors[name if name in values else "_form"] = form.friendly(message, name)
+        notes = form.range_notes(fields, record)
+        status = 200 if answer.ok else 422
+        return render_template(
+            "score.html", fields=fields, values=values, errors=errors, notes=notes, result=result
+        ), status
+
+    @app.get("/batch")
+    def batch_page():
+        return render_template("batch.html", problem=None)
+
+    @app.post("/batch")
+    def batch_upload():
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            return render_template("batch.html", problem="Choose a CSV file to score."), 400
+        fields = form.fields_from_swagger(client.swagger())
+        job_id = jobs.start(upload.stream, Path(upload.filename).name, fields)
+        return redirect(url_for("job_page", job_id=job_id), code=303)
+
+    @app.get("/batch/<job_id>")
+    def job_page(job_id: str):
+        status = jobs.status(job_id) or abort(404)
+        return render_template("job.html", job_id=job_id, status=status)
+
+    @app.get("/batch/<job_id>/status")
+    def job_status(job_id: str):
+        status = jobs.status(job_id) or abort(404)
+        return jsonify(
+            state=status.state,
+            percent=status.percent,
+            rows_done=status.rows_done,
+            rows_scored=status.rows_scored,
+            rows_failed=status.rows_failed,
+            message=status.message,
+        )
+
+    @app.get("/batch/<job_id>/<any(scored, errors):kind>.csv")
+    def job_file(job_id: str, kind: str):
+        status = jobs.status(job_id) or abort(404)
+        path = jobs.path(job_id, f"{kind}.csv")
+        if status.state != "done" or path is None or not path.is_file():
+            abort(404)
+        stem = Path(status.filename).stem or "file"
+        return send_file(
+            path, mimetype="text/csv", as_attachment=True, download_name=f"{stem}-{kind}.csv"
+        )
+
+    @app.get("/model")
+    def card_page():
+        return render_template("card.html", card=client.card())
+
+    @app.get("/model/report/<name>")
+    def report(name: str):
+        found = client.report(name)
+        if found is None:
+            abort(404)
+        body, content_type = found
+        return app.response_class(
+            body, mimetype=content_type, headers={"Cache-Control": "max-age=300"}
+        )
+
+    @app.get("/insights")
+    def insights_page():
+        try:
+            data = {
+                "stats": insights.stats(prom),
+                "targets": insights.targets(prom),
+                "series": insights.series(prom),
+                "drift": insights.drift(prom, client.card().get("profile") or {}),
+                "problem": None,
+            }
+        except insights.PrometheusUnavailable as exc:
+            data = {"stats": {}, "targets": [], "series": {}, "drift": [], "problem": str(exc)}
+        return render_template("insights.html", **data)
+
+    return app
+
+
+def _result(body: dict[str, Any], client: ScorerClient) -> dict[str, Any]:
+    """The answer as the page shows it: label, probability, threshold and the top reasons."""
+    label = body["predictions"][0]
+    probabilities: dict[str, float] = body["probabilities"][0]
+    classes = list(probabilities)
+    card = client.card()
+    positive = classes[-1] if len(classes) == 2 else str(label)
+    explanation = (body.get("explanations") or [None])[0]
+    up: list[tuple[str, float]] = []
+    down: list[tuple[str, float]] = []
+    base = None
+    if explanation:
+        ranked = sorted(explanation["contributions"].items(), key=lambda kv: -abs(kv[1]))
+        up = [kv for kv in ranked if kv[1] >= SHOWN_MIN][:TOP_FEATURES]
+        down = [kv for kv in ranked if kv[1] <= -SHOWN_MIN][:TOP_FEATURES]
+        base = explanation.get("base")
+    scale = max([abs(v) for _, v in up + down] or [1.0])
+    return {
+        "label": label,
+        "positive": positive,
+        "probability": probabilities[positive],
+        "threshold": card.get("threshold"),
+        "binary": len(classes) == 2,
+        "up": up,
+        "down": down,
+        "base": base,
+        "scale": scale,
+        "model": body.get("model", {}),
+    }

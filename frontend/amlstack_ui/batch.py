@@ -1,0 +1,237 @@
+"""Score an uploaded CSV in chunks, on disk, with a per-row error report.
+
+The upload is stored in the job's folder and read back a chunk of rows at a time; every chunk is
+one /score call and its scored rows are appended to ``scored.csv``, so memory holds one chunk
+whatever the file's size. A chunk the scorer refuses (422) is scored row by row, so one bad row
+costs only itself. Progress is ``status.json``, written atomically after every chunk.
+
+Input: comma or semicolon separated (guessed from the header line), with or without the target
+column (columns that are not model inputs are kept as they are). Output: the input columns, then
+``probability`` (of the positive class, or of the predicted one for a multi-class model),
+``label`` and ``error`` (empty for a scored row).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from amlstack_ui.form import Field, field_of, friendly, record_from_values
+from amlstack_ui.scorer import ScorerClient, ScorerUnavailable
+
+INPUT = "input.csv"
+SCORED = "scored.csv"
+ERRORS = "errors.csv"
+STATUS = "status.json"
+ADDED_COLUMNS = ("probability", "label", "error")
+MAX_SHOWN_ERRORS = 50
+_COPY_CHUNK = 1 << 20
+_JOB_ID_CHARS = set("0123456789abcdef")
+
+
+class BatchError(Exception):
+    """The file cannot be scored at all (no header, missing columns); one-line message."""
+
+
+@dataclass
+class Status:
+    """A job's progress, as the page shows it."""
+
+    state: str = "queued"  # queued, running, done, failed
+    filename: str = ""
+    size_bytes: int = 0
+    rows_done: int = 0
+    rows_scored: int = 0
+    rows_failed: int = 0
+    bytes_read: int = 0
+    message: str = ""
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    started: float = 0.0
+    finished: float = 0.0
+
+    @property
+    def percent(self) -> int:
+        if self.state == "done":
+            return 100
+        return min(99, int(100 * self.bytes_read / self.size_bytes)) if self.size_bytes else 0
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """Semicolon when the header has more semicolons than commas (European Excel), else comma."""
+    return ";" if header_line.count(";") > header_line.count(",") else ","
+
+
+class Jobs:
+    """Job folders under ``root``: create from an upload, run in a thread, read status."""
+
+    def __init__(self, root: Path, client: ScorerClient, chunk_rows: int, ttl_s: int) -> None:
+        self.root = root
+        self.client = client
+        self.chunk_rows = chunk_rows
+        self.ttl_s = ttl_s
+
+    def path(self, job_id: str, name: str = "") -> Path | None:
+        """The job's folder (or a file in it); None for an id that is not one of ours."""
+        if len(job_id) != 32 or not set(job_id) <= _JOB_ID_CHARS:
+            return None
+        folder = self.root / job_id
+        if not folder.is_dir():
+            return None
+        return folder / name if name else folder
+
+    def status(self, job_id: str) -> Status | None:
+        path = self.path(job_id, STATUS)
+        if path is None or not path.is_file():
+            return None
+        return Status(**json.loads(path.read_text()))
+
+    def start(self, upload: IO[bytes], filename: str, fields: list[Field]) -> str:
+        """Store the upload, check its header, and score it in a background thread."""
+        self._expire()
+        job_id = uuid.uuid4().hex
+        folder = self.root / job_id
+        folder.mkdir(parents=True)
+        with (folder / INPUT).open("wb") as out:
+            shutil.copyfileobj(upload, out, _COPY_CHUNK)
+        status = Status(filename=filename, size_bytes=(folder / INPUT).stat().st_size)
+        try:
+            _header(folder / INPUT, fields)
+        except BatchError as exc:
+            status.state, status.message = "failed", str(exc)
+            _write_status(folder, status)
+            return job_id
+        _write_status(folder, status)
+        thread = threading.Thread(
+            target=self._run, args=(folder, status, fields), name=f"batch-{job_id}", daemon=True
+        )
+        thread.start()
+        return job_id
+
+    def _run(self, folder: Path, status: Status, fields: list[Field]) -> None:
+        status.state, status.started = "running", time.time()
+        _write_status(folder, status)
+        try:
+            score_file(folder, status, fields, self.client, self.chunk_rows)
+            status.state = "done"
+        except (BatchError, ScorerUnavailable) as exc:
+            status.state, status.message = "failed", str(exc)
+        except Exception as exc:  # never a blank page: the job says it failed, and why
+            status.state, status.message = "failed", f"internal error ({type(exc).__name__})"
+        status.finished = time.time()
+        _write_status(folder, status)
+
+    def _expire(self) -> None:
+        """Delete jobs older than the TTL, so the disk holds only recent files."""
+        if not self.root.is_dir():
+            return
+        cutoff = time.time() - self.ttl_s
+        for folder in self.root.iterdir():
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _write_status(folder: Path, status: Status) -> None:
+    tmp = folder / (STATUS + ".tmp")
+    tmp.write_text(json.dumps(asdict(status)))
+    os.replace(tmp, folder / STATUS)
+
+
+def _header(path: Path, fields: list[Field]) -> tuple[str, list[str]]:
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        first = handle.readline()
+    if not first.strip():
+        raise BatchError("the file is empty: expected a header line with the column names")
+    delimiter = sniff_delimiter(first)
+    header = next(csv.reader([first], delimiter=delimiter))
+    header = [h.strip() for h in header]
+    missing = [f.name for f in fields if f.required and f.name not in header]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise BatchError(f"the file has no column {shown} (columns are read from line 1)")
+    return delimiter, header
+
+
+def _chunks(handle: IO[str], delimiter: str, size: int) -> Iterator[list[tuple[int, list[str]]]]:
+    reader = csv.reader(handle, delimiter=delimiter)
+    next(reader)  # header
+    chunk: list[tuple[int, list[str]]] = []
+    for row in reader:
+        if not row:
+            continue
+        chunk.append((reader.line_num, row))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def score_file(
+    folder: Path, status: Status, fields: list[Field], client: ScorerClient, chunk_rows: int
+) -> None:
+    """Score ``input.csv`` into ``scored.csv`` and ``errors.csv``, updating ``status``."""
+    delimiter, header = _header(folder / INPUT, fields)
+    with (
+        (folder / INPUT).open(newline="", encoding="utf-8-sig", errors="replace") as source,
+        (folder / SCORED).open("w", newline="", encoding="utf-8") as scored_file,
+        (folder / ERRORS).open("w", newline="", encoding="utf-8") as errors_file,
+    ):
+        scored = csv.writer(scored_file, delimiter=delimiter)
+        errors = csv.writer(errors_file, delimiter=delimiter)
+        scored.writerow([*header, *ADDED_COLUMNS])
+        errors.writerow(["line", "field", "message"])
+        for chunk in _chunks(source, delimiter, chunk_rows):
+            records = [
+                record_from_values(fields, dict(zip(header, row, strict=False))) for _, row in chunk
+            ]
+            results = _score_chunk(client, records)
+            for (line, row), (proba, label, error) in zip(chunk, results, strict=True):
+                row = row + [""] * (len(header) - len(row))
+                message = error["message"] if error else ""
+                scored.writerow([*row[: len(header)], proba, label, message])
+                if error:
+                    status.rows_failed += 1
+                    errors.writerow([line, error.get("field") or "", error["message"]])
+                    if len(status.errors) < MAX_SHOWN_ERRORS:
+                        status.errors.append({"line": line, **error})
+                else:
+                    status.rows_scored += 1
+            status.rows_done += len(chunk)
+            status.bytes_read = source.buffer.tell()
+            _write_status(folder, status)
+
+
+def _score_chunk(client: ScorerClient, records: list[dict[str, Any]]) -> list[tuple]:
+    """(probability, label, error) per record; a refused chunk is retried one record at a time."""
+    answer = client.score(records)
+    if answer.ok:
+        return _results(answer.body)
+    if answer.status != 422 or len(records) == 1:
+        error = answer.error
+        message = error.get("message") or f"the scorer answered HTTP {answer.status}"
+        if answer.status in (401, 413, 415) or answer.status >= 500:
+            raise ScorerUnavailable(f"the scorer refused the file: {message}")
+        _, name = field_of(error.get("field"))
+        return [("", "", {"field": name, "message": friendly(message, name)})] * len(records)
+    out: list[tuple] = []
+    for record in records:
+        out.extend(_score_chunk(client, [record]))
+    return out
+
+
+def _results(body: dict[str, Any]) -> list[tuple]:
+    out = []
+    for label, probabilities in zip(body["predictions"], body["probabilities"], strict=True):
+        classes = list(probabilities)
+        shown = classes[-1] if len(classes) == 2 else str(label)
+        out.append((f"{probabilities[shown]:.6f}", label, None))
+    return out

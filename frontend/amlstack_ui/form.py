@@ -1,0 +1,152 @@
+"""The scoring form, generated from the served model's swagger.json (never written per data set).
+
+Each input field comes from ``definitions.InputRecord``: an ``enum`` is a categorical feature
+(a dropdown of its training categories), a ``number`` a numeric one (a number field showing the
+training range ``x-training-minimum``/``x-training-maximum`` and the example).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_FIELD_PATH = re.compile(r"^(?:Inputs\.)?data\[(?P<row>\d+)\]\.(?P<field>.+)$")
+
+
+class SchemaError(Exception):
+    """The scorer's swagger.json has no usable input record schema."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input of the model, as the form shows it."""
+
+    name: str
+    categorical: bool
+    options: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    example: Any = None
+    nullable: bool = False
+    required: bool = True
+
+    @property
+    def input_id(self) -> str:
+        return "f-" + re.sub(r"[^A-Za-z0-9_-]", "-", self.name)
+
+    @property
+    def range_text(self) -> str:
+        if self.minimum is None or self.maximum is None:
+            return ""
+        return f"{_fmt(self.minimum)} to {_fmt(self.maximum)}"
+
+    @property
+    def default(self) -> str:
+        if self.example is None:
+            return ""
+        return _fmt(self.example) if isinstance(self.example, float) else str(self.example)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.10g}"  # 92.893, not 92.89299999999999
+
+
+_FRIENDLY = (
+    (re.compile(r"^Object missing required field"), "{field} is required"),
+    (re.compile(r"^Expected `(float|number|int)`"), "{field} must be a number"),
+    (re.compile(r"^Expected `str`"), "{field} must be one of its categories"),
+)
+
+
+def friendly(message: str, field: str | None) -> str:
+    """The scorer's validation message in words for people who do not write JSON."""
+    if field:
+        for pattern, text in _FRIENDLY:
+            if pattern.match(message):
+                return text.format(field=field)
+    return message
+
+
+def _record_schema(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    definitions = doc.get("definitions") or doc.get("components", {}).get("schemas") or {}
+    record = definitions.get("InputRecord")
+    if not isinstance(record, Mapping) or not isinstance(record.get("properties"), Mapping):
+        raise SchemaError("the scorer's swagger.json has no InputRecord schema")
+    return record
+
+
+def fields_from_swagger(doc: Mapping[str, Any]) -> list[Field]:
+    """The form's fields in the model's feature order."""
+    record = _record_schema(doc)
+    required = set(record.get("required", ()))
+    fields = []
+    for name, spec in record["properties"].items():
+        nullable = bool(spec.get("x-nullable") or spec.get("nullable"))
+        fields.append(
+            Field(
+                name=name,
+                categorical="enum" in spec,
+                options=tuple(str(v) for v in spec.get("enum", ())),
+                minimum=spec.get("x-training-minimum"),
+                maximum=spec.get("x-training-maximum"),
+                example=spec.get("example"),
+                nullable=nullable,
+                required=name in required,
+            )
+        )
+    return fields
+
+
+def example_record(doc: Mapping[str, Any]) -> dict[str, Any]:
+    example = _record_schema(doc).get("example")
+    return dict(example) if isinstance(example, Mapping) else {}
+
+
+def parse_number(text: str) -> float | str:
+    """A form or CSV cell as a number; text that is not one is passed on for the scorer to name."""
+    cleaned = text.strip()
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return cleaned
+    return value if math.isfinite(value) else cleaned
+
+
+def record_from_values(fields: list[Field], values: Mapping[str, str]) -> dict[str, Any]:
+    """A /score record from text values; an empty value is left out (the scorer names it)."""
+    record: dict[str, Any] = {}
+    for field in fields:
+        raw = values.get(field.name)
+        text = "" if raw is None else str(raw)
+        if not text.strip():
+            if field.nullable:
+                record[field.name] = None
+            continue
+        record[field.name] = text if field.categorical else parse_number(text)
+    return record
+
+
+def field_of(path: str | None) -> tuple[int | None, str | None]:
+    """The record index and field name in a scorer error path such as ``data[3].age``."""
+    if not path:
+        return None, None
+    match = _FIELD_PATH.match(path)
+    if not match:
+        return None, path
+    return int(match.group("row")), match.group("field")
+
+
+def range_notes(fields: list[Field], record: Mapping[str, Any]) -> dict[str, str]:
+    """Numeric values outside the training range: scored, but the model never saw such values."""
+    notes = {}
+    for field in fields:
+        value = record.get(field.name)
+        if field.categorical or not isinstance(value, float):
+            continue
+        low, high = field.minimum, field.maximum
+        if (low is not None and value < low) or (high is not None and value > high):
+            notes[field.name] = f"outside the training range ({field.range_text})"
+    return notes

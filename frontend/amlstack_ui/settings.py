@@ -1,0 +1,69 @@
+"""The UI's typed settings, read once from the environment.
+
+A bad value exits with one line naming the variable (``SettingsError`` is printed by wsgi.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIX = "AMLSTACK_UI_"
+
+
+class SettingsError(Exception):
+    """A setting cannot be used; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if value < low:
+        raise SettingsError(f"{name}={value} must be at least {low}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    if not value.startswith(("http://", "https://")):
+        raise SettingsError(f"{name}={value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Settings:
+    scorer_url: str = "http://scorer:5001"
+    prometheus_url: str = "http://prometheus:9090"
+    key_file: Path = Path("/keys/keys.json")
+    primary_key: str = ""
+    jobs_dir: Path = Path("/data/jobs")
+    max_upload_mb: int = 64
+    chunk_rows: int = 1000
+    timeout_s: int = 30
+    job_ttl_s: int = 3600
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            scorer_url=_url(env, PREFIX + "SCORER_URL", cls.scorer_url),
+            prometheus_url=_url(env, PREFIX + "PROMETHEUS_URL", cls.prometheus_url),
+            key_file=Path(env.get("AMLSTACK_KEY_FILE", "").strip() or cls.key_file),
+            primary_key=env.get("AMLSTACK_PRIMARY_KEY", "").strip(),
+            jobs_dir=Path(env.get(PREFIX + "JOBS_DIR", "").strip() or cls.jobs_dir),
+            max_upload_mb=_int(env, PREFIX + "MAX_UPLOAD_MB", cls.max_upload_mb, 1),
+            chunk_rows=_int(env, PREFIX + "CHUNK_ROWS", cls.chunk_rows, 1),
+            timeout_s=_int(env, PREFIX + "TIMEOUT_S", cls.timeout_s, 1),
+            job_ttl_s=_int(env, PREFIX + "JOB_TTL_S", cls.job_ttl_s, 60),
+        )

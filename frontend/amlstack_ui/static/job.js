@@ -1,0 +1,23 @@
+// Poll the job's status and reload the page when it finishes (the page itself is server-rendered).
+(function () {
+  const job = document.getElementById("job");
+  if (!job) return;
+  const bar = document.getElementById("progress");
+  const text = document.getElementById("job-state");
+  async function poll() {
+    try {
+      const response = await fetch(job.dataset.statusUrl, { cache: "no-store" });
+      const status = await response.json();
+      bar.value = status.percent;
+      text.textContent = status.rows_done.toLocaleString() + " rows so far…";
+      if (status.state === "done" || status.state === "failed") {
+        window.location.reload();
+        return;
+      }
+    } catch (e) {
+      text.textContent = "Waiting for the server…";
+    }
+    setTimeout(poll, 1000);
+  }
+  setTimeout(poll, 500);
+})();

@@ -1,0 +1,21 @@
+"""gunicorn entry point: ``gunicorn amlstack_ui.wsgi:app``; bad settings exit with one line."""
+
+from __future__ import annotations
+
+import sys
+
+from amlstack_ui.app import create_app
+from amlstack_ui.settings import Settings, SettingsError
+
+
+def _app():
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"amlstack-ui: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+    return create_app(settings)
+
+
+app = _app()

@@ -1,0 +1,188 @@
+"""The UI's server side with a stand-in scorer: the form from swagger.json, field errors, the
+key staying on the server, and CSV files scored in chunks with a per-row error report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from amlstack_ui import batch, form
+from amlstack_ui.app import create_app
+from amlstack_ui.scorer import Answer
+from amlstack_ui.settings import Settings, SettingsError
+
+GOLDEN = Path(__file__).resolve().parents[1] / "scorer" / "golden" / "swagger2.json"
+DATA = Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"
+SECRET = "a-secret-key-that-must-stay-on-the-server"
+
+
+class FakeScorer:
+    """Answers like the scorer: 422 naming the field of the first non-numeric numeric value."""
+
+    def __init__(self) -> None:
+        self.doc = json.loads(GOLDEN.read_text())
+        self.fields = form.fields_from_swagger(self.doc)
+        self.calls: list[int] = []
+        self.key_value = SECRET
+
+    def swagger(self) -> dict[str, Any]:
+        return self.doc
+
+    def card(self) -> dict[str, Any]:
+        return {"name": "bankmarketing", "version": "1", "threshold": 0.4, "profile": {}}
+
+    def score(self, records: list[dict[str, Any]], *, explain: bool = False) -> Answer:
+        self.calls.append(len(records))
+        for i, record in enumerate(records):
+            for f in self.fields:
+                if f.required and f.name not in record:
+                    return self._error(f"Object missing required field `{f.name}`", i, f.name)
+                if not f.categorical and not isinstance(record[f.name], float):
+                    return self._error("Expected `float`, got `str`", i, f.name)
+        body: dict[str, Any] = {
+            "predictions": ["yes" if r["age"] > 50 else "no" for r in records],
+            "probabilities": [{"no": 0.3, "yes": 0.7} for _ in records],
+            "model": {"name": "bankmarketing", "version": "1"},
+        }
+        if explain:
+            body["explanations"] = [
+                {"base": 0.1, "contributions": {"age": 0.4, "duration": 0.25, "month": -0.05}}
+                for _ in records
+            ]
+        return Answer(200, body)
+
+    @staticmethod
+    def _error(message: str, row: int, name: str) -> Answer:
+        field = f"data[{row}].{name}"
+        return Answer(422, {"error": {"code": "invalid_input", "message": message, "field": field}})
+
+
+@pytest.fixture
+def scorer() -> FakeScorer:
+    return FakeScorer()
+
+
+@pytest.fixture
+def client(tmp_path, scorer):
+    settings = Settings(jobs_dir=tmp_path / "jobs", chunk_rows=7, max_upload_mb=1)
+    app = create_app(settings, client=scorer)  # type: ignore[arg-type]
+    return app.test_client()
+
+
+def test_the_form_is_generated_from_the_schema(client):
+    page = client.get("/score").get_data(as_text=True)
+    assert '<select id="f-job" name="job"' in page
+    assert '<option value="technician"' in page
+    assert 'id="f-age"' in page and "Training range 18 to 86" in page
+    assert '<label for="f-emp-var-rate">emp.var.rate</label>' in page
+
+
+def test_a_scored_customer_shows_label_probability_threshold_and_reasons(client, scorer):
+    values = {f.name: str(f.example) for f in scorer.fields}
+    page = client.post("/score", data=values).get_data(as_text=True)
+    assert 'id="predicted-label">yes<' in page
+    assert "70.0%" in page and "40.0%" in page  # probability, threshold
+    assert page.count('class="bar up"') == 2 and page.count('class="bar down"') == 1
+    assert SECRET not in page
+
+
+def test_the_scorers_field_error_is_shown_next_to_the_field(client, scorer):
+    values = {f.name: str(f.example) for f in scorer.fields}
+    values["age"] = ""
+    response = client.post("/score", data=values)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="f-age-error" role="alert">age is required<' in page
+    assert 'id="f-age" name="age" value="" aria-invalid="true"' in page
+
+
+def test_an_out_of_range_value_is_scored_with_a_note(client, scorer):
+    values = {f.name: str(f.example) for f in scorer.fields}
+    values["age"] = "120"
+    page = client.post("/score", data=values).get_data(as_text=True)
+    assert "outside the training range (18 to 86)" in page
+
+
+def _csv(rows: int, delimiter: str, bad_lines: tuple[int, ...] = (), drop: str = "") -> bytes:
+    with DATA.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        records = [row for _, row in zip(range(rows), reader, strict=False)]
+    names = [n for n in records[0] if n != drop]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=names, delimiter=delimiter, extrasaction="ignore")
+    writer.writeheader()
+    for i, record in enumerate(records):
+        if i in bad_lines:
+            record = {**record, "duration": "n/a"}
+        writer.writerow(record)
+    return out.getvalue().encode()
+
+
+def _finish(client, location: str) -> dict[str, Any]:
+    job = location.rsplit("/", 1)[-1]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = client.get(f"/batch/{job}/status").get_json()
+        if status["state"] in ("done", "failed"):
+            return status
+        time.sleep(0.05)
+    raise AssertionError("the job did not finish")
+
+
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_a_file_is_scored_in_chunks_with_a_row_error_report(client, scorer, delimiter):
+    body = _csv(30, delimiter, bad_lines=(4, 20))
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "customers.csv")})
+    assert response.status_code == 303
+    status = _finish(client, response.headers["Location"])
+    assert status == {**status, "state": "done", "rows_scored": 28, "rows_failed": 2}
+    assert max(scorer.calls) <= 7  # never more than one chunk per call
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    scored = client.get(f"/batch/{job}/scored.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(scored), delimiter=delimiter))
+    assert len(rows) == 30 and rows[0]["y"] in ("yes", "no")  # the target column is kept
+    assert rows[4]["error"] == "duration must be a number" and rows[4]["probability"] == ""
+    assert rows[0]["probability"] == "0.700000" and rows[0]["label"] in ("yes", "no")
+    errors = client.get(f"/batch/{job}/errors.csv").get_data(as_text=True)
+    lines = list(csv.reader(io.StringIO(errors), delimiter=delimiter))
+    assert lines[1:] == [["6", "duration", "duration must be a number"],
+                         ["22", "duration", "duration must be a number"]]  # fmt: skip
+    page = client.get(f"/batch/{job}").get_data(as_text=True)
+    assert "28 rows scored, 2 rows with errors" in page
+
+
+def test_a_file_without_a_model_column_fails_with_one_line(client):
+    body = _csv(5, ",", drop="age")
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "x.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "failed"
+    assert status["message"] == "the file has no column age (columns are read from line 1)"
+
+
+def test_an_upload_over_the_limit_is_refused(client):
+    big = b"age,job\n" + b"1,x\n" * 400_000  # > 1 MB
+    response = client.post("/batch", data={"file": (io.BytesIO(big), "big.csv")})
+    assert response.status_code == 413
+    assert "larger than the 1 MB upload limit" in response.get_data(as_text=True)
+
+
+def test_job_ids_that_are_not_ours_are_not_found(client):
+    assert client.get("/batch/../../etc/passwd").status_code == 404
+    assert client.get("/batch/" + "0" * 32 + "/scored.csv").status_code == 404
+
+
+def test_semicolon_files_are_recognised_by_their_header():
+    assert batch.sniff_delimiter('"age";"job";"marital"') == ";"
+    assert batch.sniff_delimiter("age,job,marital") == ","
+
+
+def test_bad_settings_name_the_variable():
+    with pytest.raises(SettingsError, match="AMLSTACK_UI_CHUNK_ROWS"):
+        Settings.from_env({"AMLSTACK_UI_CHUNK_ROWS": "many"})
+    with pytest.raises(SettingsError, match="AMLSTACK_UI_SCORER_URL"):
+        Settings.from_env({"AMLSTACK_UI_SCORER_URL": "scorer:5001"})
