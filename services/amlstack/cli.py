@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     ("amlstack.commands.model", ("train", "predict", "models"), "train"),
     ("amlstack.commands.serve", ("serve", "score"), None),
     ("amlstack.commands.loadtest", ("loadtest",), "loadtest"),
+    ("amlstack.commands.k8s", ("k8s",), "k8s"),
     ("amlstack.azure.cli", ("azure",), "azure"),
     ("amlstack.pipeline.cli", ("pipeline", "registry", "drift"), "train,azure"),
 )
