@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from amlstack.data import detect_delimiter
+from amlstack.artifact.reader import Model
 from amlstack.errors import DataError, UserError
-from amlstack_scorer.artifact import Model
+from amlstack.training.data import detect_delimiter
 
 CHUNK_ROWS = 50_000
 

@@ -39,7 +39,7 @@ def plan_cmd(
     memory_limit: Annotated[str, typer.Option(help="Memory cap per pod.")] = "1Gi",
 ) -> None:
     """Write Deployment, Service, HPA, PDB, kustomization and a KServe InferenceService."""
-    from amlstack_scorer.artifact import Model
+    from amlstack.artifact.reader import Model
 
     model = Model(artifact, verify=True)  # the manifests name a model that loads
     settings = k8s.K8sSettings(

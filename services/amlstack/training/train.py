@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from amlstack import data as data_mod
-from amlstack import defaults
 from amlstack.errors import UserError
-from amlstack.search import DEFAULT_LEARNERS, FLAML_METRIC, Candidate, Progress
+from amlstack.training import data as data_mod
+from amlstack.training import defaults
+from amlstack.training.search import DEFAULT_LEARNERS, FLAML_METRIC, Candidate, Progress
 
 PARITY_TOLERANCE = 1e-5
 SAMPLE_ROWS = 5
@@ -98,7 +98,7 @@ class TrainResult:
 
 def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda p: None):
     """Run the whole training and write a new artifact version; returns where and how well."""
-    from amlstack import evaluate, export, search, store
+    from amlstack.training import evaluate, export, search, store
 
     config.check()
     started = time.monotonic()
@@ -175,7 +175,7 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
         _write_json(folder / "sample_input.json", {"data": _sample(dataset, test_idx)})
         _write_json(folder / "holdout.json", _holdout_record(dataset, test_idx, config))
         _write_profile(folder, dataset)
-        from amlstack.report import write_report
+        from amlstack.training.report import write_report
 
         write_report(
             folder / "report", title=f"{name} v{version} — training report", y=y_test,
@@ -195,7 +195,7 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
 
 def _add_contexts(base, y, train_idx, dataset, config):
     """The search matrix: encoded features plus context columns (when any are configured)."""
-    from amlstack import context
+    from amlstack.training import context
 
     features = list(dataset.features)
     if not config.contexts:
@@ -211,7 +211,7 @@ def _check_context_parity(base_test, full_test, contexts, dataset) -> None:
     """The scorer's context lookup must rebuild exactly the columns the model was tested on."""
     if not contexts:
         return
-    from amlstack_scorer.artifact import Context, with_context
+    from amlstack.artifact.reader import Context, with_context
 
     index = {f["name"]: i for i, f in enumerate(dataset.features)}
     rebuilt = with_context(base_test, [Context.from_json(c, index) for c in contexts])
@@ -227,12 +227,12 @@ def default_name(data: Path) -> str:
 
 def _choose_members(candidates: list[Candidate], y_val, config: TrainConfig) -> dict[int, float]:
     """The ensemble when it beats the best single model on validation, else that model."""
-    from amlstack import evaluate
+    from amlstack.training import evaluate
 
     single = evaluate.score(config.metric, y_val, candidates[0].val_proba)
     if len(candidates) == 1:
         return {0: 1.0}
-    from amlstack.search import tree_count
+    from amlstack.training.search import tree_count
 
     weights = evaluate.greedy_ensemble(
         y_val,
@@ -277,7 +277,7 @@ def _check_parity(onnx_proba: np.ndarray, memory_proba: np.ndarray) -> None:
 
 
 def _leaderboard(candidates, weights, x_test, y_test) -> list[dict[str, Any]]:
-    from amlstack import evaluate
+    from amlstack.training import evaluate
 
     board = []
     for rank, cand in enumerate(candidates, start=1):
@@ -299,8 +299,8 @@ def _leaderboard(candidates, weights, x_test, y_test) -> list[dict[str, Any]]:
 
 
 def _importance(onnx_model, x_test, y_test, names, seed) -> dict[str, float]:
-    from amlstack import export
-    from amlstack.report import permutation_importance
+    from amlstack.training import export
+    from amlstack.training.report import permutation_importance
 
     session = export.session_for(onnx_model, threads=2)
 
@@ -312,7 +312,7 @@ def _importance(onnx_model, x_test, y_test, names, seed) -> dict[str, float]:
 
 def _model_json(config, dataset, name, metrics, leaderboard, members, threshold, *, rows,
                 importance, seconds) -> dict[str, Any]:  # fmt: skip
-    from amlstack_scorer.artifact import ARTIFACT_FORMAT, FORMAT_VERSION
+    from amlstack.artifact.reader import ARTIFACT_FORMAT, FORMAT_VERSION
 
     frame = dataset.frame
     features = []
@@ -408,7 +408,7 @@ def _holdout_record(dataset, test_idx, config) -> dict[str, Any]:
 
 
 def _write_profile(folder: Path, dataset) -> None:
-    from amlstack.profile import PROFILE_FILE, build_profile
+    from amlstack.training.profile import PROFILE_FILE, build_profile
 
     _write_json(folder / PROFILE_FILE, build_profile(dataset.frame, dataset.features))
 

@@ -225,7 +225,7 @@ def _plain(value: float, is_int: bool) -> float | int:
 
 def encode_frame(frame: pd.DataFrame, features: list[dict[str, Any]]) -> np.ndarray:
     """The model's float32 input matrix, built by the serving code itself (one encoding)."""
-    from amlstack_scorer.artifact import Feature, encode_columns
+    from amlstack.artifact.reader import Feature, encode_columns
 
     specs = [Feature.from_json(f) for f in features]
     columns = {}
