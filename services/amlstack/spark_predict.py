@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from amlstack.training.data import detect_delimiter
+from amlstack.artifact.reader import Model
 from amlstack.errors import DataError, UserError
 from amlstack.predict import check_missing, output_columns, parse_numbers
-from amlstack.artifact.reader import Model
+from amlstack.training.data import detect_delimiter
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from amlstack.artifact.reader import Model
 from amlstack.cli import build_app
 from amlstack.errors import DataError, UserError
 from amlstack.predict import output_columns, predict_csv
-from amlstack.artifact.reader import Model
 
 pytestmark = pytest.mark.slow  # a JVM (shared by the module's tests) and a trained artifact
 ROWS = 300
