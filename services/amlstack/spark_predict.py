@@ -10,7 +10,9 @@ the input columns, then ``probability_<class>`` per class and ``predicted_label`
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +33,7 @@ FORMATS = ("csv", "parquet")
 # lets the driver show the user only its one line.
 _MARK = "amlstack-data-error: "
 _MARKED = re.compile(re.escape(_MARK) + r"(.+)")
+_PYTHON_ERROR = re.compile(r"^[A-Za-z_.]+(Error|Exception): ")
 
 
 def file_format(path: str, option: str) -> str:
@@ -54,6 +57,10 @@ def session(master: str | None, app_name: str = "amlstack-predict") -> SparkSess
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
+    if (master or "local").startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+        # Local workers run this interpreter (the one amlstack is installed in), not PATH's
+        # python3; SparkContext reads the variable when it starts the workers.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     return (
         builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")
@@ -113,22 +120,26 @@ def score_frame(
     directory = model_dir.resolve()
     spark.sparkContext.addFile(str(directory), recursive=True)
     names = output_columns(model)
+    # Spark resolves a dotted name ("emp.var.rate") as a struct field: positional names inside.
+    original = list(frame.columns)
+    inner = [f"_c{i}" for i in range(len(original) + len(names))]
+    frame = frame.toDF(*inner[: len(original)])
     schema = StructType(
         [
             *frame.schema.fields,
-            *(StructField(name, DoubleType(), False) for name in names[:-1]),
-            StructField(names[-1], StringType(), False),
+            *(StructField(name, DoubleType(), False) for name in inner[len(original) : -1]),
+            StructField(inner[-1], StringType(), False),
         ]
     )
-    scorer = _PartitionScorer(directory.name, names, label)
-    return frame.mapInPandas(scorer, schema)
+    scorer = _PartitionScorer(directory.name, original, names, label)
+    return frame.mapInPandas(scorer, schema).toDF(*original, *names)
 
 
 class _PartitionScorer:
     """Runs in the executors: one verified model and session per partition's task."""
 
-    def __init__(self, folder: str, names: list[str], label: str) -> None:
-        self.folder, self.names, self.label = folder, names, label
+    def __init__(self, folder: str, columns: list[str], names: list[str], label: str) -> None:
+        self.folder, self.columns, self.names, self.label = folder, columns, names, label
 
     def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         from pyspark import SparkFiles, TaskContext
@@ -139,6 +150,8 @@ class _PartitionScorer:
         where = f"{self.label} (partition {context.partitionId() if context else 0})"
         offset = 0
         for batch in batches:
+            inner = list(batch.columns)
+            batch.columns = self.columns
             try:
                 matrix = encode_frame(model, batch, offset, where)
             except DataError as exc:
@@ -148,6 +161,7 @@ class _PartitionScorer:
             for i, name in enumerate(self.names[:-1]):
                 out[name] = proba[:, i]
             out[self.names[-1]] = [str(label) for label in model.labels(proba)]
+            out.columns = inner + [f"_c{len(inner) + i}" for i in range(len(self.names))]
             offset += len(batch)
             yield out
 
@@ -215,4 +229,6 @@ def _user_error(exc: Exception) -> UserError:
     found = _MARKED.search(str(exc))
     if found:
         return DataError(found.group(1).strip())
-    return UserError(f"Spark failed: {str(exc).strip().splitlines()[0]}")
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    python_errors = [line for line in lines if _PYTHON_ERROR.match(line)]
+    return UserError(f"Spark failed: {(python_errors or lines or ['no message'])[-1]}")

@@ -60,7 +60,7 @@ def endpoint_spec(s: BatchSettings) -> dict[str, Any]:
 
 def deployment_spec(s: BatchSettings) -> dict[str, Any]:
     return {
-        "$schema": specs.SCHEMA_ROOT + "modelBatchDeployment.schema.json",
+        "$schema": specs.SCHEMA_ROOT + "batchDeployment.schema.json",
         "name": s.deployment,
         "endpoint_name": s.endpoint,
         "type": "model",
@@ -79,15 +79,14 @@ def deployment_spec(s: BatchSettings) -> dict[str, Any]:
         "environment_variables": {"AMLSTACK_MODEL_DIR": s.artifact_folder},
         "compute": f"azureml:{s.compute}",
         "resources": {"instance_count": s.instance_count},
-        "settings": {
-            "max_concurrency_per_instance": s.max_concurrency_per_instance,
-            "mini_batch_size": s.mini_batch_size,
-            "output_action": "summary_only",  # the script writes the scored files itself
-            "output_file_name": "summary.txt",
-            "retry_settings": {"max_retries": s.retries, "timeout": s.timeout_s},
-            "error_threshold": 0,
-            "logging_level": "info",
-        },
+        # The SDK's loader takes the run settings at the top level (it refuses `settings:`).
+        "max_concurrency_per_instance": s.max_concurrency_per_instance,
+        "mini_batch_size": s.mini_batch_size,
+        "output_action": "summary_only",  # the script writes the scored files itself
+        "output_file_name": "summary.txt",
+        "retry_settings": {"max_retries": s.retries, "timeout": s.timeout_s},
+        "error_threshold": 0,
+        "logging_level": "info",
         "tags": {"managed-by": "amlstack", "model-name": s.model_name},
     }
 

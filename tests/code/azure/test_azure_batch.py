@@ -37,11 +37,12 @@ def test_batch_endpoint_and_deployment_load_with_the_sdk(plan: Path, azure_artif
     assert endpoint.auth_mode == "aad_token"
     deployment = load_batch_deployment(plan / "batch-deployment.yml")
     assert deployment.endpoint_name == endpoint.name
-    assert deployment.compute == "azureml:gpu-free"
-    assert deployment.settings.mini_batch_size == 3
+    assert deployment.compute.endswith("gpu-free")
+    assert deployment.mini_batch_size == 3
     assert deployment.code_configuration.scoring_script == "batch_score.py"
-    assert Path(deployment.code_configuration.code).resolve() == (plan / "code").resolve()
-    model_folder = Path(deployment.model.path)
+    # Paths stay relative to the YAML's folder until the deployment is submitted.
+    assert (plan / deployment.code_configuration.code).resolve() == (plan / "code").resolve()
+    model_folder = plan / deployment.model.path
     assert (model_folder / "MANIFEST.json").is_file()
     assert model_folder.name == deployment.environment_variables["AMLSTACK_MODEL_DIR"]
     assert (model_folder / "model.onnx").read_bytes() == (
@@ -52,7 +53,7 @@ def test_batch_endpoint_and_deployment_load_with_the_sdk(plan: Path, azure_artif
 def test_the_loader_rejects_a_broken_deployment(plan: Path, tmp_path: Path):
     """Negative control: the same loader fails on a wrong type."""
     doc = yaml.safe_load((plan / "batch-deployment.yml").read_text())
-    doc["settings"]["mini_batch_size"] = "three"
+    doc["mini_batch_size"] = "three"
     bad = tmp_path / "bad.yml"
     bad.write_text(yaml.safe_dump(doc))
     with pytest.raises(ValidationError):
@@ -105,4 +106,4 @@ def test_first_party_files_follow_imports_transitively():
     assert "amlstack/azure/batch_score.py" in files
     assert "amlstack/azure/__init__.py" in files
     assert "amlstack/errors.py" in files  # predict -> errors
-    assert any(name.startswith("amlstack_scorer/") for name in files)  # the artifact reader
+    assert "amlstack/artifact/reader.py" in files  # the artifact reader
