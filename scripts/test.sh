@@ -20,6 +20,7 @@ have chromium || packages+=(chromium)
 have chromedriver || packages+=(chromium-driver)
 have wrk || packages+=(wrk)
 have ab || packages+=(apache2-utils)
+have java || packages+=(default-jre-headless)  # pyspark (predict --engine spark tests)
 if [ ${#packages[@]} -gt 0 ]; then
   log "apt-get install ${packages[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -17,6 +17,7 @@ from amlstack_scorer.observers import Observer
 from amlstack_scorer.scoring import SAFETY_HEADERS, ScoringEndpoint
 from amlstack_scorer.settings import Settings
 from amlstack_scorer.state import Cors, ScorerState
+from amlstack_scorer.v2_routes import V2Endpoint
 
 log = logging.getLogger("amlstack.scorer")
 
@@ -55,7 +56,9 @@ def create_app(
     _install_hooks(app, state)
     routes.register(app, state)
     modelcard.register(app, state)
-    app.wsgi_app = ScoringEndpoint(app.wsgi_app, state)  # type: ignore[method-assign]
+    scoring = ScoringEndpoint(app.wsgi_app, state)
+    # The Open Inference Protocol routes: same state, same body limits as /score.
+    app.wsgi_app = V2Endpoint(scoring, state, scoring.read_body)  # type: ignore[method-assign]
     return app
 
 

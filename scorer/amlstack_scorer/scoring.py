@@ -98,7 +98,7 @@ class ScoringEndpoint:
             raise UnsupportedMediaType(
                 f"Content-Type must be {JSON_MIMETYPE}, got {mimetype or 'none'!r}"
             )
-        records, prefix, params = schema.decode_payload(self._read_body(environ))
+        records, prefix, params = schema.decode_payload(self.read_body(environ))
         batch = schema.encode(records, prefix)
         if state.observers:
             state.observe(batch.matrix, batch.size)
@@ -117,7 +117,7 @@ class ScoringEndpoint:
             answer["explanations"] = state.explain(batch.matrix, indices)
         return encode(answer), batch.size
 
-    def _read_body(self, environ: dict) -> bytes:
+    def read_body(self, environ: dict) -> bytes:
         """The body, checked against the size limit before (Content-Length) or while reading."""
         limit = self.max_body
         stream = environ["wsgi.input"]

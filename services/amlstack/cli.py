@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     ("amlstack.commands.model", ("train", "predict", "models"), "train"),
     ("amlstack.commands.serve", ("serve", "score"), None),
     ("amlstack.commands.loadtest", ("loadtest",), "loadtest"),
+    ("amlstack.commands.k8s", ("k8s",), "k8s"),
     ("amlstack.commands.azure", ("azure",), "azure"),
     ("amlstack.commands.pipeline", ("pipeline", "registry", "drift"), "train,azure"),
 )

@@ -33,7 +33,7 @@ def predict_csv(model_dir: Path, source: Path, target: Path, chunk_rows: int = C
             header = [h.strip() for h in next(reader, [])]
             positions = _positions(model, header, source)
             writer = csv.writer(dst, delimiter=delimiter)
-            writer.writerow(header + _output_columns(model))
+            writer.writerow(header + output_columns(model))
             for chunk in _chunks(reader, chunk_rows):
                 _check_widths(chunk, len(header), rows, source)
                 proba = model.predict_proba(_encode(model, chunk, positions, rows, source))
@@ -47,7 +47,8 @@ def predict_csv(model_dir: Path, source: Path, target: Path, chunk_rows: int = C
     return rows
 
 
-def _output_columns(model: Model) -> list[str]:
+def output_columns(model: Model) -> list[str]:
+    """The columns batch scoring appends: one probability per class, then the label."""
     return [f"probability_{c}" for c in model.classes] + ["predicted_label"]
 
 
@@ -86,11 +87,12 @@ def _encode(model: Model, chunk, positions, offset: int, source: Path) -> np.nda
         if feature.kind == "categorical":
             columns[feature.name] = np.asarray(raw, dtype=object)
         else:
-            columns[feature.name] = _numbers(raw, feature, offset, source)
+            columns[feature.name] = parse_numbers(raw, feature, offset, source)
     return model.encode_columns(columns)
 
 
-def _numbers(raw: list[str], feature, offset: int, source: Path) -> np.ndarray:
+def parse_numbers(raw: list[str], feature, offset: int, source) -> np.ndarray:
+    """CSV text (stripped) as numbers; errors name ``source``, the data row and the column."""
     try:
         values = np.array([float(v) if v else math.nan for v in raw], dtype=np.float64)
     except ValueError:
@@ -99,6 +101,11 @@ def _numbers(raw: list[str], feature, offset: int, source: Path) -> np.ndarray:
             f"{source}: data row {offset + bad + 1}, column {feature.name!r}: "
             f"{raw[bad]!r} is not a number"
         ) from None
+    return check_missing(values, feature, offset, source)
+
+
+def check_missing(values: np.ndarray, feature, offset: int, source) -> np.ndarray:
+    """Refuse NaN in a feature the model was trained without missing values in."""
     if not feature.nullable and np.isnan(values).any():
         bad = int(np.flatnonzero(np.isnan(values))[0])
         raise DataError(

@@ -457,4 +457,7 @@ def benchmark_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from amlstack.azure.batch import batch_plan_cmd
+
+    azure_app.command("batch-plan")(batch_plan_cmd)
     app.add_typer(azure_app, name="azure")

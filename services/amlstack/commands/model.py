@@ -219,14 +219,34 @@ def _print_leaderboard(result) -> None:
 
 def predict(
     model: Annotated[Path, typer.Option(help="Artifact folder (artifacts/NAME/VERSION).")],
-    input: Annotated[Path, typer.Option("--input", help="CSV to score.")],
-    output: Annotated[Path, typer.Option(help="CSV to write (input columns + predictions).")],
+    input: Annotated[
+        str, typer.Option("--input", help="CSV to score (spark: CSV or Parquet, any Spark URI).")
+    ],
+    output: Annotated[
+        str, typer.Option(help="CSV to write (spark: a .csv or .parquet output folder).")
+    ],
+    engine: Annotated[
+        str, typer.Option(help="local (streamed, one machine) or spark (distributed).")
+    ] = "local",
+    master: Annotated[
+        str | None,
+        typer.Option(help="--engine spark: Spark master, e.g. local[4] (default: Spark's config)."),
+    ] = None,
 ) -> None:
-    """Score a CSV in batch, streaming (files larger than memory work)."""
-    from amlstack.predict import predict_csv
-
+    """Score a file in batch: input columns plus probability and label columns."""
     started = time.monotonic()
-    rows = predict_csv(model, input, output)
+    if engine == "spark":
+        from amlstack.spark_predict import predict_spark
+
+        rows = predict_spark(model, input, output, master=master)
+    elif engine == "local":
+        if master is not None:
+            raise UserError("--master applies to --engine spark only")
+        from amlstack.predict import predict_csv
+
+        rows = predict_csv(model, Path(input), Path(output))
+    else:
+        raise UserError(f"--engine {engine}: choose local or spark")
     seconds = time.monotonic() - started
     console.print(f"scored {rows} rows in {seconds:.1f}s -> {output}")
 

@@ -1,0 +1,203 @@
+"""`amlstack azure batch-plan`: an Azure ML batch endpoint for an artifact, written offline.
+
+A batch endpoint scores files, not requests: a job reads a folder of CSVs, Azure splits it into
+mini-batches over a compute cluster, and each mini-batch runs ``batch_score.py``, which scores
+with the same function as `amlstack predict`. The plan is SDK v2 YAML (``BatchEndpoint`` and a
+model ``BatchDeployment``), a ``code/`` folder holding the script and exactly the amlstack
+modules it imports, the conda environment, and the `az ml` commands.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from amlstack.azure import specs
+from amlstack.errors import UserError
+
+SCRIPT_MODULE = "amlstack.azure.batch_score"
+FIRST_PARTY = ("amlstack", "amlstack_scorer")
+# Azure's batch driver needs azureml-core and the dataset runtime in the job's environment.
+BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+CONDA_PIP = (
+    "azureml-core",
+    "azureml-dataset-runtime[fuse]",
+    "numpy>=1.26",
+    "onnxruntime>=1.18",
+)
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    endpoint: str
+    deployment: str
+    model_name: str
+    model_version: str
+    artifact_folder: str  # the artifact's folder name inside the registered model
+    compute: str = "cpu-cluster"
+    instance_count: int = 1
+    max_concurrency_per_instance: int = 2
+    mini_batch_size: int = 4  # files per run() call
+    retries: int = 2
+    timeout_s: int = 300
+
+
+def endpoint_spec(s: BatchSettings) -> dict[str, Any]:
+    return {
+        "$schema": specs.SCHEMA_ROOT + "batchEndpoint.schema.json",
+        "name": s.endpoint,
+        "description": "amlstack batch scoring (CSV files in, scored CSV files out)",
+        "auth_mode": "aad_token",  # the only mode batch endpoints offer
+        "tags": {"managed-by": "amlstack"},
+    }
+
+
+def deployment_spec(s: BatchSettings) -> dict[str, Any]:
+    return {
+        "$schema": specs.SCHEMA_ROOT + "batchDeployment.schema.json",
+        "name": s.deployment,
+        "endpoint_name": s.endpoint,
+        "type": "model",
+        "model": {
+            "name": s.model_name,
+            "version": s.model_version,
+            "path": f"./{s.artifact_folder}",
+            "type": "custom_model",
+        },
+        "code_configuration": {"code": "./code", "scoring_script": "batch_score.py"},
+        "environment": {
+            "name": "amlstack-batch",
+            "image": BASE_IMAGE,
+            "conda_file": "./environment.yml",
+        },
+        "environment_variables": {"AMLSTACK_MODEL_DIR": s.artifact_folder},
+        "compute": f"azureml:{s.compute}",
+        "resources": {"instance_count": s.instance_count},
+        # The SDK's loader takes the run settings at the top level (it refuses `settings:`).
+        "max_concurrency_per_instance": s.max_concurrency_per_instance,
+        "mini_batch_size": s.mini_batch_size,
+        "output_action": "summary_only",  # the script writes the scored files itself
+        "output_file_name": "summary.txt",
+        "retry_settings": {"max_retries": s.retries, "timeout": s.timeout_s},
+        "error_threshold": 0,
+        "logging_level": "info",
+        "tags": {"managed-by": "amlstack", "model-name": s.model_name},
+    }
+
+
+def conda_spec() -> dict[str, Any]:
+    return {
+        "name": "amlstack-batch",
+        "channels": ["conda-forge"],
+        "dependencies": ["python=3.11", "pip", {"pip": list(CONDA_PIP)}],
+    }
+
+
+def first_party_files(module: str) -> dict[str, Path]:
+    """``module`` and every amlstack module it imports, transitively: relative path -> file."""
+    found: dict[str, Path] = {}
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise UserError(f"cannot find module {name} to put in the batch code folder")
+        origin = Path(spec.origin)
+        relative = Path(*name.split(".")).with_suffix(".py")
+        if origin.name == "__init__.py":
+            relative = relative.with_suffix("") / "__init__.py"
+        if str(relative) in found:
+            continue
+        found[str(relative)] = origin
+        parents = name.split(".")[:-1] if origin.name != "__init__.py" else name.split(".")
+        for depth in range(1, len(parents) + 1):
+            pending.append(".".join(parents[:depth]))  # packages' __init__ files
+        pending.extend(_first_party_imports(origin))
+    return found
+
+
+def _first_party_imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return [n for n in names if n.split(".")[0] in FIRST_PARTY]
+
+
+def write_code(out: Path) -> Path:
+    """The code folder: ``batch_score.py`` at its top, the modules it imports beside it."""
+    code = out / "code"
+    shutil.rmtree(code, ignore_errors=True)
+    for relative, origin in sorted(first_party_files(SCRIPT_MODULE).items()):
+        target = code / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(origin, target)
+    shutil.copyfile(
+        code / Path(*SCRIPT_MODULE.split(".")).with_suffix(".py"), code / "batch_score.py"
+    )
+    return code
+
+
+def commands(s: BatchSettings, ws_args: str) -> list[str]:
+    return [
+        f"az ml batch-endpoint create --file batch-endpoint.yml {ws_args}",
+        f"az ml batch-deployment create --file batch-deployment.yml --set-default {ws_args}",
+        f"az ml batch-endpoint invoke --name {s.endpoint} --input <folder of CSVs> "
+        f"--input-type uri_folder {ws_args}",
+    ]
+
+
+def write_batch_plan(s: BatchSettings, artifact: Path, out: Path, ws_args: str) -> dict[str, Path]:
+    """Write the endpoint and deployment YAML, the environment, code/ and the artifact copy."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "batch_endpoint": specs.write_yaml(out / "batch-endpoint.yml", endpoint_spec(s)),
+        "batch_deployment": specs.write_yaml(out / "batch-deployment.yml", deployment_spec(s)),
+        "environment": specs.write_yaml(out / "environment.yml", conda_spec()),
+        "code": write_code(out),
+    }
+    model_copy = out / s.artifact_folder
+    shutil.rmtree(model_copy, ignore_errors=True)
+    files["model"] = Path(shutil.copytree(artifact, model_copy))
+    script = out / "batch-commands.sh"
+    script.write_text("#!/bin/sh\nset -e\n" + "\n".join(commands(s, ws_args)) + "\n")
+    files["commands"] = script
+    return files
+
+
+def batch_plan_cmd(
+    artifact: Annotated[Path, typer.Option("--artifact", "--model", help="Model artifact folder.")],
+    compute: Annotated[str, typer.Option(help="Compute cluster the jobs run on.")] = "cpu-cluster",
+    endpoint: Annotated[
+        str | None, typer.Option(help="Batch endpoint name (default amlstack-<model>-batch).")
+    ] = None,
+    instance_count: Annotated[int, typer.Option(min=1, help="Nodes per job.")] = 1,
+    mini_batch_size: Annotated[int, typer.Option(min=1, help="Files per run() call.")] = 4,
+    out: Annotated[Path, typer.Option(help="Folder for the plan.")] = Path("azure-batch-plan"),
+) -> None:
+    """Write an Azure ML batch endpoint and model deployment for an artifact; offline."""
+    from amlstack.azure.plan import read_model
+
+    model = read_model(artifact)
+    name = endpoint or specs.default_endpoint_name(f"{model.name[:17]}-batch")
+    settings = BatchSettings(
+        endpoint=specs.check_name(name, "endpoint"),
+        deployment=specs.DEPLOYMENT_SLOTS[0],
+        model_name=model.name,
+        model_version=model.version,
+        artifact_folder=f"{model.name}-{model.version}",
+        compute=compute,
+        instance_count=instance_count,
+        mini_batch_size=mini_batch_size,
+    )
+    ws_args = "--resource-group $AZURE_RESOURCE_GROUP --workspace-name $AZUREML_WORKSPACE_NAME"
+    for kind, path in write_batch_plan(settings, artifact, out, ws_args).items():
+        typer.echo(f"{kind:<17}{path}")

@@ -1,0 +1,42 @@
+"""The scoring script of the Azure ML batch deployment (Azure's ``init()``/``run()`` contract).
+
+Azure copies the plan's ``code/`` folder (this file plus the amlstack modules it imports) to each
+node, mounts the registered artifact under ``AZUREML_MODEL_DIR`` and calls ``run`` with a list of
+input files per mini-batch. Each file is scored by ``amlstack predict``'s own function, so a batch
+job and a local run give the same columns and the same probabilities; the scored CSVs go to the
+job's output folder (``AZUREML_BI_OUTPUT_PATH``) under the input file's name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from amlstack.predict import predict_csv
+
+MODEL_FOLDER_ENV = "AMLSTACK_MODEL_DIR"  # the artifact's folder inside the registered model
+OUTPUT_ENV = "AZUREML_BI_OUTPUT_PATH"
+
+_model_dir: Path | None = None
+_output_dir: Path | None = None
+
+
+def init() -> None:
+    """Locate the artifact and the output folder once per worker process."""
+    global _model_dir, _output_dir
+    root = Path(os.environ["AZUREML_MODEL_DIR"])
+    _model_dir = root / os.environ.get(MODEL_FOLDER_ENV, "")
+    _output_dir = Path(os.environ[OUTPUT_ENV])
+    _output_dir.mkdir(parents=True, exist_ok=True)
+
+
+def run(mini_batch: list[str]) -> list[str]:
+    """Score each input file; one summary line per file goes to Azure's job log."""
+    if _model_dir is None or _output_dir is None:
+        raise RuntimeError("init() was not called")
+    results = []
+    for name in mini_batch:
+        source = Path(name)
+        rows = predict_csv(_model_dir, source, _output_dir / source.name)
+        results.append(f"{source.name}: {rows} rows")
+    return results

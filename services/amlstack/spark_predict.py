@@ -1,0 +1,234 @@
+"""Distributed batch scoring on Apache Spark: the local predictor's encoding, one session per task.
+
+The artifact folder is shipped to the executors once (``SparkContext.addFile``, fetched once per
+executor); each partition's task verifies it, opens one onnxruntime ``InferenceSession`` and
+scores the partition's Arrow batches with ``mapInPandas``. CSV input is read as text and parsed
+exactly as ``amlstack predict`` parses it, so both engines give the same probabilities; Parquet
+input keeps its column types. Output is a Spark output folder (part files) of CSV or Parquet:
+the input columns, then ``probability_<class>`` per class and ``predicted_label``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from amlstack.artifact.reader import Model
+from amlstack.errors import DataError, UserError
+from amlstack.predict import check_missing, output_columns, parse_numbers
+from amlstack.training.data import detect_delimiter
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+FORMATS = ("csv", "parquet")
+# A DataError raised in an executor reaches the driver inside Spark's error text; this marker
+# lets the driver show the user only its one line.
+_MARK = "amlstack-data-error: "
+_MARKED = re.compile(re.escape(_MARK) + r"(.+)")
+_PYTHON_ERROR = re.compile(r"^[A-Za-z_.]+(Error|Exception): ")
+
+
+def file_format(path: str, option: str) -> str:
+    """``csv`` or ``parquet`` from the path's suffix (a Spark output folder may end in either)."""
+    suffix = Path(path.rstrip("/")).suffix.lower().lstrip(".")
+    if suffix in ("csv", "tsv", "txt"):
+        return "csv"
+    if suffix in ("parquet", "pq"):
+        return "parquet"
+    raise UserError(f"{option} {path}: name a .csv or .parquet file or folder")
+
+
+def session(master: str | None, app_name: str = "amlstack-predict") -> SparkSession:
+    """A Spark session; without --master, Spark's own configuration (spark-submit, env) decides."""
+    try:
+        from pyspark.sql import SparkSession
+    except ModuleNotFoundError:
+        raise UserError(
+            "--engine spark needs the spark extra: pip install 'amlstack[spark]'"
+        ) from None
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    if (master or "local").startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+        # Local workers run this interpreter (the one amlstack is installed in), not PATH's
+        # python3; SparkContext reads the variable when it starts the workers.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+    return (
+        builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+
+
+def _active_session() -> SparkSession | None:
+    try:
+        from pyspark.sql import SparkSession
+    except ModuleNotFoundError:
+        return None
+    return SparkSession.getActiveSession()
+
+
+def predict_spark(
+    model_dir: Path,
+    source: str,
+    target: str,
+    *,
+    master: str | None = None,
+    spark: SparkSession | None = None,
+) -> int:
+    """Score ``source`` into the folder ``target`` on Spark; returns the rows written."""
+    model = Model(model_dir, verify=True)  # fail on the driver, in one line, before any task
+    if Path(source).resolve() == Path(target).resolve():
+        raise UserError("--output must differ from --input (the input would be destroyed)")
+    in_format, out_format = file_format(source, "--input"), file_format(target, "--output")
+    local = Path(source)
+    if in_format == "csv" and local.exists() and not local.is_file():
+        delimiter = ","  # a folder of part files: Spark's own writer uses commas
+    elif in_format == "csv" and local.is_file():
+        delimiter = detect_delimiter(local)
+    else:
+        delimiter = ","
+    spark = spark or _active_session()
+    own = spark is None  # a session the caller (or spark-submit) made is theirs to stop
+    spark = spark or session(master)
+    try:
+        frame = _read(spark, source, in_format, delimiter)
+        missing = [name for name in model.feature_names if name not in frame.columns]
+        if missing:
+            raise DataError(f"{source}: missing column(s) the model needs: {', '.join(missing)}")
+        scored = score_frame(spark, frame, model_dir, model, label=source)
+        return _write(scored, target, out_format, delimiter)
+    finally:
+        if own:
+            spark.stop()
+
+
+def score_frame(
+    spark: SparkSession, frame: DataFrame, model_dir: Path, model: Model, *, label: str
+) -> DataFrame:
+    """``frame`` plus the probability and label columns, scored partition by partition."""
+    from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+
+    directory = model_dir.resolve()
+    spark.sparkContext.addFile(str(directory), recursive=True)
+    names = output_columns(model)
+    # Spark resolves a dotted name ("emp.var.rate") as a struct field: positional names inside.
+    original = list(frame.columns)
+    inner = [f"_c{i}" for i in range(len(original) + len(names))]
+    frame = frame.toDF(*inner[: len(original)])
+    schema = StructType(
+        [
+            *frame.schema.fields,
+            *(StructField(name, DoubleType(), False) for name in inner[len(original) : -1]),
+            StructField(inner[-1], StringType(), False),
+        ]
+    )
+    scorer = _PartitionScorer(directory.name, original, names, label)
+    return frame.mapInPandas(scorer, schema).toDF(*original, *names)
+
+
+class _PartitionScorer:
+    """Runs in the executors: one verified model and session per partition's task."""
+
+    def __init__(self, folder: str, columns: list[str], names: list[str], label: str) -> None:
+        self.folder, self.columns, self.names, self.label = folder, columns, names, label
+
+    def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        from pyspark import SparkFiles, TaskContext
+
+        # Each task scores its partition on one core: Spark's tasks are the parallelism.
+        model = Model(SparkFiles.get(self.folder), threads=1, verify=True)
+        context = TaskContext.get()
+        where = f"{self.label} (partition {context.partitionId() if context else 0})"
+        offset = 0
+        for batch in batches:
+            inner = list(batch.columns)
+            batch.columns = self.columns
+            try:
+                matrix = encode_frame(model, batch, offset, where)
+            except DataError as exc:
+                raise ValueError(_MARK + str(exc)) from None
+            proba = model.predict_proba(matrix).astype(np.float64)
+            out = batch.copy()
+            for i, name in enumerate(self.names[:-1]):
+                out[name] = proba[:, i]
+            out[self.names[-1]] = [str(label) for label in model.labels(proba)]
+            out.columns = inner + [f"_c{len(inner) + i}" for i in range(len(self.names))]
+            offset += len(batch)
+            yield out
+
+
+def encode_frame(model: Model, batch: pd.DataFrame, offset: int, where: str) -> np.ndarray:
+    """Text columns (CSV) are parsed as the local predictor parses them; typed ones are cast."""
+    from pandas.api.types import is_numeric_dtype
+
+    columns = {}
+    for feature in model.features:
+        column = batch[feature.name]
+        if feature.kind == "numeric" and is_numeric_dtype(column):
+            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+            columns[feature.name] = check_missing(values, feature, offset, where)
+            continue
+        text = column.fillna("").astype(str).str.strip().tolist()
+        if feature.kind == "categorical":
+            columns[feature.name] = np.asarray(text, dtype=object)
+        else:
+            columns[feature.name] = parse_numbers(text, feature, offset, where)
+    return model.encode_columns(columns)
+
+
+def _read(spark: SparkSession, source: str, fmt: str, delimiter: str) -> DataFrame:
+    from pyspark.errors import AnalysisException
+
+    try:
+        if fmt == "parquet":
+            return spark.read.parquet(source)
+        # All columns as text: parsed by the same code as the local predictor, no inference pass.
+        return (
+            spark.read.option("header", "true")
+            .option("sep", delimiter)
+            .option("inferSchema", "false")
+            .option("encoding", "UTF-8")
+            .csv(source)
+        )
+    except AnalysisException as exc:
+        raise UserError(f"--input {source}: {str(exc).splitlines()[0]}") from None
+
+
+def _write(frame: DataFrame, target: str, fmt: str, delimiter: str) -> int:
+    from pyspark.errors import PySparkException
+
+    frame = frame.cache()  # counted and written from one scoring pass
+    try:
+        rows = frame.count()
+        writer = frame.write.mode("overwrite")
+        if fmt == "parquet":
+            writer.parquet(target)
+        else:
+            writer.option("header", "true").option("sep", delimiter).csv(target)
+    except PySparkException as exc:
+        raise _user_error(exc) from None
+    except Exception as exc:  # py4j's errors carry the executor's failure as text
+        if _MARKED.search(str(exc)):
+            raise _user_error(exc) from None
+        raise
+    finally:
+        frame.unpersist()
+    return rows
+
+
+def _user_error(exc: Exception) -> UserError:
+    found = _MARKED.search(str(exc))
+    if found:
+        return DataError(found.group(1).strip())
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    python_errors = [line for line in lines if _PYTHON_ERROR.match(line)]
+    return UserError(f"Spark failed: {(python_errors or lines or ['no message'])[-1]}")

@@ -1,0 +1,109 @@
+"""`amlstack azure batch-plan`: SDK v2 loaders accept it, and its code folder scores on its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from azure.ai.ml import load_batch_deployment, load_batch_endpoint
+from fake_automl import DATA
+from marshmallow.exceptions import ValidationError
+from typer.testing import CliRunner
+
+from amlstack.azure import batch
+from amlstack.cli import build_app
+from amlstack.predict import predict_csv
+
+
+@pytest.fixture(scope="module")
+def plan(azure_artifact: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("batch-plan")
+    result = CliRunner().invoke(
+        build_app(),
+        ["azure", "batch-plan", "--artifact", str(azure_artifact), "--out", str(out),
+         "--compute", "gpu-free", "--mini-batch-size", "3"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_batch_endpoint_and_deployment_load_with_the_sdk(plan: Path, azure_artifact: Path):
+    endpoint = load_batch_endpoint(plan / "batch-endpoint.yml")
+    assert endpoint.name == "amlstack-bankmarketing-batch"
+    assert endpoint.auth_mode == "aad_token"
+    deployment = load_batch_deployment(plan / "batch-deployment.yml")
+    assert deployment.endpoint_name == endpoint.name
+    assert deployment.compute.endswith("gpu-free")
+    assert deployment.mini_batch_size == 3
+    assert deployment.code_configuration.scoring_script == "batch_score.py"
+    # Paths stay relative to the YAML's folder until the deployment is submitted.
+    assert (plan / deployment.code_configuration.code).resolve() == (plan / "code").resolve()
+    model_folder = plan / deployment.model.path
+    assert (model_folder / "MANIFEST.json").is_file()
+    assert model_folder.name == deployment.environment_variables["AMLSTACK_MODEL_DIR"]
+    assert (model_folder / "model.onnx").read_bytes() == (
+        azure_artifact / "model.onnx"
+    ).read_bytes()
+
+
+def test_the_loader_rejects_a_broken_deployment(plan: Path, tmp_path: Path):
+    """Negative control: the same loader fails on a wrong type."""
+    doc = yaml.safe_load((plan / "batch-deployment.yml").read_text())
+    doc["mini_batch_size"] = "three"
+    bad = tmp_path / "bad.yml"
+    bad.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ValidationError):
+        load_batch_deployment(bad)
+
+
+def test_code_folder_holds_every_module_the_script_imports(plan: Path):
+    code = plan / "code"
+    assert (code / "batch_score.py").is_file()
+    assert (code / "amlstack" / "predict.py").is_file()
+    assert (code / "amlstack" / "__init__.py").is_file()
+    assert not (code / "amlstack" / "cli.py").exists()  # only what the script needs
+
+
+def test_the_script_scores_as_amlstack_predict_from_the_code_folder_alone(
+    plan: Path, azure_artifact: Path, tmp_path: Path
+):
+    """Azure's contract (init, run) in a fresh interpreter whose amlstack is the code folder's."""
+    rows = tmp_path / "in" / "part1.csv"
+    rows.parent.mkdir()
+    rows.write_text("".join(DATA.open().readlines()[:51]))
+    outputs = tmp_path / "out"
+    probe = (
+        "import batch_score, amlstack, sys; "
+        "assert amlstack.__file__.startswith(sys.argv[1]), amlstack.__file__; "
+        "batch_score.init(); print(batch_score.run([sys.argv[2]]))"
+    )
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(plan / "code"),
+        AZUREML_MODEL_DIR=str(plan),
+        AMLSTACK_MODEL_DIR=yaml.safe_load((plan / "batch-deployment.yml").read_text())[
+            "environment_variables"
+        ]["AMLSTACK_MODEL_DIR"],
+        AZUREML_BI_OUTPUT_PATH=str(outputs),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(plan / "code"), str(rows)],
+        cwd=plan / "code", env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "part1.csv: 50 rows" in done.stdout
+    local = tmp_path / "local.csv"
+    predict_csv(azure_artifact, rows, local)
+    assert (outputs / "part1.csv").read_text() == local.read_text()
+
+
+def test_first_party_files_follow_imports_transitively():
+    files = batch.first_party_files(batch.SCRIPT_MODULE)
+    assert "amlstack/azure/batch_score.py" in files
+    assert "amlstack/azure/__init__.py" in files
+    assert "amlstack/errors.py" in files  # predict -> errors
+    assert "amlstack/artifact/reader.py" in files  # the artifact reader
