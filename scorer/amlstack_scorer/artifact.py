@@ -9,9 +9,11 @@ An artifact is a directory (``artifacts/<name>/<version>/``) holding:
 - ``report/``        training report (HTML + PNG)
 - ``MANIFEST.json``  ``{"algorithm": "sha256", "files": {relative path: hex digest}}``
 
-Features are encoded in ``model.json["features"]`` order: a numeric feature is its float value
-(NaN only when the feature is ``nullable``); a categorical feature is the index of its value in the
-feature's ``categories`` list, and ``-1`` for a value never seen in training.
+Features are encoded in ``model.json["features"]`` order: a numeric feature is its float value; a
+date feature its days since 1970-01-01 (``formats.date_days``); a categorical feature is the index
+of its value in the feature's ``categories`` list (or, with ``"encoding": "frequency"``, its
+share of the training rows), and ``-1`` (frequency: 0) for a value never seen in training. A
+missing value, in any feature, is NaN: the graph's first nodes impute it.
 
 Context features (``model.json["context"]``, optional) are appended by ``predict_proba`` itself:
 for each group of columns (e.g. the columns that together identify a calling day), the training
@@ -30,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from amlstack_scorer.formats import date_days
 
 ARTIFACT_FORMAT = "amlstack-artifact"
 FORMAT_VERSION = 1
@@ -95,21 +99,33 @@ class Feature:
     """One input column of the model, as recorded in model.json."""
 
     name: str
-    kind: str  # "numeric" or "categorical"
-    dtype: str = "float"  # numeric: "int" or "float"; categorical: "string"
+    kind: str  # "numeric", "categorical" or "date"
+    dtype: str = "float"  # numeric: "int" or "float"; categorical: "string"; date: "date"
     categories: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
-    nullable: bool = False
+    nullable: bool = False  # had missing values in training (any feature may be missing)
     example: Any = None
-    codes: Mapping[str, float] = field(default_factory=dict, repr=False, compare=False)
+    # value -> code; None (a missing value) -> NaN
+    codes: Mapping[str | None, float] = field(default_factory=dict, repr=False, compare=False)
+    unseen: float = UNSEEN_CODE
+    number_format: str | None = None  # "thousands" or "percent": how CSV cells are written
+    date_format: str = "ISO8601"
 
     @classmethod
     def from_json(cls, spec: Mapping[str, Any]) -> Feature:
         kind = spec["kind"]
-        if kind not in ("numeric", "categorical"):
+        if kind not in ("numeric", "categorical", "date"):
             raise ArtifactError(f"feature {spec.get('name')!r}: unknown kind {kind!r}")
         categories = tuple(str(c) for c in spec.get("categories", ()))
+        if spec.get("encoding") == "frequency":
+            codes: dict[str | None, float] = dict(
+                zip(categories, map(float, spec["frequencies"]), strict=True)
+            )
+            unseen = 0.0
+        else:
+            codes, unseen = {c: float(i) for i, c in enumerate(categories)}, UNSEEN_CODE
+        codes[None] = math.nan
         return cls(
             name=str(spec["name"]),
             kind=kind,
@@ -119,7 +135,10 @@ class Feature:
             maximum=spec.get("max"),
             nullable=bool(spec.get("nullable", False)),
             example=spec.get("example"),
-            codes={c: float(i) for i, c in enumerate(categories)},
+            codes=codes,
+            unseen=unseen,
+            number_format=spec.get("format"),
+            date_format=str(spec.get("date_format", "ISO8601")),
         )
 
 
@@ -152,7 +171,7 @@ class Model:
         self._session = _load_session(self.directory / model_spec["file"], threads)
         self._input = model_spec.get("input", "X")
         self._output = [model_spec.get("output", "probabilities")]
-        self._kinds = [(i, f.kind == "categorical", f.codes) for i, f in enumerate(self.features)]
+        self._kinds = [(i, f.kind, f) for i, f in enumerate(self.features)]
         index = {name: i for i, name in enumerate(self.feature_names)}
         try:
             self.contexts = [Context.from_json(c, index) for c in self.meta.get("context", [])]
@@ -166,10 +185,12 @@ class Model:
         kinds = self._kinds
         for r, row in enumerate(rows):
             target = out[r]
-            for i, is_cat, codes in kinds:
+            for i, kind, feat in kinds:
                 value = row[i]
-                if is_cat:
-                    target[i] = codes.get(value, UNSEEN_CODE)
+                if kind == "categorical":
+                    target[i] = feat.codes.get(value, feat.unseen)
+                elif kind == "date":
+                    target[i] = date_days(value, feat.date_format)
                 else:
                     target[i] = math.nan if value is None else value
         return out
@@ -289,6 +310,9 @@ def encode_columns(
         col = columns[feat.name]
         if feat.kind == "categorical":
             out[:, i] = _codes_for(np.asarray(col, dtype=object), feat)
+        elif feat.kind == "date":
+            fmt = feat.date_format
+            out[:, i] = np.fromiter((date_days(v, fmt) for v in col), np.float64, len(col))
         else:
             out[:, i] = np.asarray(col, dtype=np.float64)
     return out
@@ -296,8 +320,8 @@ def encode_columns(
 
 def _codes_for(values: np.ndarray, feat: Feature) -> np.ndarray:
     # A dict look-up per cell beats numpy's string sorting and searching for this (measured).
-    get = feat.codes.get
-    return np.fromiter((get(v, UNSEEN_CODE) for v in values.tolist()), np.float32, len(values))
+    get, unseen = feat.codes.get, feat.unseen
+    return np.fromiter((get(v, unseen) for v in values.tolist()), np.float32, len(values))
 
 
 def _read_json(path: Path) -> dict[str, Any]:

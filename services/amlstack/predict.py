@@ -13,6 +13,7 @@ import numpy as np
 from amlstack.data import detect_delimiter
 from amlstack.errors import DataError, UserError
 from amlstack_scorer.artifact import Model
+from amlstack_scorer.formats import is_missing, parse_number
 
 CHUNK_ROWS = 50_000
 
@@ -80,37 +81,31 @@ def _check_widths(chunk, width: int, offset: int, source: Path) -> None:
 
 
 def _encode(model: Model, chunk, positions, offset: int, source: Path) -> np.ndarray:
+    """The chunk's model input; a missing-value marker in any column is NaN (the model imputes)."""
     columns = {}
     for feature, pos in zip(model.features, positions, strict=True):
-        raw = [row[pos].strip() for row in chunk]
-        if feature.kind == "categorical":
-            columns[feature.name] = np.asarray(raw, dtype=object)
-        else:
+        raw = [None if is_missing(row[pos]) else row[pos].strip() for row in chunk]
+        if feature.kind == "numeric":
             columns[feature.name] = _numbers(raw, feature, offset, source)
+        else:
+            columns[feature.name] = np.asarray(raw, dtype=object)
     return model.encode_columns(columns)
 
 
-def _numbers(raw: list[str], feature, offset: int, source: Path) -> np.ndarray:
-    try:
-        values = np.array([float(v) if v else math.nan for v in raw], dtype=np.float64)
-    except ValueError:
-        bad = next(i for i, v in enumerate(raw) if v and not _is_number(v))
-        raise DataError(
-            f"{source}: data row {offset + bad + 1}, column {feature.name!r}: "
-            f"{raw[bad]!r} is not a number"
-        ) from None
-    if not feature.nullable and np.isnan(values).any():
-        bad = int(np.flatnonzero(np.isnan(values))[0])
-        raise DataError(
-            f"{source}: data row {offset + bad + 1}, column {feature.name!r} is empty "
-            "(the model was trained without missing values there)"
-        )
+def _numbers(raw: list[str | None], feature, offset: int, source: Path) -> np.ndarray:
+    fmt = feature.number_format
+    if fmt is None:  # the common case, one comprehension; the loop below finds a bad cell
+        try:
+            return np.array([math.nan if t is None else float(t) for t in raw], dtype=np.float64)
+        except ValueError:
+            pass
+    values = np.empty(len(raw), dtype=np.float64)
+    for i, text in enumerate(raw):
+        try:
+            values[i] = math.nan if text is None else parse_number(text, fmt)
+        except ValueError:
+            raise DataError(
+                f"{source}: data row {offset + i + 1}, column {feature.name!r}: "
+                f"{text!r} is not a number"
+            ) from None
     return values
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
