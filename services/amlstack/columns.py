@@ -81,8 +81,6 @@ def type_column(name: str, column: pd.Series, n_rows: int) -> tuple[dict | None,
         return spec, values, decisions
     text = present.astype(str)
     distinct = text.nunique()
-    if distinct == len(text) and len(text) >= MIN_ROWS_FOR_IDENTIFIER:
-        return None, None, [Decision(name, "dropped", "an identifier (every value distinct)")]
     date_format = _date_format(text)
     if date_format is not None:
         decisions.append(
@@ -91,6 +89,8 @@ def type_column(name: str, column: pd.Series, n_rows: int) -> tuple[dict | None,
         spec = {"name": name, "kind": "date", "dtype": "date", "date_format": date_format}
         spec["nullable"] = nullable
         return spec, column, decisions
+    if distinct == len(text) and len(text) >= MIN_ROWS_FOR_IDENTIFIER:
+        return None, None, [Decision(name, "dropped", "an identifier (every value distinct)")]
     categories = _categories(text)
     spec = {"name": name, "kind": "categorical", "dtype": "string", "categories": categories}
     if _boolean_like(categories):

@@ -184,8 +184,8 @@ def encode_frame(frame: pd.DataFrame, features: list[dict[str, Any]]) -> np.ndar
     encoded = {}
     for spec in specs:
         col = frame[spec.name]
-        if spec.kind == "categorical":
-            values = col.to_numpy(dtype=object)
+        if spec.kind in ("categorical", "date"):
+            values = col.to_numpy(dtype=object, copy=True)  # not a view into the frame
             values[col.isna().to_numpy()] = None
             encoded[spec.name] = values
         else:

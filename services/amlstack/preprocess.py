@@ -96,23 +96,30 @@ def prepend(model, prep: Preparation, input_name: str):
     graph = model.graph
     for node in graph.node:
         node.input[:] = [PREPARED if name == input_name else name for name in node.input]
-    inits = [
-        numpy_helper.from_array(np.asarray([prep.fill], dtype=np.float32), "prep_fill"),
-        numpy_helper.from_array(np.asarray(prep.indicators, dtype=np.int64), "prep_indicators"),
-    ]
+    inits = [numpy_helper.from_array(np.asarray([prep.fill], dtype=np.float32), "prep_fill")]
     nodes = [
         helper.make_node("IsNaN", [input_name], ["prep_missing"]),
         helper.make_node("Where", ["prep_missing", "prep_fill", input_name], ["prep_filled"]),
-        helper.make_node("Cast", ["prep_missing"], ["prep_missing_f"], to=TensorProto.FLOAT),
-        helper.make_node("Gather", ["prep_missing_f", "prep_indicators"], ["prep_ind"], axis=1),
     ]
-    parts = ["prep_filled", "prep_ind"]
+    parts = ["prep_filled"]
+    if prep.indicators:
+        inits.append(
+            numpy_helper.from_array(np.asarray(prep.indicators, dtype=np.int64), "prep_ind_cols")
+        )
+        nodes += [
+            helper.make_node("Cast", ["prep_missing"], ["prep_missing_f"], to=TensorProto.FLOAT),
+            helper.make_node("Gather", ["prep_missing_f", "prep_ind_cols"], ["prep_ind"], axis=1),
+        ]
+        parts.append("prep_ind")
     if prep.weekdays:
         nodes_w, inits_w = _weekday_nodes(prep.weekdays)
         nodes += nodes_w
         inits += inits_w
         parts.append("prep_weekday")
-    nodes.append(helper.make_node("Concat", parts, [PREPARED], axis=1))
+    if len(parts) == 1:
+        nodes.append(helper.make_node("Identity", parts, [PREPARED]))
+    else:
+        nodes.append(helper.make_node("Concat", parts, [PREPARED], axis=1))
     kept = list(graph.node)
     del graph.node[:]
     graph.node.extend([*nodes, *kept])
@@ -121,7 +128,7 @@ def prepend(model, prep: Preparation, input_name: str):
     graph.input.append(
         helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [None, len(prep.fill)])
     )
-    _at_least_opset(model, 13)
+    _at_least_opset(model, 9)  # IsNaN and Where; every other node is older
     return model
 
 

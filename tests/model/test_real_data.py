@@ -18,7 +18,7 @@ from amlstack import columns
 from amlstack_scorer.artifact import Model
 
 pytestmark = pytest.mark.slow
-ROWS = 600
+ROWS = 400
 
 
 def messy_csv(path: Path) -> Path:
@@ -59,7 +59,7 @@ def messy(tmp_path_factory):
     try:
         result = train(
             TrainConfig(data=data, target="y", out=folder / "art", time_budget=None,
-                        max_iter=14, seed=1),
+                        max_iter=7, seed=1),
             notice=notices.append,
         )  # fmt: skip
     finally:
