@@ -176,9 +176,9 @@ def print_table(corpus: list[dict], systems: list[str], runs: list[Run], budget:
         print(f"{entry['name']:<16}{entry['rows']:>7}{entry['columns']:>5}{row}")
     print(f"{'mean AUC':<28}" + "".join(f"{_mean(runs, s):>18}" for s in systems))
     print(f"{'wins (ties count)':<28}" + "".join(f"{wins[s]:>18}" for s in systems))
-    fails = {s: sum(by[(e['name'], s)].auc is None for e in corpus) for s in systems}
+    fails = {s: sum(by[(e["name"], s)].auc is None for e in corpus) for s in systems}
     print(f"{'failures':<28}" + "".join(f"{fails[s]:>18}" for s in systems))
-    wall = {s: sum(by[(e['name'], s)].seconds for e in corpus) for s in systems}
+    wall = {s: sum(by[(e["name"], s)].seconds for e in corpus) for s in systems}
     print(f"{'wall time, s':<28}" + "".join(f"{wall[s]:>18.0f}" for s in systems))
 
 

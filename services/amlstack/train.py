@@ -143,8 +143,8 @@ def train(
             raise UserError(f"--time-budget {config.time_budget:g}: too short to search at all")
     candidates = search.search(
         matrix[fit_idx], y[fit_idx], matrix[val_idx], y[val_idx],
-        features=_learner_features(search_features, prep), metric=config.metric, n_classes=len(dataset.classes),
-        learners=config.learners,
+        features=_learner_features(search_features, prep), metric=config.metric,
+        n_classes=len(dataset.classes), learners=config.learners,
         time_budget=search_budget, max_iter=config.max_iter, seed=config.seed,
         n_jobs=config.n_jobs, max_trees=config.max_trees, on_progress=on_progress,
     )  # fmt: skip
@@ -345,7 +345,7 @@ def _blend(candidates: list[Candidate], weights: dict[int, float], x: np.ndarray
 
 
 def _faithful_members(candidates, weights, x_test, notice) -> dict[int, float]:
-    """Drop (with a notice) each member whose exported graph disagrees with it; reweight the rest."""
+    """Drop (with a notice) each member whose export disagrees with it; reweight the rest."""
     from amlstack import export
 
     kept = {}

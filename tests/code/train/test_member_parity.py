@@ -24,9 +24,7 @@ def test_unfaithful_member_is_dropped_and_the_rest_reweighted(monkeypatch):
     bad, _ = fitted()
     wrong, _ = fitted(flip=True)
     real = export.to_onnx
-    monkeypatch.setattr(
-        export, "to_onnx", lambda est, n: real(wrong if est is bad else est, n)
-    )
+    monkeypatch.setattr(export, "to_onnx", lambda est, n: real(wrong if est is bad else est, n))
     candidates = [Candidate("lr", {}, 0.9, good, 1, 0.0), Candidate("mlp", {}, 0.8, bad, 1, 0.0)]
     notices: list[str] = []
     kept = train._faithful_members(candidates, {0: 0.25, 1: 0.75}, x, notices.append)
