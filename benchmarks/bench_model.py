@@ -34,8 +34,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=2000)
     args = parser.parse_args()
 
-    from amlstack.data import encode_frame, load_dataset
-    from amlstack_scorer.artifact import Model
+    from amlstack.artifact.reader import Model
+    from amlstack.training.data import encode_frame, load_dataset
 
     model_dir = args.model or _train_ours(args)
     model = Model(model_dir, threads=1)
@@ -78,7 +78,7 @@ def main() -> int:
 
 
 def _train_ours(args) -> Path:
-    from amlstack.train import TrainConfig, train
+    from amlstack.training.train import TrainConfig, train
 
     print(f"training amlstack ({args.budget:.0f}s budget)...", file=sys.stderr)
     config = TrainConfig(data=args.data, target=args.target, out=args.out, name="bench",
@@ -120,7 +120,7 @@ def _median_us(fn, repeats: int) -> float:
 
 def _batch_rate(model_dir: Path, dataset, rows) -> float:
     """Rows/s for 100,000 raw rows (columns of strings and numbers) through encode + predict."""
-    from amlstack_scorer.artifact import Model
+    from amlstack.artifact.reader import Model
 
     model = Model(model_dir, threads=2)
     take = np.resize(rows, 100_000)

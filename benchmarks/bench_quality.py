@@ -60,7 +60,7 @@ def recipes(categorical: list[int], catboost: bool) -> dict[str, Callable[[], ob
 
 def features_for(base, y, train_idx, names, use_context: bool) -> np.ndarray:
     """The model matrix for one split: context columns learnt on its training rows only."""
-    from amlstack import context
+    from amlstack.training import context
 
     if not use_context:
         return base
@@ -86,7 +86,7 @@ def splits(y: np.ndarray, cv_seed: int):
     """("cv", folds of one 5-fold CV) then ("seed N", [one holdout split]) for each seed."""
     from sklearn.model_selection import StratifiedKFold
 
-    from amlstack.data import split_holdout
+    from amlstack.training.data import split_holdout
 
     yield "cv", list(StratifiedKFold(5, shuffle=True, random_state=cv_seed).split(y, y))
     for seed in HOLDOUT_SEEDS:
@@ -105,7 +105,7 @@ def main() -> None:
 
     from sklearn.metrics import roc_auc_score
 
-    from amlstack.data import encode_frame, load_dataset
+    from amlstack.training.data import encode_frame, load_dataset
 
     dataset = load_dataset(args.data, args.target)
     base = encode_frame(dataset.frame, dataset.features)

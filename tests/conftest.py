@@ -37,8 +37,8 @@ def small_csv(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_training(tmp_path_factory, small_csv):
     """A real training run: LightGBM + logistic regression, briefly searched, on a small CSV."""
-    from amlstack.context import BANK_CONTEXTS
-    from amlstack.train import TrainConfig, train
+    from amlstack.training.context import BANK_CONTEXTS
+    from amlstack.training.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("artifacts")
     config = TrainConfig(

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from flask import Flask, Response, g, request
 
+from amlstack.artifact.reader import Model
 from amlstack_scorer import errors, routes, telemetry
-from amlstack_scorer.artifact import Model
 from amlstack_scorer.auth import KeyStore
 from amlstack_scorer.contract import AUTH_ENV
 from amlstack_scorer.logs import AccessLog

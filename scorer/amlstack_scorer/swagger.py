@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from amlstack.artifact.reader import Feature, Model
 from amlstack_scorer import contract as c
-from amlstack_scorer.artifact import Feature, Model
 
 KEY_HELP = "The endpoint key, as 'Bearer <key>' (primary or secondary key)."
 ERROR_CODES = {

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import msgspec
 import numpy as np
 
-from amlstack_scorer.artifact import UNSEEN_CODE, Model
+from amlstack.artifact.reader import UNSEEN_CODE, Model
 from amlstack_scorer.errors import InvalidInput, MalformedJSON
 
 _PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)

@@ -13,9 +13,9 @@ from typing import NoReturn
 
 from flask import Flask
 
+from amlstack.artifact.reader import ArtifactError, Model
 from amlstack_scorer import logs
 from amlstack_scorer.app import Observer, create_app
-from amlstack_scorer.artifact import ArtifactError, Model
 from amlstack_scorer.observers import BufferedObserver
 from amlstack_scorer.settings import Settings, SettingsError
 

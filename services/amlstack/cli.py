@@ -28,8 +28,8 @@ COMMAND_MODULES = (
     ("amlstack.commands.model", ("train", "predict", "models"), "train"),
     ("amlstack.commands.serve", ("serve", "score"), None),
     ("amlstack.commands.loadtest", ("loadtest",), "loadtest"),
-    ("amlstack.azure.cli", ("azure",), "azure"),
-    ("amlstack.pipeline.cli", ("pipeline", "registry", "drift"), "train,azure"),
+    ("amlstack.commands.azure", ("azure",), "azure"),
+    ("amlstack.commands.pipeline", ("pipeline", "registry", "drift"), "train,azure"),
 )
 
 
@@ -60,7 +60,7 @@ def _missing(command: str, extra: str | None, module: str | None):
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, turning every expected failure into one clear line and a non-zero exit."""
-    from amlstack_scorer.artifact import ArtifactError
+    from amlstack.artifact.reader import ArtifactError
 
     try:
         build_app()(args=argv, standalone_mode=True)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from amlstack.data import detect_delimiter
+from amlstack.artifact.formats import is_missing, parse_number
+from amlstack.artifact.reader import Model
 from amlstack.errors import DataError, UserError
-from amlstack_scorer.artifact import Model
-from amlstack_scorer.formats import is_missing, parse_number
+from amlstack.training.data import detect_delimiter
 
 CHUNK_ROWS = 50_000
 

@@ -19,9 +19,9 @@ import typer
 from typer.testing import CliRunner
 from werkzeug.serving import make_server
 
+from amlstack.artifact.reader import Model, manifest_for
 from amlstack.commands import loadtest as loadtest_command
 from amlstack_scorer.app import create_app
-from amlstack_scorer.artifact import Model, manifest_for
 from amlstack_scorer.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

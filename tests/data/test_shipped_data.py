@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from amlstack.data import load_dataset, sha256_of, split_holdout
+from amlstack.training.data import load_dataset, sha256_of, split_holdout
 
 SHA256 = "8486deac8524001363f4257f3ece9cb6126beac8070b6b4b8c6e63713217a502"
 

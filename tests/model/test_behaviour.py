@@ -9,9 +9,9 @@ import random
 import numpy as np
 import pytest
 
-from amlstack.data import encode_frame, load_dataset
+from amlstack.artifact.reader import Model
 from amlstack.predict import predict_csv
-from amlstack_scorer.artifact import Model
+from amlstack.training.data import encode_frame, load_dataset
 
 PARITY = 1e-5
 
@@ -119,7 +119,7 @@ def test_context_features_are_looked_up_not_leaked(model, holdout):
         tuple(model.feature_names.index(n) for n in ("euribor3m", "month", "day_of_week")),
         tuple(model.feature_names.index(n) for n in ("cons.price.idx", "month")),
     ]
-    from amlstack_scorer.artifact import with_context
+    from amlstack.artifact.reader import with_context
 
     matrix = holdout[0][:50].copy()
     full = with_context(matrix, model.contexts)
@@ -132,7 +132,7 @@ def test_context_features_are_looked_up_not_leaked(model, holdout):
 
 
 def test_context_lookup_small_and_large_batches_agree(model, holdout):
-    from amlstack_scorer.artifact import SMALL_BATCH, with_context
+    from amlstack.artifact.reader import SMALL_BATCH, with_context
 
     matrix = holdout[0][:200]
     batch = with_context(matrix, model.contexts)
@@ -143,7 +143,7 @@ def test_context_lookup_small_and_large_batches_agree(model, holdout):
 
 @pytest.mark.slow
 def test_same_data_seed_and_iteration_budget_give_the_same_model(small_csv, tmp_path):
-    from amlstack.train import TrainConfig, train
+    from amlstack.training.train import TrainConfig, train
 
     def run(out):
         config = TrainConfig(

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from amlstack import columns
-from amlstack_scorer.artifact import Model
+from amlstack.artifact.reader import Model
+from amlstack.training import columns
 
 pytestmark = pytest.mark.slow
 ROWS = 400
@@ -49,7 +49,7 @@ def messy_csv(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def messy(tmp_path_factory):
-    from amlstack.train import TrainConfig, train
+    from amlstack.training.train import TrainConfig, train
 
     folder = tmp_path_factory.mktemp("messy")
     data = messy_csv(folder / "customers.csv")
@@ -93,7 +93,7 @@ def test_artifact_agrees_with_the_trained_model(messy):
     result, _, _ = messy
     model = Model(result.path)
     holdout = json.loads((result.path / "holdout.json").read_text())["rows"]
-    from amlstack.data import encode_frame, load_dataset
+    from amlstack.training.data import encode_frame, load_dataset
 
     patch = pytest.MonkeyPatch()
     patch.setattr(columns, "MAX_CATEGORIES", 40)

@@ -32,7 +32,7 @@ Progress = Callable[[str], None]
 
 def _csv_header(data: Path) -> tuple[list[str], str]:
     """The header's column names and the file's delimiter (comma, semicolon or tab)."""
-    from amlstack.data import detect_delimiter
+    from amlstack.training.data import detect_delimiter
 
     try:
         delimiter = detect_delimiter(data)
@@ -50,7 +50,7 @@ def automl_job_spec(
     drop: tuple[str, ...] = (),
 ) -> Path:
     """Write ``out/job.yml`` and the MLTable folder it trains on; returns the job file (offline)."""
-    from amlstack.data import closest
+    from amlstack.training.data import closest
 
     header, delimiter = _csv_header(data)
     if target not in header:
@@ -212,11 +212,11 @@ def write_artifact(
     """Adapt the AutoML ONNX and publish ``out/<name>/<next version>/`` with the local writer."""
     import onnx
 
-    from amlstack import store
+    from amlstack.artifact import reader as artifact
     from amlstack.azure import onnx_adapter
-    from amlstack.data import load_dataset
-    from amlstack.profile import PROFILE_FILE, build_profile
-    from amlstack_scorer import artifact
+    from amlstack.training import store
+    from amlstack.training.data import load_dataset
+    from amlstack.training.profile import PROFILE_FILE, build_profile
 
     # The same schema inference as local training, so both kinds of artifact look alike.
     dataset = load_dataset(data, target, drop)

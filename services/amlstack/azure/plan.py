@@ -8,11 +8,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from amlstack.artifact.reader import MODEL_JSON, ArtifactError, verify_manifest
 from amlstack.azure import specs
 from amlstack.azure.deploy import DEPLOY_STEPS, DEPLOYMENT_HEADER
 from amlstack.azure.workspace import Workspace
 from amlstack.errors import UserError
-from amlstack_scorer.artifact import MODEL_JSON, ArtifactError, verify_manifest
 
 DEFAULT_SOURCE_IMAGE = "amlstack/scorer:local"  # docker-compose.yml's scorer image, default tag
 

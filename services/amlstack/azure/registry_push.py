@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from amlstack.artifact.reader import MANIFEST
 from amlstack.azure.failures import azure_call
 from amlstack.errors import ExternalError, UserError
 from amlstack_scorer import contract
-from amlstack_scorer.artifact import MANIFEST
 
 # ACR's fixed user name for a refresh token obtained by token exchange.
 ACR_TOKEN_USER = "00000000-0000-0000-0000-000000000000"  # noqa: S105 - a user name

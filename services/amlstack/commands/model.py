@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from amlstack import defaults
 from amlstack.azure.options import ConfigOpt, GroupOpt, SubOpt, WsOpt
 from amlstack.errors import UserError
+from amlstack.training import defaults
 
 console = Console()
 
@@ -102,8 +102,8 @@ def train(
     given = [option for option, set_ in azure_only.items() if set_]
     if given:
         raise UserError(f"{given[0]} applies to --backend azure only")
-    from amlstack.train import TrainConfig
-    from amlstack.train import train as run
+    from amlstack.training.train import TrainConfig
+    from amlstack.training.train import train as run
 
     if no_time_limit and max_iter is None:
         raise UserError("--no-time-limit needs --max-iter (otherwise nothing bounds the search)")
@@ -129,7 +129,7 @@ def train(
 
 
 def _contexts(given: list[str] | None, data: Path, target: str) -> tuple[tuple[str, ...], ...]:
-    from amlstack.context import BANK_CONTEXTS
+    from amlstack.training.context import BANK_CONTEXTS
 
     if given is None:
         shipped = data.resolve() == Path("data/bankmarketing_train.csv").resolve()
@@ -149,7 +149,7 @@ def _train_azure(data, target, name, time_budget, max_iter, out, drop, compute, 
         raise UserError(
             f"--backend azure needs the azure extra: pip install 'amlstack[azure]' ({exc.name})"
         ) from None
-    from amlstack.train import default_name
+    from amlstack.training.train import default_name
 
     config, subscription_id, resource_group, workspace_name = ws
     workspace = resolve_workspace(
@@ -243,7 +243,7 @@ def models(
     """List the model artifacts present, with version, metrics and creation time."""
     import json
 
-    from amlstack.store import list_models
+    from amlstack.training.store import list_models
 
     rows = list_models(root)
     if as_json:

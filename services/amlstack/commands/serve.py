@@ -61,7 +61,7 @@ def serve(
     ] = False,
 ) -> None:
     """Serve a model artifact locally under gunicorn, with the container's settings."""
-    from amlstack_scorer.artifact import Model
+    from amlstack.artifact.reader import Model
     from amlstack_scorer.settings import Settings, SettingsError
 
     Model(model, verify=True)  # fail here, with one line, rather than in every worker

@@ -18,7 +18,7 @@ def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> d
     Training writes ``holdout.json`` (the data rows it held out); every other row of that data
     counts as trained on, so the pipeline never evaluates this model on them.
     """
-    from amlstack_scorer.artifact import Model
+    from amlstack.artifact.reader import Model
 
     model = Model(artifact)  # verifies the manifest
     lineage: dict[str, Any] = {"run_id": None, "parent": None, "code_version": reg.code_version()}

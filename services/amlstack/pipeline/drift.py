@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from amlstack.errors import ExternalError, UserError
-from amlstack.profile import PROFILE_FILE, bin_counts, check_profile
+from amlstack.training.profile import PROFILE_FILE, bin_counts, check_profile
 from amlstack_scorer.drift import bin_labels, live_counts
 
 DEFAULT_THRESHOLD = 0.2  # PSI: < 0.1 stable, 0.1-0.2 moderate, >= 0.2 significant (common usage)

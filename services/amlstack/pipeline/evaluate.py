@@ -13,7 +13,7 @@ CONFIDENCE = 0.95
 
 
 def load_model(directory: Path):
-    from amlstack_scorer.artifact import Model
+    from amlstack.artifact.reader import Model
 
     return Model(directory)
 

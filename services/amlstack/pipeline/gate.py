@@ -21,7 +21,7 @@ class GatePolicy:
 
 def behaviour_checks(artifact: Path, frame, *, seed: int = 0) -> list[dict[str, Any]]:
     """Row-order and column-order invariance, probabilities in [0, 1] that sum to 1."""
-    from amlstack_scorer.artifact import Model
+    from amlstack.artifact.reader import Model
 
     model = Model(artifact)
     sample = frame.head(BEHAVIOUR_ROWS)

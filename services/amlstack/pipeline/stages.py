@@ -63,7 +63,7 @@ class RunConfig:
 
 
 def sha256_path(path: Path) -> str:
-    from amlstack_scorer.artifact import sha256_file
+    from amlstack.artifact.reader import sha256_file
 
     return sha256_file(Path(path))
 
@@ -79,7 +79,7 @@ def automl_trainer(data: Path, out: Path, config: RunConfig) -> Path:
     """The same AutoML as `amlstack train` (in process); Azure AutoML through the CLI."""
     if config.backend != "local":
         return cli_trainer(data, out, config)
-    from amlstack.train import TrainConfig, train
+    from amlstack.training.train import TrainConfig, train
 
     learners = config.extra.get("learners")
     options = {"learners": tuple(learners.split(","))} if learners else {}
@@ -274,7 +274,7 @@ def stage_validate_data(run: Run) -> dict[str, Any]:
 
 
 def stage_train(run: Run, trainer: Trainer) -> dict[str, Any]:
-    from amlstack_scorer.artifact import Model
+    from amlstack.artifact.reader import Model
 
     train_csv = run.path(run.result("validate_data")["outputs"]["train"])
     artifact = trainer(train_csv, run.path(run.config.artifacts), run.config)

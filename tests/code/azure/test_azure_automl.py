@@ -11,10 +11,10 @@ import pytest
 from azure_recorder import AzureState, Recorder
 from fake_automl import DATA, automl_like_onnx
 
+from amlstack.artifact.reader import Model
 from amlstack.azure import automl
 from amlstack.azure.workspace import Workspace
 from amlstack.errors import DataError, ExternalError
-from amlstack_scorer.artifact import Model
 
 WS = Workspace("sub", "rg", "ws")
 
@@ -67,7 +67,7 @@ def test_class_order_follows_the_zipmap_labels(tmp_path: Path) -> None:
     import onnx
 
     from amlstack.azure import onnx_adapter
-    from amlstack.data import load_dataset
+    from amlstack.training.data import load_dataset
 
     path = automl_like_onnx(tmp_path / "m.onnx", rows=800)
     graph = onnx.load(str(path))

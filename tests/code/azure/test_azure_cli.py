@@ -10,7 +10,7 @@ from azure.ai.ml import load_job, load_online_deployment, load_online_endpoint
 from azure_recorder import AzureState, Recorder
 
 from amlstack import cli
-from amlstack.azure import cli as azure_cli
+from amlstack.commands import azure as azure_cli
 from amlstack_scorer import contract
 
 WS_ARGS = ["--subscription-id", "sub", "--resource-group", "rg", "--workspace", "ws"]

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from azure.ai.ml import load_online_deployment
 
+from amlstack.artifact.reader import Model
 from amlstack.azure import specs
-from amlstack_scorer.artifact import Model
 
 REPO = Path(__file__).resolve().parents[3]
 PROBE = Path(__file__).with_name("scorer_probe.py")

@@ -17,8 +17,8 @@ import requests
 import tiny_trainer
 from prometheus_client import generate_latest
 
+from amlstack.artifact.reader import Model
 from amlstack.pipeline import drift
-from amlstack_scorer.artifact import Model
 from amlstack_scorer.drift import LiveProfile
 
 REPO = Path(__file__).resolve().parents[3]

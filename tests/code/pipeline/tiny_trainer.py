@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from amlstack.profile import build_profile
-from amlstack_scorer.artifact import ARTIFACT_FORMAT, FORMAT_VERSION, MANIFEST, manifest_for
+from amlstack.artifact.reader import ARTIFACT_FORMAT, FORMAT_VERSION, MANIFEST, manifest_for
+from amlstack.training.profile import build_profile
 
 
 def features_of(frame: pd.DataFrame) -> list[dict]:

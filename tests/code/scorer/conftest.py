@@ -9,8 +9,8 @@ import pytest
 from scorer_artifact_factory import build
 from scorer_support import PRIMARY, make_settings
 
+from amlstack.artifact.reader import Model
 from amlstack_scorer.app import create_app
-from amlstack_scorer.artifact import Model
 from amlstack_scorer.settings import Settings
 
 

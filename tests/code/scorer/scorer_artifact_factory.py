@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from amlstack_scorer.artifact import ARTIFACT_FORMAT, FORMAT_VERSION, MANIFEST, manifest_for
+from amlstack.artifact.reader import ARTIFACT_FORMAT, FORMAT_VERSION, MANIFEST, manifest_for
 
 REPO = Path(__file__).resolve().parents[3]
 DATA = REPO / "data" / "bankmarketing_train.csv"

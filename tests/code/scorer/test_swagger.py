@@ -14,9 +14,9 @@ import pytest
 from openapi_spec_validator import validate
 from scorer_support import make_settings
 
+from amlstack.artifact.reader import Model
 from amlstack_scorer import contract as c
 from amlstack_scorer.app import create_app
-from amlstack_scorer.artifact import Model
 
 GOLDEN = Path(__file__).parent / "golden"
 FILES = {2: "swagger2.json", 3: "openapi3.json"}

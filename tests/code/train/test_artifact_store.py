@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from amlstack import store
-from amlstack_scorer.artifact import ArtifactError, Model
+from amlstack.artifact.reader import ArtifactError, Model
+from amlstack.training import store
 
 
 def fill_with(text):

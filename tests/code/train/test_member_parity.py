@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from amlstack import export, train
 from amlstack.errors import UserError
-from amlstack.search import Candidate
+from amlstack.training import export, train
+from amlstack.training.search import Candidate
 
 
 def fitted(flip: bool = False):

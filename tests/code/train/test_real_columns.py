@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from amlstack import columns
-from amlstack.data import encode_frame, load_dataset
 from amlstack.errors import DataError
-from amlstack.preprocess import fit_preparation
+from amlstack.training import columns
+from amlstack.training.data import encode_frame, load_dataset
+from amlstack.training.preprocess import fit_preparation
 
 ROWS = 40
 
@@ -125,7 +125,7 @@ def test_preparation_graph_computes_what_training_computes():
     import onnx
     from onnx import TensorProto, helper
 
-    from amlstack import export, preprocess
+    from amlstack.training import export, preprocess
 
     features = [{"name": "a", "kind": "numeric"}, {"name": "d", "kind": "date"},
                 {"name": "c", "kind": "categorical", "categories": ["x", "y"]}]  # fmt: skip

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from amlstack.artifact.reader import MANIFEST, MODEL_JSON, manifest_for
 from amlstack.errors import UserError
-from amlstack_scorer.artifact import MANIFEST, MODEL_JSON, manifest_for
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 

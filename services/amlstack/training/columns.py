@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from amlstack.artifact.formats import MISSING_MARKERS, date_format_of, parse_number
 from amlstack.errors import DataError
-from amlstack_scorer.formats import MISSING_MARKERS, date_format_of, parse_number
 
 if TYPE_CHECKING:
     import pandas as pd

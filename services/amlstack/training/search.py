@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from amlstack.defaults import MAX_TREES
+from amlstack.training.defaults import MAX_TREES
 
 # Share of the budget (time or iterations) each learner gets; the boosters earn most of it.
 LEARNER_SHARE = {

@@ -4,7 +4,7 @@ Bank-marketing rows are calls; the columns (euribor3m, month, day_of_week) toget
 calling day, and a day's success rate says much about each call on it. Trees can only approximate
 that from the raw columns, so we hand it to them. Training rows get out-of-fold rates (a row's
 own label never feeds its own feature); held-out and served rows get the full training table,
-which the artifact stores and ``amlstack_scorer.artifact.Context`` looks up at prediction time.
+which the artifact stores and ``amlstack.artifact.reader.Context`` looks up at prediction time.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.artifact.reader import context_keys
 from amlstack.errors import UserError
-from amlstack_scorer.artifact import context_keys
 
 SMOOTHING = 20.0  # pseudo-rows of the prior: a combination seen 20 times is half its own rate
 FOLDS = 5

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from amlstack_scorer.formats import date_days
+from amlstack.artifact.formats import date_days
 
 ARTIFACT_FORMAT = "amlstack-artifact"
 FORMAT_VERSION = 1

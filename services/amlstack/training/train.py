@@ -8,8 +8,8 @@ rows with their tuned configuration and measured on the holdout (the "measured m
 refitted once more on every labelled row, holdout included, and that model is the one exported
 and shipped (as AutoGluon's ``refit_full``): the holdout figures describe the measured model.
 
-Learners see the prepared matrix (``amlstack.preprocess``: missing values imputed, indicators
-and weekdays added, all float32); the exported graph starts with the same preparation, so the
+Learners see the prepared matrix (``preprocess``: missing values imputed, indicators and
+weekdays added, all float32); the exported graph starts with the same preparation, so the
 artifact takes the raw encoded rows, NaN included. A member whose exported graph disagrees with
 its in-memory model is dropped with a warning; the whole graph's parity check stays strict.
 """
@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from amlstack import data as data_mod
-from amlstack import defaults
 from amlstack.errors import UserError
-from amlstack.search import DEFAULT_LEARNERS, FLAML_METRIC, Candidate, Progress
+from amlstack.training import data as data_mod
+from amlstack.training import defaults
+from amlstack.training.search import DEFAULT_LEARNERS, FLAML_METRIC, Candidate, Progress
 
 PARITY_TOLERANCE = 1e-5
 OOF_MAX_ROWS = 8000  # up to this many non-holdout rows, members are chosen out of fold
@@ -116,8 +116,8 @@ def train(
 
     ``notice`` gets each column decision and each dropped ensemble member, once, as a line.
     """
-    from amlstack import evaluate, export, search, store
-    from amlstack.preprocess import fit_preparation
+    from amlstack.training import evaluate, export, search, store
+    from amlstack.training.preprocess import fit_preparation
 
     config.check()
     started = time.monotonic()
@@ -211,7 +211,7 @@ def train(
         _write_json(folder / "sample_input.json", {"data": _sample(dataset, test_idx)})
         _write_json(folder / "holdout.json", _holdout_record(dataset, test_idx, config))
         _write_profile(folder, dataset)
-        from amlstack.report import write_report
+        from amlstack.training.report import write_report
 
         write_report(
             folder / "report", title=f"{name} v{version} — training report", y=y_test,
@@ -232,7 +232,7 @@ def train(
 
 def _add_contexts(base, y, train_idx, dataset, config):
     """The search matrix: encoded features plus context columns (when any are configured)."""
-    from amlstack import context
+    from amlstack.training import context
 
     features = list(dataset.features)
     if not config.contexts:
@@ -248,7 +248,7 @@ def _check_context_parity(base_test, full_test, contexts, dataset) -> None:
     """The scorer's context lookup must rebuild exactly the columns the model was tested on."""
     if not contexts:
         return
-    from amlstack_scorer.artifact import Context, with_context
+    from amlstack.artifact.reader import Context, with_context
 
     index = {f["name"]: i for i, f in enumerate(dataset.features)}
     rebuilt = with_context(base_test, [Context.from_json(c, index) for c in contexts])
@@ -270,7 +270,7 @@ def _selection_rows(candidates, matrix, y, train_idx, val_idx, config, deadline)
     alone; candidates are then ranked by that score. Candidates not done by ``deadline``
     (monotonic seconds, or None) leave the pool. Larger data, or no time: the validation split.
     """
-    from amlstack import evaluate
+    from amlstack.training import evaluate
 
     y_train = y[train_idx]
     folds = min(OOF_FOLDS, int(np.bincount(y_train).min()))
@@ -309,12 +309,12 @@ def _selection_rows(candidates, matrix, y, train_idx, val_idx, config, deadline)
 
 def _choose_members(candidates: list[Candidate], y_val, config: TrainConfig) -> dict[int, float]:
     """The ensemble when it beats the best single model on validation, else that model."""
-    from amlstack import evaluate
+    from amlstack.training import evaluate
 
     single = evaluate.score(config.metric, y_val, candidates[0].val_proba)
     if len(candidates) == 1:
         return {0: 1.0}
-    from amlstack.search import tree_count
+    from amlstack.training.search import tree_count
 
     weights = evaluate.greedy_ensemble(
         y_val,
@@ -346,7 +346,7 @@ def _blend(candidates: list[Candidate], weights: dict[int, float], x: np.ndarray
 
 def _faithful_members(candidates, weights, x_test, notice) -> dict[int, float]:
     """Drop (with a notice) each member whose export disagrees with it; reweight the rest."""
-    from amlstack import export
+    from amlstack.training import export
 
     kept = {}
     for i, w in weights.items():
@@ -397,7 +397,7 @@ def _check_parity(onnx_proba: np.ndarray, memory_proba: np.ndarray) -> None:
 
 
 def _leaderboard(candidates, weights, x_test, y_test) -> list[dict[str, Any]]:
-    from amlstack import evaluate
+    from amlstack.training import evaluate
 
     board = []
     for rank, cand in enumerate(candidates, start=1):
@@ -419,8 +419,8 @@ def _leaderboard(candidates, weights, x_test, y_test) -> list[dict[str, Any]]:
 
 
 def _importance(onnx_model, x_test, y_test, names, seed) -> dict[str, float]:
-    from amlstack import export
-    from amlstack.report import permutation_importance
+    from amlstack.training import export
+    from amlstack.training.report import permutation_importance
 
     session = export.session_for(onnx_model, threads=2)
 
@@ -432,7 +432,7 @@ def _importance(onnx_model, x_test, y_test, names, seed) -> dict[str, float]:
 
 def _model_json(config, dataset, name, metrics, leaderboard, members, threshold, *, rows,
                 importance, seconds) -> dict[str, Any]:  # fmt: skip
-    from amlstack_scorer.artifact import ARTIFACT_FORMAT, FORMAT_VERSION
+    from amlstack.artifact.reader import ARTIFACT_FORMAT, FORMAT_VERSION
 
     frame = dataset.frame
     features = []
@@ -530,7 +530,7 @@ def _holdout_record(dataset, test_idx, config) -> dict[str, Any]:
 
 
 def _write_profile(folder: Path, dataset) -> None:
-    from amlstack.profile import PROFILE_FILE, build_profile
+    from amlstack.training.profile import PROFILE_FILE, build_profile
 
     # dates and frequency-encoded columns have no bins a drift monitor could count
     monitored = [

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from amlstack import columns
 from amlstack.errors import DataError, UserError
+from amlstack.training import columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -159,7 +159,7 @@ def _as_numbers(values: list[str]) -> list[float] | None:
 
 
 def infer_features(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], pd.DataFrame, list]:
-    """Schema entries, the typed frame and the column decisions (see ``amlstack.columns``)."""
+    """Schema entries, the typed frame and the column decisions (see ``columns``)."""
     import pandas as pd
 
     features: list[dict[str, Any]] = []
@@ -178,7 +178,7 @@ def infer_features(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], pd.DataFr
 
 def encode_frame(frame: pd.DataFrame, features: list[dict[str, Any]]) -> np.ndarray:
     """The model's float32 input matrix, built by the serving code itself (one encoding)."""
-    from amlstack_scorer.artifact import Feature, encode_columns
+    from amlstack.artifact.reader import Feature, encode_columns
 
     specs = [Feature.from_json(f) for f in features]
     encoded = {}

@@ -247,9 +247,9 @@ def deploy_cmd(
     workspace: WsOpt = None,
 ) -> None:
     """Blue/green: new deployment at 0%, smoke test, then traffic (never before the test passes)."""
+    from amlstack.artifact.reader import Model
     from amlstack.azure import plan as planning
     from amlstack.azure.release import release
-    from amlstack_scorer.artifact import Model
 
     ws = _workspace(config, subscription_id, resource_group, workspace)
     model, settings = _settings(

@@ -117,7 +117,7 @@ def permutation_importance(
     seed: int,
 ) -> dict[str, float]:
     """AUC lost when each column is shuffled; works on the exported model itself."""
-    from amlstack.evaluate import auc
+    from amlstack.training.evaluate import auc
 
     base = auc(y, predict(matrix))
     rng = np.random.default_rng(seed)

@@ -40,7 +40,7 @@ def date_days(text: str | None, date_format: str) -> float:
         if date_format == ISO:
             moment = datetime.fromisoformat(text)
         else:
-            moment = datetime.strptime(text, date_format)  # noqa: DTZ007 - a wall-clock date
+            moment = datetime.strptime(text, date_format)
     except ValueError:
         return math.nan
     if moment.tzinfo is not None:

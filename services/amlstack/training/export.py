@@ -161,7 +161,7 @@ def with_preparation(model, prep):
     """The graph with the input preparation (imputation, indicators, weekdays) in front."""
     import onnx
 
-    from amlstack.preprocess import prepend
+    from amlstack.training.preprocess import prepend
 
     prepared = prepend(model, prep, INPUT)
     onnx.checker.check_model(prepared)
