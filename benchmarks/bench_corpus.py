@@ -123,6 +123,9 @@ def main() -> None:
     parser.add_argument("--bank-default", action="store_true")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "bench-corpus")
     args = parser.parse_args()
+    # absolute: every run's working directory is a temporary folder
+    args.flaml_python = str(Path(args.flaml_python).absolute())
+    args.autogluon_python = str(Path(args.autogluon_python).absolute())
     systems = args.systems.split(",")
     args.work.mkdir(parents=True, exist_ok=True)
     corpus = build_corpus(args, args.work / "corpus")

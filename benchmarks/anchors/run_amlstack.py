@@ -30,14 +30,11 @@ def main() -> None:
         train = [*AMLSTACK, "train", "--data", str(args.train), "--target", args.target,
                  "--time-budget", f"{args.budget:g}", "--seed", str(args.seed),
                  "--out", str(root / "artifacts"), "--name", "bench"]  # fmt: skip
-        subprocess.run(train, check=True, stdout=sys.stderr)
+        run(train)
         model = max((root / "artifacts" / "bench").iterdir())
         predicted = root / "predicted.csv"
-        subprocess.run(
-            [*AMLSTACK, "predict", "--model", str(model), "--input", str(args.test),
-             "--output", str(predicted)],
-            check=True, stdout=sys.stderr,
-        )  # fmt: skip
+        run([*AMLSTACK, "predict", "--model", str(model), "--input", str(args.test),
+             "--output", str(predicted)])  # fmt: skip
         with predicted.open(newline="") as src, args.out.open("w", newline="") as dst:
             reader = csv.DictReader(src)
             columns = [c for c in reader.fieldnames or [] if c.startswith("probability_")]
@@ -45,6 +42,13 @@ def main() -> None:
             writer.writerow([c.removeprefix("probability_") for c in columns])
             for row in reader:
                 writer.writerow([row[c] for c in columns])
+
+
+def run(cmd: list[str]) -> None:
+    """Run an amlstack command; on failure exit with its code, its own error line last."""
+    proc = subprocess.run(cmd, stdout=sys.stderr, check=False)
+    if proc.returncode != 0:
+        sys.exit(proc.returncode)
 
 
 if __name__ == "__main__":

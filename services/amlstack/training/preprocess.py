@@ -124,10 +124,13 @@ def prepend(model, prep: Preparation, input_name: str):
     del graph.node[:]
     graph.node.extend([*nodes, *kept])
     graph.initializer.extend(inits)
+    others = [i for i in graph.input if i.name != input_name]  # initializers, in old IR versions
     del graph.input[:]
     graph.input.append(
         helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [None, len(prep.fill)])
     )
+    graph.input.extend(others)
+    model.ir_version = max(model.ir_version, 4)  # initializers need not be graph inputs
     _at_least_opset(model, 9)  # IsNaN and Where; every other node is older
     return model
 

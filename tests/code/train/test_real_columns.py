@@ -147,3 +147,22 @@ def test_preparation_graph_computes_what_training_computes():
     graph = export.with_preparation(identity, prep)
     onnx.checker.check_model(graph)
     np.testing.assert_array_equal(export.onnx_proba(graph, matrix), prep.apply(matrix))
+
+
+def test_preparation_in_front_of_an_old_ir_catboost_graph():
+    from catboost import CatBoostClassifier
+
+    from amlstack.training import export, preprocess
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3)).astype(np.float32)
+    x[::7, 1] = np.nan
+    y = (x[:, 0] > 0).astype(int)
+    prep = preprocess.fit_preparation(x, [{"name": n, "kind": "numeric"} for n in "abc"])
+    model = CatBoostClassifier(iterations=10, verbose=0, allow_writing_files=False)
+    model.fit(prep.apply(x), y)
+    member = export.to_onnx(model, prep.n_outputs)
+    assert member.ir_version < 4  # CatBoost's own export: initializers listed as inputs
+    graph = export.with_preparation(member, prep)
+    gap = np.abs(export.onnx_proba(graph, x) - model.predict_proba(prep.apply(x))).max()
+    assert gap <= 1e-5
