@@ -42,6 +42,9 @@ def main() -> None:
             time_limit=args.budget,
             num_cpus=2,
             num_gpus=0,
+            # best_quality's dynamic-stacking check fails here with "Learner is already fit"
+            # (no ray, so it runs in-process); without it best_quality still bags and stacks
+            dynamic_stacking=False,
         )
         proba = predictor.predict_proba(test, as_multiclass=True)
         proba.columns = [str(c) for c in proba.columns]
