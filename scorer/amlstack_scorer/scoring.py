@@ -113,7 +113,7 @@ class ScoringEndpoint:
         labels = [classes[i] for i in indices]
         probabilities = [dict(zip(keys, row, strict=True)) for row in proba.tolist()]
         if state.metrics is not None:
-            state.metrics.observe_scores(labels, batch.unseen)
+            state.metrics.observe_scores(labels, batch.unseen, batch.missing)
         answer: dict[str, Any] = {
             "predictions": labels,
             "probabilities": probabilities,

@@ -12,6 +12,7 @@ from typing import Any
 
 from amlstack.artifact.reader import Feature, Model
 from amlstack_scorer import contract as c
+from amlstack_scorer.validation import may_be_missing
 
 KEY_HELP = "The endpoint key, as 'Bearer <key>' (primary or secondary key)."
 ERROR_CODES = {
@@ -25,11 +26,13 @@ ERROR_CODES = {
 }
 
 
-def _field(feature: Feature, version: int) -> dict[str, Any]:
+def _field(feature: Feature, version: int, nullable: bool) -> dict[str, Any]:
     spec: dict[str, Any]
     if feature.kind == "categorical":
         spec = {"type": "string", "enum": list(feature.categories)}
         spec["description"] = "Categories seen in training; other values are scored as unknown."
+    elif feature.kind == "date":
+        spec = {"type": "string", "format": "date", "description": "A date, as in training."}
     else:
         spec = {"type": "number", "format": "double"}
         if feature.minimum is not None and feature.maximum is not None:
@@ -38,7 +41,7 @@ def _field(feature: Feature, version: int) -> dict[str, Any]:
             spec["x-training-minimum"] = feature.minimum
         if feature.maximum is not None:
             spec["x-training-maximum"] = feature.maximum
-    if feature.nullable:
+    if nullable:  # null or left out: the model imputes it
         spec["x-nullable" if version == 2 else "nullable"] = True
     if feature.example is not None:
         spec["example"] = feature.example
@@ -47,11 +50,11 @@ def _field(feature: Feature, version: int) -> dict[str, Any]:
 
 def _schemas(model: Model, max_batch: int, version: int, ref: str) -> dict[str, Any]:
     sample = model.sample_input()
-    record = {
-        "type": "object",
-        "required": [f.name for f in model.features if not f.nullable],
-        "properties": {f.name: _field(f, version) for f in model.features},
-    }
+    optional = {f.name: may_be_missing(model, f) for f in model.features}
+    record: dict[str, Any] = {"type": "object"}
+    if not all(optional.values()):  # JSON Schema draft 4: "required" may not be empty
+        record["required"] = [name for name, ok in optional.items() if not ok]
+    record["properties"] = {f.name: _field(f, version, optional[f.name]) for f in model.features}
     if sample:
         record["example"] = sample[0]
     service_input = {

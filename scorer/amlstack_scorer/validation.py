@@ -9,12 +9,13 @@ then into the float32 matrix the ONNX graph takes. Errors name the record index 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import msgspec
 import numpy as np
 
+from amlstack.artifact.formats import date_days
 from amlstack.artifact.reader import UNSEEN_CODE, Model
 from amlstack_scorer.errors import InvalidInput, MalformedJSON
 
@@ -26,10 +27,12 @@ _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]*)`")
 
 @dataclass(frozen=True)
 class Batch:
-    """A validated request: its encoded matrix and how many unseen categories each feature had."""
+    """A validated request: its encoded matrix, per feature its unseen categories and missing
+    values (null, absent or an unreadable date: NaN, imputed by the model)."""
 
     matrix: np.ndarray
     unseen: dict[str, int]
+    missing: dict[str, int] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -57,6 +60,7 @@ class Schema:
         self._categorical = [
             (i, f.name, f.codes) for i, f in enumerate(model.features) if f.kind == "categorical"
         ]
+        self._dates = [(i, f.date_format) for i, f in enumerate(model.features) if f.kind == "date"]
 
     def decode(self, body: bytes) -> tuple[list[Any], str]:
         """Record Structs and their JSON path (400 for bad JSON, 422 for bad content)."""
@@ -91,7 +95,9 @@ class Schema:
                 "value is too large for a float32 number",
                 field=f"{prefix}[{r}].{self.feature_names[c]}",
             )
-        return Batch(wide.astype(np.float32, order="C"), unseen)
+        missing = np.isnan(wide).sum(axis=0)
+        counts = {self.feature_names[j]: int(missing[j]) for j in np.flatnonzero(missing)}
+        return Batch(wide.astype(np.float32, order="C"), unseen, counts)
 
     def _rows(self, records: list[Any], unseen: dict[str, int]) -> list[list[Any]]:
         astuple = msgspec.structs.astuple
@@ -104,6 +110,8 @@ class Schema:
                     code = UNSEEN_CODE
                     unseen[name] = unseen.get(name, 0) + 1
                 row[i] = code
+            for i, fmt in self._dates:
+                row[i] = date_days(row[i], fmt)
             rows.append(row)
         return rows
 
@@ -115,6 +123,8 @@ class Schema:
             columns[i] = encoded
             if UNSEEN_CODE in encoded:
                 unseen[name] = encoded.count(UNSEEN_CODE)
+        for i, fmt in self._dates:
+            columns[i] = [date_days(v, fmt) for v in columns[i]]
         return columns
 
 
@@ -125,13 +135,18 @@ def _record_type(model: Model) -> type:
     for i, feature in enumerate(model.features):
         attr = f"f{i}"
         rename[attr] = feature.name
-        kind: Any = str if feature.kind == "categorical" else float
-        if feature.nullable:
+        kind: Any = float if feature.kind == "numeric" else str
+        if may_be_missing(model, feature):
             fields.append((attr, kind | None, None))
         else:
             fields.append((attr, kind))
-    # kw_only: nullable fields (with a default) may sit between required ones, in feature order.
+    # kw_only: optional fields (with a default) may sit between required ones, in feature order.
     return msgspec.defstruct("Record", fields, rename=rename, kw_only=True)
+
+
+def may_be_missing(model: Model, feature: Any) -> bool:
+    """Null or absent is scored: always when the graph imputes, else where training had it."""
+    return model.imputes_missing or feature.nullable
 
 
 def _invalid(message: str) -> InvalidInput:

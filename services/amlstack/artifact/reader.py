@@ -169,6 +169,8 @@ class Model:
         self.version: str = str(self.meta.get("version", "0"))
         self.feature_names = [f.name for f in self.features]
         self._session = _load_session(self.directory / model_spec["file"], threads)
+        # artifacts from before the graph imputed missing values refuse them where training had none
+        self.imputes_missing = "preprocessing" in model_spec
         self._input = model_spec.get("input", "X")
         self._output = [model_spec.get("output", "probabilities")]
         self._kinds = [(i, f.kind, f) for i, f in enumerate(self.features)]
