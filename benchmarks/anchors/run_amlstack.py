@@ -6,24 +6,19 @@ Runs the two commands a user runs, `amlstack train` (default options, the budget
 `amlstack predict` on the test rows; the probabilities file has one column per class.
 """
 
-import argparse
 import csv
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from runner_args import runner_parser
+
 AMLSTACK = [str(Path(sys.executable).with_name("amlstack"))]  # the console script
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=Path, required=True)
-    parser.add_argument("--test", type=Path, required=True)
-    parser.add_argument("--target", required=True)
-    parser.add_argument("--budget", type=float, default=60.0)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, required=True)
+    parser = runner_parser(__doc__.splitlines()[0], seed=42)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -7,23 +7,16 @@ AutoGluon gets the CSV as pandas reads it, the preset named, the same budget and
 probabilities file has one column per class, named by the label.
 """
 
-import argparse
 import tempfile
-from pathlib import Path
 
 import pandas as pd
 from autogluon.tabular import TabularPredictor
+from runner_args import runner_parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=Path, required=True)
-    parser.add_argument("--test", type=Path, required=True)
-    parser.add_argument("--target", required=True)
-    parser.add_argument("--budget", type=float, default=60.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = runner_parser(__doc__.splitlines()[0], seed=0)
     parser.add_argument("--presets", default="medium_quality")
-    parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     train = pd.read_csv(args.train, low_memory=False)
     test = pd.read_csv(args.test, low_memory=False)

@@ -6,21 +6,13 @@ FLAML gets the CSV as pandas reads it and its own defaults (every learner it has
 budget and two cores; the probabilities file has one column per class, named by the label.
 """
 
-import argparse
-from pathlib import Path
-
 import pandas as pd
 from flaml import AutoML
+from runner_args import runner_parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=Path, required=True)
-    parser.add_argument("--test", type=Path, required=True)
-    parser.add_argument("--target", required=True)
-    parser.add_argument("--budget", type=float, default=60.0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
+    parser = runner_parser(__doc__.splitlines()[0], seed=0)
     args = parser.parse_args()
     train = pd.read_csv(args.train, low_memory=False)
     test = pd.read_csv(args.test, low_memory=False)
