@@ -12,6 +12,8 @@ READINESS_ROUTE = "/ready"  # answers 200 only once the model is loaded and veri
 SCORING_ROUTE = "/score"
 SWAGGER_ROUTE = "/swagger.json"
 METRICS_ROUTE = "/metrics"
+JSON_MIMETYPE = "application/json"  # every request and response body
+REQUEST_ID_HEADER = "X-Request-ID"  # echoed when safe, else generated; in every log line
 
 # Environment variables (the typed settings object in settings.py reads them).
 ENV_PREFIX = "AMLSTACK_"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-import msgspec
 from flask import Flask, Response, g
 from werkzeug.exceptions import HTTPException
 
-log = logging.getLogger("amlstack.scorer")
+from amlstack_scorer.contract import JSON_MIMETYPE
+from amlstack_scorer.wire import encode
 
-JSON = "application/json"
+log = logging.getLogger("amlstack.scorer")
 
 
 class ScorerError(Exception):
@@ -91,8 +91,6 @@ _FROM_WERKZEUG: dict[int, type[ScorerError]] = {
     415: UnsupportedMediaType,
 }
 
-_encode = msgspec.json.Encoder().encode
-
 
 def render(exc: ScorerError, request_id: str | None) -> tuple[bytes, list[tuple[str, str]]]:
     """The one JSON shape of every error, ``{"error": {code, message, field, request_id}}``,
@@ -110,13 +108,13 @@ def render(exc: ScorerError, request_id: str | None) -> tuple[bytes, list[tuple[
         headers.append(("WWW-Authenticate", exc.challenge))
     if isinstance(exc, MethodNotAllowed) and exc.allowed:
         headers.append(("Allow", ", ".join(exc.allowed)))
-    return _encode(body), headers
+    return encode(body), headers
 
 
 def error_response(exc: ScorerError) -> Response:
     """``render`` as a Flask response (routes served by Flask)."""
     body, headers = render(exc, g.get("request_id"))
-    return Response(body, status=exc.status, mimetype=JSON, headers=headers)
+    return Response(body, status=exc.status, mimetype=JSON_MIMETYPE, headers=headers)
 
 
 def _from_http(exc: HTTPException) -> ScorerError:

@@ -6,10 +6,9 @@ import logging
 import sys
 import time
 
-import msgspec
+from amlstack_scorer.wire import encode
 
 ACCESS_LOGGER = "amlstack.access"
-_encode = msgspec.json.Encoder().encode
 # LogRecord attributes that are not "extra" fields.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message"}
 
@@ -30,7 +29,7 @@ class JsonFormatter(logging.Formatter):
                 doc[key] = value
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return _encode(doc).decode()
+        return encode(doc).decode()
 
 
 def configure(level: str = "INFO", stream=None) -> None:
@@ -70,7 +69,7 @@ class AccessLog:
     ) -> None:
         if not self.enabled:
             return
-        line = _encode(
+        line = encode(
             {
                 "time": self._time(),
                 "level": "INFO",

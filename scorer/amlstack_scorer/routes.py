@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import msgspec
 from flask import Flask, Response, request
 
 from amlstack_scorer import contract as c
+from amlstack_scorer.contract import JSON_MIMETYPE
 from amlstack_scorer.errors import BadRequest, NotReady
-
-if TYPE_CHECKING:
-    from amlstack_scorer.app import ScorerState
-
-JSON = "application/json"
-_encode = msgspec.json.Encoder().encode
+from amlstack_scorer.state import ScorerState
+from amlstack_scorer.wire import encode
 
 
 def register(app: Flask, state: ScorerState) -> None:
@@ -46,7 +40,7 @@ def register(app: Flask, state: ScorerState) -> None:
             scheme = request.scheme
         host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
         doc = state.swagger.for_request(int(version), scheme, host)
-        return Response(_encode(doc), mimetype=JSON)
+        return Response(encode(doc), mimetype=JSON_MIMETYPE)
 
     @app.get(c.METRICS_ROUTE)
     def metrics() -> Response:

@@ -13,12 +13,10 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
-
-import msgspec
+from typing import Any
 
 from amlstack_scorer import errors, telemetry
-from amlstack_scorer.contract import SCORING_ROUTE
+from amlstack_scorer.contract import JSON_MIMETYPE, REQUEST_ID_HEADER, SCORING_ROUTE
 from amlstack_scorer.errors import (
     BadRequest,
     MethodNotAllowed,
@@ -28,15 +26,12 @@ from amlstack_scorer.errors import (
     ScorerError,
     UnsupportedMediaType,
 )
-
-if TYPE_CHECKING:
-    from amlstack_scorer.app import ScorerState
+from amlstack_scorer.state import ScorerState
+from amlstack_scorer.wire import encode
 
 log = logging.getLogger("amlstack.scorer")
-JSON = "application/json"
 STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
-_encode = msgspec.json.Encoder().encode
 
 
 class ScoringEndpoint:
@@ -79,9 +74,9 @@ class ScoringEndpoint:
             status = 500
             body, headers = errors.render(ScorerError("internal error"), request_id)
         if status != 204:
-            headers.append(("Content-Type", JSON))
+            headers.append(("Content-Type", JSON_MIMETYPE))
         headers.append(("Content-Length", str(len(body))))
-        headers.append(("X-Request-ID", request_id))
+        headers.append((REQUEST_ID_HEADER, request_id))
         headers.extend(state.cors.response_headers(origin))
         start_response(STATUS_LINES[status], headers)
         elapsed = time.perf_counter() - started
@@ -96,8 +91,10 @@ class ScoringEndpoint:
         if model is None or schema is None:
             raise NotReady("the model is not loaded yet")
         mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
-        if mimetype != JSON:
-            raise UnsupportedMediaType(f"Content-Type must be {JSON}, got {mimetype or 'none'!r}")
+        if mimetype != JSON_MIMETYPE:
+            raise UnsupportedMediaType(
+                f"Content-Type must be {JSON_MIMETYPE}, got {mimetype or 'none'!r}"
+            )
         records, prefix = schema.decode(self._read_body(environ))
         batch = schema.encode(records, prefix)
         if state.observers:
@@ -119,7 +116,7 @@ class ScoringEndpoint:
             "probabilities": probabilities,
             "model": state.model_info,
         }
-        return _encode(answer), batch.size
+        return encode(answer), batch.size
 
     def _read_body(self, environ: dict) -> bytes:
         """The body, checked against the size limit before (Content-Length) or while reading."""

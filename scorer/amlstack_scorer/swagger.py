@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from amlstack.artifact.reader import Feature, Model
+from amlstack.artifact.encoding import Feature
+from amlstack.artifact.reader import Model
 from amlstack_scorer import contract as c
 from amlstack_scorer.validation import may_be_missing
 

@@ -9,34 +9,16 @@ then into the float32 matrix the ONNX graph takes. Errors name the record index 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import msgspec
-import numpy as np
 
-from amlstack.artifact.formats import date_days
-from amlstack.artifact.reader import UNSEEN_CODE, Model
+from amlstack.artifact.encoding import Encoded, ValueTooLarge
+from amlstack.artifact.reader import Model
 from amlstack_scorer.errors import InvalidInput, MalformedJSON
 
 _PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
-ROW_WISE_MAX = 16  # below this, building rows is cheaper than columns
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]*)`")
-
-
-@dataclass(frozen=True)
-class Batch:
-    """A validated request: its encoded matrix, per feature its unseen categories and missing
-    values (null, absent or an unreadable date: NaN, imputed by the model)."""
-
-    matrix: np.ndarray
-    unseen: dict[str, int]
-    missing: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def size(self) -> int:
-        return self.matrix.shape[0]
 
 
 class Schema:
@@ -57,10 +39,7 @@ class Schema:
             ],
         )
         self._decoder = msgspec.json.Decoder(payload)
-        self._categorical = [
-            (i, f.name, f.codes) for i, f in enumerate(model.features) if f.kind == "categorical"
-        ]
-        self._dates = [(i, f.date_format) for i, f in enumerate(model.features) if f.kind == "date"]
+        self._encoder = model.encoder
 
     def decode(self, body: bytes) -> tuple[list[Any], str]:
         """Record Structs and their JSON path (400 for bad JSON, 422 for bad content)."""
@@ -80,52 +59,13 @@ class Schema:
             "body must be {'data': [records]} or {'Inputs': {'data': [records]}}", field="data"
         )
 
-    def encode(self, records: list[Any], prefix: str = "data") -> Batch:
-        """Encode records to the model's float32 matrix; 422 for values float32 cannot hold."""
-        unseen: dict[str, int] = {}
-        if len(records) <= ROW_WISE_MAX:
-            wide = np.array(self._rows(records, unseen), dtype=np.float64)
-        else:
-            wide = np.array(self._columns(records, unseen), dtype=np.float64).T
-        # JSON has no NaN/Infinity, but finite float64 values can overflow float32.
-        magnitude = np.abs(wide)
-        if magnitude.max() > FLOAT32_MAX:
-            r, c = np.argwhere(magnitude > FLOAT32_MAX)[0]
-            raise InvalidInput(
-                "value is too large for a float32 number",
-                field=f"{prefix}[{r}].{self.feature_names[c]}",
-            )
-        missing = np.isnan(wide).sum(axis=0)
-        counts = {self.feature_names[j]: int(missing[j]) for j in np.flatnonzero(missing)}
-        return Batch(wide.astype(np.float32, order="C"), unseen, counts)
-
-    def _rows(self, records: list[Any], unseen: dict[str, int]) -> list[list[Any]]:
-        astuple = msgspec.structs.astuple
-        rows = []
-        for record in records:
-            row = list(astuple(record))
-            for i, name, codes in self._categorical:
-                code = codes.get(row[i])
-                if code is None:
-                    code = UNSEEN_CODE
-                    unseen[name] = unseen.get(name, 0) + 1
-                row[i] = code
-            for i, fmt in self._dates:
-                row[i] = date_days(row[i], fmt)
-            rows.append(row)
-        return rows
-
-    def _columns(self, records: list[Any], unseen: dict[str, int]) -> list[Any]:
-        # Large batches: one list comprehension per categorical column beats a per-cell loop.
-        columns: list[Any] = list(zip(*map(msgspec.structs.astuple, records), strict=True))
-        for i, name, codes in self._categorical:
-            encoded = [codes.get(v, UNSEEN_CODE) for v in columns[i]]
-            columns[i] = encoded
-            if UNSEEN_CODE in encoded:
-                unseen[name] = encoded.count(UNSEEN_CODE)
-        for i, fmt in self._dates:
-            columns[i] = [date_days(v, fmt) for v in columns[i]]
-        return columns
+    def encode(self, records: list[Any], prefix: str = "data") -> Encoded:
+        """Encode records with the artifact's encoder; 422 for values float32 cannot hold."""
+        try:
+            return self._encoder.rows(list(map(msgspec.structs.astuple, records)))
+        except ValueTooLarge as exc:
+            field = f"{prefix}[{exc.row}].{exc.feature}"
+            raise InvalidInput("value is too large for a float32 number", field=field) from None
 
 
 def _record_type(model: Model) -> type:

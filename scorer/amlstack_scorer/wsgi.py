@@ -13,10 +13,11 @@ from typing import NoReturn
 
 from flask import Flask
 
-from amlstack.artifact.reader import ArtifactError, Model
+from amlstack.artifact.manifest import ArtifactError
+from amlstack.artifact.reader import Model
 from amlstack_scorer import logs
-from amlstack_scorer.app import Observer, create_app
-from amlstack_scorer.observers import BufferedObserver
+from amlstack_scorer.app import create_app
+from amlstack_scorer.observers import BufferedObserver, Observer
 from amlstack_scorer.settings import Settings, SettingsError
 
 log = logging.getLogger("amlstack.scorer")

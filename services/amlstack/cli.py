@@ -60,7 +60,7 @@ def _missing(command: str, extra: str | None, module: str | None):
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, turning every expected failure into one clear line and a non-zero exit."""
-    from amlstack.artifact.reader import ArtifactError
+    from amlstack.artifact.manifest import ArtifactError
 
     try:
         build_app()(args=argv, standalone_mode=True)

@@ -19,7 +19,8 @@ import typer
 from typer.testing import CliRunner
 from werkzeug.serving import make_server
 
-from amlstack.artifact.reader import Model, manifest_for
+from amlstack.artifact.manifest import manifest_for
+from amlstack.artifact.reader import Model
 from amlstack.commands import loadtest as loadtest_command
 from amlstack_scorer.app import create_app
 from amlstack_scorer.settings import Settings

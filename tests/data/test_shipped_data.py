@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from amlstack.training.data import load_dataset, sha256_of, split_holdout
+from amlstack.artifact.manifest import sha256_file
+from amlstack.training.data import load_dataset, split_holdout
 
 SHA256 = "8486deac8524001363f4257f3ece9cb6126beac8070b6b4b8c6e63713217a502"
 
@@ -16,7 +17,7 @@ def dataset(bank_csv):
 
 
 def test_file_is_the_documented_one(bank_csv, repo_root):
-    assert sha256_of(bank_csv) == SHA256
+    assert sha256_file(bank_csv) == SHA256
     readme = (repo_root / "data" / "README.md").read_text()
     assert SHA256 in readme and "CC BY 4.0" in readme and "10.24432/C5K306" in readme
 

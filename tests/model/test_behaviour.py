@@ -119,7 +119,7 @@ def test_context_features_are_looked_up_not_leaked(model, holdout):
         tuple(model.feature_names.index(n) for n in ("euribor3m", "month", "day_of_week")),
         tuple(model.feature_names.index(n) for n in ("cons.price.idx", "month")),
     ]
-    from amlstack.artifact.reader import with_context
+    from amlstack.artifact.encoding import with_context
 
     matrix = holdout[0][:50].copy()
     full = with_context(matrix, model.contexts)
@@ -132,7 +132,7 @@ def test_context_features_are_looked_up_not_leaked(model, holdout):
 
 
 def test_context_lookup_small_and_large_batches_agree(model, holdout):
-    from amlstack.artifact.reader import SMALL_BATCH, with_context
+    from amlstack.artifact.encoding import SMALL_BATCH, with_context
 
     matrix = holdout[0][:200]
     batch = with_context(matrix, model.contexts)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import shutil
 import tempfile
 import time
@@ -212,21 +211,24 @@ def write_artifact(
     """Adapt the AutoML ONNX and publish ``out/<name>/<next version>/`` with the local writer."""
     import onnx
 
-    from amlstack.artifact import reader as artifact
+    from amlstack.artifact.names import ARTIFACT_FORMAT, FORMAT_VERSION, MODEL_ONNX
+    from amlstack.artifact.profile import build_profile
+    from amlstack.artifact.reader import Model
+    from amlstack.artifact.schema import card_from_dict
+    from amlstack.artifact.writer import write_artifact as write_files
     from amlstack.azure import onnx_adapter
     from amlstack.training import store
-    from amlstack.training.data import load_dataset
-    from amlstack.training.profile import PROFILE_FILE, build_profile
+    from amlstack.training.data import client_records, load_dataset, with_examples
 
     # The same schema inference as local training, so both kinds of artifact look alike.
     dataset = load_dataset(data, target, drop)
-    features = [_with_example(spec, dataset.frame) for spec in dataset.features]
+    features = with_examples(dataset.frame, dataset.features)
     columns = [onnx_adapter.Column(f["name"], tuple(f.get("categories", ()))) for f in features]
     classes = [str(c) for c in dataset.classes]
     adapted = onnx_adapter.adapt(onnx.load(str(onnx_path)), columns, classes)
     meta = {
-        "format": artifact.ARTIFACT_FORMAT,
-        "format_version": artifact.FORMAT_VERSION,
+        "format": ARTIFACT_FORMAT,
+        "format_version": FORMAT_VERSION,
         "name": name,
         "version": None,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -238,7 +240,7 @@ def write_artifact(
         "features": features,
         "dropped_columns": list(drop),
         "model": {
-            "file": "model.onnx",
+            "file": MODEL_ONNX,
             "input": onnx_adapter.INPUT,
             "output": onnx_adapter.OUTPUT,
             "n_features": len(features),
@@ -253,44 +255,16 @@ def write_artifact(
         }
         | lineage,
     }
-    sample = _records(dataset.frame.head(SAMPLE_ROWS), features)
+    sample = client_records(dataset.frame.head(SAMPLE_ROWS), features)
 
     def fill(folder: Path, version: int) -> None:
-        meta["version"] = version
-        onnx.save(adapted, str(folder / "model.onnx"))
-        _dump(folder / artifact.MODEL_JSON, meta)
-        _dump(folder / "sample_input.json", {"data": sample})
-        _dump(folder / PROFILE_FILE, build_profile(dataset.frame, dataset.features))
-        artifact.Model(folder, verify=False)  # never publish what the scorer cannot load
+        write_files(
+            folder,
+            card_from_dict(meta | {"version": version}),
+            adapted.SerializeToString(),
+            sample=sample,
+            profile=build_profile(dataset.frame, dataset.features),
+        )
+        Model(folder, verify=False)  # never publish what the scorer cannot load
 
     return store.write_version(out, name, fill)
-
-
-def _with_example(spec: dict[str, Any], frame: Any) -> dict[str, Any]:
-    first = frame[spec["name"]].dropna().iloc[0]
-    value = first.item() if hasattr(first, "item") else first
-    if spec["kind"] == "numeric" and spec.get("dtype") == "int":
-        value = int(value)
-    return dict(spec) | {"example": value}
-
-
-def _records(frame: Any, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows as a client sends them: ints as ints, missing as null."""
-    kinds = {f["name"]: f for f in features}
-    records = []
-    for row in frame.to_dict(orient="records"):
-        record = {}
-        for column, value in row.items():
-            spec = kinds[column]
-            if value is None or (isinstance(value, float) and value != value):
-                record[column] = None
-            elif spec["kind"] == "numeric":
-                record[column] = int(value) if spec.get("dtype") == "int" else float(value)
-            else:
-                record[column] = str(value)
-        records.append(record)
-    return records
-
-
-def _dump(path: Path, doc: Any) -> None:
-    path.write_text(json.dumps(doc, indent=2) + "\n")

@@ -17,10 +17,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from amlstack.artifact.names import ONNX_INPUT, ONNX_OUTPUT
 from amlstack.errors import DataError
 
-INPUT = "X"
-OUTPUT = "probabilities"
+INPUT = ONNX_INPUT
+OUTPUT = ONNX_OUTPUT
 UNSEEN_CATEGORY = ""  # what a code of -1 (a value never seen in training) decodes to
 _PREFIX = "amlstack_"
 

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from amlstack.artifact.reader import MODEL_JSON, ArtifactError, verify_manifest
+from amlstack.artifact.manifest import ArtifactError, verify_manifest
+from amlstack.artifact.names import MODEL_JSON
 from amlstack.azure import specs
 from amlstack.azure.deploy import DEPLOY_STEPS, DEPLOYMENT_HEADER
 from amlstack.azure.workspace import Workspace

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from amlstack.artifact.reader import MANIFEST
+from amlstack.artifact.names import MANIFEST
 from amlstack.azure.failures import azure_call
 from amlstack.errors import ExternalError, UserError
 from amlstack_scorer import contract

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.artifact.names import HOLDOUT_FILE
 from amlstack.errors import UserError
 from amlstack.pipeline import registry as reg
 
@@ -42,7 +43,7 @@ def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> d
 
 
 def _held_out_rows(artifact: Path, data_sha256: str) -> list[int]:
-    path = artifact / "holdout.json"
+    path = artifact / HOLDOUT_FILE
     if not path.is_file():
         return []
     record = json.loads(path.read_text())

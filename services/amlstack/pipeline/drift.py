@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.artifact.names import PROFILE_FILE
+from amlstack.artifact.profile import bin_counts, check_profile
 from amlstack.errors import ExternalError, UserError
-from amlstack.training.profile import PROFILE_FILE, bin_counts, check_profile
 from amlstack_scorer.drift import bin_labels, live_counts
 
 DEFAULT_THRESHOLD = 0.2  # PSI: < 0.1 stable, 0.1-0.2 moderate, >= 0.2 significant (common usage)

@@ -63,7 +63,7 @@ class RunConfig:
 
 
 def sha256_path(path: Path) -> str:
-    from amlstack.artifact.reader import sha256_file
+    from amlstack.artifact.manifest import sha256_file
 
     return sha256_file(Path(path))
 

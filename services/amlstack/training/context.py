@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from amlstack.artifact.reader import context_keys
+from amlstack.artifact.encoding import context_keys
 from amlstack.errors import UserError
 
 SMOOTHING = 20.0  # pseudo-rows of the prior: a combination seen 20 times is half its own rate

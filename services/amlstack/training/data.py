@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import difflib
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from amlstack.artifact.manifest import sha256_file
 from amlstack.errors import DataError, UserError
 from amlstack.training import columns
 
@@ -33,14 +33,6 @@ class Dataset:
     sha256: str
     path: str
     decisions: list[columns.Decision] = field(default_factory=list)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def detect_delimiter(path: Path) -> str:
@@ -131,7 +123,7 @@ def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...
         target_name=target,
         features=features,
         dropped=[*drop, *auto_dropped],
-        sha256=sha256_of(path),
+        sha256=sha256_file(path),
         path=str(path),
         decisions=decisions,
     )
@@ -178,9 +170,12 @@ def infer_features(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], pd.DataFr
 
 def encode_frame(frame: pd.DataFrame, features: list[dict[str, Any]]) -> np.ndarray:
     """The model's float32 input matrix, built by the serving code itself (one encoding)."""
-    from amlstack.artifact.reader import Feature, encode_columns
+    import msgspec
 
-    specs = [Feature.from_json(f) for f in features]
+    from amlstack.artifact.encoding import Feature, encode_columns
+    from amlstack.artifact.schema import FeatureSpec
+
+    specs = [Feature.from_spec(msgspec.convert(f, FeatureSpec)) for f in features]
     encoded = {}
     for spec in specs:
         col = frame[spec.name]
@@ -206,3 +201,33 @@ def split_holdout(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarra
         )
     train, test = train_test_split(index, test_size=test_size, stratify=y, random_state=seed)
     return np.sort(train), np.sort(test)
+
+
+def with_examples(frame: pd.DataFrame, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The feature specs with each column's first non-missing value as its ``example``."""
+    out = []
+    for spec in features:
+        first = frame[spec["name"]].dropna().iloc[0]
+        value = first.item() if hasattr(first, "item") else first
+        if spec["kind"] == "numeric" and spec.get("dtype") == "int":
+            value = int(value)
+        out.append(dict(spec) | {"example": value})
+    return out
+
+
+def client_records(frame: pd.DataFrame, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as a client sends them: ints as ints, floats as floats, missing as null."""
+    kinds = {f["name"]: f for f in features}
+    records = []
+    for row in frame.to_dict(orient="records"):
+        record = {}
+        for column, value in row.items():
+            spec = kinds[column]
+            if value is None or (isinstance(value, float) and value != value):
+                record[column] = None
+            elif spec["kind"] == "numeric":
+                record[column] = int(value) if spec.get("dtype") == "int" else float(value)
+            else:
+                record[column] = str(value)
+        records.append(record)
+    return records

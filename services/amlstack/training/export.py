@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.artifact.names import ONNX_INPUT, ONNX_OUTPUT
 from amlstack.errors import UserError
 
-INPUT = "X"
-OUTPUT = "probabilities"
+INPUT = ONNX_INPUT
+OUTPUT = ONNX_OUTPUT
 TARGET_OPSET = {"": 15, "ai.onnx.ml": 3}
 
 

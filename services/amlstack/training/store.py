@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from amlstack.artifact.reader import MANIFEST, MODEL_JSON, manifest_for
+from amlstack.artifact.names import MANIFEST, MODEL_JSON
 from amlstack.errors import UserError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -33,8 +33,8 @@ def versions(root: Path, name: str) -> list[int]:
 
 
 def write_version(root: Path, name: str, fill: Callable[[Path, int], None]) -> Path:
-    """Create ``root/name/<next version>``: ``fill(tmp_dir, version)`` writes the files into a
-    temporary folder, the manifest is added, and one rename publishes it."""
+    """Create ``root/name/<next version>``: ``fill(tmp_dir, version)`` writes the whole artifact
+    (`amlstack.artifact.writer.write_artifact`) into a temporary folder; one rename publishes it."""
     check_name(name)
     parent = root / name
     try:
@@ -49,7 +49,8 @@ def write_version(root: Path, name: str, fill: Callable[[Path, int], None]) -> P
         for _attempt in range(100):
             version = (versions(root, name) or [0])[-1] + 1
             fill(tmp, version)
-            (tmp / MANIFEST).write_text(json.dumps(manifest_for(tmp), indent=2) + "\n")
+            if not (tmp / MANIFEST).is_file():
+                raise RuntimeError(f"{tmp}: the artifact was written without its manifest")
             final = parent / str(version)
             try:
                 tmp.rename(final)  # atomic; fails if another run took this version meanwhile

@@ -205,18 +205,25 @@ def train(
         meta["context"] = contexts
 
     def fill(folder: Path, version: int) -> None:
-        meta["version"] = version
-        (folder / "model.onnx").write_bytes(onnx_model.SerializeToString())
-        _write_json(folder / "model.json", meta)
-        _write_json(folder / "sample_input.json", {"data": _sample(dataset, test_idx)})
-        _write_json(folder / "holdout.json", _holdout_record(dataset, test_idx, config))
-        _write_profile(folder, dataset)
+        from amlstack.artifact.names import HOLDOUT_FILE
+        from amlstack.artifact.profile import build_profile
+        from amlstack.artifact.schema import card_from_dict
+        from amlstack.artifact.writer import write_artifact
         from amlstack.training.report import write_report
 
-        write_report(
-            folder / "report", title=f"{name} v{version} — training report", y=y_test,
-            proba=test_proba, classes=dataset.classes, metrics=metrics,
-            leaderboard=leaderboard, importance=importance,
+        def report(target: Path) -> None:
+            write_report(
+                target, title=f"{name} v{version} — training report", y=y_test,
+                proba=test_proba, classes=dataset.classes, metrics=metrics,
+                leaderboard=leaderboard, importance=importance,
+            )  # fmt: skip
+
+        write_artifact(
+            folder, card_from_dict(meta | {"version": version}), onnx_model.SerializeToString(),
+            sample=_sample(dataset, test_idx),
+            profile=build_profile(dataset.frame, _monitored(dataset.features)),
+            extra_json={HOLDOUT_FILE: _holdout_record(dataset, test_idx, config)},
+            report=report,
         )  # fmt: skip
 
     path = store.write_version(config.out, name, fill)
@@ -248,7 +255,7 @@ def _check_context_parity(base_test, full_test, contexts, dataset) -> None:
     """The scorer's context lookup must rebuild exactly the columns the model was tested on."""
     if not contexts:
         return
-    from amlstack.artifact.reader import Context, with_context
+    from amlstack.artifact.encoding import Context, with_context
 
     index = {f["name"]: i for i, f in enumerate(dataset.features)}
     rebuilt = with_context(base_test, [Context.from_json(c, index) for c in contexts])
@@ -432,17 +439,15 @@ def _importance(onnx_model, x_test, y_test, names, seed) -> dict[str, float]:
 
 def _model_json(config, dataset, name, metrics, leaderboard, members, threshold, *, rows,
                 importance, seconds) -> dict[str, Any]:  # fmt: skip
-    from amlstack.artifact.reader import ARTIFACT_FORMAT, FORMAT_VERSION
+    from amlstack.artifact.names import (
+        ARTIFACT_FORMAT,
+        FORMAT_VERSION,
+        MODEL_ONNX,
+        ONNX_INPUT,
+        ONNX_OUTPUT,
+    )
 
-    frame = dataset.frame
-    features = []
-    for spec in dataset.features:
-        entry = dict(spec)
-        first = frame[spec["name"]].dropna().iloc[0]
-        entry["example"] = first.item() if hasattr(first, "item") else first
-        if spec["kind"] == "numeric" and spec["dtype"] == "int":
-            entry["example"] = int(entry["example"])
-        features.append(entry)
+    features = data_mod.with_examples(dataset.frame, dataset.features)
     binary = len(dataset.classes) == 2
     description = " + ".join(f"{m['learner']}×{m['weight']:.2f}" for m in members)
     return {
@@ -459,9 +464,9 @@ def _model_json(config, dataset, name, metrics, leaderboard, members, threshold,
         "features": features,
         "dropped_columns": dataset.dropped,
         "model": {
-            "file": "model.onnx",
-            "input": "X",
-            "output": "probabilities",
+            "file": MODEL_ONNX,
+            "input": ONNX_INPUT,
+            "output": ONNX_OUTPUT,
             "n_features": len(features),
             "kind": "ensemble" if len(members) > 1 else members[0]["learner"],
             "description": description if len(members) > 1 else members[0]["learner"],
@@ -503,20 +508,7 @@ def _library_versions() -> dict[str, str]:
 def _sample(dataset, test_idx) -> list[dict[str, Any]]:
     """A few real held-out rows, as a client would send them."""
     rows = dataset.frame.iloc[test_idx[:SAMPLE_ROWS]]
-    kinds = {f["name"]: f for f in dataset.features}
-    records = []
-    for _, row in rows.iterrows():
-        record = {}
-        for column, value in row.items():
-            spec = kinds[column]
-            if value is None or (isinstance(value, float) and np.isnan(value)):
-                record[column] = None
-            elif spec["kind"] == "numeric":
-                record[column] = int(value) if spec["dtype"] == "int" else float(value)
-            else:
-                record[column] = str(value)
-        records.append(record)
-    return records
+    return data_mod.client_records(rows, dataset.features)
 
 
 def _holdout_record(dataset, test_idx, config) -> dict[str, Any]:
@@ -529,18 +521,9 @@ def _holdout_record(dataset, test_idx, config) -> dict[str, Any]:
     }
 
 
-def _write_profile(folder: Path, dataset) -> None:
-    from amlstack.training.profile import PROFILE_FILE, build_profile
-
-    # dates and frequency-encoded columns have no bins a drift monitor could count
-    monitored = [
-        f for f in dataset.features if f["kind"] != "date" and f.get("encoding") != "frequency"
-    ]
-    _write_json(folder / PROFILE_FILE, build_profile(dataset.frame, monitored))
-
-
-def _write_json(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+def _monitored(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Features the drift profile bins: dates and frequency-encoded columns have no such bins."""
+    return [f for f in features if f["kind"] != "date" and f.get("encoding") != "frequency"]
 
 
 def _json_default(value: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from amlstack.training.profile import bin_counts, build_profile, check_profile
+from amlstack.artifact.profile import bin_counts, build_profile, check_profile
 
 
 def _features(frame):

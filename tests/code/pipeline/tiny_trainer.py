@@ -1,20 +1,21 @@
 """A seconds-fast trainer with the pipeline's Trainer signature, writing a real artifact.
 
 The pipeline's production trainer is `amlstack train` (FLAML); these tests swap in a logistic
-regression so a whole pipeline run takes seconds. The artifact follows artifact.py's contract
-(ONNX float32 X -> probabilities [N, 2], model.json, profile.json, MANIFEST.json).
+regression so a whole pipeline run takes seconds. The artifact is written by the real writer
+(`amlstack.artifact.writer`), so it is in the format the trainer writes.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from amlstack.artifact.reader import ARTIFACT_FORMAT, FORMAT_VERSION, MANIFEST, manifest_for
-from amlstack.training.profile import build_profile
+from amlstack.artifact.names import ONNX_INPUT, ONNX_OUTPUT
+from amlstack.artifact.profile import build_profile
+from amlstack.artifact.schema import card_from_dict
+from amlstack.artifact.writer import write_artifact as write_files
 
 
 def features_of(frame: pd.DataFrame) -> list[dict]:
@@ -57,10 +58,10 @@ def onnx_bytes(x: np.ndarray, y: np.ndarray, c: float) -> bytes:
     graph = onx.graph
     old_in, prob_out = graph.input[0].name, graph.output[1].name
     for node in graph.node:
-        node.input[:] = ["X" if n == old_in else n for n in node.input]
-        node.output[:] = ["probabilities" if n == prob_out else n for n in node.output]
-    graph.input[0].name = "X"
-    graph.output[1].name = "probabilities"
+        node.input[:] = [ONNX_INPUT if n == old_in else n for n in node.input]
+        node.output[:] = [ONNX_OUTPUT if n == prob_out else n for n in node.output]
+    graph.input[0].name = ONNX_INPUT
+    graph.output[1].name = ONNX_OUTPUT
     return onx.SerializeToString()
 
 
@@ -73,20 +74,16 @@ def write_artifact(frame: pd.DataFrame, target: str, out: Path, name: str, *, c:
     y = (frame[target].astype(str) == "yes").to_numpy().astype(int)
     existing = [int(p.name) for p in (out / name).glob("*") if p.name.isdigit()]
     version = str(max(existing, default=0) + 1)
-    directory = out / name / version
-    directory.mkdir(parents=True)
-    (directory / "model.onnx").write_bytes(onnx_bytes(x, y, c))
-    meta = {
-        "format": ARTIFACT_FORMAT, "format_version": FORMAT_VERSION, "name": name,
-        "version": version, "features": features, "classes": ["no", "yes"], "threshold": 0.5,
-        "target": target, "model": {"file": "model.onnx", "input": "X", "output": "probabilities"},
-        "metrics": {},
-    }  # fmt: skip
-    (directory / "model.json").write_text(json.dumps(meta, indent=2))
-    (directory / "profile.json").write_text(json.dumps(build_profile(x_frame, features)))
+    card = card_from_dict(
+        {"name": name, "version": version, "features": features, "classes": ["no", "yes"],
+         "target": target}
+    )  # fmt: skip
     records = x_frame.head(3).to_dict(orient="records")
-    (directory / "sample_input.json").write_text(json.dumps({"data": records}, default=float))
-    (directory / MANIFEST).write_text(json.dumps(manifest_for(directory), indent=2))
+    directory = out / name / version
+    write_files(
+        directory, card, onnx_bytes(x, y, c), sample=records,
+        profile=build_profile(x_frame, features),
+    )  # fmt: skip
     return directory
 
 

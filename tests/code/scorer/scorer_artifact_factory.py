@@ -9,12 +9,13 @@ swagger files can be generated from it.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
 
-from amlstack.artifact.reader import ARTIFACT_FORMAT, FORMAT_VERSION, MANIFEST, manifest_for
+from amlstack.artifact.names import ONNX_INPUT, ONNX_OUTPUT
+from amlstack.artifact.schema import card_from_dict
+from amlstack.artifact.writer import write_artifact
 
 REPO = Path(__file__).resolve().parents[3]
 DATA = REPO / "data" / "bankmarketing_train.csv"
@@ -114,10 +115,10 @@ def _onnx_model(x: np.ndarray, y: np.ndarray) -> bytes:
     old_in = graph.input[0].name
     prob_out = graph.output[1].name
     for node in graph.node:
-        node.input[:] = ["X" if n == old_in else n for n in node.input]
-        node.output[:] = ["probabilities" if n == prob_out else n for n in node.output]
-    graph.input[0].name = "X"
-    graph.output[1].name = "probabilities"
+        node.input[:] = [ONNX_INPUT if n == old_in else n for n in node.input]
+        node.output[:] = [ONNX_OUTPUT if n == prob_out else n for n in node.output]
+    graph.input[0].name = ONNX_INPUT
+    graph.output[1].name = ONNX_OUTPUT
     return onx.SerializeToString()
 
 
@@ -127,25 +128,18 @@ def build(out: Path, *, name: str = "bankmarketing", version: str = "1") -> Path
     features = _features(columns, rows)
     x = _matrix(rows, features)
     y = np.array([1 if row[TARGET] == "yes" else 0 for row in rows])
+    card = card_from_dict(
+        {
+            "name": name,
+            "version": version,
+            "features": features,
+            "classes": ["no", "yes"],
+            "target": TARGET,
+        }
+    )
+    sample = [_record(row, features) for row in rows[:3]]
     directory = out / name / version
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "model.onnx").write_bytes(_onnx_model(x, y))
-    meta = {
-        "format": ARTIFACT_FORMAT,
-        "format_version": FORMAT_VERSION,
-        "name": name,
-        "version": version,
-        "features": features,
-        "classes": ["no", "yes"],
-        "threshold": 0.5,
-        "target": TARGET,
-        "model": {"file": "model.onnx", "input": "X", "output": "probabilities"},
-        "metrics": {},
-    }
-    (directory / "model.json").write_text(json.dumps(meta, indent=2))
-    sample = {"data": [_record(row, features) for row in rows[:3]]}
-    (directory / "sample_input.json").write_text(json.dumps(sample, indent=2))
-    (directory / MANIFEST).write_text(json.dumps(manifest_for(directory), indent=2))
+    write_artifact(directory, card, _onnx_model(x, y), sample=sample)
     return directory
 
 

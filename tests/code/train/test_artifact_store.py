@@ -7,13 +7,15 @@ import shutil
 
 import pytest
 
-from amlstack.artifact.reader import ArtifactError, Model
+from amlstack.artifact.manifest import ArtifactError, write_manifest
+from amlstack.artifact.reader import Model
 from amlstack.training import store
 
 
 def fill_with(text):
-    def fill(folder, version):
+    def fill(folder, version):  # a stand-in for the artifact writer: files, then the manifest
         (folder / "model.json").write_text(json.dumps({"version": version, "text": text}))
+        write_manifest(folder)
 
     return fill
 

@@ -26,7 +26,7 @@ import numpy as np
 
 PROFILE_FORMAT = "amlstack-profile"
 PROFILE_VERSION = 1
-PROFILE_FILE = "profile.json"
+
 DEFAULT_BINS = 10
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 

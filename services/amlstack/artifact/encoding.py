@@ -1,0 +1,258 @@
+"""The one input encoder: records -> the float32 matrix the ONNX graph takes.
+
+Features are encoded in model.json ``features`` order: a numeric feature is its float value; a
+date feature its days since 1970-01-01 (``formats.date_days``); a categorical feature is the index
+of its value in the feature's ``categories`` (frequency-encoded: its share of the training rows),
+and ``UNSEEN_CODE`` (frequency: 0) for a value never seen in training. A missing value (None) is
+NaN in any feature: the graph's first nodes impute it. The scorer's /score,
+``Model.encode_records`` (the promotion gate, tests) and training
+all go through `Encoder`, so what is tested is what is served.
+
+Context features (model.json ``context``, optional) are appended by ``Model.predict_proba``:
+for each group of columns (e.g. the columns that together identify a calling day), the training
+rows' smoothed target rate and row count for the row's combination of encoded values, looked up
+by a 64-bit hash of the float32 encodings; an unknown combination gets the prior and count 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from amlstack.artifact.formats import date_days
+from amlstack.artifact.names import UNSEEN_CODE
+from amlstack.artifact.schema import FeatureSpec
+
+ROW_WISE_MAX = 16  # below this, building rows is cheaper than columns
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input column of the model, with its category codes ready for look-ups."""
+
+    name: str
+    kind: str  # "numeric", "categorical" or "date"
+    dtype: str = "float"  # numeric: "int" or "float"; categorical: "string"; date: "date"
+    categories: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    nullable: bool = False  # had missing values in training
+    example: Any = None
+    # value -> code, and None (missing) -> NaN
+    codes: Mapping[str | None, float] = field(default_factory=dict, repr=False, compare=False)
+    unseen: float = UNSEEN_CODE
+    number_format: str | None = None  # "thousands" or "percent": how CSV cells write numbers
+    date_format: str = "ISO8601"
+
+    @classmethod
+    def from_spec(cls, spec: FeatureSpec) -> Feature:
+        categories = tuple(str(c) for c in spec.categories or ())
+        codes: dict[str | None, float]
+        if spec.encoding == "frequency":
+            codes = dict(zip(categories, map(float, spec.frequencies or ()), strict=True))
+            unseen = 0.0
+        else:
+            codes, unseen = {c: float(i) for i, c in enumerate(categories)}, UNSEEN_CODE
+        codes[None] = float("nan")
+        return cls(
+            name=spec.name,
+            kind=spec.kind,
+            dtype=spec.dtype or ("float" if spec.kind == "numeric" else "string"),
+            categories=categories,
+            minimum=spec.minimum,
+            maximum=spec.maximum,
+            nullable=spec.nullable,
+            example=spec.example,
+            codes=codes,
+            unseen=unseen,
+            number_format=spec.number_format,
+            date_format=spec.date_format or "ISO8601",
+        )
+
+
+class ValueTooLarge(ValueError):
+    """A finite number float32 cannot hold (JSON has no NaN or infinity, but 1e39 is JSON)."""
+
+    def __init__(self, row: int, feature: str) -> None:
+        super().__init__(f"row {row}, feature {feature}: value is too large for float32")
+        self.row = row
+        self.feature = feature
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An encoded batch; per feature its unseen categories and its missing values (null,
+    absent or an unreadable date: NaN, which the model imputes)."""
+
+    matrix: np.ndarray
+    unseen: dict[str, int]
+    missing: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return self.matrix.shape[0]
+
+
+class Encoder:
+    """Encodes rows whose values are in feature order (the scorer's request path)."""
+
+    def __init__(self, features: Sequence[Feature]) -> None:
+        self.features = list(features)
+        self.names = [f.name for f in self.features]
+        self._categorical = [
+            (i, f.name, f.codes, f.unseen)
+            for i, f in enumerate(self.features)
+            if f.kind == "categorical"
+        ]
+        self._dates = [(i, f.date_format) for i, f in enumerate(self.features) if f.kind == "date"]
+
+    def rows(self, rows: Sequence[Sequence[Any]]) -> Encoded:
+        """Encode ``rows``; raises `ValueTooLarge` for a number float32 cannot hold."""
+        unseen: dict[str, int] = {}
+        if len(rows) <= ROW_WISE_MAX:
+            wide = np.array(self._rows(rows, unseen), dtype=np.float64)
+        else:
+            wide = np.array(self._columns(rows, unseen), dtype=np.float64).T
+        wide = wide.reshape(len(rows), len(self.features))
+        magnitude = np.abs(wide)
+        if len(rows) and magnitude.max() > FLOAT32_MAX:
+            r, c = np.argwhere(magnitude > FLOAT32_MAX)[0]
+            raise ValueTooLarge(int(r), self.names[c])
+        missing = np.isnan(wide).sum(axis=0)
+        counts = {self.names[j]: int(missing[j]) for j in np.flatnonzero(missing)}
+        return Encoded(wide.astype(np.float32, order="C"), unseen, counts)
+
+    def records(self, records: Iterable[Mapping[str, Any]]) -> Encoded:
+        """Encode dict records keyed by feature name (extra keys are ignored)."""
+        names = self.names
+        return self.rows([[rec.get(n) for n in names] for rec in records])
+
+    def _rows(self, rows: Sequence[Sequence[Any]], unseen: dict[str, int]) -> list[list[Any]]:
+        out = []
+        for values in rows:
+            row = list(values)
+            for i, name, codes, unseen_code in self._categorical:
+                code = codes.get(row[i])
+                if code is None:
+                    code = unseen_code
+                    unseen[name] = unseen.get(name, 0) + 1
+                row[i] = code
+            for i, fmt in self._dates:
+                row[i] = date_days(row[i], fmt)
+            out.append(row)
+        return out
+
+    def _columns(self, rows: Sequence[Sequence[Any]], unseen: dict[str, int]) -> list[Any]:
+        # Large batches: one list comprehension per categorical column beats a per-cell loop.
+        columns: list[Any] = list(zip(*rows, strict=True))
+        for i, name, codes, unseen_code in self._categorical:
+            seen = [codes.get(v) for v in columns[i]]
+            if None in seen:
+                unseen[name] = seen.count(None)
+                seen = [unseen_code if c is None else c for c in seen]
+            columns[i] = seen
+        for i, fmt in self._dates:
+            columns[i] = [date_days(v, fmt) for v in columns[i]]
+        return columns
+
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def context_keys(matrix: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+    """A uint64 key per row for the combination of its encoded values in ``columns``."""
+    part = np.ascontiguousarray(matrix[:, list(columns)], dtype=np.float32) + np.float32(0.0)
+    bits = part.view(np.uint32).astype(np.uint64)  # + 0.0 above folds -0.0 into 0.0
+    keys = np.full(len(part), _FNV_OFFSET, dtype=np.uint64)
+    for j in range(bits.shape[1]):
+        keys ^= bits[:, j]
+        keys *= _FNV_PRIME  # wraps modulo 2**64, as FNV-1a intends
+    return keys
+
+
+SMALL_BATCH = 16  # up to this many rows, a dict look-up per row beats numpy's per-call overhead
+
+
+@dataclass(frozen=True)
+class Context:
+    """One context group: (rate, count) by the combination of the group's encoded values."""
+
+    columns: tuple[int, ...]
+    keys: np.ndarray  # sorted uint64 hashes of the combinations (vectorised path)
+    values: np.ndarray  # float32 [n_keys, 2]: smoothed rate, training rows; in `keys` order
+    default: np.ndarray  # float32 [2]: prior rate, 0
+    # small batches: combination (as Python floats) -> (rate, count)
+    exact: dict[tuple[float, ...], tuple[float, float]]
+
+    @classmethod
+    def from_json(cls, spec: Mapping[str, Any], index: Mapping[str, int]) -> Context:
+        combos = np.array(spec["keys"], dtype=np.float32).reshape(len(spec["keys"]), -1)
+        values = np.column_stack([spec["rate"], spec["count"]]).astype(np.float32)
+        columns = tuple(index[name] for name in spec["columns"])
+        if len(values) != len(combos) or combos.shape[1] != len(columns):
+            raise ValueError("keys, rates and counts differ in shape")
+        hashes = context_keys(combos, range(len(columns)))
+        order = np.argsort(hashes)
+        values = values[order]
+        pairs = zip(map(tuple, combos[order].tolist()), map(tuple, values.tolist()), strict=True)
+        return cls(
+            columns=columns,
+            keys=hashes[order],
+            values=values,
+            default=np.array([spec["prior"], 0.0], dtype=np.float32),
+            exact=dict(pairs),
+        )
+
+    @property
+    def default_pair(self) -> tuple[float, float]:
+        return (float(self.default[0]), 0.0)
+
+    def lookup(self, matrix: np.ndarray) -> np.ndarray:
+        keys = context_keys(matrix, self.columns)
+        if len(self.keys) == 0:
+            return np.tile(self.default, (len(keys), 1))
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        hit = self.keys[pos] == keys
+        return np.where(hit[:, None], self.values[pos], self.default)
+
+
+def with_context(matrix: np.ndarray, contexts: Sequence[Context]) -> np.ndarray:
+    """The model's full input: the encoded features, then two columns per context group."""
+    if len(matrix) > SMALL_BATCH:
+        return np.hstack([matrix, *(c.lookup(matrix) for c in contexts)], dtype=np.float32)
+    rows = matrix.tolist()  # float32 -> Python float is exact, so the dict keys match
+    for row in rows:
+        extra = []
+        for c in contexts:
+            extra.extend(c.exact.get(tuple([row[i] for i in c.columns]), c.default_pair))
+        row.extend(extra)
+    return np.array(rows, dtype=np.float32).reshape(len(rows), -1)
+
+
+def encode_columns(
+    features: Sequence[Feature], columns: Mapping[str, Sequence[Any] | np.ndarray]
+) -> np.ndarray:
+    """Encode whole columns at once; training and batch scoring both use this one encoding."""
+    n = len(columns[features[0].name])
+    out = np.empty((n, len(features)), dtype=np.float32)
+    for i, feat in enumerate(features):
+        col = columns[feat.name]
+        if feat.kind == "categorical":
+            out[:, i] = _codes_for(np.asarray(col, dtype=object), feat)
+        elif feat.kind == "date":
+            fmt = feat.date_format
+            out[:, i] = np.fromiter((date_days(v, fmt) for v in col), np.float64, len(col))
+        else:
+            out[:, i] = np.asarray(col, dtype=np.float64)
+    return out
+
+
+def _codes_for(values: np.ndarray, feat: Feature) -> np.ndarray:
+    # A dict look-up per cell beats numpy's string sorting and searching for this (measured).
+    get, unseen = feat.codes.get, feat.unseen
+    return np.fromiter((get(v, unseen) for v in values.tolist()), np.float32, len(values))

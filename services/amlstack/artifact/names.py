@@ -1,0 +1,19 @@
+"""The fixed names of the artifact format: files, format markers and the ONNX graph's ends."""
+
+from __future__ import annotations
+
+ARTIFACT_FORMAT = "amlstack-artifact"
+FORMAT_VERSION = 1
+
+MODEL_JSON = "model.json"
+MODEL_ONNX = "model.onnx"
+SAMPLE_INPUT = "sample_input.json"
+PROFILE_FILE = "profile.json"
+MANIFEST = "MANIFEST.json"
+HOLDOUT_FILE = "holdout.json"  # the data rows training held out (never evaluate on them)
+
+# The ONNX graph: float32 ONNX_INPUT [N, inputs] -> float32 ONNX_OUTPUT [N, classes].
+ONNX_INPUT = "X"
+ONNX_OUTPUT = "probabilities"
+
+UNSEEN_CODE = -1.0  # the encoding of a categorical value never seen in training

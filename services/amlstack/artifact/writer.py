@@ -1,0 +1,37 @@
+"""The one artifact writer: every file of an artifact, then its manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from amlstack.artifact.manifest import write_manifest
+from amlstack.artifact.names import MODEL_JSON, PROFILE_FILE, SAMPLE_INPUT
+from amlstack.artifact.schema import ModelCard, to_json
+
+
+def write_artifact(
+    folder: Path,
+    card: ModelCard,
+    onnx_model: bytes,
+    *,
+    sample: list[dict[str, Any]],
+    profile: Mapping[str, Any] | None = None,
+    extra_json: Mapping[str, Any] | None = None,
+    report: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write ``folder`` whole: the graph, model.json, the sample rows, the drift profile, any
+    ``extra_json`` files (name -> document), the ``report`` folder, and last the manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / card.model.file).write_bytes(onnx_model)
+    (folder / MODEL_JSON).write_bytes(to_json(card))
+    (folder / SAMPLE_INPUT).write_bytes(to_json({"data": sample}))
+    if profile is not None:
+        (folder / PROFILE_FILE).write_bytes(to_json(profile))
+    for name, doc in (extra_json or {}).items():
+        (folder / name).write_bytes(to_json(doc))
+    if report is not None:
+        report(folder / "report")
+    write_manifest(folder)
+    return folder

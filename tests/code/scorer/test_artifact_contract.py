@@ -1,0 +1,76 @@
+"""The artifact contract: one writer, one reader, one encoder for every caller."""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+import numpy as np
+import pytest
+from scorer_artifact_factory import build
+
+from amlstack.artifact.encoding import ValueTooLarge
+from amlstack.artifact.manifest import ArtifactError
+from amlstack.artifact.reader import Model, read_card
+from amlstack.artifact.schema import ModelCard, card_from_dict
+from amlstack_scorer.errors import InvalidInput
+from amlstack_scorer.validation import Schema
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("contract"))
+
+
+def test_written_card_reads_back_typed(artifact):
+    card = read_card(artifact)
+    assert isinstance(card, ModelCard)
+    assert card.model.input == "X" and card.model.output == "probabilities"
+    raw = json.loads((artifact / "model.json").read_text())
+    assert msgspec.convert(raw, ModelCard) == card
+    numeric = next(f for f in raw["features"] if f["kind"] == "numeric")
+    assert "categories" not in numeric and "min" in numeric  # optional fields stay optional
+
+
+def test_unknown_fields_are_ignored_so_new_optional_fields_stay_readable():
+    doc = {"features": [{"name": "a", "kind": "numeric", "later": 1}], "classes": [0, 1],
+           "added_later": {"x": 1}}  # fmt: skip
+    card = card_from_dict(doc)
+    assert card.features[0].name == "a" and card.threshold == 0.5
+
+
+def test_a_card_without_features_is_refused(artifact, tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    card = {"format": "amlstack-artifact", "format_version": 1, "classes": []}
+    (folder / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ArtifactError, match="incomplete"):
+        read_card(folder, verify=False)
+
+
+def test_the_gate_encodes_exactly_as_score_does(artifact):
+    model = Model(artifact)
+    schema = Schema(model, max_batch=100)
+    records = model.sample_input() * 7  # over the row-wise limit: the column path too
+    records[0] = dict(records[0]) | {"job": "astronaut"}  # an unseen category
+    body = json.dumps({"data": records}).encode()
+    decoded, prefix = schema.decode(body)
+    served = schema.encode(decoded, prefix)
+    for size in (1, 3, len(records)):
+        sub, prefix = schema.decode(json.dumps({"data": records[:size]}).encode())
+        np.testing.assert_array_equal(
+            schema.encode(sub, prefix).matrix, model.encode_records(records[:size])
+        )
+    assert served.unseen == {"job": 1}
+
+
+def test_a_number_float32_cannot_hold_names_row_and_feature(artifact):
+    model = Model(artifact)
+    record = dict(model.sample_input()[0]) | {"age": 1e39}
+    with pytest.raises(ValueTooLarge) as caught:
+        model.encode_records([model.sample_input()[0], record])
+    assert (caught.value.row, caught.value.feature) == (1, "age")
+    schema = Schema(model, max_batch=10)
+    decoded, prefix = schema.decode(json.dumps({"data": [record]}).encode())
+    with pytest.raises(InvalidInput, match="too large"):
+        schema.encode(decoded, prefix)

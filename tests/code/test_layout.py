@@ -1,0 +1,72 @@
+"""The layout's floors hold: no import circles, and the artifact contract stands on nothing."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ROOTS = (REPO / "services", REPO / "scorer")
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for root in ROOTS:
+        for path in root.rglob("*.py"):
+            parts = path.relative_to(root).with_suffix("").parts
+            if parts[0] not in ("amlstack", "amlstack_scorer"):
+                continue
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            found[name] = path
+    return found
+
+
+def _imports(path: Path, known: set[str]) -> set[str]:
+    """Every project module ``path`` imports, at any depth (function-level imports too)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        out.update(n for n in names if n in known)
+    return out
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    known = set(modules)
+    return {name: _imports(path, known) - {name} for name, path in modules.items()}
+
+
+def test_the_artifact_contract_imports_nothing_above_it():
+    graph = _graph()
+    contract = {m for m in graph if m.startswith("amlstack.artifact")}
+    above = {m: sorted(graph[m] - contract - {"amlstack"}) for m in contract}
+    assert {m: deps for m, deps in above.items() if deps} == {}
+
+
+def test_training_and_serving_stand_beside_each_other():
+    graph = _graph()
+    training = [m for m in graph if m.startswith("amlstack.training")]
+    serving = [m for m in graph if m.startswith("amlstack_scorer")]
+    assert not [(m, d) for m in training for d in graph[m] if d.startswith("amlstack_scorer")]
+    assert not [(m, d) for m in serving for d in graph[m] if d.startswith("amlstack.training")]
+
+
+def test_no_import_circles_in_the_scorer_or_the_contract():
+    graph = _graph()
+    scope = [m for m in graph if m.startswith(("amlstack_scorer", "amlstack.artifact"))]
+    circles = []
+    for start in scope:
+        stack, seen = [(start, (start,))], set()
+        while stack:
+            node, path = stack.pop()
+            for dep in graph[node]:
+                if dep == start:
+                    circles.append(path)
+                elif dep not in seen and dep in scope:
+                    seen.add(dep)
+                    stack.append((dep, (*path, dep)))
+    assert circles == []
