@@ -1,18 +1,7 @@
 """gunicorn settings for the amlstack scorer; every value comes from the typed Settings (env).
 
 Worker model: 2 sync workers (AMLSTACK_WORKER_CLASS=sync, AMLSTACK_WORKERS=2), chosen by
-measurement: `python benchmarks/bench_scorer.py --model <trained artifact> --duration 10
---variants sync:2:1,gthread:2:2,gthread:2:4` (wrk, 8 connections, single-record POSTs, 127.0.0.1,
-2 cores shared with wrk and with other jobs; each row's ratio is against a bare Flask app run just
-before it with the same workers; FLAML ensemble artifact, drift profile on):
-
-    workers       req/s  vs bare  p50 ms  p99 ms        (two runs, 02:55 and 02:56 UTC)
-    sync 2x1       2197    0.95    3.47    6.06
-                   2369    0.99    3.17    5.61
-    gthread 2x2    2331    0.85    3.83   11.59
-                   2211    0.76    4.05   11.76
-    gthread 2x4    2301    1.32    3.01   11.89
-                   1112    0.42    6.73   19.77
+measurement (docs/benchmarks.md, "Scorer worker model").
 
 Scoring is CPU-bound Python, so threads in one worker only take turns on the GIL: they add
 queueing (p99 doubles) and run-to-run variance without adding throughput. Sync workers hold no
