@@ -34,6 +34,7 @@ from amlstack.training import defaults
 from amlstack.training.search import DEFAULT_LEARNERS, FLAML_METRIC, Candidate, Progress
 
 PARITY_TOLERANCE = 1e-5
+MIN_SEARCH_SHARE = 0.2  # of the time budget: the search gets at least this much
 OOF_MAX_ROWS = 8000  # up to this many non-holdout rows, members are chosen out of fold
 OOF_FOLDS = 5
 SAMPLE_ROWS = 5
@@ -138,9 +139,15 @@ def train(
 
     search_budget = None
     if config.time_budget is not None:
-        search_budget = config.time_budget * (1 - REFIT_SHARE) - (time.monotonic() - started)
-        if search_budget < 1:
+        share = config.time_budget * (1 - REFIT_SHARE)
+        if share < 1:
             raise UserError(f"--time-budget {config.time_budget:g}: too short to search at all")
+        spent = time.monotonic() - started
+        search_budget = share - spent
+        if search_budget < MIN_SEARCH_SHARE * config.time_budget:
+            # a slow or loaded machine: reading the data must not cost the whole search
+            search_budget = MIN_SEARCH_SHARE * config.time_budget
+            notice(f"reading the data took {spent:.0f} s; searching {search_budget:.0f} s anyway")
     candidates = search.search(
         matrix[fit_idx], y[fit_idx], matrix[val_idx], y[val_idx],
         features=_learner_features(search_features, prep), metric=config.metric,
