@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests, latency, records scored, predicted classes, unseen categories.
+"""Prometheus metrics: requests, latency, records, classes, unseen categories, missing values.
 
 Under gunicorn, PROMETHEUS_MULTIPROC_DIR is set (gunicorn.conf.py) before prometheus_client is
 imported, every worker writes its samples to files there, and /metrics merges them. Without it
@@ -49,6 +49,12 @@ class Metrics:
             ["feature"],
             registry=r,
         )
+        self.missing = Counter(
+            "amlstack_missing_values",
+            "Input values missing (null, absent or an unreadable date), imputed by the model",
+            ["feature"],
+            registry=r,
+        )
         info = Gauge(
             "amlstack_model_info",
             "The model being served (value 1)",
@@ -72,7 +78,9 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def observe_scores(self, labels: list, unseen: dict[str, int]) -> None:
+    def observe_scores(
+        self, labels: list, unseen: dict[str, int], missing: dict[str, int] | None = None
+    ) -> None:
         self.records.inc(len(labels))
         counts: dict = {}
         for label in labels:
@@ -84,6 +92,8 @@ class Metrics:
             child.inc(n)
         for feature, n in unseen.items():
             self.unseen.labels(feature).inc(n)
+        for feature, n in (missing or {}).items():
+            self.missing.labels(feature).inc(n)
 
     def render(self, extra: Iterable[CollectorRegistry] = ()) -> tuple[bytes, str]:
         """The exposition text, merged across gunicorn workers when in multi-process mode.

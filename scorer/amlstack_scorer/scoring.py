@@ -111,7 +111,7 @@ class ScoringEndpoint:
             raise ModelFailure("the model failed on this input; quote the request id") from exc
         labels = [model.classes[i] for i in indices]
         if state.metrics is not None:
-            state.metrics.observe_scores(labels, batch.unseen)
+            state.metrics.observe_scores(labels, batch.unseen, batch.missing)
         answer = state.answer(labels, proba.tolist())
         if explain.requested(environ.get("QUERY_STRING", ""), params):
             answer["explanations"] = state.explain(batch.matrix, indices)

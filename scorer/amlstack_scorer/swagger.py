@@ -22,6 +22,7 @@ import numpy as np
 from amlstack.artifact.encoding import FLOAT32_MAX, Feature
 from amlstack.artifact.reader import Model
 from amlstack_scorer import contract as c
+from amlstack_scorer.validation import may_be_missing
 
 # In backticks: Swagger UI renders descriptions as Markdown, where a bare <key> is an HTML tag.
 KEY_HELP = "The endpoint key: enter `Bearer <key>` (the primary or the secondary key)."
@@ -47,6 +48,8 @@ def clean_number(value: float) -> float:
 def typical_value(feature: Feature, profile: Mapping[str, Any] | None) -> Any:
     """A synthetic example for one field: the training median or the most frequent category."""
     spec = (profile or {}).get(feature.name) or {}
+    if feature.kind == "date":  # written as training read it; the profile holds day counts
+        return feature.example
     if feature.kind == "categorical":
         counts = spec.get("counts") or []
         if len(counts) == len(feature.categories) and counts:
@@ -65,7 +68,7 @@ def typical_record(model: Model, profile: Mapping[str, Any] | None) -> dict[str,
     return {f.name: typical_value(f, profile) for f in model.features}
 
 
-def _field(feature: Feature, version: int, example: Any) -> dict[str, Any]:
+def _field(feature: Feature, version: int, example: Any, nullable: bool) -> dict[str, Any]:
     spec: dict[str, Any]
     if feature.kind == "categorical":
         seen = ", ".join(feature.categories)
@@ -75,6 +78,8 @@ def _field(feature: Feature, version: int, example: Any) -> dict[str, Any]:
             "an unknown category (counted in /metrics).",
             "x-training-categories": list(feature.categories),
         }
+    elif feature.kind == "date":
+        spec = {"type": "string", "format": "date", "description": "A date, as in training."}
     else:
         spec = {
             "type": "number",
@@ -89,7 +94,7 @@ def _field(feature: Feature, version: int, example: Any) -> dict[str, Any]:
             )
             spec["x-training-minimum"] = low
             spec["x-training-maximum"] = high
-    if feature.nullable:
+    if nullable:  # null or left out: the model imputes it
         spec["x-nullable" if version == 2 else "nullable"] = True
     spec["example"] = example
     return spec
@@ -100,10 +105,12 @@ def _schemas(
 ) -> dict[str, Any]:
     # No object-level examples: Swagger UI's model panel shows them as "OrderedMap {…}"; the
     # request example is built from the fields' own examples.
-    record = {
-        "type": "object",
-        "required": [f.name for f in model.features if not f.nullable],
-        "properties": {f.name: _field(f, version, record_example[f.name]) for f in model.features},
+    optional = {f.name: may_be_missing(model, f) for f in model.features}
+    record: dict[str, Any] = {"type": "object"}
+    if not all(optional.values()):  # JSON Schema draft 4: "required" may not be empty
+        record["required"] = [name for name, ok in optional.items() if not ok]
+    record["properties"] = {
+        f.name: _field(f, version, record_example[f.name], optional[f.name]) for f in model.features
     }
     service_input = {
         "type": "object",

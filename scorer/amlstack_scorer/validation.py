@@ -87,12 +87,12 @@ def _record_type(model: Model) -> type:
     for i, feature in enumerate(model.features):
         attr = f"f{i}"
         rename[attr] = feature.name
-        kind: Any = str if feature.kind == "categorical" else float
-        if feature.nullable:
+        kind: Any = float if feature.kind == "numeric" else str
+        if may_be_missing(model, feature):
             fields.append((attr, kind | None, None))
         else:
             fields.append((attr, kind))
-    # kw_only: nullable fields (with a default) may sit between required ones, in feature order.
+    # kw_only: optional fields (with a default) may sit between required ones, in feature order.
     return msgspec.defstruct("Record", fields, rename=rename, kw_only=True)
 
 
@@ -106,6 +106,11 @@ def nesting_depth(body: bytes) -> int:
     steps = np.isin(skeleton, (ord("["), ord("{"))).astype(np.int32)
     steps -= np.isin(skeleton, (ord("]"), ord("}")))
     return int(np.cumsum(steps).max(initial=0))
+
+
+def may_be_missing(model: Model, feature: Any) -> bool:
+    """Null or absent is scored: always when the graph imputes, else where training had it."""
+    return model.imputes_missing or feature.nullable
 
 
 def _invalid(message: str) -> InvalidInput:

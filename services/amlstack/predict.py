@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from amlstack.artifact.formats import is_missing, parse_number
 from amlstack.artifact.reader import Model
 from amlstack.errors import DataError, UserError
 from amlstack.training.data import detect_delimiter
@@ -81,43 +82,32 @@ def _check_widths(chunk, width: int, offset: int, source: Path) -> None:
 
 
 def _encode(model: Model, chunk, positions, offset: int, source: Path) -> np.ndarray:
+    """The chunk's model input; a missing-value marker in any column is NaN (the model imputes)."""
     columns = {}
     for feature, pos in zip(model.features, positions, strict=True):
-        raw = [row[pos].strip() for row in chunk]
-        if feature.kind == "categorical":
-            columns[feature.name] = np.asarray(raw, dtype=object)
-        else:
+        raw = [None if is_missing(row[pos]) else row[pos].strip() for row in chunk]
+        if feature.kind == "numeric":
             columns[feature.name] = parse_numbers(raw, feature, offset, source)
+        else:
+            columns[feature.name] = np.asarray(raw, dtype=object)
     return model.encode_columns(columns)
 
 
-def parse_numbers(raw: list[str], feature, offset: int, source) -> np.ndarray:
-    """CSV text (stripped) as numbers; errors name ``source``, the data row and the column."""
-    try:
-        values = np.array([float(v) if v else math.nan for v in raw], dtype=np.float64)
-    except ValueError:
-        bad = next(i for i, v in enumerate(raw) if v and not _is_number(v))
-        raise DataError(
-            f"{source}: data row {offset + bad + 1}, column {feature.name!r}: "
-            f"{raw[bad]!r} is not a number"
-        ) from None
-    return check_missing(values, feature, offset, source)
-
-
-def check_missing(values: np.ndarray, feature, offset: int, source) -> np.ndarray:
-    """Refuse NaN in a feature the model was trained without missing values in."""
-    if not feature.nullable and np.isnan(values).any():
-        bad = int(np.flatnonzero(np.isnan(values))[0])
-        raise DataError(
-            f"{source}: data row {offset + bad + 1}, column {feature.name!r} is empty "
-            "(the model was trained without missing values there)"
-        )
+def parse_numbers(raw: list[str | None], feature, offset: int, source) -> np.ndarray:
+    """CSV text (stripped; None = missing) as numbers; errors name ``source``, row and column."""
+    fmt = feature.number_format
+    if fmt is None:  # the common case, one comprehension; the loop below finds a bad cell
+        try:
+            return np.array([math.nan if t is None else float(t) for t in raw], dtype=np.float64)
+        except ValueError:
+            pass
+    values = np.empty(len(raw), dtype=np.float64)
+    for i, text in enumerate(raw):
+        try:
+            values[i] = math.nan if text is None else parse_number(text, fmt)
+        except ValueError:
+            raise DataError(
+                f"{source}: data row {offset + i + 1}, column {feature.name!r}: "
+                f"{text!r} is not a number"
+            ) from None
     return values
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from amlstack.artifact.formats import is_missing
 from amlstack.artifact.reader import Model
 from amlstack.errors import DataError, UserError
-from amlstack.predict import check_missing, output_columns, parse_numbers
+from amlstack.predict import output_columns, parse_numbers
 from amlstack.training.data import detect_delimiter
 
 if TYPE_CHECKING:
@@ -174,14 +175,14 @@ def encode_frame(model: Model, batch: pd.DataFrame, offset: int, where: str) -> 
     for feature in model.features:
         column = batch[feature.name]
         if feature.kind == "numeric" and is_numeric_dtype(column):
-            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-            columns[feature.name] = check_missing(values, feature, offset, where)
+            # NaN is a missing value: the model imputes it, as it does in the local predictor.
+            columns[feature.name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
             continue
-        text = column.fillna("").astype(str).str.strip().tolist()
-        if feature.kind == "categorical":
-            columns[feature.name] = np.asarray(text, dtype=object)
-        else:
+        text = [None if is_missing(t) else t.strip() for t in column.fillna("").astype(str)]
+        if feature.kind == "numeric":
             columns[feature.name] = parse_numbers(text, feature, offset, where)
+        else:
+            columns[feature.name] = np.asarray(text, dtype=object)
     return model.encode_columns(columns)
 
 

@@ -39,9 +39,12 @@ def test_minimum_quality_on_holdout(model, holdout, tiny_training):
     from sklearn.metrics import roc_auc_score
 
     matrix, y = holdout
-    auc = roc_auc_score(y, model.predict_proba(matrix)[:, 1])
-    assert auc >= 0.88  # 4,000 rows and a handful of trials; the full model is checked in bench
-    assert auc == pytest.approx(tiny_training.metrics["AUC"], abs=1e-6)
+    measured = roc_auc_score(y, tiny_training.measured_holdout_proba[:, 1])
+    assert measured >= 0.88  # 4,000 rows and a handful of trials; the full model is in bench
+    # the reported figure is the measured model's, which never saw these rows
+    assert measured == pytest.approx(tiny_training.metrics["AUC"], abs=1e-6)
+    # the shipped model learned them too (refitted on every row)
+    assert roc_auc_score(y, model.predict_proba(matrix)[:, 1]) >= measured - 0.01
 
 
 def test_probabilities_are_a_distribution(model, holdout):

@@ -1,9 +1,11 @@
 """The one input encoder: records -> the float32 matrix the ONNX graph takes.
 
-Features are encoded in model.json ``features`` order: a numeric feature is its float value
-(NaN for null, only allowed when the feature is ``nullable``); a categorical feature is the index
-of its value in the feature's ``categories``, and ``UNSEEN_CODE`` for a value never seen in
-training. The scorer's /score, ``Model.encode_records`` (the promotion gate, tests) and training
+Features are encoded in model.json ``features`` order: a numeric feature is its float value; a
+date feature its days since 1970-01-01 (``formats.date_days``); a categorical feature is the index
+of its value in the feature's ``categories`` (frequency-encoded: its share of the training rows),
+and ``UNSEEN_CODE`` (frequency: 0) for a value never seen in training. A missing value (None) is
+NaN in any feature: the graph's first nodes impute it. The scorer's /score,
+``Model.encode_records`` (the promotion gate, tests) and training
 all go through `Encoder`, so what is tested is what is served.
 
 Context features (model.json ``context``, optional) are appended by ``Model.predict_proba``:
@@ -20,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.artifact.formats import date_days
 from amlstack.artifact.names import UNSEEN_CODE
 from amlstack.artifact.schema import FeatureSpec
 
@@ -32,18 +35,29 @@ class Feature:
     """One input column of the model, with its category codes ready for look-ups."""
 
     name: str
-    kind: str  # "numeric" or "categorical"
-    dtype: str = "float"  # numeric: "int" or "float"; categorical: "string"
+    kind: str  # "numeric", "categorical" or "date"
+    dtype: str = "float"  # numeric: "int" or "float"; categorical: "string"; date: "date"
     categories: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
-    nullable: bool = False
+    nullable: bool = False  # had missing values in training
     example: Any = None
-    codes: Mapping[str, float] = field(default_factory=dict, repr=False, compare=False)
+    # value -> code, and None (missing) -> NaN
+    codes: Mapping[str | None, float] = field(default_factory=dict, repr=False, compare=False)
+    unseen: float = UNSEEN_CODE
+    number_format: str | None = None  # "thousands" or "percent": how CSV cells write numbers
+    date_format: str = "ISO8601"
 
     @classmethod
     def from_spec(cls, spec: FeatureSpec) -> Feature:
         categories = tuple(str(c) for c in spec.categories or ())
+        codes: dict[str | None, float]
+        if spec.encoding == "frequency":
+            codes = dict(zip(categories, map(float, spec.frequencies or ()), strict=True))
+            unseen = 0.0
+        else:
+            codes, unseen = {c: float(i) for i, c in enumerate(categories)}, UNSEEN_CODE
+        codes[None] = float("nan")
         return cls(
             name=spec.name,
             kind=spec.kind,
@@ -53,7 +67,10 @@ class Feature:
             maximum=spec.maximum,
             nullable=spec.nullable,
             example=spec.example,
-            codes={c: float(i) for i, c in enumerate(categories)},
+            codes=codes,
+            unseen=unseen,
+            number_format=spec.number_format,
+            date_format=spec.date_format or "ISO8601",
         )
 
 
@@ -68,10 +85,12 @@ class ValueTooLarge(ValueError):
 
 @dataclass(frozen=True)
 class Encoded:
-    """An encoded batch and how many unseen categories each categorical feature had."""
+    """An encoded batch; per feature its unseen categories and its missing values (null,
+    absent or an unreadable date: NaN, which the model imputes)."""
 
     matrix: np.ndarray
     unseen: dict[str, int]
+    missing: dict[str, int] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -85,8 +104,11 @@ class Encoder:
         self.features = list(features)
         self.names = [f.name for f in self.features]
         self._categorical = [
-            (i, f.name, f.codes) for i, f in enumerate(self.features) if f.kind == "categorical"
+            (i, f.name, f.codes, f.unseen)
+            for i, f in enumerate(self.features)
+            if f.kind == "categorical"
         ]
+        self._dates = [(i, f.date_format) for i, f in enumerate(self.features) if f.kind == "date"]
 
     def rows(self, rows: Sequence[Sequence[Any]]) -> Encoded:
         """Encode ``rows``; raises `ValueTooLarge` for a number float32 cannot hold."""
@@ -100,7 +122,9 @@ class Encoder:
         if len(rows) and magnitude.max() > FLOAT32_MAX:
             r, c = np.argwhere(magnitude > FLOAT32_MAX)[0]
             raise ValueTooLarge(int(r), self.names[c])
-        return Encoded(wide.astype(np.float32, order="C"), unseen)
+        missing = np.isnan(wide).sum(axis=0)
+        counts = {self.names[j]: int(missing[j]) for j in np.flatnonzero(missing)}
+        return Encoded(wide.astype(np.float32, order="C"), unseen, counts)
 
     def records(self, records: Iterable[Mapping[str, Any]]) -> Encoded:
         """Encode dict records keyed by feature name (extra keys are ignored)."""
@@ -111,23 +135,28 @@ class Encoder:
         out = []
         for values in rows:
             row = list(values)
-            for i, name, codes in self._categorical:
+            for i, name, codes, unseen_code in self._categorical:
                 code = codes.get(row[i])
                 if code is None:
-                    code = UNSEEN_CODE
+                    code = unseen_code
                     unseen[name] = unseen.get(name, 0) + 1
                 row[i] = code
+            for i, fmt in self._dates:
+                row[i] = date_days(row[i], fmt)
             out.append(row)
         return out
 
     def _columns(self, rows: Sequence[Sequence[Any]], unseen: dict[str, int]) -> list[Any]:
         # Large batches: one list comprehension per categorical column beats a per-cell loop.
         columns: list[Any] = list(zip(*rows, strict=True))
-        for i, name, codes in self._categorical:
-            encoded = [codes.get(v, UNSEEN_CODE) for v in columns[i]]
-            columns[i] = encoded
-            if UNSEEN_CODE in encoded:
-                unseen[name] = encoded.count(UNSEEN_CODE)
+        for i, name, codes, unseen_code in self._categorical:
+            seen = [codes.get(v) for v in columns[i]]
+            if None in seen:
+                unseen[name] = seen.count(None)
+                seen = [unseen_code if c is None else c for c in seen]
+            columns[i] = seen
+        for i, fmt in self._dates:
+            columns[i] = [date_days(v, fmt) for v in columns[i]]
         return columns
 
 
@@ -215,6 +244,9 @@ def encode_columns(
         col = columns[feat.name]
         if feat.kind == "categorical":
             out[:, i] = _codes_for(np.asarray(col, dtype=object), feat)
+        elif feat.kind == "date":
+            fmt = feat.date_format
+            out[:, i] = np.fromiter((date_days(v, fmt) for v in col), np.float64, len(col))
         else:
             out[:, i] = np.asarray(col, dtype=np.float64)
     return out
@@ -222,5 +254,5 @@ def encode_columns(
 
 def _codes_for(values: np.ndarray, feat: Feature) -> np.ndarray:
     # A dict look-up per cell beats numpy's string sorting and searching for this (measured).
-    get = feat.codes.get
-    return np.fromiter((get(v, UNSEEN_CODE) for v in values.tolist()), np.float32, len(values))
+    get, unseen = feat.codes.get, feat.unseen
+    return np.fromiter((get(v, unseen) for v in values.tolist()), np.float32, len(values))

@@ -73,6 +73,8 @@ class Model:
         self.encoder = Encoder(self.features)
         spec = self.card.model
         self._session = _load_session(self.directory / spec.file, threads)
+        # artifacts from before the graph imputed refuse a missing value where training had none
+        self.imputes_missing = spec.preprocessing is not None
         self._input = spec.input
         self._output = [spec.output]
         index = {name: i for i, name in enumerate(self.feature_names)}

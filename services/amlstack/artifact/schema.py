@@ -21,17 +21,42 @@ from amlstack.artifact.names import (
 
 
 class FeatureSpec(msgspec.Struct, omit_defaults=True, kw_only=True):
-    """One input column. Numeric: float value (NaN only when ``nullable``); categorical: the
-    index of the value in ``categories``, ``UNSEEN_CODE`` for a value never seen in training."""
+    """One input column. Numeric: float value; date: days since 1970-01-01; categorical: the
+    index of the value in ``categories`` (``encoding="frequency"``: its share of the training
+    rows, ``frequencies``), ``UNSEEN_CODE`` (frequency: 0) for a value never seen in training.
+    A missing value is NaN in any feature (the graph imputes it; see ModelSpec.preprocessing)."""
 
     name: str
-    kind: Literal["numeric", "categorical"]
-    dtype: str | None = None  # numeric: "int" or "float"; categorical: "string"
+    kind: Literal["numeric", "categorical", "date"]
+    dtype: str | None = None  # numeric: "int" or "float"; categorical: "string"; date: "date"
     categories: list[str] | None = None
     minimum: int | float | None = msgspec.field(default=None, name="min")
     maximum: int | float | None = msgspec.field(default=None, name="max")
-    nullable: bool = False
+    nullable: bool = False  # had missing values in training
     example: Any = None
+    encoding: Literal["frequency"] | None = None
+    frequencies: list[float] | None = None
+    number_format: Literal["thousands", "percent"] | None = msgspec.field(
+        default=None, name="format"
+    )  # how the CSV writes the numbers
+    date_format: str | None = None  # formats.DATE_FORMATS
+
+
+class Preprocessing(msgspec.Struct, kw_only=True):
+    """The graph's first nodes (training/preprocess.py): a fill value per input column,
+    the columns that get a 0/1 missing-indicator, the date columns that get a weekday."""
+
+    fill: list[float]
+    indicators: list[int] = msgspec.field(default_factory=list)
+    weekdays: list[int] = msgspec.field(default_factory=list)
+
+
+class ColumnDecision(msgspec.Struct, kw_only=True):
+    """How training handled one CSV column (dropped, parsed, date, boolean, ...), as printed."""
+
+    column: str
+    action: str
+    detail: str
 
 
 class ModelSpec(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -46,6 +71,7 @@ class ModelSpec(msgspec.Struct, omit_defaults=True, kw_only=True):
     description: str | None = None
     members: list[dict[str, Any]] | None = None
     encoding: str | None = None
+    preprocessing: Preprocessing | None = None  # None: an artifact from before imputation
 
 
 class ModelCard(msgspec.Struct, kw_only=True):
@@ -64,6 +90,7 @@ class ModelCard(msgspec.Struct, kw_only=True):
     target: str | None = None
     positive_class: Any = None
     dropped_columns: list[str] = msgspec.field(default_factory=list)
+    column_decisions: list[ColumnDecision] = msgspec.field(default_factory=list)
     metrics: dict[str, Any] = msgspec.field(default_factory=dict)
     feature_importance: dict[str, float] | None = None
     leaderboard: list[dict[str, Any]] | None = None

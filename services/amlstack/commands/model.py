@@ -123,7 +123,7 @@ def train(
         max_trees=max_trees,
     )
     with _LiveProgress(config.time_budget) as show:
-        result = run(config, on_progress=show)
+        result = run(config, on_progress=show, notice=show.notice)
     _print_leaderboard(result)
     console.print(result.path)
 
@@ -187,6 +187,10 @@ class _LiveProgress:
     def __exit__(self, *exc):
         return self.live.__exit__(*exc)
 
+    def notice(self, line: str) -> None:
+        """A decision the user should know of, printed above the live line (once)."""
+        self.live.console.print(f"[yellow]notice[/] {line}", highlight=False)
+
     def __call__(self, progress) -> None:
         elapsed = time.monotonic() - self.started
         budget = f"/{self.budget:.0f}s" if self.budget else "s (no time limit)"
@@ -211,10 +215,11 @@ def _print_leaderboard(result) -> None:
     console.print(table)
     m = result.metrics
     console.print(
-        f"[bold]held-out[/] ({m['rows']} rows never used in training): AUC {m['AUC']:.4f}  "
+        f"[bold]held-out[/] ({m['rows']} rows the measured model never saw): AUC {m['AUC']:.4f}  "
         f"accuracy {m['accuracy']:.4f}  F1 {m['F1']:.4f}  log loss {m['log_loss']:.4f}"
         + (f"  threshold {m['threshold']:.3f}" if m.get("threshold") is not None else "")
     )
+    console.print("the shipped model is the same configuration refitted on every labelled row")
 
 
 def predict(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,17 +12,11 @@ import numpy as np
 
 from amlstack.artifact.manifest import sha256_file
 from amlstack.errors import DataError, UserError
+from amlstack.training import columns
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# A column is numeric when every non-empty cell parses as a number; when at least this share
-# parses but not all, the column is "mixed" and refused (a typo in a numeric column should not
-# silently turn it into a category).
-MIXED_NUMERIC_SHARE = 0.9
-MAX_CATEGORIES = (
-    1000  # more distinct strings than this is an identifier or free text, not a category
-)
 SAMPLE_BYTES = 64 * 1024
 
 
@@ -38,6 +32,7 @@ class Dataset:
     dropped: list[str]
     sha256: str
     path: str
+    decisions: list[columns.Decision] = field(default_factory=list)
 
 
 def detect_delimiter(path: Path) -> str:
@@ -75,7 +70,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
             sep=delimiter,
             dtype=str,
             keep_default_na=False,
-            na_values=[""],
             skipinitialspace=True,
             encoding="utf-8-sig",
         )
@@ -84,6 +78,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if frame.empty or len(frame.columns) == 0:
         raise DataError(f"{path}: the file holds no data rows")
     frame.columns = [str(c).strip() for c in frame.columns]
+    frame = columns.blank_markers(frame)
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:
         raise DataError(f"{path}: column {duplicated[0]!r} appears more than once in the header")
@@ -99,12 +94,12 @@ def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...
     """Read, check and type a CSV for training; every problem is one DataError line."""
     path = Path(path)
     raw = read_table(path)
-    columns = list(raw.columns)
-    if target not in columns:
-        raise DataError(f"{path}: no target column {target!r}{closest(target, columns)}")
+    names = list(raw.columns)
+    if target not in names:
+        raise DataError(f"{path}: no target column {target!r}{closest(target, names)}")
     for name in drop:
-        if name not in columns:
-            raise DataError(f"--drop {name}: no such column in {path}{closest(name, columns)}")
+        if name not in names:
+            raise DataError(f"--drop {name}: no such column in {path}{closest(name, names)}")
         if name == target:
             raise DataError(f"--drop {name}: that is the target column")
     labels = raw[target]
@@ -119,16 +114,18 @@ def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...
     feature_frame = raw.drop(columns=[target, *drop])
     if feature_frame.shape[1] == 0:
         raise DataError(f"{path}: no feature columns left besides the target")
-    features, typed = infer_features(feature_frame)
+    features, typed, decisions = infer_features(feature_frame)
+    auto_dropped = [d.column for d in decisions if d.action == "dropped"]
     return Dataset(
         frame=typed,
         target=target_codes,
         classes=classes,
         target_name=target,
         features=features,
-        dropped=list(drop),
+        dropped=[*drop, *auto_dropped],
         sha256=sha256_file(path),
         path=str(path),
+        decisions=decisions,
     )
 
 
@@ -153,66 +150,22 @@ def _as_numbers(values: list[str]) -> list[float] | None:
         return None
 
 
-def infer_features(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], pd.DataFrame]:
-    """One schema entry per column; returns the schema and the frame with typed columns."""
+def infer_features(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], pd.DataFrame, list]:
+    """Schema entries, the typed frame and the column decisions (see ``columns``)."""
     import pandas as pd
 
     features: list[dict[str, Any]] = []
     typed: dict[str, Any] = {}
+    decisions = []
     for name in frame.columns:
-        column = frame[name]
-        present = column.dropna()
-        if present.empty:
-            raise DataError(f"column {name!r} is empty in every row; remove it or --drop {name}")
-        numbers = pd.to_numeric(present, errors="coerce")
-        share = float(numbers.notna().mean())
-        nullable = bool(column.isna().any())
-        if share == 1.0:
-            values = pd.to_numeric(column, errors="coerce").astype(np.float64)
-            finite = values.dropna()
-            if not np.isfinite(finite.to_numpy()).all():
-                raise DataError(f"column {name!r} holds an infinite value")
-            is_int = bool((finite == np.round(finite)).all())
-            features.append(
-                {
-                    "name": name,
-                    "kind": "numeric",
-                    "dtype": "int" if is_int else "float",
-                    "min": _plain(finite.min(), is_int),
-                    "max": _plain(finite.max(), is_int),
-                    "nullable": nullable,
-                }
-            )
+        spec, values, notes = columns.type_column(name, frame[name], len(frame))
+        decisions.extend(notes)
+        if spec is not None:
+            features.append(spec)
             typed[name] = values
-        elif share >= MIXED_NUMERIC_SHARE:
-            bad_at = present.index[numbers.isna().to_numpy()][0]
-            raise DataError(
-                f"column {name!r} mixes numbers and text (data row {int(bad_at) + 1}: "
-                f"{column[bad_at]!r}); fix the value or --drop {name}"
-            )
-        else:
-            values = column.str.strip()
-            categories = sorted(values.dropna().unique().tolist())
-            if len(categories) > MAX_CATEGORIES:
-                raise DataError(
-                    f"column {name!r} has {len(categories)} distinct text values (an identifier or "
-                    f"free text?); --drop {name}"
-                )
-            features.append(
-                {
-                    "name": name,
-                    "kind": "categorical",
-                    "dtype": "string",
-                    "categories": categories,
-                    "nullable": nullable,
-                }
-            )
-            typed[name] = values
-    return features, pd.DataFrame(typed, index=frame.index)
-
-
-def _plain(value: float, is_int: bool) -> float | int:
-    return int(value) if is_int else float(value)
+    if not features:
+        raise DataError("no usable feature columns: every column was dropped (see above)")
+    return features, pd.DataFrame(typed, index=frame.index), decisions
 
 
 def encode_frame(frame: pd.DataFrame, features: list[dict[str, Any]]) -> np.ndarray:
@@ -223,14 +176,16 @@ def encode_frame(frame: pd.DataFrame, features: list[dict[str, Any]]) -> np.ndar
     from amlstack.artifact.schema import FeatureSpec
 
     specs = [Feature.from_spec(msgspec.convert(f, FeatureSpec)) for f in features]
-    columns = {}
+    encoded = {}
     for spec in specs:
         col = frame[spec.name]
-        if spec.kind == "categorical":
-            columns[spec.name] = col.fillna("").to_numpy(dtype=object)
+        if spec.kind in ("categorical", "date"):
+            values = col.to_numpy(dtype=object, copy=True)  # not a view into the frame
+            values[col.isna().to_numpy()] = None
+            encoded[spec.name] = values
         else:
-            columns[spec.name] = col.to_numpy(dtype=np.float64)
-    return encode_columns(specs, columns)
+            encoded[spec.name] = col.to_numpy(dtype=np.float64)
+    return encode_columns(specs, encoded)
 
 
 def split_holdout(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

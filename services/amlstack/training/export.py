@@ -158,6 +158,17 @@ def fuse(members: list[tuple[Any, float]]):
     return fused
 
 
+def with_preparation(model, prep):
+    """The graph with the input preparation (imputation, indicators, weekdays) in front."""
+    import onnx
+
+    from amlstack.training.preprocess import prepend
+
+    prepared = prepend(model, prep, INPUT)
+    onnx.checker.check_model(prepared)
+    return prepared
+
+
 def _with_opsets(model):
     model.producer_name = "amlstack"
     return model

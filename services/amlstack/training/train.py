@@ -4,7 +4,14 @@ Rows are cut three ways, all stratified and seeded: the holdout (``test_size``) 
 the search and every reported metric is measured on it; the rest is cut again into the rows the
 candidates are fitted on and the validation rows that FLAML tunes on and the ensemble weights
 and decision threshold are chosen on. The chosen members are then refitted on all non-holdout
-rows with their tuned configuration.
+rows with their tuned configuration and measured on the holdout (the "measured model"); then
+refitted once more on every labelled row, holdout included, and that model is the one exported
+and shipped (as AutoGluon's ``refit_full``): the holdout figures describe the measured model.
+
+Learners see the prepared matrix (``preprocess``: missing values imputed, indicators and
+weekdays added, all float32); the exported graph starts with the same preparation, so the
+artifact takes the raw encoded rows, NaN included. A member whose exported graph disagrees with
+its in-memory model is dropped with a warning; the whole graph's parity check stays strict.
 """
 
 from __future__ import annotations
@@ -27,11 +34,14 @@ from amlstack.training import defaults
 from amlstack.training.search import DEFAULT_LEARNERS, FLAML_METRIC, Candidate, Progress
 
 PARITY_TOLERANCE = 1e-5
+MIN_SEARCH_SHARE = 0.2  # of the time budget: the search gets at least this much
+OOF_MAX_ROWS = 8000  # up to this many non-holdout rows, members are chosen out of fold
+OOF_FOLDS = 5
 SAMPLE_ROWS = 5
 BACKGROUND_ROWS = 12  # explanation baseline: K*(features-1)+1 rows per explained record
 DEFAULT_DATA = Path("data/bankmarketing_train.csv")
 DEFAULT_TIME_BUDGET = defaults.TIME_BUDGET_S
-REFIT_SHARE = 0.15  # of the time budget, kept back for refit, export and the report
+REFIT_SHARE = 0.25  # of the time budget, kept back for both refits, export and the report
 LIBRARIES = (
     "flaml",
     "lightgbm",
@@ -93,13 +103,23 @@ class TrainResult:
     metrics: dict[str, Any]
     leaderboard: list[dict[str, Any]]
     members: list[dict[str, Any]] = field(default_factory=list)
-    # the in-memory (pre-export) ensemble's probabilities on the holdout rows, for parity checks
+    # the shipped in-memory (pre-export) ensemble's probabilities on the holdout rows (parity)
     memory_holdout_proba: np.ndarray | None = field(default=None, repr=False)
+    # the measured model's (never saw the holdout) probabilities there: the reported metrics
+    measured_holdout_proba: np.ndarray | None = field(default=None, repr=False)
 
 
-def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda p: None):
-    """Run the whole training and write a new artifact version; returns where and how well."""
+def train(
+    config: TrainConfig,
+    on_progress: Callable[[Progress], None] = lambda p: None,
+    notice: Callable[[str], None] = lambda line: None,
+):
+    """Run the whole training and write a new artifact version; returns where and how well.
+
+    ``notice`` gets each column decision and each dropped ensemble member, once, as a line.
+    """
     from amlstack.training import evaluate, export, search, store
+    from amlstack.training.preprocess import fit_preparation
 
     config.check()
     started = time.monotonic()
@@ -107,65 +127,88 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
     name = store.check_name(config.name or default_name(config.data))
     if len(dataset.classes) > 2 and config.metric in ("f1", "average_precision"):
         raise UserError(f"--metric {config.metric} is for binary targets; use auc or accuracy")
+    for decision in dataset.decisions:
+        notice(decision.line())
     base = data_mod.encode_frame(dataset.frame, dataset.features)
     y = dataset.target
     train_idx, test_idx = data_mod.split_holdout(y, config.test_size, config.seed)
-    matrix, contexts, search_features = _add_contexts(base, y, train_idx, dataset, config)
+    raw, contexts, search_features = _add_contexts(base, y, train_idx, dataset, config)
+    prep = fit_preparation(raw[train_idx], search_features)
+    matrix = prep.apply(raw)
     fit_rel, val_rel = data_mod.split_holdout(y[train_idx], config.val_size, config.seed + 1)
     fit_idx, val_idx = train_idx[fit_rel], train_idx[val_rel]
 
     search_budget = None
     if config.time_budget is not None:
-        search_budget = config.time_budget * (1 - REFIT_SHARE) - (time.monotonic() - started)
-        if search_budget < 1:
+        share = config.time_budget * (1 - REFIT_SHARE)
+        if share < 1:
             raise UserError(f"--time-budget {config.time_budget:g}: too short to search at all")
+        spent = time.monotonic() - started
+        search_budget = share - spent
+        if search_budget < MIN_SEARCH_SHARE * config.time_budget:
+            # a slow or loaded machine: reading the data must not cost the whole search
+            search_budget = MIN_SEARCH_SHARE * config.time_budget
+            notice(f"reading the data took {spent:.0f} s; searching {search_budget:.0f} s anyway")
     candidates = search.search(
         matrix[fit_idx], y[fit_idx], matrix[val_idx], y[val_idx],
-        features=search_features, metric=config.metric, n_classes=len(dataset.classes),
-        learners=config.learners,
+        features=_learner_features(search_features, prep), metric=config.metric,
+        n_classes=len(dataset.classes), learners=config.learners,
         time_budget=search_budget, max_iter=config.max_iter, seed=config.seed,
         n_jobs=config.n_jobs, max_trees=config.max_trees, on_progress=on_progress,
     )  # fmt: skip
     if not candidates:
         raise UserError("the search found no model in the budget; raise --time-budget")
-    for cand in candidates:
-        cand.val_proba = cand.estimator.predict_proba(matrix[val_idx])
-    weights = _choose_members(candidates, y[val_idx], config)
+    deadline = None
+    if config.time_budget is not None:
+        deadline = started + config.time_budget * (1 - REFIT_SHARE / 2)
+    y_sel, selection = _selection_rows(candidates, matrix, y, train_idx, val_idx, config, deadline)
+    weights = _choose_members(candidates, y_sel, config)
     members = [candidates[i] for i in weights]
     val_proba = sum(w * candidates[i].val_proba for i, w in weights.items())
     binary = len(dataset.classes) == 2
-    threshold = evaluate.best_threshold(y[val_idx], val_proba) if binary else 0.5
+    threshold = evaluate.best_threshold(y_sel, val_proba) if binary else 0.5
 
-    for cand in members:  # refit on every non-holdout row with the tuned configuration
-        cand.estimator = _refit(cand, matrix[train_idx], y[train_idx])
-    onnx_model = export.fuse(
-        [(export.to_onnx(c.estimator, matrix.shape[1]), weights[candidates.index(c)])
-         for c in members]
-    )  # fmt: skip
+    weights = {candidates.index(c): weights[candidates.index(c)] for c in members}
     x_test, y_test = matrix[test_idx], y[test_idx]
-    test_proba = export.onnx_proba(onnx_model, x_test)
-    memory_proba = sum(
-        weights[candidates.index(c)] * c.estimator.predict_proba(x_test) for c in members
-    )
-    _check_parity(test_proba, memory_proba)
-    _check_context_parity(base[test_idx], x_test, contexts, dataset)
+    for cand in members:  # the measured model: every non-holdout row, the tuned configuration
+        cand.estimator = _refit(cand, matrix[train_idx], y[train_idx])
+    test_proba = _blend(candidates, weights, x_test)
     metrics = evaluate.classification_metrics(y_test, test_proba, dataset.classes, threshold)
-    leaderboard = _leaderboard(candidates, weights, matrix[test_idx], y_test)
+    leaderboard = _leaderboard(candidates, weights, x_test, y_test)
+    for cand in members:  # the shipped model: the same configuration on every labelled row
+        cand.estimator = _refit(cand, matrix, y)
+    weights = _faithful_members(candidates, weights, x_test, notice)
+    members = [candidates[i] for i in weights]
+    onnx_model = export.with_preparation(
+        export.fuse([(export.to_onnx(candidates[i].estimator, matrix.shape[1]), w)
+                     for i, w in weights.items()]),
+        prep,
+    )  # fmt: skip
+    memory_proba = _blend(candidates, weights, x_test)
+    _check_parity(export.onnx_proba(onnx_model, raw[test_idx]), memory_proba)
+    _check_context_parity(base[test_idx], raw[test_idx], contexts, dataset)
     members_info = [
         {"learner": c.learner, "weight": round(weights[candidates.index(c)], 6),
          "config": _jsonable(c.config)}
         for c in members
     ]  # fmt: skip
     importance = _importance(
-        onnx_model, x_test, y_test, [f["name"] for f in search_features], config.seed
+        onnx_model, raw[test_idx], y_test, [f["name"] for f in search_features], config.seed
     )
     meta = _model_json(
         config, dataset, name, metrics, leaderboard, members_info, threshold,
         rows={"total": len(y), "fit": len(fit_idx), "validation": len(val_idx),
-              "holdout": len(test_idx)},
+              "holdout": len(test_idx), "shipped_model": len(y)},
         importance=importance, seconds=time.monotonic() - started,
     )  # fmt: skip
-    meta["model"]["n_inputs"] = int(matrix.shape[1])
+    meta["model"]["n_inputs"] = int(raw.shape[1])
+    meta["model"]["preprocessing"] = prep.to_json()
+    meta["column_decisions"] = [d.to_json() for d in dataset.decisions]
+    meta["training"]["member_selection"] = selection
+    meta["metrics"]["measured_model"] = (
+        f"the same configuration fitted on the {len(train_idx)} non-holdout rows; the shipped "
+        f"model was then refitted on all {len(y)} rows"
+    )
     if contexts:
         meta["context"] = contexts
 
@@ -190,7 +233,7 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
         write_artifact(
             folder, card_from_dict(meta | {"version": version}), onnx_model.SerializeToString(),
             sample=_sample(dataset, test_idx),
-            profile=build_profile(dataset.frame, dataset.features),
+            profile=build_profile(dataset.frame, _monitored(dataset.features)),
             extra_json={
                 HOLDOUT_FILE: _holdout_record(dataset, test_idx, config),
                 BACKGROUND_JSON: {"data": _sample(dataset, background_idx, BACKGROUND_ROWS)},
@@ -205,6 +248,7 @@ def train(config: TrainConfig, on_progress: Callable[[Progress], None] = lambda 
         leaderboard=leaderboard,
         members=members_info,
         memory_holdout_proba=memory_proba,
+        measured_holdout_proba=test_proba,
     )
 
 
@@ -230,7 +274,7 @@ def _check_context_parity(base_test, full_test, contexts, dataset) -> None:
 
     index = {f["name"]: i for i, f in enumerate(dataset.features)}
     rebuilt = with_context(base_test, [Context.from_json(c, index) for c in contexts])
-    if not np.array_equal(rebuilt, full_test):
+    if not np.array_equal(rebuilt, full_test, equal_nan=True):
         raise UserError("context features differ between training and the artifact's lookup")
 
 
@@ -238,6 +282,51 @@ def default_name(data: Path) -> str:
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path(data).stem)
     stem = stem.removesuffix("_train").removesuffix("-train").strip("-._") or "model"
     return stem[:63]
+
+
+def _selection_rows(candidates, matrix, y, train_idx, val_idx, config, deadline):
+    """The labels and each candidate's ``val_proba`` that members and threshold are chosen on.
+
+    Small data: out-of-fold predictions over every non-holdout row (k-fold, each candidate's
+    tuned configuration refitted per fold), so a few hundred validation rows do not decide
+    alone; candidates are then ranked by that score. Candidates not done by ``deadline``
+    (monotonic seconds, or None) leave the pool. Larger data, or no time: the validation split.
+    """
+    from amlstack.training import evaluate
+
+    y_train = y[train_idx]
+    folds = min(OOF_FOLDS, int(np.bincount(y_train).min()))
+    for cand in candidates:
+        cand.val_proba = cand.estimator.predict_proba(matrix[val_idx])
+    if len(train_idx) > OOF_MAX_ROWS or folds < 2:
+        return y[val_idx], "validation split"
+    from sklearn.model_selection import StratifiedKFold
+
+    x_train = matrix[train_idx]
+    cv = StratifiedKFold(folds, shuffle=True, random_state=config.seed)
+    splits = list(cv.split(x_train, y_train))
+    done = []
+    for cand in candidates:
+        oof = np.zeros((len(train_idx), int(y.max()) + 1))
+        for fit_rows, out_rows in splits:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            model = _refit(cand, x_train[fit_rows], y_train[fit_rows])
+            oof[out_rows] = model.predict_proba(x_train[out_rows])
+        else:
+            done.append((cand, oof))
+            continue
+        break
+    if not done:
+        return y[val_idx], "validation split"
+    for cand, oof in done:
+        cand.val_proba = oof
+    candidates[:] = sorted(
+        (c for c, _ in done),
+        key=lambda c: evaluate.score(config.metric, y_train, c.val_proba),
+        reverse=True,
+    )
+    return y_train, f"{folds}-fold out-of-fold"
 
 
 def _choose_members(candidates: list[Candidate], y_val, config: TrainConfig) -> dict[int, float]:
@@ -261,6 +350,44 @@ def _choose_members(candidates: list[Candidate], y_val, config: TrainConfig) -> 
     if len(weights) > 1 and evaluate.score(config.metric, y_val, blended) > single:
         return weights
     return {0: 1.0}
+
+
+def _learner_features(features: list[dict[str, Any]], prep) -> list[dict[str, Any]]:
+    """What linear and MLP learners one-hot encode: ordinal categoricals only, all else numeric."""
+    out = []
+    for spec in features:
+        ordinal = spec["kind"] == "categorical" and spec.get("encoding") != "frequency"
+        out.append(spec if ordinal else {"name": spec["name"], "kind": "numeric"})
+    extra = prep.n_outputs - len(features)
+    return out + [{"name": f"prepared_{i}", "kind": "numeric"} for i in range(extra)]
+
+
+def _blend(candidates: list[Candidate], weights: dict[int, float], x: np.ndarray) -> np.ndarray:
+    return sum(w * candidates[i].estimator.predict_proba(x) for i, w in weights.items())
+
+
+def _faithful_members(candidates, weights, x_test, notice) -> dict[int, float]:
+    """Drop (with a notice) each member whose export disagrees with it; reweight the rest."""
+    from amlstack.training import export
+
+    kept = {}
+    for i, w in weights.items():
+        est = candidates[i].estimator
+        gap = float(
+            np.max(np.abs(export.onnx_proba(export.to_onnx(est, x_test.shape[1]), x_test)
+                          - est.predict_proba(x_test)))
+        )  # fmt: skip
+        if gap > PARITY_TOLERANCE:
+            notice(
+                f"ensemble member {candidates[i].learner}: its ONNX export differs by {gap:.1e} "
+                f"(tolerance {PARITY_TOLERANCE:g}); dropped from the shipped model"
+            )
+            continue
+        kept[i] = w
+    if not kept:
+        raise UserError("no ensemble member exports faithfully to ONNX; not writing the artifact")
+    total = sum(kept.values())
+    return {i: w / total for i, w in kept.items()}
 
 
 def _refit(cand: Candidate, x: np.ndarray, y: np.ndarray):
@@ -359,7 +486,9 @@ def _model_json(config, dataset, name, metrics, leaderboard, members, threshold,
             "kind": "ensemble" if len(members) > 1 else members[0]["learner"],
             "description": description if len(members) > 1 else members[0]["learner"],
             "members": members,
-            "encoding": "numeric as float32; categorical as index into categories, -1 if unseen",
+            "encoding": "numeric as float32; date as days since 1970-01-01; categorical as "
+            "index into categories (frequency-encoded: share of training rows), -1 (0) if unseen; "
+            "missing as NaN, imputed by the graph (preprocessing)",
         },
         "metrics": {"holdout": metrics, "primary_metric": config.metric},
         "feature_importance": importance,
@@ -405,6 +534,11 @@ def _holdout_record(dataset, test_idx, config) -> dict[str, Any]:
         "test_size": config.test_size,
         "rows": [int(i) for i in test_idx],  # 0-based data row numbers (header excluded)
     }
+
+
+def _monitored(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Features the drift profile bins: dates and frequency-encoded columns have no such bins."""
+    return [f for f in features if f["kind"] != "date" and f.get("encoding") != "frequency"]
 
 
 def _json_default(value: Any) -> Any:

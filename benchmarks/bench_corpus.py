@@ -1,0 +1,195 @@
+"""amlstack against FLAML and AutoGluon on a corpus of public data sets, side by side in one run.
+
+    python benchmarks/bench_corpus.py --flaml-python .venv-flaml/bin/python \
+        --autogluon-python .venv-autogluon/bin/python          # about 35 min on 2 cores
+    python benchmarks/bench_corpus.py ... --datasets penguins,wine --rows 500   # a smoke run
+    python benchmarks/bench_corpus.py ... --bank-default        # + bank data, default budget
+
+The corpus (benchmarks/corpus.py, built in the FLAML venv, which holds the data packages) is cut
+into a seeded, stratified 80/20 split per data set; every system trains on the same 80 % as a
+CSV file, with the same budget (--budget, 60 s) on the same two cores, and writes probabilities
+for the 20 % none of them saw. This script scores them all with one AUC (binary; macro one-vs-
+rest for multiclass), so no system grades itself. Systems run interleaved per data set, so
+machine load hits them alike. A run that fails, crashes or overruns (3 x budget + 120 s) is a
+failure, shown as "fail". --bank-default adds the shipped bank data with amlstack's default
+budget against AutoGluon best_quality given the same budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+SYSTEMS = ("amlstack", "flaml", "autogluon_medium", "autogluon_best")
+
+
+@dataclass
+class Run:
+    dataset: str
+    system: str
+    auc: float | None
+    seconds: float
+    error: str = ""
+
+
+def command(system: str, split: Path, target: str, budget: float, out: Path, args) -> list[str]:
+    """The command line that trains ``system`` on ``split``/train.csv and writes ``out``."""
+    train, test = str(split / "train.csv"), str(split / "test.csv")
+    common = ["--train", train, "--test", test, "--target", target, "--budget", f"{budget:g}"]
+    common += ["--out", str(out)]
+    if system == "amlstack":
+        return [sys.executable, str(HERE / "anchors" / "run_amlstack.py"), *common]
+    if system == "flaml":
+        return [args.flaml_python, str(HERE / "anchors" / "run_flaml.py"), *common]
+    preset = {"autogluon_medium": "medium_quality", "autogluon_best": "best_quality"}[system]
+    return [args.autogluon_python, str(HERE / "anchors" / "run_autogluon.py"), *common,
+            "--presets", preset]  # fmt: skip
+
+
+def run_one(system: str, name: str, split: Path, target: str, budget: float, args) -> Run:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "proba.csv"
+        cmd = command(system, split, target, budget, out, args)
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(
+                ["nice", "-n", "5", *cmd], capture_output=True, text=True,
+                timeout=3 * budget + 120, check=False, cwd=tmp,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return Run(name, system, None, time.monotonic() - started, "timed out")
+        seconds = time.monotonic() - started
+        if proc.returncode != 0 or not out.is_file():
+            last = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
+            return Run(name, system, None, seconds, last[:200])
+        return Run(name, system, score(split / "test.csv", target, out), seconds)
+
+
+def score(test_csv: Path, target: str, proba_csv: Path) -> float:
+    """One AUC for every system: binary on the second sorted class, else macro one-vs-rest."""
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    labels = pd.read_csv(test_csv, usecols=[target], dtype=str)[target].str.strip()
+    proba = pd.read_csv(proba_csv)
+    proba.columns = [_label(c) for c in proba.columns]
+    classes = sorted({_label(c) for c in labels})
+    matrix = np.column_stack([proba[c] if c in proba else np.zeros(len(proba)) for c in classes])
+    y = np.array([classes.index(_label(v)) for v in labels])
+    if len(classes) == 2:
+        return float(roc_auc_score(y, matrix[:, 1]))
+    matrix = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1e-12)
+    return float(roc_auc_score(y, matrix, multi_class="ovr", average="macro"))
+
+
+def _label(value) -> str:
+    """Labels as text, with "1.0" and "1" the same class (pandas may read either)."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
+
+
+def build_corpus(args, folder: Path) -> list[dict]:
+    cmd = [args.flaml_python, str(HERE / "corpus.py"), "--out", str(folder)]
+    if args.datasets:
+        cmd += ["--datasets", args.datasets]
+    if args.rows:
+        cmd += ["--rows", str(args.rows)]
+    subprocess.run(cmd, check=True)
+    return json.loads((folder / "corpus.json").read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flaml-python", required=True)
+    parser.add_argument("--autogluon-python", required=True)
+    parser.add_argument("--datasets", help="comma-separated subset of the corpus")
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--rows", type=int, help="at most this many rows per data set (smoke)")
+    parser.add_argument("--budget", type=float, default=60.0)
+    parser.add_argument("--bank-default", action="store_true")
+    parser.add_argument("--work", type=Path, default=REPO / "runs" / "bench-corpus")
+    args = parser.parse_args()
+    # absolute: every run's working directory is a temporary folder
+    args.flaml_python = str(Path(args.flaml_python).absolute())
+    args.autogluon_python = str(Path(args.autogluon_python).absolute())
+    systems = args.systems.split(",")
+    args.work.mkdir(parents=True, exist_ok=True)
+    corpus = build_corpus(args, args.work / "corpus")
+    runs: list[Run] = []
+    for entry in corpus:
+        for system in systems:
+            run = run_one(system, entry["name"], Path(entry["folder"]), entry["target"],
+                          args.budget, args)  # fmt: skip
+            runs.append(run)
+            shown = "fail" if run.auc is None else f"{run.auc:.4f}"
+            print(f"  {entry['name']:<16} {system:<18} {shown:>7} {run.seconds:6.0f} s "
+                  f"{run.error}", flush=True)  # fmt: skip
+            _save(args.work, runs)
+    print_table(corpus, systems, runs, args.budget)
+    if args.bank_default:
+        bank_default(args, corpus)
+
+
+def bank_default(args, corpus: list[dict]) -> None:
+    """Bank data: amlstack's default budget against AutoGluon best_quality with the same."""
+    from amlstack import defaults
+
+    entry = next((e for e in corpus if e["name"] == "bank"), None)
+    if entry is None:
+        print("--bank-default: the bank data set is not in this run")
+        return
+    budget = defaults.TIME_BUDGET_S
+    print(f"\nbank data, default budget ({budget:g} s), 20 % test rows none of them saw:")
+    for system in ("amlstack", "autogluon_best"):
+        run = run_one(system, "bank", Path(entry["folder"]), entry["target"], budget, args)
+        shown = "fail" if run.auc is None else f"{run.auc:.4f}"
+        print(f"  {system:<18} AUC {shown}  {run.seconds:.0f} s {run.error}", flush=True)
+
+
+def _save(work: Path, runs: list[Run]) -> None:
+    (work / "results.json").write_text(json.dumps([asdict(r) for r in runs], indent=1))
+
+
+def print_table(corpus: list[dict], systems: list[str], runs: list[Run], budget: float) -> None:
+    by = {(r.dataset, r.system): r for r in runs}
+    print(f"\nTest AUC (20 % seeded split), {budget:g} s budget, 2 cores:")
+    print(f"{'data set':<16}{'rows':>7}{'cols':>5}" + "".join(f"{s:>18}" for s in systems))
+    wins = dict.fromkeys(systems, 0)
+    for entry in corpus:
+        cells = [by[(entry["name"], s)] for s in systems]
+        scored = [c.auc for c in cells if c.auc is not None]
+        best = max(scored) if scored else None
+        for s, c in zip(systems, cells, strict=True):
+            wins[s] += int(c.auc is not None and best is not None and c.auc >= best - 5e-5)
+        row = "".join(f"{'fail' if c.auc is None else f'{c.auc:.4f}':>18}" for c in cells)
+        print(f"{entry['name']:<16}{entry['rows']:>7}{entry['columns']:>5}{row}")
+    print(f"{'mean AUC':<28}" + "".join(f"{_mean(runs, s):>18}" for s in systems))
+    print(f"{'wins (ties count)':<28}" + "".join(f"{wins[s]:>18}" for s in systems))
+    fails = {s: sum(by[(e["name"], s)].auc is None for e in corpus) for s in systems}
+    print(f"{'failures':<28}" + "".join(f"{fails[s]:>18}" for s in systems))
+    wall = {s: sum(by[(e["name"], s)].seconds for e in corpus) for s in systems}
+    print(f"{'wall time, s':<28}" + "".join(f"{wall[s]:>18.0f}" for s in systems))
+
+
+def _mean(runs: list[Run], system: str) -> str:
+    """Mean AUC over data sets; a failure counts as 0.5 (a coin), so failing never pays."""
+    values = [r.auc if r.auc is not None else 0.5 for r in runs if r.system == system]
+    return f"{np.mean(values):.4f}" if values else "-"
+
+
+if __name__ == "__main__":
+    main()

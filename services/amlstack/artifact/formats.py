@@ -1,0 +1,56 @@
+"""How one cell's text becomes a value, identically in training, batch prediction and the scorer.
+
+Pure Python (the scorer has no pandas): the missing-value markers, numbers written with
+thousands separators or a percent sign, and dates (days since 1970-01-01, the time of day as a
+fraction) in the format training detected for the column.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+# Cells that mean "no value", compared case-insensitively after stripping blanks.
+MISSING_MARKERS = frozenset({"", "na", "n/a", "null", "?", "nan", "none"})
+ISO = "ISO8601"
+DATE_FORMATS = (ISO, "%m/%d/%Y", "%d.%m.%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S")
+_EPOCH = datetime(1970, 1, 1)
+
+
+def is_missing(text: str | None) -> bool:
+    return text is None or text.strip().lower() in MISSING_MARKERS
+
+
+def parse_number(text: str, number_format: str | None) -> float:
+    """A numeric cell as training read it; ValueError when it is not one."""
+    text = text.strip()
+    if number_format == "thousands":
+        text = text.replace(",", "")
+    elif number_format == "percent":
+        text = text.removesuffix("%").rstrip()
+    return float(text)
+
+
+def date_days(text: str | None, date_format: str) -> float:
+    """Days since 1970-01-01 (UTC for a value with a zone); NaN when missing or not a date."""
+    if text is None:
+        return math.nan
+    text = text.strip()
+    try:
+        if date_format == ISO:
+            moment = datetime.fromisoformat(text)
+        else:
+            moment = datetime.strptime(text, date_format)
+    except ValueError:
+        return math.nan
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return (moment - _EPOCH).total_seconds() / 86400.0
+
+
+def date_format_of(values: list[str]) -> str | None:
+    """The first format under which every value is a date, or None."""
+    for fmt in DATE_FORMATS:
+        if all(not math.isnan(date_days(v, fmt)) for v in values):
+            return fmt
+    return None

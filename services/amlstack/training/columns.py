@@ -1,0 +1,183 @@
+"""What each CSV column is: the decisions a user's real columns need, each made once and recorded.
+
+A column of text cells becomes one of: numeric (plain, with thousands separators, or with a
+percent sign), date (days since 1970-01-01), boolean-like (two values such as yes/no, coded
+false-like first), categorical (an index into its categories), high-cardinality categorical
+(frequency-encoded) or an identifier (every value distinct: dropped). Missing-value markers are
+blanked before any of this. Every choice that is not plain numeric or plain categorical is a
+``Decision``: printed once by training and written to model.json.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from amlstack.artifact.formats import MISSING_MARKERS, date_format_of, parse_number
+from amlstack.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MIXED_NUMERIC_SHARE = 0.9  # this share parses as numbers but not all: a typo, refused
+MAX_CATEGORIES = 1000  # more distinct values than this: frequency-encoded
+MIN_ROWS_FOR_IDENTIFIER = 20  # below this, all-distinct values say nothing
+TRUE_WORDS = frozenset({"yes", "true", "y", "t"})
+FALSE_WORDS = frozenset({"no", "false", "n", "f"})
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_PERCENT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)\s*%$")
+_DATE_LIKE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{4})")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One column's non-obvious handling, as printed and as recorded in model.json."""
+
+    column: str
+    action: str  # dropped | numeric_parsed | date | boolean | frequency_encoded | missing_values
+    detail: str
+
+    def line(self) -> str:
+        return f"column {self.column!r}: {self.detail}"
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def blank_markers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every missing-value marker (case-insensitive) as NaN; other cells stripped of blanks."""
+    out = {}
+    for name in frame.columns:
+        column = frame[name].str.strip()
+        out[name] = column.mask(column.str.lower().isin(tuple(MISSING_MARKERS)))
+    import pandas as pd
+
+    return pd.DataFrame(out, index=frame.index)
+
+
+def type_column(name: str, column: pd.Series, n_rows: int) -> tuple[dict | None, Any, list]:
+    """(schema entry or None when dropped, typed values, decisions) for one blanked column."""
+    present = column.dropna()
+    if present.empty:
+        raise DataError(f"column {name!r} is empty in every row; remove it or --drop {name}")
+    nullable = bool(column.isna().any())
+    decisions = []
+    if nullable:
+        share = column.isna().mean()
+        decisions.append(
+            Decision(name, "missing_values", f"{share:.1%} of rows missing; imputed in the model")
+        )
+    numeric = _numeric(name, column, present)
+    if numeric is not None:
+        spec, values, parsed = numeric
+        if parsed:
+            decisions.append(Decision(name, "numeric_parsed", parsed))
+        if _is_row_number(values, n_rows):
+            return None, None, [Decision(name, "dropped", "a row number (every value distinct)")]
+        spec["nullable"] = nullable
+        return spec, values, decisions
+    text = present.astype(str)
+    distinct = text.nunique()
+    date_format = _date_format(text)
+    if date_format is not None:
+        decisions.append(
+            Decision(name, "date", f"a date ({date_format}): days since 1970-01-01, and weekday")
+        )
+        spec = {"name": name, "kind": "date", "dtype": "date", "date_format": date_format}
+        spec["nullable"] = nullable
+        return spec, column, decisions
+    if distinct == len(text) and len(text) >= MIN_ROWS_FOR_IDENTIFIER:
+        return None, None, [Decision(name, "dropped", "an identifier (every value distinct)")]
+    categories = _categories(text)
+    spec = {"name": name, "kind": "categorical", "dtype": "string", "categories": categories}
+    if _boolean_like(categories):
+        decisions.append(Decision(name, "boolean", f"boolean-like, coded {categories[0]}=0"))
+    elif distinct > MAX_CATEGORIES:
+        counts = text.value_counts()
+        spec["categories"] = sorted(counts.index.tolist())
+        spec["frequencies"] = [round(float(counts[c]) / n_rows, 8) for c in spec["categories"]]
+        spec["encoding"] = "frequency"
+        decisions.append(
+            Decision(name, "frequency_encoded", f"{distinct} distinct values: frequency-encoded")
+        )
+    spec["nullable"] = nullable
+    return spec, column, decisions
+
+
+def _date_format(text: pd.Series) -> str | None:
+    if not _DATE_LIKE.match(text.iloc[0]):
+        return None
+    return date_format_of(text.unique().tolist())
+
+
+def _numeric(name: str, column: pd.Series, present: pd.Series):
+    """(schema entry, float64 values, how it was parsed) when the column is numeric, else None."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(present, errors="coerce")
+    share = float(numbers.notna().mean())
+    number_format = None
+    if share < 1.0:
+        for fmt, pattern in (("thousands", _THOUSANDS), ("percent", _PERCENT)):
+            matches = present.str.match(pattern) | numbers.notna()
+            if matches.all() and present.str.match(pattern).any():
+                number_format = fmt
+                numbers = present.map(lambda v, f=fmt: parse_number(v, f))
+                share = 1.0
+                break
+    if share < 1.0:
+        if share >= MIXED_NUMERIC_SHARE:
+            bad_at = present.index[numbers.isna().to_numpy()][0]
+            raise DataError(
+                f"column {name!r} mixes numbers and text (data row {int(bad_at) + 1}: "
+                f"{column[bad_at]!r}); fix the value or --drop {name}"
+            )
+        return None
+    values = pd.Series(np.nan, index=column.index, dtype=np.float64)
+    values[present.index] = numbers.astype(np.float64)
+    finite = values.dropna()
+    if not np.isfinite(finite.to_numpy()).all():
+        raise DataError(f"column {name!r} holds an infinite value")
+    is_int = bool((finite == np.round(finite)).all())
+    spec = {
+        "name": name,
+        "kind": "numeric",
+        "dtype": "int" if is_int else "float",
+        "min": int(finite.min()) if is_int else float(finite.min()),
+        "max": int(finite.max()) if is_int else float(finite.max()),
+    }
+    parsed = None
+    if number_format:
+        spec["format"] = number_format
+        parsed = {
+            "thousands": "numbers with thousands separators: read without the commas",
+            "percent": "percentages: read as the number before the % sign",
+        }[number_format]
+    return spec, values, parsed
+
+
+def _is_row_number(values: pd.Series, n_rows: int) -> bool:
+    """Integers 0..n-1 or 1..n (any order): a row index, which can only memorise rows."""
+    if n_rows < MIN_ROWS_FOR_IDENTIFIER or values.isna().any():
+        return False
+    ordered = np.sort(values.to_numpy())
+    start = ordered[0]
+    return start in (0, 1) and np.array_equal(ordered, np.arange(start, start + len(ordered)))
+
+
+def _categories(text: pd.Series) -> list[str]:
+    """Sorted categories; a boolean-like pair puts its false-like value first (coded 0)."""
+    categories = sorted(text.unique().tolist())
+    if _boolean_like(categories) and categories[0].lower() in TRUE_WORDS:
+        categories.reverse()
+    return categories
+
+
+def _boolean_like(categories: list[str]) -> bool:
+    if len(categories) != 2:
+        return False
+    low = {c.lower() for c in categories}
+    return len(low & TRUE_WORDS) == 1 and len(low & FALSE_WORDS) == 1

@@ -1,0 +1,168 @@
+"""Columns users really have: missing markers, identifiers, dates, booleans, formatted numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from amlstack.errors import DataError
+from amlstack.training import columns
+from amlstack.training.data import encode_frame, load_dataset
+from amlstack.training.preprocess import fit_preparation
+
+ROWS = 40
+
+
+def write_csv(tmp_path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path = tmp_path / "data.csv"
+    lines = [",".join(header)] + [",".join(f'"{c}"' if "," in c else c for c in r) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def labels(n: int = ROWS) -> list[str]:
+    return ["yes" if i % 3 == 0 else "no" for i in range(n)]
+
+
+def dataset_of(tmp_path: Path, **cols: list[str]):
+    names = list(cols)
+    rows = [[cols[n][i] for n in names] + [y] for i, y in enumerate(labels())]
+    return load_dataset(write_csv(tmp_path, [*names, "y"], rows), "y")
+
+
+def decision(dataset, column: str) -> set[str]:
+    return {d.action for d in dataset.decisions if d.column == column}
+
+
+@pytest.mark.parametrize("marker", ["", "NA", "n/a", "NULL", "?", "NaN", "none"])
+def test_missing_markers_are_missing_in_numeric_and_categorical_columns(tmp_path, marker):
+    age = [str(20 + i) for i in range(ROWS)]
+    job = ["admin" if i % 2 else "tech" for i in range(ROWS)]
+    age[3] = job[5] = marker
+    dataset = dataset_of(tmp_path, age=age, job=job)
+    kinds = {f["name"]: f for f in dataset.features}
+    assert kinds["age"]["kind"] == "numeric" and kinds["age"]["nullable"]
+    assert kinds["job"]["categories"] == ["admin", "tech"] and kinds["job"]["nullable"]
+    matrix = encode_frame(dataset.frame, dataset.features)
+    assert np.isnan(matrix[3, 0]) and np.isnan(matrix[5, 1])
+    assert decision(dataset, "age") == {"missing_values"}
+
+
+def test_identifier_and_row_number_are_dropped_with_a_notice(tmp_path):
+    dataset = dataset_of(
+        tmp_path,
+        customer=[f"C{i:04d}" for i in range(ROWS)],
+        row=[str(i + 1) for i in range(ROWS)][::-1],
+        age=[str(20 + i % 7) for i in range(ROWS)],
+    )
+    assert [f["name"] for f in dataset.features] == ["age"]
+    assert dataset.dropped == ["customer", "row"]
+    assert decision(dataset, "customer") == {"dropped"} == decision(dataset, "row")
+
+
+def test_high_cardinality_categorical_is_frequency_encoded(tmp_path, monkeypatch):
+    monkeypatch.setattr(columns, "MAX_CATEGORIES", 10)
+    city = [f"city{i % 15}" for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, city=city, age=[str(i % 9) for i in range(ROWS)])
+    spec = dataset.features[0]
+    assert spec["encoding"] == "frequency" and len(spec["categories"]) == 15
+    assert decision(dataset, "city") == {"frequency_encoded"}
+    matrix = encode_frame(dataset.frame, dataset.features)
+    share = city.count("city0") / ROWS
+    assert matrix[0, 0] == pytest.approx(share)
+
+
+def test_date_column_becomes_days_and_weekday(tmp_path):
+    days = [f"2024-01-{1 + i % 28:02d}" for i in range(ROWS)]
+    days[7] = "NA"
+    dataset = dataset_of(tmp_path, when=days, age=[str(i % 9) for i in range(ROWS)])
+    spec = dataset.features[0]
+    assert spec["kind"] == "date" and spec["date_format"] == "ISO8601"
+    assert decision(dataset, "when") == {"date", "missing_values"}
+    matrix = encode_frame(dataset.frame, dataset.features)
+    assert matrix[0, 0] == 19723.0  # 2024-01-01, days since 1970-01-01
+    prep = fit_preparation(matrix, dataset.features)
+    prepared = prep.apply(matrix)
+    assert prepared[0, -1] == 0.0  # 2024-01-01 was a Monday
+    assert prepared[6, -1] == 6.0  # ... and 2024-01-07 a Sunday
+    assert not np.isnan(prepared).any()
+
+
+def test_us_dates_are_recognised(tmp_path):
+    days = [f"{1 + i % 12}/{1 + i % 28}/2023" for i in range(ROWS)]
+    spec = dataset_of(tmp_path, when=days, age=[str(i % 9) for i in range(ROWS)]).features[0]
+    assert spec["kind"] == "date" and spec["date_format"] == "%m/%d/%Y"
+
+
+def test_boolean_like_column_codes_its_false_value_zero(tmp_path):
+    flag = ["Yes" if i % 2 else "no" for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, flag=flag, age=[str(i % 9) for i in range(ROWS)])
+    assert dataset.features[0]["categories"] == ["no", "Yes"]
+    assert decision(dataset, "flag") == {"boolean"}
+    assert encode_frame(dataset.frame, dataset.features)[1, 0] == 1.0
+
+
+def test_thousands_separators_and_percent_signs_are_parsed(tmp_path):
+    income = [f"{1000 + 37 * i:,}" for i in range(ROWS)]
+    rate = [f"{i * 0.5}%" for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, income=income, rate=rate)
+    income_spec, rate_spec = dataset.features
+    assert income_spec["format"] == "thousands" and income_spec["max"] == 1000 + 37 * (ROWS - 1)
+    assert rate_spec["format"] == "percent" and rate_spec["max"] == (ROWS - 1) * 0.5
+    assert decision(dataset, "income") == {"numeric_parsed"}
+
+
+def test_a_number_among_text_is_still_refused_by_name(tmp_path):
+    values = [str(i) for i in range(ROWS)]
+    values[4] = "12 kg"
+    with pytest.raises(DataError, match=r"column 'w' mixes numbers and text \(data row 5"):
+        dataset_of(tmp_path, w=values)
+
+
+def test_preparation_graph_computes_what_training_computes():
+    import onnx
+    from onnx import TensorProto, helper
+
+    from amlstack.training import export, preprocess
+
+    features = [{"name": "a", "kind": "numeric"}, {"name": "d", "kind": "date"},
+                {"name": "c", "kind": "categorical", "categories": ["x", "y"]}]  # fmt: skip
+    rng = np.random.default_rng(0)
+    matrix = np.column_stack(
+        [rng.normal(size=50), rng.integers(-4000, 20000, 50) + 0.25, rng.integers(0, 2, 50)]
+    ).astype(np.float32)
+    matrix[rng.random(matrix.shape) < 0.2] = np.nan
+    prep = preprocess.fit_preparation(matrix, features)
+    assert prep.fill[2] == 2.0 and prep.indicators == (0, 1) and prep.weekdays == (1,)
+    identity = helper.make_model(
+        helper.make_graph(
+            [helper.make_node("Identity", [export.INPUT], [export.OUTPUT])], "id",
+            [helper.make_tensor_value_info(export.INPUT, TensorProto.FLOAT, [None, None])],
+            [helper.make_tensor_value_info(export.OUTPUT, TensorProto.FLOAT, [None, None])],
+        ),
+        opset_imports=[helper.make_opsetid("", 15)],
+    )  # fmt: skip
+    graph = export.with_preparation(identity, prep)
+    onnx.checker.check_model(graph)
+    np.testing.assert_array_equal(export.onnx_proba(graph, matrix), prep.apply(matrix))
+
+
+def test_preparation_in_front_of_an_old_ir_catboost_graph():
+    from catboost import CatBoostClassifier
+
+    from amlstack.training import export, preprocess
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3)).astype(np.float32)
+    x[::7, 1] = np.nan
+    y = (x[:, 0] > 0).astype(int)
+    prep = preprocess.fit_preparation(x, [{"name": n, "kind": "numeric"} for n in "abc"])
+    model = CatBoostClassifier(iterations=10, verbose=0, allow_writing_files=False)
+    model.fit(prep.apply(x), y)
+    member = export.to_onnx(model, prep.n_outputs)
+    assert member.ir_version < 4  # CatBoost's own export: initializers listed as inputs
+    graph = export.with_preparation(member, prep)
+    gap = np.abs(export.onnx_proba(graph, x) - model.predict_proba(prep.apply(x))).max()
+    assert gap <= 1e-5

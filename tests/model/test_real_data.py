@@ -1,0 +1,139 @@
+"""Training on a messy CSV, every learner: missing values everywhere, ids, dates, formats.
+
+One small training run (a few trials per learner) shared by the module; each test checks one
+behaviour of the artifact it wrote.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from amlstack.artifact.reader import Model
+from amlstack.training import columns
+
+pytestmark = pytest.mark.slow
+ROWS = 400
+
+
+def messy_csv(path: Path) -> Path:
+    """A CSV a user might bring: markers for missing cells, an id, a date, formatted numbers."""
+    rng = np.random.default_rng(0)
+    markers = ["", "NA", "N/A", "null", "?", "NaN"]
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "age", "income", "rate", "city", "member", "signup", "plan", "y"])
+        for i in range(ROWS):
+            age = int(rng.integers(18, 80))
+            income = int(rng.integers(1000, 90000))
+            member = rng.random() < 0.5
+            score = (age - 45) / 20 + (income - 45000) / 30000 + (1.0 if member else -0.5)
+            label = "churned" if score + rng.normal() > 0 else "stayed"
+            cells = [
+                f"C{i:05d}", str(age), f"{income:,}", f"{rng.integers(0, 100)}%",
+                f"city{rng.integers(0, 60)}", "yes" if member else "no",
+                f"2023-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}",
+                ["basic", "plus", "pro"][i % 3], label,
+            ]  # fmt: skip
+            for j in (1, 2, 4, 6):  # age, income, city, signup: some cells missing
+                if rng.random() < 0.08:
+                    cells[j] = markers[int(rng.integers(0, len(markers)))]
+            writer.writerow(cells)
+    return path
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory):
+    from amlstack.training.train import TrainConfig, train
+
+    folder = tmp_path_factory.mktemp("messy")
+    data = messy_csv(folder / "customers.csv")
+    notices: list[str] = []
+    patch = pytest.MonkeyPatch()
+    patch.setattr(columns, "MAX_CATEGORIES", 40)  # so 60 cities count as high-cardinality
+    try:
+        result = train(
+            TrainConfig(data=data, target="y", out=folder / "art", time_budget=None,
+                        max_iter=7, seed=1),
+            notice=notices.append,
+        )  # fmt: skip
+    finally:
+        patch.undo()
+    return result, notices, data
+
+
+def meta_of(result) -> dict:
+    return json.loads((result.path / "model.json").read_text())
+
+
+def test_every_learner_trains_on_missing_values(messy):
+    result, _, _ = messy
+    assert {row["model"] for row in result.leaderboard} == {
+        "lgbm", "xgboost", "catboost", "rf", "extra_tree", "lr", "mlp"
+    }  # fmt: skip
+    assert result.metrics["AUC"] > 0.7
+
+
+def test_each_column_decision_is_noticed_once_and_recorded(messy):
+    result, notices, _ = messy
+    recorded = {(d["column"], d["action"]) for d in meta_of(result)["column_decisions"]}
+    assert {("id", "dropped"), ("income", "numeric_parsed"), ("rate", "numeric_parsed"),
+            ("city", "frequency_encoded"), ("member", "boolean"), ("signup", "date"),
+            ("age", "missing_values")} <= recorded  # fmt: skip
+    assert len([n for n in notices if n.startswith("column 'id'")]) == 1
+    assert "id" in meta_of(result)["dropped_columns"]
+
+
+def test_artifact_agrees_with_the_trained_model(messy):
+    result, _, _ = messy
+    model = Model(result.path)
+    holdout = json.loads((result.path / "holdout.json").read_text())["rows"]
+    from amlstack.training.data import encode_frame, load_dataset
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(columns, "MAX_CATEGORIES", 40)
+    try:
+        dataset = load_dataset(messy[2], "y")
+    finally:
+        patch.undo()
+    matrix = encode_frame(dataset.frame, dataset.features)[holdout]
+    assert np.isnan(matrix).any()
+    gap = np.abs(model.predict_proba(matrix) - result.memory_holdout_proba).max()
+    assert gap <= 1e-5
+
+
+def test_missing_value_where_training_had_none_is_imputed(messy):
+    result, _, _ = messy
+    model = Model(result.path)
+    record = dict(model.sample_input()[0])
+    assert not next(f for f in model.features if f.name == "rate").nullable
+    full = model.predict_proba(model.encode_records([record]))
+    record["rate"] = None
+    del record["plan"]  # an absent value is missing too
+    proba = model.predict_proba(model.encode_records([record]))
+    assert np.isfinite(proba).all() and proba.shape == full.shape
+
+
+def test_predict_reads_markers_and_formatted_numbers(messy, tmp_path):
+    from amlstack.predict import predict_csv
+
+    result, _, data = messy
+    out = tmp_path / "scored.csv"
+    assert predict_csv(result.path, data, out) == ROWS
+    with out.open() as handle:
+        scored = list(csv.DictReader(handle))
+    assert all(math.isfinite(float(r["probability_churned"])) for r in scored)
+
+
+def test_the_shipped_model_learned_every_row(messy):
+    result, _, _ = messy
+    meta = meta_of(result)
+    assert meta["training"]["rows"]["shipped_model"] == ROWS
+    assert "non-holdout rows" in meta["metrics"]["measured_model"]
+    assert meta["training"]["member_selection"] == "5-fold out-of-fold"
+    assert not np.allclose(result.memory_holdout_proba, result.measured_holdout_proba)
