@@ -25,12 +25,11 @@ def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> d
     lineage: dict[str, Any] = {"run_id": None, "parent": None, "code_version": reg.code_version()}
     rows = None
     if data is not None:
-        import pandas as pd
-
         from amlstack.pipeline.stages import sha256_path
         from amlstack.pipeline.validate import row_hashes
+        from amlstack.training.data import read_table
 
-        frame = pd.read_csv(data)
+        frame = read_table(data)  # the reader training and the pipeline use: same row hashes
         digest = sha256_path(data)
         lineage["data"] = {"data": str(Path(data).resolve()), "data_sha256": digest}
         held = _held_out_rows(Path(artifact), digest)

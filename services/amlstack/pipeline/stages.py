@@ -206,14 +206,12 @@ def open_run(runs: Path, run_id: str | None) -> Run:
 
 # -- the stages -------------------------------------------------------------------------------
 def _read_csv(path: Path):
-    import pandas as pd
+    """The training reader, so any CSV `amlstack train` accepts runs through the pipeline."""
+    from amlstack.training.data import read_table
 
-    try:
-        return pd.read_csv(path)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such data file") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV ({exc})") from None
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such data file")
+    return read_table(path)
 
 
 def stage_drift(run: Run) -> dict[str, Any]:

@@ -52,6 +52,13 @@ def test_first_run_promotes_and_records_lineage(tmp_path, first_rows):
     assert "Decision: promote" in (folder / "report.html").read_text()
 
 
+def test_a_semicolon_csv_that_training_accepts_runs_through_the_pipeline(tmp_path, bank):
+    path = tmp_path / "semicolon.csv"
+    bank.head(3000).to_csv(path, index=False, sep=";")
+    record = run(config(tmp_path, path))
+    assert record["status"] == "done" and record["decision"]["decision"] == "promote"
+
+
 def test_holdout_rows_are_new_rows_only_and_never_trained_on(tmp_path, first_rows, appended_rows):
     run(config(tmp_path, first_rows))
     record = run(config(tmp_path, appended_rows))
