@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from amlstack.artifact.names import ACCURACY, AUC, F1, LOG_LOSS
 from amlstack.azure.options import ConfigOpt, GroupOpt, SubOpt, WsOpt
 from amlstack.errors import UserError
 from amlstack.training import defaults
@@ -211,8 +212,8 @@ def _print_leaderboard(result) -> None:
     console.print(table)
     m = result.metrics
     console.print(
-        f"[bold]held-out[/] ({m['rows']} rows never used in training): AUC {m['AUC']:.4f}  "
-        f"accuracy {m['accuracy']:.4f}  F1 {m['F1']:.4f}  log loss {m['log_loss']:.4f}"
+        f"[bold]held-out[/] ({m['rows']} rows never used in training): AUC {m[AUC]:.4f}  "
+        f"accuracy {m[ACCURACY]:.4f}  F1 {m[F1]:.4f}  log loss {m[LOG_LOSS]:.4f}"
         + (f"  threshold {m['threshold']:.3f}" if m.get("threshold") is not None else "")
     )
 
@@ -249,10 +250,10 @@ def models(
         console.print(f"no artifacts under {root} (run `amlstack train`)")
         return
     table = Table()
-    for column in ("name", "version", "created", "model", "AUC", "accuracy", "path"):
+    for column in ("name", "version", "created", "model", AUC, ACCURACY, "path"):
         table.add_column(column)
     for row in rows:
-        auc, acc = row.get("AUC"), row.get("accuracy")
+        auc, acc = row.get(AUC), row.get(ACCURACY)
         table.add_row(
             row["name"], row["version"], row.get("created", ""), row.get("model", "")
             if row["ok"] else "[red]no manifest[/]",

@@ -252,9 +252,11 @@ def registry_list(registry: RegistryDir = Path("registry"), name: Name = DEFAULT
     """Versions with their tags, AUC and the run that made them."""
     from rich.table import Table
 
-    table = Table("version", "tags", "roc_auc", "parent", "run", "registered")
+    from amlstack.artifact.names import AUC
+
+    table = Table("version", "tags", AUC, "parent", "run", "registered")
     for entry in _registry(registry, name).versions():
-        auc = entry.get("metrics", {}).get("roc_auc", {}).get("value")
+        auc = entry.get("metrics", {}).get(AUC, {}).get("value")
         table.add_row(
             entry["version"], ",".join(entry["tags"]), f"{auc:.4f}" if auc is not None else "-",
             str(entry.get("parent") or "-"), str(entry.get("run_id") or "-"),

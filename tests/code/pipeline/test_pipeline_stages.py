@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import tiny_trainer
 
+from amlstack.artifact.names import AUC
 from amlstack.errors import DataError, UserError
 from amlstack.pipeline import stages
 from amlstack.pipeline.registry import Registry
@@ -44,7 +45,7 @@ def test_first_run_promotes_and_records_lineage(tmp_path, first_rows):
     assert entry["parent"] is None
     assert entry["data"]["data_sha256"] == stages.sha256_path(first_rows)
     assert entry["code_version"]
-    assert 0.75 < entry["metrics"]["roc_auc"]["value"] <= 1
+    assert 0.75 < entry["metrics"][AUC]["value"] <= 1
     folder = Path(tmp_path / "runs" / record["run_id"])
     for stage in stages.STAGES:
         assert json.loads((folder / stage / "result.json").read_text())["status"] == "done"
@@ -104,7 +105,7 @@ def test_equal_challenger_is_promoted_with_the_champion_as_parent(
     evaluation = json.loads(
         (tmp_path / "runs" / record["run_id"] / "evaluate" / "result.json").read_text()
     )
-    delta = evaluation["metrics"]["delta"]["roc_auc"]
+    delta = evaluation["metrics"]["delta"][AUC]
     assert delta["ci"][0] <= delta["value"] <= delta["ci"][1]
 
 
