@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from amlstack.errors import UserError
+from amlstack.errors import InternalError, UserError
 
 out = Console()
 DEFAULT_DATA = Path("data/bankmarketing_train.csv")
@@ -96,9 +96,11 @@ def run_command(
             record = stages.run_pipeline(
                 run, start=start, trainer=stages.load_trainer(trainer), on_stage=progress
             )
-        except UserError as exc:
+        except (UserError, InternalError) as exc:
             failed = run.record().get("failed_stage")
             resume = f"amlstack pipeline run --from {failed} --run-id {run.run_id}"
+            if isinstance(exc, InternalError):
+                raise InternalError(f"{exc} (resume: {resume})", log=exc.log) from None
             raise UserError(f"{exc} (resume: {resume})") from None
     _print_decision(record)
     for path in record.get("outputs", {}).get("report", []):

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from amlstack.errors import DataError, ExternalError, UserError
+from amlstack.errors import DataError, ExternalError, InternalError, UserError, write_bug_log
 from amlstack.pipeline import registry as reg
 from amlstack.pipeline.jsonio import read_json, write_json
 
@@ -382,10 +382,11 @@ def run_stage(run: Run, stage: str, trainer: Trainer | None = None) -> dict[str,
         _record_stage(run, stage, {**status, "status": "failed", "error": str(exc)})
         raise
     except Exception as exc:
-        # Unexpected: keep the traceback in the run folder for whoever inspects it.
+        # Not a user error, so a bug: the traceback goes to the run folder, never the terminal.
+        log = write_bug_log(exc, run.stage_dir(stage))
         detail = {"error": f"{exc.__class__.__name__}: {exc}", "traceback": traceback.format_exc()}
         _record_stage(run, stage, {**status, "status": "failed", **detail})
-        raise UserError(f"stage {stage} failed: {detail['error']} (see {run.folder})") from exc
+        raise InternalError(f"stage {stage} failed: {detail['error']}", log=log) from exc
     status.update(status="done", seconds=round(time.monotonic() - started, 3), **output)
     _record_stage(run, stage, status)
     return status
@@ -420,7 +421,7 @@ def run_pipeline(
             on_stage(stage, "start")
         try:
             run_stage(run, stage, trainer)
-        except UserError:
+        except (UserError, InternalError):
             if on_stage:
                 on_stage(stage, "failed")
             run.update_record(finished_at=reg.now(), status="failed", failed_stage=stage)

@@ -13,7 +13,7 @@ import pytest
 import tiny_trainer
 
 from amlstack.artifact.names import AUC
-from amlstack.errors import DataError, UserError
+from amlstack.errors import DataError, InternalError, UserError
 from amlstack.pipeline import stages
 from amlstack.pipeline.registry import Registry
 
@@ -115,8 +115,12 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(tmp_path, first_ro
 
     cfg = config(tmp_path, first_rows)
     pipeline_run = stages.create_run(cfg)
-    with pytest.raises(UserError, match="stage train failed: RuntimeError: disk full"):
+    with pytest.raises(InternalError, match="stage train failed: RuntimeError: disk full") as bug:
         stages.run_pipeline(pipeline_run, trainer=broken)
+    # A bug, not a user error: its traceback is in a log file in the run folder.
+    assert bug.value.log.parent == pipeline_run.folder / "train"
+    assert "RuntimeError: disk full" in bug.value.log.read_text()
+    assert "Traceback" in bug.value.log.read_text()
     record = pipeline_run.record()
     assert record["status"] == "failed" and record["failed_stage"] == "train"
     failed = json.loads((pipeline_run.folder / "train" / "result.json").read_text())
