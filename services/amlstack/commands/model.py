@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Option(help="Training CSV (comma or semicolon separated).")] = Path(
         "data/bankmarketing_train.csv"
     ),
@@ -78,13 +79,9 @@ def train(
 ) -> None:
     """Search for the best model on a CSV and write a new versioned artifact."""
     if backend == "azure":
-        local_only = {
-            "--metric": metric.lower() != "auc", "--learners": learners != defaults.LEARNERS,
-            "--test-size": test_size != 0.2, "--context": context is not None,
-            "--max-trees": max_trees != defaults.MAX_TREES, "--no-time-limit": no_time_limit,
-            "--seed": seed != 42,
-        }  # fmt: skip
-        given = [option for option, set_ in local_only.items() if set_]
+        local_only = ("metric", "learners", "test_size", "context", "max_trees", "no_time_limit",
+                      "seed")  # fmt: skip
+        given = _given(ctx, local_only)
         if given:
             raise UserError(
                 f"{given[0]} applies to local training only; Azure AutoML chooses its own "
@@ -95,12 +92,8 @@ def train(
         return
     if backend != "local":
         raise UserError(f"--backend {backend}: choose local or azure")
-    azure_only = {
-        "--compute": compute != "cpu-cluster", "--config": config is not None,
-        "--subscription-id": subscription_id is not None,
-        "--resource-group": resource_group is not None, "--workspace": workspace is not None,
-    }  # fmt: skip
-    given = [option for option, set_ in azure_only.items() if set_]
+    azure_only = ("compute", "config", "subscription_id", "resource_group", "workspace")
+    given = _given(ctx, azure_only)
     if given:
         raise UserError(f"{given[0]} applies to --backend azure only")
     from amlstack.training.train import TrainConfig
@@ -216,6 +209,14 @@ def _print_leaderboard(result) -> None:
         f"accuracy {m[ACCURACY]:.4f}  F1 {m[F1]:.4f}  log loss {m[LOG_LOSS]:.4f}"
         + (f"  threshold {m['threshold']:.3f}" if m.get("threshold") is not None else "")
     )
+
+
+def _given(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
+    """The options among ``names`` typed on the command line (a default, even typed, is not)."""
+    # By name: recent typer vendors click, so its ParameterSource is not click's class.
+    sources = {n: ctx.get_parameter_source(n) for n in names}
+    typed = [n for n, source in sources.items() if getattr(source, "name", "") == "COMMANDLINE"]
+    return [f"--{n.replace('_', '-')}" for n in typed]
 
 
 def predict(
