@@ -189,14 +189,22 @@ def status_command(
     _print_decision(record)
 
 
-def _definitions(out_dir: Path, cron: str, compute: str):
+def _definitions(out_dir: Path, cron: str, compute: str, code: Path):
     from amlstack.pipeline import azure_pipeline
     from amlstack.pipeline.stages import STAGES
 
-    root = Path(__file__).resolve().parents[3]
+    if not all((code / folder).is_dir() for folder in azure_pipeline.CODE_FOLDERS):
+        folders = " and ".join(f"{f}/" for f in azure_pipeline.CODE_FOLDERS)
+        raise UserError(f"--code {code}: not an amlstack checkout (needs {folders})")
     return azure_pipeline.write_definitions(
-        out_dir, code=root, stages=STAGES, cron=cron, compute=compute
+        out_dir, code=code, stages=STAGES, cron=cron, compute=compute
     )
+
+
+# The components upload a checkout's source; the installed package does not know where one is.
+CodeOpt = Annotated[
+    Path, typer.Option("--code", help="The amlstack checkout whose source the components run.")
+]
 
 
 AzureDryOpt = Annotated[
@@ -217,11 +225,12 @@ def publish_command(
     cron: Annotated[str, typer.Option(help="Schedule (cron, UTC).")] = "0 3 * * 1",
     compute: Annotated[str, typer.Option(help="Compute cluster name.")] = "cpu-cluster",
     dry_run: AzureDryOpt = None,
+    code: CodeOpt = Path("."),
 ) -> None:
     """Publish the stages as Azure ML components, a pipeline job and a schedule."""
     from amlstack.pipeline import azure_pipeline
 
-    files = _definitions(out_dir, cron, compute)
+    files = _definitions(out_dir, cron, compute, code)
     result = azure_pipeline.publish(files, dry_run=dry_run)
     out.print(f"definitions in {out_dir} validate ({len(files) - 1} files)")
     out.print(json.dumps(result), highlight=False)
@@ -234,11 +243,12 @@ def trigger_command(
     ] = Path("build/azureml"),
     compute: Annotated[str, typer.Option(help="Compute cluster name.")] = "cpu-cluster",
     dry_run: AzureDryOpt = None,
+    code: CodeOpt = Path("."),
 ) -> None:
     """Start the published pipeline now."""
     from amlstack.pipeline import azure_pipeline
 
-    files = _definitions(out_dir, "0 3 * * 1", compute)
+    files = _definitions(out_dir, azure_pipeline.DEFAULT_CRON, compute, code)
     out.print(json.dumps(azure_pipeline.trigger(files, dry_run=dry_run)), highlight=False)
 
 
