@@ -150,10 +150,7 @@ def _train_azure(data, target, name, time_budget, max_iter, out, drop, compute, 
         config=config, subscription_id=subscription_id, resource_group=resource_group,
         workspace_name=workspace_name,
     )  # fmt: skip
-    minutes = max(15, -(-int(time_budget or 900) // 60))  # Azure AutoML's minimum is 15 minutes
-    settings = AutoMLSettings(
-        target=target, compute=compute, timeout_minutes=minutes, max_trials=max_iter or 20
-    )
+    settings = AutoMLSettings.from_budget(target, compute, time_budget, max_iter)
     path = train_on_azure(
         data, target, out=out, name=name or default_name(data), progress=console.print,
         settings=settings, workspace=workspace, drop=drop,

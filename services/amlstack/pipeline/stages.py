@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -78,7 +76,7 @@ def new_run_id() -> str:
 def automl_trainer(data: Path, out: Path, config: RunConfig) -> Path:
     """The same AutoML as `amlstack train` (in process); Azure AutoML through the CLI."""
     if config.backend != "local":
-        return cli_trainer(data, out, config)
+        return azure_trainer(data, out, config)
     from amlstack.training.train import TrainConfig, train
 
     learners = config.extra.get("learners")
@@ -91,27 +89,20 @@ def automl_trainer(data: Path, out: Path, config: RunConfig) -> Path:
     return Path(train(train_config).path)
 
 
-def cli_trainer(data: Path, out: Path, config: RunConfig) -> Path:
-    """`amlstack train` in a subprocess; its contract: the artifact path is the last stdout line."""
-    command = [
-        sys.executable, "-m", "amlstack.cli", "train",
-        "--data", str(data), "--target", config.target, "--out", str(out),
-        "--name", config.name, "--seed", str(config.seed),
-        "--time-budget", str(config.time_budget), "--max-iter", str(config.max_iter),
-    ]  # fmt: skip
-    if config.backend != "local":
-        command += ["--backend", config.backend]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ExternalError(f"training failed (exit {done.returncode}): {last}")
-    # The path is the last line; a console may have wrapped a long one over several lines.
-    lines = [line.strip() for line in done.stdout.strip().splitlines()]
-    for k in range(1, min(len(lines), 5) + 1):
-        artifact = Path("".join(lines[-k:]))
-        if artifact.is_dir():
-            return artifact
-    raise ExternalError("training printed no artifact path on its last line")
+def azure_trainer(data: Path, out: Path, config: RunConfig) -> Path:
+    """Azure AutoML in process, as `amlstack train --backend azure` (workspace from the env)."""
+    from amlstack.azure.automl import train_on_azure
+    from amlstack.azure.specs import AutoMLSettings
+    from amlstack.azure.workspace import resolve_workspace
+
+    settings = AutoMLSettings.from_budget(config.target, None, config.time_budget, config.max_iter)
+    artifact = train_on_azure(
+        Path(data), config.target, out=Path(out), name=config.name, settings=settings,
+        workspace=resolve_workspace(),
+    )  # fmt: skip
+    if artifact is None:
+        raise ExternalError("Azure training was a dry run (no Azure credential): no artifact")
+    return Path(artifact)
 
 
 def load_trainer(spec: str | None) -> Trainer:

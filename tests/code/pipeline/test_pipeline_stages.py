@@ -13,7 +13,7 @@ import pytest
 import tiny_trainer
 
 from amlstack.artifact.names import AUC
-from amlstack.errors import DataError, InternalError, UserError
+from amlstack.errors import DataError, ExternalError, InternalError, UserError
 from amlstack.pipeline import stages
 from amlstack.pipeline.registry import Registry
 
@@ -246,3 +246,27 @@ def test_cli_run_status_and_registry(tmp_path, first_rows):
     assert missing.returncode == 2 and "nope.csv: no such data file" in missing.stderr
     assert "Traceback" not in missing.stderr
     np.testing.assert_equal(len(list((tmp_path / "runs").iterdir())), 1)
+
+
+def test_azure_training_runs_in_process_and_returns_the_artifact(tmp_path, first_rows, monkeypatch):
+    from amlstack.azure import automl, workspace
+
+    calls = []
+
+    def fake_train_on_azure(data, target, *, out, name, settings, workspace):
+        calls.append(settings)
+        return tiny_trainer.write_artifact(pd.read_csv(data), target, out, name)
+
+    monkeypatch.setattr(automl, "train_on_azure", fake_train_on_azure)
+    monkeypatch.setattr(workspace, "resolve_workspace", lambda: "ws")
+    cfg = stages.RunConfig(
+        data=str(first_rows), artifacts=str(tmp_path / "artifacts"), backend="azure",
+        time_budget=0, max_iter=3,
+    )  # fmt: skip
+    artifact = stages.automl_trainer(first_rows, tmp_path / "artifacts", cfg)
+    assert (artifact / "MANIFEST.json").is_file()
+    assert calls[0].max_trials == 3 and calls[0].timeout_minutes == 15
+
+    monkeypatch.setattr(automl, "train_on_azure", lambda *a, **k: None)  # a dry run
+    with pytest.raises(ExternalError, match="dry run"):
+        stages.automl_trainer(first_rows, tmp_path / "artifacts", cfg)
