@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from amlstack.errors import UserError
+from amlstack.errors import InternalError, UserError, bug_line
 
 app = typer.Typer(
     name="amlstack",
@@ -62,7 +62,11 @@ def _missing(command: str, extra: str | None, module: str | None):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI, turning every expected failure into one clear line and a non-zero exit."""
+    """Run the CLI: every failure is one line and a non-zero exit, never a traceback.
+
+    Anything that is not a user error is a bug: its line says so and names the log file that
+    holds the traceback.
+    """
     from amlstack.artifact.manifest import ArtifactError
 
     try:
@@ -76,9 +80,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
         sys.exit(130)
+    except Exception as exc:
+        _error(bug_line(exc))
+        sys.exit(InternalError.exit_code)
 
 
-def _error(exc: Exception) -> None:
+def _error(exc: Exception | str) -> None:
     # The message is plain text: brackets in it ("amlstack[azure]") are not markup.
     err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
 

@@ -52,3 +52,33 @@ def test_locust_conf_does_not_stop_web_ui_runs():
     conf.read_string("[locust]\n" + (ROOT / "loadtest" / "locust.conf").read_text())
     assert "run-time" not in conf["locust"]
     assert "max-fail-ratio" in conf["locust"]  # the thresholds stay
+
+
+# `amlstack models` with a bug planted in the code it calls.
+PLANTED_BUG = """
+import sys
+from amlstack import cli
+from amlstack.training import store
+
+def broken(root):
+    raise RuntimeError("planted bug")
+
+store.list_models = broken
+cli.main(sys.argv[1:])
+"""
+
+
+def test_a_bug_is_one_line_saying_so_with_the_traceback_in_a_log(tmp_path):
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb", "TMPDIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", PLANTED_BUG, "models", "--root", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 70
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "RuntimeError: planted bug; this is a bug, please report it" in lines[0]
+    logs = list(tmp_path.glob("amlstack-bug-*.log"))
+    assert len(logs) == 1 and str(logs[0]) in lines[0]
+    assert "Traceback" in logs[0].read_text() and "planted bug" in logs[0].read_text()

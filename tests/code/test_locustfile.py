@@ -270,3 +270,27 @@ def test_amlstack_loadtest_without_a_key_says_how_to_get_one(monkeypatch):
     result = CliRunner().invoke(_cli(), ["loadtest"])
     assert result.exit_code != 0
     assert "no scoring key" in str(result.exception)
+
+
+def test_loadtest_runs_the_given_locustfile_with_its_conf_from_any_folder(tmp_path, monkeypatch):
+    if importlib.util.find_spec("locust") is None:  # never imported here: it patches with gevent
+        pytest.skip("locust is not installed")
+    ran = []
+    monkeypatch.setattr(
+        loadtest_command.subprocess, "run", lambda command, **_: ran.append(command) or _Done()
+    )
+    monkeypatch.chdir(tmp_path)  # not a checkout: nothing is found relative to the package
+    locustfile = ROOT / "loadtest" / "locustfile.py"
+    result = CliRunner().invoke(_cli(), ["loadtest", "--key", KEY, "--locustfile", str(locustfile)])
+    assert result.exit_code == 0, result.output
+    command = ran[0]
+    assert command[command.index("--locustfile") + 1] == str(locustfile)
+    assert command[command.index("--config") + 1] == str(ROOT / "loadtest" / "locust.conf")
+
+    result = CliRunner().invoke(_cli(), ["loadtest", "--key", KEY])
+    assert result.exit_code != 0
+    assert "no such locustfile" in str(result.exception) and "--locustfile" in str(result.exception)
+
+
+class _Done:
+    returncode = 0

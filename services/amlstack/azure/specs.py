@@ -181,6 +181,16 @@ class AutoMLSettings:
     max_concurrent_trials: int = 2
     n_cross_validations: int = 5
 
+    @classmethod
+    def from_budget(
+        cls, target: str, compute: str | None, time_budget: float | None, max_iter: int | None
+    ) -> AutoMLSettings:
+        """`amlstack train`'s options: seconds and trials (None or 0: the default), the cluster
+        (None: the default)."""
+        minutes = max(15, -(-int(time_budget or 900) // 60))  # Azure AutoML's minimum is 15 min
+        return cls(target=target, compute=compute or cls.compute, timeout_minutes=minutes,
+                   max_trials=max_iter or 20)  # fmt: skip
+
 
 def mltable_spec(csv_name: str, delimiter: str = ",", drop: tuple[str, ...] = ()) -> dict[str, Any]:
     """An MLTable that reads one CSV with a header row (AutoML v2 takes tables, not files)."""

@@ -1,7 +1,9 @@
 """`amlstack loadtest`: a headless Locust run against a scorer, with a pass/fail verdict.
 
-It runs the repository's loadtest/locustfile.py with loadtest/locust.conf (where the failure-ratio
+It runs a checkout's loadtest/locustfile.py (``--locustfile``; by default the one under the
+current directory, i.e. a clone's root) with the locust.conf beside it (where the failure-ratio
 and p95/p99 thresholds live), writes CSV and HTML reports, and exits with Locust's exit code.
+The installed package never reaches from its own location into a checkout.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import typer
 
 from amlstack.errors import UserError
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-LOADTEST_DIR = REPO_ROOT / "loadtest"
+DEFAULT_LOCUSTFILE = Path("loadtest") / "locustfile.py"
+LOCUST_CONF = "locust.conf"  # the thresholds, next to the locustfile
 KEY_ENV = "AMLSTACK_PRIMARY_KEY"
 
 
@@ -29,11 +31,11 @@ def locust_command(
     spawn_rate: float,
     run_time: str,
     report_dir: Path,
-    locustfile: Path = LOADTEST_DIR / "locustfile.py",
-    config: Path = LOADTEST_DIR / "locust.conf",
+    locustfile: Path = DEFAULT_LOCUSTFILE,
     key_file: Path | None = None,
 ) -> list[str]:
     """The headless Locust command line (the key travels in the environment, not here)."""
+    config = locustfile.parent / LOCUST_CONF
     command = [
         sys.executable, "-m", "locust",
         "--locustfile", str(locustfile),
@@ -66,12 +68,20 @@ def loadtest(
     report_dir: Annotated[Path, typer.Option(help="Where locust_*.csv and report.html go.")] = Path(
         "reports/loadtest"
     ),
+    locustfile: Annotated[
+        Path, typer.Option(help="The locustfile; its thresholds are the locust.conf beside it.")
+    ] = DEFAULT_LOCUSTFILE,
 ) -> None:
     """Load-test a scorer headless; exit non-zero when failures or p95/p99 pass locust.conf."""
     if importlib.util.find_spec("locust") is None:
         raise UserError("Locust is not installed; pip install 'amlstack[loadtest]'")
-    if not (LOADTEST_DIR / "locustfile.py").is_file():
-        raise UserError(f"{LOADTEST_DIR}/locustfile.py not found; run from an amlstack checkout")
+    if not locustfile.is_file():
+        raise UserError(
+            f"{locustfile}: no such locustfile; run from an amlstack checkout's root "
+            "or pass --locustfile"
+        )
+    if not (locustfile.parent / LOCUST_CONF).is_file():
+        raise UserError(f"{locustfile.parent / LOCUST_CONF}: no such file (the thresholds)")
     if not key and key_file is None:
         raise UserError(
             f"no scoring key: pass --key (or set {KEY_ENV}) or --key-file; "
@@ -90,6 +100,7 @@ def loadtest(
         spawn_rate=spawn_rate,
         run_time=run_time,
         report_dir=report_dir,
+        locustfile=locustfile,
         key_file=key_file,
     )
     code = subprocess.run(command, env=env, check=False).returncode

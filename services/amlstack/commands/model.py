@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from amlstack.artifact.names import ACCURACY, AUC, F1, LOG_LOSS
 from amlstack.azure.options import ConfigOpt, GroupOpt, SubOpt, WsOpt
 from amlstack.errors import UserError
 from amlstack.training import defaults
@@ -24,6 +25,7 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Option(help="Training CSV (comma or semicolon separated).")] = Path(
         "data/bankmarketing_train.csv"
     ),
@@ -77,13 +79,9 @@ def train(
 ) -> None:
     """Search for the best model on a CSV and write a new versioned artifact."""
     if backend == "azure":
-        local_only = {
-            "--metric": metric.lower() != "auc", "--learners": learners != defaults.LEARNERS,
-            "--test-size": test_size != 0.2, "--context": context is not None,
-            "--max-trees": max_trees != defaults.MAX_TREES, "--no-time-limit": no_time_limit,
-            "--seed": seed != 42,
-        }  # fmt: skip
-        given = [option for option, set_ in local_only.items() if set_]
+        local_only = ("metric", "learners", "test_size", "context", "max_trees", "no_time_limit",
+                      "seed")  # fmt: skip
+        given = _given(ctx, local_only)
         if given:
             raise UserError(
                 f"{given[0]} applies to local training only; Azure AutoML chooses its own "
@@ -94,12 +92,8 @@ def train(
         return
     if backend != "local":
         raise UserError(f"--backend {backend}: choose local or azure")
-    azure_only = {
-        "--compute": compute != "cpu-cluster", "--config": config is not None,
-        "--subscription-id": subscription_id is not None,
-        "--resource-group": resource_group is not None, "--workspace": workspace is not None,
-    }  # fmt: skip
-    given = [option for option, set_ in azure_only.items() if set_]
+    azure_only = ("compute", "config", "subscription_id", "resource_group", "workspace")
+    given = _given(ctx, azure_only)
     if given:
         raise UserError(f"{given[0]} applies to --backend azure only")
     from amlstack.training.train import TrainConfig
@@ -156,10 +150,7 @@ def _train_azure(data, target, name, time_budget, max_iter, out, drop, compute, 
         config=config, subscription_id=subscription_id, resource_group=resource_group,
         workspace_name=workspace_name,
     )  # fmt: skip
-    minutes = max(15, -(-int(time_budget or 900) // 60))  # Azure AutoML's minimum is 15 minutes
-    settings = AutoMLSettings(
-        target=target, compute=compute, timeout_minutes=minutes, max_trials=max_iter or 20
-    )
+    settings = AutoMLSettings.from_budget(target, compute, time_budget, max_iter)
     path = train_on_azure(
         data, target, out=out, name=name or default_name(data), progress=console.print,
         settings=settings, workspace=workspace, drop=drop,
@@ -215,11 +206,19 @@ def _print_leaderboard(result) -> None:
     console.print(table)
     m = result.metrics
     console.print(
-        f"[bold]held-out[/] ({m['rows']} rows the measured model never saw): AUC {m['AUC']:.4f}  "
-        f"accuracy {m['accuracy']:.4f}  F1 {m['F1']:.4f}  log loss {m['log_loss']:.4f}"
+        f"[bold]held-out[/] ({m['rows']} rows the measured model never saw): AUC {m[AUC]:.4f}  "
+        f"accuracy {m[ACCURACY]:.4f}  F1 {m[F1]:.4f}  log loss {m[LOG_LOSS]:.4f}"
         + (f"  threshold {m['threshold']:.3f}" if m.get("threshold") is not None else "")
     )
     console.print("the shipped model is the same configuration refitted on every labelled row")
+
+
+def _given(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
+    """The options among ``names`` typed on the command line (a default, even typed, is not)."""
+    # By name: recent typer vendors click, so its ParameterSource is not click's class.
+    sources = {n: ctx.get_parameter_source(n) for n in names}
+    typed = [n for n, source in sources.items() if getattr(source, "name", "") == "COMMANDLINE"]
+    return [f"--{n.replace('_', '-')}" for n in typed]
 
 
 def predict(
@@ -274,10 +273,10 @@ def models(
         console.print(f"no artifacts under {root} (run `amlstack train`)")
         return
     table = Table()
-    for column in ("name", "version", "created", "model", "AUC", "accuracy", "path"):
+    for column in ("name", "version", "created", "model", AUC, ACCURACY, "path"):
         table.add_column(column)
     for row in rows:
-        auc, acc = row.get("AUC"), row.get("accuracy")
+        auc, acc = row.get(AUC), row.get(ACCURACY)
         table.add_row(
             row["name"], row["version"], row.get("created", ""), row.get("model", "")
             if row["ok"] else "[red]no manifest[/]",

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from amlstack.errors import UserError
+from amlstack.errors import InternalError, UserError
 
 out = Console()
 DEFAULT_DATA = Path("data/bankmarketing_train.csv")
@@ -96,9 +96,11 @@ def run_command(
             record = stages.run_pipeline(
                 run, start=start, trainer=stages.load_trainer(trainer), on_stage=progress
             )
-        except UserError as exc:
+        except (UserError, InternalError) as exc:
             failed = run.record().get("failed_stage")
             resume = f"amlstack pipeline run --from {failed} --run-id {run.run_id}"
+            if isinstance(exc, InternalError):
+                raise InternalError(f"{exc} (resume: {resume})", log=exc.log) from None
             raise UserError(f"{exc} (resume: {resume})") from None
     _print_decision(record)
     for path in record.get("outputs", {}).get("report", []):
@@ -187,14 +189,22 @@ def status_command(
     _print_decision(record)
 
 
-def _definitions(out_dir: Path, cron: str, compute: str):
+def _definitions(out_dir: Path, cron: str, compute: str, code: Path):
     from amlstack.pipeline import azure_pipeline
     from amlstack.pipeline.stages import STAGES
 
-    root = Path(__file__).resolve().parents[3]
+    if not all((code / folder).is_dir() for folder in azure_pipeline.CODE_FOLDERS):
+        folders = " and ".join(f"{f}/" for f in azure_pipeline.CODE_FOLDERS)
+        raise UserError(f"--code {code}: not an amlstack checkout (needs {folders})")
     return azure_pipeline.write_definitions(
-        out_dir, code=root, stages=STAGES, cron=cron, compute=compute
+        out_dir, code=code, stages=STAGES, cron=cron, compute=compute
     )
+
+
+# The components upload a checkout's source; the installed package does not know where one is.
+CodeOpt = Annotated[
+    Path, typer.Option("--code", help="The amlstack checkout whose source the components run.")
+]
 
 
 AzureDryOpt = Annotated[
@@ -215,11 +225,12 @@ def publish_command(
     cron: Annotated[str, typer.Option(help="Schedule (cron, UTC).")] = "0 3 * * 1",
     compute: Annotated[str, typer.Option(help="Compute cluster name.")] = "cpu-cluster",
     dry_run: AzureDryOpt = None,
+    code: CodeOpt = Path("."),
 ) -> None:
     """Publish the stages as Azure ML components, a pipeline job and a schedule."""
     from amlstack.pipeline import azure_pipeline
 
-    files = _definitions(out_dir, cron, compute)
+    files = _definitions(out_dir, cron, compute, code)
     result = azure_pipeline.publish(files, dry_run=dry_run)
     out.print(f"definitions in {out_dir} validate ({len(files) - 1} files)")
     out.print(json.dumps(result), highlight=False)
@@ -232,11 +243,12 @@ def trigger_command(
     ] = Path("build/azureml"),
     compute: Annotated[str, typer.Option(help="Compute cluster name.")] = "cpu-cluster",
     dry_run: AzureDryOpt = None,
+    code: CodeOpt = Path("."),
 ) -> None:
     """Start the published pipeline now."""
     from amlstack.pipeline import azure_pipeline
 
-    files = _definitions(out_dir, "0 3 * * 1", compute)
+    files = _definitions(out_dir, azure_pipeline.DEFAULT_CRON, compute, code)
     out.print(json.dumps(azure_pipeline.trigger(files, dry_run=dry_run)), highlight=False)
 
 
@@ -252,9 +264,11 @@ def registry_list(registry: RegistryDir = Path("registry"), name: Name = DEFAULT
     """Versions with their tags, AUC and the run that made them."""
     from rich.table import Table
 
-    table = Table("version", "tags", "roc_auc", "parent", "run", "registered")
+    from amlstack.artifact.names import AUC
+
+    table = Table("version", "tags", AUC, "parent", "run", "registered")
     for entry in _registry(registry, name).versions():
-        auc = entry.get("metrics", {}).get("roc_auc", {}).get("value")
+        auc = entry.get("metrics", {}).get(AUC, {}).get("value")
         table.add_row(
             entry["version"], ",".join(entry["tags"]), f"{auc:.4f}" if auc is not None else "-",
             str(entry.get("parent") or "-"), str(entry.get("run_id") or "-"),

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from amlstack.artifact.names import HOLDOUT_FILE
+from amlstack.artifact.names import ACCURACY, AUC, F1, HOLDOUT_FILE, LOG_LOSS
 from amlstack.errors import UserError
 from amlstack.pipeline import registry as reg
 
@@ -25,19 +25,18 @@ def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> d
     lineage: dict[str, Any] = {"run_id": None, "parent": None, "code_version": reg.code_version()}
     rows = None
     if data is not None:
-        import pandas as pd
-
         from amlstack.pipeline.stages import sha256_path
         from amlstack.pipeline.validate import row_hashes
+        from amlstack.training.data import read_table
 
-        frame = pd.read_csv(data)
+        frame = read_table(data)  # the reader training and the pipeline use: same row hashes
         digest = sha256_path(data)
         lineage["data"] = {"data": str(Path(data).resolve()), "data_sha256": digest}
         held = _held_out_rows(Path(artifact), digest)
         keep = np.ones(len(frame), dtype=bool)
         keep[held] = False
         rows = row_hashes(frame[keep])
-    metrics = model.meta.get("metrics", {})
+    metrics = registry_metrics(model.meta.get("metrics", {}))
     return registry.register(Path(artifact), lineage=lineage, metrics=metrics,
                              trained_rows=rows)  # fmt: skip
 
@@ -53,3 +52,16 @@ def _held_out_rows(artifact: Path, data_sha256: str) -> list[int]:
             "than the --data given"
         )
     return [int(i) for i in record.get("rows", [])]
+
+
+def registry_metrics(card_metrics: dict[str, Any]) -> dict[str, Any]:
+    """model.json's held-out metrics in the registry's shape (``{name: {"value": ...}}``).
+
+    Training measured them once, on its own held-out rows, so there is no confidence interval.
+    """
+    holdout = card_metrics.get("holdout") or {}
+    return {
+        name: {"value": holdout[name]}
+        for name in (AUC, ACCURACY, F1, LOG_LOSS)
+        if isinstance(holdout.get(name), int | float)
+    }

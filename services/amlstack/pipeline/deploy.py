@@ -25,8 +25,21 @@ PROBE_MAX_REQUESTS = 20_000  # bounds the probe even if the swap hangs
 COMPOSE_TIMEOUT_S = 900
 
 
+COMPOSE_HELPERS = Path("scripts") / "docker-env.sh"
+
+
 def repo_root() -> Path:
-    return Path(__file__).resolve().parents[3]
+    """The checkout the Compose stack is built from: the current folder (a clone's root).
+
+    The installed package does not know where a checkout is, so it never looks from its own file.
+    """
+    root = Path.cwd().resolve()
+    if not (root / COMPOSE_HELPERS).is_file():
+        raise UserError(
+            f"{root} is not an amlstack checkout (no {COMPOSE_HELPERS}); the compose deploy "
+            "builds from one: run it from the clone's root"
+        )
+    return root
 
 
 class Probe(threading.Thread):

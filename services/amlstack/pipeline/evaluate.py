@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
-PRIMARY_METRIC = "roc_auc"
+from amlstack.artifact.names import ACCURACY, AUC, F1, LOG_LOSS
+
+PRIMARY_METRIC = AUC
 BOOTSTRAP = 300
 CONFIDENCE = 0.95
 
@@ -43,10 +45,10 @@ def point_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[st
     fn = float(np.sum(~pred & (y == 1)))
     clipped = np.clip(score, 1e-7, 1 - 1e-7)
     return {
-        "roc_auc": roc_auc(y, score),
-        "accuracy": float(np.mean(pred == (y == 1))),
-        "f1": 2 * tp / (2 * tp + fp + fn) if tp else 0.0,
-        "log_loss": float(-np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))),
+        AUC: roc_auc(y, score),
+        ACCURACY: float(np.mean(pred == (y == 1))),
+        F1: 2 * tp / (2 * tp + fp + fn) if tp else 0.0,
+        LOG_LOSS: float(-np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))),
     }
 
 
@@ -61,7 +63,7 @@ def bootstrap(
 ) -> dict[str, dict[str, Any]]:
     """Metrics with CIs per model; the same resamples for every model, so deltas are paired."""
     rng = np.random.default_rng(seed)
-    draws = {name: {m: [] for m in ("roc_auc", "accuracy", "f1", "log_loss")} for name in scores}
+    draws = {name: {m: [] for m in (AUC, ACCURACY, F1, LOG_LOSS)} for name in scores}
     for _ in range(BOOTSTRAP):
         idx = rng.integers(0, len(y), len(y))
         for name, score in scores.items():

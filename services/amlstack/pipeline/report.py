@@ -11,14 +11,6 @@ import numpy as np
 from amlstack.pipeline.jsonio import read_json
 
 
-def roc_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-score, kind="mergesort")
-    y = y[order]
-    tps = np.concatenate([[0], np.cumsum(y)])
-    fps = np.concatenate([[0], np.cumsum(1 - y)])
-    return fps / max(fps[-1], 1), tps / max(tps[-1], 1)
-
-
 def plot_roc(scores_npz: Path, out: Path) -> Path | None:
     if not scores_npz.is_file():
         return None
@@ -26,12 +18,13 @@ def plot_roc(scores_npz: Path, out: Path) -> Path | None:
 
     matplotlib.use("Agg")  # files only, never a display
     import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_curve
 
     data = np.load(scores_npz)
     fig, ax = plt.subplots(figsize=(5, 5))
     for name in ("champion", "challenger"):
         if name in data.files:
-            fpr, tpr = roc_curve(data["y"], data[name])
+            fpr, tpr, _ = roc_curve(data["y"], data[name])
             ax.plot(fpr, tpr, label=name)
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, held-out rows")

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -23,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from amlstack.errors import DataError, ExternalError, UserError
+from amlstack.errors import DataError, ExternalError, InternalError, UserError, write_bug_log
 from amlstack.pipeline import registry as reg
 from amlstack.pipeline.jsonio import read_json, write_json
 
@@ -78,7 +76,7 @@ def new_run_id() -> str:
 def automl_trainer(data: Path, out: Path, config: RunConfig) -> Path:
     """The same AutoML as `amlstack train` (in process); Azure AutoML through the CLI."""
     if config.backend != "local":
-        return cli_trainer(data, out, config)
+        return azure_trainer(data, out, config)
     from amlstack.training.train import TrainConfig, train
 
     learners = config.extra.get("learners")
@@ -91,27 +89,20 @@ def automl_trainer(data: Path, out: Path, config: RunConfig) -> Path:
     return Path(train(train_config).path)
 
 
-def cli_trainer(data: Path, out: Path, config: RunConfig) -> Path:
-    """`amlstack train` in a subprocess; its contract: the artifact path is the last stdout line."""
-    command = [
-        sys.executable, "-m", "amlstack.cli", "train",
-        "--data", str(data), "--target", config.target, "--out", str(out),
-        "--name", config.name, "--seed", str(config.seed),
-        "--time-budget", str(config.time_budget), "--max-iter", str(config.max_iter),
-    ]  # fmt: skip
-    if config.backend != "local":
-        command += ["--backend", config.backend]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ExternalError(f"training failed (exit {done.returncode}): {last}")
-    # The path is the last line; a console may have wrapped a long one over several lines.
-    lines = [line.strip() for line in done.stdout.strip().splitlines()]
-    for k in range(1, min(len(lines), 5) + 1):
-        artifact = Path("".join(lines[-k:]))
-        if artifact.is_dir():
-            return artifact
-    raise ExternalError("training printed no artifact path on its last line")
+def azure_trainer(data: Path, out: Path, config: RunConfig) -> Path:
+    """Azure AutoML in process, as `amlstack train --backend azure` (workspace from the env)."""
+    from amlstack.azure.automl import train_on_azure
+    from amlstack.azure.specs import AutoMLSettings
+    from amlstack.azure.workspace import resolve_workspace
+
+    settings = AutoMLSettings.from_budget(config.target, None, config.time_budget, config.max_iter)
+    artifact = train_on_azure(
+        Path(data), config.target, out=Path(out), name=config.name, settings=settings,
+        workspace=resolve_workspace(),
+    )  # fmt: skip
+    if artifact is None:
+        raise ExternalError("Azure training was a dry run (no Azure credential): no artifact")
+    return Path(artifact)
 
 
 def load_trainer(spec: str | None) -> Trainer:
@@ -206,14 +197,12 @@ def open_run(runs: Path, run_id: str | None) -> Run:
 
 # -- the stages -------------------------------------------------------------------------------
 def _read_csv(path: Path):
-    import pandas as pd
+    """The training reader, so any CSV `amlstack train` accepts runs through the pipeline."""
+    from amlstack.training.data import read_table
 
-    try:
-        return pd.read_csv(path)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such data file") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV ({exc})") from None
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such data file")
+    return read_table(path)
 
 
 def stage_drift(run: Run) -> dict[str, Any]:
@@ -384,10 +373,11 @@ def run_stage(run: Run, stage: str, trainer: Trainer | None = None) -> dict[str,
         _record_stage(run, stage, {**status, "status": "failed", "error": str(exc)})
         raise
     except Exception as exc:
-        # Unexpected: keep the traceback in the run folder for whoever inspects it.
+        # Not a user error, so a bug: the traceback goes to the run folder, never the terminal.
+        log = write_bug_log(exc, run.stage_dir(stage))
         detail = {"error": f"{exc.__class__.__name__}: {exc}", "traceback": traceback.format_exc()}
         _record_stage(run, stage, {**status, "status": "failed", **detail})
-        raise UserError(f"stage {stage} failed: {detail['error']} (see {run.folder})") from exc
+        raise InternalError(f"stage {stage} failed: {detail['error']}", log=log) from exc
     status.update(status="done", seconds=round(time.monotonic() - started, 3), **output)
     _record_stage(run, stage, status)
     return status
@@ -422,7 +412,7 @@ def run_pipeline(
             on_stage(stage, "start")
         try:
             run_stage(run, stage, trainer)
-        except UserError:
+        except (UserError, InternalError):
             if on_stage:
                 on_stage(stage, "failed")
             run.update_record(finished_at=reg.now(), status="failed", failed_stage=stage)

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.artifact.names import ACCURACY, AUC, F1, LOG_LOSS
+
 
 def score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
     """The search metric, higher is better (log loss is negated)."""
@@ -63,13 +65,13 @@ def classification_metrics(
     average = "binary" if binary else "macro"
     return {
         "rows": len(y),
-        "AUC": auc(y, proba),
+        AUC: auc(y, proba),
         "AUC_weighted": auc(y, proba, weighted=True),
-        "accuracy": float(accuracy_score(y, pred)),
+        ACCURACY: float(accuracy_score(y, pred)),
         "precision": float(precision_score(y, pred, average=average, zero_division=0)),
         "recall": float(recall_score(y, pred, average=average, zero_division=0)),
-        "F1": float(f1_score(y, pred, average=average, zero_division=0)),
-        "log_loss": float(log_loss(y, np.clip(proba, 1e-15, 1), labels=range(len(classes)))),
+        F1: float(f1_score(y, pred, average=average, zero_division=0)),
+        LOG_LOSS: float(log_loss(y, np.clip(proba, 1e-15, 1), labels=range(len(classes)))),
         "threshold": float(threshold) if binary else None,
         "confusion_matrix": {
             "labels": [str(c) for c in classes],

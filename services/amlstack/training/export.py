@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from amlstack.artifact.names import ONNX_INPUT, ONNX_OUTPUT
-from amlstack.errors import UserError
+from amlstack.errors import InternalError
 
 INPUT = ONNX_INPUT
 OUTPUT = ONNX_OUTPUT
@@ -33,7 +33,7 @@ def to_onnx(estimator: Any, n_features: int):
     elif kind == "sklearn":
         model = _sklearn(estimator, n_features)
     else:
-        raise UserError(f"no ONNX exporter for {type(estimator).__name__}")
+        raise InternalError(f"no ONNX exporter for {type(estimator).__name__}")
     return _probabilities_only(model)
 
 
@@ -114,7 +114,7 @@ def _probabilities_only(model):
         None,
     )
     if prob is None:
-        raise UserError("the exported model has no float probability output")
+        raise InternalError("the exported model has no float probability output")
     del graph.output[:]
     if prob.name != OUTPUT:
         graph.node.append(helper.make_node("Identity", [prob.name], [OUTPUT]))

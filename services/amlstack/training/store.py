@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from amlstack.artifact.names import MANIFEST, MODEL_JSON
+from amlstack.artifact.names import ACCURACY, AUC, MANIFEST, MODEL_JSON
 from amlstack.errors import UserError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -82,8 +82,8 @@ def list_models(root: Path) -> list[dict[str, Any]]:
                     "version": str(meta.get("version", folder.name)),
                     "created": meta.get("created", ""),
                     "model": meta.get("model", {}).get("description", ""),
-                    "AUC": holdout.get("AUC"),
-                    "accuracy": holdout.get("accuracy"),
+                    AUC: holdout.get(AUC),
+                    ACCURACY: holdout.get(ACCURACY),
                     "path": str(folder),
                     "ok": (folder / MANIFEST).is_file(),
                 }

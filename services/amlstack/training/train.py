@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from amlstack.errors import UserError
+from amlstack.errors import InternalError, UserError
 from amlstack.training import data as data_mod
 from amlstack.training import defaults
 from amlstack.training.search import DEFAULT_LEARNERS, FLAML_METRIC, Candidate, Progress
@@ -275,7 +275,7 @@ def _check_context_parity(base_test, full_test, contexts, dataset) -> None:
     index = {f["name"]: i for i, f in enumerate(dataset.features)}
     rebuilt = with_context(base_test, [Context.from_json(c, index) for c in contexts])
     if not np.array_equal(rebuilt, full_test, equal_nan=True):
-        raise UserError("context features differ between training and the artifact's lookup")
+        raise InternalError("context features differ between training and the artifact's lookup")
 
 
 def default_name(data: Path) -> str:
@@ -412,7 +412,7 @@ def _refit(cand: Candidate, x: np.ndarray, y: np.ndarray):
 def _check_parity(onnx_proba: np.ndarray, memory_proba: np.ndarray) -> None:
     gap = float(np.max(np.abs(onnx_proba - memory_proba)))
     if gap > PARITY_TOLERANCE:
-        raise UserError(
+        raise InternalError(
             f"the exported ONNX model differs from the trained model by {gap:.2e} "
             f"(tolerance {PARITY_TOLERANCE:g}); not writing the artifact"
         )

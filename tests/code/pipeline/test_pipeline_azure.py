@@ -239,3 +239,25 @@ def test_the_schedule_entity_matches_what_the_cli_would_load_from_the_file(files
         theirs.name, theirs.trigger.expression, theirs.trigger.time_zone,
     )  # fmt: skip
     ours._to_rest_object()
+
+
+def test_publish_uploads_the_checkout_named_by_code_from_any_folder(tmp_path, no_credential):
+    from amlstack.cli import main
+
+    out = tmp_path / "defs"
+    with pytest.raises(SystemExit) as done:
+        main(["pipeline", "publish", "--dry-run", "--out", str(out), "--code", str(REPO)])
+    assert done.value.code == 0
+    components = list((out / "components").glob("*.yml"))
+    assert components
+    spec = yaml.safe_load(components[0].read_text())
+    assert (out / "components" / spec["code"]).resolve() == REPO.resolve()
+
+
+def test_publish_from_outside_a_checkout_names_the_code_option(tmp_path, no_credential, capsys):
+    from amlstack.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["pipeline", "publish", "--dry-run", "--out", str(tmp_path / "defs")])
+    assert done.value.code == 2
+    assert "--code .: not an amlstack checkout" in capsys.readouterr().err

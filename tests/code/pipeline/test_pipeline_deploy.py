@@ -179,3 +179,18 @@ def test_a_dry_run_can_never_report_a_deployment():
     }  # fmt: skip
     with pytest.raises(ValueError):
         deploy_result(True, dry_run=True)
+
+
+def test_the_compose_checkout_is_the_current_folder_never_the_packages_location(
+    tmp_path, monkeypatch
+):
+    from amlstack.errors import UserError
+
+    here = repo_root()  # pytest runs from the clone's root
+    assert (here / "scripts" / "docker-env.sh").is_file()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="not an amlstack checkout"):
+        repo_root()
+    monkeypatch.chdir(here / "scripts")
+    with pytest.raises(UserError, match="run it from the clone's root"):
+        repo_root()

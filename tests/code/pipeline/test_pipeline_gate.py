@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import tiny_trainer
 
+from amlstack.artifact.names import AUC
 from amlstack.pipeline.gate import GatePolicy, behaviour_checks, decide
 
 PASSING = [{"check": "row_order_invariance", "passed": True}]
@@ -12,17 +13,13 @@ PASSING = [{"check": "row_order_invariance", "passed": True}]
 
 def evaluation(challenger: float, champion: float | None = None) -> dict:
     metrics = {
-        "challenger": {
-            "roc_auc": {"value": challenger, "ci": [challenger - 0.02, challenger + 0.02]}
-        }
+        "challenger": {AUC: {"value": challenger, "ci": [challenger - 0.02, challenger + 0.02]}}
     }
     if champion is not None:
-        metrics["champion"] = {
-            "roc_auc": {"value": champion, "ci": [champion - 0.02, champion + 0.02]}
-        }
+        metrics["champion"] = {AUC: {"value": champion, "ci": [champion - 0.02, champion + 0.02]}}
         d = challenger - champion
-        metrics["delta"] = {"roc_auc": {"value": d, "ci": [d - 0.01, d + 0.01]}}
-    return {"primary_metric": "roc_auc", "metrics": metrics}
+        metrics["delta"] = {AUC: {"value": d, "ci": [d - 0.01, d + 0.01]}}
+    return {"primary_metric": AUC, "metrics": metrics}
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from amlstack.artifact.names import ACCURACY, AUC
 from amlstack.errors import UserError
 from amlstack.pipeline.registry import Registry
 
@@ -95,3 +96,22 @@ def test_promoting_the_current_version_again_changes_nothing(registry):
     registry.promote("2")  # a resumed run re-running its register stage
     assert len(registry.history()) == events
     assert registry.rollback()["version"] == "1"
+
+
+def test_a_champion_added_by_hand_shows_its_training_auc_in_the_list(tmp_path, bank, capsys):
+    import tiny_trainer
+
+    from amlstack.cli import main
+
+    artifact = tiny_trainer.write_artifact(
+        bank.head(600), "y", tmp_path / "artifacts", "bank",
+        metrics={"holdout": {AUC: 0.8765, ACCURACY: 0.9}, "primary_metric": "auc"},
+    )  # fmt: skip
+    root = str(tmp_path / "registry")
+    for argv in (["registry", "add", str(artifact)], ["registry", "list"]):
+        with pytest.raises(SystemExit) as done:
+            main([*argv, "--registry", root, "--name", "bank"])
+        assert done.value.code == 0
+    assert "0.8765" in capsys.readouterr().out
+    entry = Registry(tmp_path / "registry", "bank").versions()[0]
+    assert entry["metrics"] == {AUC: {"value": 0.8765}, ACCURACY: {"value": 0.9}}

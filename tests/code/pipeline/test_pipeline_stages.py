@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 import tiny_trainer
 
-from amlstack.errors import DataError, UserError
+from amlstack.artifact.names import AUC
+from amlstack.errors import DataError, ExternalError, InternalError, UserError
 from amlstack.pipeline import stages
 from amlstack.pipeline.registry import Registry
 
@@ -44,12 +45,19 @@ def test_first_run_promotes_and_records_lineage(tmp_path, first_rows):
     assert entry["parent"] is None
     assert entry["data"]["data_sha256"] == stages.sha256_path(first_rows)
     assert entry["code_version"]
-    assert 0.75 < entry["metrics"]["roc_auc"]["value"] <= 1
+    assert 0.75 < entry["metrics"][AUC]["value"] <= 1
     folder = Path(tmp_path / "runs" / record["run_id"])
     for stage in stages.STAGES:
         assert json.loads((folder / stage / "result.json").read_text())["status"] == "done"
     assert (folder / "roc.png").stat().st_size > 0
     assert "Decision: promote" in (folder / "report.html").read_text()
+
+
+def test_a_semicolon_csv_that_training_accepts_runs_through_the_pipeline(tmp_path, bank):
+    path = tmp_path / "semicolon.csv"
+    bank.head(3000).to_csv(path, index=False, sep=";")
+    record = run(config(tmp_path, path))
+    assert record["status"] == "done" and record["decision"]["decision"] == "promote"
 
 
 def test_holdout_rows_are_new_rows_only_and_never_trained_on(tmp_path, first_rows, appended_rows):
@@ -97,7 +105,7 @@ def test_equal_challenger_is_promoted_with_the_champion_as_parent(
     evaluation = json.loads(
         (tmp_path / "runs" / record["run_id"] / "evaluate" / "result.json").read_text()
     )
-    delta = evaluation["metrics"]["delta"]["roc_auc"]
+    delta = evaluation["metrics"]["delta"][AUC]
     assert delta["ci"][0] <= delta["value"] <= delta["ci"][1]
 
 
@@ -107,8 +115,12 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(tmp_path, first_ro
 
     cfg = config(tmp_path, first_rows)
     pipeline_run = stages.create_run(cfg)
-    with pytest.raises(UserError, match="stage train failed: RuntimeError: disk full"):
+    with pytest.raises(InternalError, match="stage train failed: RuntimeError: disk full") as bug:
         stages.run_pipeline(pipeline_run, trainer=broken)
+    # A bug, not a user error: its traceback is in a log file in the run folder.
+    assert bug.value.log.parent == pipeline_run.folder / "train"
+    assert "RuntimeError: disk full" in bug.value.log.read_text()
+    assert "Traceback" in bug.value.log.read_text()
     record = pipeline_run.record()
     assert record["status"] == "failed" and record["failed_stage"] == "train"
     failed = json.loads((pipeline_run.folder / "train" / "result.json").read_text())
@@ -234,3 +246,27 @@ def test_cli_run_status_and_registry(tmp_path, first_rows):
     assert missing.returncode == 2 and "nope.csv: no such data file" in missing.stderr
     assert "Traceback" not in missing.stderr
     np.testing.assert_equal(len(list((tmp_path / "runs").iterdir())), 1)
+
+
+def test_azure_training_runs_in_process_and_returns_the_artifact(tmp_path, first_rows, monkeypatch):
+    from amlstack.azure import automl, workspace
+
+    calls = []
+
+    def fake_train_on_azure(data, target, *, out, name, settings, workspace):
+        calls.append(settings)
+        return tiny_trainer.write_artifact(pd.read_csv(data), target, out, name)
+
+    monkeypatch.setattr(automl, "train_on_azure", fake_train_on_azure)
+    monkeypatch.setattr(workspace, "resolve_workspace", lambda: "ws")
+    cfg = stages.RunConfig(
+        data=str(first_rows), artifacts=str(tmp_path / "artifacts"), backend="azure",
+        time_budget=0, max_iter=3,
+    )  # fmt: skip
+    artifact = stages.automl_trainer(first_rows, tmp_path / "artifacts", cfg)
+    assert (artifact / "MANIFEST.json").is_file()
+    assert calls[0].max_trials == 3 and calls[0].timeout_minutes == 15
+
+    monkeypatch.setattr(automl, "train_on_azure", lambda *a, **k: None)  # a dry run
+    with pytest.raises(ExternalError, match="dry run"):
+        stages.automl_trainer(first_rows, tmp_path / "artifacts", cfg)

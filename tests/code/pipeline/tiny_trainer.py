@@ -66,7 +66,7 @@ def onnx_bytes(x: np.ndarray, y: np.ndarray, c: float) -> bytes:
 
 
 def write_artifact(frame: pd.DataFrame, target: str, out: Path, name: str, *, c: float = 1.0,
-                   drop: tuple[str, ...] = ()) -> Path:  # fmt: skip
+                   drop: tuple[str, ...] = (), metrics: dict | None = None) -> Path:  # fmt: skip
     """Train on ``frame`` and write ``out/<name>/<next version>``."""
     x_frame = frame.drop(columns=[target, *drop])
     features = features_of(x_frame)
@@ -76,7 +76,7 @@ def write_artifact(frame: pd.DataFrame, target: str, out: Path, name: str, *, c:
     version = str(max(existing, default=0) + 1)
     card = card_from_dict(
         {"name": name, "version": version, "features": features, "classes": ["no", "yes"],
-         "target": target}
+         "target": target, "metrics": metrics or {}}
     )  # fmt: skip
     records = x_frame.head(3).to_dict(orient="records")
     directory = out / name / version

@@ -133,3 +133,26 @@ def test_models_lists_versions(tiny_artifact, capsys):
         ("bankmarketing", tiny_artifact.name, True)
     ]
     assert 0.5 < rows[0]["AUC"] <= 1 and rows[0]["created"].startswith("20")
+
+
+def test_a_local_only_option_typed_with_its_default_value_is_still_refused_for_azure(
+    tmp_path, capsys, monkeypatch
+):
+    from amlstack.commands import model
+
+    monkeypatch.setattr(model, "_train_azure", lambda *a: pytest.fail("reached Azure training"))
+    data = write(tmp_path, "d.csv", GOOD)
+    code, _, err = run_cli(
+        ["train", "--data", str(data), "--backend", "azure", "--seed", "42"], capsys
+    )
+    assert code == 2 and "--seed applies to local training only" in err
+
+
+def test_an_option_left_at_its_default_is_not_taken_as_given(tmp_path, capsys, monkeypatch):
+    from amlstack.commands import model
+
+    called = []
+    monkeypatch.setattr(model, "_train_azure", lambda *a: called.append(a))
+    data = write(tmp_path, "d.csv", GOOD)
+    code, _, err = run_cli(["train", "--data", str(data), "--backend", "azure"], capsys)
+    assert code == 0 and called, err
