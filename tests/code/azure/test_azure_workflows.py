@@ -96,6 +96,9 @@ def parse_only(args: list[str]) -> None:
 def run_step_commands(step: wr.Step, monkeypatch, capsys, tmp_path: Path) -> list[str]:
     """Run the step's amlstack commands in its environment; returns the problems found."""
     problems = []
+    for code in ("services", "scorer"):  # a workflow step runs in the checkout's root
+        if not (tmp_path / code).exists():
+            (tmp_path / code).symlink_to(REPO / code)
     for line in wr.command_lines(step.run):
         args = wr.argv(line, step.env)
         with monkeypatch.context() as patch:
