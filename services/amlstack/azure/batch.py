@@ -129,7 +129,16 @@ def _first_party_imports(path: Path) -> list[str]:
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.append(node.module)
-    return [n for n in names if n.split(".")[0] in FIRST_PARTY]
+            # `from package import submodule` imports a module too, not only a name
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+    return [n for n in names if n.split(".")[0] in FIRST_PARTY and _is_module(n)]
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent that is a module, not a package
+        return False
 
 
 def write_code(out: Path) -> Path:
