@@ -111,7 +111,8 @@ def _describe(value: Any) -> str:
 
 
 # -- invalid requests -----------------------------------------------------------------------
-INVALID_KINDS = ("missing-field", "wrong-type", "empty-batch", "malformed-json")
+# A missing field is not one: the model imputes it (null or absent values are scored).
+INVALID_KINDS = ("beyond-float32", "wrong-type", "empty-batch", "malformed-json")
 
 
 def invalid_request(
@@ -120,9 +121,9 @@ def invalid_request(
     """One bad request of ``kind`` (random when None): (kind, JSON body, the status it must get)."""
     numeric = [k for k, v in record.items() if isinstance(v, int | float)]
     kind = kind or rng.choice(INVALID_KINDS)
-    if kind == "missing-field":
+    if kind == "beyond-float32":
         broken = dict(record)
-        broken.pop(rng.choice(list(broken)))
+        broken[rng.choice(numeric)] = 1e39
         return kind, json.dumps({"data": [broken]}).encode(), 422
     if kind == "wrong-type":
         broken = dict(record)

@@ -19,7 +19,7 @@ from amlstack_scorer.errors import NotFound, NotReady
 
 if TYPE_CHECKING:
     from amlstack.artifact.reader import Model
-    from amlstack_scorer.app import ScorerState
+    from amlstack_scorer.state import ScorerState
 
 CARD_ROUTE = "/model/card"
 REPORT_ROUTE = "/model/report/<name>"

@@ -43,8 +43,8 @@ def start(artifact: Path, tmp: Path, **extra: str) -> tuple[subprocess.Popen, st
         AMLSTACK_WORKERS="2",
         AMLSTACK_PRIMARY_KEY=PRIMARY,
         AMLSTACK_SECONDARY_KEY=SECONDARY,
-        **extra,
     )
+    env.update(extra)  # a test's own settings win over the defaults above
     out = (tmp / f"gunicorn-{port}.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(CONF)],
