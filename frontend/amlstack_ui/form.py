@@ -1,6 +1,7 @@
 """The scoring form, generated from the served model's swagger.json (never written per data set).
 
-Each input field comes from ``definitions.InputRecord``: an ``enum`` is a categorical feature
+Each input field comes from ``definitions.InputRecord``: ``x-training-categories`` (or an
+``enum``) is a categorical feature
 (a dropdown of its training categories), a ``number`` a numeric one (a number field showing the
 training range ``x-training-minimum``/``x-training-maximum`` and the example).
 """
@@ -88,8 +89,8 @@ def fields_from_swagger(doc: Mapping[str, Any]) -> list[Field]:
         fields.append(
             Field(
                 name=name,
-                categorical="enum" in spec,
-                options=tuple(str(v) for v in spec.get("enum", ())),
+                categorical=_categories(spec) is not None,
+                options=tuple(str(v) for v in _categories(spec) or ()),
                 minimum=spec.get("x-training-minimum"),
                 maximum=spec.get("x-training-maximum"),
                 example=spec.get("example"),
@@ -150,3 +151,9 @@ def range_notes(fields: list[Field], record: Mapping[str, Any]) -> dict[str, str
         if (low is not None and value < low) or (high is not None and value > high):
             notes[field.name] = f"outside the training range ({field.range_text})"
     return notes
+
+
+def _categories(spec: dict) -> list | None:
+    """A categorical field's training categories: the scorer states them as
+    ``x-training-categories`` (no ``enum``: it accepts and scores unseen values too)."""
+    return spec.get("x-training-categories", spec.get("enum"))

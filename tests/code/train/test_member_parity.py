@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from amlstack.errors import UserError
+from amlstack.errors import InternalError, UserError
 from amlstack.training import export, train
 from amlstack.training.search import Candidate
 
@@ -44,5 +44,7 @@ def test_no_faithful_member_is_refused(monkeypatch):
 def test_whole_graph_parity_stays_strict():
     base = np.full((3, 2), 0.5, dtype=np.float32)
     train._check_parity(base, base + 5e-6)
-    with pytest.raises(UserError, match="differs from the trained model"):
+    with pytest.raises(
+        InternalError, match="differs from the trained model"
+    ):  # a bug, not the user
         train._check_parity(base, base + 5e-5)
