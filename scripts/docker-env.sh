@@ -195,6 +195,8 @@ tag_build_stage() {
   if [ -n "$old" ] && [ "$old" != "$id" ] && [ -z "$(docker image inspect -f '{{.RepoTags}}' "$old" | tr -d '[]')" ]; then
     docker rmi "$old" >/dev/null 2>&1 || true
   fi
+  # Older builds' stages (a rollout, a build with another artifact) are no one's cache now.
+  docker image prune -f --filter label=amlstack.stage=trainer >/dev/null 2>&1 || true
 }
 
 stack_up() {
@@ -330,6 +332,7 @@ stack_rollout() {
   fi
   # Built while the old replicas serve: only the switch below touches traffic.
   compose build scorer || return 1
+  tag_build_stage
   compose up -d --no-deps --no-recreate --scale "scorer=$(($(wc -w <<<"$old") + replicas))" scorer \
     || return 1
   all="$(compose ps -q scorer)"

@@ -128,3 +128,7 @@ def test_a_supplied_artifact_is_baked_in_instead_of_training(stack, tiny_artifac
         if not any((ROOT / "artifacts").iterdir()):
             (ROOT / "artifacts").rmdir()
         stack.docker("rmi", "-f", tag, check=False)
+        # The legacy builder leaves this build's trainer stage untagged; it caches nothing here.
+        stack.docker(
+            "image", "prune", "-f", "--filter", "label=amlstack.stage=trainer", check=False
+        )

@@ -12,7 +12,7 @@ import pytest
 DOCKER_ENV = Path(__file__).resolve().parents[2] / "scripts" / "docker-env.sh"
 pytestmark = pytest.mark.e2e
 # Compose prefixes each line with "<container> | "; v1 and v2 differ in the name's form.
-PREFIX = re.compile(r"^[\w.-]+\s+\|\s?")
+PREFIX = re.compile(r"^(?P<container>[\w.-]+)\s+\|\s?")
 
 
 def test_no_dangling_training_stage_image(stack):
@@ -25,16 +25,20 @@ def test_no_dangling_training_stage_image(stack):
 
 def test_scorer_logs_are_json_lines_once_each_without_telemetry_noise(stack):
     logs = stack.compose("logs", "--no-color", "scorer", timeout=60).stdout
-    lines = [PREFIX.sub("", line) for line in logs.splitlines() if "|" in line]
-    events = []
-    for line in lines:
-        if not line.strip():
+    events, booting = [], []
+    for line in logs.splitlines():
+        match = PREFIX.match(line)
+        if not match or not line[match.end() :].strip():
             continue
-        events.append(json.loads(line))  # a plain-text line (gunicorn's own handler) fails here
+        # A plain-text line (gunicorn's own handler) fails here.
+        event = json.loads(line[match.end() :])
+        events.append(event)
+        if event["message"].startswith("Booting worker"):
+            # Each replica has its own PID namespace, so pids repeat across containers.
+            booting.append((match["container"], event["message"]))
     assert events
+    assert booting and len(booting) == len(set(booting))
     messages = [e["message"] for e in events]
-    booting = [m for m in messages if m.startswith("Booting worker")]
-    assert len(booting) == len(set(booting))
     assert not [m for m in messages if "telemetry" in m.lower()]
     # The health check probes /ready every 5 s; successful probes stay out of the INFO log.
     assert not [e for e in events if e.get("route") == "/ready" and e.get("status") == 200]
