@@ -118,9 +118,10 @@ class Encoder:
         else:
             wide = np.array(self._columns(rows, unseen), dtype=np.float64).T
         wide = wide.reshape(len(rows), len(self.features))
-        magnitude = np.abs(wide)
-        if len(rows) and magnitude.max() > FLOAT32_MAX:
-            r, c = np.argwhere(magnitude > FLOAT32_MAX)[0]
+        # Not max(): one missing value (NaN) would make it NaN and hide every overflow.
+        too_large = np.abs(wide) > FLOAT32_MAX
+        if too_large.any():
+            r, c = np.argwhere(too_large)[0]
             raise ValueTooLarge(int(r), self.names[c])
         missing = np.isnan(wide).sum(axis=0)
         counts = {self.names[j]: int(missing[j]) for j in np.flatnonzero(missing)}

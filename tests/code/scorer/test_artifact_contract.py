@@ -74,3 +74,17 @@ def test_a_number_float32_cannot_hold_names_row_and_feature(artifact):
     decoded, prefix = schema.decode(json.dumps({"data": [record]}).encode())
     with pytest.raises(InvalidInput, match="too large"):
         schema.encode(decoded, prefix)
+
+
+@pytest.mark.parametrize("size", [1, 40], ids=["row-wise", "column-wise"])
+def test_a_missing_value_does_not_hide_a_number_float32_cannot_hold(artifact, size):
+    """A NaN (missing) in the batch once made the overflow check's max() NaN, and 1e39 was
+    scored as infinity."""
+    model = Model(artifact)
+    numeric = [f.name for f in model.features if f.kind == "numeric"]
+    records = [dict(model.sample_input()[0]) for _ in range(size)]
+    records[0][numeric[0]] = None
+    records[-1][numeric[1]] = -1e39
+    with pytest.raises(ValueTooLarge) as caught:
+        model.encode_records(records)
+    assert (caught.value.row, caught.value.feature) == (size - 1, numeric[1])

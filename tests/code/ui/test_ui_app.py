@@ -80,6 +80,8 @@ def test_the_form_is_generated_from_the_schema(client):
     assert '<option value="technician"' in page
     assert 'id="f-age"' in page and "Training range 18 to 86" in page
     assert '<label for="f-emp-var-rate">emp.var.rate</label>' in page
+    # It starts at the documented example customer, not at an empty (all-imputed) record.
+    assert 'id="f-age" name="age" value="52"' in page
 
 
 def test_a_scored_customer_shows_label_probability_threshold_and_reasons(client, scorer):
