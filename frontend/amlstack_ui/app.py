@@ -74,7 +74,8 @@ def create_app(settings: Settings, client: ScorerClient | None = None) -> Flask:
         doc = client.swagger()
         fields = form.fields_from_swagger(doc)
         if request.method == "GET":
-            values = {k: "" if v is None else str(v) for k, v in form.example_record(doc).items()}
+            # The form starts at the documented example customer, field by field.
+            values = {f.name: f.default for f in fields}
             return render_template(
                 "score.html", fields=fields, values=values, errors={}, notes={}, result=None
             )

@@ -101,20 +101,6 @@ def fields_from_swagger(doc: Mapping[str, Any]) -> list[Field]:
     return fields
 
 
-def example_record(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The values the form starts with: the record's example, else each field's own (the
-    scorer's documents carry only field examples, which Swagger UI shows best)."""
-    record = _record_schema(doc)
-    example = record.get("example")
-    if isinstance(example, Mapping):
-        return dict(example)
-    return {
-        name: spec["example"]
-        for name, spec in record["properties"].items()
-        if isinstance(spec, Mapping) and "example" in spec
-    }
-
-
 def parse_number(text: str) -> float | str:
     """A form or CSV cell as a number; text that is not one is passed on for the scorer to name."""
     cleaned = text.strip()
