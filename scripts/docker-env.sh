@@ -186,12 +186,16 @@ stack_wait_healthy() {
 tag_build_stage() {
   # The legacy builder (Compose v1) keeps the scorer's "trainer" stage as an untagged image; it
   # is the training cache that makes rebuilds fast, so it gets a name instead of being deleted.
-  # Every other stage left untagged (the one the name pointed at before, a rollout's, a build
-  # with another artifact) is no one's cache now and is removed.
-  local tag="amlstack/scorer-build:${AMLSTACK_TAG:-local}" id
+  # The image the name pointed at before (an earlier build's) is removed once nothing names it.
+  local tag="amlstack/scorer-build:${AMLSTACK_TAG:-local}" id old
   id="$(docker images -q -f dangling=true -f label=amlstack.stage=trainer | head -n 1)"
   [ -n "$id" ] || return 0
+  old="$(docker images -q "$tag")"
   docker tag "$id" "$tag"
+  if [ -n "$old" ] && [ "$old" != "$id" ] && [ -z "$(docker image inspect -f '{{.RepoTags}}' "$old" | tr -d '[]')" ]; then
+    docker rmi "$old" >/dev/null 2>&1 || true
+  fi
+  # Older builds' stages (a rollout, a build with another artifact) are no one's cache now.
   docker image prune -f --filter label=amlstack.stage=trainer >/dev/null 2>&1 || true
 }
 
