@@ -305,13 +305,10 @@ def _category_cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feat:
     seen: dict[str, float] = {}
     for i in np.flatnonzero(~hit).tolist():
         text = _clean(bytes(buf[starts[i] : ends[i]]).decode())
-        code = seen.get(text) if text in seen else None
-        if code is None:
-            code = feat.codes.get(text)
-            if code is None:
-                code = feat.unseen
-            seen[text] = code
-        unseen += code == feat.unseen and text is not None
+        code = seen.get(text)
+        if code is None:  # codes[None] (missing) is NaN, never None
+            code = seen[text] = feat.codes.get(text, feat.unseen)
+        unseen += code == feat.unseen
         codes[i] = code
     return Codes(codes, int(unseen))
 
