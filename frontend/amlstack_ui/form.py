@@ -57,8 +57,9 @@ def _fmt(value: float) -> str:
 
 _FRIENDLY = (
     (re.compile(r"^Object missing required field"), "{field} is required"),
-    (re.compile(r"^Expected `(float|number|int)`"), "{field} must be a number"),
-    (re.compile(r"^Expected `str`"), "{field} must be one of its categories"),
+    # "| null": the field may be left empty (the model imputes it), but text is still refused.
+    (re.compile(r"^Expected `(float|number|int)( \| null)?`"), "{field} must be a number"),
+    (re.compile(r"^Expected `str( \| null)?`"), "{field} must be one of its categories"),
 )
 
 

@@ -220,3 +220,17 @@ def test_a_100k_row_file_is_scored_in_bounded_memory(tmp_path, scorer):
     with (folder / batch.SCORED).open(newline="") as handle:
         assert sum(1 for _ in handle) == 100_001
     assert peak < size / 2, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB file"
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Expected `float`, got `str`", "age must be a number"),
+        ("Expected `float | null`, got `str`", "age must be a number"),  # a nullable field
+        ("Expected `str | null`, got `int`", "age must be one of its categories"),
+        ("Object missing required field `age`", "age is required"),
+        ("something else", "something else"),
+    ],
+)
+def test_scorer_messages_are_put_in_words(message, expected):
+    assert form.friendly(message, "age") == expected
