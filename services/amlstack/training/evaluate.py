@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from amlstack.artifact.names import ACCURACY, AUC, F1, LOG_LOSS
+from amlstack.artifact.names import ACCURACY, AUC, AUC_WEIGHTED, F1, LOG_LOSS
 
 
 def score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
@@ -66,7 +66,7 @@ def classification_metrics(
     return {
         "rows": len(y),
         AUC: auc(y, proba),
-        "AUC_weighted": auc(y, proba, weighted=True),
+        AUC_WEIGHTED: auc(y, proba, weighted=True),
         ACCURACY: float(accuracy_score(y, pred)),
         "precision": float(precision_score(y, pred, average=average, zero_division=0)),
         "recall": float(recall_score(y, pred, average=average, zero_division=0)),

@@ -21,13 +21,14 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
+from amlstack.artifact.schema import CardMetrics, ModelCard, ModelSpec, RowCounts, TrainingRecord
 from amlstack.errors import InternalError, UserError
 from amlstack.training import data as data_mod
 from amlstack.training import defaults
@@ -195,22 +196,13 @@ def train(
     importance = _importance(
         onnx_model, raw[test_idx], y_test, [f["name"] for f in search_features], config.seed
     )
-    meta = _model_json(
-        config, dataset, name, metrics, leaderboard, members_info, threshold,
-        rows={"total": len(y), "fit": len(fit_idx), "validation": len(val_idx),
-              "holdout": len(test_idx), "shipped_model": len(y)},
-        importance=importance, seconds=time.monotonic() - started,
+    card = _model_card(
+        config, dataset, name, metrics, members_info, threshold, prep=prep, selection=selection,
+        rows=RowCounts(total=len(y), fit=len(fit_idx), validation=len(val_idx),
+                       holdout=len(test_idx), shipped_model=len(y)),
+        n_inputs=int(raw.shape[1]), importance=importance, leaderboard=leaderboard,
+        contexts=contexts, seconds=time.monotonic() - started,
     )  # fmt: skip
-    meta["model"]["n_inputs"] = int(raw.shape[1])
-    meta["model"]["preprocessing"] = prep.to_json()
-    meta["column_decisions"] = [d.to_json() for d in dataset.decisions]
-    meta["training"]["member_selection"] = selection
-    meta["metrics"]["measured_model"] = (
-        f"the same configuration fitted on the {len(train_idx)} non-holdout rows; the shipped "
-        f"model was then refitted on all {len(y)} rows"
-    )
-    if contexts:
-        meta["context"] = contexts
 
     # Training rows only (never held-out ones), a fixed random draw for reproducibility.
     rng = np.random.default_rng(config.seed)
@@ -219,7 +211,7 @@ def train(
     def fill(folder: Path, version: int) -> None:
         from amlstack.artifact.names import BACKGROUND_JSON, HOLDOUT_FILE
         from amlstack.artifact.profile import build_profile
-        from amlstack.artifact.schema import card_from_dict
+        from amlstack.artifact.schema import Holdout
         from amlstack.artifact.writer import write_artifact
         from amlstack.training.report import write_report
 
@@ -231,11 +223,15 @@ def train(
             )  # fmt: skip
 
         write_artifact(
-            folder, card_from_dict(meta | {"version": version}), onnx_model.SerializeToString(),
+            folder, msgspec.structs.replace(card, version=version),
+            onnx_model.SerializeToString(),
             sample=_sample(dataset, test_idx),
             profile=build_profile(dataset.frame, _monitored(dataset.features)),
             extra_json={
-                HOLDOUT_FILE: _holdout_record(dataset, test_idx, config),
+                # which data rows were held out: later evaluations never score the model on
+                # its own training rows
+                HOLDOUT_FILE: Holdout(data_sha256=dataset.sha256, seed=config.seed,
+                                      test_size=config.test_size, rows=[int(i) for i in test_idx]),
                 BACKGROUND_JSON: {"data": _sample(dataset, background_idx, BACKGROUND_ROWS)},
             },
             report=report,
@@ -452,62 +448,58 @@ def _importance(onnx_model, x_test, y_test, names, seed) -> dict[str, float]:
     return permutation_importance(predict, x_test, y_test, names, seed)
 
 
-def _model_json(config, dataset, name, metrics, leaderboard, members, threshold, *, rows,
-                importance, seconds) -> dict[str, Any]:  # fmt: skip
-    from amlstack.artifact.names import (
-        ARTIFACT_FORMAT,
-        FORMAT_VERSION,
-        MODEL_ONNX,
-        ONNX_INPUT,
-        ONNX_OUTPUT,
-    )
+ENCODING = (
+    "numeric as float32; date as days since 1970-01-01; categorical as index into categories "
+    "(frequency-encoded: share of training rows), -1 (0) if unseen; missing as NaN, imputed by "
+    "the graph (preprocessing)"
+)
 
-    features = data_mod.with_examples(dataset.frame, dataset.features)
-    binary = len(dataset.classes) == 2
+
+def _model_card(config, dataset, name, metrics, members, threshold, *, prep, selection, rows,
+                n_inputs, importance, leaderboard, contexts, seconds) -> ModelCard:  # fmt: skip
+    from amlstack.training.store import model_card
+
+    single = members[0]["learner"] if len(members) == 1 else None
     description = " + ".join(f"{m['learner']}×{m['weight']:.2f}" for m in members)
-    return {
-        "format": ARTIFACT_FORMAT,
-        "format_version": FORMAT_VERSION,
-        "name": name,
-        "version": None,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "task": "binary" if binary else "multiclass",
-        "target": dataset.target_name,
-        "classes": dataset.classes,
-        "positive_class": dataset.classes[1] if binary else None,
-        "threshold": threshold,
-        "features": features,
-        "dropped_columns": dataset.dropped,
-        "model": {
-            "file": MODEL_ONNX,
-            "input": ONNX_INPUT,
-            "output": ONNX_OUTPUT,
-            "n_features": len(features),
-            "kind": "ensemble" if len(members) > 1 else members[0]["learner"],
-            "description": description if len(members) > 1 else members[0]["learner"],
-            "members": members,
-            "encoding": "numeric as float32; date as days since 1970-01-01; categorical as "
-            "index into categories (frequency-encoded: share of training rows), -1 (0) if unseen; "
-            "missing as NaN, imputed by the graph (preprocessing)",
-        },
-        "metrics": {"holdout": metrics, "primary_metric": config.metric},
-        "feature_importance": importance,
-        "leaderboard": leaderboard,
-        "training": {
-            "data_file": Path(dataset.path).name,
-            "data_sha256": dataset.sha256,
-            "rows": rows,
-            "seed": config.seed,
-            "time_budget_s": config.time_budget,
-            "max_iter": config.max_iter,
-            "learners": list(config.learners),
-            "test_size": config.test_size,
-            "validation_size": config.val_size,
-            "seconds": round(seconds, 1),
-            "libraries": _library_versions(),
-            "python": platform.python_version(),
-        },
-    }
+    return model_card(
+        dataset,
+        name=name,
+        threshold=threshold,
+        model=ModelSpec(
+            n_features=len(dataset.features),
+            n_inputs=n_inputs,
+            kind=single or "ensemble",
+            description=single or description,
+            members=members,
+            encoding=ENCODING,
+            preprocessing=prep.spec(),
+        ),
+        metrics=CardMetrics(
+            holdout=metrics,
+            primary_metric=config.metric,
+            measured_model=f"the same configuration fitted on the {rows.total - rows.holdout} "
+            f"non-holdout rows; the shipped model was then refitted on all {rows.total} rows",
+        ),
+        training=TrainingRecord(
+            data_file=Path(dataset.path).name,
+            data_sha256=dataset.sha256,
+            rows=rows,
+            seed=config.seed,
+            time_budget_s=config.time_budget,
+            max_iter=config.max_iter,
+            learners=list(config.learners),
+            test_size=config.test_size,
+            validation_size=config.val_size,
+            member_selection=selection,
+            seconds=round(seconds, 1),
+            libraries=_library_versions(),
+            python=platform.python_version(),
+        ),
+        column_decisions=[d.record() for d in dataset.decisions],
+        feature_importance=importance,
+        leaderboard=leaderboard,
+        context=contexts,
+    )
 
 
 def _library_versions() -> dict[str, str]:
@@ -524,16 +516,6 @@ def _sample(dataset, indices, limit: int = SAMPLE_ROWS) -> list[dict[str, Any]]:
     """A few real rows (the first ``limit`` of ``indices``), as a client would send them."""
     rows = dataset.frame.iloc[indices[:limit]]
     return data_mod.client_records(rows, dataset.features)
-
-
-def _holdout_record(dataset, test_idx, config) -> dict[str, Any]:
-    """Which data rows were held out, so later evaluations never score a model on its own rows."""
-    return {
-        "data_sha256": dataset.sha256,
-        "seed": config.seed,
-        "test_size": config.test_size,
-        "rows": [int(i) for i in test_idx],  # 0-based data row numbers (header excluded)
-    }
 
 
 def _monitored(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
