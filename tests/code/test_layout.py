@@ -70,3 +70,19 @@ def test_no_import_circles_in_the_scorer_or_the_contract():
                     seen.add(dep)
                     stack.append((dep, (*path, dep)))
     assert circles == []
+
+
+def test_every_typer_command_lives_under_commands():
+    """The CLI is one folder: typer appears in amlstack/commands/ and the entry point only."""
+    using = set()
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found = any(a.name.split(".")[0] == "typer" for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                found = (node.module or "").split(".")[0] == "typer"
+            else:
+                continue
+            if found:
+                using.add(name)
+    assert sorted(m for m in using if not m.startswith("amlstack.commands")) == ["amlstack.cli"]
