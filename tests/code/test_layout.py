@@ -1,4 +1,6 @@
-"""The layout's floors hold: no import circles, and the artifact contract stands on nothing."""
+"""The layout's floors hold (README, "Layout"): each module imports only from its own floor or
+the ones below, the artifact contract stands on nothing, training and serving never meet but
+there, and there are no import circles."""
 
 from __future__ import annotations
 
@@ -7,6 +9,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 ROOTS = (REPO / "services", REPO / "scorer")
+# Bottom first. A package name stands for itself and everything under it.
+FLOORS = (
+    ("amlstack", "amlstack.artifact", "amlstack.errors"),  # the contract; errors; __version__
+    ("amlstack.training", "amlstack_scorer"),  # beside each other (test below)
+    ("amlstack.predict", "amlstack.spark_predict", "amlstack.k8s"),
+    ("amlstack.azure",),
+    ("amlstack.pipeline",),
+    ("amlstack.commands", "amlstack.cli"),
+)
 
 
 def _modules() -> dict[str, Path]:
@@ -38,6 +49,35 @@ def _graph() -> dict[str, set[str]]:
     modules = _modules()
     known = set(modules)
     return {name: _imports(path, known) - {name} for name, path in modules.items()}
+
+
+def _floor(module: str) -> int:
+    """The floor of ``module``: its longest package prefix in FLOORS."""
+    found = [
+        (len(name), level)
+        for level, names in enumerate(FLOORS)
+        for name in names
+        if module == name or module.startswith(name + ".")
+    ]
+    assert found, f"{module} is on no floor: add it to FLOORS (and the README's layout)"
+    return max(found)[1]
+
+
+def test_every_module_imports_only_its_own_floor_or_below():
+    graph = _graph()
+    upward = sorted((m, d) for m, deps in graph.items() for d in deps if _floor(d) > _floor(m))
+    assert upward == []
+
+
+def test_the_ui_uses_only_the_drift_computation_of_the_code():
+    """The UI is a client of the scorer over HTTP; it shares only the drift math (same PSI)."""
+    found = set()
+    for path in (REPO / "frontend" / "amlstack_ui").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if node.module.split(".")[0] in ("amlstack", "amlstack_scorer"):
+                    found.add(node.module)
+    assert found <= {"amlstack.pipeline.drift", "amlstack_scorer.drift"}
 
 
 def test_the_artifact_contract_imports_nothing_above_it():
