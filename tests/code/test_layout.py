@@ -74,9 +74,12 @@ def test_the_ui_uses_only_the_drift_computation_of_the_code():
     found = set()
     for path in (REPO / "frontend" / "amlstack_ui").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                if node.module.split(".")[0] in ("amlstack", "amlstack_scorer"):
-                    found.add(node.module)
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and (node.module or "").split(".")[0] in ("amlstack", "amlstack_scorer")
+            ):
+                found.add(node.module)
     assert found <= {"amlstack.pipeline.drift", "amlstack_scorer.drift"}
 
 
