@@ -34,6 +34,11 @@ log "python environment"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".[train,azure,loadtest,telemetry,dev]"
 export PATH="$ROOT/.venv/bin:$PATH"
+# kserve's client pins pandas/protobuf/psutil below the project's, so it gets a venv of its own
+# (tests/code/scorer/test_v2_clients.py runs tests/clients/kserve_v2_client.py there).
+[ -x .venv-kserve/bin/python ] || python3 -m venv .venv-kserve
+.venv-kserve/bin/python -m pip install -q -r tests/clients/requirements-kserve.txt
+export AMLSTACK_KSERVE_PYTHON="$ROOT/.venv-kserve/bin/python"
 
 # 3. Lint and format.
 log "ruff"

@@ -15,6 +15,11 @@ METRICS_ROUTE = "/metrics"
 PROFILE_ROUTE = "/profile"  # behind the key: the served model's training profile (profile.json)
 JSON_MIMETYPE = "application/json"  # every request and response body
 REQUEST_ID_HEADER = "X-Request-ID"  # echoed when safe, else generated; in every log line
+CSV_MIMETYPE = "text/csv"  # /score's bulk form: CSV in, CSV out
+# A CSV answer has no place for these, so they come as headers.
+MODEL_NAME_HEADER = "X-Model-Name"
+MODEL_VERSION_HEADER = "X-Model-Version"
+THRESHOLD_HEADER = "X-Decision-Threshold"  # binary models: p(positive) >= this is positive
 
 # Environment variables (the typed settings object in settings.py reads them).
 ENV_PREFIX = "AMLSTACK_"

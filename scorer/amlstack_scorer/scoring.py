@@ -14,10 +14,14 @@ import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 
-from amlstack_scorer import errors, explain, telemetry
-from amlstack_scorer.contract import JSON_MIMETYPE, REQUEST_ID_HEADER, SCORING_ROUTE
+import numpy as np
+
+from amlstack.artifact.encoding import Encoded
+from amlstack_scorer import csv_body, errors, explain, telemetry
+from amlstack_scorer.contract import CSV_MIMETYPE, JSON_MIMETYPE, REQUEST_ID_HEADER, SCORING_ROUTE
 from amlstack_scorer.errors import (
     BadRequest,
+    InvalidInput,
     MethodNotAllowed,
     ModelFailure,
     NotReady,
@@ -58,10 +62,13 @@ class ScoringEndpoint:
         origin = environ.get("HTTP_ORIGIN")
         batch = None
         headers: list[tuple[str, str]] = []
+        content_type = JSON_MIMETYPE
         try:
             if method == "POST":
-                body, batch = self._score(environ, request_id)
+                body, batch, answer_headers = self._score(environ, request_id)
                 status = 200
+                if answer_headers:  # a CSV answer: its own Content-Type and model headers
+                    headers, content_type = answer_headers[1:], answer_headers[0][1]
             elif method == "OPTIONS":
                 status, body = 204, b""
                 headers = state.cors.preflight_headers(origin)
@@ -76,7 +83,7 @@ class ScoringEndpoint:
             status = 500
             body, headers = errors.render(ScorerError("internal error"), request_id)
         if status != 204:
-            headers.append(("Content-Type", JSON_MIMETYPE))
+            headers.append(("Content-Type", content_type if status == 200 else JSON_MIMETYPE))
         headers.append(("Content-Length", str(len(body))))
         headers.append((REQUEST_ID_HEADER, request_id))
         headers.extend(SAFETY_HEADERS)
@@ -86,20 +93,48 @@ class ScoringEndpoint:
         state.record(SCORING_ROUTE, method, status, elapsed, request_id, batch)
         return [body]
 
-    def _score(self, environ: dict, request_id: str) -> tuple[bytes, int]:
+    def _score(self, environ: dict, request_id: str) -> tuple[bytes, int, list]:
+        """The answer's body, its batch size, and (CSV only) its Content-Type and headers."""
         state = self.state
         if state.keystore is not None:
             state.keystore.check(environ.get("HTTP_AUTHORIZATION"))
         model, schema = state.model, state.schema
         if model is None or schema is None:
             raise NotReady("the model is not loaded yet")
-        mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        mimetype, _, params = environ.get("CONTENT_TYPE", "").partition(";")
+        mimetype = mimetype.strip().lower()
         if mimetype != JSON_MIMETYPE:
+            if mimetype == CSV_MIMETYPE:
+                return self._score_csv(environ, request_id, params)
             raise UnsupportedMediaType(
-                f"Content-Type must be {JSON_MIMETYPE}, got {mimetype or 'none'!r}"
+                f"Content-Type must be {JSON_MIMETYPE} or {CSV_MIMETYPE}, "
+                f"got {mimetype or 'none'!r}"
             )
         records, prefix, params = schema.decode_payload(self.read_body(environ))
         batch = schema.encode(records, prefix)
+        proba, indices, labels = self._predict(batch, request_id)
+        answer = state.answer(labels, proba.tolist())
+        if explain.requested(environ.get("QUERY_STRING", ""), params):
+            answer["explanations"] = state.explain(batch.matrix, indices)
+        return encode(answer), batch.size, []
+
+    def _score_csv(self, environ: dict, request_id: str, params: str) -> tuple[bytes, int, list]:
+        """A CSV body, encoded column-wise, answered in CSV (see csv_body)."""
+        state, model = self.state, self.state.model
+        if explain.requested(environ.get("QUERY_STRING", ""), None):
+            raise InvalidInput(
+                "explanations are answered for application/json requests only", field="explain"
+            )
+        batch, delimiter = csv_body.decode(
+            self.read_body(environ), params, model, state.settings.max_batch
+        )
+        proba, indices, _ = self._predict(batch, request_id)
+        body = csv_body.encode_answer(model.classes, proba, indices, delimiter)
+        return body, batch.size, csv_body.answer_headers(model, state.threshold)
+
+    def _predict(self, batch: Encoded, request_id: str) -> tuple[np.ndarray, list[int], list]:
+        """Observe, score and count one encoded batch: probabilities, class indices, labels."""
+        state, model = self.state, self.state.model
         if state.observers:
             state.observe(batch.matrix, batch.size)
         try:
@@ -112,10 +147,7 @@ class ScoringEndpoint:
         labels = [model.classes[i] for i in indices]
         if state.metrics is not None:
             state.metrics.observe_scores(labels, batch.unseen, batch.missing)
-        answer = state.answer(labels, proba.tolist())
-        if explain.requested(environ.get("QUERY_STRING", ""), params):
-            answer["explanations"] = state.explain(batch.matrix, indices)
-        return encode(answer), batch.size
+        return proba, indices, labels
 
     def read_body(self, environ: dict) -> bytes:
         """The body, checked against the size limit before (Content-Length) or while reading."""

@@ -16,7 +16,12 @@ from amlstack.artifact.names import PROFILE_FILE
 from amlstack.artifact.reader import Model
 from amlstack_scorer import explain
 from amlstack_scorer.auth import KeyStore
-from amlstack_scorer.contract import REQUEST_ID_HEADER
+from amlstack_scorer.contract import (
+    MODEL_NAME_HEADER,
+    MODEL_VERSION_HEADER,
+    REQUEST_ID_HEADER,
+    THRESHOLD_HEADER,
+)
 from amlstack_scorer.errors import InvalidInput
 from amlstack_scorer.logs import AccessLog
 from amlstack_scorer.metrics import Metrics
@@ -36,6 +41,9 @@ class Cors:
 
     ALLOW_HEADERS = f"Authorization, Content-Type, {REQUEST_ID_HEADER}"
     ALLOW_METHODS = "GET, POST, OPTIONS"
+    EXPOSE_HEADERS = ", ".join(
+        (REQUEST_ID_HEADER, MODEL_NAME_HEADER, MODEL_VERSION_HEADER, THRESHOLD_HEADER)
+    )
 
     def __init__(self, origins: Iterable[str]) -> None:
         self.origins = frozenset(origins)
@@ -45,7 +53,7 @@ class Cors:
             return []
         return [
             ("Access-Control-Allow-Origin", origin),
-            ("Access-Control-Expose-Headers", REQUEST_ID_HEADER),
+            ("Access-Control-Expose-Headers", self.EXPOSE_HEADERS),
             ("Vary", "Origin"),
         ]
 

@@ -28,13 +28,15 @@ from amlstack_scorer.validation import may_be_missing
 KEY_HELP = "The endpoint key: enter `Bearer <key>` (the primary or the secondary key)."
 TEXT = "text/plain"
 JSON = "application/json"
+CSV = c.CSV_MIMETYPE
 ERROR_CODES = {
-    "400": "Malformed JSON",
+    "400": "Malformed JSON, or a CSV body that is not UTF-8 CSV text (the error names the line)",
     "401": "Missing or wrong key",
     "413": "Body larger than the limit",
-    "415": "Content-Type is not application/json",
+    "415": "Content-Type is neither application/json nor text/csv",
     "404": "The artifact has no training profile",
-    "422": "The records do not match the input schema (the error names the field)",
+    "422": "The records do not match the input schema (the error names the field; for CSV "
+    "the line and column)",
     "500": "The model failed; quote the request id",
     "503": "The model is not loaded yet",
 }
@@ -263,6 +265,238 @@ SCORE_ERRORS = ("400", "401", "413", "415", "422", "500", "503")
 PROFILE_ERRORS = ("401", "404", "503")
 
 
+CSV_HELP = (
+    "Bulk scoring: send `Content-Type: text/csv`, a header line naming the input columns "
+    "(comma, semicolon or tab separated; extra columns such as the target are ignored; quoted "
+    "fields allowed), then one record per line; cells are read as `amlstack predict` reads them "
+    "(NA, null, ? or an empty cell is a missing value). The answer is CSV in the request's "
+    "delimiter, one row per record in order: `probability_<class>` per class, then "
+    "`predicted_label`; the model and threshold come in the X-Model-* and X-Decision-Threshold "
+    "headers. `explain=true` is refused (422) for CSV."
+)
+
+
+def csv_example(model: Model, record: dict[str, Any], answer: dict[str, Any] | None) -> tuple:
+    """The CSV request (header + the example record) and, with ``answer``, its CSV answer."""
+    names = model.feature_names
+    request = ",".join(names) + "\n" + ",".join(str(record[n]) for n in names) + "\n"
+    if answer is None:
+        return request, None
+    keys = [str(k) for k in model.classes]
+    probabilities = answer["probabilities"][0]
+    row = [repr(float(probabilities[k])) for k in keys] + [str(answer["predictions"][0])]
+    header = [f"probability_{k}" for k in keys] + ["predicted_label"]
+    return request, ",".join(header) + "\r\n" + ",".join(row) + "\r\n"
+
+
+def csv_headers(model: Model, version: int) -> dict[str, Any]:
+    def header(description: str, kind: str) -> dict[str, Any]:
+        if version == 2:
+            return {"type": kind, "description": description}
+        return {"schema": {"type": kind}, "description": description}
+
+    out = {
+        c.MODEL_NAME_HEADER: header("The model's name (CSV answers)", "string"),
+        c.MODEL_VERSION_HEADER: header("The model's version (CSV answers)", "string"),
+    }
+    if len(model.classes) == 2:
+        out[c.THRESHOLD_HEADER] = header(
+            "The decision threshold (CSV answers of a binary model)", "number"
+        )
+    return out
+
+
+V2_TAG = "Open Inference Protocol (KServe V2)"
+
+
+def v2_schemas(model: Model, version: int) -> dict[str, Any]:
+    """The V2 documents' schemas (the protocol's own shapes; errors are {"error": message})."""
+    tensor_data = {
+        "type": "array",
+        "description": "Row-major values, flat or nested: numbers for numeric inputs, "
+        "strings for BYTES.",
+        "items": {},
+    }
+    tensor = {
+        "type": "object",
+        "required": ["name", "shape", "datatype"],
+        "properties": {
+            "name": {"type": "string", "description": "A feature name (one input per feature)"},
+            "shape": {"type": "array", "items": {"type": "integer"}, "example": [1]},
+            "datatype": {
+                "type": "string",
+                "enum": [
+                    "BOOL",
+                    "INT8",
+                    "INT16",
+                    "INT32",
+                    "INT64",
+                    "UINT8",
+                    "UINT16",
+                    "UINT32",
+                    "UINT64",
+                    "FP16",
+                    "FP32",
+                    "FP64",
+                    "BYTES",
+                ],
+            },
+            "parameters": {"type": "object"},
+            "data": tensor_data,
+        },
+    }
+    io_meta = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "datatype": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer"}},
+        },
+    }
+    return {
+        "V2Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string"}},
+        },
+        "V2Server": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "version": {"type": "string"},
+                "extensions": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "V2Live": {"type": "object", "properties": {"live": {"type": "boolean"}}},
+        "V2Ready": {"type": "object", "properties": {"ready": {"type": "boolean"}}},
+        "V2ModelReady": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}},
+        },
+        "V2ModelMetadata": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "versions": {"type": "array", "items": {"type": "string"}},
+                "platform": {"type": "string"},
+                "inputs": {"type": "array", "items": io_meta},
+                "outputs": {"type": "array", "items": io_meta},
+                "parameters": {"type": "object"},
+            },
+        },
+        "V2InferRequest": {
+            "type": "object",
+            "required": ["inputs"],
+            "properties": {
+                "id": {"type": "string"},
+                "parameters": {"type": "object"},
+                "inputs": {"type": "array", "items": tensor},
+                "outputs": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {
+                            "name": {"type": "string", "enum": ["probabilities", "label"]},
+                            "parameters": {"type": "object"},
+                        },
+                    },
+                },
+            },
+        },
+        "V2InferResponse": {
+            "type": "object",
+            "properties": {
+                "model_name": {"type": "string"},
+                "model_version": {"type": "string"},
+                "id": {"type": "string"},
+                "outputs": {"type": "array", "items": tensor},
+            },
+        },
+    }
+
+
+def v2_paths(model: Model, version: int, ref: str) -> dict[str, Any]:
+    """GET /v2, health, model metadata and readiness, POST infer (and the versions forms)."""
+
+    def body(name: str, description: str) -> dict[str, Any]:
+        if version == 2:
+            return {"description": description, "schema": {"$ref": f"{ref}{name}"}}
+        return {"description": description, "content": {JSON: {"schema": {"$ref": f"{ref}{name}"}}}}
+
+    def param(name: str) -> dict[str, Any]:
+        if version == 2:
+            return {"name": name, "in": "path", "required": True, "type": "string"}
+        return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+    error = body("V2Error", '{"error": message}')
+    not_ready = {"503": body("V2Error", ERROR_CODES["503"])}
+    missing = {"404": body("V2Error", "No such model or version"), **not_ready}
+
+    def get(op: str, text: str, ok: str, errors: dict, params=()) -> dict[str, Any]:
+        spec = {"tags": [V2_TAG], "operationId": op, "description": text,
+                "responses": {"200": body(ok, "OK"), **errors}}  # fmt: skip
+        if params:
+            spec["parameters"] = [param(p) for p in params]
+        return {"get": spec}
+
+    def infer(op: str, params) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "tags": [V2_TAG],
+            "operationId": op,
+            "description": "Score the batch: one input per feature (BYTES for a categorical "
+            "feature, a numeric datatype otherwise), shape [N] or [N, 1]; answers "
+            "`probabilities` (FP32 [N, classes]) and `label` (BYTES [N]). Triton's binary "
+            "tensor extension is also accepted (Inference-Header-Content-Length).",
+            "security": [{"Bearer": []}],
+            "parameters": [param(p) for p in params],
+            "responses": {
+                "200": body("V2InferResponse", "Probabilities and labels"),
+                **{
+                    code: {**error, "description": ERROR_CODES[code]}
+                    for code in ("400", "401", "413", "415", "422", "500")
+                },
+                **missing,
+            },
+        }
+        if version == 2:
+            spec["consumes"] = [JSON, "application/octet-stream"]
+            spec["produces"] = [JSON, "application/octet-stream"]
+            spec["parameters"].append(
+                {
+                    "name": "inferRequest",
+                    "in": "body",
+                    "required": True,
+                    "schema": {"$ref": f"{ref}V2InferRequest"},
+                }
+            )
+        else:
+            spec["requestBody"] = {
+                "required": True,
+                "content": {JSON: {"schema": {"$ref": f"{ref}V2InferRequest"}}},
+            }
+        return {"post": spec}
+
+    model_path = "/v2/models/{name}"
+    versioned = model_path + "/versions/{version}"
+    both = ("name", "version")
+    return {
+        "/v2": get("V2ServerMetadata", "Server metadata.", "V2Server", {}),
+        "/v2/health/live": get("V2ServerLive", "Liveness.", "V2Live", {}),
+        "/v2/health/ready": get("V2ServerReady", "Readiness.", "V2Ready", not_ready),
+        model_path: get("V2ModelMetadata", "Inputs, outputs, classes.", "V2ModelMetadata",
+                        missing, ("name",)),
+        model_path + "/ready": get("V2ModelReady", "Model readiness.", "V2ModelReady", missing,
+                                   ("name",)),
+        model_path + "/infer": infer("V2ModelInfer", ("name",)),
+        versioned: get("V2ModelVersionMetadata", "Inputs, outputs, classes.",
+                       "V2ModelMetadata", missing, both),
+        versioned + "/ready": get("V2ModelVersionReady", "Model readiness.", "V2ModelReady",
+                                  missing, both),
+        versioned + "/infer": infer("V2ModelVersionInfer", both),
+    }  # fmt: skip
+
+
 def swagger2(
     model: Model,
     max_batch: int,
@@ -275,15 +509,18 @@ def swagger2(
         "description": "Labels and probabilities",
         "schema": {"$ref": f"{ref}ServiceOutput"},
     }
+    _csv_request, csv_answer = csv_example(model, record, answer)
     if answer is not None:
-        ok["examples"] = {JSON: answer}
+        ok["examples"] = {JSON: answer, CSV: csv_answer}
+    ok["headers"] = csv_headers(model, 2)
     score = {
         "post": {
             "operationId": "RunMLService",
-            "description": f"Score one record or a batch of at most {max_batch} records.",
+            "description": f"Score one record or a batch of at most {max_batch} records. "
+            + CSV_HELP,
             "security": [{"Bearer": []}],
-            "consumes": ["application/json"],
-            "produces": ["application/json"],
+            "consumes": [JSON, CSV],
+            "produces": [JSON, CSV],
             "parameters": [
                 {
                     "name": "explain",
@@ -321,8 +558,9 @@ def swagger2(
             **_health_paths({"description": "OK", "schema": {"type": "string"}}, error, True),
             c.SCORING_ROUTE: score,
             **_profile_path({"description": "profile.json", "schema": {"type": "object"}}, error),
+            **v2_paths(model, 2, ref),
         },
-        "definitions": _schemas(model, max_batch, 2, ref, record),
+        "definitions": {**_schemas(model, max_batch, 2, ref, record), **v2_schemas(model, 2)},
     }
 
 
@@ -340,10 +578,25 @@ def openapi3(
             media["example"] = example
         return {"content": {JSON: media}}
 
+    csv_request, csv_answer = csv_example(model, record, answer)
+    csv_text: dict[str, Any] = {"schema": {"type": "string"}, "example": csv_request}
+    request_content = {**json_body("ServiceInput")["content"], CSV: csv_text}
+    ok = {"description": "Labels and probabilities", **json_body("ServiceOutput", answer)}
+    answer_csv: dict[str, Any] = {
+        "schema": {
+            "type": "string",
+            "description": "probability_<class> per class, then predicted_label",
+        }
+    }
+    if csv_answer is not None:
+        answer_csv["example"] = csv_answer
+    ok["content"][CSV] = answer_csv
+    ok["headers"] = csv_headers(model, 3)
     score = {
         "post": {
             "operationId": "RunMLService",
-            "description": f"Score one record or a batch of at most {max_batch} records.",
+            "description": f"Score one record or a batch of at most {max_batch} records. "
+            + CSV_HELP,
             "security": [{"Bearer": []}],
             "parameters": [
                 {
@@ -354,12 +607,8 @@ def openapi3(
                     "description": EXPLAIN_HELP,
                 }
             ],
-            "requestBody": {"required": True, **json_body("ServiceInput")},
-            "responses": _responses(
-                {"description": "Labels and probabilities", **json_body("ServiceOutput", answer)},
-                SCORE_ERRORS,
-                json_body("ErrorResponse"),
-            ),
+            "requestBody": {"required": True, "content": request_content},
+            "responses": _responses(ok, SCORE_ERRORS, json_body("ErrorResponse")),
         }
     }
     text_ok = {"description": "OK", "content": {TEXT: {"schema": {"type": "string"}}}}
@@ -375,9 +624,10 @@ def openapi3(
                 {"description": "profile.json", "content": {JSON: {"schema": {"type": "object"}}}},
                 json_body("ErrorResponse"),
             ),
+            **v2_paths(model, 3, ref),
         },
         "components": {
-            "schemas": _schemas(model, max_batch, 3, ref, record),
+            "schemas": {**_schemas(model, max_batch, 3, ref, record), **v2_schemas(model, 3)},
             "securitySchemes": {
                 "Bearer": {
                     "type": "apiKey",

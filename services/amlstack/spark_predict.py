@@ -15,14 +15,14 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from amlstack.artifact.formats import is_missing
 from amlstack.artifact.reader import Model
+from amlstack.artifact.table import TableError, encode_text_columns
 from amlstack.errors import DataError, UserError
-from amlstack.predict import output_columns, parse_numbers
+from amlstack.predict import output_columns
 from amlstack.training.data import detect_delimiter
 
 if TYPE_CHECKING:
@@ -171,19 +171,18 @@ def encode_frame(model: Model, batch: pd.DataFrame, offset: int, where: str) -> 
     """Text columns (CSV) are parsed as the local predictor parses them; typed ones are cast."""
     from pandas.api.types import is_numeric_dtype
 
-    columns = {}
+    columns: dict[str, Any] = {}
     for feature in model.features:
         column = batch[feature.name]
         if feature.kind == "numeric" and is_numeric_dtype(column):
             # NaN is a missing value: the model imputes it, as it does in the local predictor.
             columns[feature.name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
-            continue
-        text = [None if is_missing(t) else t.strip() for t in column.fillna("").astype(str)]
-        if feature.kind == "numeric":
-            columns[feature.name] = parse_numbers(text, feature, offset, where)
         else:
-            columns[feature.name] = np.asarray(text, dtype=object)
-    return model.encode_columns(columns)
+            columns[feature.name] = column.fillna("").astype(str).tolist()
+    try:
+        return encode_text_columns(model.features, columns, first_row=offset + 1).matrix
+    except TableError as exc:
+        raise DataError(f"{where}: {exc}") from None
 
 
 def _read(spark: SparkSession, source: str, fmt: str, delimiter: str) -> DataFrame:

@@ -10,6 +10,7 @@ the layout documented for a classification job's best child run (see ``_Jobs.dow
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -165,16 +166,19 @@ class _Jobs:
         self.rec.entities.append(job)
         self.state.submitted.append(job)
         name = "automl-1" if type(job).__name__ == "ClassificationJob" else "pipeline-1"
-        return SimpleNamespace(name=name, studio_url=f"https://ml.azure.com/runs/{name}")
+        return _as_service_returns(job, name, "Starting", job.tags, {})
 
-    def get(self, name: str) -> Any:
+    def get(self, name: str) -> Job:
+        """The job as the service returns it; an AutoML child run comes back as its parent's
+        type (what matters here is that it is a real ``Job`` with status, tags and properties)."""
         self.rec.log("jobs.get", name)
         statuses = self.state.jobs[name]
         status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
         tags = {"automl_best_child_run_id": "automl-1_3"} if name == "automl-1" else {}
-        return SimpleNamespace(
-            name=name, status=status, tags=tags, properties={"score": "0.93"}, studio_url="url"
-        )
+        kind = "ClassificationJob" if name.startswith("automl-") else "PipelineJob"
+        submitted = [j for j in self.state.submitted if type(j).__name__ == kind]
+        assert submitted, f"jobs.get({name!r}) before any {kind} was submitted"
+        return _as_service_returns(submitted[-1], name, status, tags, {"score": "0.93"})
 
     def download(self, name: str, **kwargs: Any) -> None:
         """What ``jobs.download(name, download_path=p, all=True)`` leaves for a best child run.
@@ -211,6 +215,23 @@ class _Jobs:
         return bool(jobs) and bool(jobs[-1].training.enable_onnx_compatible_models)
 
 
+def _as_service_returns(job: Job, name: str, status: str, tags, properties) -> Job:
+    """A copy of a submitted job as the service answers it: named, with a status, an ARM id
+    (from which the SDK derives ``studio_url``), tags and properties."""
+    # Through the SDK's own REST conversion, as a service answer is read (a PipelineJob's
+    # attribute dicts cannot be deep-copied).
+    returned = Job._from_rest_object(job._to_rest_object())
+    returned.name = name
+    returned._status = status
+    returned._id = (
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+        f"Microsoft.MachineLearningServices/workspaces/ws/jobs/{name}"
+    )
+    returned.tags = dict(tags or {})
+    returned.properties = dict(properties)
+    return returned
+
+
 class _Assets:
     """environments, components, models and schedules: create_or_update of real entities."""
 
@@ -222,8 +243,9 @@ class _Assets:
         entity._to_rest_object()
         self.rec.log(f"{self.kind}.create_or_update", entity.name, entity.version)
         self.rec.entities.append(entity)
-        version = entity.version or "1"
-        return SimpleNamespace(name=entity.name, version=version)
+        returned = copy.deepcopy(entity)  # the service answers with the entity it stored
+        returned.version = entity.version or "1"
+        return returned
 
     def begin_create_or_update(self, entity: Any, **_: Any) -> _Poller:
         assert isinstance(entity, self.entity_type), type(entity)

@@ -147,3 +147,41 @@ def test_swagger_states_the_batch_cap_and_the_key_scheme(client, settings):
     }
     assert "Bearer" in doc["securityDefinitions"]["Bearer"]["description"]
     assert doc["paths"][c.SCORING_ROUTE]["post"]["security"] == [{"Bearer": []}]
+
+
+V2_PATHS = (
+    "/v2",
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/v2/models/{name}",
+    "/v2/models/{name}/ready",
+    "/v2/models/{name}/infer",
+    "/v2/models/{name}/versions/{version}",
+    "/v2/models/{name}/versions/{version}/ready",
+    "/v2/models/{name}/versions/{version}/infer",
+)
+
+
+def test_score_documents_text_csv_in_both_versions(client):
+    v2 = fetch(client, 2)["paths"][c.SCORING_ROUTE]["post"]
+    assert v2["consumes"] == ["application/json", "text/csv"]
+    assert v2["produces"] == ["application/json", "text/csv"]
+    assert "text/csv" in v2["responses"]["200"]["examples"]
+    assert c.MODEL_VERSION_HEADER in v2["responses"]["200"]["headers"]
+    v3 = fetch(client, 3)["paths"][c.SCORING_ROUTE]["post"]
+    assert set(v3["requestBody"]["content"]) == {"application/json", "text/csv"}
+    ok = v3["responses"]["200"]
+    assert set(ok["content"]) == {"application/json", "text/csv"}
+    assert ok["content"]["text/csv"]["example"].startswith("probability_")
+    assert "explain" in v3["description"] and "422" in v3["description"]
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_v2_routes_are_documented_with_the_protocol_error_body(client, version):
+    doc = fetch(client, version)
+    assert all(path in doc["paths"] for path in V2_PATHS)
+    infer = doc["paths"]["/v2/models/{name}/infer"]["post"]
+    schemas = doc["definitions"] if version == 2 else doc["components"]["schemas"]
+    assert schemas["V2Error"]["properties"] == {"error": {"type": "string"}}
+    assert infer["security"] == [{"Bearer": []}]
+    assert {"400", "401", "404", "413", "422", "503"} <= set(infer["responses"])

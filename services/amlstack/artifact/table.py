@@ -1,0 +1,332 @@
+"""CSV text -> the encoded batch: the one reading of CSV cells, for `amlstack predict`, its Spark
+engine and the scorer's ``text/csv`` /score.
+
+A cell is missing when `formats.is_missing` says so (NaN: the model imputes it); a numeric cell
+is read by `formats.parse_number` in the column's number format; a categorical cell is stripped
+and looked up in the feature's codes (`encoding.category_codes`); a date cell is read by
+`formats.date_days`. Columns are read whole, with C-level passes where the text allows (a
+column of plain JSON-style numbers is parsed by msgspec in one call), so a 100,000-row body costs
+a fraction of the same rows as JSON records. Every error is a `TableError` naming the 1-based
+data row (header excluded) and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from amlstack.artifact.encoding import FLOAT32_MAX, Encoded, Feature, category_codes
+from amlstack.artifact.formats import date_days, is_missing, parse_number
+
+DELIMITERS = (",", ";", "\t")
+NEWLINE = ord("\n")
+_float_list = msgspec.json.Decoder(list[float]).decode
+
+
+class TableError(ValueError):
+    """A CSV table the model cannot read. ``row``: 1-based data row (None: the whole table or
+    its header); ``column``: the column's name, when one is to blame."""
+
+    def __init__(self, message: str, *, row: int | None = None, column: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.row = row
+        self.column = column
+
+
+class LayoutError(TableError):
+    """The text is not a table (ragged rows, unreadable CSV): the sender's format, not a cell."""
+
+
+def output_columns(classes: Sequence[Any]) -> list[str]:
+    """The columns a scored table gets (``amlstack predict``, text/csv /score): one probability
+    per class, then the label."""
+    return [f"probability_{c}" for c in classes] + ["predicted_label"]
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """Comma, semicolon or tab: whichever the header line holds most of (comma for none)."""
+    counts = [header_line.count(d) for d in DELIMITERS]
+    best = max(range(len(DELIMITERS)), key=counts.__getitem__)
+    return DELIMITERS[best] if counts[best] else ","
+
+
+def positions(features: Sequence[Feature], header: Sequence[str]) -> list[int]:
+    """Where each feature sits in ``header`` (extra columns, e.g. the target, are ignored)."""
+    index: dict[str, int] = {}
+    for i, name in enumerate(header):
+        index.setdefault(name, i)
+    missing = [f.name for f in features if f.name not in index]
+    if missing:
+        raise TableError(
+            f"missing column(s) the model needs: {', '.join(missing)}", column=missing[0]
+        )
+    return [index[f.name] for f in features]
+
+
+def check_widths(rows: Sequence[Sequence[str]], width: int, first_row: int = 1) -> None:
+    if all(len(row) == width for row in rows):
+        return
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise LayoutError(
+                f"data row {first_row + i} has {len(row)} fields, the header has {width}",
+                row=first_row + i,
+            )
+
+
+def encode_text_rows(
+    features: Sequence[Feature],
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    first_row: int = 1,
+) -> Encoded:
+    """Rows of CSV cells (``csv.reader``'s lists, header stripped) as the model's input."""
+    where = positions(features, header)
+    check_widths(rows, len(header), first_row)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(header)
+    by_name = {f.name: list(columns[pos]) for f, pos in zip(features, where, strict=True)}
+    return encode_text_columns(features, by_name, first_row)
+
+
+def read_text(text: str, features: Sequence[Feature]) -> tuple[dict[str, Any], int, str]:
+    """A whole CSV document (header line first): the features' columns (text, or a float array
+    for a column of plain numbers), the number of data rows and the delimiter (detected from the
+    header line). Blank lines are skipped, as ``csv.reader`` skips them. A text without quotes is
+    cut into cells by numpy on its bytes, never a Python object per cell of a numeric column."""
+    if "\x00" in text:
+        raise LayoutError("not CSV text: it holds a NUL character")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    delimiter = sniff_delimiter(_first_line(text))
+    if '"' in text or "\r" in text:  # quoted fields or old Mac line ends: the csv module
+        return _read_quoted(text, features, delimiter)
+    text = text.lstrip("\n")
+    while "\n\n" in text:
+        text = text.replace("\n\n", "\n")
+    header_line, _, rest = text.partition("\n")
+    if not header_line:
+        raise LayoutError("no header line")
+    header = [h.strip() for h in header_line.split(delimiter)]
+    where = positions(features, header)
+    width = len(header)
+    if rest and not rest.endswith("\n"):
+        rest += "\n"
+    pad = max((len(k.encode()) for f in features for k in f.codes if k is not None), default=0)
+    buf = np.frombuffer(rest.encode() + b"\0" * pad, dtype=np.uint8)  # see _category_cells
+    seps = np.flatnonzero((buf == ord(delimiter)) | (buf == NEWLINE))  # each ends a cell
+    newlines = np.flatnonzero(buf[seps] == NEWLINE)
+    rows = len(newlines)
+    if len(seps) != rows * width or not np.array_equal(
+        newlines, np.arange(width - 1, rows * width, width)
+    ):
+        fields = np.diff(newlines, prepend=-1)
+        bad = int(np.flatnonzero(fields != width)[0])
+        raise LayoutError(
+            f"data row {bad + 1} has {fields[bad]} fields, the header has {width}", row=bad + 1
+        )
+    ends = seps.reshape(rows, width)
+    starts = np.empty_like(seps)
+    starts[:1] = 0
+    starts[1:] = seps[:-1] + 1
+    starts = starts.reshape(rows, width)
+    columns = {
+        f.name: _cells(buf, starts[:, pos], ends[:, pos], f)
+        for f, pos in zip(features, where, strict=True)
+    }
+    return columns, rows, delimiter
+
+
+def _cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feature: Feature) -> Any:
+    """One column's cells, gathered from the body's bytes: a float array when they are plain
+    numbers (parsed by msgspec in one call), else their text."""
+    if len(starts) == 0:
+        return []
+    if feature.kind == "categorical" and _plain_categories(feature):
+        return _category_cells(buf, starts, ends, feature)
+    lengths = ends - starts + 1  # each cell with the separator after it
+    offsets = np.cumsum(lengths) - lengths
+    piece = buf[np.arange(int(lengths.sum())) + np.repeat(starts - offsets, lengths)]
+    last = offsets + lengths - 1
+    if feature.kind == "numeric" and feature.number_format is None:
+        piece[last] = ord(",")
+        raw = piece[:-1].tobytes()
+        if raw.count(b",") == len(starts) - 1:  # no cell holds a comma itself
+            try:
+                return np.array(_float_list(b"[" + raw + b"]"), dtype=np.float64)
+            except msgspec.DecodeError:
+                pass  # a missing marker or another number format: read cell by cell
+    piece[last] = NEWLINE
+    return piece[:-1].tobytes().decode().split("\n")
+
+
+def _read_quoted(text: str, features: Sequence[Feature], delimiter: str):
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if row]
+    except csv.Error as exc:
+        raise LayoutError(f"not readable as CSV: {exc}") from None
+    if not rows:
+        raise LayoutError("no header line")
+    header = [h.strip() for h in rows[0]]
+    where = positions(features, header)
+    data = rows[1:]
+    check_widths(data, len(header))
+    columns = list(zip(*data, strict=True)) if data else [()] * len(header)
+    by_name = {f.name: list(columns[pos]) for f, pos in zip(features, where, strict=True)}
+    return by_name, len(data), delimiter
+
+
+def line_of(text: str, row: int) -> int:
+    """The 1-based line of ``text`` on which data row ``row`` (1-based) starts (errors only)."""
+    delimiter = sniff_delimiter(_first_line(text))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    seen, start = -1, 1  # the header is data row 0
+    try:
+        for fields in reader:
+            if fields:
+                seen += 1
+                if seen == row:
+                    return start
+            start = reader.line_num + 1
+    except csv.Error:
+        pass
+    return row + 1
+
+
+def encode_text_columns(
+    features: Sequence[Feature],
+    columns: Mapping[str, Sequence[str] | np.ndarray],
+    first_row: int = 1,
+) -> Encoded:
+    """Text columns (numbers may also come as a float array) as the model's input, with the
+    unseen and missing counts; a number float32 cannot hold is an error naming row and column."""
+    n = len(columns[features[0].name]) if features else 0
+    wide = np.empty((n, len(features)), dtype=np.float64)
+    unseen: dict[str, int] = {}
+    for i, feat in enumerate(features):
+        col = columns[feat.name]
+        if isinstance(col, Codes):
+            wide[:, i] = col.values
+            if col.unseen:
+                unseen[feat.name] = col.unseen
+        elif isinstance(col, np.ndarray) and col.dtype.kind in "fiub":
+            wide[:, i] = col
+        elif feat.kind == "numeric":
+            wide[:, i] = parse_numbers(list(col), feat, first_row)
+        elif feat.kind == "date":
+            wide[:, i] = _dates(list(col), feat.date_format)
+        else:
+            clean = _clean if _plain_categories(feat) else None
+            cells = list(col) if clean is not None else [_clean(v) for v in col]
+            wide[:, i], count = category_codes(feat, cells, clean)
+            if count:
+                unseen[feat.name] = count
+    too_large = np.abs(wide) > FLOAT32_MAX  # not max(): NaN (missing) would hide an overflow
+    if too_large.any():
+        r, c = (int(v) for v in np.argwhere(too_large)[0])
+        name = features[c].name
+        raise TableError(
+            f"data row {first_row + r}, column {name!r}: {columns[name][r]!r} is too large "
+            "for a float32 number",
+            row=first_row + r,
+            column=name,
+        )
+    missing = np.isnan(wide).sum(axis=0)
+    counts = {features[j].name: int(missing[j]) for j in np.flatnonzero(missing)}
+    return Encoded(wide.astype(np.float32, order="C"), unseen, counts)
+
+
+def parse_numbers(cells: list[str | None], feature: Feature, first_row: int = 1) -> np.ndarray:
+    """A numeric column's cells as float64 (missing: NaN); a cell that is not a number is a
+    `TableError` naming the data row and column."""
+    fmt = feature.number_format
+    if fmt is None and cells:
+        try:  # plain numbers (the common case): one C-level parse of the whole column
+            joined = ",".join(cells)
+            if joined.count(",") == len(cells) - 1:  # no cell holds a comma itself
+                return np.array(_float_list("[" + joined + "]"), dtype=np.float64)
+        except (msgspec.DecodeError, TypeError):
+            pass
+    table: dict[str | None, float] = {}
+    for i, text in enumerate(cells):
+        if text in table:
+            continue
+        try:
+            table[text] = math.nan if is_missing(text) else parse_number(text, fmt)
+        except ValueError:
+            raise TableError(
+                f"data row {first_row + i}, column {feature.name!r}: {text!r} is not a number",
+                row=first_row + i,
+                column=feature.name,
+            ) from None
+    return np.fromiter(map(table.__getitem__, cells), np.float64, len(cells))
+
+
+@dataclass(frozen=True)
+class Codes:
+    """A categorical column already encoded: its codes and how many cells were unseen."""
+
+    values: np.ndarray
+    unseen: int
+
+
+def _category_cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feat: Feature) -> Codes:
+    """A categorical column's codes straight from the bytes: the cells as a fixed-width bytes
+    array, binary-searched among the sorted categories; only the cells that are not a category
+    as they stand (blanks, missing markers, unseen values) are looked at one by one."""
+    names = [k for k in feat.codes if k is not None]
+    n = len(starts)
+    codes = np.empty(n, dtype=np.float64)
+    lengths = ends - starts
+    hit = np.zeros(n, dtype=bool)
+    if names:
+        keys = np.array([k.encode() for k in names])
+        order = np.argsort(keys)
+        keys, values = keys[order], np.array([feat.codes[k] for k in names])[order]
+        size = keys.dtype.itemsize
+        fits = np.flatnonzero(lengths <= size)
+        # each cell's first `size` bytes (read_text pads the body), blanked past its end
+        matrix = sliding_window_view(buf, size)[starts[fits]]
+        matrix[np.arange(size) >= lengths[fits, None]] = 0
+        cells = matrix.view(f"S{size}").ravel()
+        where = np.minimum(np.searchsorted(keys, cells), len(keys) - 1)
+        found = keys[where] == cells
+        hit[fits[found]] = True
+        codes[fits[found]] = values[where[found]]
+    unseen = 0
+    seen: dict[str, float] = {}
+    for i in np.flatnonzero(~hit).tolist():
+        text = _clean(bytes(buf[starts[i] : ends[i]]).decode())
+        code = seen.get(text)
+        if code is None:  # codes[None] (missing) is NaN, never None
+            code = seen[text] = feat.codes.get(text, feat.unseen)
+        unseen += code == feat.unseen
+        codes[i] = code
+    return Codes(codes, int(unseen))
+
+
+def _first_line(text: str) -> str:
+    return text.lstrip("\r\n").split("\n", 1)[0]
+
+
+def _clean(text: Any) -> str | None:
+    return None if is_missing(text) else text.strip()
+
+
+def _plain_categories(feat: Feature) -> bool:
+    """Whether a cell equal to a category may be looked up as it stands (no category is a
+    missing marker or has blanks around it), so only the other cells need ``_clean``."""
+    return all(k is None or (k == k.strip() and not is_missing(k)) for k in feat.codes)
+
+
+def _dates(cells: list[str], date_format: str) -> np.ndarray:
+    table = {t: date_days(_clean(t), date_format) for t in dict.fromkeys(cells)}
+    return np.fromiter(map(table.__getitem__, cells), np.float64, len(cells))
