@@ -4,11 +4,13 @@ Features are encoded in model.json ``features`` order: a numeric feature is its 
 date feature its days since 1970-01-01 (``formats.date_days``); a categorical feature is the index
 of its value in the feature's ``categories`` (frequency-encoded: its share of the training rows),
 and ``UNSEEN_CODE`` (frequency: 0) for a value never seen in training. A missing value (None) is
-NaN in any feature: the graph's first nodes impute it. The scorer's /score and
+NaN in any feature: the graph's first nodes impute it. The scorer's JSON /score and V2 routes and
 ``Model.encode_records`` (the promotion gate, tests) go through `Encoder` (rows of values, the
-request path); training, ``amlstack predict``, the pipeline's evaluation and Spark batch scoring go
-through ``encode_columns`` (whole columns). Both apply the same codes and the same float32 limit
-(`ValueTooLarge`), and a test holds them to identical matrices, so what is tested is what is served.
+request path); training and the pipeline's evaluation go through ``encode_columns`` (whole
+columns); CSV text (``amlstack predict``, Spark, text/csv on /score) goes through
+`table.encode_text_columns`. All apply the same codes and the same float32 limit
+(``refuse_too_large``), and a test holds Encoder and encode_columns to identical matrices, so what
+is tested is what is served.
 
 Context features (model.json ``context``, optional) are appended by ``Model.predict_proba``:
 for each group of columns (e.g. the columns that together identify a calling day), the training

@@ -91,7 +91,7 @@ def test_a_missing_value_does_not_hide_a_number_float32_cannot_hold(artifact, si
 
 
 def test_amlstack_predict_refuses_a_number_float32_cannot_hold(artifact, tmp_path, capsys):
-    """`amlstack predict` encodes whole columns (encode_columns); it once scored 1e39 as inf."""
+    """`amlstack predict` (CSV text, artifact.table) once scored 1e39 as infinity."""
     import csv
 
     from amlstack.cli import main
@@ -108,4 +108,4 @@ def test_amlstack_predict_refuses_a_number_float32_cannot_hold(artifact, tmp_pat
     with pytest.raises(SystemExit) as exited:
         main([*args, "--output", str(tmp_path / "out.csv")])
     assert exited.value.code == 2
-    assert "feature age: value is too large for float32" in capsys.readouterr().err
+    assert "data row 2, column 'age': '1e+39' is too large" in capsys.readouterr().err
