@@ -1,4 +1,4 @@
-"""End to end: gunicorn with the real gunicorn.conf.py on a loopback port, real HTTP."""
+"""End to end: gunicorn with the real config module (amlstack_scorer.gunicorn_conf), real HTTP."""
 
 from __future__ import annotations
 
