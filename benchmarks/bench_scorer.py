@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CONF = REPO / "scorer" / "gunicorn.conf.py"
+CONF = REPO / "scorer" / "amlstack_scorer" / "gunicorn_conf.py"
 KEY = "bench-primary-key-0123456789abcdef"
 READY_TIMEOUT_S = 30.0
 BIG_BATCH = 1000

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Apache Bench against a scoring endpoint (the seed project's benchmark.sh, for any URL and key).
+# Apache Bench against a scoring endpoint, for any URL and key (Azure's or the local stack's).
 #
 #   loadtest/benchmark.sh URL [KEY] [-n REQUESTS] [-c CONCURRENCY] [-p PAYLOAD]
 #

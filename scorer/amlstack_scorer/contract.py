@@ -31,7 +31,7 @@ AUTH_ENV = "AMLSTACK_AUTH"  # "key" (default) or "none" (explicit, loudly logged
 APPINSIGHTS_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 
 DEFAULT_WORKERS = 2
-DEFAULT_WORKER_CLASS = "sync"  # measured against gthread: see gunicorn.conf.py
+DEFAULT_WORKER_CLASS = "sync"  # measured against gthread: see gunicorn_conf.py
 DEFAULT_THREADS = 1  # threads per worker; only a gthread worker uses more than one
 DEFAULT_TIMEOUT_S = 30
 DEFAULT_MAX_BATCH = 10_000

@@ -1,6 +1,6 @@
 """Prometheus metrics: requests, latency, records, classes, unseen categories, missing values.
 
-Under gunicorn, PROMETHEUS_MULTIPROC_DIR is set (gunicorn.conf.py) before prometheus_client is
+Under gunicorn, PROMETHEUS_MULTIPROC_DIR is set (gunicorn_conf.py) before prometheus_client is
 imported, every worker writes its samples to files there, and /metrics merges them. Without it
 (tests, a single process) each app gets its own registry.
 """

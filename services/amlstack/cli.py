@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     Anything that is not a user error is a bug: its line says so and names the log file that
     holds the traceback.
     """
+    from amlstack.artifact.encoding import ValueTooLarge
     from amlstack.artifact.manifest import ArtifactError
 
     try:
@@ -74,9 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         _error(exc)
         sys.exit(exc.exit_code)
-    except ArtifactError as exc:
+    except (ArtifactError, ValueTooLarge) as exc:  # the contract's own errors are the user's
         _error(exc)
-        sys.exit(2)
+        sys.exit(UserError.exit_code)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
         sys.exit(130)

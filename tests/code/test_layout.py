@@ -1,4 +1,6 @@
-"""The layout's floors hold: no import circles, and the artifact contract stands on nothing."""
+"""The layout's floors hold (README, "Layout"): each module imports only from its own floor or
+the ones below, the artifact contract stands on nothing, training and serving never meet but
+there, and there are no import circles."""
 
 from __future__ import annotations
 
@@ -7,6 +9,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 ROOTS = (REPO / "services", REPO / "scorer")
+# Bottom first. A package name stands for itself and everything under it.
+FLOORS = (
+    ("amlstack", "amlstack.artifact", "amlstack.errors"),  # the contract; errors; __version__
+    ("amlstack.training", "amlstack_scorer"),  # beside each other (test below)
+    ("amlstack.predict", "amlstack.spark_predict", "amlstack.k8s"),
+    ("amlstack.azure",),
+    ("amlstack.pipeline",),
+    ("amlstack.commands", "amlstack.cli"),
+)
 
 
 def _modules() -> dict[str, Path]:
@@ -40,6 +51,38 @@ def _graph() -> dict[str, set[str]]:
     return {name: _imports(path, known) - {name} for name, path in modules.items()}
 
 
+def _floor(module: str) -> int:
+    """The floor of ``module``: its longest package prefix in FLOORS."""
+    found = [
+        (len(name), level)
+        for level, names in enumerate(FLOORS)
+        for name in names
+        if module == name or module.startswith(name + ".")
+    ]
+    assert found, f"{module} is on no floor: add it to FLOORS (and the README's layout)"
+    return max(found)[1]
+
+
+def test_every_module_imports_only_its_own_floor_or_below():
+    graph = _graph()
+    upward = sorted((m, d) for m, deps in graph.items() for d in deps if _floor(d) > _floor(m))
+    assert upward == []
+
+
+def test_the_ui_uses_only_the_drift_computation_of_the_code():
+    """The UI is a client of the scorer over HTTP; it shares only the drift math (same PSI)."""
+    found = set()
+    for path in (REPO / "frontend" / "amlstack_ui").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and (node.module or "").split(".")[0] in ("amlstack", "amlstack_scorer")
+            ):
+                found.add(node.module)
+    assert found <= {"amlstack.pipeline.drift", "amlstack_scorer.drift"}
+
+
 def test_the_artifact_contract_imports_nothing_above_it():
     graph = _graph()
     contract = {m for m in graph if m.startswith("amlstack.artifact")}
@@ -70,3 +113,19 @@ def test_no_import_circles_in_the_scorer_or_the_contract():
                     seen.add(dep)
                     stack.append((dep, (*path, dep)))
     assert circles == []
+
+
+def test_every_typer_command_lives_under_commands():
+    """The CLI is one folder: typer appears in amlstack/commands/ and the entry point only."""
+    using = set()
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found = any(a.name.split(".")[0] == "typer" for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                found = (node.module or "").split(".")[0] == "typer"
+            else:
+                continue
+            if found:
+                using.add(name)
+    assert sorted(m for m in using if not m.startswith("amlstack.commands")) == ["amlstack.cli"]

@@ -159,6 +159,21 @@ def test_the_readme_has_runnable_blocks_and_marks_the_azure_ones():
     assert any("scripts/stack.sh key" in b.text for b in readme)
 
 
+def test_the_docs_blocks_run_after_the_readme_and_offline_ones_are_marked_so():
+    """docs/azure.md and docs/kubernetes.md give offline commands: they must be extracted (a
+    ```sh fence would silently run nothing), after every README block, each doc in order."""
+    order = [b.path.name for b in BLOCKS]
+    assert order == sorted(order, key=lambda name: (name != "README.md", name))
+    for name in ("azure.md", "kubernetes.md"):
+        blocks = [b for b in BLOCKS if b.path.name == name]
+        assert [b.line for b in blocks] == sorted(b.line for b in blocks)
+        runnable = [b for b in blocks if not NEEDS_AZURE.search(b.text)]
+        assert any("amlstack" in b.text for b in runnable), name
+    azure = "\n".join(b.text for b in BLOCKS if b.path.name == "azure.md")
+    assert "amlstack azure plan" in azure and "amlstack azure batch-plan" in azure
+    assert any(NEEDS_AZURE.search(b.text) for b in BLOCKS if b.path.name == "azure.md")
+
+
 def test_key_placeholder_is_a_word_not_a_variable():
     class Fake:
         key = "k" * 20

@@ -4,9 +4,13 @@ Features are encoded in model.json ``features`` order: a numeric feature is its 
 date feature its days since 1970-01-01 (``formats.date_days``); a categorical feature is the index
 of its value in the feature's ``categories`` (frequency-encoded: its share of the training rows),
 and ``UNSEEN_CODE`` (frequency: 0) for a value never seen in training. A missing value (None) is
-NaN in any feature: the graph's first nodes impute it. The scorer's /score,
-``Model.encode_records`` (the promotion gate, tests) and training
-all go through `Encoder`, so what is tested is what is served.
+NaN in any feature: the graph's first nodes impute it. The scorer's JSON /score and V2 routes and
+``Model.encode_records`` (the promotion gate, tests) go through `Encoder` (rows of values, the
+request path); training and the pipeline's evaluation go through ``encode_columns`` (whole
+columns); CSV text (``amlstack predict``, Spark, text/csv on /score) goes through
+`table.encode_text_columns`. All apply the same codes and the same float32 limit
+(``refuse_too_large``), and a test holds Encoder and encode_columns to identical matrices, so what
+is tested is what is served.
 
 Context features (model.json ``context``, optional) are appended by ``Model.predict_proba``:
 for each group of columns (e.g. the columns that together identify a calling day), the training
@@ -83,6 +87,16 @@ class ValueTooLarge(ValueError):
         self.feature = feature
 
 
+def refuse_too_large(wide: np.ndarray, names: Sequence[str]) -> None:
+    """Raise `ValueTooLarge` for the first cell of ``wide`` (float64, a column per name) that
+    float32 cannot hold: the cast would make it infinity and the model would score that."""
+    # Not max(): one missing value (NaN) would make it NaN and hide every overflow.
+    too_large = np.abs(wide) > FLOAT32_MAX
+    if too_large.any():
+        r, c = np.argwhere(too_large)[0]
+        raise ValueTooLarge(int(r), names[c])
+
+
 @dataclass(frozen=True)
 class Encoded:
     """An encoded batch; per feature its unseen categories and its missing values (null,
@@ -118,11 +132,7 @@ class Encoder:
         else:
             wide = np.array(self._columns(rows, unseen), dtype=np.float64).T
         wide = wide.reshape(len(rows), len(self.features))
-        # Not max(): one missing value (NaN) would make it NaN and hide every overflow.
-        too_large = np.abs(wide) > FLOAT32_MAX
-        if too_large.any():
-            r, c = np.argwhere(too_large)[0]
-            raise ValueTooLarge(int(r), self.names[c])
+        refuse_too_large(wide, self.names)
         missing = np.isnan(wide).sum(axis=0)
         counts = {self.names[j]: int(missing[j]) for j in np.flatnonzero(missing)}
         return Encoded(wide.astype(np.float32, order="C"), unseen, counts)
@@ -238,7 +248,9 @@ def with_context(matrix: np.ndarray, contexts: Sequence[Context]) -> np.ndarray:
 def encode_columns(
     features: Sequence[Feature], columns: Mapping[str, Sequence[Any] | np.ndarray]
 ) -> np.ndarray:
-    """Encode whole columns at once; training and batch scoring both use this one encoding."""
+    """Encode whole columns at once (training and batch scoring); the same matrix as `Encoder`.
+
+    Raises `ValueTooLarge` for a number float32 cannot hold (the first such column's first row)."""
     n = len(columns[features[0].name])
     out = np.empty((n, len(features)), dtype=np.float32)
     for i, feat in enumerate(features):
@@ -249,7 +261,9 @@ def encode_columns(
             fmt = feat.date_format
             out[:, i] = np.fromiter((date_days(v, fmt) for v in col), np.float64, len(col))
         else:
-            out[:, i] = np.asarray(col, dtype=np.float64)
+            values = np.asarray(col, dtype=np.float64)
+            refuse_too_large(values[:, None], [feat.name])
+            out[:, i] = values
     return out
 
 

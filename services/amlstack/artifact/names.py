@@ -23,6 +23,7 @@ UNSEEN_CODE = -1.0  # the encoding of a categorical value never seen in training
 # Metric names: model.json's metrics.holdout, the pipeline's evaluation and the registry's entries
 # all use these keys, so any reader finds a metric whichever writer recorded it.
 AUC = "AUC"
+AUC_WEIGHTED = "AUC_weighted"  # multiclass: classes weighted by their share; Azure's metric
 ACCURACY = "accuracy"
 F1 = "F1"
 LOG_LOSS = "log_loss"

@@ -6,7 +6,8 @@ before it still read; readers that do not know it ignore it (msgspec skips unkno
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 import msgspec
 import numpy as np
@@ -18,6 +19,8 @@ from amlstack.artifact.names import (
     ONNX_INPUT,
     ONNX_OUTPUT,
 )
+
+T = TypeVar("T")
 
 
 class FeatureSpec(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -74,6 +77,50 @@ class ModelSpec(msgspec.Struct, omit_defaults=True, kw_only=True):
     preprocessing: Preprocessing | None = None  # None: an artifact from before imputation
 
 
+class RowCounts(msgspec.Struct, kw_only=True):
+    """How many data rows each part of local training used."""
+
+    total: int
+    fit: int
+    validation: int
+    holdout: int
+    shipped_model: int  # the shipped model is refitted on every labelled row
+
+
+class TrainingRecord(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """model.json's ``training``: the data and settings behind the model (its lineage).
+
+    Local training fills the settings; an Azure AutoML artifact names its job instead.
+    """
+
+    data_file: str | None = None
+    data_sha256: str | None = None
+    rows: int | RowCounts | None = None  # Azure: the data's row count
+    seed: int | None = None
+    time_budget_s: float | None = None  # None: no time limit
+    max_iter: int | None = None
+    learners: list[str] | None = None
+    test_size: float | None = None
+    validation_size: float | None = None
+    member_selection: str | None = None  # "5-fold out-of-fold" or "validation split"
+    seconds: float | None = None
+    libraries: dict[str, str] | None = None
+    python: str | None = None
+    backend: str | None = None  # "azure-automl"; None: local training
+    job: str | None = None  # Azure: the AutoML job, its best run and workspace
+    best_run: str | None = None
+    workspace: str | None = None
+
+
+class CardMetrics(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """model.json's ``metrics``, keyed by the names in `names` (AUC, accuracy, F1, ...)."""
+
+    primary_metric: str | None = None  # what the search optimised
+    holdout: dict[str, Any] | None = None  # measured on the held-out rows (local training)
+    measured_model: str | None = None  # which model the holdout figures describe
+    azure: dict[str, float] | None = None  # the AutoML job's own cross-validated score
+
+
 class ModelCard(msgspec.Struct, kw_only=True):
     """The whole of model.json."""
 
@@ -91,12 +138,22 @@ class ModelCard(msgspec.Struct, kw_only=True):
     positive_class: Any = None
     dropped_columns: list[str] = msgspec.field(default_factory=list)
     column_decisions: list[ColumnDecision] = msgspec.field(default_factory=list)
-    metrics: dict[str, Any] = msgspec.field(default_factory=dict)
+    metrics: CardMetrics = msgspec.field(default_factory=CardMetrics)
     feature_importance: dict[str, float] | None = None
     leaderboard: list[dict[str, Any]] | None = None
-    training: dict[str, Any] | None = None
+    training: TrainingRecord | None = None
     # context tables (see encoding.Context): columns, keys, rate, count, prior, smoothing
     context: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+class Holdout(msgspec.Struct, kw_only=True):
+    """holdout.json: which data rows training held out, so no later evaluation scores a model on
+    rows it was trained on. ``rows`` are 0-based data row numbers (header excluded)."""
+
+    data_sha256: str | None = None
+    seed: int | None = None
+    test_size: float | None = None
+    rows: list[int] = msgspec.field(default_factory=list)
 
 
 def _plain(value: Any) -> Any:
@@ -115,6 +172,18 @@ def to_json(doc: Any) -> bytes:
     return msgspec.json.format(encode_json(doc), indent=2) + b"\n"
 
 
+def typed(doc: Any, type_: type[T]) -> T:
+    """``doc`` (plain data, numpy scalars allowed) as ``type_``, type-checked."""
+    return msgspec.json.decode(encode_json(doc), type=type_)
+
+
 def card_from_dict(doc: dict[str, Any]) -> ModelCard:
-    """Type-check a model.json document built as a dict (numpy scalars allowed)."""
-    return msgspec.json.decode(encode_json(doc), type=ModelCard)
+    """Type-check a model.json document built as a dict (tests; old documents)."""
+    return typed(doc, ModelCard)
+
+
+def read_holdout(path: Path) -> Holdout | None:
+    """The holdout.json at ``path``; None when the artifact has none."""
+    if not path.is_file():
+        return None
+    return msgspec.json.decode(path.read_bytes(), type=Holdout)

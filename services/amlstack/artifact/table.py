@@ -23,7 +23,13 @@ import msgspec
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from amlstack.artifact.encoding import FLOAT32_MAX, Encoded, Feature, category_codes
+from amlstack.artifact.encoding import (
+    Encoded,
+    Feature,
+    ValueTooLarge,
+    category_codes,
+    refuse_too_large,
+)
 from amlstack.artifact.formats import date_days, is_missing, parse_number
 
 DELIMITERS = (",", ";", "\t")
@@ -229,16 +235,16 @@ def encode_text_columns(
             wide[:, i], count = category_codes(feat, cells, clean)
             if count:
                 unseen[feat.name] = count
-    too_large = np.abs(wide) > FLOAT32_MAX  # not max(): NaN (missing) would hide an overflow
-    if too_large.any():
-        r, c = (int(v) for v in np.argwhere(too_large)[0])
-        name = features[c].name
+    try:
+        refuse_too_large(wide, [f.name for f in features])
+    except ValueTooLarge as exc:
+        r, name = exc.row, exc.feature
         raise TableError(
             f"data row {first_row + r}, column {name!r}: {columns[name][r]!r} is too large "
             "for a float32 number",
             row=first_row + r,
             column=name,
-        )
+        ) from None
     missing = np.isnan(wide).sum(axis=0)
     counts = {features[j].name: int(missing[j]) for j in np.flatnonzero(missing)}
     return Encoded(wide.astype(np.float32, order="C"), unseen, counts)

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from amlstack.artifact.manifest import write_manifest
 from amlstack.artifact.names import MODEL_JSON, PROFILE_FILE, SAMPLE_INPUT
 from amlstack.artifact.schema import ModelCard, to_json
@@ -23,9 +25,11 @@ def write_artifact(
 ) -> Path:
     """Write ``folder`` whole: the graph, model.json, the sample rows, the drift profile, any
     ``extra_json`` files (name -> document), the ``report`` folder, and last the manifest."""
+    card_json = to_json(card)
+    msgspec.json.decode(card_json, type=ModelCard)  # never write a card that would not read back
     folder.mkdir(parents=True, exist_ok=True)
     (folder / card.model.file).write_bytes(onnx_model)
-    (folder / MODEL_JSON).write_bytes(to_json(card))
+    (folder / MODEL_JSON).write_bytes(card_json)
     (folder / SAMPLE_INPUT).write_bytes(to_json({"data": sample}))
     if profile is not None:
         (folder / PROFILE_FILE).write_bytes(to_json(profile))

@@ -8,14 +8,15 @@ and written with the same files, schema and manifest as a locally trained artifa
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from amlstack.artifact.names import AUC_WEIGHTED
 from amlstack.azure import specs
 from amlstack.azure.failures import azure_call
 from amlstack.azure.workspace import Workspace
@@ -149,16 +150,10 @@ def submit_automl(
         with azure_call(f"run {run_id}"):
             best = ml.jobs.get(run_id)
         onnx_path = download_onnx(ml, run_id, Path(tmp) / "best")
-        metrics = _metrics(best)
-        lineage = {
-            "backend": "azure-automl",
-            "job": job.name,
-            "best_run": run_id,
-            "workspace": workspace.workspace_name,
-        }
+        lineage = AzureLineage(job=job.name, best_run=run_id, workspace=workspace.workspace_name)
         return write_artifact(
-            onnx_path, data, target, out=out, name=name, metrics=metrics, lineage=lineage,
-            drop=drop,
+            onnx_path, data, target, out=out, name=name, metrics=_metrics(best),
+            lineage=lineage, drop=drop,
         )  # fmt: skip
 
 
@@ -196,11 +191,21 @@ def train_on_azure(
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class AzureLineage:
+    """The AutoML job an artifact came from (model.json's ``training``)."""
+
+    job: str
+    best_run: str
+    workspace: str
+
+
 def _metrics(run: Any) -> dict[str, float]:
+    """The best run's score: the job's primary metric, AUC_weighted (specs.automl_job_spec)."""
     props = run.properties or {}
     score = props.get("score")
     try:
-        return {"auc_weighted": float(score)} if score is not None else {}
+        return {AUC_WEIGHTED: float(score)} if score is not None else {}
     except (TypeError, ValueError):
         return {}
 
@@ -213,62 +218,54 @@ def write_artifact(
     out: Path,
     name: str,
     metrics: dict[str, float],
-    lineage: dict[str, Any],
+    lineage: AzureLineage,
     drop: tuple[str, ...] = (),
 ) -> Path:
     """Adapt the AutoML ONNX and publish ``out/<name>/<next version>/`` with the local writer."""
+    import msgspec
     import onnx
 
-    from amlstack.artifact.names import ARTIFACT_FORMAT, FORMAT_VERSION, MODEL_ONNX
     from amlstack.artifact.profile import build_profile
     from amlstack.artifact.reader import Model
-    from amlstack.artifact.schema import card_from_dict
+    from amlstack.artifact.schema import CardMetrics, ModelSpec, TrainingRecord
     from amlstack.artifact.writer import write_artifact as write_files
     from amlstack.azure import onnx_adapter
     from amlstack.training import store
-    from amlstack.training.data import client_records, load_dataset, with_examples
+    from amlstack.training.data import client_records, load_dataset
 
     # The same schema inference as local training, so both kinds of artifact look alike.
     dataset = load_dataset(data, target, drop)
-    features = with_examples(dataset.frame, dataset.features)
-    columns = [onnx_adapter.Column(f["name"], tuple(f.get("categories", ()))) for f in features]
+    card = store.model_card(
+        dataset,
+        name=name,
+        dropped=list(drop),
+        model=ModelSpec(
+            input=onnx_adapter.INPUT,
+            output=onnx_adapter.OUTPUT,
+            n_features=len(dataset.features),
+            kind="azure-automl",
+            description="best model of an Azure AutoML job (ONNX-compatible models only)",
+        ),
+        metrics=CardMetrics(azure=metrics, primary_metric=AUC_WEIGHTED),
+        training=TrainingRecord(
+            data_file=data.name,
+            data_sha256=dataset.sha256,
+            rows=len(dataset.frame),
+            backend="azure-automl",
+            job=lineage.job,
+            best_run=lineage.best_run,
+            workspace=lineage.workspace,
+        ),
+    )
+    columns = [onnx_adapter.Column(f.name, tuple(f.categories or ())) for f in card.features]
     classes = [str(c) for c in dataset.classes]
     adapted = onnx_adapter.adapt(onnx.load(str(onnx_path)), columns, classes)
-    meta = {
-        "format": ARTIFACT_FORMAT,
-        "format_version": FORMAT_VERSION,
-        "name": name,
-        "version": None,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "task": "binary" if len(classes) == 2 else "multiclass",
-        "target": target,
-        "classes": dataset.classes,
-        "positive_class": dataset.classes[1] if len(classes) == 2 else None,
-        "threshold": 0.5,
-        "features": features,
-        "dropped_columns": list(drop),
-        "model": {
-            "file": MODEL_ONNX,
-            "input": onnx_adapter.INPUT,
-            "output": onnx_adapter.OUTPUT,
-            "n_features": len(features),
-            "kind": "azure-automl",
-            "description": "best model of an Azure AutoML job (ONNX-compatible models only)",
-        },
-        "metrics": {"azure": metrics, "primary_metric": "AUC_weighted"},
-        "training": {
-            "data_file": data.name,
-            "data_sha256": dataset.sha256,
-            "rows": len(dataset.frame),
-        }
-        | lineage,
-    }
-    sample = client_records(dataset.frame.head(SAMPLE_ROWS), features)
+    sample = client_records(dataset.frame.head(SAMPLE_ROWS), dataset.features)
 
     def fill(folder: Path, version: int) -> None:
         write_files(
             folder,
-            card_from_dict(meta | {"version": version}),
+            msgspec.structs.replace(card, version=version),
             adapted.SerializeToString(),
             sample=sample,
             profile=build_profile(dataset.frame, dataset.features),

@@ -1,4 +1,4 @@
-"""`amlstack azure batch-plan`: an Azure ML batch endpoint for an artifact, written offline.
+"""An Azure ML batch endpoint for an artifact, written offline (`amlstack azure batch-plan`).
 
 A batch endpoint scores files, not requests: a job reads a folder of CSVs, Azure splits it into
 mini-batches over a compute cluster, and each mini-batch runs ``batch_score.py``, which scores
@@ -14,9 +14,7 @@ import importlib.util
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
-
-import typer
+from typing import Any
 
 from amlstack.azure import specs
 from amlstack.errors import UserError
@@ -182,17 +180,16 @@ def write_batch_plan(s: BatchSettings, artifact: Path, out: Path, ws_args: str) 
     return files
 
 
-def batch_plan_cmd(
-    artifact: Annotated[Path, typer.Option("--artifact", "--model", help="Model artifact folder.")],
-    compute: Annotated[str, typer.Option(help="Compute cluster the jobs run on.")] = "cpu-cluster",
-    endpoint: Annotated[
-        str | None, typer.Option(help="Batch endpoint name (default amlstack-<model>-batch).")
-    ] = None,
-    instance_count: Annotated[int, typer.Option(min=1, help="Nodes per job.")] = 1,
-    mini_batch_size: Annotated[int, typer.Option(min=1, help="Files per run() call.")] = 4,
-    out: Annotated[Path, typer.Option(help="Folder for the plan.")] = Path("azure-batch-plan"),
-) -> None:
-    """Write an Azure ML batch endpoint and model deployment for an artifact; offline."""
+def write_plan_for(
+    artifact: Path,
+    out: Path,
+    *,
+    compute: str = "cpu-cluster",
+    endpoint: str | None = None,
+    instance_count: int = 1,
+    mini_batch_size: int = 4,
+) -> dict[str, Path]:
+    """The batch plan for ``artifact`` in ``out``, named after its model (offline)."""
     from amlstack.azure.plan import read_model
 
     model = read_model(artifact)
@@ -208,5 +205,4 @@ def batch_plan_cmd(
         mini_batch_size=mini_batch_size,
     )
     ws_args = "--resource-group $AZURE_RESOURCE_GROUP --workspace-name $AZUREML_WORKSPACE_NAME"
-    for kind, path in write_batch_plan(settings, artifact, out, ws_args).items():
-        typer.echo(f"{kind:<17}{path}")
+    return write_batch_plan(settings, artifact, out, ws_args)

@@ -48,7 +48,7 @@ def read_model(directory: Path) -> ModelInfo:
 
 
 def default_source_image(model: ModelInfo) -> str:
-    """The image `docker compose build scorer` makes (the one the local stack tested)."""
+    """The image the local stack builds and tests (`bash scripts/stack.sh compose build scorer`)."""
     return DEFAULT_SOURCE_IMAGE
 
 

@@ -78,7 +78,8 @@ def check_same_model(docker: Any, image: Any, source: str, artifact: Path) -> No
     if inside != expected:
         raise UserError(
             f"image {source} does not serve the artifact {artifact}; rebuild it with "
-            f"MODEL_DIR={artifact} (docker compose build scorer) or pass the right --source-image"
+            f"AMLSTACK_MODEL_DIR_BUILD={artifact} bash scripts/stack.sh compose build scorer "
+            "or pass the right --source-image"
         )
 
 
@@ -105,8 +106,8 @@ def push(
             image = docker.images.get(source)
         except ImageNotFound:
             raise UserError(
-                f"local image {source} not found; build it first (docker compose build scorer) "
-                "or pass --source-image"
+                f"local image {source} not found; build it first "
+                "(bash scripts/stack.sh compose build scorer) or pass --source-image"
             ) from None
         if artifact is not None:
             progress(f"checking that {source} serves {artifact}")

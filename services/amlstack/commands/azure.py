@@ -14,9 +14,9 @@ from rich.console import Console
 
 from amlstack.azure import specs
 from amlstack.azure.clients import Clients, credential_source
-from amlstack.azure.options import ConfigOpt, GroupOpt, SubOpt, WsOpt
 from amlstack.azure.release import ENDPOINT_ENV, REGISTRY_ENV, require_registry
 from amlstack.azure.workspace import Workspace, resolve_workspace
+from amlstack.commands.azure_options import ConfigOpt, GroupOpt, SubOpt, WsOpt
 from amlstack.errors import ExternalError, UserError
 
 console = Console(soft_wrap=True)  # commands and URIs stay copyable
@@ -456,8 +456,27 @@ def benchmark_cmd(
     raise typer.Exit(subprocess.run(command, env=env, check=False).returncode)
 
 
-def register(app: typer.Typer) -> None:
-    from amlstack.azure.batch import batch_plan_cmd
+@azure_app.command("batch-plan")
+def batch_plan_cmd(
+    artifact: ArtifactOpt,
+    compute: Annotated[str, typer.Option(help="Compute cluster the jobs run on.")] = "cpu-cluster",
+    endpoint: Annotated[
+        str | None, typer.Option(help="Batch endpoint name (default amlstack-<model>-batch).")
+    ] = None,
+    instance_count: Annotated[int, typer.Option(min=1, help="Nodes per job.")] = 1,
+    mini_batch_size: Annotated[int, typer.Option(min=1, help="Files per run() call.")] = 4,
+    out: Annotated[Path, typer.Option(help="Folder for the plan.")] = Path("azure-batch-plan"),
+) -> None:
+    """Write an Azure ML batch endpoint and model deployment for an artifact; offline."""
+    from amlstack.azure.batch import write_plan_for
 
-    azure_app.command("batch-plan")(batch_plan_cmd)
+    files = write_plan_for(
+        artifact, out, compute=compute, endpoint=endpoint, instance_count=instance_count,
+        mini_batch_size=mini_batch_size,
+    )  # fmt: skip
+    for kind, path in files.items():
+        typer.echo(f"{kind:<17}{path}")
+
+
+def register(app: typer.Typer) -> None:
     app.add_typer(azure_app, name="azure")

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from amlstack.artifact.names import ACCURACY, AUC, F1, LOG_LOSS
-from amlstack.azure.options import ConfigOpt, GroupOpt, SubOpt, WsOpt
+from amlstack.commands.azure_options import ConfigOpt, GroupOpt, SubOpt, WsOpt
 from amlstack.errors import UserError
 from amlstack.training import defaults
 

@@ -33,14 +33,8 @@ SAMPLE_RECORDS = [
 TIMEOUT_S = 30
 
 
-def gunicorn_conf() -> Path:
-    """scorer/gunicorn.conf.py next to the amlstack_scorer package (repo checkout or image)."""
-    import amlstack_scorer
-
-    path = Path(amlstack_scorer.__file__).resolve().parent.parent / "gunicorn.conf.py"
-    if not path.is_file():
-        raise UserError(f"{path} not found; run from a checkout of the amlstack repository")
-    return path
+# The scorer's gunicorn settings, a module of the installed scorer package (as the image runs it).
+GUNICORN_CONF = "python:amlstack_scorer.gunicorn_conf"
 
 
 def serve(
@@ -85,7 +79,7 @@ def serve(
     if key_file is not None and not no_auth:
         typer.echo(f"keys: {key_file} (created if it did not exist)", err=True)
     typer.echo(f"serving {model} on http://{host}:{port}", err=True)
-    argv = [sys.executable, "-m", "gunicorn", "-c", str(gunicorn_conf())]
+    argv = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF]
     # Replace this process: gunicorn's master then gets Ctrl-C/SIGTERM/SIGHUP directly.
     os.execve(sys.executable, argv, env)  # noqa: S606 (fixed argv, no shell)
 

@@ -345,7 +345,7 @@ def trigger(
     clients: Any = None,
     workspace: Workspace | None = None,
 ) -> dict[str, Any]:
-    """Start the pipeline job now (what the seed's REST call to the published pipeline did)."""
+    """Start the pipeline job now, outside its schedule (a one-off run of the published job)."""
     loaded = load_definitions(files)
     ml, ws, why = connect(dry_run, clients, workspace)
     if ml is None:

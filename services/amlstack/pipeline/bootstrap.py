@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from amlstack.artifact.names import ACCURACY, AUC, F1, HOLDOUT_FILE, LOG_LOSS
+from amlstack.artifact.schema import read_holdout
 from amlstack.errors import UserError
 from amlstack.pipeline import registry as reg
 
@@ -42,16 +42,15 @@ def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> d
 
 
 def _held_out_rows(artifact: Path, data_sha256: str) -> list[int]:
-    path = artifact / HOLDOUT_FILE
-    if not path.is_file():
+    record = read_holdout(artifact / HOLDOUT_FILE)
+    if record is None:
         return []
-    record = json.loads(path.read_text())
-    if record.get("data_sha256") not in (None, data_sha256):
+    if record.data_sha256 not in (None, data_sha256):
         raise UserError(
-            f"{artifact} was trained on other data (sha256 {record['data_sha256'][:12]}...) "
+            f"{artifact} was trained on other data (sha256 {record.data_sha256[:12]}...) "
             "than the --data given"
         )
-    return [int(i) for i in record.get("rows", [])]
+    return record.rows
 
 
 def registry_metrics(card_metrics: dict[str, Any]) -> dict[str, Any]:

@@ -11,12 +11,13 @@ blanked before any of this. Every choice that is not plain numeric or plain cate
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from amlstack.artifact.formats import MISSING_MARKERS, date_format_of, parse_number
+from amlstack.artifact.schema import ColumnDecision
 from amlstack.errors import DataError
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ class Decision:
     def line(self) -> str:
         return f"column {self.column!r}: {self.detail}"
 
-    def to_json(self) -> dict[str, str]:
-        return asdict(self)
+    def record(self) -> ColumnDecision:
+        return ColumnDecision(column=self.column, action=self.action, detail=self.detail)
 
 
 def blank_markers(frame: pd.DataFrame) -> pd.DataFrame:

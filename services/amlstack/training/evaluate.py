@@ -1,4 +1,4 @@
-"""Metrics on held-out rows, the decision threshold, and the greedy ensemble selection."""
+"""Metrics: the search metric, held-out classification metrics, the decision threshold."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from amlstack.artifact.names import ACCURACY, AUC, F1, LOG_LOSS
+from amlstack.artifact.names import ACCURACY, AUC, AUC_WEIGHTED, F1, LOG_LOSS
 
 
 def score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
@@ -66,7 +66,7 @@ def classification_metrics(
     return {
         "rows": len(y),
         AUC: auc(y, proba),
-        "AUC_weighted": auc(y, proba, weighted=True),
+        AUC_WEIGHTED: auc(y, proba, weighted=True),
         ACCURACY: float(accuracy_score(y, pred)),
         "precision": float(precision_score(y, pred, average=average, zero_division=0)),
         "recall": float(recall_score(y, pred, average=average, zero_division=0)),
@@ -78,39 +78,3 @@ def classification_metrics(
             "matrix": confusion_matrix(y, pred, labels=range(len(classes))).tolist(),
         },
     }
-
-
-def greedy_ensemble(
-    y: np.ndarray,
-    probas: list[np.ndarray],
-    metric: str,
-    rounds: int = 25,
-    max_members: int = 3,
-    costs: list[int] | None = None,
-    max_cost: int | None = None,
-) -> dict[int, float]:
-    """Caruana-style selection with replacement, as Azure AutoML's VotingEnsemble; index -> weight.
-
-    At most ``max_members`` distinct models are used, and their summed ``costs`` (trees) stay
-    within ``max_cost``: every member adds to the prediction time, which has targets too.
-    """
-    costs = costs or [0] * len(probas)
-    counts: dict[int, int] = {}
-    total = np.zeros_like(probas[0], dtype=np.float64)
-    for step in range(1, rounds + 1):
-        spent = sum(costs[i] for i in counts)
-        allowed = [
-            i
-            for i in range(len(probas))
-            if i in counts
-            or (
-                len(counts) < max_members
-                and (max_cost is None or not counts or spent + costs[i] <= max_cost)
-            )
-        ]
-        gains = [(score(metric, y, (total + probas[i]) / step), -i) for i in allowed]
-        best = -max(gains)[1]
-        counts[best] = counts.get(best, 0) + 1
-        total += probas[best]
-    n = sum(counts.values())
-    return {i: c / n for i, c in sorted(counts.items())}

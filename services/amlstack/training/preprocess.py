@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.artifact.schema import Preprocessing
+
 PREPARED = "prepared_X"
 
 
@@ -30,12 +32,13 @@ class Preparation:
     def n_outputs(self) -> int:
         return len(self.fill) + len(self.indicators) + len(self.weekdays)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "fill": [float(v) for v in self.fill],
-            "indicators": list(self.indicators),
-            "weekdays": list(self.weekdays),
-        }
+    def spec(self) -> Preprocessing:
+        """As model.json records it (the scorer reads whether the graph imputes)."""
+        return Preprocessing(
+            fill=[float(v) for v in self.fill],
+            indicators=list(self.indicators),
+            weekdays=list(self.weekdays),
+        )
 
     def apply(self, matrix: np.ndarray) -> np.ndarray:
         """The NaN-free float32 matrix the learners see (what the graph's first nodes compute)."""

@@ -329,3 +329,23 @@ def _logistic(c: float, seed: int):
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=c, max_iter=1000, random_state=seed)
+
+
+def refit(cand: Candidate, x: np.ndarray, y: np.ndarray):
+    """A fresh model of ``cand``'s tuned configuration fitted on ``x``, ``y``."""
+    from sklearn.base import clone
+
+    if cand.learner == "catboost":
+        # FLAML early-stopped CatBoost on an inner split; refit with the tree count it kept,
+        # and without CatBoost's training-log folder in the working directory.
+        params = {
+            k: v
+            for k, v in cand.estimator.get_params().items()
+            if k not in ("train_dir", "early_stopping_rounds", "n_estimators", "iterations")
+        }
+        params.update(n_estimators=int(cand.estimator.tree_count_), allow_writing_files=False)
+        model = type(cand.estimator)(**params)
+    else:
+        model = clone(cand.estimator)
+    model.fit(x, y)
+    return model

@@ -1,4 +1,5 @@
-"""Versioned artifact folders: written whole or not at all, never overwritten, listable."""
+"""The artifact stage: the model card, and versioned artifact folders (written whole or not at
+all, never overwritten, listable)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,21 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from amlstack.artifact.names import ACCURACY, AUC, MANIFEST, MODEL_JSON
+from amlstack.artifact.schema import (
+    CardMetrics,
+    FeatureSpec,
+    ModelCard,
+    ModelSpec,
+    TrainingRecord,
+    typed,
+)
 from amlstack.errors import UserError
+from amlstack.training.data import Dataset, with_examples
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -23,6 +34,39 @@ def check_name(name: str) -> str:
             f"model name {name!r}: use letters, digits, '.', '_' or '-' (at most 63 characters)"
         )
     return name
+
+
+def model_card(
+    dataset: Dataset,
+    *,
+    name: str,
+    model: ModelSpec,
+    metrics: CardMetrics,
+    training: TrainingRecord,
+    threshold: float = 0.5,
+    dropped: list[str] | None = None,
+    **more: Any,
+) -> ModelCard:
+    """model.json for a model trained on ``dataset``, whichever backend trained it: the input
+    schema (with an example per column), classes, task and target come from the data; ``model``,
+    ``metrics``, ``training`` and ``more`` (other `ModelCard` fields) from the backend. The
+    version is set when the folder is claimed (``msgspec.structs.replace``)."""
+    binary = len(dataset.classes) == 2
+    return ModelCard(
+        name=name,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        task="binary" if binary else "multiclass",
+        target=dataset.target_name,
+        classes=list(dataset.classes),
+        positive_class=dataset.classes[1] if binary else None,
+        threshold=float(threshold),
+        features=typed(with_examples(dataset.frame, dataset.features), list[FeatureSpec]),
+        dropped_columns=list(dataset.dropped if dropped is None else dropped),
+        model=model,
+        metrics=metrics,
+        training=training,
+        **more,
+    )
 
 
 def versions(root: Path, name: str) -> list[int]:

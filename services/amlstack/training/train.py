@@ -21,22 +21,21 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
+from amlstack.artifact.schema import CardMetrics, ModelCard, ModelSpec, RowCounts, TrainingRecord
 from amlstack.errors import InternalError, UserError
 from amlstack.training import data as data_mod
 from amlstack.training import defaults
-from amlstack.training.search import DEFAULT_LEARNERS, FLAML_METRIC, Candidate, Progress
+from amlstack.training.search import DEFAULT_LEARNERS, FLAML_METRIC, Progress
 
 PARITY_TOLERANCE = 1e-5
 MIN_SEARCH_SHARE = 0.2  # of the time budget: the search gets at least this much
-OOF_MAX_ROWS = 8000  # up to this many non-holdout rows, members are chosen out of fold
-OOF_FOLDS = 5
 SAMPLE_ROWS = 5
 BACKGROUND_ROWS = 12  # explanation baseline: K*(features-1)+1 rows per explained record
 DEFAULT_DATA = Path("data/bankmarketing_train.csv")
@@ -118,7 +117,7 @@ def train(
 
     ``notice`` gets each column decision and each dropped ensemble member, once, as a line.
     """
-    from amlstack.training import evaluate, export, search, store
+    from amlstack.training import ensemble, evaluate, export, search, store
     from amlstack.training.preprocess import fit_preparation
 
     config.check()
@@ -161,8 +160,14 @@ def train(
     deadline = None
     if config.time_budget is not None:
         deadline = started + config.time_budget * (1 - REFIT_SHARE / 2)
-    y_sel, selection = _selection_rows(candidates, matrix, y, train_idx, val_idx, config, deadline)
-    weights = _choose_members(candidates, y_sel, config)
+    y_sel, selection = ensemble.selection_rows(
+        candidates, matrix, y, train_idx, val_idx, metric=config.metric, seed=config.seed,
+        deadline=deadline,
+    )  # fmt: skip
+    weights = ensemble.choose_members(
+        candidates, y_sel, config.metric, max_members=config.max_members,
+        max_trees=config.max_trees,
+    )  # fmt: skip
     members = [candidates[i] for i in weights]
     val_proba = sum(w * candidates[i].val_proba for i, w in weights.items())
     binary = len(dataset.classes) == 2
@@ -171,12 +176,12 @@ def train(
     weights = {candidates.index(c): weights[candidates.index(c)] for c in members}
     x_test, y_test = matrix[test_idx], y[test_idx]
     for cand in members:  # the measured model: every non-holdout row, the tuned configuration
-        cand.estimator = _refit(cand, matrix[train_idx], y[train_idx])
-    test_proba = _blend(candidates, weights, x_test)
+        cand.estimator = search.refit(cand, matrix[train_idx], y[train_idx])
+    test_proba = ensemble.blend(candidates, weights, x_test)
     metrics = evaluate.classification_metrics(y_test, test_proba, dataset.classes, threshold)
     leaderboard = _leaderboard(candidates, weights, x_test, y_test)
     for cand in members:  # the shipped model: the same configuration on every labelled row
-        cand.estimator = _refit(cand, matrix, y)
+        cand.estimator = search.refit(cand, matrix, y)
     weights = _faithful_members(candidates, weights, x_test, notice)
     members = [candidates[i] for i in weights]
     onnx_model = export.with_preparation(
@@ -184,7 +189,7 @@ def train(
                      for i, w in weights.items()]),
         prep,
     )  # fmt: skip
-    memory_proba = _blend(candidates, weights, x_test)
+    memory_proba = ensemble.blend(candidates, weights, x_test)
     _check_parity(export.onnx_proba(onnx_model, raw[test_idx]), memory_proba)
     _check_context_parity(base[test_idx], raw[test_idx], contexts, dataset)
     members_info = [
@@ -195,22 +200,13 @@ def train(
     importance = _importance(
         onnx_model, raw[test_idx], y_test, [f["name"] for f in search_features], config.seed
     )
-    meta = _model_json(
-        config, dataset, name, metrics, leaderboard, members_info, threshold,
-        rows={"total": len(y), "fit": len(fit_idx), "validation": len(val_idx),
-              "holdout": len(test_idx), "shipped_model": len(y)},
-        importance=importance, seconds=time.monotonic() - started,
+    card = _model_card(
+        config, dataset, name, metrics, members_info, threshold, prep=prep, selection=selection,
+        rows=RowCounts(total=len(y), fit=len(fit_idx), validation=len(val_idx),
+                       holdout=len(test_idx), shipped_model=len(y)),
+        n_inputs=int(raw.shape[1]), importance=importance, leaderboard=leaderboard,
+        contexts=contexts, seconds=time.monotonic() - started,
     )  # fmt: skip
-    meta["model"]["n_inputs"] = int(raw.shape[1])
-    meta["model"]["preprocessing"] = prep.to_json()
-    meta["column_decisions"] = [d.to_json() for d in dataset.decisions]
-    meta["training"]["member_selection"] = selection
-    meta["metrics"]["measured_model"] = (
-        f"the same configuration fitted on the {len(train_idx)} non-holdout rows; the shipped "
-        f"model was then refitted on all {len(y)} rows"
-    )
-    if contexts:
-        meta["context"] = contexts
 
     # Training rows only (never held-out ones), a fixed random draw for reproducibility.
     rng = np.random.default_rng(config.seed)
@@ -219,7 +215,7 @@ def train(
     def fill(folder: Path, version: int) -> None:
         from amlstack.artifact.names import BACKGROUND_JSON, HOLDOUT_FILE
         from amlstack.artifact.profile import build_profile
-        from amlstack.artifact.schema import card_from_dict
+        from amlstack.artifact.schema import Holdout
         from amlstack.artifact.writer import write_artifact
         from amlstack.training.report import write_report
 
@@ -231,11 +227,15 @@ def train(
             )  # fmt: skip
 
         write_artifact(
-            folder, card_from_dict(meta | {"version": version}), onnx_model.SerializeToString(),
+            folder, msgspec.structs.replace(card, version=version),
+            onnx_model.SerializeToString(),
             sample=_sample(dataset, test_idx),
             profile=build_profile(dataset.frame, _monitored(dataset.features)),
             extra_json={
-                HOLDOUT_FILE: _holdout_record(dataset, test_idx, config),
+                # which data rows were held out: later evaluations never score the model on
+                # its own training rows
+                HOLDOUT_FILE: Holdout(data_sha256=dataset.sha256, seed=config.seed,
+                                      test_size=config.test_size, rows=[int(i) for i in test_idx]),
                 BACKGROUND_JSON: {"data": _sample(dataset, background_idx, BACKGROUND_ROWS)},
             },
             report=report,
@@ -284,74 +284,6 @@ def default_name(data: Path) -> str:
     return stem[:63]
 
 
-def _selection_rows(candidates, matrix, y, train_idx, val_idx, config, deadline):
-    """The labels and each candidate's ``val_proba`` that members and threshold are chosen on.
-
-    Small data: out-of-fold predictions over every non-holdout row (k-fold, each candidate's
-    tuned configuration refitted per fold), so a few hundred validation rows do not decide
-    alone; candidates are then ranked by that score. Candidates not done by ``deadline``
-    (monotonic seconds, or None) leave the pool. Larger data, or no time: the validation split.
-    """
-    from amlstack.training import evaluate
-
-    y_train = y[train_idx]
-    folds = min(OOF_FOLDS, int(np.bincount(y_train).min()))
-    for cand in candidates:
-        cand.val_proba = cand.estimator.predict_proba(matrix[val_idx])
-    if len(train_idx) > OOF_MAX_ROWS or folds < 2:
-        return y[val_idx], "validation split"
-    from sklearn.model_selection import StratifiedKFold
-
-    x_train = matrix[train_idx]
-    cv = StratifiedKFold(folds, shuffle=True, random_state=config.seed)
-    splits = list(cv.split(x_train, y_train))
-    done = []
-    for cand in candidates:
-        oof = np.zeros((len(train_idx), int(y.max()) + 1))
-        for fit_rows, out_rows in splits:
-            if deadline is not None and time.monotonic() > deadline:
-                break
-            model = _refit(cand, x_train[fit_rows], y_train[fit_rows])
-            oof[out_rows] = model.predict_proba(x_train[out_rows])
-        else:
-            done.append((cand, oof))
-            continue
-        break
-    if not done:
-        return y[val_idx], "validation split"
-    for cand, oof in done:
-        cand.val_proba = oof
-    candidates[:] = sorted(
-        (c for c, _ in done),
-        key=lambda c: evaluate.score(config.metric, y_train, c.val_proba),
-        reverse=True,
-    )
-    return y_train, f"{folds}-fold out-of-fold"
-
-
-def _choose_members(candidates: list[Candidate], y_val, config: TrainConfig) -> dict[int, float]:
-    """The ensemble when it beats the best single model on validation, else that model."""
-    from amlstack.training import evaluate
-
-    single = evaluate.score(config.metric, y_val, candidates[0].val_proba)
-    if len(candidates) == 1:
-        return {0: 1.0}
-    from amlstack.training.search import tree_count
-
-    weights = evaluate.greedy_ensemble(
-        y_val,
-        [c.val_proba for c in candidates],
-        config.metric,
-        max_members=config.max_members,
-        costs=[tree_count(c.estimator) for c in candidates],
-        max_cost=config.max_trees,
-    )
-    blended = sum(w * candidates[i].val_proba for i, w in weights.items())
-    if len(weights) > 1 and evaluate.score(config.metric, y_val, blended) > single:
-        return weights
-    return {0: 1.0}
-
-
 def _learner_features(features: list[dict[str, Any]], prep) -> list[dict[str, Any]]:
     """What linear and MLP learners one-hot encode: ordinal categoricals only, all else numeric."""
     out = []
@@ -360,10 +292,6 @@ def _learner_features(features: list[dict[str, Any]], prep) -> list[dict[str, An
         out.append(spec if ordinal else {"name": spec["name"], "kind": "numeric"})
     extra = prep.n_outputs - len(features)
     return out + [{"name": f"prepared_{i}", "kind": "numeric"} for i in range(extra)]
-
-
-def _blend(candidates: list[Candidate], weights: dict[int, float], x: np.ndarray) -> np.ndarray:
-    return sum(w * candidates[i].estimator.predict_proba(x) for i, w in weights.items())
 
 
 def _faithful_members(candidates, weights, x_test, notice) -> dict[int, float]:
@@ -388,25 +316,6 @@ def _faithful_members(candidates, weights, x_test, notice) -> dict[int, float]:
         raise UserError("no ensemble member exports faithfully to ONNX; not writing the artifact")
     total = sum(kept.values())
     return {i: w / total for i, w in kept.items()}
-
-
-def _refit(cand: Candidate, x: np.ndarray, y: np.ndarray):
-    from sklearn.base import clone
-
-    if cand.learner == "catboost":
-        # FLAML early-stopped CatBoost on an inner split; refit with the tree count it kept,
-        # and without CatBoost's training-log folder in the working directory.
-        params = {
-            k: v
-            for k, v in cand.estimator.get_params().items()
-            if k not in ("train_dir", "early_stopping_rounds", "n_estimators", "iterations")
-        }
-        params.update(n_estimators=int(cand.estimator.tree_count_), allow_writing_files=False)
-        model = type(cand.estimator)(**params)
-    else:
-        model = clone(cand.estimator)
-    model.fit(x, y)
-    return model
 
 
 def _check_parity(onnx_proba: np.ndarray, memory_proba: np.ndarray) -> None:
@@ -452,62 +361,58 @@ def _importance(onnx_model, x_test, y_test, names, seed) -> dict[str, float]:
     return permutation_importance(predict, x_test, y_test, names, seed)
 
 
-def _model_json(config, dataset, name, metrics, leaderboard, members, threshold, *, rows,
-                importance, seconds) -> dict[str, Any]:  # fmt: skip
-    from amlstack.artifact.names import (
-        ARTIFACT_FORMAT,
-        FORMAT_VERSION,
-        MODEL_ONNX,
-        ONNX_INPUT,
-        ONNX_OUTPUT,
-    )
+ENCODING = (
+    "numeric as float32; date as days since 1970-01-01; categorical as index into categories "
+    "(frequency-encoded: share of training rows), -1 (0) if unseen; missing as NaN, imputed by "
+    "the graph (preprocessing)"
+)
 
-    features = data_mod.with_examples(dataset.frame, dataset.features)
-    binary = len(dataset.classes) == 2
+
+def _model_card(config, dataset, name, metrics, members, threshold, *, prep, selection, rows,
+                n_inputs, importance, leaderboard, contexts, seconds) -> ModelCard:  # fmt: skip
+    from amlstack.training.store import model_card
+
+    single = members[0]["learner"] if len(members) == 1 else None
     description = " + ".join(f"{m['learner']}×{m['weight']:.2f}" for m in members)
-    return {
-        "format": ARTIFACT_FORMAT,
-        "format_version": FORMAT_VERSION,
-        "name": name,
-        "version": None,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "task": "binary" if binary else "multiclass",
-        "target": dataset.target_name,
-        "classes": dataset.classes,
-        "positive_class": dataset.classes[1] if binary else None,
-        "threshold": threshold,
-        "features": features,
-        "dropped_columns": dataset.dropped,
-        "model": {
-            "file": MODEL_ONNX,
-            "input": ONNX_INPUT,
-            "output": ONNX_OUTPUT,
-            "n_features": len(features),
-            "kind": "ensemble" if len(members) > 1 else members[0]["learner"],
-            "description": description if len(members) > 1 else members[0]["learner"],
-            "members": members,
-            "encoding": "numeric as float32; date as days since 1970-01-01; categorical as "
-            "index into categories (frequency-encoded: share of training rows), -1 (0) if unseen; "
-            "missing as NaN, imputed by the graph (preprocessing)",
-        },
-        "metrics": {"holdout": metrics, "primary_metric": config.metric},
-        "feature_importance": importance,
-        "leaderboard": leaderboard,
-        "training": {
-            "data_file": Path(dataset.path).name,
-            "data_sha256": dataset.sha256,
-            "rows": rows,
-            "seed": config.seed,
-            "time_budget_s": config.time_budget,
-            "max_iter": config.max_iter,
-            "learners": list(config.learners),
-            "test_size": config.test_size,
-            "validation_size": config.val_size,
-            "seconds": round(seconds, 1),
-            "libraries": _library_versions(),
-            "python": platform.python_version(),
-        },
-    }
+    return model_card(
+        dataset,
+        name=name,
+        threshold=threshold,
+        model=ModelSpec(
+            n_features=len(dataset.features),
+            n_inputs=n_inputs,
+            kind=single or "ensemble",
+            description=single or description,
+            members=members,
+            encoding=ENCODING,
+            preprocessing=prep.spec(),
+        ),
+        metrics=CardMetrics(
+            holdout=metrics,
+            primary_metric=config.metric,
+            measured_model=f"the same configuration fitted on the {rows.total - rows.holdout} "
+            f"non-holdout rows; the shipped model was then refitted on all {rows.total} rows",
+        ),
+        training=TrainingRecord(
+            data_file=Path(dataset.path).name,
+            data_sha256=dataset.sha256,
+            rows=rows,
+            seed=config.seed,
+            time_budget_s=config.time_budget,
+            max_iter=config.max_iter,
+            learners=list(config.learners),
+            test_size=config.test_size,
+            validation_size=config.val_size,
+            member_selection=selection,
+            seconds=round(seconds, 1),
+            libraries=_library_versions(),
+            python=platform.python_version(),
+        ),
+        column_decisions=[d.record() for d in dataset.decisions],
+        feature_importance=importance,
+        leaderboard=leaderboard,
+        context=contexts,
+    )
 
 
 def _library_versions() -> dict[str, str]:
@@ -524,16 +429,6 @@ def _sample(dataset, indices, limit: int = SAMPLE_ROWS) -> list[dict[str, Any]]:
     """A few real rows (the first ``limit`` of ``indices``), as a client would send them."""
     rows = dataset.frame.iloc[indices[:limit]]
     return data_mod.client_records(rows, dataset.features)
-
-
-def _holdout_record(dataset, test_idx, config) -> dict[str, Any]:
-    """Which data rows were held out, so later evaluations never score a model on its own rows."""
-    return {
-        "data_sha256": dataset.sha256,
-        "seed": config.seed,
-        "test_size": config.test_size,
-        "rows": [int(i) for i in test_idx],  # 0-based data row numbers (header excluded)
-    }
 
 
 def _monitored(features: list[dict[str, Any]]) -> list[dict[str, Any]]:

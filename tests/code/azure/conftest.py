@@ -16,11 +16,12 @@ def automl_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def azure_artifact(automl_onnx: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete artifact written by automl.write_artifact (the Azure AutoML path)."""
-    from amlstack.azure.automl import write_artifact
+    from amlstack.azure.automl import AzureLineage, write_artifact
 
     out = tmp_path_factory.mktemp("artifacts")
+    lineage = AzureLineage(job="test-job", best_run="test-job_1", workspace="test")
     return write_artifact(
-        automl_onnx, DATA, "y", out=out, name="bankmarketing", metrics={}, lineage={"test": True}
+        automl_onnx, DATA, "y", out=out, name="bankmarketing", metrics={}, lineage=lineage
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 from azure_recorder import AzureState, Recorder
 from fake_automl import DATA, automl_like_onnx
 
+from amlstack.artifact.names import AUC_WEIGHTED
 from amlstack.artifact.reader import Model
 from amlstack.azure import automl
 from amlstack.azure.workspace import Workspace
@@ -114,7 +115,7 @@ def test_submit_automl_streams_status_downloads_best_model_and_writes_artifact(
     assert job.training.enable_onnx_compatible_models is True
     assert [ln.split(": ")[-1] for ln in lines[1:]] == ["Queued", "Running", "Completed"]
     model = Model(path)
-    assert model.meta["metrics"]["azure"] == {"auc_weighted": 0.93}
+    assert model.meta["metrics"]["azure"] == {AUC_WEIGHTED: 0.93}  # the metric vocabulary
     assert model.meta["training"]["best_run"] == "automl-1_3"
     assert model.meta["version"] == 1
 

@@ -90,7 +90,7 @@ def test_deployment_routes_and_port_answer_on_the_real_scorer(
         "env": env,
         "key": KEY,
         "rows": rows,
-        "gunicorn_conf": str(REPO / "scorer" / "gunicorn.conf.py"),
+        "gunicorn_conf": str(REPO / "scorer" / "amlstack_scorer" / "gunicorn_conf.py"),
     }
     done = subprocess.run(
         [*prefix, sys.executable, str(PROBE), json.dumps(spec)],

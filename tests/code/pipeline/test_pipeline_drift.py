@@ -125,7 +125,7 @@ def scorer(artifact, tmp_path):
     env.pop("AMLSTACK_KEY_FILE", None)
     log = (tmp_path / "gunicorn.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(REPO / "scorer" / "gunicorn.conf.py")],
+        [sys.executable, "-m", "gunicorn", "-c", "python:amlstack_scorer.gunicorn_conf"],
         cwd=REPO / "scorer",
         env=env,
         stdout=log,

@@ -88,3 +88,24 @@ def test_a_missing_value_does_not_hide_a_number_float32_cannot_hold(artifact, si
     with pytest.raises(ValueTooLarge) as caught:
         model.encode_records(records)
     assert (caught.value.row, caught.value.feature) == (size - 1, numeric[1])
+
+
+def test_amlstack_predict_refuses_a_number_float32_cannot_hold(artifact, tmp_path, capsys):
+    """`amlstack predict` (CSV text, artifact.table) once scored 1e39 as infinity."""
+    import csv
+
+    from amlstack.cli import main
+
+    model = Model(artifact)
+    records = model.sample_input()
+    records[1] = dict(records[1]) | {"age": 1e39}
+    source = tmp_path / "in.csv"
+    with source.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+    args = ["predict", "--model", str(artifact), "--input", str(source)]
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--output", str(tmp_path / "out.csv")])
+    assert exited.value.code == 2
+    assert "data row 2, column 'age': '1e+39' is too large" in capsys.readouterr().err

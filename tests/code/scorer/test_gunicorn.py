@@ -1,4 +1,4 @@
-"""End to end: gunicorn with the real gunicorn.conf.py on a loopback port, real HTTP."""
+"""End to end: gunicorn with the real config module (amlstack_scorer.gunicorn_conf), real HTTP."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from amlstack_scorer import contract as c
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[3]
-CONF = REPO / "scorer" / "gunicorn.conf.py"
+# As the image and `amlstack serve` run it: a module of the installed scorer package.
+CONF = "python:amlstack_scorer.gunicorn_conf"
 READY_WAIT_S = 60  # a bound for a busy CI machine, not a performance assertion
 
 
@@ -47,7 +48,7 @@ def start(artifact: Path, tmp: Path, **extra: str) -> tuple[subprocess.Popen, st
     env.update(extra)  # a test's own settings win over the defaults above
     out = (tmp / f"gunicorn-{port}.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(CONF)],
+        [sys.executable, "-m", "gunicorn", "-c", CONF],
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,
@@ -182,7 +183,7 @@ def test_bad_artifact_stops_gunicorn_with_one_line(tmp_path):
         AMLSTACK_PORT=str(port),
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", str(CONF)],
+        [sys.executable, "-m", "gunicorn", "-c", CONF],
         env=env,
         capture_output=True,
         text=True,
@@ -239,3 +240,23 @@ def test_benchmark_script_refuses_a_missing_payload(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2
     assert "not found" in proc.stderr
+
+
+def test_serve_runs_gunicorn_with_the_config_module_of_the_installed_package(
+    scorer_artifact, monkeypatch, capsys
+):
+    """The config ships inside amlstack_scorer, so `amlstack serve` needs no repository checkout."""
+    import importlib.util
+
+    from amlstack.commands import serve
+
+    calls = []
+    monkeypatch.setattr(serve.os, "execve", lambda path, argv, env: calls.append(argv))
+    with pytest.raises(SystemExit) as info:
+        cli_main(["serve", "--model", str(scorer_artifact), "--no-auth"])
+    assert info.value.code == 0
+    (argv,) = calls
+    assert argv[argv.index("-c") + 1] == CONF == serve.GUNICORN_CONF
+    spec = importlib.util.find_spec(CONF.removeprefix("python:"))
+    package = Path(importlib.util.find_spec("amlstack_scorer").origin).parent
+    assert Path(spec.origin).parent == package

@@ -115,7 +115,7 @@ def test_importing_wsgi_has_no_side_effects():
 
 
 def test_gunicorn_config_exits_naming_the_variable():
-    conf = REPO / "scorer" / "gunicorn.conf.py"
+    conf = REPO / "scorer" / "amlstack_scorer" / "gunicorn_conf.py"
     code = f"import runpy; runpy.run_path({str(conf)!r})"
     proc = _run(code, {**KEYED, "AMLSTACK_THREADS": "lots"})
     assert proc.returncode != 0

@@ -1,0 +1,123 @@
+"""The ensemble stage: which search candidates ship, and with what weights.
+
+Members and the decision threshold are chosen on held-out predictions of every candidate
+(``selection_rows``: out-of-fold on small data, else the validation split), by Caruana-style
+greedy selection with replacement (``greedy_ensemble``, as Azure AutoML's VotingEnsemble), and
+kept only when the blend beats the best single model (``choose_members``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from amlstack.training.evaluate import score
+from amlstack.training.search import Candidate, refit, tree_count
+
+OOF_MAX_ROWS = 8000  # up to this many non-holdout rows, members are chosen out of fold
+OOF_FOLDS = 5
+
+
+def selection_rows(candidates, matrix, y, train_idx, val_idx, *, metric, seed, deadline):
+    """The labels and each candidate's ``val_proba`` that members and threshold are chosen on.
+
+    Small data: out-of-fold predictions over every non-holdout row (k-fold, each candidate's
+    tuned configuration refitted per fold), so a few hundred validation rows do not decide
+    alone; candidates are then ranked by that score. Candidates not done by ``deadline``
+    (monotonic seconds, or None) leave the pool. Larger data, or no time: the validation split.
+    """
+    y_train = y[train_idx]
+    folds = min(OOF_FOLDS, int(np.bincount(y_train).min()))
+    for cand in candidates:
+        cand.val_proba = cand.estimator.predict_proba(matrix[val_idx])
+    if len(train_idx) > OOF_MAX_ROWS or folds < 2:
+        return y[val_idx], "validation split"
+    from sklearn.model_selection import StratifiedKFold
+
+    x_train = matrix[train_idx]
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    splits = list(cv.split(x_train, y_train))
+    done = []
+    for cand in candidates:
+        oof = np.zeros((len(train_idx), int(y.max()) + 1))
+        for fit_rows, out_rows in splits:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            model = refit(cand, x_train[fit_rows], y_train[fit_rows])
+            oof[out_rows] = model.predict_proba(x_train[out_rows])
+        else:
+            done.append((cand, oof))
+            continue
+        break
+    if not done:
+        return y[val_idx], "validation split"
+    for cand, oof in done:
+        cand.val_proba = oof
+    candidates[:] = sorted(
+        (c for c, _ in done),
+        key=lambda c: score(metric, y_train, c.val_proba),
+        reverse=True,
+    )
+    return y_train, f"{folds}-fold out-of-fold"
+
+
+def choose_members(
+    candidates: list[Candidate], y_val, metric: str, *, max_members: int, max_trees: int | None
+) -> dict[int, float]:
+    """The ensemble when it beats the best single model on validation, else that model."""
+    single = score(metric, y_val, candidates[0].val_proba)
+    if len(candidates) == 1:
+        return {0: 1.0}
+    weights = greedy_ensemble(
+        y_val,
+        [c.val_proba for c in candidates],
+        metric,
+        max_members=max_members,
+        costs=[tree_count(c.estimator) for c in candidates],
+        max_cost=max_trees,
+    )
+    blended = sum(w * candidates[i].val_proba for i, w in weights.items())
+    if len(weights) > 1 and score(metric, y_val, blended) > single:
+        return weights
+    return {0: 1.0}
+
+
+def greedy_ensemble(
+    y: np.ndarray,
+    probas: list[np.ndarray],
+    metric: str,
+    rounds: int = 25,
+    max_members: int = 3,
+    costs: list[int] | None = None,
+    max_cost: int | None = None,
+) -> dict[int, float]:
+    """Caruana-style selection with replacement, as Azure AutoML's VotingEnsemble; index -> weight.
+
+    At most ``max_members`` distinct models are used, and their summed ``costs`` (trees) stay
+    within ``max_cost``: every member adds to the prediction time, which has targets too.
+    """
+    costs = costs or [0] * len(probas)
+    counts: dict[int, int] = {}
+    total = np.zeros_like(probas[0], dtype=np.float64)
+    for step in range(1, rounds + 1):
+        spent = sum(costs[i] for i in counts)
+        allowed = [
+            i
+            for i in range(len(probas))
+            if i in counts
+            or (
+                len(counts) < max_members
+                and (max_cost is None or not counts or spent + costs[i] <= max_cost)
+            )
+        ]
+        gains = [(score(metric, y, (total + probas[i]) / step), -i) for i in allowed]
+        best = -max(gains)[1]
+        counts[best] = counts.get(best, 0) + 1
+        total += probas[best]
+    n = sum(counts.values())
+    return {i: c / n for i, c in sorted(counts.items())}
+
+
+def blend(candidates: list[Candidate], weights: dict[int, float], x: np.ndarray) -> np.ndarray:
+    return sum(w * candidates[i].estimator.predict_proba(x) for i, w in weights.items())

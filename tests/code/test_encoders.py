@@ -1,0 +1,72 @@
+"""The two encoders of the artifact contract agree: `Encoder` (rows of values: /score, the gate)
+and `encode_columns` (whole columns: training, `amlstack predict`, evaluation, Spark)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from amlstack.artifact.encoding import Encoder, Feature, ValueTooLarge, encode_columns
+from amlstack.artifact.schema import FeatureSpec
+
+FEATURES = [
+    Feature.from_spec(spec)
+    for spec in (
+        FeatureSpec(name="age", kind="numeric", dtype="int"),
+        FeatureSpec(name="rate", kind="numeric", dtype="float", nullable=True),
+        FeatureSpec(name="job", kind="categorical", categories=["admin.", "blue-collar"]),
+        FeatureSpec(
+            name="city",
+            kind="categorical",
+            categories=["Lisbon", "Porto"],
+            encoding="frequency",
+            frequencies=[0.75, 0.25],
+        ),
+        FeatureSpec(name="called", kind="date", dtype="date", date_format="%d/%m/%Y"),
+    )
+]
+NAMES = [f.name for f in FEATURES]
+RECORDS = [
+    {"age": 41, "rate": 1.1, "job": "admin.", "city": "Porto", "called": "05/05/2008"},
+    {"age": 30, "rate": None, "job": "astronaut", "city": "Faro", "called": "31/12/2009"},
+    {"age": 58, "rate": -0.1, "job": None, "city": None, "called": None},
+    {"age": 23, "rate": 4.857, "job": "blue-collar", "city": "Lisbon", "called": "not a date"},
+]
+
+
+def _columns(records):
+    columns = {name: [rec[name] for rec in records] for name in NAMES}
+    numeric = {f.name for f in FEATURES if f.kind == "numeric"}
+    return {
+        name: np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        if name in numeric
+        else np.asarray(values, dtype=object)
+        for name, values in columns.items()
+    }
+
+
+@pytest.mark.parametrize("copies", [1, 10], ids=["row-wise", "column-wise"])
+def test_both_encoders_give_the_same_matrix(copies):
+    records = RECORDS * copies  # more than ROW_WISE_MAX rows takes Encoder's column path
+    by_rows = Encoder(FEATURES).records(records)
+    by_columns = encode_columns(FEATURES, _columns(records))
+    assert by_rows.matrix.dtype == by_columns.dtype == np.float32
+    np.testing.assert_array_equal(by_rows.matrix, by_columns)
+    row = by_columns[1]
+    assert np.isnan(row[1])  # missing number
+    assert row[2] == -1.0 and row[3] == 0.0  # unseen category; unseen frequency-encoded value
+    assert by_columns[0, 3] == np.float32(0.25) and by_columns[0, 4] == 14004.0  # 2008-05-05
+    assert np.isnan(by_columns[2, 2:]).all() and np.isnan(by_columns[3, 4])
+    assert by_rows.unseen == {"job": copies, "city": copies}
+
+
+@pytest.mark.parametrize("copies", [1, 10], ids=["row-wise", "column-wise"])
+def test_both_encoders_refuse_a_number_float32_cannot_hold(copies):
+    records = [dict(r) for r in RECORDS * copies]
+    records[2]["rate"] = 1e39  # row 1's missing rate must not hide it (NaN in a max())
+    with pytest.raises(ValueTooLarge) as by_rows:
+        Encoder(FEATURES).records(records)
+    with pytest.raises(ValueTooLarge) as by_columns:
+        encode_columns(FEATURES, _columns(records))
+    for caught in (by_rows, by_columns):
+        assert (caught.value.row, caught.value.feature) == (2, "rate")
