@@ -5,8 +5,21 @@ single-record POSTs (a Lua script sets method, body and headers). Reported per s
 to ready, throughput, p50 and p99 latency at N connections, and the median of sequential
 1,000-record requests. Every run is bounded in time and count.
 
+For each amlstack variant two more comparisons run on the same server, after the table's:
+- one-record V2 infer (``POST /v2/models/<name>/infer``, the JSON tensor form: one input per
+  feature, shape [1], the same record as the one-record /score body) with wrk, as /score was
+  measured: req/s, p50, p99 and V2's ratio to /score (target: V2 latency within 1.2x);
+- one 100,000-row request as ``text/csv`` against the same rows as JSON records
+  (``{"data": [...]}``), alternating, the median of --bulk-count each after one warm-up of each;
+  the speed-up (target: CSV at least 3x faster), and a check that both answers agree. The rows are
+  resampled (seeded) from data/bankmarketing_train.csv when it holds the model's features, else
+  the artifact's sample records repeated. For these, the benchmark's scorer gets
+  AMLSTACK_MAX_BATCH (the bulk row count; default 10,000), AMLSTACK_MAX_BODY_BYTES (the JSON
+  body plus 1 MiB; default 16 MiB) and AMLSTACK_TIMEOUT=120 (default 30 s); nothing else changes.
+
     python benchmarks/bench_scorer.py --model artifacts/bankmarketing/1 --duration 10
     python benchmarks/bench_scorer.py --variants sync:2:1,gthread:2:4   # choose a worker model
+    python benchmarks/bench_scorer.py --bulk-rows 100000 --bulk-count 5   # the CSV/JSON request
     python benchmarks/bench_scorer.py --model artifacts/bankmarketing/1 --duration 10 \
         --variants sync:2:1 --azure-baseline .venv-azure/bin/python
 
@@ -29,8 +42,11 @@ before it; a line per amlstack row then compares it with the Azure baseline.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -41,8 +57,9 @@ import tempfile
 import textwrap
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,6 +70,10 @@ BIG_BATCH = 1000
 AZURE_DIR = Path(__file__).resolve().parent / "azure_baseline"
 AZURE_BIG_COUNT = 10  # the naive baseline takes far longer per 1,000-record request
 AZURE_MODEL = Path("azureml-models", "bankmarketing-flaml", "1")  # Azure's NAME/VERSION layout
+DATA = REPO / "data" / "bankmarketing_train.csv"
+BULK_TIMEOUT_S = 120
+V2_TARGET = 1.2  # one-record V2 infer latency within 1.2x of /score's
+CSV_TARGET = 3.0  # a 100,000-row CSV request at least 3x faster than the same rows as JSON
 
 BARE_APP = textwrap.dedent(
     """
@@ -81,6 +102,26 @@ class Result:
     p99_ms: float
     big_ms: float
     non_2xx: int
+    v2: Wrk | None = None  # one-record V2 infer on the same server (amlstack rows only)
+    bulk: Bulk | None = None  # one bulk request, text/csv against JSON records
+
+
+@dataclass
+class Wrk:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+
+
+@dataclass
+class Bulk:
+    rows: int
+    csv_ms: float
+    json_ms: float
+    csv_times: list[float] = field(default_factory=list)
+    json_times: list[float] = field(default_factory=list)
+    agree: str = ""
 
 
 def free_port() -> int:
@@ -154,6 +195,60 @@ def big_request_ms(url: str, body: bytes, auth: bool, count: int) -> float:
     return statistics.median(times)
 
 
+def post_timed(
+    url: str, body: bytes, content_type: str, auth: bool, timeout: float = BULK_TIMEOUT_S
+) -> tuple[float, bytes]:
+    """One POST: (milliseconds to the last byte of the answer, the answer)."""
+    headers = {"Content-Type": content_type}
+    if auth:
+        headers["Authorization"] = f"Bearer {KEY}"
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            answer = resp.read()
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(f"{url} ({content_type}): HTTP {exc.code}: {exc.read()[:300]!r}") from exc
+    return (time.perf_counter() - started) * 1000, answer
+
+
+def bulk_compare(url: str, bodies, auth: bool, count: int) -> Bulk:
+    """The same rows as one text/csv request and as one JSON-records request, alternating."""
+    csv_body, json_body = bodies["bulk_csv"], bodies["bulk_json"]
+    # One warm-up of each (first-touch allocations in the workers), kept to check agreement.
+    _, csv_answer = post_timed(url, csv_body, "text/csv", auth)
+    _, json_answer = post_timed(url, json_body, "application/json", auth)
+    agree = answers_agree(csv_answer, json_answer)
+    csv_times, json_times = [], []
+    for _ in range(count):
+        csv_times.append(post_timed(url, csv_body, "text/csv", auth)[0])
+        json_times.append(post_timed(url, json_body, "application/json", auth)[0])
+    return Bulk(
+        bodies["bulk_rows"],
+        statistics.median(csv_times),
+        statistics.median(json_times),
+        csv_times,
+        json_times,
+        agree,
+    )
+
+
+def answers_agree(csv_answer: bytes, json_answer: bytes, tolerance: float = 1e-5) -> str:
+    """Whether the CSV and the JSON answers give the same labels and probabilities, as text."""
+    rows = list(csv.DictReader(io.StringIO(csv_answer.decode())))
+    doc = json.loads(json_answer)
+    if len(rows) != len(doc["predictions"]):
+        return f"DISAGREE: {len(rows)} CSV rows, {len(doc['predictions'])} JSON predictions"
+    worst = 0.0
+    for row, label, proba in zip(rows, doc["predictions"], doc["probabilities"], strict=True):
+        if row["predicted_label"] != str(label):
+            return f"DISAGREE: label {row['predicted_label']!r} vs {label!r}"
+        for cls, p in proba.items():
+            worst = max(worst, abs(float(row[f"probability_{cls}"]) - p))
+    verdict = "agree" if worst <= tolerance else "DISAGREE"
+    return f"{verdict}: {len(rows)} rows, labels equal, max |dp| {worst:.1e}"
+
+
 def run_server(
     name: str,
     cmd: list[str],
@@ -165,12 +260,15 @@ def run_server(
     auth: bool,
     big_count: int | None = None,
     warmup_s: int = 1,
+    extras: bool = False,
 ) -> Result:
+    """Start the server, measure it, stop it. ``extras``: also V2 infer and the bulk request."""
     port_url = ready_url.rsplit("/", 1)[0]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         startup = wait_ready(ready_url, proc, started)
+        v2 = None
         with tempfile.TemporaryDirectory() as tmp:
             script = Path(tmp) / "post.lua"
             lua_script(script, bodies["one"], auth)
@@ -179,9 +277,16 @@ def run_server(
             rps, p50, p99, bad = run_wrk(
                 f"{port_url}/score", script, args.connections, args.duration
             )
+            if extras:
+                v2_script = Path(tmp) / "v2.lua"
+                lua_script(v2_script, bodies["v2"], auth)
+                v2_url = f"{port_url}{bodies['v2_path']}"
+                run_wrk(v2_url, v2_script, args.connections, warmup_s)
+                v2 = Wrk(*run_wrk(v2_url, v2_script, args.connections, args.duration))
         count = args.big_count if big_count is None else big_count
         big = big_request_ms(f"{port_url}/score", bodies["big"], auth, count)
-        return Result(name, startup, rps, p50, p99, big, bad)
+        bulk = bulk_compare(f"{port_url}/score", bodies, auth, args.bulk_count) if extras else None
+        return Result(name, startup, rps, p50, p99, big, bad, v2, bulk)
     finally:
         proc.terminate()
         try:
@@ -221,13 +326,17 @@ def ours(args, bodies, model: Path, worker_class: str, workers: int, threads: in
         AMLSTACK_THREADS=str(threads),
         AMLSTACK_AUTH="key",
         AMLSTACK_ACCESS_LOG="1",
+        # Only so the bulk request fits (the defaults are 10,000 rows, 16 MiB, 30 s).
+        AMLSTACK_MAX_BATCH=str(max(bodies["bulk_rows"], BIG_BATCH)),
+        AMLSTACK_MAX_BODY_BYTES=str(max(len(bodies["bulk_json"]) + 2**20, 16 * 2**20)),
+        AMLSTACK_TIMEOUT=str(BULK_TIMEOUT_S),
     )
     env.pop("AMLSTACK_KEY_FILE", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     cmd = [sys.executable, "-m", "gunicorn", "-c", str(CONF)]
     label = f"amlstack {worker_class} {workers}x{threads}"
     ready = f"http://127.0.0.1:{port}/ready"
-    return run_server(label, cmd, env, ready, args, bodies, auth=True)
+    return run_server(label, cmd, env, ready, args, bodies, auth=True, extras=True)
 
 
 def check_azure_python(python: str) -> None:
@@ -316,6 +425,49 @@ def table(results: list[Result]) -> str:
     return "\n".join(rows)
 
 
+def extras_table(results: list[Result], bulk_count: int) -> str:
+    """V2 against /score, and CSV against JSON, per amlstack row (the same server)."""
+    ours = [r for r in results if r.v2 is not None]
+    if not ours:
+        return ""
+    rows = [
+        "one-record V2 infer vs one-record /score (same server, same wrk settings):",
+        f"{'server':<28}{'V2 req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+        f"{'p50 x':>8}{'p99 x':>8}{'req/s x':>9}  target p50 <= {V2_TARGET}x",
+    ]
+    for r in ours:
+        v2 = r.v2
+        p50x, p99x = v2.p50_ms / r.p50_ms, v2.p99_ms / r.p99_ms
+        verdict = "met" if p50x <= V2_TARGET else "NOT met"
+        rows.append(
+            f"{r.name:<28}{v2.rps:>10.0f}{v2.p50_ms:>9.2f}{v2.p99_ms:>9.2f}{v2.non_2xx:>9}"
+            f"{p50x:>8.2f}{p99x:>8.2f}{v2.rps / r.rps:>9.2f}  {verdict}"
+        )
+    bulks = [r for r in ours if r.bulk is not None]
+    if bulks:
+        n = bulks[0].bulk.rows
+        rows += [
+            "",
+            f"one {n:,}-row request, text/csv vs the same rows as JSON records "
+            f"(median of {bulk_count} each, alternating):",
+            f"{'server':<28}{'CSV ms':>10}{'JSON ms':>10}{'speed-up':>10}"
+            f"  target >= {CSV_TARGET}x; answers",
+        ]
+        for r in bulks:
+            b = r.bulk
+            speedup = b.json_ms / b.csv_ms
+            verdict = "met" if speedup >= CSV_TARGET else "NOT met"
+            rows.append(
+                f"{r.name:<28}{b.csv_ms:>10.0f}{b.json_ms:>10.0f}{speedup:>9.2f}x"
+                f"  {verdict}; {b.agree}"
+            )
+            rows.append(
+                f"{'':<28}CSV ms {' '.join(f'{t:.0f}' for t in b.csv_times)}; "
+                f"JSON ms {' '.join(f'{t:.0f}' for t in b.json_times)}"
+            )
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -327,6 +479,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument(
         "--big-count", type=int, default=30, help="sequential 1,000-record requests"
+    )
+    parser.add_argument(
+        "--bulk-rows", type=int, default=100_000, help="rows of the CSV/JSON bulk request"
+    )
+    parser.add_argument(
+        "--bulk-count", type=int, default=5, help="timed bulk requests of each kind (max 20)"
     )
     parser.add_argument(
         "--variants",
@@ -348,6 +506,8 @@ def main() -> None:
     args = parser.parse_args()
     args.duration = min(max(args.duration, 1), 60)
     args.big_count = min(max(args.big_count, 1), 200)
+    args.bulk_rows = min(max(args.bulk_rows, 100), 200_000)
+    args.bulk_count = min(max(args.bulk_count, 1), 20)
     args.azure_time_budget = min(max(args.azure_time_budget, 5), 300)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
@@ -360,6 +520,8 @@ def main() -> None:
         bodies = {
             "one": json.dumps({"data": sample[:1]}),
             "big": json.dumps({"data": (sample * BIG_BATCH)[:BIG_BATCH]}).encode(),
+            **v2_body(model, sample[0]),
+            **bulk_bodies(model, sample, args.bulk_rows),
         }
         azure_model, azure_summary = None, ""
         if args.azure_baseline:
@@ -378,6 +540,68 @@ def main() -> None:
     if azure_summary:
         print(f"azure baseline model: {azure_summary}")
     print(table(results))
+    extras = extras_table(results, args.bulk_count)
+    if extras:
+        print()
+        print(f"bulk rows: {bodies['bulk_source']}")
+        print(extras)
+
+
+def v2_body(model: Path, record: dict) -> dict:
+    """The one-record V2 infer: path and JSON tensor body (one input per feature, shape [1])."""
+    card = json.loads((model / "model.json").read_text())
+    inputs = []
+    for feature in card["features"]:
+        value = record.get(feature["name"])
+        if value is None:
+            raise SystemExit(f"sample record has no value for {feature['name']!r}")
+        if feature["kind"] == "categorical":
+            datatype, value = "BYTES", str(value)
+        elif feature.get("dtype") == "int" and float(value).is_integer():
+            datatype, value = "INT64", int(value)
+        else:
+            datatype, value = "FP32", float(value)
+        inputs.append(
+            {"name": feature["name"], "shape": [1], "datatype": datatype, "data": [value]}
+        )
+    name = urllib.parse.quote(str(card.get("name", "model")), safe="")
+    return {"v2": json.dumps({"inputs": inputs}), "v2_path": f"/v2/models/{name}/infer"}
+
+
+def bulk_bodies(model: Path, sample: list[dict], rows: int, seed: int = 42) -> dict:
+    """The same ``rows`` records as a CSV body (header: the features) and as JSON records."""
+    card = json.loads((model / "model.json").read_text())
+    features = card["features"]
+    names = [f["name"] for f in features]
+    with DATA.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        data = list(reader) if set(names) <= set(reader.fieldnames or []) else []
+    if data:
+        picked = random.Random(seed).choices(data, k=rows)
+        source = f"{rows:,} rows resampled (seed {seed}) from {DATA.relative_to(REPO)}"
+        text_rows = [[row[n] for n in names] for row in picked]
+    else:
+        picked = (sample * (rows // len(sample) + 1))[:rows]
+        source = f"the artifact's {len(sample)} sample records repeated to {rows:,} rows"
+        text_rows = [["" if r.get(n) is None else str(r[n]) for n in names] for r in picked]
+    numeric = [f["kind"] != "categorical" for f in features]
+    records = [
+        {
+            n: (float(v) if v.strip() else None) if is_num else v
+            for n, v, is_num in zip(names, row, numeric, strict=True)
+        }
+        for row in text_rows
+    ]
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows(text_rows)
+    return {
+        "bulk_rows": rows,
+        "bulk_csv": out.getvalue().encode(),
+        "bulk_json": json.dumps({"data": records}).encode(),
+        "bulk_source": source,
+    }
 
 
 def build_fixture(workdir: Path) -> Path:
