@@ -52,7 +52,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data" / "bankmarketing_train.csv"
-CONF = REPO / "scorer" / "gunicorn.conf.py"
+CONF = REPO / "scorer" / "amlstack_scorer" / "gunicorn_conf.py"
 KEY = "bench-primary-key-0123456789abcdef"
 ENGINES = ("local", "spark", "http")
 TOLERANCE = 1e-5
