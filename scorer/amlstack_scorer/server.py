@@ -3,7 +3,7 @@
 - ``DrainingSyncWorker``: on SIGTERM a sync worker first serves the connections the kernel has
   already accepted for it (the listen backlog), then exits; gunicorn's own worker drops them,
   and their clients see a reset.
-- ``install()`` (called once in the master, from gunicorn.conf.py): gunicorn's protocol errors
+- ``install()`` (called once in the master, from gunicorn_conf.py): gunicorn's protocol errors
   (bad request line, header limits, bad chunking, ...) in the project's JSON error shape instead
   of its HTML page, and ``Server: amlstack`` instead of gunicorn's name.
 """
