@@ -1,9 +1,19 @@
-"""MANIFEST.json: the sha256 of every file of an artifact, written last and checked first."""
+"""MANIFEST.json: the sha256 of every file of an artifact, written last and checked first.
+
+An artifact holds plain files only, each named by a relative path inside its folder: a symbolic
+link anywhere in it (to a file or a folder, inside or outside), a path with ``..`` or an absolute
+path in the manifest or in model.json is refused, so nothing outside the folder is ever read.
+`read_verified` reads every file once, with its hash checked on the bytes read: the caller keeps
+those bytes and never needs the disk again (the scorer's workers build their model from them).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +34,73 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def plain_name(directory: Path, rel: str, where: str, *, nested: bool = True) -> str:
+    """``rel`` if it names a file inside the artifact: relative, no ``..``, no empty or ``.``
+    parts, no backslash (``nested=False``: one file name, no folder either)."""
+    if (
+        not isinstance(rel, str)
+        or not rel
+        or "\\" in rel
+        or "\x00" in rel
+        or rel.startswith("/")
+        or any(part in ("", ".", "..") for part in rel.split("/"))
+        or (not nested and "/" in rel)
+    ):
+        kind = "a plain file name" if not nested else "a relative path inside the artifact"
+        raise ArtifactError(
+            f"{directory}: {where} names {rel!r}, which is not {kind} (no '..', no absolute path)"
+        )
+    return rel
+
+
+def artifact_files(directory: Path) -> list[str]:
+    """Every file under ``directory`` (relative POSIX paths, sorted); refuses a symbolic link
+    anywhere in it and anything that is not a plain file or folder, naming it."""
+    found: list[str] = []
+    pending = [""]
+    while pending:
+        prefix = pending.pop()
+        try:
+            entries = sorted(os.scandir(directory / prefix), key=lambda e: e.name)
+        except OSError as exc:
+            raise ArtifactError(f"{directory}: cannot list {prefix or '.'} ({exc})") from None
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_symlink():
+                raise ArtifactError(
+                    f"{directory}: {rel} is a symbolic link; an artifact holds only plain files "
+                    "inside its folder (copy the file in instead of linking it)"
+                )
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(rel + "/")
+            elif entry.is_file(follow_symlinks=False):
+                found.append(rel)
+            else:
+                raise ArtifactError(f"{directory}: {rel} is not a plain file")
+    return sorted(found)
+
+
+def _read_plain(directory: Path, rel: str) -> bytes:
+    """The bytes of one file of the artifact, refusing a link put in its place meanwhile."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(directory / rel, flags)
+    except FileNotFoundError:
+        raise ArtifactError(f"{directory}: file {rel} listed in {MANIFEST} is missing") from None
+    except OSError as exc:
+        raise ArtifactError(f"{directory}: cannot read {rel} ({exc})") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ArtifactError(f"{directory}: {rel} is not a plain file")
+        return handle.read()
+
+
 def manifest_for(directory: Path) -> dict[str, Any]:
     """Build the manifest of every file under ``directory`` (the manifest itself excluded)."""
     files = {
-        p.relative_to(directory).as_posix(): sha256_file(p)
-        for p in sorted(directory.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
+        rel: hashlib.sha256(_read_plain(directory, rel)).hexdigest()
+        for rel in artifact_files(directory)
+        if rel != MANIFEST
     }
     return {"algorithm": "sha256", "files": files}
 
@@ -38,30 +109,56 @@ def write_manifest(directory: Path) -> None:
     (directory / MANIFEST).write_text(json.dumps(manifest_for(directory), indent=2) + "\n")
 
 
-def verify_manifest(directory: Path) -> dict[str, str]:
-    """Check every file against MANIFEST.json; refuse missing, changed or unlisted files."""
-    manifest_path = directory / MANIFEST
-    if not manifest_path.is_file():
+@dataclass(frozen=True)
+class ArtifactFiles:
+    """An artifact read into memory: every file's bytes, and the manifest's digests when the
+    hashes were checked. Nothing here touches the disk again."""
+
+    directory: Path
+    data: dict[str, bytes] = field(repr=False)
+    digests: dict[str, str] = field(default_factory=dict)
+
+    def get(self, rel: str) -> bytes | None:
+        return self.data.get(rel)
+
+
+def read_verified(directory: Path, *, verify: bool = True) -> ArtifactFiles:
+    """Read every file of the artifact once; with ``verify``, check each against MANIFEST.json
+    (refusing missing, changed or unlisted files) on the very bytes returned."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ArtifactError(f"{directory}: no such artifact directory")
+    present = artifact_files(directory)
+    if not verify:
+        return ArtifactFiles(directory, {rel: _read_plain(directory, rel) for rel in present})
+    if MANIFEST not in present:
         raise ArtifactError(f"{directory}: no {MANIFEST}; not an amlstack artifact")
+    manifest_path = directory / MANIFEST
     try:
-        listed = json.loads(manifest_path.read_text())["files"]
+        listed = json.loads(_read_plain(directory, MANIFEST))["files"]
+        if not isinstance(listed, dict):
+            raise TypeError("files is not an object")
     except (ValueError, KeyError, TypeError) as exc:
         raise ArtifactError(f"{manifest_path}: unreadable manifest ({exc})") from None
+    data: dict[str, bytes] = {}
     for rel, expected in listed.items():
-        path = directory / rel
-        if not path.is_file():
+        plain_name(directory, rel, MANIFEST)
+        if rel not in present:
             raise ArtifactError(f"{directory}: file {rel} listed in {MANIFEST} is missing")
-        if sha256_file(path) != expected:
+        raw = _read_plain(directory, rel)
+        if hashlib.sha256(raw).hexdigest() != expected:
             raise ArtifactError(
                 f"{directory}: file {rel} does not match its sha256 in {MANIFEST} "
                 "(the artifact was modified after it was written)"
             )
-    present = {
-        p.relative_to(directory).as_posix()
-        for p in directory.rglob("*")
-        if p.is_file() and p.name != MANIFEST
-    }
-    extra = sorted(present - set(listed))
+        data[rel] = raw
+    extra = sorted(set(present) - set(listed) - {MANIFEST})
     if extra:
         raise ArtifactError(f"{directory}: file {extra[0]} is not listed in {MANIFEST}")
-    return listed
+    return ArtifactFiles(directory, data, dict(listed))
+
+
+def verify_manifest(directory: Path) -> dict[str, str]:
+    """Check every file against MANIFEST.json; refuse missing, changed or unlisted files and
+    any symbolic link. Returns the listed digests (relative path -> sha256)."""
+    return read_verified(directory).digests

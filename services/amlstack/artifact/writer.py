@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from amlstack.artifact.manifest import write_manifest
+from amlstack.artifact.manifest import plain_name, write_manifest
 from amlstack.artifact.names import MODEL_JSON, PROFILE_FILE, SAMPLE_INPUT
 from amlstack.artifact.schema import ModelCard, to_json
 
@@ -27,6 +27,7 @@ def write_artifact(
     ``extra_json`` files (name -> document), the ``report`` folder, and last the manifest."""
     card_json = to_json(card)
     msgspec.json.decode(card_json, type=ModelCard)  # never write a card that would not read back
+    plain_name(folder, card.model.file, "model.json model.file", nested=False)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / card.model.file).write_bytes(onnx_model)
     (folder / MODEL_JSON).write_bytes(card_json)
