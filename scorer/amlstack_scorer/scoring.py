@@ -110,8 +110,7 @@ class ScoringEndpoint:
                 f"Content-Type must be {JSON_MIMETYPE} or {CSV_MIMETYPE}, "
                 f"got {mimetype or 'none'!r}"
             )
-        records, prefix, params = schema.decode_payload(self.read_body(environ))
-        batch = schema.encode(records, prefix)
+        batch, params = schema.read(self.read_body(environ))
         proba, indices, labels = self._predict(batch, request_id)
         answer = state.answer(labels, proba.tolist())
         if explain.requested(environ.get("QUERY_STRING", ""), params):
