@@ -34,7 +34,7 @@ import tempfile
 from gunicorn.glogging import Logger
 
 from amlstack.artifact.manifest import ArtifactError
-from amlstack_scorer import logs, server, wsgi
+from amlstack_scorer import logs, server
 from amlstack_scorer.auth import generate_key_file
 from amlstack_scorer.settings import Settings, SettingsError
 
@@ -121,6 +121,8 @@ limit_request_fields = 100
 
 def on_starting(server):
     """Read and verify the artifact once, in the master, before any worker forks (see above)."""
+    from amlstack_scorer import wsgi  # after PROMETHEUS_MULTIPROC_DIR is set (above)
+
     try:
         wsgi.preload(_settings)
     except (ArtifactError, SettingsError) as exc:

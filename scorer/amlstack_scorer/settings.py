@@ -17,6 +17,7 @@ WORKER_CLASS_ENV = c.ENV_PREFIX + "WORKER_CLASS"
 HOST_ENV = c.ENV_PREFIX + "HOST"
 PORT_ENV = c.ENV_PREFIX + "PORT"
 TIMEOUT_ENV = c.ENV_PREFIX + "TIMEOUT"
+REQUEST_DEADLINE_ENV = c.ENV_PREFIX + "REQUEST_DEADLINE_S"
 GRACEFUL_TIMEOUT_ENV = c.ENV_PREFIX + "GRACEFUL_TIMEOUT"
 MAX_REQUESTS_ENV = c.ENV_PREFIX + "MAX_REQUESTS"
 MAX_BATCH_ENV = c.ENV_PREFIX + "MAX_BATCH"
@@ -53,6 +54,7 @@ class Settings:
     threads: int = c.DEFAULT_THREADS
     worker_class: str = c.DEFAULT_WORKER_CLASS
     timeout_s: int = c.DEFAULT_TIMEOUT_S
+    request_deadline_s: float = c.DEFAULT_REQUEST_DEADLINE_S  # 0: no deadline
     graceful_timeout_s: int = c.DEFAULT_TIMEOUT_S
     max_requests: int = 100_000
     max_batch: int = c.DEFAULT_MAX_BATCH
@@ -95,6 +97,9 @@ class Settings:
             threads=r.integer(THREADS_ENV, cls.threads, low=1, high=256),
             worker_class=r.choice(WORKER_CLASS_ENV, cls.worker_class, WORKER_CLASSES),
             timeout_s=r.integer(TIMEOUT_ENV, cls.timeout_s, low=1, high=3600),
+            request_deadline_s=r.number(
+                REQUEST_DEADLINE_ENV, cls.request_deadline_s, low=0.0, high=3600.0
+            ),
             graceful_timeout_s=r.integer(GRACEFUL_TIMEOUT_ENV, cls.graceful_timeout_s, low=1),
             max_requests=r.integer(MAX_REQUESTS_ENV, cls.max_requests, low=0),
             max_batch=r.integer(MAX_BATCH_ENV, cls.max_batch, low=1),
@@ -170,6 +175,18 @@ class _Reader:
             if value < low or (high is not None and value > high):
                 bound = f"between {low} and {high}" if high is not None else f">= {low}"
                 raise SettingsError(f"{name}: must be {bound}, got {value}")
+            return value
+
+        return self._get(name, default, parse)
+
+    def number(self, name: str, default: float, *, low: float, high: float) -> float:
+        def parse(raw: str) -> float:
+            try:
+                value = float(raw)
+            except ValueError:
+                raise SettingsError(f"{name}: expected a number of seconds, got {raw!r}") from None
+            if not low <= value <= high:  # NaN fails this too
+                raise SettingsError(f"{name}: must be between {low:g} and {high:g}, got {raw}")
             return value
 
         return self._get(name, default, parse)
