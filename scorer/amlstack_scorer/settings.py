@@ -28,6 +28,8 @@ LOG_LEVEL_ENV = c.ENV_PREFIX + "LOG_LEVEL"
 ACCESS_LOG_ENV = c.ENV_PREFIX + "ACCESS_LOG"
 # Addresses (IPs or CIDR ranges, comma-separated) whose X-Forwarded-Proto/Host are believed.
 TRUSTED_PROXIES_ENV = c.ENV_PREFIX + "TRUSTED_PROXIES"
+# Ed25519 public key (PEM file path, PEM text or base64): the artifact's manifest must be signed.
+MANIFEST_PUBLIC_KEY_ENV = c.ENV_PREFIX + "MANIFEST_PUBLIC_KEY"
 AZUREML_MODEL_DIR_ENV = "AZUREML_MODEL_DIR"  # set by Azure ML on managed online endpoints
 
 DEFAULT_CORS = ("http://localhost:8080", "http://127.0.0.1:8080")  # the Swagger UI container
@@ -69,6 +71,18 @@ class Settings:
     access_log: bool = True
     appinsights_connection_string: str | None = field(default=None, repr=False)
     trusted_proxies: tuple[Network, ...] = ()
+    manifest_public_key: str | None = field(default=None, repr=False)
+
+    def public_key(self):
+        """The loaded manifest key (None: signatures are not checked); SettingsError if bad."""
+        if not self.manifest_public_key:
+            return None
+        from amlstack.artifact.manifest import ArtifactError, load_public_key
+
+        try:
+            return load_public_key(self.manifest_public_key)
+        except (ValueError, OSError, ArtifactError) as exc:
+            raise SettingsError(f"{MANIFEST_PUBLIC_KEY_ENV}: {exc}") from None
 
     @property
     def auth_enabled(self) -> bool:
@@ -114,8 +128,10 @@ class Settings:
             access_log=r.flag(ACCESS_LOG_ENV, cls.access_log),
             appinsights_connection_string=env.get(c.APPINSIGHTS_ENV) or None,
             trusted_proxies=r.networks(TRUSTED_PROXIES_ENV),
+            manifest_public_key=r.text(MANIFEST_PUBLIC_KEY_ENV, "") or None,
         )
         settings.check_auth()
+        settings.public_key()  # a bad key stops the scorer at start, naming the variable
         return settings
 
     def check_auth(self) -> None:

@@ -60,7 +60,7 @@ def preload(settings: Settings) -> ArtifactFiles:
     global _artifact
     directory = settings.require_model_dir()
     if _artifact is None:
-        _artifact = read_verified(directory)
+        _artifact = read_verified(directory, public_key=settings.public_key())
         log.info("artifact %s read and verified (%d files)", directory, len(_artifact.data))
     elif directory != _artifact.directory:
         log.warning(
@@ -92,8 +92,10 @@ def build() -> Flask:
     settings = load_settings()
     logs.configure(settings.log_level)
     try:
-        source = _artifact if _artifact is not None else settings.require_model_dir()
-        model = Model(source, threads=1)
+        if _artifact is not None:  # verified (and its signature checked) by the master
+            model = Model(_artifact, threads=1)
+        else:
+            model = Model(settings.require_model_dir(), public_key=settings.public_key())
         return create_app(settings, model, observers=_observers(model))
     except (SettingsError, ArtifactError) as exc:
         _fail(str(exc))

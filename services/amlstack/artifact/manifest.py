@@ -5,10 +5,17 @@ link anywhere in it (to a file or a folder, inside or outside), a path with ``..
 path in the manifest or in model.json is refused, so nothing outside the folder is ever read.
 `read_verified` reads every file once, with its hash checked on the bytes read: the caller keeps
 those bytes and never needs the disk again (the scorer's workers build their model from them).
+
+Signed artifacts: ``amlstack train --sign-key KEY.pem`` (an Ed25519 private key) writes
+MANIFEST.sig, the signature of MANIFEST.json's bytes. A reader given the public key
+(the scorer's AMLSTACK_MANIFEST_PUBLIC_KEY) refuses an artifact whose manifest is unsigned or
+signed by another key, so changing a file and re-hashing the manifest is no longer enough.
+Without a public key the signature is not checked. Needs the ``cryptography`` package.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -17,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from amlstack.artifact.names import MANIFEST
+from amlstack.artifact.names import MANIFEST, MANIFEST_SIGNATURE
 
 _CHUNK = 1 << 20
 
@@ -100,7 +107,7 @@ def manifest_for(directory: Path) -> dict[str, Any]:
     files = {
         rel: hashlib.sha256(_read_plain(directory, rel)).hexdigest()
         for rel in artifact_files(directory)
-        if rel != MANIFEST
+        if rel not in (MANIFEST, MANIFEST_SIGNATURE)
     }
     return {"algorithm": "sha256", "files": files}
 
@@ -122,9 +129,73 @@ class ArtifactFiles:
         return self.data.get(rel)
 
 
-def read_verified(directory: Path, *, verify: bool = True) -> ArtifactFiles:
+def _ed25519():
+    try:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+    except ImportError:  # pragma: no cover - cryptography ships with the dev and train extras
+        raise ArtifactError(
+            "signed manifests need the 'cryptography' package (pip install cryptography)"
+        ) from None
+    return InvalidSignature, serialization, ed25519
+
+
+def load_public_key(value: str) -> Any:
+    """An Ed25519 public key from a PEM file's path, PEM text, or the raw 32 bytes in base64;
+    ValueError saying what is wrong."""
+    _, serialization, ed25519 = _ed25519()
+    text = value.strip()
+    if not text.startswith("-----BEGIN") and Path(text).is_file():
+        text = Path(text).read_text().strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(text.encode())
+        else:
+            key = ed25519.Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"not an Ed25519 public key (a PEM file, PEM text or 32 bytes in base64): {exc}"
+        ) from None
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise ValueError(f"a {type(key).__name__}, not an Ed25519 public key")
+    return key
+
+
+def sign_manifest(directory: Path, private_key: Path) -> None:
+    """Write MANIFEST.sig: the Ed25519 signature of ``directory``'s MANIFEST.json."""
+    _, serialization, ed25519 = _ed25519()
+    try:
+        key = serialization.load_pem_private_key(Path(private_key).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ArtifactError(f"{private_key}: not a readable unencrypted PEM key ({exc})") from None
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise ArtifactError(f"{private_key}: a {type(key).__name__}, not an Ed25519 private key")
+    signature = key.sign(_read_plain(directory, MANIFEST))
+    (directory / MANIFEST_SIGNATURE).write_text(base64.b64encode(signature).decode() + "\n")
+
+
+def _check_signature(directory: Path, manifest: bytes, public_key: Any) -> None:
+    invalid_signature, _, _ = _ed25519()
+    if MANIFEST_SIGNATURE not in artifact_files(directory):
+        raise ArtifactError(
+            f"{directory}: {MANIFEST} is not signed ({MANIFEST_SIGNATURE} is missing) and a "
+            "public key is configured; sign it at training (amlstack train --sign-key)"
+        )
+    try:
+        signature = base64.b64decode(_read_plain(directory, MANIFEST_SIGNATURE), validate=False)
+        public_key.verify(signature, manifest)
+    except (invalid_signature, ValueError):
+        raise ArtifactError(
+            f"{directory}: {MANIFEST_SIGNATURE} does not verify {MANIFEST} with the configured "
+            "public key (the manifest was changed after signing, or another key signed it)"
+        ) from None
+
+
+def read_verified(directory: Path, *, verify: bool = True, public_key: Any = None) -> ArtifactFiles:
     """Read every file of the artifact once; with ``verify``, check each against MANIFEST.json
-    (refusing missing, changed or unlisted files) on the very bytes returned."""
+    (refusing missing, changed or unlisted files) on the very bytes returned, and with
+    ``public_key`` (`load_public_key`) the manifest's signature first."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ArtifactError(f"{directory}: no such artifact directory")
@@ -134,8 +205,11 @@ def read_verified(directory: Path, *, verify: bool = True) -> ArtifactFiles:
     if MANIFEST not in present:
         raise ArtifactError(f"{directory}: no {MANIFEST}; not an amlstack artifact")
     manifest_path = directory / MANIFEST
+    manifest = _read_plain(directory, MANIFEST)
+    if public_key is not None:
+        _check_signature(directory, manifest, public_key)
     try:
-        listed = json.loads(_read_plain(directory, MANIFEST))["files"]
+        listed = json.loads(manifest)["files"]
         if not isinstance(listed, dict):
             raise TypeError("files is not an object")
     except (ValueError, KeyError, TypeError) as exc:
@@ -152,13 +226,13 @@ def read_verified(directory: Path, *, verify: bool = True) -> ArtifactFiles:
                 "(the artifact was modified after it was written)"
             )
         data[rel] = raw
-    extra = sorted(set(present) - set(listed) - {MANIFEST})
+    extra = sorted(set(present) - set(listed) - {MANIFEST, MANIFEST_SIGNATURE})
     if extra:
         raise ArtifactError(f"{directory}: file {extra[0]} is not listed in {MANIFEST}")
     return ArtifactFiles(directory, data, dict(listed))
 
 
-def verify_manifest(directory: Path) -> dict[str, str]:
+def verify_manifest(directory: Path, *, public_key: Any = None) -> dict[str, str]:
     """Check every file against MANIFEST.json; refuse missing, changed or unlisted files and
     any symbolic link. Returns the listed digests (relative path -> sha256)."""
-    return read_verified(directory).digests
+    return read_verified(directory, public_key=public_key).digests

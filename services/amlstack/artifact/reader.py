@@ -76,12 +76,17 @@ class Model:
     """
 
     def __init__(
-        self, source: str | Path | ArtifactFiles, *, threads: int = 1, verify: bool = True
+        self,
+        source: str | Path | ArtifactFiles,
+        *,
+        threads: int = 1,
+        verify: bool = True,
+        public_key: Any = None,
     ) -> None:
         if isinstance(source, ArtifactFiles):
             self.contents = source
         else:
-            self.contents = read_verified(Path(source), verify=verify)
+            self.contents = read_verified(Path(source), verify=verify, public_key=public_key)
         self.directory = self.contents.directory
         self.files = self.contents.digests
         self.card = card_from_files(self.contents)
