@@ -34,6 +34,9 @@ DEFAULT_WORKERS = 2
 DEFAULT_WORKER_CLASS = "sync"  # measured against gthread: see gunicorn_conf.py
 DEFAULT_THREADS = 1  # threads per worker; only a gthread worker uses more than one
 DEFAULT_TIMEOUT_S = 30
+# A request not scored this long after it was accepted is answered 503 + Retry-After, unscored:
+# its client (Azure's front end times out after 5 s by default) has most likely given up.
+DEFAULT_REQUEST_DEADLINE_S = 5.0
 DEFAULT_MAX_BATCH = 10_000
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 

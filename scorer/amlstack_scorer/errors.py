@@ -83,6 +83,21 @@ class NotReady(ScorerError):
     code = "not_ready"
 
 
+class DeadlineExceeded(ScorerError):
+    """Accepted too long ago to be worth scoring (AMLSTACK_REQUEST_DEADLINE_S): not scored."""
+
+    status = 503
+    code = "deadline_exceeded"
+    retry_after = 1
+
+
+class ClientGone(ScorerError):
+    """The client closed its connection before scoring began: not scored, nobody to answer."""
+
+    status = 499  # nginx's "client closed request"; only the access log and metrics see it
+    code = "client_gone"
+
+
 _FROM_WERKZEUG: dict[int, type[ScorerError]] = {
     400: BadRequest,
     404: NotFound,
@@ -108,6 +123,9 @@ def render(exc: ScorerError, request_id: str | None) -> tuple[bytes, list[tuple[
         headers.append(("WWW-Authenticate", exc.challenge))
     if isinstance(exc, MethodNotAllowed) and exc.allowed:
         headers.append(("Allow", ", ".join(exc.allowed)))
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers.append(("Retry-After", str(retry_after)))
     return encode(body), headers
 
 

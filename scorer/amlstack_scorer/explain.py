@@ -23,6 +23,8 @@ from urllib.parse import parse_qs
 
 import numpy as np
 
+from amlstack_scorer.errors import InvalidInput
+
 MAX_RECORDS = 100  # explanations cost K*(d+1) model rows per record: bounded per request
 TOLERANCE = 1e-5  # |base + sum(contributions) - score|, float32 outputs
 
@@ -91,14 +93,24 @@ class Explainer:
 
 
 _TRUE = ("true", "1", "yes")
+# What ?explain= takes (the documents list exactly these); anything else is a 422.
+QUERY_VALUES = {"true": True, "True": True, "1": True, "yes": True,
+                "false": False, "False": False, "0": False, "no": False}  # fmt: skip
 
 
 def requested(query_string: str, global_parameters: Mapping[str, Any] | None) -> bool:
     """``?explain=true``, or ``"GlobalParameters": {"explain": true}`` (AutoML v2 payloads)."""
     if query_string and "explain" in query_string:
-        values = parse_qs(query_string).get("explain", [])
-        if values and values[-1].lower() in _TRUE:
-            return True
+        values = parse_qs(query_string, keep_blank_values=True).get("explain", [])
+        if values:
+            wanted = QUERY_VALUES.get(values[-1])
+            if wanted is None:
+                raise InvalidInput(
+                    f"explain must be one of {', '.join(QUERY_VALUES)}; got {values[-1]!r}",
+                    field="explain",
+                )
+            if wanted:
+                return True
     flag = (global_parameters or {}).get("explain")
     return flag is True or (isinstance(flag, str) and flag.lower() in _TRUE)
 

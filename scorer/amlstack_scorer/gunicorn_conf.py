@@ -8,10 +8,20 @@ queueing (p99 doubles) and run-to-run variance without adding throughput. Sync w
 keep-alive connections; the clients here (Azure's front end, Locust, ab) do not need them.
 AMLSTACK_WORKER_CLASS=gthread remains available for slow clients reaching the port directly.
 
-No preload of the app: every worker loads and verifies the artifact itself after fork (an
-onnxruntime imported before fork stopped workers from exiting on SIGTERM until graceful_timeout,
-and telemetry must start per worker before the app exists). The master imports the rest of the
-serving code once; start-up to ready measured 0.54-0.58 s (bench_scorer.py, "start s").
+The artifact is read once per container: the master reads every file of it and checks it
+against the manifest into memory (`on_starting`, before any worker exists); each worker builds
+its onnxruntime session from those bytes after fork. So a worker that replaces a dead one
+(kill -9, timeout) or a recycled one (max_requests), and the workers SIGHUP starts, serve the
+model verified at start even when the files on disk changed since; they never re-read them.
+SIGHUP replaces the workers (each reads the key file as it starts), never re-reads the
+artifact (wsgi.preload keeps the first bytes even if this module were executed again): a new
+artifact is served by a new container (a rollout). A bad artifact stops the master at start,
+with one line, before it listens.
+
+No preload of the app itself: onnxruntime is imported only in the workers (imported before fork,
+it stopped workers from exiting on SIGTERM until graceful_timeout), and telemetry must start per
+worker before the app exists. The master imports the rest of the serving code once; start-up to
+ready measured 0.54-0.58 s (bench_scorer.py, "start s").
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
+from amlstack.artifact.manifest import ArtifactError
 from amlstack_scorer import logs, server
 from amlstack_scorer.auth import generate_key_file
 from amlstack_scorer.settings import Settings, SettingsError
@@ -106,6 +117,16 @@ loglevel = _settings.log_level.lower()
 # The request line and headers are bounded; the body limit is the app's (AMLSTACK_MAX_BODY_BYTES).
 limit_request_line = 8190
 limit_request_fields = 100
+
+
+def on_starting(server):
+    """Read and verify the artifact once, in the master, before any worker forks (see above)."""
+    from amlstack_scorer import wsgi  # after PROMETHEUS_MULTIPROC_DIR is set (above)
+
+    try:
+        wsgi.preload(_settings)
+    except (ArtifactError, SettingsError) as exc:
+        sys.exit(f"amlstack scorer: {exc}")
 
 
 def post_fork(server, worker):

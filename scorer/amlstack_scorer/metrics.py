@@ -55,6 +55,13 @@ class Metrics:
             ["feature"],
             registry=r,
         )
+        self.abandoned = Counter(
+            "amlstack_requests_not_scored",
+            "Scoring requests dropped unscored: client_gone (the client left before scoring), "
+            "deadline_exceeded (accepted longer ago than AMLSTACK_REQUEST_DEADLINE_S)",
+            ["reason"],
+            registry=r,
+        )
         info = Gauge(
             "amlstack_model_info",
             "The model being served (value 1)",
@@ -77,6 +84,9 @@ class Metrics:
             self._request_children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def observe_abandoned(self, reason: str) -> None:
+        self.abandoned.labels(reason).inc()
 
     def observe_scores(
         self, labels: list, unseen: dict[str, int], missing: dict[str, int] | None = None

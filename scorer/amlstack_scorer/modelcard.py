@@ -9,7 +9,6 @@ of the report's PNG files, only those the artifact's manifest lists.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
@@ -44,7 +43,7 @@ def card(model: Model) -> dict[str, Any]:
     training = meta.get("training") or {}
     holdout = (meta.get("metrics") or {}).get("holdout") or {}
     rows = training.get("rows")
-    profile_path = model.directory / PROFILE_FILE
+    profile = model.read_json(PROFILE_FILE)
     spec = meta.get("model") or {}
     return {
         "name": model.name,
@@ -64,7 +63,7 @@ def card(model: Model) -> dict[str, Any]:
             k: v for k, v in holdout.items() if isinstance(v, int | float) and k not in NOT_METRICS
         },
         "report": report_files(model),
-        "profile": json.loads(profile_path.read_text()) if profile_path.is_file() else {},
+        "profile": profile if profile is not None else {},
     }
 
 
@@ -87,5 +86,5 @@ def register(app: Flask, state: ScorerState) -> None:
         model = loaded()
         if name not in report_files(model):
             raise NotFound(f"the model's report has no file {name!r}")
-        body = (model.directory / REPORT_DIR / Path(name).name).read_bytes()
+        body = model.read(f"{REPORT_DIR}/{name}") or b""  # as verified at load, not re-read
         return Response(body, mimetype="image/png")

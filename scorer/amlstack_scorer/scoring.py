@@ -17,10 +17,12 @@ from http import HTTPStatus
 import numpy as np
 
 from amlstack.artifact.encoding import Encoded
-from amlstack_scorer import csv_body, errors, explain, telemetry
+from amlstack_scorer import csv_body, deadline, errors, explain, telemetry
 from amlstack_scorer.contract import CSV_MIMETYPE, JSON_MIMETYPE, REQUEST_ID_HEADER, SCORING_ROUTE
 from amlstack_scorer.errors import (
     BadRequest,
+    ClientGone,
+    DeadlineExceeded,
     InvalidInput,
     MethodNotAllowed,
     ModelFailure,
@@ -37,6 +39,7 @@ SAFETY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-s
 
 log = logging.getLogger("amlstack.scorer")
 STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
+STATUS_LINES[ClientGone.status] = f"{ClientGone.status} Client Closed Request"
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
@@ -57,6 +60,7 @@ class ScoringEndpoint:
     def _score_route(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
         state = self.state
+        accepted = deadline.accepted_at(environ, state.settings, time.time())
         request_id = state.request_id(environ.get("HTTP_X_REQUEST_ID"))
         method = environ.get("REQUEST_METHOD", "")
         origin = environ.get("HTTP_ORIGIN")
@@ -65,7 +69,7 @@ class ScoringEndpoint:
         content_type = JSON_MIMETYPE
         try:
             if method == "POST":
-                body, batch, answer_headers = self._score(environ, request_id)
+                body, batch, answer_headers = self._score(environ, request_id, accepted)
                 status = 200
                 if answer_headers:  # a CSV answer: its own Content-Type and model headers
                     headers, content_type = answer_headers[1:], answer_headers[0][1]
@@ -77,6 +81,8 @@ class ScoringEndpoint:
         except ScorerError as exc:
             status = exc.status
             body, headers = errors.render(exc, request_id)
+            if isinstance(exc, ClientGone | DeadlineExceeded):
+                self._abandoned(exc, request_id)
         except Exception as exc:  # the last line of defence: no trace reaches the client
             log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
             telemetry.record_exception(exc)
@@ -93,7 +99,12 @@ class ScoringEndpoint:
         state.record(SCORING_ROUTE, method, status, elapsed, request_id, batch)
         return [body]
 
-    def _score(self, environ: dict, request_id: str) -> tuple[bytes, int, list]:
+    def _abandoned(self, exc: ScorerError, request_id: str) -> None:
+        log.warning("request not scored: %s", exc.message, extra={"request_id": request_id})
+        if self.state.metrics is not None:
+            self.state.metrics.observe_abandoned(exc.code)
+
+    def _score(self, environ: dict, request_id: str, accepted: float) -> tuple[bytes, int, list]:
         """The answer's body, its batch size, and (CSV only) its Content-Type and headers."""
         state = self.state
         if state.keystore is not None:
@@ -105,20 +116,21 @@ class ScoringEndpoint:
         mimetype = mimetype.strip().lower()
         if mimetype != JSON_MIMETYPE:
             if mimetype == CSV_MIMETYPE:
-                return self._score_csv(environ, request_id, params)
+                return self._score_csv(environ, request_id, params, accepted)
             raise UnsupportedMediaType(
                 f"Content-Type must be {JSON_MIMETYPE} or {CSV_MIMETYPE}, "
                 f"got {mimetype or 'none'!r}"
             )
-        records, prefix, params = schema.decode_payload(self.read_body(environ))
-        batch = schema.encode(records, prefix)
-        proba, indices, labels = self._predict(batch, request_id)
+        batch, params = schema.read(self._read_wanted(environ, accepted))
+        proba, indices, labels = self._predict(batch, request_id, accepted)
         answer = state.answer(labels, proba.tolist())
         if explain.requested(environ.get("QUERY_STRING", ""), params):
             answer["explanations"] = state.explain(batch.matrix, indices)
         return encode(answer), batch.size, []
 
-    def _score_csv(self, environ: dict, request_id: str, params: str) -> tuple[bytes, int, list]:
+    def _score_csv(
+        self, environ: dict, request_id: str, params: str, accepted: float
+    ) -> tuple[bytes, int, list]:
         """A CSV body, encoded column-wise, answered in CSV (see csv_body)."""
         state, model = self.state, self.state.model
         if explain.requested(environ.get("QUERY_STRING", ""), None):
@@ -126,17 +138,28 @@ class ScoringEndpoint:
                 "explanations are answered for application/json requests only", field="explain"
             )
         batch, delimiter = csv_body.decode(
-            self.read_body(environ), params, model, state.settings.max_batch
+            self._read_wanted(environ, accepted), params, model, state.settings.max_batch
         )
-        proba, indices, _ = self._predict(batch, request_id)
+        proba, indices, _ = self._predict(batch, request_id, accepted)
         body = csv_body.encode_answer(model.classes, proba, indices, delimiter)
         return body, batch.size, csv_body.answer_headers(model, state.threshold)
 
-    def _predict(self, batch: Encoded, request_id: str) -> tuple[np.ndarray, list[int], list]:
+    def _read_wanted(self, environ: dict, accepted: float) -> bytes:
+        """The body, unless nobody waits for the answer any more (deadline, client gone):
+        then the request is dropped before any decoding or scoring."""
+        body = self.read_body(environ)
+        deadline.check_deadline(self.state.settings, accepted)
+        deadline.check_client(environ)
+        return body
+
+    def _predict(
+        self, batch: Encoded, request_id: str, accepted: float
+    ) -> tuple[np.ndarray, list[int], list]:
         """Observe, score and count one encoded batch: probabilities, class indices, labels."""
         state, model = self.state, self.state.model
         if state.observers:
             state.observe(batch.matrix, batch.size)
+        deadline.check_deadline(state.settings, accepted)  # decoding a large batch took time
         try:
             proba = model.predict_proba(batch.matrix)
             indices = model.label_indices(proba).tolist()

@@ -17,6 +17,7 @@ WORKER_CLASS_ENV = c.ENV_PREFIX + "WORKER_CLASS"
 HOST_ENV = c.ENV_PREFIX + "HOST"
 PORT_ENV = c.ENV_PREFIX + "PORT"
 TIMEOUT_ENV = c.ENV_PREFIX + "TIMEOUT"
+REQUEST_DEADLINE_ENV = c.ENV_PREFIX + "REQUEST_DEADLINE_S"
 GRACEFUL_TIMEOUT_ENV = c.ENV_PREFIX + "GRACEFUL_TIMEOUT"
 MAX_REQUESTS_ENV = c.ENV_PREFIX + "MAX_REQUESTS"
 MAX_BATCH_ENV = c.ENV_PREFIX + "MAX_BATCH"
@@ -27,6 +28,8 @@ LOG_LEVEL_ENV = c.ENV_PREFIX + "LOG_LEVEL"
 ACCESS_LOG_ENV = c.ENV_PREFIX + "ACCESS_LOG"
 # Addresses (IPs or CIDR ranges, comma-separated) whose X-Forwarded-Proto/Host are believed.
 TRUSTED_PROXIES_ENV = c.ENV_PREFIX + "TRUSTED_PROXIES"
+# Ed25519 public key (PEM file path, PEM text or base64): the artifact's manifest must be signed.
+MANIFEST_PUBLIC_KEY_ENV = c.ENV_PREFIX + "MANIFEST_PUBLIC_KEY"
 AZUREML_MODEL_DIR_ENV = "AZUREML_MODEL_DIR"  # set by Azure ML on managed online endpoints
 
 DEFAULT_CORS = ("http://localhost:8080", "http://127.0.0.1:8080")  # the Swagger UI container
@@ -53,6 +56,7 @@ class Settings:
     threads: int = c.DEFAULT_THREADS
     worker_class: str = c.DEFAULT_WORKER_CLASS
     timeout_s: int = c.DEFAULT_TIMEOUT_S
+    request_deadline_s: float = c.DEFAULT_REQUEST_DEADLINE_S  # 0: no deadline
     graceful_timeout_s: int = c.DEFAULT_TIMEOUT_S
     max_requests: int = 100_000
     max_batch: int = c.DEFAULT_MAX_BATCH
@@ -67,6 +71,18 @@ class Settings:
     access_log: bool = True
     appinsights_connection_string: str | None = field(default=None, repr=False)
     trusted_proxies: tuple[Network, ...] = ()
+    manifest_public_key: str | None = field(default=None, repr=False)
+
+    def public_key(self):
+        """The loaded manifest key (None: signatures are not checked); SettingsError if bad."""
+        if not self.manifest_public_key:
+            return None
+        from amlstack.artifact.manifest import ArtifactError, load_public_key
+
+        try:
+            return load_public_key(self.manifest_public_key)
+        except (ValueError, OSError, ArtifactError) as exc:
+            raise SettingsError(f"{MANIFEST_PUBLIC_KEY_ENV}: {exc}") from None
 
     @property
     def auth_enabled(self) -> bool:
@@ -95,6 +111,9 @@ class Settings:
             threads=r.integer(THREADS_ENV, cls.threads, low=1, high=256),
             worker_class=r.choice(WORKER_CLASS_ENV, cls.worker_class, WORKER_CLASSES),
             timeout_s=r.integer(TIMEOUT_ENV, cls.timeout_s, low=1, high=3600),
+            request_deadline_s=r.number(
+                REQUEST_DEADLINE_ENV, cls.request_deadline_s, low=0.0, high=3600.0
+            ),
             graceful_timeout_s=r.integer(GRACEFUL_TIMEOUT_ENV, cls.graceful_timeout_s, low=1),
             max_requests=r.integer(MAX_REQUESTS_ENV, cls.max_requests, low=0),
             max_batch=r.integer(MAX_BATCH_ENV, cls.max_batch, low=1),
@@ -109,8 +128,10 @@ class Settings:
             access_log=r.flag(ACCESS_LOG_ENV, cls.access_log),
             appinsights_connection_string=env.get(c.APPINSIGHTS_ENV) or None,
             trusted_proxies=r.networks(TRUSTED_PROXIES_ENV),
+            manifest_public_key=r.text(MANIFEST_PUBLIC_KEY_ENV, "") or None,
         )
         settings.check_auth()
+        settings.public_key()  # a bad key stops the scorer at start, naming the variable
         return settings
 
     def check_auth(self) -> None:
@@ -170,6 +191,18 @@ class _Reader:
             if value < low or (high is not None and value > high):
                 bound = f"between {low} and {high}" if high is not None else f">= {low}"
                 raise SettingsError(f"{name}: must be {bound}, got {value}")
+            return value
+
+        return self._get(name, default, parse)
+
+    def number(self, name: str, default: float, *, low: float, high: float) -> float:
+        def parse(raw: str) -> float:
+            try:
+                value = float(raw)
+            except ValueError:
+                raise SettingsError(f"{name}: expected a number of seconds, got {raw!r}") from None
+            if not low <= value <= high:  # NaN fails this too
+                raise SettingsError(f"{name}: must be between {low:g} and {high:g}, got {raw}")
             return value
 
         return self._get(name, default, parse)

@@ -94,8 +94,7 @@ class ScorerState:
         self.model_info = {"name": model.name, "version": model.version}
         self.class_keys = [str(k) for k in model.classes]
         self.threshold = model.threshold if len(model.classes) == 2 else None
-        path = model.directory / PROFILE_FILE
-        self.profile = path.read_bytes() if path.is_file() else None
+        self.profile = model.read(PROFILE_FILE)
         features = json.loads(self.profile).get("features") if self.profile else None
         self.swagger = SwaggerDocs(
             model, self.settings.max_batch, features, self._example_answer(model, features)

@@ -22,6 +22,7 @@ import numpy as np
 from amlstack.artifact.encoding import FLOAT32_MAX, Feature
 from amlstack.artifact.reader import Model
 from amlstack_scorer import contract as c
+from amlstack_scorer import explain
 from amlstack_scorer.validation import may_be_missing
 
 # In backticks: Swagger UI renders descriptions as Markdown, where a bare <key> is an HTML tag.
@@ -190,10 +191,18 @@ def threshold_text(model: Model) -> str:
     )
 
 
+# /score's 503 has a second cause: the request waited past AMLSTACK_REQUEST_DEADLINE_S.
+SCORE_CODES = {
+    **ERROR_CODES,
+    "503": "The model is not loaded yet, or the request waited past the scorer's deadline "
+    "and was not scored (retry after the Retry-After seconds)",
+}
+
+
 def _responses(ok: dict[str, Any], codes: tuple[str, ...], error: dict) -> dict[str, Any]:
     out = {"200": ok}
     for code in codes:
-        out[code] = {"description": ERROR_CODES[code], **error}
+        out[code] = {"description": SCORE_CODES[code], **error}
     return out
 
 
@@ -261,6 +270,9 @@ def _explanations(model: Model) -> dict[str, Any]:
     }
 
 
+# The values ?explain= takes (explain.QUERY_VALUES): a boolean in the document would promise
+# that only true/false work, and refusing 1/yes would break clients.
+EXPLAIN_VALUES = list(explain.QUERY_VALUES)
 SCORE_ERRORS = ("400", "401", "413", "415", "422", "500", "503")
 PROFILE_ERRORS = ("401", "404", "503")
 
@@ -526,7 +538,8 @@ def swagger2(
                     "name": "explain",
                     "in": "query",
                     "required": False,
-                    "type": "boolean",
+                    "type": "string",
+                    "enum": EXPLAIN_VALUES,
                     "description": EXPLAIN_HELP,
                 },
                 {
@@ -603,7 +616,7 @@ def openapi3(
                     "name": "explain",
                     "in": "query",
                     "required": False,
-                    "schema": {"type": "boolean"},
+                    "schema": {"type": "string", "enum": EXPLAIN_VALUES},
                     "description": EXPLAIN_HELP,
                 }
             ],

@@ -4,10 +4,17 @@ Both Azure payload shapes are accepted: ``{"data": [record, ...]}`` (v1) and
 ``{"Inputs": {"data": [...]}, "GlobalParameters": {...}}`` (AutoML v2). Records decode straight
 into Structs (numeric fields float, ints accepted; categorical fields str; unknown keys ignored),
 then into the float32 matrix the ONNX graph takes. Errors name the record index and the field.
+
+A key given twice in one object (``{"duration": 0, ..., "duration": 4000}``) is refused (422
+naming it): msgspec, like most decoders, would keep the last one silently. The check costs a
+byte count on the usual body: the number of key tokens (``"`` then ``:``) must equal the number
+of keys decoded; only a body where they differ (extra keys, nulls or absent fields, a ``":``
+inside a string) is parsed a second time, exactly, with ``json.loads(object_pairs_hook=...)``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from typing import Annotated, Any
@@ -37,11 +44,12 @@ class Schema:
             [
                 ("data", records | msgspec.UnsetType, msgspec.UNSET),
                 ("Inputs", inputs | msgspec.UnsetType, msgspec.UNSET),
-                ("GlobalParameters", dict[str, Any], {}),
+                ("GlobalParameters", dict[str, Any] | msgspec.UnsetType, msgspec.UNSET),
             ],
         )
         self._decoder = msgspec.json.Decoder(payload)
         self._encoder = model.encoder
+        self._width = len(self.feature_names)
 
     def decode(self, body: bytes) -> tuple[list[Any], str]:
         """Record Structs and their JSON path (400 for bad JSON, 422 for bad content)."""
@@ -50,8 +58,32 @@ class Schema:
 
     def decode_payload(self, body: bytes) -> tuple[list[Any], str, dict[str, Any]]:
         """``decode`` plus the payload's GlobalParameters (AutoML v2; empty when absent)."""
+        payload = self._decode(body)
+        records, prefix = _records(payload)
+        params = payload.GlobalParameters
+        return records, prefix, {} if params is msgspec.UNSET else params
+
+    def read(self, body: bytes) -> tuple[Encoded, dict[str, Any]]:
+        """What /score does with a body: decode, refuse duplicate keys, encode. Returns the
+        encoded batch and the GlobalParameters (400 for bad JSON, 422 for bad content)."""
+        payload = self._decode(body)
+        records, prefix = _records(payload)
+        batch = self.encode(records, prefix)
+        params = payload.GlobalParameters
+        # Keys decoded: every record's fields (when none is missing), "data" ("Inputs" and
+        # "data"), "GlobalParameters" and the keys inside it.
+        decoded = len(records) * self._width + (1 if prefix == "data" else 2)
+        if params is msgspec.UNSET:
+            params = {}
+        else:
+            decoded += 1 + _count_keys(params)
+        if batch.missing or _key_tokens(body) != decoded:
+            _refuse_duplicate_keys(body)
+        return batch, params
+
+    def _decode(self, body: bytes) -> Any:
         try:
-            payload = self._decoder.decode(body)
+            return self._decoder.decode(body)
         except msgspec.ValidationError as exc:
             raise _invalid(str(exc)) from None
         except msgspec.DecodeError as exc:
@@ -61,15 +93,6 @@ class Schema:
                 f"JSON nested {nesting_depth(body)} levels deep; the decoder's limit is "
                 f"about {sys.getrecursionlimit()}"
             ) from None
-        if payload.data is not msgspec.UNSET:
-            if payload.Inputs is not msgspec.UNSET:
-                raise InvalidInput("send either 'data' or 'Inputs', not both", field="data")
-            return payload.data, "data", payload.GlobalParameters
-        if payload.Inputs is not msgspec.UNSET:
-            return payload.Inputs.data, "Inputs.data", payload.GlobalParameters
-        raise InvalidInput(
-            "body must be {'data': [records]} or {'Inputs': {'data': [records]}}", field="data"
-        )
 
     def encode(self, records: list[Any], prefix: str = "data") -> Encoded:
         """Encode records with the artifact's encoder; 422 for values float32 cannot hold."""
@@ -78,6 +101,90 @@ class Schema:
         except ValueTooLarge as exc:
             field = f"{prefix}[{exc.row}].{exc.feature}"
             raise InvalidInput("value is too large for a float32 number", field=field) from None
+
+
+def _records(payload: Any) -> tuple[list[Any], str]:
+    if payload.data is not msgspec.UNSET:
+        if payload.Inputs is not msgspec.UNSET:
+            raise InvalidInput("send either 'data' or 'Inputs', not both", field="data")
+        return payload.data, "data"
+    if payload.Inputs is not msgspec.UNSET:
+        return payload.Inputs.data, "Inputs.data"
+    raise InvalidInput(
+        "body must be {'data': [records]} or {'Inputs': {'data': [records]}}", field="data"
+    )
+
+
+_SPACED_KEY = re.compile(rb'"\s+:')
+
+
+def _key_tokens(body: bytes) -> int:
+    """How many ``"`` + optional blanks + ``:`` the body holds: at least its number of keys
+    (one more for each ``\\":`` inside a string). Counted in C, without allocating; when every
+    colon follows a quote (the usual compact body) no key can have blanks before its colon."""
+    tokens = body.count(b'":')
+    if tokens != body.count(b":"):
+        tokens += len(_SPACED_KEY.findall(body))
+    return tokens
+
+
+def _count_keys(value: Any) -> int:
+    """Keys of every object in a decoded JSON value (iterative: any depth msgspec took)."""
+    count, pending = 0, [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return count
+
+
+class _Repeated(dict):
+    """An object of the body with a key given twice (the first such key)."""
+
+    repeated: str = ""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    repeated = _Repeated(obj)
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            repeated.repeated = key
+            break
+        seen.add(key)
+    return repeated
+
+
+def _refuse_duplicate_keys(body: bytes) -> None:
+    """The exact check: 422 naming the first key given twice, with its path."""
+    try:
+        doc = json.loads(body, object_pairs_hook=_pairs)
+    except RecursionError:
+        raise MalformedJSON(f"JSON nested {nesting_depth(body)} levels deep") from None
+    except ValueError:
+        return  # msgspec took it; anything json cannot read has no duplicate it can see
+    pending: list[tuple[str, Any]] = [("", doc)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, _Repeated):
+            field = f"{path}.{item.repeated}" if path else item.repeated
+            raise InvalidInput(
+                f"key {item.repeated!r} is given more than once in one object; send each key once",
+                field=field,
+            )
+        if isinstance(item, dict):
+            children = [(f"{path}.{k}" if path else k, v) for k, v in item.items()]
+        elif isinstance(item, list):
+            children = [(f"{path}[{i}]", v) for i, v in enumerate(item)]
+        else:
+            continue
+        pending.extend(reversed(children))  # depth first, in document order
 
 
 def _record_type(model: Model) -> type:

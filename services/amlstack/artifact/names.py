@@ -10,6 +10,8 @@ MODEL_ONNX = "model.onnx"
 SAMPLE_INPUT = "sample_input.json"
 PROFILE_FILE = "profile.json"
 MANIFEST = "MANIFEST.json"
+# Optional: an Ed25519 signature of MANIFEST.json's bytes (base64), not listed in the manifest.
+MANIFEST_SIGNATURE = "MANIFEST.sig"
 # {"data": [record, ...]}: training rows, the baseline of per-record explanations (optional).
 BACKGROUND_JSON = "background.json"
 HOLDOUT_FILE = "holdout.json"  # the data rows training held out (never evaluate on them)

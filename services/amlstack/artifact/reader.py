@@ -23,7 +23,7 @@ import msgspec
 import numpy as np
 
 from amlstack.artifact.encoding import Context, Encoder, Feature, encode_columns, with_context
-from amlstack.artifact.manifest import ArtifactError, verify_manifest
+from amlstack.artifact.manifest import ArtifactError, ArtifactFiles, plain_name, read_verified
 from amlstack.artifact.names import (
     ARTIFACT_FORMAT,
     BACKGROUND_JSON,
@@ -39,8 +39,19 @@ def read_card(directory: Path, *, verify: bool = True) -> ModelCard:
     if not directory.is_dir():
         raise ArtifactError(f"{directory}: no such artifact directory")
     if verify:
-        verify_manifest(directory)
-    raw = _read_json(directory / MODEL_JSON)
+        return card_from_files(read_verified(directory))
+    return _card(directory, _read_json(directory / MODEL_JSON))
+
+
+def card_from_files(files: ArtifactFiles) -> ModelCard:
+    """model.json of an artifact read into memory (`read_verified`)."""
+    raw = files.get(MODEL_JSON)
+    if raw is None:
+        raise ArtifactError(f"{files.directory / MODEL_JSON}: missing")
+    return _card(files.directory, _parse_json(files.directory / MODEL_JSON, raw))
+
+
+def _card(directory: Path, raw: Any) -> ModelCard:
     if not isinstance(raw, dict) or raw.get("format") != ARTIFACT_FORMAT:
         raise ArtifactError(f"{directory}: {MODEL_JSON} is not an amlstack artifact")
     if raw.get("format_version") != FORMAT_VERSION:
@@ -49,20 +60,36 @@ def read_card(directory: Path, *, verify: bool = True) -> ModelCard:
             f"is not supported (this scorer reads version {FORMAT_VERSION})"
         )
     try:
-        return msgspec.convert(raw, ModelCard)
+        card = msgspec.convert(raw, ModelCard)
     except msgspec.ValidationError as exc:
         raise ArtifactError(f"{directory}: {MODEL_JSON} is incomplete ({exc})") from None
+    plain_name(directory, card.model.file, f"{MODEL_JSON} model.file", nested=False)
+    return card
 
 
 class Model:
-    """A verified artifact ready to score: its card, its encoder and one onnxruntime session."""
+    """A verified artifact ready to score: its card, its encoder and one onnxruntime session.
 
-    def __init__(self, directory: str | Path, *, threads: int = 1, verify: bool = True) -> None:
-        self.directory = Path(directory)
-        if not self.directory.is_dir():
-            raise ArtifactError(f"{self.directory}: no such artifact directory")
-        self.files = verify_manifest(self.directory) if verify else {}
-        self.card = read_card(self.directory, verify=False)
+    ``source`` is the artifact's folder (read and verified here) or an artifact already read
+    into memory (`manifest.read_verified`): then nothing is read from disk, so a file changed
+    since cannot reach the model (the scorer's workers load from the bytes their master read).
+    """
+
+    def __init__(
+        self,
+        source: str | Path | ArtifactFiles,
+        *,
+        threads: int = 1,
+        verify: bool = True,
+        public_key: Any = None,
+    ) -> None:
+        if isinstance(source, ArtifactFiles):
+            self.contents = source
+        else:
+            self.contents = read_verified(Path(source), verify=verify, public_key=public_key)
+        self.directory = self.contents.directory
+        self.files = self.contents.digests
+        self.card = card_from_files(self.contents)
         self.meta: dict[str, Any] = msgspec.to_builtins(self.card)
         self.features = [Feature.from_spec(f) for f in self.card.features]
         self.classes: list[Any] = list(self.card.classes)
@@ -72,7 +99,10 @@ class Model:
         self.feature_names = [f.name for f in self.features]
         self.encoder = Encoder(self.features)
         spec = self.card.model
-        self._session = _load_session(self.directory / spec.file, threads)
+        graph = self.contents.get(spec.file)
+        if graph is None:
+            raise ArtifactError(f"{self.directory / spec.file}: missing")
+        self._session = _load_session(self.directory / spec.file, graph, threads)
         # artifacts from before the graph imputed refuse a missing value where training had none
         self.imputes_missing = spec.preprocessing is not None
         self._input = spec.input
@@ -107,26 +137,41 @@ class Model:
         classes = self.classes
         return [classes[i] for i in self.label_indices(proba).tolist()]
 
+    def read(self, rel: str) -> bytes | None:
+        """A file of the artifact as it was read and verified at load (None: not in it)."""
+        return self.contents.get(rel)
+
+    def read_json(self, rel: str) -> Any:
+        """A JSON file of the artifact, as loaded (None when the artifact has no such file)."""
+        raw = self.contents.get(rel)
+        return None if raw is None else _parse_json(self.directory / rel, raw)
+
     def sample_input(self) -> list[dict[str, Any]]:
-        path = self.directory / SAMPLE_INPUT
-        return list(_read_json(path).get("data", [])) if path.is_file() else []
+        doc = self.read_json(SAMPLE_INPUT)
+        return list(doc.get("data", [])) if doc is not None else []
 
     def background(self) -> list[dict[str, Any]]:
         """The explanation baseline's training rows (empty for an artifact without one)."""
-        path = self.directory / BACKGROUND_JSON
-        return list(_read_json(path).get("data", [])) if path.is_file() else []
+        doc = self.read_json(BACKGROUND_JSON)
+        return list(doc.get("data", [])) if doc is not None else []
 
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ArtifactError(f"{path}: missing") from None
+    return _parse_json(path, raw)
+
+
+def _parse_json(path: Path, raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
     except ValueError as exc:
         raise ArtifactError(f"{path}: not valid JSON ({exc})") from None
 
 
-def _load_session(path: Path, threads: int):
+def _load_session(path: Path, graph: bytes, threads: int):
     import onnxruntime as ort  # heavy import: only when a model is loaded
 
     options = ort.SessionOptions()
@@ -136,6 +181,7 @@ def _load_session(path: Path, threads: int):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        # From the verified bytes, never the path: the file may have changed since it was read.
+        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors on bad graphs
         raise ArtifactError(f"{path}: onnxruntime cannot load the model ({exc})") from None

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from amlstack.artifact.manifest import write_manifest
+from amlstack.artifact.manifest import plain_name, sign_manifest, write_manifest
 from amlstack.artifact.names import MODEL_JSON, PROFILE_FILE, SAMPLE_INPUT
 from amlstack.artifact.schema import ModelCard, to_json
 
@@ -22,11 +22,14 @@ def write_artifact(
     profile: Mapping[str, Any] | None = None,
     extra_json: Mapping[str, Any] | None = None,
     report: Callable[[Path], None] | None = None,
+    signing_key: Path | None = None,
 ) -> Path:
     """Write ``folder`` whole: the graph, model.json, the sample rows, the drift profile, any
-    ``extra_json`` files (name -> document), the ``report`` folder, and last the manifest."""
+    ``extra_json`` files (name -> document), the ``report`` folder, and last the manifest
+    (signed with the Ed25519 private key ``signing_key`` when given: MANIFEST.sig)."""
     card_json = to_json(card)
     msgspec.json.decode(card_json, type=ModelCard)  # never write a card that would not read back
+    plain_name(folder, card.model.file, "model.json model.file", nested=False)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / card.model.file).write_bytes(onnx_model)
     (folder / MODEL_JSON).write_bytes(card_json)
@@ -38,4 +41,6 @@ def write_artifact(
     if report is not None:
         report(folder / "report")
     write_manifest(folder)
+    if signing_key is not None:
+        sign_manifest(folder, signing_key)
     return folder

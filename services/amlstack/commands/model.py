@@ -72,6 +72,13 @@ def train(
     compute: Annotated[
         str, typer.Option(help="--backend azure: the AutoML compute cluster.")
     ] = "cpu-cluster",
+    sign_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Ed25519 private key (PEM, unencrypted): sign the artifact's manifest "
+            "(MANIFEST.sig), for scorers given the public key (AMLSTACK_MANIFEST_PUBLIC_KEY)."
+        ),
+    ] = None,
     config: ConfigOpt = None,
     subscription_id: SubOpt = None,
     resource_group: GroupOpt = None,
@@ -80,7 +87,7 @@ def train(
     """Search for the best model on a CSV and write a new versioned artifact."""
     if backend == "azure":
         local_only = ("metric", "learners", "test_size", "context", "max_trees", "no_time_limit",
-                      "seed")  # fmt: skip
+                      "seed", "sign_key")  # fmt: skip
         given = _given(ctx, local_only)
         if given:
             raise UserError(
@@ -115,6 +122,7 @@ def train(
         learners=tuple(x.strip() for x in learners.split(",") if x.strip()),
         test_size=test_size,
         max_trees=max_trees,
+        sign_key=sign_key,
     )
     with _LiveProgress(config.time_budget) as show:
         result = run(config, on_progress=show, notice=show.notice)

@@ -76,6 +76,7 @@ class TrainConfig:
     max_members: int = 3
     max_trees: int = defaults.MAX_TREES  # in the whole ensemble; bounds batch prediction time
     contexts: tuple[tuple[str, ...], ...] = ()
+    sign_key: Path | None = None  # Ed25519 private key (PEM): sign the manifest (MANIFEST.sig)
 
     def check(self) -> None:
         if self.time_budget is not None and self.time_budget <= 0:
@@ -94,6 +95,8 @@ class TrainConfig:
             )
         if not 0.05 <= self.test_size <= 0.5:
             raise UserError(f"--test-size {self.test_size}: must be between 0.05 and 0.5")
+        if self.sign_key is not None and not self.sign_key.is_file():
+            raise UserError(f"--sign-key {self.sign_key}: no such file")
 
 
 @dataclass
@@ -239,6 +242,7 @@ def train(
                 BACKGROUND_JSON: {"data": _sample(dataset, background_idx, BACKGROUND_ROWS)},
             },
             report=report,
+            signing_key=config.sign_key,
         )  # fmt: skip
 
     path = store.write_version(config.out, name, fill)

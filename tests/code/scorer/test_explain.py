@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from amlstack_scorer.errors import InvalidInput
 from amlstack_scorer.explain import TOLERANCE, Explainer, explained_classes, requested
 
 
@@ -74,6 +75,14 @@ def test_the_background_must_match_the_model(model, rows):
 )
 def test_explanations_are_asked_for_by_query_or_global_parameters(query, params, wanted):
     assert requested(query, params) is wanted
+
+
+@pytest.mark.parametrize("query", ["explain=2.5", "explain=", "explain=maybe", "explain=TRUE"])
+def test_an_explain_value_the_documents_do_not_list_is_refused(query):
+    """The documents list the values ?explain= takes; anything else is a 422 naming it."""
+    with pytest.raises(InvalidInput, match="explain must be one of") as info:
+        requested(query, None)
+    assert info.value.field == "explain"
 
 
 def test_binary_models_explain_the_positive_class_others_the_predicted_one():
