@@ -14,7 +14,8 @@ from amlstack_scorer.auth import KeyStore
 from amlstack_scorer.contract import AUTH_ENV, REQUEST_ID_HEADER
 from amlstack_scorer.logs import AccessLog
 from amlstack_scorer.observers import Observer
-from amlstack_scorer.scoring import SAFETY_HEADERS, ScoringEndpoint
+from amlstack_scorer.raw_route import SAFETY_HEADERS
+from amlstack_scorer.scoring import ScoringEndpoint
 from amlstack_scorer.settings import Settings
 from amlstack_scorer.state import Cors, ScorerState
 from amlstack_scorer.v2_routes import V2Endpoint
@@ -57,8 +58,8 @@ def create_app(
     routes.register(app, state)
     modelcard.register(app, state)
     scoring = ScoringEndpoint(app.wsgi_app, state)
-    # The Open Inference Protocol routes: same state, same body limits as /score.
-    app.wsgi_app = V2Endpoint(scoring, state, scoring.read_body)  # type: ignore[method-assign]
+    # The Open Inference Protocol routes: the same state and scoring steps as /score.
+    app.wsgi_app = V2Endpoint(scoring, state)  # type: ignore[method-assign]
     return app
 
 

@@ -118,6 +118,12 @@ def render(exc: ScorerError, request_id: str | None) -> tuple[bytes, list[tuple[
             "request_id": request_id,
         }
     }
+    return encode(body), error_headers(exc)
+
+
+def error_headers(exc: ScorerError) -> list[tuple[str, str]]:
+    """The headers an error's status calls for (the challenge, Allow, Retry-After), whatever
+    shape its body takes."""
     headers = []
     if isinstance(exc, Unauthorized):
         headers.append(("WWW-Authenticate", exc.challenge))
@@ -126,7 +132,7 @@ def render(exc: ScorerError, request_id: str | None) -> tuple[bytes, list[tuple[
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         headers.append(("Retry-After", str(retry_after)))
-    return encode(body), headers
+    return headers
 
 
 def error_response(exc: ScorerError) -> Response:

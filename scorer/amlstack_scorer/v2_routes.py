@@ -8,92 +8,44 @@ Errors use the protocol's shape, ``{"error": "<message>"}``, with the scorer's s
 
 from __future__ import annotations
 
-import logging
 import re
-import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
 
 from amlstack.artifact.encoding import ValueTooLarge
-from amlstack_scorer import __version__, telemetry, v2
+from amlstack_scorer import __version__, errors, v2
 from amlstack_scorer.contract import JSON_MIMETYPE as JSON
-from amlstack_scorer.contract import REQUEST_ID_HEADER
 from amlstack_scorer.errors import (
     InvalidInput,
-    MethodNotAllowed,
-    ModelFailure,
     NotFound,
     NotReady,
     ScorerError,
-    Unauthorized,
     UnsupportedMediaType,
 )
-from amlstack_scorer.scoring import SAFETY_HEADERS
+from amlstack_scorer.raw_route import Handler, Headers, RawEndpoint
 from amlstack_scorer.wire import encode as _encode
 
-if TYPE_CHECKING:
-    from amlstack_scorer.state import ScorerState
-
-log = logging.getLogger("amlstack.scorer")
 PREFIX = "/v2"
 _MODEL_PATH = re.compile(
     r"^/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?(?P<rest>/[a-z]+)?$"
 )
-Route = Callable[..., tuple[int, bytes, list[tuple[str, str]], int | None]]
 SERVER = {"name": "amlstack", "version": __version__, "extensions": ["binary_tensor_data"]}
 
 
-class V2Endpoint:
-    """WSGI middleware answering ``/v2...``; every other path goes to ``inner``."""
+class V2Endpoint(RawEndpoint):
+    """``/v2...``; every other path goes to the next WSGI layer."""
 
-    def __init__(self, inner: Callable, state: ScorerState, read_body: Callable[[dict], bytes]):
-        self.inner = inner
-        self.state = state
-        self.read_body = read_body
-        self._serve = telemetry.wrap_wsgi(self._route)
+    unmatched = "/v2 unmatched"
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if path != PREFIX and not path.startswith(PREFIX + "/"):
-            return self.inner(environ, start_response)
-        return self._serve(environ, start_response)
+    def owns(self, path: str) -> bool:
+        return path == PREFIX or path.startswith(PREFIX + "/")
 
-    def _route(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        started = time.perf_counter()
-        state = self.state
-        request_id = state.request_id(environ.get("HTTP_X_REQUEST_ID"))
-        method = environ.get("REQUEST_METHOD", "")
-        origin = environ.get("HTTP_ORIGIN")
-        template, batch, content_type = "/v2 unmatched", None, JSON
-        headers: list[tuple[str, str]] = []
-        try:
-            template, handler, allowed = self._match(environ.get("PATH_INFO", ""))
-            if method == "OPTIONS":
-                status, body, headers = 204, b"", state.cors.preflight_headers(origin)
-            elif method not in allowed:
-                raise MethodNotAllowed(f"use {allowed[0]} on this route", allowed=allowed)
-            else:
-                status, body, headers, batch = handler(environ, request_id)
-                content_type = dict(headers).pop("Content-Type", JSON)
-                headers = [h for h in headers if h[0] != "Content-Type"]
-        except ScorerError as exc:
-            status, body = exc.status, _encode({"error": exc.message})
-            headers = [("WWW-Authenticate", exc.challenge)] if isinstance(exc, Unauthorized) else []
-        except Exception as exc:  # the last line of defence: no trace reaches the client
-            log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
-            telemetry.record_exception(exc)
-            status, body, headers = 500, _encode({"error": "internal error"}), []
-        if status != 204:
-            headers.append(("Content-Type", content_type))
-        headers.append(("Content-Length", str(len(body))))
-        headers.append((REQUEST_ID_HEADER, request_id))
-        headers.extend(SAFETY_HEADERS)
-        headers.extend(state.cors.response_headers(origin))
-        start_response(_status_line(status), headers)
-        state.record(template, method, status, time.perf_counter() - started, request_id, batch)
-        return [body]
+    def resolve(self, path: str) -> tuple[str, Handler, tuple[str, ...]]:
+        return self._match(path)
 
-    def _match(self, path: str) -> tuple[str, Route, tuple[str, ...]]:
+    def render_error(self, exc: ScorerError, request_id: str) -> tuple[bytes, Headers]:
+        """The protocol's error shape, ``{"error": "<message>"}``, with the status's headers."""
+        return _encode({"error": exc.message}), errors.error_headers(exc)
+
+    def _match(self, path: str) -> tuple[str, Handler, tuple[str, ...]]:
         if path in (PREFIX, PREFIX + "/"):
             return "/v2", self._server, ("GET",)
         if path == "/v2/health/live":
@@ -123,26 +75,26 @@ class V2Endpoint:
         if version is not None and version != model.version:
             raise NotFound(f"no version {version!r} of {name!r}; it is {model.version!r}")
 
-    # -- handlers: (status, body, headers, batch size) ---------------------------------------
-    def _server(self, environ: dict, request_id: str):
-        return 200, _encode(SERVER), [], None
+    # -- handlers: (body, headers, batch size) -----------------------------------------------
+    def _server(self, environ: dict, request_id: str, accepted: float):
+        return _encode(SERVER), [], None
 
-    def _live(self, environ: dict, request_id: str):
-        return 200, _encode({"live": True}), [], None
+    def _live(self, environ: dict, request_id: str, accepted: float):
+        return _encode({"live": True}), [], None
 
-    def _ready(self, environ: dict, request_id: str):
+    def _ready(self, environ: dict, request_id: str, accepted: float):
         if self.state.model is None:
             raise NotReady("the model is not loaded yet")
-        return 200, _encode({"ready": True}), [], None
+        return _encode({"ready": True}), [], None
 
-    def _model_ready(self, environ: dict, request_id: str):
+    def _model_ready(self, environ: dict, request_id: str, accepted: float):
         model = self.state.model
-        return 200, _encode({"name": model.name, "ready": True}), [], None
+        return _encode({"name": model.name, "ready": True}), [], None
 
-    def _metadata(self, environ: dict, request_id: str):
-        return 200, _encode(v2.model_metadata(self.state.model)), [], None
+    def _metadata(self, environ: dict, request_id: str, accepted: float):
+        return _encode(v2.model_metadata(self.state.model)), [], None
 
-    def _infer(self, environ: dict, request_id: str):
+    def _infer(self, environ: dict, request_id: str, accepted: float):
         state = self.state
         if state.keystore is not None:
             state.keystore.check(environ.get("HTTP_AUTHORIZATION"))
@@ -151,36 +103,20 @@ class V2Endpoint:
         if header_length is None and mimetype not in (JSON, ""):
             raise UnsupportedMediaType(f"Content-Type must be {JSON}, got {mimetype!r}")
         model = state.model
-        request = v2.decode(self.read_body(environ), header_length, model, state.settings.max_batch)
+        body = self.read_wanted(environ, accepted)
+        request = v2.decode(body, header_length, model, state.settings.max_batch)
         try:  # the artifact's one encoder, as /score uses it
-            encoded = model.encoder.rows(list(zip(*request.columns, strict=True)))
+            batch = model.encoder.rows(list(zip(*request.columns, strict=True)))
         except ValueTooLarge as exc:
             raise InvalidInput(
                 "value is too large for a float32 number", field=exc.feature
             ) from None
-        matrix, unseen = encoded.matrix, encoded.unseen
-        if state.observers:
-            state.observe(matrix, request.rows)
-        try:
-            proba = model.predict_proba(matrix)
-            labels = model.labels(proba)
-        except Exception as exc:
-            log.exception("model failed", extra={"request_id": request_id})
-            telemetry.record_exception(exc)
-            raise ModelFailure("the model failed on this input; quote the request id") from exc
-        if state.metrics is not None:
-            state.metrics.observe_scores(labels, unseen)
+        proba, _, labels = self.predict(batch, request_id, accepted)
         body, header_length = v2.encode_response(model, request, proba, labels)
-        headers: list[tuple[str, str]] = []
+        headers: Headers = []
         if header_length is not None:
             headers = [
                 ("Content-Type", "application/octet-stream"),
                 (v2.HEADER_LENGTH, str(header_length)),
             ]
-        return 200, body, headers, request.rows
-
-
-def _status_line(status: int) -> str:
-    from http import HTTPStatus
-
-    return f"{status} {HTTPStatus(status).phrase}"
+        return body, headers, request.rows

@@ -205,3 +205,35 @@ def test_gunicorn_skips_a_request_whose_client_left(scorer_artifact, tmp_path, s
         stop(proc)
     log = next(tmp_path.glob("gunicorn-*.log")).read_text()
     assert "request not scored" in log and "Traceback" not in log
+
+
+def test_v2_infer_keeps_the_deadline_and_the_gone_client_check(model, sample, auth, calls):
+    """/v2 infer goes through the same scoring steps as /score (raw_route.RawEndpoint)."""
+    inputs = [
+        {
+            "name": f.name,
+            "shape": [1],
+            "datatype": "BYTES" if f.kind == "categorical" else "FP64",
+            "data": [sample[0][f.name]],
+        }
+        for f in model.features
+    ]
+    path = f"/v2/models/{model.name}/infer"
+    late = create_app(make_settings(request_deadline_s=1e-9), model).test_client()
+    client = create_app(make_settings(), model).test_client()
+    calls.clear()  # building an app scores its swagger example
+    resp = late.post(path, json={"inputs": inputs}, headers=auth)
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "1"
+    assert "deadline" in resp.get_json()["error"]  # the protocol's {"error": "..."} shape
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    try:
+        gone = client.post(
+            path, json={"inputs": inputs}, headers=auth, environ_overrides={"gunicorn.socket": ours}
+        )
+        assert gone.status_code == 499
+    finally:
+        ours.close()
+    assert calls == []
+    assert client.post(path, json={"inputs": inputs}, headers=auth).status_code == 200
+    assert calls == [1]

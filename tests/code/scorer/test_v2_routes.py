@@ -80,3 +80,13 @@ def test_metadata_health_and_errors(client, model):
         json={"inputs": [{"name": "age", "shape": [1], "datatype": "FP32", "data": [1]}]},
     )  # fmt: skip
     assert bad.status_code == 400 and "missing input" in bad.get_json()["error"]
+
+
+def test_a_wrong_method_says_which_are_allowed(client, model):
+    """405 on a V2 route carries Allow, as on /score (one wrapper serves both)."""
+    for path, allowed in ((f"/v2/models/{model.name}/infer", "POST"), ("/v2/health/live", "GET")):
+        resp = client.delete(path)
+        assert resp.status_code == 405
+        assert resp.headers["Allow"] == f"{allowed}, OPTIONS"
+        assert set(resp.get_json()) == {"error"}
+    assert client.delete("/score").headers["Allow"] == "POST, OPTIONS"
