@@ -1,9 +1,9 @@
 """The Compose stack for the end-to-end tests.
 
 With ``AMLSTACK_E2E_STACK=running`` the tests use the stack already up (default ports) and leave
-it running. Otherwise the session builds and starts its own stack (project ``amlstacke2e``)
-with the helpers in scripts/docker-env.sh and removes it with its volumes at the end. No Docker:
-skipped on a developer machine, a failure in CI (``CI=true``).
+it running. Otherwise the session starts its own stack (project ``amlstacke2e``) with the
+README's run command, ``bash scripts/stack.sh``, and removes it with its volumes at the end.
+No Docker: skipped on a developer machine, a failure in CI (``CI=true``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,24 @@ def shell(
     if check and result.returncode != 0:
         raise AssertionError(
             f"{script} {' '.join(args)} exited {result.returncode}\n"
+            f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-8000:]}"
+        )
+    return result
+
+
+def run_stack_sh(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``bash scripts/stack.sh ARGS`` from the checkout's root, as the README runs it."""
+    result = subprocess.run(
+        ["bash", "scripts/stack.sh", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+        cwd=ROOT,
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"bash scripts/stack.sh {' '.join(args)} exited {result.returncode}\n"
             f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-8000:]}"
         )
     return result
@@ -132,7 +150,7 @@ def stack() -> Stack:
     os.environ["AMLSTACK_BASE_IMAGE"] = base.stdout.strip().splitlines()[-1]
     if not reuse:
         try:
-            shell("stack_up", timeout=UP_TIMEOUT_S)
+            run_stack_sh("up", timeout=UP_TIMEOUT_S)  # the README's own run command
         except AssertionError:
             shell("stack_down", timeout=300, check=False)
             raise

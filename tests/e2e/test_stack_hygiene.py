@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -58,3 +59,16 @@ def test_swagger_ui_stops_on_sigterm(stack):
             check=True,
             timeout=360,
         )
+
+
+def test_the_set_up_records_a_local_base_image_for_plain_compose(stack):
+    """After `bash scripts/stack.sh`, plain `docker compose up --build` builds offline: the
+    local base image it chose is in .env, where Compose reads it by itself."""
+    if os.environ.get("AMLSTACK_E2E_STACK") == "running" or stack.base_image == "python:3.11-slim":
+        pytest.skip("the official base image needs no record (or the stack was not ours)")
+    env = (DOCKER_ENV.parents[1] / ".env").read_text()
+    assert f"AMLSTACK_BASE_IMAGE={stack.base_image}" in env.splitlines()
+    # Without the variable in the environment, Compose itself resolves the build argument from
+    # .env (as a user's plain `docker compose up --build` does).
+    config = stack.shell("unset AMLSTACK_BASE_IMAGE && compose config", timeout=60).stdout
+    assert f"BASE_IMAGE: {stack.base_image}" in config
