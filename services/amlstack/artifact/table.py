@@ -115,14 +115,33 @@ def read_text(text: str, features: Sequence[Feature]) -> tuple[dict[str, Any], i
     if '"' in text or "\r" in text:  # quoted fields or old Mac line ends: the csv module
         return _read_quoted(text, features, delimiter)
     text = text.lstrip("\n")
-    while "\n\n" in text:
-        text = text.replace("\n\n", "\n")
     header_line, _, rest = text.partition("\n")
     if not header_line:
         raise LayoutError("no header line")
     header = [h.strip() for h in header_line.split(delimiter)]
     where = positions(features, header)
     width = len(header)
+    # Looking for a blank line costs as much as cutting the cells (a two-character search of
+    # the whole text): a table of more than one column has none when every row has its width.
+    if width > 1 or not _blank_lines(rest):
+        try:
+            return _read_plain(rest, features, delimiter, where, width)
+        except LayoutError:
+            if not _blank_lines(rest):
+                raise
+    while "\n\n" in rest:
+        rest = rest.replace("\n\n", "\n")
+    return _read_plain(rest.lstrip("\n"), features, delimiter, where, width)
+
+
+def _blank_lines(rest: str) -> bool:
+    return rest.startswith("\n") or "\n\n" in rest
+
+
+def _read_plain(
+    rest: str, features: Sequence[Feature], delimiter: str, where: list[int], width: int
+) -> tuple[dict[str, Any], int, str]:
+    """`read_text` of the data lines of a text without quotes, cut by numpy."""
     if rest and not rest.endswith("\n"):
         rest += "\n"
     longest = max((len(k.encode()) for f in features for k in f.codes if k is not None), default=0)
