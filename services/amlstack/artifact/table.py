@@ -319,17 +319,14 @@ def _category_cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feat:
         key_buf = np.frombuffer(b"".join(raw) + b"\0" * 8 * words, dtype=np.uint8)
         key_ends = np.cumsum([len(k) for k in raw])
         key_hash, key_parts = _cell_hash(key_buf, key_ends - [len(k) for k in raw], key_ends, words)
-        order = np.argsort(key_hash, kind="stable")
-        key_hash = key_hash[order]
-        values = np.array([feat.codes[k] for k in names])[order]
+        values = np.array([feat.codes[k] for k in names])
         cell_hash, cell_parts = _cell_hash(buf, starts, ends, words)  # read_text pads the body
-        where = np.minimum(np.searchsorted(key_hash, cell_hash), len(names) - 1)
-        found = key_hash[where] == cell_hash
-        pick = order[where]
+        pick = _key_of(key_hash, cell_hash)
+        found = np.ones(n, dtype=bool)
         for key_part, cell_part in zip(key_parts, cell_parts, strict=True):
             found &= key_part[pick] == cell_part
         hit = found
-        codes[found] = values[where[found]]
+        codes[found] = values[pick[found]]
     unseen = 0
     seen: dict[str, float] = {}
     for i in np.flatnonzero(~hit).tolist():
@@ -344,6 +341,22 @@ def _category_cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feat:
 
 _LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _key_of(key_hash: np.ndarray, cell_hash: np.ndarray) -> np.ndarray:
+    """For each cell hash, the index of the one key it may be (to be checked by the caller): a
+    slot table on some bits of the hash where the keys do not collide (one gather), else a
+    binary search among the sorted key hashes."""
+    size = 1 << max(2, int(len(key_hash) * 4 - 1).bit_length())
+    for shift in range(0, 64 - size.bit_length() + 1, 7):
+        slots = (key_hash >> np.uint64(shift)) & np.uint64(size - 1)
+        if len(np.unique(slots)) == len(slots):
+            table = np.zeros(size, dtype=np.intp)  # an empty slot points at key 0: checked
+            table[slots.astype(np.intp)] = np.arange(len(slots))
+            return table[((cell_hash >> np.uint64(shift)) & np.uint64(size - 1)).astype(np.intp)]
+    order = np.argsort(key_hash, kind="stable")
+    where = np.minimum(np.searchsorted(key_hash[order], cell_hash), len(key_hash) - 1)
+    return order[where]
 
 
 def _cell_hash(
