@@ -38,8 +38,8 @@ from amlstack.artifact.schema import ModelCard
 
 # A batch of at least this many rows is scored in slices, one per CPU the process may run on,
 # side by side on the model's one session (onnxruntime releases the GIL while it runs). Below
-# it a slice's share of the work is too small to pay for the hand-over (measured: no gain at
-# 2,000 rows, about half the time at 100,000 on 2 free cores).
+# it a slice's share of the work is too small to pay for the hand-over (a 5,000-row batch takes
+# ~10-20 ms in one thread; the threshold is a first choice, still to be measured on idle cores).
 PARALLEL_ROWS = 5_000
 
 
