@@ -48,7 +48,7 @@ def decode(body: bytes, params: str, model: Model, max_batch: int) -> tuple[Enco
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadRequest(f"body is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not text.strip():
+    if not text or text.isspace():  # as `not text.strip()`, without copying a large body
         raise BadRequest("empty body: send a header line, then one line per record")
     try:
         columns, rows, delimiter = read_text(text, model.features)

@@ -93,9 +93,13 @@ def build() -> Flask:
     logs.configure(settings.log_level)
     try:
         if _artifact is not None:  # verified (and its signature checked) by the master
-            model = Model(_artifact, threads=1)
+            model = Model(_artifact, threads=1, parallel_batches=True)
         else:
-            model = Model(settings.require_model_dir(), public_key=settings.public_key())
+            model = Model(
+                settings.require_model_dir(),
+                public_key=settings.public_key(),
+                parallel_batches=True,
+            )
         return create_app(settings, model, observers=_observers(model))
     except (SettingsError, ArtifactError) as exc:
         _fail(str(exc))

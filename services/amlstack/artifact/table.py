@@ -21,7 +21,6 @@ from typing import Any
 
 import msgspec
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from amlstack.artifact.encoding import (
     Encoded,
@@ -116,18 +115,38 @@ def read_text(text: str, features: Sequence[Feature]) -> tuple[dict[str, Any], i
     if '"' in text or "\r" in text:  # quoted fields or old Mac line ends: the csv module
         return _read_quoted(text, features, delimiter)
     text = text.lstrip("\n")
-    while "\n\n" in text:
-        text = text.replace("\n\n", "\n")
     header_line, _, rest = text.partition("\n")
     if not header_line:
         raise LayoutError("no header line")
     header = [h.strip() for h in header_line.split(delimiter)]
     where = positions(features, header)
     width = len(header)
+    # Looking for a blank line costs as much as cutting the cells (a two-character search of
+    # the whole text): a table of more than one column has none when every row has its width.
+    if width > 1 or not _blank_lines(rest):
+        try:
+            return _read_plain(rest, features, delimiter, where, width)
+        except LayoutError:
+            if not _blank_lines(rest):
+                raise
+    while "\n\n" in rest:
+        rest = rest.replace("\n\n", "\n")
+    return _read_plain(rest.lstrip("\n"), features, delimiter, where, width)
+
+
+def _blank_lines(rest: str) -> bool:
+    return rest.startswith("\n") or "\n\n" in rest
+
+
+def _read_plain(
+    rest: str, features: Sequence[Feature], delimiter: str, where: list[int], width: int
+) -> tuple[dict[str, Any], int, str]:
+    """`read_text` of the data lines of a text without quotes, cut by numpy."""
     if rest and not rest.endswith("\n"):
         rest += "\n"
-    pad = max((len(k.encode()) for f in features for k in f.codes if k is not None), default=0)
-    buf = np.frombuffer(rest.encode() + b"\0" * pad, dtype=np.uint8)  # see _category_cells
+    longest = max((len(k.encode()) for f in features for k in f.codes if k is not None), default=0)
+    pad = 8 * (-(-longest // 8) + 1)  # _cell_hash reads whole 8-byte words past a cell's start
+    buf = np.frombuffer(rest.encode() + b"\0" * pad, dtype=np.uint8)
     seps = np.flatnonzero((buf == ord(delimiter)) | (buf == NEWLINE))  # each ends a cell
     newlines = np.flatnonzero(buf[seps] == NEWLINE)
     rows = len(newlines)
@@ -285,28 +304,29 @@ class Codes:
 
 
 def _category_cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feat: Feature) -> Codes:
-    """A categorical column's codes straight from the bytes: the cells as a fixed-width bytes
-    array, binary-searched among the sorted categories; only the cells that are not a category
-    as they stand (blanks, missing markers, unseen values) are looked at one by one."""
+    """A categorical column's codes straight from the bytes: each cell's first bytes read as
+    8-byte words (blanked past its end) and hashed with its length, the hashes binary-searched
+    among the categories'; a match counts only when its words and length equal the category's,
+    so the look-up is exact. Only the cells that are not a category as they stand (blanks,
+    missing markers, unseen values) are looked at one by one."""
     names = [k for k in feat.codes if k is not None]
     n = len(starts)
     codes = np.empty(n, dtype=np.float64)
-    lengths = ends - starts
     hit = np.zeros(n, dtype=bool)
     if names:
-        keys = np.array([k.encode() for k in names])
-        order = np.argsort(keys)
-        keys, values = keys[order], np.array([feat.codes[k] for k in names])[order]
-        size = keys.dtype.itemsize
-        fits = np.flatnonzero(lengths <= size)
-        # each cell's first `size` bytes (read_text pads the body), blanked past its end
-        matrix = sliding_window_view(buf, size)[starts[fits]]
-        matrix[np.arange(size) >= lengths[fits, None]] = 0
-        cells = matrix.view(f"S{size}").ravel()
-        where = np.minimum(np.searchsorted(keys, cells), len(keys) - 1)
-        found = keys[where] == cells
-        hit[fits[found]] = True
-        codes[fits[found]] = values[where[found]]
+        raw = [k.encode() for k in names]
+        words = -(-max(map(len, raw)) // 8)
+        key_buf = np.frombuffer(b"".join(raw) + b"\0" * 8 * words, dtype=np.uint8)
+        key_ends = np.cumsum([len(k) for k in raw])
+        key_hash, key_parts = _cell_hash(key_buf, key_ends - [len(k) for k in raw], key_ends, words)
+        values = np.array([feat.codes[k] for k in names])
+        cell_hash, cell_parts = _cell_hash(buf, starts, ends, words)  # read_text pads the body
+        pick = _key_of(key_hash, cell_hash)
+        found = np.ones(n, dtype=bool)
+        for key_part, cell_part in zip(key_parts, cell_parts, strict=True):
+            found &= key_part[pick] == cell_part
+        hit = found
+        codes[found] = values[pick[found]]
     unseen = 0
     seen: dict[str, float] = {}
     for i in np.flatnonzero(~hit).tolist():
@@ -317,6 +337,45 @@ def _category_cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feat:
         unseen += code == feat.unseen
         codes[i] = code
     return Codes(codes, int(unseen))
+
+
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _key_of(key_hash: np.ndarray, cell_hash: np.ndarray) -> np.ndarray:
+    """For each cell hash, the index of the one key it may be (to be checked by the caller): a
+    slot table on some bits of the hash where the keys do not collide (one gather), else a
+    binary search among the sorted key hashes."""
+    size = 1 << max(2, int(len(key_hash) * 4 - 1).bit_length())
+    for shift in range(0, 64 - size.bit_length() + 1, 7):
+        slots = (key_hash >> np.uint64(shift)) & np.uint64(size - 1)
+        if len(np.unique(slots)) == len(slots):
+            table = np.zeros(size, dtype=np.intp)  # an empty slot points at key 0: checked
+            table[slots.astype(np.intp)] = np.arange(len(slots))
+            return table[((cell_hash >> np.uint64(shift)) & np.uint64(size - 1)).astype(np.intp)]
+    order = np.argsort(key_hash, kind="stable")
+    where = np.minimum(np.searchsorted(key_hash[order], cell_hash), len(key_hash) - 1)
+    return order[where]
+
+
+def _cell_hash(
+    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, words: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each cell's hash and the parts it is made of: its length, then its first ``words`` 8-byte
+    little-endian words, zero past the cell's end (``buf`` must hold 8 * words bytes past the
+    last start)."""
+    at = np.ndarray((len(buf) - 7,), dtype="<u8", buffer=buf, strides=(1,))
+    lengths = (ends - starts).astype(np.uint64)
+    parts = [lengths]
+    digest = lengths.copy()
+    for w in range(words):
+        kept = _LOW_BYTES[np.clip(ends - starts - 8 * w, 0, 8)]
+        word = at[starts + 8 * w] & kept
+        parts.append(word)
+        digest *= _MIX
+        digest ^= word
+    return digest, parts
 
 
 def _first_line(text: str) -> str:

@@ -123,6 +123,34 @@ def test_too_large_a_number_is_422(client, auth, model, sample):
     assert "line 2" in error["message"]
 
 
+def test_blank_lines_are_skipped_and_ragged_rows_still_named(model, sample):
+    """Blank lines (found only when a row looks ragged) are skipped as csv.reader skips them;
+    a row really ragged is named by its data row, blank lines not counted."""
+    records = sample[:4]
+    lines = to_csv(records, model.feature_names).splitlines()
+    plain = table.encode_text_columns(
+        model.features, table.read_text("\n".join(lines), model.features)[0]
+    ).matrix
+    blanks = "\n\n" + "\n\n".join(lines[:2]) + "\n\n\n" + "\n".join(lines[2:]) + "\n\n"
+    columns, rows, _ = table.read_text(blanks, model.features)
+    assert rows == len(records)
+    np.testing.assert_array_equal(table.encode_text_columns(model.features, columns).matrix, plain)
+    ragged = blanks.replace(lines[3], lines[3] + ",extra")
+    with pytest.raises(table.LayoutError) as caught:
+        table.read_text(ragged, model.features)
+    assert caught.value.row == 3
+    one = [model.features[0]]  # one column: a blank line would be an empty cell, so skipped first
+    cells = [line.split(",")[0] for line in lines]
+    blanks = f"{cells[0]}\n\n{cells[1]}\n\n\n{cells[2]}\n"
+    columns, rows, _ = table.read_text(blanks, one)
+    assert rows == 2
+    expected = table.read_text("\n".join(cells[:3]), one)[0]
+    np.testing.assert_array_equal(
+        table.encode_text_columns(one, columns).matrix,
+        table.encode_text_columns(one, expected).matrix,
+    )
+
+
 def test_ragged_rows_undecodable_and_empty_bodies_are_400(client, auth, model, sample):
     text = to_csv(sample[:3], model.feature_names).splitlines()
     text[2] += ",extra"
