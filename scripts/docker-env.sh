@@ -188,7 +188,7 @@ tag_build_stage() {
   # is the training cache that makes rebuilds fast, so it gets a name instead of being deleted.
   # The image the name pointed at before (an earlier build's) is removed once nothing names it.
   local tag="amlstack/scorer-build:${AMLSTACK_TAG:-local}" id old
-  id="$(docker images -q -f dangling=true -f label=amlstack.stage=trainer | head -n 1)"
+  id="$(docker images -q -f dangling=true -f label=amlstack.stage=trainer | sed -n 1p)"  # sed reads it all: no SIGPIPE under pipefail
   [ -n "$id" ] || return 0
   old="$(docker images -q "$tag")"
   docker tag "$id" "$tag"
@@ -209,7 +209,7 @@ stack_up() {
 scorer_exec() {
   # Run a command in one scorer replica (`compose exec` wants replica 1, gone after a rollout).
   local id
-  id="$(compose ps -q scorer | head -n 1)"
+  id="$(compose ps -q scorer | sed -n 1p)"  # sed reads it all: no SIGPIPE under pipefail
   [ -n "$id" ] || { _amlstack_log "no scorer container is running"; return 1; }
   docker exec -i "$id" "$@"
 }

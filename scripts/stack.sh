@@ -72,7 +72,7 @@ cmd_model() {
     echo "model: $dest exists and is not an artifact folder" >&2
     exit 2
   fi
-  id="$(compose ps -q scorer | head -n 1)"
+  id="$(compose ps -q scorer | sed -n 1p)"  # sed reads it all: no SIGPIPE under pipefail
   if [ -z "$id" ]; then
     echo "model: the scorer is not running (bash scripts/stack.sh up)" >&2
     exit 1

@@ -112,3 +112,16 @@ esac""",
     lines = calls.read_text().splitlines()
     assert "tag new amlstack/scorer-build:t1" in lines
     assert "rmi old" in lines  # the earlier build's stage, no longer named: not left dangling
+
+
+def test_scorer_exec_picks_one_replica_of_many_under_pipefail(tmp_path):
+    """`stack.sh key` runs under pipefail: taking the first of many replica ids with `head`
+    killed the listing with SIGPIPE (exit 141) once several replicas ran (after a rollout)."""
+    script = f"""set -euo pipefail
+source "{DOCKER_ENV}"
+compose() {{ for i in $(seq 1 50000); do echo "replica-$i"; done; }}
+docker() {{ echo "exec into $3"; }}
+scorer_exec true"""
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "exec into replica-1"
