@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scorer_support import PRIMARY, make_settings
+from test_v2_routes import triton_inputs
 from werkzeug.serving import make_server
 
 from amlstack_scorer.app import create_app
@@ -54,16 +55,7 @@ def test_tritonclient_over_http(live, client, model, sample, binary):
         meta = triton.get_model_metadata(model.name)
         assert [i["name"] for i in meta["inputs"]] == model.feature_names
         records = sample[:4]
-        inputs = []
-        for feature in model.features:
-            values = [r[feature.name] for r in records]
-            if feature.kind == "categorical":
-                array, datatype = np.array(values, dtype=np.object_), "BYTES"
-            else:
-                array, datatype = np.array(values, dtype=np.float32), "FP32"
-            tensor = tritonhttp.InferInput(feature.name, list(array.shape), datatype)
-            tensor.set_data_from_numpy(array, binary_data=binary)
-            inputs.append(tensor)
+        inputs = triton_inputs(model, records, binary)
         outputs = [
             tritonhttp.InferRequestedOutput(name, binary_data=binary)
             for name in ("probabilities", "label")

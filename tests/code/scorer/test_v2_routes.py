@@ -14,7 +14,8 @@ tritonhttp = pytest.importorskip("tritonclient.http")
 AUTH = {"Authorization": f"Bearer {PRIMARY}"}
 
 
-def _inputs(model, records, binary: bool):
+def triton_inputs(model, records, binary: bool):
+    """tritonclient InferInputs for ``records``: FP32 numerics, BYTES categoricals."""
     inputs = []
     for feature in model.features:
         values = [r[feature.name] for r in records]
@@ -34,7 +35,7 @@ def _infer(client, model, records, *, binary: bool, binary_out: bool):
         for name in ("probabilities", "label")
     ]
     body, json_size = tritonhttp.InferenceServerClient.generate_request_body(
-        _inputs(model, records, binary), outputs=outputs
+        triton_inputs(model, records, binary), outputs=outputs
     )
     headers = dict(AUTH)
     if json_size is not None:
