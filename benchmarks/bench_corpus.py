@@ -12,12 +12,16 @@ for the 20 % none of them saw. This script scores them all with one AUC (binary;
 rest for multiclass), so no system grades itself. Systems run interleaved per data set, so
 machine load hits them alike. A run that fails, crashes or overruns (3 x budget + 120 s) is a
 failure, shown as "fail". --bank-default adds the shipped bank data with amlstack's default
-budget against AutoGluon best_quality given the same budget.
+budget against AutoGluon best_quality given the same budget. --lock FILE holds an exclusive
+lock on FILE during each system's run, so other benchmarks that take the same lock (e.g.
+`flock FILE python benchmarks/bench_scorer.py ...`) run between systems, never beside one.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import subprocess
 import sys
@@ -60,19 +64,34 @@ def run_one(system: str, name: str, split: Path, target: str, budget: float, arg
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "proba.csv"
         cmd = command(system, split, target, budget, out, args)
-        started = time.monotonic()
-        try:
-            proc = subprocess.run(
-                ["nice", "-n", "5", *cmd], capture_output=True, text=True,
-                timeout=3 * budget + 120, check=False, cwd=tmp,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired:
-            return Run(name, system, None, time.monotonic() - started, "timed out")
-        seconds = time.monotonic() - started
+        with _held(args.lock):
+            started = time.monotonic()
+            try:
+                proc = subprocess.run(
+                    ["nice", "-n", "5", *cmd], capture_output=True, text=True,
+                    timeout=3 * budget + 120, check=False, cwd=tmp,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                return Run(name, system, None, time.monotonic() - started, "timed out")
+            seconds = time.monotonic() - started
         if proc.returncode != 0 or not out.is_file():
             last = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
             return Run(name, system, None, seconds, last[:200])
         return Run(name, system, score(split / "test.csv", target, out), seconds)
+
+
+@contextlib.contextmanager
+def _held(lock: Path | None):
+    """An exclusive flock on ``lock`` for the block (waits for whoever holds it); none: no lock."""
+    if lock is None:
+        yield
+        return
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def score(test_csv: Path, target: str, proba_csv: Path) -> float:
@@ -121,6 +140,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, help="at most this many rows per data set (smoke)")
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--bank-default", action="store_true")
+    parser.add_argument("--lock", type=Path, help="hold this file's flock during each run")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "bench-corpus")
     args = parser.parse_args()
     # absolute: every run's working directory is a temporary folder
