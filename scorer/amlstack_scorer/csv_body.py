@@ -73,12 +73,19 @@ def _located(exc: TableError, text: str) -> str:
 def encode_answer(classes: list, proba: np.ndarray, indices: list[int], delimiter: str) -> bytes:
     """One CSV row per input row: the probabilities, then the label (RFC 4180 line ends)."""
     header = delimiter.join(_quoted(name, delimiter) for name in output_columns(classes))
-    # msgspec writes each float as /score's JSON does (shortest repr): the same numbers.
-    columns = [encode(proba[:, j].tolist())[1:-1].decode().split(",") for j in range(len(classes))]
     names = [_quoted(str(c), delimiter) for c in classes]
-    labels = list(map(names.__getitem__, indices))
-    rows = "\r\n".join(map(delimiter.join, zip(*columns, labels, strict=True)))
-    return f"{header}\r\n{rows}\r\n".encode()
+    # msgspec writes each float as /score's JSON does (shortest repr): the same numbers, all of
+    # them in one call (a flat list: no Python list per row), cut at the commas (a number
+    # never holds one); every cell is followed by the delimiter, a row's last by its label.
+    n, k = proba.shape
+    cells = encode(proba.ravel().tolist())[1:-1].split(b",")
+    ends = [f"{delimiter}{name}\r\n".encode() for name in names]
+    if len(indices) != n:
+        raise ValueError(f"{len(indices)} labels for {n} rows")
+    out = [delimiter.encode()] * (2 * n * k)
+    out[::2] = cells
+    out[2 * k - 1 :: 2 * k] = map(ends.__getitem__, indices)
+    return f"{header}\r\n".encode() + b"".join(out)
 
 
 def answer_headers(model: Model, threshold: float | None) -> list[tuple[str, str]]:
