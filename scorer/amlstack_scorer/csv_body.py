@@ -51,7 +51,7 @@ def decode(body: bytes, params: str, model: Model, max_batch: int) -> tuple[Enco
     if not text or text.isspace():  # as `not text.strip()`, without copying a large body
         raise BadRequest("empty body: send a header line, then one line per record")
     try:
-        columns, rows, delimiter = read_text(text, model.features)
+        columns, rows, delimiter = read_text(text, model.features, model.pool())
         if rows == 0:
             raise InvalidInput("empty batch: send at least one record")
         if rows > max_batch:

@@ -151,18 +151,28 @@ class Model:
         one call (each row is scored alone, whatever the batch), in about 1/CPUs of its time.
         The threads are started on the first large batch, in the process that scores it (a
         gunicorn worker, after fork: threads do not survive a fork)."""
-        pool = self._pool
-        if pool is None:
-            with self._pool_lock:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(self._cpus - 1, "amlstack-predict")
-                pool = self._pool
+        pool = self.pool()
+        assert pool is not None
         run, output, name = self._session.run, self._output, self._input
         first, *rest = np.array_split(matrix, self._cpus)
         futures = [pool.submit(run, output, {name: part}) for part in rest]
         parts = [run(output, {name: first})[0]]
         parts.extend(future.result()[0] for future in futures)
         return np.concatenate(parts)
+
+    def pool(self) -> ThreadPoolExecutor | None:
+        """The threads that work beside the calling one on a large batch (one per other CPU;
+        None without ``parallel_batches`` or on one CPU): its slices (`predict_proba`), the
+        scorer's text/csv reading (`table.read_text`)."""
+        if self._cpus <= 1:
+            return None
+        pool = self._pool
+        if pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self._cpus - 1, "amlstack-predict")
+                pool = self._pool
+        return pool
 
     def label_indices(self, proba: np.ndarray) -> np.ndarray:
         """Predicted class index per row: the threshold for binary models, argmax otherwise."""

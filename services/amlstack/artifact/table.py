@@ -15,7 +15,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,7 @@ from amlstack.artifact.encoding import (
     refuse_too_large,
 )
 from amlstack.artifact.formats import date_days, is_missing, parse_number
+from amlstack.artifact.reader import PARALLEL_ROWS
 
 DELIMITERS = (",", ";", "\t")
 NEWLINE = ord("\n")
@@ -102,11 +105,15 @@ def encode_text_rows(
     return encode_text_columns(features, by_name, first_row)
 
 
-def read_text(text: str, features: Sequence[Feature]) -> tuple[dict[str, Any], int, str]:
+def read_text(
+    text: str, features: Sequence[Feature], pool: Executor | None = None
+) -> tuple[dict[str, Any], int, str]:
     """A whole CSV document (header line first): the features' columns (text, or a float array
     for a column of plain numbers), the number of data rows and the delimiter (detected from the
     header line). Blank lines are skipped, as ``csv.reader`` skips them. A text without quotes is
-    cut into cells by numpy on its bytes, never a Python object per cell of a numeric column."""
+    cut into cells by numpy on its bytes, never a Python object per cell of a numeric column.
+    ``pool``: a thread that reads half of each column's cells beside this one when the table has
+    `PARALLEL_ROWS` rows or more (the scorer's `Model.pool`); the same result without it."""
     if "\x00" in text:
         raise LayoutError("not CSV text: it holds a NUL character")
     if "\r" in text:
@@ -125,13 +132,13 @@ def read_text(text: str, features: Sequence[Feature]) -> tuple[dict[str, Any], i
     # the whole text): a table of more than one column has none when every row has its width.
     if width > 1 or not _blank_lines(rest):
         try:
-            return _read_plain(rest, features, delimiter, where, width)
+            return _read_plain(rest, features, delimiter, where, width, pool)
         except LayoutError:
             if not _blank_lines(rest):
                 raise
     while "\n\n" in rest:
         rest = rest.replace("\n\n", "\n")
-    return _read_plain(rest.lstrip("\n"), features, delimiter, where, width)
+    return _read_plain(rest.lstrip("\n"), features, delimiter, where, width, pool)
 
 
 def _blank_lines(rest: str) -> bool:
@@ -139,7 +146,12 @@ def _blank_lines(rest: str) -> bool:
 
 
 def _read_plain(
-    rest: str, features: Sequence[Feature], delimiter: str, where: list[int], width: int
+    rest: str,
+    features: Sequence[Feature],
+    delimiter: str,
+    where: list[int],
+    width: int,
+    pool: Executor | None = None,
 ) -> tuple[dict[str, Any], int, str]:
     """`read_text` of the data lines of a text without quotes, cut by numpy."""
     if rest and not rest.endswith("\n"):
@@ -163,11 +175,62 @@ def _read_plain(
     starts[:1] = 0
     starts[1:] = seps[:-1] + 1
     starts = starts.reshape(rows, width)
-    columns = {
-        f.name: _cells(buf, starts[:, pos], ends[:, pos], f)
-        for f, pos in zip(features, where, strict=True)
-    }
+    cut = [(f, starts[:, pos], ends[:, pos]) for f, pos in zip(features, where, strict=True)]
+    if pool is None or rows < PARALLEL_ROWS or len(cut) < 2:
+        columns = {f.name: _cells(buf, s, e, f) for f, s, e in cut}
+    else:
+        columns = _cells_beside(buf, cut, pool)
+        columns = {f.name: columns[f.name] for f in features}
     return columns, rows, delimiter
+
+
+def _cells_beside(buf: np.ndarray, cut: list, pool: Executor) -> dict[str, Any]:
+    """`_cells` of every column, each cut into two halves of rows, read by this thread and one
+    of ``pool``'s at once (numpy lets go of the GIL; msgspec holds it): this one takes the
+    halves from the front (the numbers first), the other from the back (the codes), until none
+    is left. A column's halves are joined when they are read alike, else the column is read
+    whole: the same cells, the same results as one thread. The other thread is not waited for
+    when it never started (the pool busy elsewhere): this one has read every half by then."""
+    half = len(cut[0][1]) // 2
+    tasks = deque()
+    for feature, starts, ends in sorted(cut, key=lambda c: _by_codes(c[0])):
+        tasks.append((feature, starts[:half], ends[:half], 0))
+        tasks.append((feature, starts[half:], ends[half:], 1))
+    halves: dict[tuple[str, int], Any] = {}
+
+    def work(take: Callable[[], tuple]) -> None:
+        while True:
+            try:
+                feature, starts, ends, which = take()
+            except IndexError:
+                return
+            halves[feature.name, which] = _cells(buf, starts, ends, feature)
+
+    beside = pool.submit(work, tasks.pop)
+    try:
+        work(tasks.popleft)
+    finally:
+        tasks.clear()
+        if not beside.cancel():
+            beside.result()
+    columns = {}
+    for feature, starts, ends in cut:
+        first, second = halves[feature.name, 0], halves[feature.name, 1]
+        if isinstance(first, Codes) and isinstance(second, Codes):
+            values = np.concatenate([first.values, second.values])
+            columns[feature.name] = Codes(values, first.unseen + second.unseen)
+        elif isinstance(first, np.ndarray) and isinstance(second, np.ndarray):
+            columns[feature.name] = np.concatenate([first, second])
+        elif isinstance(first, list) and isinstance(second, list):
+            columns[feature.name] = first + second
+        else:  # numbers in one half, a missing marker in the other: the whole column as text
+            columns[feature.name] = _cells(buf, starts, ends, feature)
+    return columns
+
+
+def _by_codes(feature: Feature) -> bool:
+    """Whether `_cells` reads the feature's cells as codes (`_category_cells`)."""
+    return feature.kind == "categorical" and _plain_categories(feature)
 
 
 def _cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feature: Feature) -> Any:
@@ -175,7 +238,7 @@ def _cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feature: Featu
     numbers (parsed by msgspec in one call), else their text."""
     if len(starts) == 0:
         return []
-    if feature.kind == "categorical" and _plain_categories(feature):
+    if _by_codes(feature):
         return _category_cells(buf, starts, ends, feature)
     lengths = ends - starts + 1  # each cell with the separator after it
     offsets = np.cumsum(lengths) - lengths
