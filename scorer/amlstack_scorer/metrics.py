@@ -8,6 +8,7 @@ imported, every worker writes its samples to files there, and /metrics merges th
 from __future__ import annotations
 
 import os
+from collections import Counter as Tally
 from collections.abc import Iterable
 
 from prometheus_client import (
@@ -92,10 +93,8 @@ class Metrics:
         self, labels: list, unseen: dict[str, int], missing: dict[str, int] | None = None
     ) -> None:
         self.records.inc(len(labels))
-        counts: dict = {}
-        for label in labels:
-            counts[label] = counts.get(label, 0) + 1
-        for label, n in counts.items():
+        # collections.Counter counts in C, in first-seen order: the same children, same order.
+        for label, n in Tally(labels).items():
             child = self._label_children.get(label)
             if child is None:
                 child = self._label_children[label] = self.predicted.labels(str(label))

@@ -146,7 +146,7 @@ class RawEndpoint:
             log.exception("model failed", extra={"request_id": request_id})
             telemetry.record_exception(exc)
             raise ModelFailure("the model failed on this input; quote the request id") from exc
-        labels = [model.classes[i] for i in indices]
+        labels = list(map(model.classes.__getitem__, indices))
         if state.metrics is not None:
             state.metrics.observe_scores(labels, batch.unseen, batch.missing)
         return proba, indices, labels
