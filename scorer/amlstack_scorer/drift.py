@@ -85,7 +85,7 @@ class LiveProfile:
                 # Codes are -1 (unseen) .. k-1; shift by one so unseen is slot 0.
                 slots = values[~missing].astype(np.int64) + 1
             else:
-                slots = np.searchsorted(edges, values[~missing], side="left")
+                slots = _bins(edges, values[~missing])
             counts = np.bincount(slots, minlength=len(children) - 1)
             for slot in np.flatnonzero(counts):
                 children[slot].inc(int(counts[slot]))
@@ -93,6 +93,18 @@ class LiveProfile:
                 children[-1].inc(int(missing.sum()))
 
     __call__ = observe
+
+
+def _bins(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(edges, values, side="left")`` for values without NaN: how many edges
+    lie below each value. For a few sorted edges, counted by one comparison per edge (SIMD, far
+    faster than a binary search per value); the same numbers."""
+    if 0 < len(edges) <= 64 and bool(np.all(edges[:-1] <= edges[1:])):
+        slots = np.zeros(len(values), dtype=np.uint8)
+        for edge in edges:
+            slots += (values > edge).view(np.uint8)
+        return slots
+    return np.searchsorted(edges, values, side="left")
 
 
 def live_counts(
