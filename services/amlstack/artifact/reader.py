@@ -140,24 +140,28 @@ class Model:
 
     def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
         """Class probabilities for encoded feature rows, one column per entry of ``classes``."""
-        if self.contexts:
-            matrix = with_context(matrix, self.contexts)
         if len(matrix) >= PARALLEL_ROWS and self._cpus > 1:
             return self._predict_slices(matrix)
+        return self._run(matrix)
+
+    def _run(self, matrix: np.ndarray) -> np.ndarray:
+        """One onnxruntime call on encoded rows, their context columns added first."""
+        if self.contexts:
+            matrix = with_context(matrix, self.contexts)
         return self._session.run(self._output, {self._input: matrix})[0]
 
     def _predict_slices(self, matrix: np.ndarray) -> np.ndarray:
         """A large batch cut into one slice per CPU, scored side by side: the same numbers as
         one call (each row is scored alone, whatever the batch), in about 1/CPUs of its time.
         The threads are started on the first large batch, in the process that scores it (a
-        gunicorn worker, after fork: threads do not survive a fork)."""
+        gunicorn worker, after fork: threads do not survive a fork). Each slice gets its
+        context columns in its own thread (a look-up per row: the same columns as the whole's)."""
         pool = self.pool()
         assert pool is not None
-        run, output, name = self._session.run, self._output, self._input
         first, *rest = np.array_split(matrix, self._cpus)
-        futures = [pool.submit(run, output, {name: part}) for part in rest]
-        parts = [run(output, {name: first})[0]]
-        parts.extend(future.result()[0] for future in futures)
+        futures = [pool.submit(self._run, part) for part in rest]
+        parts = [self._run(first)]
+        parts.extend(future.result() for future in futures)
         return np.concatenate(parts)
 
     def pool(self) -> ThreadPoolExecutor | None:
