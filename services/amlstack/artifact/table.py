@@ -242,7 +242,11 @@ def _cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feature: Featu
         return _category_cells(buf, starts, ends, feature)
     lengths = ends - starts + 1  # each cell with the separator after it
     offsets = np.cumsum(lengths) - lengths
-    piece = buf[np.arange(int(lengths.sum())) + np.repeat(starts - offsets, lengths)]
+    # Each byte's place in buf: one past the last, or the next cell's start after a separator.
+    step = np.ones(int(offsets[-1] + lengths[-1]), dtype=np.intp)
+    step[0] = starts[0]
+    step[offsets[1:]] = starts[1:] - ends[:-1]
+    piece = buf[np.cumsum(step, out=step)]
     last = offsets + lengths - 1
     if feature.kind == "numeric" and feature.number_format is None:
         piece[last] = ord(",")
