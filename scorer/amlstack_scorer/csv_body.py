@@ -11,6 +11,8 @@ decision threshold are in response headers, since CSV has no place for them.
 
 from __future__ import annotations
 
+import codecs
+
 import numpy as np
 
 from amlstack.artifact.encoding import Encoded
@@ -21,7 +23,7 @@ from amlstack.artifact.table import (
     encode_text_columns,
     line_of,
     output_columns,
-    read_text,
+    read_utf8,
 )
 from amlstack_scorer.contract import (
     CSV_MIMETYPE,
@@ -44,30 +46,34 @@ def decode(body: bytes, params: str, model: Model, max_batch: int) -> tuple[Enco
         charset = value.strip().strip('"').lower()
         if key.strip().lower() == "charset" and charset not in _CHARSETS:
             raise UnsupportedMediaType(f"text/csv bodies are UTF-8, not {charset!r}")
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"body is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not text or text.isspace():  # as `not text.strip()`, without copying a large body
+    if not body.isascii():  # checked in C without a copy; else decoded once to be checked
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reason = f"{exc.reason} at byte {exc.start}"
+            raise BadRequest(f"body is not UTF-8 text ({reason})") from None
+        body = body.removeprefix(codecs.BOM_UTF8)
+    if not body or body.isspace():  # as `not body.strip()`, without copying a large body
         raise BadRequest("empty body: send a header line, then one line per record")
     try:
-        columns, rows, delimiter = read_text(text, model.features, model.pool())
+        columns, rows, delimiter = read_utf8(body, model.features, model.pool())
         if rows == 0:
             raise InvalidInput("empty batch: send at least one record")
         if rows > max_batch:
             raise InvalidInput(f"batch too large: at most {max_batch} records per request")
         return encode_text_columns(model.features, columns), delimiter
     except LayoutError as exc:
-        raise BadRequest(_located(exc, text)) from None
+        raise BadRequest(_located(exc, body)) from None
     except TableError as exc:
-        raise InvalidInput(_located(exc, text), field=exc.column) from None
+        raise InvalidInput(_located(exc, body), field=exc.column) from None
 
 
-def _located(exc: TableError, text: str) -> str:
+def _located(exc: TableError, body: bytes) -> str:
     """The message with the line of the body in place of the data row (the header is line 1)."""
     if exc.row is None:
         return exc.message
-    return exc.message.replace(f"data row {exc.row}", f"line {line_of(text, exc.row)}", 1)
+    line = line_of(body.decode(), exc.row)
+    return exc.message.replace(f"data row {exc.row}", f"line {line}", 1)
 
 
 def encode_answer(classes: list, proba: np.ndarray, indices: list[int], delimiter: str) -> bytes:

@@ -130,9 +130,11 @@ def on_starting(server):
 
 
 def post_fork(server, worker):
-    """Per-worker start: telemetry before the app is built, so its Flask instrumentation applies."""
-    from amlstack_scorer import telemetry
+    """Per-worker start: malloc keeps large requests' freed memory (`heap`); telemetry before
+    the app is built, so its Flask instrumentation applies."""
+    from amlstack_scorer import heap, telemetry
 
+    heap.keep_freed_memory()
     telemetry.configure(_settings.appinsights_connection_string)
 
 

@@ -36,6 +36,8 @@ from amlstack.artifact.reader import PARALLEL_ROWS
 
 DELIMITERS = (",", ";", "\t")
 NEWLINE = ord("\n")
+# A numeric column whose cells are all shorter than this is read as a fixed-width block.
+NUMBER_WIDTH = 32
 _float_list = msgspec.json.Decoder(list[float]).decode
 
 
@@ -114,52 +116,71 @@ def read_text(
     cut into cells by numpy on its bytes, never a Python object per cell of a numeric column.
     ``pool``: a thread that reads half of each column's cells beside this one when the table has
     `PARALLEL_ROWS` rows or more (the scorer's `Model.pool`); the same result without it."""
-    if "\x00" in text:
+    return read_utf8(text.encode(), features, pool)
+
+
+def read_utf8(
+    data: bytes, features: Sequence[Feature], pool: Executor | None = None
+) -> tuple[dict[str, Any], int, str]:
+    """`read_text` of the document's UTF-8 bytes (the caller has checked they are UTF-8, e.g. a
+    request body): read where they lie, without a decoded copy of the whole document."""
+    if b"\x00" in data:
         raise LayoutError("not CSV text: it holds a NUL character")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-    delimiter = sniff_delimiter(_first_line(text))
-    if '"' in text or "\r" in text:  # quoted fields or old Mac line ends: the csv module
-        return _read_quoted(text, features, delimiter)
-    text = text.lstrip("\n")
-    header_line, _, rest = text.partition("\n")
-    if not header_line:
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    delimiter = sniff_delimiter(_first_line(data).decode())
+    if b'"' in data or b"\r" in data:  # quoted fields or old Mac line ends: the csv module
+        return _read_quoted(data.decode(), features, delimiter)
+    data = data.lstrip(b"\n")
+    cut = data.find(b"\n")
+    if cut < 0:
+        cut = len(data)
+    if cut == 0:
         raise LayoutError("no header line")
-    header = [h.strip() for h in header_line.split(delimiter)]
+    header = [h.strip() for h in data[:cut].decode().split(delimiter)]
     where = positions(features, header)
     width = len(header)
+    rest = memoryview(data)[cut + 1 :]
     # Looking for a blank line costs as much as cutting the cells (a two-character search of
     # the whole text): a table of more than one column has none when every row has its width.
-    if width > 1 or not _blank_lines(rest):
+    if width > 1 or not _blank_lines(data, cut):
         try:
             return _read_plain(rest, features, delimiter, where, width, pool)
         except LayoutError:
-            if not _blank_lines(rest):
+            if not _blank_lines(data, cut):
                 raise
-    while "\n\n" in rest:
-        rest = rest.replace("\n\n", "\n")
-    return _read_plain(rest.lstrip("\n"), features, delimiter, where, width, pool)
+    rest = bytes(rest)
+    while b"\n\n" in rest:
+        rest = rest.replace(b"\n\n", b"\n")
+    return _read_plain(rest.lstrip(b"\n"), features, delimiter, where, width, pool)
 
 
-def _blank_lines(rest: str) -> bool:
-    return rest.startswith("\n") or "\n\n" in rest
+def _blank_lines(data: bytes, cut: int) -> bool:
+    """Whether the data lines (after the header line ending at ``cut``) hold a blank line."""
+    return data.find(b"\n\n", cut) >= 0  # from the header's line end: a blank first line too
 
 
 def _read_plain(
-    rest: str,
+    rest: bytes | memoryview,
     features: Sequence[Feature],
     delimiter: str,
     where: list[int],
     width: int,
     pool: Executor | None = None,
 ) -> tuple[dict[str, Any], int, str]:
-    """`read_text` of the data lines of a text without quotes, cut by numpy."""
-    if rest and not rest.endswith("\n"):
-        rest += "\n"
+    """`read_text` of the data lines (UTF-8) of a text without quotes, cut by numpy."""
     longest = max((len(k.encode()) for f in features for k in f.codes if k is not None), default=0)
-    pad = 8 * (-(-longest // 8) + 1)  # _cell_hash reads whole 8-byte words past a cell's start
-    buf = np.frombuffer(rest.encode() + b"\0" * pad, dtype=np.uint8)
-    seps = np.flatnonzero((buf == ord(delimiter)) | (buf == NEWLINE))  # each ends a cell
+    # _cell_hash reads whole 8-byte words past a cell's start, _plain_numbers NUMBER_WIDTH bytes
+    pad = max(8 * (-(-longest // 8) + 1), NUMBER_WIDTH)
+    n = len(rest)
+    buf = np.empty(n + 1 + pad, dtype=np.uint8)  # the lines, a last line end, zeros
+    buf[:n] = np.frombuffer(rest, dtype=np.uint8)
+    if n and buf[n - 1] != NEWLINE:
+        buf[n] = NEWLINE
+        n += 1
+    buf[n:] = 0
+    text = buf[:n]
+    seps = np.flatnonzero((text == ord(delimiter)) | (text == NEWLINE))  # each ends a cell
     newlines = np.flatnonzero(buf[seps] == NEWLINE)
     rows = len(newlines)
     if len(seps) != rows * width or not np.array_equal(
@@ -240,6 +261,10 @@ def _cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feature: Featu
         return []
     if _by_codes(feature):
         return _category_cells(buf, starts, ends, feature)
+    if feature.kind == "numeric" and feature.number_format is None:
+        numbers = _plain_numbers(buf, starts, ends)
+        if numbers is not None:
+            return numbers
     lengths = ends - starts + 1  # each cell with the separator after it
     offsets = np.cumsum(lengths) - lengths
     # Each byte's place in buf: one past the last, or the next cell's start after a separator.
@@ -258,6 +283,28 @@ def _cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feature: Featu
                 pass  # a missing marker or another number format: read cell by cell
     piece[last] = NEWLINE
     return piece[:-1].tobytes().decode().split("\n")
+
+
+def _plain_numbers(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """A column of plain (JSON-style) numbers parsed by msgspec in one call, else None. Each
+    cell is copied into a fixed-width row (one gather of rows, not of bytes) and blanked past its
+    end: JSON allows the blanks, so ``[12   ,3.5  ]`` reads as the cells alone would. ``buf``
+    must hold `NUMBER_WIDTH` bytes past the last cell's start."""
+    lengths = ends - starts
+    width = int(lengths.max()) + 1  # the cell and a comma after it
+    if width > NUMBER_WIDTH:
+        return None
+    rows = np.lib.stride_tricks.as_strided(buf, (len(buf) - width + 1, width), (1, 1))
+    block = rows[starts]
+    block[np.arange(width) >= lengths[:, None]] = ord(" ")
+    block[:, -1] = ord(",")
+    raw = block.tobytes()
+    if raw.count(b",") != len(starts):  # a cell holds a comma itself (another delimiter)
+        return None
+    try:
+        return np.array(_float_list(b"[" + raw[:-1] + b"]"), dtype=np.float64)
+    except msgspec.DecodeError:
+        return None  # a missing marker or another number format: read cell by cell
 
 
 def _read_quoted(text: str, features: Sequence[Feature], delimiter: str):
@@ -445,8 +492,10 @@ def _cell_hash(
     return digest, parts
 
 
-def _first_line(text: str) -> str:
-    return text.lstrip("\r\n").split("\n", 1)[0]
+def _first_line(text: str | bytes) -> str | bytes:
+    newline = "\n" if isinstance(text, str) else b"\n"
+    text = text.lstrip("\r\n" if isinstance(text, str) else b"\r\n")
+    return text[: text.find(newline)] if newline in text else text
 
 
 def _clean(text: Any) -> str | None:

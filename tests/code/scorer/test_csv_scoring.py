@@ -60,6 +60,20 @@ def test_csv_answers_equal_json_answers(client, auth, model, sample, delimiter):
     assert resp.headers["X-Request-ID"]
 
 
+def test_a_byte_order_mark_and_utf8_cells_read_as_plain_text(client, auth, model, sample):
+    """A UTF-8 body that starts with a byte order mark (as spreadsheet exports write) and holds
+    non-ASCII cells (an unseen category) is answered as the same body without the mark."""
+    records = sample[:3]
+    categorical = next(f.name for f in model.features if f.kind == "categorical")
+    records = [records[0], {**records[1], categorical: "caf\u00e9 \u00fcber"}, records[2]]
+    text = to_csv(records, model.feature_names)
+    plain = read_answer(score_csv(client, auth, text))
+    resp = client.post(
+        c.SCORING_ROUTE, data=b"\xef\xbb\xbf" + text.encode(), headers={**auth, **CSV}
+    )
+    assert read_answer(resp) == plain
+
+
 def test_quoted_fields_crlf_and_missing_markers_read_as_predict_reads_them(client, auth, model):
     """The csv-module path (quotes) and the fast path give the same answer; markers impute."""
     records = model.sample_input()[:4]

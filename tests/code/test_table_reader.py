@@ -1,0 +1,92 @@
+"""`amlstack.artifact.table`: its fast paths read every table as the csv module's path does.
+
+The plain-text reader cuts cells with numpy and parses numeric columns as fixed-width JSON
+blocks; with a pool it reads each column's two halves in two threads. Whatever the cells
+(markers, blanks, numbers too wide for the block, unseen categories, a marker only in one half),
+the matrix and the counts must equal those of the quoted path, which reads with ``csv.reader``.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from amlstack.artifact import table
+from amlstack.artifact.encoding import Feature
+from amlstack.artifact.reader import PARALLEL_ROWS
+
+CATEGORIES = ("red", "green", "a much longer category name", "")
+FEATURES = [
+    Feature("n1", "numeric"),
+    Feature("colour", "categorical", "string", CATEGORIES[:3],
+            codes={**{c: float(i) for i, c in enumerate(CATEGORIES[:3])}, None: math.nan}),
+    Feature("n2", "numeric"),
+]  # fmt: skip
+
+NUMBERS = st.one_of(
+    st.integers(-(10**6), 10**6).map(str),
+    st.floats(-1e6, 1e6, allow_nan=False).map(repr),
+    st.sampled_from(["", "NA", "?", "null", " 12 ", "1e5", "-0", "0.1234567890123456789012345678"]),
+)
+COLOURS = st.sampled_from([*CATEGORIES, "blue", "NA", " red "])
+
+
+def quoted(header: list[str], rows: list[list[str]]) -> str:
+    lines = [",".join(f'"{cell}"' for cell in row) for row in [header, *rows]]
+    return "\n".join(lines) + "\n"
+
+
+def plain(header: list[str], rows: list[list[str]], delimiter: str = ",") -> str:
+    return "\n".join(delimiter.join(row) for row in [header, *rows]) + "\n"
+
+
+def encoded(text: str, pool=None):
+    columns, rows, _ = table.read_text(text, FEATURES, pool)
+    return table.encode_text_columns(FEATURES, columns), rows
+
+
+def assert_same(got, want) -> None:
+    (a, rows_a), (b, rows_b) = got, want
+    assert rows_a == rows_b
+    np.testing.assert_array_equal(a.matrix, b.matrix)  # NaN equals NaN here
+    assert (a.unseen, a.missing) == (b.unseen, b.missing)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with ThreadPoolExecutor(1) as executor:
+        yield executor
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    base=st.lists(st.tuples(NUMBERS, COLOURS, NUMBERS), min_size=1, max_size=6),
+    odd=st.tuples(NUMBERS, COLOURS, NUMBERS),
+    where=st.floats(0, 1),
+)
+def test_fast_paths_read_as_the_csv_module_does(pool, base, odd, where):
+    """A table of PARALLEL_ROWS rows or more (so the pool is used) made of a few rows repeated,
+    with one odd row at any place (e.g. a marker in one half of a column only)."""
+    header = ["n1", "colour", "extra", "n2"]
+    rows = [[a, b, "x", c] for a, b, c in base] * (PARALLEL_ROWS // len(base) + 1)
+    rows.insert(int(where * len(rows)), [odd[0], odd[1], "x", odd[2]])
+    want = encoded(quoted(header, rows))
+    assert_same(encoded(plain(header, rows)), want)
+    assert_same(encoded(plain(header, rows), pool), want)
+
+
+def test_wide_numbers_and_commas_in_cells_leave_the_block_path():
+    """A number longer than the fixed-width block, and (with ';') a cell holding a comma, are
+    still read: the first as the number it is, the second as the error it is."""
+    wide = "1" + "0" * table.NUMBER_WIDTH  # one digit more than a block row holds
+    header = ["n1", "colour", "n2"]
+    got, _ = encoded(plain(header, [["1", "red", wide], ["2.5", "green", "3"]]))
+    np.testing.assert_array_equal(got.matrix[:, 2], np.float32([float(wide), 3.0]))
+    with pytest.raises(table.TableError) as caught:
+        encoded(plain(header, [["1,5", "red", "1"]], ";"))
+    assert (caught.value.row, caught.value.column) == (1, "n1")
