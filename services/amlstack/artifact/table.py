@@ -191,12 +191,14 @@ def _read_plain(
         raise LayoutError(
             f"data row {bad + 1} has {fields[bad]} fields, the header has {width}", row=bad + 1
         )
-    ends = seps.reshape(rows, width)
+    # Column by column (one contiguous row of starts and of ends per column): a column's
+    # passes then read adjacent numbers, not one per row of the table.
+    ends = seps.reshape(rows, width).T.copy()
     starts = np.empty_like(seps)
     starts[:1] = 0
     starts[1:] = seps[:-1] + 1
-    starts = starts.reshape(rows, width)
-    cut = [(f, starts[:, pos], ends[:, pos]) for f, pos in zip(features, where, strict=True)]
+    starts = starts.reshape(rows, width).T.copy()
+    cut = [(f, starts[pos], ends[pos]) for f, pos in zip(features, where, strict=True)]
     if pool is None or rows < PARALLEL_ROWS or len(cut) < 2:
         columns = {f.name: _cells(buf, s, e, f) for f, s, e in cut}
     else:
