@@ -72,3 +72,39 @@ def test_the_set_up_records_a_local_base_image_for_plain_compose(stack):
     # .env (as a user's plain `docker compose up --build` does).
     config = stack.shell("unset AMLSTACK_BASE_IMAGE && compose config", timeout=60).stdout
     assert f"BASE_IMAGE: {stack.base_image}" in config
+
+
+SIGNED_ARTIFACT = """
+import shutil, sys, tempfile
+from pathlib import Path
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from amlstack.artifact.manifest import ArtifactError, load_public_key
+from amlstack.artifact.manifest import sign_manifest, verify_manifest
+work = Path(tempfile.mkdtemp())
+artifact = work / "model"
+shutil.copytree("/app/model", artifact)
+private = ed25519.Ed25519PrivateKey.generate()
+(work / "key.pem").write_bytes(private.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+public = private.public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+sign_manifest(artifact, work / "key.pem")
+print("verified", len(verify_manifest(artifact, public_key=load_public_key(public))))
+other = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+try:
+    verify_manifest(artifact, public_key=load_public_key(other))
+except ArtifactError:
+    print("refused")
+"""
+
+
+def test_the_scorer_image_verifies_signed_artifacts(stack):
+    """AMLSTACK_MANIFEST_PUBLIC_KEY needs `cryptography` in the image: its model, signed,
+    verifies with the signer's key and is refused with another's."""
+    out = stack.compose(
+        "exec", "-T", "scorer", "python", "-c", SIGNED_ARTIFACT, timeout=120
+    ).stdout.split()
+    assert out[0] == "verified" and int(out[1]) > 0
+    assert out[-1] == "refused"

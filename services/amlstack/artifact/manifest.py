@@ -134,7 +134,7 @@ def _ed25519():
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ed25519
-    except ImportError:  # pragma: no cover - cryptography ships with the dev and train extras
+    except ImportError:  # pragma: no cover - in the scorer image and the dev and train extras
         raise ArtifactError(
             "signed manifests need the 'cryptography' package (pip install cryptography)"
         ) from None
