@@ -166,7 +166,7 @@ def main() -> None:
 
 def bank_default(args, corpus: list[dict]) -> None:
     """Bank data: amlstack's default budget against AutoGluon best_quality with the same."""
-    from amlstack import defaults
+    from amlstack.training import defaults
 
     entry = next((e for e in corpus if e["name"] == "bank"), None)
     if entry is None:
