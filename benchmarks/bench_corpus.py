@@ -1,7 +1,7 @@
 """amlstack against FLAML and AutoGluon on a corpus of public data sets, side by side in one run.
 
     python benchmarks/bench_corpus.py --flaml-python .venv-flaml/bin/python \
-        --autogluon-python .venv-autogluon/bin/python          # about 35 min on 2 cores
+        --autogluon-python .venv-autogluon/bin/python          # about an hour on 2 cores
     python benchmarks/bench_corpus.py ... --datasets penguins,wine --rows 500   # a smoke run
     python benchmarks/bench_corpus.py ... --bank-default        # + bank data, default budget
 
