@@ -103,8 +103,6 @@ except ArtifactError:
 def test_the_scorer_image_verifies_signed_artifacts(stack):
     """AMLSTACK_MANIFEST_PUBLIC_KEY needs `cryptography` in the image: its model, signed,
     verifies with the signer's key and is refused with another's."""
-    out = stack.compose(
-        "exec", "-T", "scorer", "python", "-c", SIGNED_ARTIFACT, timeout=120
-    ).stdout.split()
+    out = stack.shell('scorer_exec python -c "$1"', SIGNED_ARTIFACT, timeout=120).stdout.split()
     assert out[0] == "verified" and int(out[1]) > 0
     assert out[-1] == "refused"
