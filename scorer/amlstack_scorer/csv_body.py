@@ -72,7 +72,7 @@ def _located(exc: TableError, body: bytes) -> str:
     """The message with the line of the body in place of the data row (the header is line 1)."""
     if exc.row is None:
         return exc.message
-    line = line_of(body.decode(), exc.row)
+    line = line_of(body, exc.row)
     return exc.message.replace(f"data row {exc.row}", f"line {line}", 1)
 
 

@@ -167,7 +167,7 @@ class Model:
     def pool(self) -> ThreadPoolExecutor | None:
         """The threads that work beside the calling one on a large batch (one per other CPU;
         None without ``parallel_batches`` or on one CPU): its slices (`predict_proba`), the
-        scorer's text/csv reading (`table.read_text`)."""
+        scorer's text/csv reading (`table.read_utf8`)."""
         if self._cpus <= 1:
             return None
         pool = self._pool

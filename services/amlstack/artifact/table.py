@@ -257,8 +257,9 @@ def _by_codes(feature: Feature) -> bool:
 
 
 def _cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feature: Feature) -> Any:
-    """One column's cells, gathered from the body's bytes: a float array when they are plain
-    numbers (parsed by msgspec in one call), else their text."""
+    """One column's cells, gathered from the body's bytes: codes (`_category_cells`), a float
+    array when they are plain numbers narrower than `NUMBER_WIDTH` (`_plain_numbers`), else
+    their text (`encode_text_columns` parses numbers in it)."""
     if len(starts) == 0:
         return []
     if _by_codes(feature):
@@ -274,16 +275,7 @@ def _cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feature: Featu
     step[0] = starts[0]
     step[offsets[1:]] = starts[1:] - ends[:-1]
     piece = buf[np.cumsum(step, out=step)]
-    last = offsets + lengths - 1
-    if feature.kind == "numeric" and feature.number_format is None:
-        piece[last] = ord(",")
-        raw = piece[:-1].tobytes()
-        if raw.count(b",") == len(starts) - 1:  # no cell holds a comma itself
-            try:
-                return np.array(_float_list(b"[" + raw + b"]"), dtype=np.float64)
-            except msgspec.DecodeError:
-                pass  # a missing marker or another number format: read cell by cell
-    piece[last] = NEWLINE
+    piece[offsets + lengths - 1] = NEWLINE
     return piece[:-1].tobytes().decode().split("\n")
 
 
@@ -325,10 +317,11 @@ def _read_quoted(text: str, features: Sequence[Feature], delimiter: str):
     return by_name, len(data), delimiter
 
 
-def line_of(text: str, row: int) -> int:
-    """The 1-based line of ``text`` on which data row ``row`` (1-based) starts (errors only)."""
-    delimiter = sniff_delimiter(_first_line(text))
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+def line_of(data: bytes, row: int) -> int:
+    """The 1-based line of the UTF-8 document ``data`` on which data row ``row`` (1-based)
+    starts (errors only)."""
+    delimiter = sniff_delimiter(_first_line(data).decode())
+    reader = csv.reader(io.StringIO(data.decode()), delimiter=delimiter)
     seen, start = -1, 1  # the header is data row 0
     try:
         for fields in reader:
@@ -494,10 +487,10 @@ def _cell_hash(
     return digest, parts
 
 
-def _first_line(text: str | bytes) -> str | bytes:
-    newline = "\n" if isinstance(text, str) else b"\n"
-    text = text.lstrip("\r\n" if isinstance(text, str) else b"\r\n")
-    return text[: text.find(newline)] if newline in text else text
+def _first_line(data: bytes) -> bytes:
+    data = data.lstrip(b"\r\n")
+    end = data.find(b"\n")  # not split: that would copy the rest of a large body
+    return data if end < 0 else data[:end]
 
 
 def _clean(text: Any) -> str | None:
