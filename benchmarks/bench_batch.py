@@ -37,7 +37,6 @@ import itertools
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,8 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench_scorer import free_port, wait_ready  # beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data" / "bankmarketing_train.csv"
@@ -188,27 +189,6 @@ def step_spark(args, model: Path, source: Path, out: Path, logs: Path) -> Step:
     return run_step(f"spark {args.master}", cmd, args.rows, args.step_timeout, logs, env)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(url: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the scorer exited with {proc.returncode} before it was ready")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"{url} not ready within {READY_TIMEOUT_S:.0f} s")
-
-
 def step_http(args, model: Path, source: Path, out: Path, logs: Path) -> Step:
     port = free_port()
     bytes_per_row = source.stat().st_size / max(args.rows, 1)
@@ -236,8 +216,7 @@ def step_http(args, model: Path, source: Path, out: Path, logs: Path) -> Step:
             env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
-        wait_ready(f"http://127.0.0.1:{port}/ready", server)
-        startup = time.perf_counter() - started
+        startup = wait_ready(f"http://127.0.0.1:{port}/ready", server, started, READY_TIMEOUT_S)
         client_cmd = [
             sys.executable, str(Path(__file__).resolve()), "--http-client",
             f"http://127.0.0.1:{port}/score", str(source), str(out),

@@ -130,8 +130,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_ready(url: str, proc: subprocess.Popen, started: float) -> float:
-    deadline = started + READY_TIMEOUT_S
+def wait_ready(
+    url: str, proc: subprocess.Popen, started: float, timeout: float = READY_TIMEOUT_S
+) -> float:
+    """Seconds from ``started`` (perf_counter) until ``url`` answers 200; exits when ``proc``
+    does or after ``timeout`` seconds."""
+    deadline = started + timeout
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"server exited with {proc.returncode} before it was ready")
@@ -142,7 +146,7 @@ def wait_ready(url: str, proc: subprocess.Popen, started: float) -> float:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.01)
-    raise SystemExit(f"{url} not ready within {READY_TIMEOUT_S} s")
+    raise SystemExit(f"{url} not ready within {timeout:g} s")
 
 
 def lua_script(path: Path, body: str, auth: bool) -> None:

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "benchmarks"))  # as when it runs: its sibling bench_scorer
 spec = importlib.util.spec_from_file_location("bench_batch", REPO / "benchmarks" / "bench_batch.py")
 bench = importlib.util.module_from_spec(spec)
 sys.modules["bench_batch"] = bench  # its dataclasses look their module up
