@@ -137,3 +137,15 @@ def test_the_shipped_model_learned_every_row(messy):
     assert "non-holdout rows" in meta["metrics"]["measured_model"]
     assert meta["training"]["member_selection"] == "5-fold out-of-fold"
     assert not np.allclose(result.memory_holdout_proba, result.measured_holdout_proba)
+
+
+def test_small_data_ships_bagged_members_within_the_tree_cap(messy):
+    """400 rows: members are the mean of their five fold models, and model.json says so."""
+    result, _, _ = messy
+    meta = meta_of(result)
+    members = meta["model"]["members"]
+    bagged = [m["learner"] for m in members if m.get("bagged_folds") == 5]
+    assert bagged, members
+    assert "mean of 5 models" in meta["metrics"]["measured_model"]
+    assert all(f"{name}" in meta["model"]["description"] for name in bagged)
+    assert "5-fold bag" in meta["model"]["description"]

@@ -202,7 +202,7 @@ class _LiveProgress:
 
 
 def _print_leaderboard(result) -> None:
-    table = Table(title="Leaderboard (validation score; AUC on held-out rows)")
+    table = Table(title="Leaderboard (validation or out-of-fold score; AUC on held-out rows)")
     for column in ("rank", "model", "validation", "held-out AUC", "weight", "trials", "seconds"):
         table.add_column(column, justify="right" if column != "model" else "left")
     for row in result.leaderboard:
@@ -218,7 +218,7 @@ def _print_leaderboard(result) -> None:
         f"accuracy {m[ACCURACY]:.4f}  F1 {m[F1]:.4f}  log loss {m[LOG_LOSS]:.4f}"
         + (f"  threshold {m['threshold']:.3f}" if m.get("threshold") is not None else "")
     )
-    console.print("the shipped model is the same configuration refitted on every labelled row")
+    console.print(f"measured model: {result.measured_model}")
 
 
 def _given(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from amlstack.training.bag import Bag, fold_splits
 from amlstack.training.evaluate import score
 from amlstack.training.search import Candidate, refit, tree_count
 
@@ -24,42 +25,66 @@ def selection_rows(candidates, matrix, y, train_idx, val_idx, *, metric, seed, d
 
     Small data: out-of-fold predictions over every non-holdout row (k-fold, each candidate's
     tuned configuration refitted per fold), so a few hundred validation rows do not decide
-    alone; candidates are then ranked by that score. Candidates not done by ``deadline``
+    alone; that score becomes each candidate's ``val_score``, its rank, and its fold models
+    its ``bag`` (the measured model, if it is chosen). Candidates not done by ``deadline``
     (monotonic seconds, or None) leave the pool. Larger data, or no time: the validation split.
     """
     y_train = y[train_idx]
-    folds = min(OOF_FOLDS, int(np.bincount(y_train).min()))
+    folds = oof_folds(y_train)
     for cand in candidates:
         cand.val_proba = cand.estimator.predict_proba(matrix[val_idx])
     if len(train_idx) > OOF_MAX_ROWS or folds < 2:
         return y[val_idx], "validation split"
-    from sklearn.model_selection import StratifiedKFold
-
     x_train = matrix[train_idx]
-    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    splits = list(cv.split(x_train, y_train))
+    splits = fold_splits(y_train, folds, seed)
     done = []
     for cand in candidates:
         oof = np.zeros((len(train_idx), int(y.max()) + 1))
+        models = []
         for fit_rows, out_rows in splits:
             if deadline is not None and time.monotonic() > deadline:
                 break
-            model = refit(cand, x_train[fit_rows], y_train[fit_rows])
-            oof[out_rows] = model.predict_proba(x_train[out_rows])
+            models.append(refit(cand.estimator, x_train[fit_rows], y_train[fit_rows]))
+            oof[out_rows] = models[-1].predict_proba(x_train[out_rows])
         else:
-            done.append((cand, oof))
+            done.append((cand, oof, Bag(models)))
             continue
         break
     if not done:
         return y[val_idx], "validation split"
-    for cand, oof in done:
-        cand.val_proba = oof
-    candidates[:] = sorted(
-        (c for c, _ in done),
-        key=lambda c: score(metric, y_train, c.val_proba),
-        reverse=True,
-    )
+    for cand, oof, bag in done:
+        # the leaderboard then shows the score the candidates are ranked and chosen on
+        cand.val_proba, cand.bag, cand.val_score = oof, bag, score(metric, y_train, oof)
+    candidates[:] = sorted((c for c, _, _ in done), key=lambda c: c.val_score, reverse=True)
     return y_train, f"{folds}-fold out-of-fold"
+
+
+def oof_folds(y: np.ndarray) -> int:
+    """Folds for out-of-fold selection: OOF_FOLDS, fewer when a class has fewer rows."""
+    return min(OOF_FOLDS, int(np.bincount(y).min()))
+
+
+def bag_within(members: list[Candidate], max_trees: int | None) -> None:
+    """Unbag members, the most trees first, until the shipped graph holds at most ``max_trees``.
+
+    A bag costs k times its model's trees in prediction time; the cap wins over the bag, and an
+    unbagged member is refitted as one model like on large data.
+    """
+
+    def trees(cand: Candidate) -> int:
+        return tree_count(cand.bag or cand.estimator)
+
+    while max_trees is not None and sum(trees(c) for c in members) > max_trees:
+        bagged = [c for c in members if c.bag is not None and tree_count(c.bag) > 0]
+        if not bagged:
+            return
+        max(bagged, key=trees).bag = None
+
+
+def fit_bag(template, x: np.ndarray, y: np.ndarray, *, folds: int, seed: int) -> Bag:
+    """``template``'s configuration fitted once per fold of ``x`` (each on the other folds)."""
+    splits = fold_splits(y, folds, seed)
+    return Bag([refit(template, x[fit_rows], y[fit_rows]) for fit_rows, _ in splits])
 
 
 def choose_members(

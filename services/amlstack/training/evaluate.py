@@ -11,20 +11,30 @@ from amlstack.artifact.names import ACCURACY, AUC, AUC_WEIGHTED, F1, LOG_LOSS
 
 def score(metric: str, y: np.ndarray, proba: np.ndarray) -> float:
     """The search metric, higher is better (log loss is negated)."""
-    from sklearn.metrics import accuracy_score, average_precision_score, f1_score, log_loss
+    from sklearn.metrics import accuracy_score, average_precision_score, f1_score
 
     if metric in ("auc", "auc_weighted"):
         return auc(y, proba, weighted=metric == "auc_weighted")
     if metric == "accuracy":
         return float(accuracy_score(y, proba.argmax(axis=1)))
     if metric == "log_loss":
-        return -float(log_loss(y, np.clip(proba, 1e-15, 1), labels=range(proba.shape[1])))
+        return -_log_loss(y, proba)
     if metric == "f1":
         average = "binary" if proba.shape[1] == 2 else "macro"
         return float(f1_score(y, proba.argmax(axis=1), average=average))
     if metric == "average_precision":
         return float(average_precision_score(y, proba[:, 1]))
     raise ValueError(metric)
+
+
+def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
+    """Log loss of rows renormalised in float64: a float32 member (the MLP) leaves sums a few
+    1e-8 from one, which scikit-learn warns about."""
+    from sklearn.metrics import log_loss
+
+    clipped = np.clip(proba.astype(np.float64), 1e-15, 1)
+    rows = clipped / clipped.sum(axis=1, keepdims=True)
+    return float(log_loss(y, rows, labels=range(proba.shape[1])))
 
 
 def auc(y: np.ndarray, proba: np.ndarray, weighted: bool = False) -> float:
@@ -55,7 +65,6 @@ def classification_metrics(
         accuracy_score,
         confusion_matrix,
         f1_score,
-        log_loss,
         precision_score,
         recall_score,
     )
@@ -71,7 +80,7 @@ def classification_metrics(
         "precision": float(precision_score(y, pred, average=average, zero_division=0)),
         "recall": float(recall_score(y, pred, average=average, zero_division=0)),
         F1: float(f1_score(y, pred, average=average, zero_division=0)),
-        LOG_LOSS: float(log_loss(y, np.clip(proba, 1e-15, 1), labels=range(len(classes)))),
+        LOG_LOSS: _log_loss(y, proba),
         "threshold": float(threshold) if binary else None,
         "confusion_matrix": {
             "labels": [str(c) for c in classes],

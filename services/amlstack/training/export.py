@@ -15,14 +15,19 @@ import numpy as np
 
 from amlstack.artifact.names import ONNX_INPUT, ONNX_OUTPUT
 from amlstack.errors import InternalError
+from amlstack.training.bag import Bag
 
 INPUT = ONNX_INPUT
 OUTPUT = ONNX_OUTPUT
 TARGET_OPSET = {"": 15, "ai.onnx.ml": 3}
+IR_VERSION = 8  # the IR version of TARGET_OPSET
 
 
 def to_onnx(estimator: Any, n_features: int):
-    """One fitted model (LightGBM, XGBoost, CatBoost or scikit-learn) as an ONNX ModelProto."""
+    """A fitted model (LightGBM, XGBoost, CatBoost, scikit-learn or a Bag) as an ONNX ModelProto."""
+    if isinstance(estimator, Bag):
+        share = 1.0 / len(estimator.models)
+        return fuse([(to_onnx(model, n_features), share) for model in estimator.models])
     kind = type(estimator).__module__.split(".")[0]
     if kind == "lightgbm":
         model = _lightgbm(estimator, n_features)
@@ -130,7 +135,8 @@ def fuse(members: list[tuple[Any, float]]):
     if len(members) == 1:
         return _with_opsets(members[0][0])
     nodes, inits, terms = [], [], []
-    opsets: dict[str, int] = {}
+    # Mul and Sum need the ONNX domain, which a CatBoost graph does not import
+    opsets = {"": TARGET_OPSET[""]}
     for i, (member, weight) in enumerate(members):
         prefixed = compose.add_prefix(member, prefix=f"m{i}_")
         graph = prefixed.graph
@@ -153,7 +159,9 @@ def fuse(members: list[tuple[Any, float]]):
     )
     opset_import = [helper.make_opsetid(d, v) for d, v in sorted(opsets.items())]
     fused = helper.make_model(graph, opset_imports=opset_import, producer_name="amlstack")
-    fused.ir_version = max(m.ir_version for m, _ in members)
+    # at least IR 8 (what opset 15 needs): older IR versions (CatBoost writes 3) refuse
+    # initializers that are not graph inputs, which the member weights are
+    fused.ir_version = max(IR_VERSION, *(m.ir_version for m, _ in members))
     onnx.checker.check_model(fused)
     return fused
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.training.bag import Bag
 from amlstack.training.defaults import MAX_TREES
 
 # Share of the budget (time or iterations) each learner gets; the boosters earn most of it.
@@ -56,6 +57,7 @@ class Candidate:
     trials: int
     seconds: float
     val_proba: np.ndarray | None = field(default=None, repr=False)
+    bag: Bag | None = field(default=None, repr=False)  # its out-of-fold models, when scored so
 
 
 @dataclass
@@ -213,7 +215,9 @@ class _CountingHandler(logging.Handler):
 
 
 def tree_count(estimator: Any) -> int:
-    """Trees in a fitted model (0 for linear models and MLPs)."""
+    """Trees in a fitted model (0 for linear models and MLPs); a bag counts all its models'."""
+    if isinstance(estimator, Bag):
+        return sum(tree_count(model) for model in estimator.models)
     if hasattr(estimator, "booster_"):  # LightGBM
         return int(estimator.booster_.num_trees())
     if hasattr(estimator, "tree_count_"):  # CatBoost
@@ -331,21 +335,21 @@ def _logistic(c: float, seed: int):
     return LogisticRegression(C=c, max_iter=1000, random_state=seed)
 
 
-def refit(cand: Candidate, x: np.ndarray, y: np.ndarray):
-    """A fresh model of ``cand``'s tuned configuration fitted on ``x``, ``y``."""
+def refit(estimator: Any, x: np.ndarray, y: np.ndarray):
+    """A fresh model of ``estimator``'s tuned configuration fitted on ``x``, ``y``."""
     from sklearn.base import clone
 
-    if cand.learner == "catboost":
+    if hasattr(estimator, "tree_count_"):  # CatBoost
         # FLAML early-stopped CatBoost on an inner split; refit with the tree count it kept,
         # and without CatBoost's training-log folder in the working directory.
         params = {
             k: v
-            for k, v in cand.estimator.get_params().items()
+            for k, v in estimator.get_params().items()
             if k not in ("train_dir", "early_stopping_rounds", "n_estimators", "iterations")
         }
-        params.update(n_estimators=int(cand.estimator.tree_count_), allow_writing_files=False)
-        model = type(cand.estimator)(**params)
+        params.update(n_estimators=int(estimator.tree_count_), allow_writing_files=False)
+        model = type(estimator)(**params)
     else:
-        model = clone(cand.estimator)
+        model = clone(estimator)
     model.fit(x, y)
     return model

@@ -32,6 +32,7 @@ from amlstack.artifact.schema import CardMetrics, ModelCard, ModelSpec, RowCount
 from amlstack.errors import InternalError, UserError
 from amlstack.training import data as data_mod
 from amlstack.training import defaults
+from amlstack.training.bag import Bag
 from amlstack.training.search import DEFAULT_LEARNERS, FLAML_METRIC, Progress
 
 PARITY_TOLERANCE = 1e-5
@@ -40,7 +41,7 @@ SAMPLE_ROWS = 5
 BACKGROUND_ROWS = 12  # explanation baseline: K*(features-1)+1 rows per explained record
 DEFAULT_DATA = Path("data/bankmarketing_train.csv")
 DEFAULT_TIME_BUDGET = defaults.TIME_BUDGET_S
-REFIT_SHARE = 0.25  # of the time budget, kept back for both refits, export and the report
+REFIT_SHARE = 0.15  # of the time budget, kept back for both refits, export and the report
 LIBRARIES = (
     "flaml",
     "lightgbm",
@@ -105,6 +106,7 @@ class TrainResult:
     metrics: dict[str, Any]
     leaderboard: list[dict[str, Any]]
     members: list[dict[str, Any]] = field(default_factory=list)
+    measured_model: str = ""  # which model the metrics describe, and what ships
     # the shipped in-memory (pre-export) ensemble's probabilities on the holdout rows (parity)
     memory_holdout_proba: np.ndarray | None = field(default=None, repr=False)
     # the measured model's (never saw the holdout) probabilities there: the reported metrics
@@ -172,19 +174,28 @@ def train(
         max_trees=config.max_trees,
     )  # fmt: skip
     members = [candidates[i] for i in weights]
+    ensemble.bag_within(members, config.max_trees)
     val_proba = sum(w * candidates[i].val_proba for i, w in weights.items())
     binary = len(dataset.classes) == 2
     threshold = evaluate.best_threshold(y_sel, val_proba) if binary else 0.5
 
     weights = {candidates.index(c): weights[candidates.index(c)] for c in members}
     x_test, y_test = matrix[test_idx], y[test_idx]
-    for cand in members:  # the measured model: every non-holdout row, the tuned configuration
-        cand.estimator = search.refit(cand, matrix[train_idx], y[train_idx])
+    # The measured model: the tuned configurations on the non-holdout rows (on small data, the
+    # bag of out-of-fold models), then the shipped model: the same on every labelled row.
+    search_models = {id(c): c.estimator for c in members}
+    for cand in members:
+        cand.estimator = cand.bag or search.refit(cand.estimator, matrix[train_idx], y[train_idx])
     test_proba = ensemble.blend(candidates, weights, x_test)
     metrics = evaluate.classification_metrics(y_test, test_proba, dataset.classes, threshold)
     leaderboard = _leaderboard(candidates, weights, x_test, y_test)
-    for cand in members:  # the shipped model: the same configuration on every labelled row
-        cand.estimator = search.refit(cand, matrix, y)
+    for cand in members:
+        template = search_models[id(cand)]
+        cand.estimator = (
+            ensemble.fit_bag(template, matrix, y, folds=len(cand.bag.models), seed=config.seed)
+            if cand.bag
+            else search.refit(template, matrix, y)
+        )
     weights = _faithful_members(candidates, weights, x_test, notice)
     members = [candidates[i] for i in weights]
     onnx_model = export.with_preparation(
@@ -195,11 +206,7 @@ def train(
     memory_proba = ensemble.blend(candidates, weights, x_test)
     _check_parity(export.onnx_proba(onnx_model, raw[test_idx]), memory_proba)
     _check_context_parity(base[test_idx], raw[test_idx], contexts, dataset)
-    members_info = [
-        {"learner": c.learner, "weight": round(weights[candidates.index(c)], 6),
-         "config": _jsonable(c.config)}
-        for c in members
-    ]  # fmt: skip
+    members_info = [_member_info(c, weights[candidates.index(c)]) for c in members]
     importance = _importance(
         onnx_model, raw[test_idx], y_test, [f["name"] for f in search_features], config.seed
     )
@@ -251,6 +258,7 @@ def train(
         metrics=metrics,
         leaderboard=leaderboard,
         members=members_info,
+        measured_model=card.metrics.measured_model or "",
         memory_holdout_proba=memory_proba,
         measured_holdout_proba=test_proba,
     )
@@ -296,6 +304,13 @@ def _learner_features(features: list[dict[str, Any]], prep) -> list[dict[str, An
         out.append(spec if ordinal else {"name": spec["name"], "kind": "numeric"})
     extra = prep.n_outputs - len(features)
     return out + [{"name": f"prepared_{i}", "kind": "numeric"} for i in range(extra)]
+
+
+def _member_info(cand, weight: float) -> dict[str, Any]:
+    info = {"learner": cand.learner, "weight": round(weight, 6), "config": _jsonable(cand.config)}
+    if isinstance(cand.estimator, Bag):
+        info["bagged_folds"] = len(cand.estimator.models)
+    return info
 
 
 def _faithful_members(candidates, weights, x_test, notice) -> dict[int, float]:
@@ -377,7 +392,7 @@ def _model_card(config, dataset, name, metrics, members, threshold, *, prep, sel
     from amlstack.training.store import model_card
 
     single = members[0]["learner"] if len(members) == 1 else None
-    description = " + ".join(f"{m['learner']}×{m['weight']:.2f}" for m in members)
+    description = " + ".join(_member_text(m, single=len(members) == 1) for m in members)
     return model_card(
         dataset,
         name=name,
@@ -386,7 +401,7 @@ def _model_card(config, dataset, name, metrics, members, threshold, *, prep, sel
             n_features=len(dataset.features),
             n_inputs=n_inputs,
             kind=single or "ensemble",
-            description=single or description,
+            description=description,
             members=members,
             encoding=ENCODING,
             preprocessing=prep.spec(),
@@ -394,8 +409,7 @@ def _model_card(config, dataset, name, metrics, members, threshold, *, prep, sel
         metrics=CardMetrics(
             holdout=metrics,
             primary_metric=config.metric,
-            measured_model=f"the same configuration fitted on the {rows.total - rows.holdout} "
-            f"non-holdout rows; the shipped model was then refitted on all {rows.total} rows",
+            measured_model=measured_model(rows, members),
         ),
         training=TrainingRecord(
             data_file=Path(dataset.path).name,
@@ -417,6 +431,32 @@ def _model_card(config, dataset, name, metrics, members, threshold, *, prep, sel
         leaderboard=leaderboard,
         context=contexts,
     )
+
+
+def measured_model(rows: RowCounts, members: list[dict[str, Any]]) -> str:
+    """Which model the holdout figures describe, and how the shipped one differs from it."""
+    fit, total = rows.total - rows.holdout, rows.total
+    bagged = [m for m in members if "bagged_folds" in m]
+    if not bagged:
+        return (
+            f"the same configuration fitted on the {fit} non-holdout rows; "
+            f"the shipped model was then refitted on all {total} rows"
+        )
+    k = bagged[0]["bagged_folds"]
+    text = (
+        f"{', '.join(m['learner'] for m in bagged)}: the mean of {k} models of the tuned "
+        f"configuration, each fitted on {k - 1} of {k} folds of the {fit} non-holdout rows"
+    )
+    single = [m["learner"] for m in members if "bagged_folds" not in m]
+    if single:
+        text += f"; {', '.join(single)}: the tuned configuration fitted on those {fit} rows"
+    return text + f"; the shipped model was then built the same way from all {total} rows"
+
+
+def _member_text(member: dict[str, Any], single: bool) -> str:
+    text = member["learner"] if single else f"{member['learner']}×{member['weight']:.2f}"
+    folds = member.get("bagged_folds")
+    return f"{text} ({folds}-fold bag)" if folds else text
 
 
 def _library_versions() -> dict[str, str]:
