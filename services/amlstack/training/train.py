@@ -183,14 +183,13 @@ def train(
     x_test, y_test = matrix[test_idx], y[test_idx]
     # The measured model: the tuned configurations on the non-holdout rows (on small data, the
     # bag of out-of-fold models), then the shipped model: the same on every labelled row.
-    search_models = {id(c): c.estimator for c in members}
+    templates = [c.estimator for c in members]  # the search's models, refitted below
     for cand in members:
         cand.estimator = cand.bag or search.refit(cand.estimator, matrix[train_idx], y[train_idx])
     test_proba = ensemble.blend(candidates, weights, x_test)
     metrics = evaluate.classification_metrics(y_test, test_proba, dataset.classes, threshold)
     leaderboard = _leaderboard(candidates, weights, x_test, y_test)
-    for cand in members:
-        template = search_models[id(cand)]
+    for cand, template in zip(members, templates, strict=True):
         cand.estimator = (
             ensemble.fit_bag(template, matrix, y, folds=len(cand.bag.models), seed=config.seed)
             if cand.bag
