@@ -136,6 +136,7 @@ def test_the_shipped_model_learned_every_row(messy):
     assert meta["training"]["rows"]["shipped_model"] == ROWS
     assert "non-holdout rows" in meta["metrics"]["measured_model"]
     assert meta["training"]["member_selection"] == "5-fold out-of-fold"
+    assert meta["training"]["tuning"] == "5-fold cross-validation"
     assert not np.allclose(result.memory_holdout_proba, result.measured_holdout_proba)
 
 

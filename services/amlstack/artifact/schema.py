@@ -102,6 +102,7 @@ class TrainingRecord(msgspec.Struct, omit_defaults=True, kw_only=True):
     learners: list[str] | None = None
     test_size: float | None = None
     validation_size: float | None = None
+    tuning: str | None = None  # what trials were scored on: "5-fold cross-validation", ...
     member_selection: str | None = None  # "5-fold out-of-fold" or "validation split"
     seconds: float | None = None
     libraries: dict[str, str] | None = None

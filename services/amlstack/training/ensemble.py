@@ -27,13 +27,17 @@ def selection_rows(candidates, matrix, y, train_idx, val_idx, *, metric, seed, d
     tuned configuration refitted per fold), so a few hundred validation rows do not decide
     alone; that score becomes each candidate's ``val_score``, its rank, and its fold models
     its ``bag`` (the measured model, if it is chosen). Candidates not done by ``deadline``
-    (monotonic seconds, or None) leave the pool. Larger data, or no time: the validation split.
+    (monotonic seconds, or None) leave the pool. Larger data: the validation split.
+
+    On small data the search fitted every candidate on the validation rows too (it
+    cross-validates, ``search_folds``): if no candidate finishes its folds in time, the best by
+    the search's cross-validated score ships alone, its threshold chosen on rows it saw.
     """
     y_train = y[train_idx]
-    folds = oof_folds(y_train)
+    folds = search_folds(y_train)
     for cand in candidates:
         cand.val_proba = cand.estimator.predict_proba(matrix[val_idx])
-    if len(train_idx) > OOF_MAX_ROWS or folds < 2:
+    if folds is None:
         return y[val_idx], "validation split"
     x_train = matrix[train_idx]
     splits = fold_splits(y_train, folds, seed)
@@ -51,12 +55,20 @@ def selection_rows(candidates, matrix, y, train_idx, val_idx, *, metric, seed, d
             continue
         break
     if not done:
-        return y[val_idx], "validation split"
+        del candidates[1:]
+        return y[val_idx], "cross-validated score, the best model alone (no time to blend)"
     for cand, oof, bag in done:
         # the leaderboard then shows the score the candidates are ranked and chosen on
         cand.val_proba, cand.bag, cand.val_score = oof, bag, score(metric, y_train, oof)
     candidates[:] = sorted((c for c, _, _ in done), key=lambda c: c.val_score, reverse=True)
     return y_train, f"{folds}-fold out-of-fold"
+
+
+def search_folds(y_train: np.ndarray) -> int | None:
+    """The folds the search scores trials on and members are chosen on; None: larger data,
+    which the validation split serves (and cross-validating it would cost most trials)."""
+    folds = oof_folds(y_train)
+    return folds if len(y_train) <= OOF_MAX_ROWS and folds >= 2 else None
 
 
 def oof_folds(y: np.ndarray) -> int:

@@ -1,4 +1,8 @@
-"""The AutoML search: FLAML tunes each learner on a validation split, one learner at a time.
+"""The AutoML search: FLAML tunes each learner, one learner at a time.
+
+Each trial is scored on the validation split, or on small data by k-fold cross-validation over
+the fit and validation rows together: with a few hundred validation rows, thousands of trials
+scored on one split pick the configuration that fits that split's noise.
 
 Searching one learner at a time (rather than letting FLAML pick the next learner by measured
 cost) keeps a run reproducible: with an iteration budget, the same data and seed give the same
@@ -87,14 +91,20 @@ def search(
     seed: int,
     n_jobs: int,
     max_trees: int = MAX_TREES,
+    folds: int | None = None,
     on_progress: Callable[[Progress], None] = lambda p: None,
 ) -> list[Candidate]:
-    """Tune every learner; return one fitted candidate per learner, best first."""
+    """Tune every learner; return one fitted candidate per learner, best first.
+
+    With ``folds``, trials are scored by seeded stratified ``folds``-fold cross-validation over
+    the fit and validation rows together, and each candidate is fitted on all of them.
+    """
     from flaml import AutoML
 
     progress = Progress(learners_total=len(learners))
     shares = _normalised_shares(learners)
     deadline = None if time_budget is None else time.monotonic() + time_budget
+    x, y, scoring = _scoring(x_fit, y_fit, x_val, y_val, folds, seed)
     candidates = []
     for learner in learners:
         progress.learner = learner
@@ -112,16 +122,14 @@ def search(
         counter = _TrialCounter(progress, on_progress)
         _attach(counter)
         automl.fit(
-            x_fit,
-            y_fit,
-            X_val=x_val,
-            y_val=y_val,
+            x,
+            y,
+            **scoring,
             task="classification",
             metric=flaml_metric(metric, n_classes),
             estimator_list=[learner],
             time_budget=-1 if budget_s is None else budget_s,
             max_iter=iters,
-            eval_method="holdout",
             seed=seed,
             n_jobs=n_jobs,
             sample=False,
@@ -152,6 +160,17 @@ def search(
         on_progress(progress)
     candidates.sort(key=lambda c: c.val_score, reverse=True)
     return candidates
+
+
+def _scoring(x_fit, y_fit, x_val, y_val, folds: int | None, seed: int):
+    """The rows FLAML fits on and its arguments for scoring a trial (see ``search``)."""
+    if not folds:
+        return x_fit, y_fit, {"eval_method": "holdout", "X_val": x_val, "y_val": y_val}
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    x, y = np.vstack([x_fit, x_val]), np.concatenate([y_fit, y_val])
+    return x, y, {"eval_method": "cv", "split_type": splitter, "n_splits": folds}
 
 
 def flaml_metric(metric: str, n_classes: int) -> str:

@@ -3,10 +3,12 @@
 Rows are cut three ways, all stratified and seeded: the holdout (``test_size``) is never seen by
 the search and every reported metric is measured on it; the rest is cut again into the rows the
 candidates are fitted on and the validation rows that FLAML tunes on and the ensemble weights
-and decision threshold are chosen on. The chosen members are then refitted on all non-holdout
-rows with their tuned configuration and measured on the holdout (the "measured model"); then
-refitted once more on every labelled row, holdout included, and that model is the one exported
-and shipped (as AutoGluon's ``refit_full``): the holdout figures describe the measured model.
+and decision threshold are chosen on (small data, ``ensemble.search_folds``: FLAML scores trials
+by k-fold cross-validation over both, and all three are chosen out of fold). The chosen members
+are then refitted on all non-holdout rows with their tuned configuration (small data: bagged)
+and measured on the holdout (the "measured model"); then refitted once more on every labelled
+row, holdout included, and that model is the one exported and shipped (as AutoGluon's
+``refit_full``): the holdout figures describe the measured model.
 
 Learners see the prepared matrix (``preprocess``: missing values imputed, indicators and
 weekdays added, all float32); the exported graph starts with the same preparation, so the
@@ -153,8 +155,9 @@ def train(
             # a slow or loaded machine: reading the data must not cost the whole search
             search_budget = MIN_SEARCH_SHARE * config.time_budget
             notice(f"reading the data took {spent:.0f} s; searching {search_budget:.0f} s anyway")
+    folds = ensemble.search_folds(y[train_idx])
     candidates = search.search(
-        matrix[fit_idx], y[fit_idx], matrix[val_idx], y[val_idx],
+        matrix[fit_idx], y[fit_idx], matrix[val_idx], y[val_idx], folds=folds,
         features=_learner_features(search_features, prep), metric=config.metric,
         n_classes=len(dataset.classes), learners=config.learners,
         time_budget=search_budget, max_iter=config.max_iter, seed=config.seed,
@@ -211,6 +214,7 @@ def train(
     )
     card = _model_card(
         config, dataset, name, metrics, members_info, threshold, prep=prep, selection=selection,
+        tuning=f"{folds}-fold cross-validation" if folds else "validation split",
         rows=RowCounts(total=len(y), fit=len(fit_idx), validation=len(val_idx),
                        holdout=len(test_idx), shipped_model=len(y)),
         n_inputs=int(raw.shape[1]), importance=importance, leaderboard=leaderboard,
@@ -386,8 +390,9 @@ ENCODING = (
 )
 
 
-def _model_card(config, dataset, name, metrics, members, threshold, *, prep, selection, rows,
-                n_inputs, importance, leaderboard, contexts, seconds) -> ModelCard:  # fmt: skip
+def _model_card(config, dataset, name, metrics, members, threshold, *, prep, selection,
+                tuning, rows, n_inputs, importance, leaderboard, contexts,
+                seconds) -> ModelCard:  # fmt: skip
     from amlstack.training.store import model_card
 
     single = members[0]["learner"] if len(members) == 1 else None
@@ -420,6 +425,7 @@ def _model_card(config, dataset, name, metrics, members, threshold, *, prep, sel
             learners=list(config.learners),
             test_size=config.test_size,
             validation_size=config.val_size,
+            tuning=tuning,
             member_selection=selection,
             seconds=round(seconds, 1),
             libraries=_library_versions(),
