@@ -186,7 +186,8 @@ def threshold_text(model: Model) -> str:
     positive = model.classes[1]
     return (
         f"A record is labelled {positive!r} when its probability of {positive!r} is at least "
-        f"{clean_number(model.threshold):g} (the decision threshold chosen in training), "
+        # rounds the float32 the model compares with: clean_number first would round twice
+        f"{float(np.float32(model.threshold)):g} (the decision threshold chosen in training), "
         f"else {model.classes[0]!r}."
     )
 

@@ -129,6 +129,16 @@ def test_the_decision_threshold_is_stated(client, model):
     assert shown in output["properties"]["threshold"]["description"]
 
 
+def test_the_threshold_shown_is_the_float32_the_model_uses_rounded_once():
+    from types import SimpleNamespace
+
+    from amlstack_scorer.swagger import threshold_text
+
+    # float32(0.3298575) is 0.32985749...: six digits are 0.329857 (0.329858 rounds twice)
+    model = SimpleNamespace(classes=["no", "yes"], threshold=0.3298575)
+    assert "at least 0.329857 (" in threshold_text(model)
+
+
 def test_probe_routes_say_they_answer_text(client):
     paths = fetch(client, 2)["paths"]
     assert paths[c.LIVENESS_ROUTE]["get"]["produces"] == ["text/plain"]
