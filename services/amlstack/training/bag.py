@@ -22,9 +22,13 @@ class Bag:
         return np.mean([model.predict_proba(x) for model in self.models], axis=0)
 
 
-def fold_splits(y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Seeded stratified (fit rows, out rows) pairs: the same rows give the same folds."""
+def fold_splitter(folds: int, seed: int):
+    """The seeded stratified k-fold splitter behind every fold of training (search and bags)."""
     from sklearn.model_selection import StratifiedKFold
 
-    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    return list(cv.split(np.zeros((len(y), 1)), y))
+    return StratifiedKFold(folds, shuffle=True, random_state=seed)
+
+
+def fold_splits(y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Seeded stratified (fit rows, out rows) pairs: the same rows give the same folds."""
+    return list(fold_splitter(folds, seed).split(np.zeros((len(y), 1)), y))

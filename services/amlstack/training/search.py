@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from amlstack.training.bag import Bag
+from amlstack.training.bag import Bag, fold_splitter
 from amlstack.training.defaults import MAX_TREES
 
 # Share of the budget (time or iterations) each learner gets; the boosters earn most of it.
@@ -166,10 +166,8 @@ def _scoring(x_fit, y_fit, x_val, y_val, folds: int | None, seed: int):
     """The rows FLAML fits on and its arguments for scoring a trial (see ``search``)."""
     if not folds:
         return x_fit, y_fit, {"eval_method": "holdout", "X_val": x_val, "y_val": y_val}
-    from sklearn.model_selection import StratifiedKFold
-
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     x, y = np.vstack([x_fit, x_val]), np.concatenate([y_fit, y_val])
+    splitter = fold_splitter(folds, seed)
     return x, y, {"eval_method": "cv", "split_type": splitter, "n_splits": folds}
 
 
