@@ -5,8 +5,9 @@ one /score call and its scored rows are appended to ``scored.csv``, so memory ho
 whatever the file's size. A chunk the scorer refuses (422) is scored row by row, so one bad row
 costs only itself. Progress is ``status.json``, written atomically after every chunk.
 
-Input: comma or semicolon separated (guessed from the header line), with or without the target
-column (columns that are not model inputs are kept as they are). Output: the input columns, then
+Input: comma, semicolon, tab or pipe separated (guessed from the header line, as training
+does), with or without the target column (columns that are not model inputs are kept as they
+are). Output: the input columns, then
 ``probability`` (of the positive class, or of the predicted one for a multi-class model),
 ``label`` and ``error`` (empty for a scored row).
 """
@@ -25,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from amlstack.artifact.delimiters import sniff_delimiter
 from amlstack_ui.form import Field, field_of, friendly, record_from_values
 from amlstack_ui.scorer import ScorerClient, ScorerUnavailable
 
@@ -63,11 +65,6 @@ class Status:
         if self.state == "done":
             return 100
         return min(99, int(100 * self.bytes_read / self.size_bytes)) if self.size_bytes else 0
-
-
-def sniff_delimiter(header_line: str) -> str:
-    """Semicolon when the header has more semicolons than commas (European Excel), else comma."""
-    return ";" if header_line.count(";") > header_line.count(",") else ","
 
 
 class Jobs:

@@ -1,8 +1,8 @@
 """``text/csv`` on /score: bulk scoring for clients that send thousands of rows.
 
-The request is a CSV document: a header line naming the schema's columns (comma, semicolon or tab
-separated, detected from the header line; extra columns such as the target are ignored; quoted
-fields as the csv module reads them), then one record per row. Cells are read exactly as
+The request is a CSV document: a header line naming the schema's columns (comma, semicolon, tab
+or pipe separated, detected from the header line; extra columns such as the target are ignored;
+quoted fields as the csv module reads them), then one record per row. Cells are read exactly as
 ``amlstack predict`` reads them (`amlstack.artifact.table`): whole columns at a time, never
 record by record. The answer is CSV in the request's delimiter, one row per input row in the
 same order: ``probability_<class>`` for each class, then ``predicted_label``; the model and the

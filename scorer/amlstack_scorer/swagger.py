@@ -280,10 +280,10 @@ PROFILE_ERRORS = ("401", "404", "503")
 
 CSV_HELP = (
     "Bulk scoring: send `Content-Type: text/csv`, a header line naming the input columns "
-    "(comma, semicolon or tab separated; extra columns such as the target are ignored; quoted "
-    "fields allowed), then one record per line; cells are read as `amlstack predict` reads them "
-    "(NA, null, ? or an empty cell is a missing value). The answer is CSV in the request's "
-    "delimiter, one row per record in order: `probability_<class>` per class, then "
+    "(comma, semicolon, tab or pipe separated; extra columns such as the target are ignored; "
+    "quoted fields allowed), then one record per line; cells are read as `amlstack predict` "
+    "reads them (NA, null, ? or an empty cell is a missing value). The answer is CSV in the "
+    "request's delimiter, one row per record in order: `probability_<class>` per class, then "
     "`predicted_label`; the model and threshold come in the X-Model-* and X-Decision-Threshold "
     "headers. `explain=true` is refused (422) for CSV."
 )

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from amlstack.artifact.delimiters import sniff_delimiter
 from amlstack.artifact.encoding import (
     Encoded,
     Feature,
@@ -34,7 +35,6 @@ from amlstack.artifact.encoding import (
 from amlstack.artifact.formats import date_days, is_missing, parse_number
 from amlstack.artifact.reader import PARALLEL_ROWS
 
-DELIMITERS = (",", ";", "\t")
 NEWLINE = ord("\n")
 # A numeric column whose cells are all shorter than this is read as a fixed-width block.
 NUMBER_WIDTH = 32
@@ -60,13 +60,6 @@ def output_columns(classes: Sequence[Any]) -> list[str]:
     """The columns a scored table gets (``amlstack predict``, text/csv /score): one probability
     per class, then the label."""
     return [f"probability_{c}" for c in classes] + ["predicted_label"]
-
-
-def sniff_delimiter(header_line: str) -> str:
-    """Comma, semicolon or tab: whichever the header line holds most of (comma for none)."""
-    counts = [header_line.count(d) for d in DELIMITERS]
-    best = max(range(len(DELIMITERS)), key=counts.__getitem__)
-    return DELIMITERS[best] if counts[best] else ","
 
 
 def positions(features: Sequence[Feature], header: Sequence[str]) -> list[int]:

@@ -31,7 +31,7 @@ Progress = Callable[[str], None]
 
 
 def _csv_header(data: Path) -> tuple[list[str], str]:
-    """The header's column names and the file's delimiter (comma, semicolon or tab)."""
+    """The header's column names and the file's delimiter (as `amlstack train` detects it)."""
     from amlstack.training.data import detect_delimiter
 
     try:

@@ -26,9 +26,9 @@ def register(app: typer.Typer) -> None:
 
 def train(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Option(help="Training CSV (comma or semicolon separated).")] = Path(
-        "data/bankmarketing_train.csv"
-    ),
+    data: Annotated[
+        Path, typer.Option(help="Training CSV (comma, semicolon, tab or pipe separated).")
+    ] = Path("data/bankmarketing_train.csv"),
     target: Annotated[str, typer.Option(help="Column to predict.")] = "y",
     out: Annotated[Path, typer.Option(help="Artifact root: writes OUT/NAME/VERSION/.")] = Path(
         "artifacts"

@@ -40,7 +40,7 @@ def read_answer(resp) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text), delimiter=delimiter))
 
 
-@pytest.mark.parametrize("delimiter", [",", ";"])
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_csv_answers_equal_json_answers(client, auth, model, sample, delimiter):
     records = sample[:5]
     columns = [*model.feature_names, "y"]  # an extra column (the target) is ignored

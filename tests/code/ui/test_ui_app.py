@@ -178,9 +178,11 @@ def test_job_ids_that_are_not_ours_are_not_found(client):
     assert client.get("/batch/" + "0" * 32 + "/scored.csv").status_code == 404
 
 
-def test_semicolon_files_are_recognised_by_their_header():
+def test_semicolon_tab_and_pipe_files_are_recognised_by_their_header():
     assert batch.sniff_delimiter('"age";"job";"marital"') == ";"
     assert batch.sniff_delimiter("age,job,marital") == ","
+    assert batch.sniff_delimiter("age\tjob\tmarital") == "\t"
+    assert batch.sniff_delimiter("age|job|marital") == "|"
 
 
 def test_bad_settings_name_the_variable():
