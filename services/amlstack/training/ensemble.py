@@ -17,6 +17,7 @@ from amlstack.training.evaluate import score
 from amlstack.training.search import Candidate, refit, tree_count
 
 OOF_MAX_ROWS = 8000  # up to this many non-holdout rows, members are chosen out of fold
+SEARCH_CV_MAX_ROWS = 3000  # up to this many, the search scores trials out of fold too
 OOF_FOLDS = 5
 
 
@@ -29,12 +30,13 @@ def selection_rows(candidates, matrix, y, train_idx, val_idx, *, metric, seed, d
     its ``bag`` (the measured model, if it is chosen). Candidates not done by ``deadline``
     (monotonic seconds, or None) leave the pool. Larger data: the validation split.
 
-    On small data the search fitted every candidate on the validation rows too (it
-    cross-validates, ``search_folds``): if no candidate finishes its folds in time, the best by
-    the search's cross-validated score ships alone, its threshold chosen on rows it saw.
+    If no candidate finishes its folds in time: after a search on the validation split, members
+    are chosen there; after a cross-validated search (``search_folds``), which fitted every
+    candidate on the validation rows too, the best by the search's score ships alone, its
+    threshold chosen on rows it saw.
     """
     y_train = y[train_idx]
-    folds = search_folds(y_train)
+    folds = selection_folds(y_train)
     for cand in candidates:
         cand.val_proba = cand.estimator.predict_proba(matrix[val_idx])
     if folds is None:
@@ -54,6 +56,8 @@ def selection_rows(candidates, matrix, y, train_idx, val_idx, *, metric, seed, d
             done.append((cand, oof, Bag(models)))
             continue
         break
+    if not done and search_folds(y_train) is None:
+        return y[val_idx], "validation split (no time for out-of-fold predictions)"
     if not done:
         del candidates[1:]
         return y[val_idx], "cross-validated score, the best model alone (no time to blend)"
@@ -64,11 +68,23 @@ def selection_rows(candidates, matrix, y, train_idx, val_idx, *, metric, seed, d
     return y_train, f"{folds}-fold out-of-fold"
 
 
-def search_folds(y_train: np.ndarray) -> int | None:
-    """The folds the search scores trials on and members are chosen on; None: larger data,
-    which the validation split serves (and cross-validating it would cost most trials)."""
+def selection_folds(y_train: np.ndarray) -> int | None:
+    """The folds members are chosen (and bagged) on; None: larger data, chosen on the
+    validation split."""
     folds = oof_folds(y_train)
     return folds if len(y_train) <= OOF_MAX_ROWS and folds >= 2 else None
+
+
+def search_folds(y_train: np.ndarray) -> int | None:
+    """The folds the search scores trials on; None: the validation split.
+
+    On a few hundred rows the validation split is a few dozen rows, and thousands of trials
+    scored there pick the configuration that fits their noise; on a few thousand, a fifth as
+    many trials (each costs k fits) lose more than that noise costs. The cut-off was judged on
+    subsamples of the bank data (docs/benchmarks.md, session 22).
+    """
+    folds = selection_folds(y_train)
+    return folds if len(y_train) <= SEARCH_CV_MAX_ROWS else None
 
 
 def oof_folds(y: np.ndarray) -> int:

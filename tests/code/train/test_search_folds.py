@@ -1,4 +1,5 @@
-"""Small data is tuned by cross-validation, not by a few hundred validation rows."""
+"""Small data is tuned by cross-validation, not by a few hundred validation rows; members of
+larger small data are still chosen out of fold."""
 
 from __future__ import annotations
 
@@ -24,12 +25,17 @@ def data(rows: int = 240, seed: int = 0):
 
 
 def test_small_data_gets_the_out_of_fold_folds_and_large_data_none(monkeypatch):
-    assert ensemble.search_folds(np.array([0, 1] * 100)) == ensemble.OOF_FOLDS
+    y = np.array([0, 1] * 100)
+    assert ensemble.search_folds(y) == ensemble.selection_folds(y) == ensemble.OOF_FOLDS
     # a class with three rows allows three folds; with one row, none
     assert ensemble.search_folds(np.array([0] * 100 + [1] * 3)) == 3
     assert ensemble.search_folds(np.array([0] * 100 + [1])) is None
+    assert ensemble.selection_folds(np.array([0] * 100 + [1])) is None
+    # between the cut-offs: the search tunes on the validation split, members out of fold
+    monkeypatch.setattr(ensemble, "SEARCH_CV_MAX_ROWS", 150)
+    assert ensemble.search_folds(y) is None and ensemble.selection_folds(y) == ensemble.OOF_FOLDS
     monkeypatch.setattr(ensemble, "OOF_MAX_ROWS", 150)
-    assert ensemble.search_folds(np.array([0, 1] * 100)) is None
+    assert ensemble.selection_folds(y) is None
 
 
 def run_search(x, y, folds):
@@ -86,6 +92,21 @@ def test_with_no_time_for_out_of_fold_predictions_the_best_model_ships_alone():
     assert "best model alone" in how
     np.testing.assert_array_equal(y_sel, y[val_idx])
     assert ensemble.choose_members(pool, y_sel, "auc", max_members=3, max_trees=None) == {0: 1.0}
+
+
+def test_with_no_time_after_a_validation_split_search_members_are_chosen_there(monkeypatch):
+    """Between the cut-offs the candidates never saw the validation rows: they may blend there."""
+    monkeypatch.setattr(ensemble, "SEARCH_CV_MAX_ROWS", 100)
+    x, y = data()
+    train_idx, val_idx = np.arange(200), np.arange(200, 240)
+    pool = [candidate("a", 1.0, x[:160], y[:160]), candidate("b", 0.01, x[:160], y[:160])]
+    y_sel, how = ensemble.selection_rows(
+        pool, x, y, train_idx, val_idx, metric="auc", seed=0, deadline=time.monotonic() - 1
+    )
+    assert [c.learner for c in pool] == ["a", "b"]
+    assert how == "validation split (no time for out-of-fold predictions)"
+    np.testing.assert_array_equal(y_sel, y[val_idx])
+    assert all(c.bag is None for c in pool)
 
 
 def test_in_time_members_are_chosen_out_of_fold():
