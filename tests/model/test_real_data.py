@@ -1,4 +1,5 @@
-"""Training on a messy CSV, every learner: missing values everywhere, ids, dates, formats.
+"""Training on a messy CSV, every learner: missing values everywhere, ids, dates, formats,
+rows without a label.
 
 One small training run (a few trials per learner) shared by the module; each test checks one
 behaviour of the artifact it wrote.
@@ -18,11 +19,13 @@ from amlstack.artifact.reader import Model
 from amlstack.training import columns
 
 pytestmark = pytest.mark.slow
-ROWS = 400
+ROWS = 400  # labelled
+UNLABELLED = (50, 150, 250, 350)  # after these labelled rows, a copy without a label
 
 
 def messy_csv(path: Path) -> Path:
-    """A CSV a user might bring: markers for missing cells, an id, a date, formatted numbers."""
+    """A CSV a user might bring: markers for missing cells, an id, a date, formatted numbers,
+    and a few rows whose label is not known yet."""
     rng = np.random.default_rng(0)
     markers = ["", "NA", "N/A", "null", "?", "NaN"]
     with path.open("w", newline="") as handle:
@@ -44,6 +47,8 @@ def messy_csv(path: Path) -> Path:
                 if rng.random() < 0.08:
                     cells[j] = markers[int(rng.integers(0, len(markers)))]
             writer.writerow(cells)
+            if i in UNLABELLED:
+                writer.writerow([*cells[:-1], "" if i in (50, 250) else "NA"])
     return path
 
 
@@ -89,6 +94,17 @@ def test_each_column_decision_is_noticed_once_and_recorded(messy):
     assert "id" in meta_of(result)["dropped_columns"]
 
 
+def test_rows_without_a_label_are_left_out_with_a_notice(messy):
+    result, notices, _ = messy
+    [decision] = [d for d in meta_of(result)["column_decisions"] if d["column"] == "y"]
+    assert decision["action"] == "unlabelled_rows"
+    # data rows are numbered from 1; each unlabelled copy follows its labelled row
+    assert "empty in 4 of 404 rows (data row 52, 153, 254, 355)" in decision["detail"]
+    noticed = [n for n in notices if n.startswith("column 'y'")]
+    assert noticed == [f"column 'y': {decision['detail']}"]
+    assert meta_of(result)["training"]["rows"]["total"] == ROWS
+
+
 def test_artifact_agrees_with_the_trained_model(messy):
     result, _, _ = messy
     model = Model(result.path)
@@ -101,7 +117,10 @@ def test_artifact_agrees_with_the_trained_model(messy):
         dataset = load_dataset(messy[2], "y")
     finally:
         patch.undo()
-    matrix = encode_frame(dataset.frame, dataset.features)[holdout]
+    # holdout.json names rows of the file: labelled ones only, mapped back to the dataset's rows
+    index = np.searchsorted(dataset.file_rows, holdout)
+    assert np.array_equal(dataset.file_rows[index], holdout)
+    matrix = encode_frame(dataset.frame, dataset.features)[index]
     assert np.isnan(matrix).any()
     gap = np.abs(model.predict_proba(matrix) - result.memory_holdout_proba).max()
     assert gap <= 1e-5
@@ -124,7 +143,7 @@ def test_predict_reads_markers_and_formatted_numbers(messy, tmp_path):
 
     result, _, data = messy
     out = tmp_path / "scored.csv"
-    assert predict_csv(result.path, data, out) == ROWS
+    assert predict_csv(result.path, data, out) == ROWS + len(UNLABELLED)  # the unknown ones too
     with out.open() as handle:
         scored = list(csv.DictReader(handle))
     assert all(math.isfinite(float(r["probability_churned"])) for r in scored)

@@ -225,7 +225,7 @@ def stage_drift(run: Run) -> dict[str, Any]:
 def stage_validate_data(run: Run) -> dict[str, Any]:
     """Schema checks against the champion, then the train / evaluation split."""
     from amlstack.pipeline.drift import compare, frame_counts, read_training_profile
-    from amlstack.pipeline.validate import check_schema, row_hashes, split
+    from amlstack.pipeline.validate import check_schema, labelled, row_hashes, split
 
     cfg = run.config
     frame = _read_csv(Path(cfg.data))
@@ -246,7 +246,11 @@ def stage_validate_data(run: Run) -> dict[str, Any]:
         write_json(out / "data_drift.json", drift)
     champion_rows = registry.trained_rows(champion["version"]) if champion else None
     train, holdout, info = split(
-        frame, cfg.target, champion_rows, fraction=cfg.holdout_fraction, seed=cfg.seed
+        labelled(frame, cfg.target),
+        cfg.target,
+        champion_rows,
+        fraction=cfg.holdout_fraction,
+        seed=cfg.seed,
     )
     train.to_csv(out / "train.csv", index=False)
     holdout.to_csv(out / "holdout.csv", index=False)

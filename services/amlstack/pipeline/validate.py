@@ -72,7 +72,16 @@ def check_schema(frame, target: str, meta: dict[str, Any] | None) -> dict[str, A
             if unknown:
                 breaking.append(f"target {target!r} has labels {unknown} not in {classes}")
     if target in frame.columns:
-        balance = frame[target].astype(str).value_counts(normalize=True).round(4).to_dict()
+        unlabelled = int(frame[target].isna().sum())
+        if unlabelled:
+            # as `amlstack train` does: no label, nothing to learn or measure (see labelled())
+            warnings.append(
+                f"target {target!r} is empty in {unlabelled} rows: left out of training and "
+                "evaluation"
+            )
+            details["unlabelled_rows"] = unlabelled
+        balance = frame[target].dropna().astype(str).value_counts(normalize=True).round(4)
+        balance = balance.to_dict()
         details["label_balance"] = balance
         if len(balance) < 2:
             breaking.append(f"target {target!r} has a single label {list(balance)}")
@@ -92,6 +101,11 @@ def row_hashes(frame) -> np.ndarray:
     import pandas as pd
 
     return pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy(np.uint64)
+
+
+def labelled(frame, target: str):
+    """The rows with a target value: the only ones training learns from or evaluation scores."""
+    return frame[frame[target].notna()]
 
 
 def split(

@@ -39,6 +39,7 @@ class Decision:
 
     column: str
     action: str  # dropped | numeric_parsed | date | boolean | frequency_encoded | missing_values
+    # | unlabelled_rows (the target column: rows without a label, left out)
     detail: str
 
     def line(self) -> str:
@@ -67,10 +68,9 @@ def type_column(name: str, column: pd.Series, n_rows: int) -> tuple[dict | None,
     nullable = bool(column.isna().any())
     decisions = []
     if nullable:
-        share = column.isna().mean()
-        decisions.append(
-            Decision(name, "missing_values", f"{share:.1%} of rows missing; imputed in the model")
-        )
+        missing = int(column.isna().sum())
+        detail = f"missing in {missing:,} of {n_rows:,} rows ({_share(missing, n_rows)}); imputed"
+        decisions.append(Decision(name, "missing_values", detail + " in the model"))
     numeric = _numeric(name, column, present)
     if numeric is not None:
         spec, values, parsed = numeric
@@ -182,3 +182,13 @@ def _boolean_like(categories: list[str]) -> bool:
         return False
     low = {c.lower() for c in categories}
     return len(low & TRUE_WORDS) == 1 and len(low & FALSE_WORDS) == 1
+
+
+def _share(part: int, whole: int) -> str:
+    """A percentage that never reads 0.0% or 100.0% for a share that is neither."""
+    share = 100 * part / whole
+    if 0 < share < 0.1:
+        return "under 0.1%"
+    if 99.9 < share < 100:
+        return "over 99.9%"
+    return f"{share:.1f}%"

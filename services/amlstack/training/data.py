@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from amlstack.artifact.delimiters import DELIMITER_NAMES, DELIMITERS
 from amlstack.artifact.manifest import sha256_file
 from amlstack.errors import DataError, UserError
 from amlstack.training import columns
@@ -33,10 +34,17 @@ class Dataset:
     sha256: str
     path: str
     decisions: list[columns.Decision] = field(default_factory=list)
+    # each row's place among the file's data rows (rows with an empty target are left out)
+    file_rows: np.ndarray | None = None
+
+    def file_positions(self, index: np.ndarray) -> list[int]:
+        """Data-row numbers (0-based, in the file) of the dataset's rows ``index``."""
+        rows = index if self.file_rows is None else self.file_rows[index]
+        return [int(i) for i in rows]
 
 
 def detect_delimiter(path: Path) -> str:
-    """Comma or semicolon (or tab), judged from the header and first rows."""
+    """One of the table reader's DELIMITERS, judged from the header and first rows."""
     with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
         sample = handle.read(SAMPLE_BYTES)
     if not sample.strip():
@@ -44,14 +52,14 @@ def detect_delimiter(path: Path) -> str:
     if "\x00" in sample:
         raise DataError(f"{path}: not a CSV file (it holds binary data)")
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+        return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
     except csv.Error:
         header = sample.splitlines()[0]
-        counts = {d: header.count(d) for d in ",;\t"}
+        counts = {d: header.count(d) for d in DELIMITERS}
         best = max(counts, key=counts.get)
         if counts[best] == 0:
             raise DataError(
-                f"{path}: not a CSV file (no comma, semicolon or tab in its first line)"
+                f"{path}: not a CSV file (no {DELIMITER_NAMES} in its first line)"
             ) from None
         return best
 
@@ -102,10 +110,8 @@ def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...
             raise DataError(f"--drop {name}: no such column in {path}{closest(name, names)}")
         if name == target:
             raise DataError(f"--drop {name}: that is the target column")
+    raw, file_rows, unlabelled = _labelled_rows(raw, target, path)
     labels = raw[target]
-    if labels.isna().any():
-        first = int(np.flatnonzero(labels.isna().to_numpy())[0])
-        raise DataError(f"{path}: target {target!r} is empty in data row {first + 1}")
     classes, target_codes = _classes_of(labels.to_numpy(dtype=object))
     if len(classes) < 2:
         raise DataError(
@@ -116,6 +122,7 @@ def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...
         raise DataError(f"{path}: no feature columns left besides the target")
     features, typed, decisions = infer_features(feature_frame)
     auto_dropped = [d.column for d in decisions if d.action == "dropped"]
+    decisions = [*unlabelled, *decisions]
     return Dataset(
         frame=typed,
         target=target_codes,
@@ -126,7 +133,31 @@ def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...
         sha256=sha256_file(path),
         path=str(path),
         decisions=decisions,
+        file_rows=file_rows,
     )
+
+
+def _labelled_rows(raw: pd.DataFrame, target: str, path: Path):
+    """(rows with a label, their data-row numbers, the decision recording the others).
+
+    A row without a label cannot be learned from or measured on; it is left out, with a notice
+    naming where (as AutoGluon does), rather than refusing a whole export.
+    """
+    empty = raw[target].isna().to_numpy()
+    if not empty.any():
+        return raw, None, []
+    if empty.all():
+        raise DataError(f"{path}: target {target!r} is empty in every row")
+    where = np.flatnonzero(empty) + 1
+    shown = ", ".join(str(i) for i in where[:5]) + (", ..." if len(where) > 5 else "")
+    decision = columns.Decision(
+        column=target,
+        action="unlabelled_rows",
+        detail=f"empty in {len(where)} of {len(raw)} rows (data row {shown}): those rows are "
+        "left out of training and of every metric",
+    )
+    kept = np.flatnonzero(~empty)
+    return raw.iloc[kept].reset_index(drop=True), kept, [decision]
 
 
 def _classes_of(labels: np.ndarray) -> tuple[list[Any], np.ndarray]:
@@ -188,16 +219,23 @@ def encode_frame(frame: pd.DataFrame, features: list[dict[str, Any]]) -> np.ndar
     return encode_columns(specs, encoded)
 
 
-def split_holdout(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified, seeded row indices (train, holdout); the holdout is never searched on."""
+def split_holdout(
+    y: np.ndarray, test_size: float, seed: int, classes: list[Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified, seeded row indices (train, holdout); the holdout is never searched on.
+
+    ``classes`` (the labels of y's codes) only name a class too small to split.
+    """
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(y))
     counts = np.bincount(y)
     if counts.min() < 2:
+        rare = int(np.argmin(counts))
+        label = repr(classes[rare]) if classes is not None else str(rare)
         raise DataError(
-            f"class {int(np.argmin(counts))} has {int(counts.min())} row(s); "
-            "need at least 2 of every class to hold out a test split"
+            f"class {label} has {int(counts.min())} row(s) here; need at least 2 of every class "
+            "to hold out a test split (drop that class's rows or merge it with another)"
         )
     train, test = train_test_split(index, test_size=test_size, stratify=y, random_state=seed)
     return np.sort(train), np.sort(test)

@@ -38,14 +38,20 @@ def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
 
 
 def auc(y: np.ndarray, proba: np.ndarray, weighted: bool = False) -> float:
+    """Binary AUC; for more classes, one-vs-rest averaged over the classes ``y`` holds.
+
+    A class too rare to appear among ``y`` (a two-row class whose rows both went to training)
+    has no AUC of its own; averaging over the others keeps the figure defined, where
+    scikit-learn's multi-class score would be NaN for every model.
+    """
     from sklearn.metrics import roc_auc_score
 
     if proba.shape[1] == 2:
         return float(roc_auc_score(y, proba[:, 1]))
-    average = "weighted" if weighted else "macro"
-    return float(
-        roc_auc_score(y, proba, multi_class="ovr", average=average, labels=range(proba.shape[1]))
-    )
+    present = np.unique(y)
+    per_class = [roc_auc_score(y == c, proba[:, c]) for c in present]
+    counts = [np.sum(y == c) for c in present] if weighted else None
+    return float(np.average(per_class, weights=counts))
 
 
 def best_threshold(y: np.ndarray, proba: np.ndarray) -> float:

@@ -3,8 +3,9 @@
 Rows are cut three ways, all stratified and seeded: the holdout (``test_size``) is never seen by
 the search and every reported metric is measured on it; the rest is cut again into the rows the
 candidates are fitted on and the validation rows that FLAML tunes on and the ensemble weights
-and decision threshold are chosen on (small data, ``ensemble.search_folds``: FLAML scores trials
-by k-fold cross-validation over both, and all three are chosen out of fold). The chosen members
+and decision threshold are chosen on. On small data the three are chosen out of fold instead
+(``ensemble.selection_folds``), and on smaller data still FLAML scores trials by k-fold
+cross-validation over both (``ensemble.search_folds``). The chosen members
 are then refitted on all non-holdout rows with their tuned configuration (small data: bagged)
 and measured on the holdout (the "measured model"); then refitted once more on every labelled
 row, holdout included, and that model is the one exported and shipped (as AutoGluon's
@@ -137,11 +138,13 @@ def train(
         notice(decision.line())
     base = data_mod.encode_frame(dataset.frame, dataset.features)
     y = dataset.target
-    train_idx, test_idx = data_mod.split_holdout(y, config.test_size, config.seed)
+    train_idx, test_idx = data_mod.split_holdout(y, config.test_size, config.seed, dataset.classes)
     raw, contexts, search_features = _add_contexts(base, y, train_idx, dataset, config)
     prep = fit_preparation(raw[train_idx], search_features)
     matrix = prep.apply(raw)
-    fit_rel, val_rel = data_mod.split_holdout(y[train_idx], config.val_size, config.seed + 1)
+    fit_rel, val_rel = data_mod.split_holdout(
+        y[train_idx], config.val_size, config.seed + 1, dataset.classes
+    )
     fit_idx, val_idx = train_idx[fit_rel], train_idx[val_rel]
 
     search_budget = None
@@ -248,7 +251,8 @@ def train(
                 # which data rows were held out: later evaluations never score the model on
                 # its own training rows
                 HOLDOUT_FILE: Holdout(data_sha256=dataset.sha256, seed=config.seed,
-                                      test_size=config.test_size, rows=[int(i) for i in test_idx]),
+                                      test_size=config.test_size,
+                                      rows=dataset.file_positions(test_idx)),
                 BACKGROUND_JSON: {"data": _sample(dataset, background_idx, BACKGROUND_ROWS)},
             },
             report=report,

@@ -60,6 +60,24 @@ def test_a_semicolon_csv_that_training_accepts_runs_through_the_pipeline(tmp_pat
     assert record["status"] == "done" and record["decision"]["decision"] == "promote"
 
 
+def test_rows_without_a_label_are_warned_about_and_neither_trained_nor_evaluated_on(tmp_path, bank):
+    frame = bank.head(3000).copy()
+    frame.loc[[5, 700, 2100], "y"] = ["", "NA", "?"]
+    path = tmp_path / "unlabelled.csv"
+    frame.to_csv(path, index=False)
+    record = run(config(tmp_path, path))
+    assert record["status"] == "done"
+    folder = tmp_path / "runs" / record["run_id"] / "validate_data"
+    result = json.loads((folder / "result.json").read_text())
+    warning = "target 'y' is empty in 3 rows: left out of training and evaluation"
+    assert warning in result["warnings"]
+    assert set(result["label_balance"]) == {"no", "yes"}
+    assert result["split"]["rows"] == 2997
+    for part in ("train.csv", "holdout.csv"):
+        labels = pd.read_csv(folder / part, dtype=str, keep_default_na=False)["y"]
+        assert set(labels) == {"no", "yes"}, part
+
+
 def test_holdout_rows_are_new_rows_only_and_never_trained_on(tmp_path, first_rows, appended_rows):
     run(config(tmp_path, first_rows))
     record = run(config(tmp_path, appended_rows))

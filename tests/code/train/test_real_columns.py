@@ -50,6 +50,21 @@ def test_missing_markers_are_missing_in_numeric_and_categorical_columns(tmp_path
     assert decision(dataset, "age") == {"missing_values"}
 
 
+@pytest.mark.parametrize(
+    ("missing", "rows", "said"),
+    [
+        (1, 2000, "missing in 1 of 2,000 rows (under 0.1%)"),
+        (3, 40, "missing in 3 of 40 rows (7.5%)"),
+    ],
+)
+def test_the_missing_share_is_never_rounded_to_nothing(missing, rows, said):
+    import pandas as pd
+
+    values = pd.Series([None] * missing + ["1.5"] * (rows - missing), dtype=object)
+    _, _, decisions = columns.type_column("w", values, rows)
+    assert [d.line() for d in decisions] == [f"column 'w': {said}; imputed in the model"]
+
+
 def test_identifier_and_row_number_are_dropped_with_a_notice(tmp_path):
     dataset = dataset_of(
         tmp_path,
@@ -121,6 +136,36 @@ def test_a_number_among_text_is_still_refused_by_name(tmp_path):
         dataset_of(tmp_path, w=values)
 
 
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_every_delimiter_exports_use_is_detected(tmp_path, delimiter):
+    path = tmp_path / "data.txt"
+    rows = [["age", "job", "y"]] + [[str(20 + i), f"j{i % 3}", y] for i, y in enumerate(labels())]
+    path.write_text("\n".join(delimiter.join(r) for r in rows) + "\n")
+    dataset = load_dataset(path, "y")
+    assert [f["name"] for f in dataset.features] == ["age", "job"]
+    assert dataset.features[1]["categories"] == ["j0", "j1", "j2"]
+
+
+def test_rows_without_a_label_are_left_out_and_named(tmp_path):
+    y = labels()
+    for i, marker in ((2, ""), (7, "NA"), (30, "?")):
+        y[i] = marker
+    rows = [[str(20 + i), label] for i, label in enumerate(y)]
+    dataset = load_dataset(write_csv(tmp_path, ["age", "y"], rows), "y")
+    assert len(dataset.target) == ROWS - 3
+    assert dataset.file_positions(np.array([0, 2, 6, 27, 28])) == [0, 3, 8, 29, 31]
+    assert dataset.frame["age"].tolist()[:3] == [20, 21, 23]
+    [decision] = [d for d in dataset.decisions if d.column == "y"]
+    assert decision.action == "unlabelled_rows"
+    assert "empty in 3 of 40 rows (data row 3, 8, 31)" in decision.line()
+
+
+def test_a_target_empty_in_every_row_is_refused(tmp_path):
+    rows = [[str(20 + i), "NA"] for i in range(ROWS)]
+    with pytest.raises(DataError, match="target 'y' is empty in every row"):
+        load_dataset(write_csv(tmp_path, ["age", "y"], rows), "y")
+
+
 def test_preparation_graph_computes_what_training_computes():
     import onnx
     from onnx import TensorProto, helper
@@ -166,3 +211,26 @@ def test_preparation_in_front_of_an_old_ir_catboost_graph():
     graph = export.with_preparation(member, prep)
     gap = np.abs(export.onnx_proba(graph, x) - model.predict_proba(prep.apply(x))).max()
     assert gap <= 1e-5
+
+
+def test_a_class_absent_from_the_held_out_rows_leaves_the_multiclass_auc_defined():
+    """A two-row class can land wholly in training; the AUC averages the classes present."""
+    from sklearn.metrics import roc_auc_score
+
+    from amlstack.training.evaluate import auc
+
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet([1, 1, 1], size=200)
+    y = rng.integers(0, 2, 200)  # class 2 never appears
+    expected = np.mean([roc_auc_score(y == c, proba[:, c]) for c in (0, 1)])
+    assert auc(y, proba) == pytest.approx(expected)
+    full = rng.integers(0, 3, 200)
+    assert auc(full, proba) == pytest.approx(roc_auc_score(full, proba, multi_class="ovr"))
+
+
+def test_a_class_too_small_to_split_is_named_by_its_label():
+    from amlstack.training.data import split_holdout
+
+    y = np.array([0] * 30 + [1] * 30 + [2])
+    with pytest.raises(DataError, match=r"class 'rare' has 1 row\(s\) here"):
+        split_holdout(y, 0.2, 0, classes=["a", "b", "rare"])
