@@ -41,7 +41,7 @@ def main() -> int:
     model = Model(model_dir, threads=1)
     holdout = json.loads((model_dir / "holdout.json").read_text())
     dataset = load_dataset(args.data, args.target, tuple(model.meta.get("dropped_columns", [])))
-    rows = np.asarray(holdout["rows"])
+    rows = dataset.rows_at(holdout["rows"])  # file rows -> dataset rows (unlabelled left out)
     train_rows = np.setdiff1d(np.arange(len(dataset.target)), rows)
     y = dataset.target
 

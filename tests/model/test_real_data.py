@@ -118,8 +118,8 @@ def test_artifact_agrees_with_the_trained_model(messy):
     finally:
         patch.undo()
     # holdout.json names rows of the file: labelled ones only, mapped back to the dataset's rows
-    index = np.searchsorted(dataset.file_rows, holdout)
-    assert np.array_equal(dataset.file_rows[index], holdout)
+    index = dataset.rows_at(holdout)
+    assert dataset.file_positions(index) == list(holdout)
     matrix = encode_frame(dataset.frame, dataset.features)[index]
     assert np.isnan(matrix).any()
     gap = np.abs(model.predict_proba(matrix) - result.memory_holdout_proba).max()

@@ -42,6 +42,20 @@ class Dataset:
         rows = index if self.file_rows is None else self.file_rows[index]
         return [int(i) for i in rows]
 
+    def rows_at(self, positions: list[int] | np.ndarray) -> np.ndarray:
+        """The dataset's rows at data-row ``positions`` of the file (as ``file_positions``
+        gives them, e.g. holdout.json's); a position without a label is refused."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if self.file_rows is None:
+            return positions
+        index = np.searchsorted(self.file_rows, positions)
+        found = index < len(self.file_rows)
+        found[found] = self.file_rows[index[found]] == positions[found]
+        if not found.all():
+            missing = int(positions[~found][0])
+            raise DataError(f"{self.path}: data row {missing + 1} has no label (or is not there)")
+        return index
+
 
 def detect_delimiter(path: Path) -> str:
     """One of the table reader's DELIMITERS, judged from the header and first rows."""

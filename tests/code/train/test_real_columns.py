@@ -154,6 +154,10 @@ def test_rows_without_a_label_are_left_out_and_named(tmp_path):
     dataset = load_dataset(write_csv(tmp_path, ["age", "y"], rows), "y")
     assert len(dataset.target) == ROWS - 3
     assert dataset.file_positions(np.array([0, 2, 6, 27, 28])) == [0, 3, 8, 29, 31]
+    assert dataset.rows_at([0, 3, 8, 29, 31]).tolist() == [0, 2, 6, 27, 28]
+    for unlabelled in (7, 30, ROWS):  # two without a label, one past the end
+        with pytest.raises(DataError, match=f"data row {unlabelled + 1} has no label"):
+            dataset.rows_at([0, unlabelled])
     assert dataset.frame["age"].tolist()[:3] == [20, 21, 23]
     [decision] = [d for d in dataset.decisions if d.column == "y"]
     assert decision.action == "unlabelled_rows"
