@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from amlstack.artifact.delimiters import DELIMITER_NAMES, DELIMITERS
+from amlstack.artifact.delimiters import DELIMITER_NAMES, DELIMITERS, sniff_delimiter
 from amlstack.artifact.manifest import sha256_file
 from amlstack.errors import DataError, UserError
 from amlstack.training import columns
@@ -69,9 +69,8 @@ def detect_delimiter(path: Path) -> str:
         return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
     except csv.Error:
         header = sample.splitlines()[0]
-        counts = {d: header.count(d) for d in DELIMITERS}
-        best = max(counts, key=counts.get)
-        if counts[best] == 0:
+        best = sniff_delimiter(header)
+        if best not in header:
             raise DataError(
                 f"{path}: not a CSV file (no {DELIMITER_NAMES} in its first line)"
             ) from None
