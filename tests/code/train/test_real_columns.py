@@ -146,6 +146,13 @@ def test_every_delimiter_exports_use_is_detected(tmp_path, delimiter):
     assert dataset.features[1]["categories"] == ["j0", "j1", "j2"]
 
 
+def test_a_file_without_any_delimiter_is_refused_by_naming_them(tmp_path):
+    path = tmp_path / "one-column.txt"
+    path.write_text("y\n" + "\n".join(labels()) + "\n")
+    with pytest.raises(DataError, match="no comma, semicolon, tab or pipe in its first line"):
+        load_dataset(path, "y")
+
+
 def test_rows_without_a_label_are_left_out_and_named(tmp_path):
     y = labels()
     for i, marker in ((2, ""), (7, "NA"), (30, "?")):
