@@ -52,10 +52,11 @@ def main() -> int:
     else:
         dataset = load_dataset(args.data, args.target)
         train_rows, rows = split_holdout(dataset.target, 0.2, SEED, dataset.classes)
-        fit_file = _rows_of_file(args, dataset.file_positions(train_rows), "train-rows.csv")
+        fit_file, held = _file_rows(
+            args, dataset.file_positions(train_rows), dataset.file_positions(rows)
+        )
         model_dir = _train_ours(args, fit_file)
         model = Model(model_dir, threads=1)
-        held = _rows_of_file(args, dataset.file_positions(rows), "held-out-rows.csv")
         ours_auc = _auc(dataset.target[rows], _predicted(model, model_dir, held, args.out))
     y = dataset.target
     flaml_model, frame = _train_flaml(dataset, train_rows, args.budget, SEED)
@@ -91,15 +92,18 @@ def _dropped(model) -> tuple[str, ...]:
     return tuple(model.meta.get("dropped_columns", []))
 
 
-def _rows_of_file(args, positions: list[int], name: str) -> Path:
-    """A copy of the data file with only its data rows ``positions``, cells as read."""
+def _file_rows(args, fit_positions: list[int], held_positions: list[int]) -> tuple[Path, Path]:
+    """Two copies of the data file, cells as read (one read): its data rows ``fit_positions``,
+    and its data rows ``held_positions``."""
     from amlstack.training.data import detect_delimiter, read_table
 
-    out = args.out / name
-    out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     delimiter = detect_delimiter(args.data)
-    read_table(args.data).iloc[positions].to_csv(out, sep=delimiter, index=False)
-    return out
+    frame = read_table(args.data)
+    paths = args.out / "train-rows.csv", args.out / "held-out-rows.csv"
+    for path, positions in zip(paths, (fit_positions, held_positions), strict=True):
+        frame.iloc[positions].to_csv(path, sep=delimiter, index=False)
+    return paths
 
 
 def _predicted(model, model_dir: Path, held: Path, out: Path) -> np.ndarray:
