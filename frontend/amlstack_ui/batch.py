@@ -5,11 +5,10 @@ one /score call and its scored rows are appended to ``scored.csv``, so memory ho
 whatever the file's size. A chunk the scorer refuses (422) is scored row by row, so one bad row
 costs only itself. Progress is ``status.json``, written atomically after every chunk.
 
-Input: comma, semicolon, tab or pipe separated (guessed from the header line, as training
-does), with or without the target column (columns that are not model inputs are kept as they
-are). Output: the input columns, then
-``probability`` (of the positive class, or of the predicted one for a multi-class model),
-``label`` and ``error`` (empty for a scored row).
+Input: comma, semicolon, tab or pipe separated (guessed from the header line, as training does),
+with or without the target column (columns that are not model inputs are kept as they are). Output:
+the input columns, then ``probability`` (of the positive class, or of the predicted one for a
+multi-class model), ``label`` and ``error`` (empty for a scored row).
 """
 
 from __future__ import annotations
