@@ -160,10 +160,11 @@ def _median_us(fn, repeats: int) -> float:
 
 
 def _batch_rate(model_dir: Path, dataset, rows) -> float:
-    """Rows/s for 100,000 raw rows (columns of strings and numbers) through encode + predict."""
+    """Rows/s for 100,000 raw rows (columns of strings and numbers) through encode + predict,
+    the model loaded as the scorer and `amlstack predict` load it (one slice per CPU)."""
     from amlstack.artifact.reader import Model
 
-    model = Model(model_dir, threads=2)
+    model = Model(model_dir, parallel_batches=True)
     take = np.resize(rows, 100_000)
     columns = {}
     for spec in dataset.features:

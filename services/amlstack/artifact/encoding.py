@@ -281,14 +281,15 @@ def category_codes(
     cell: a dict look-up beats numpy's string sorting and searching for this (measured).
     """
     get, unseen_code = feat.codes.get, feat.unseen
-    found = list(map(get, values))
+    # numpy turns a None (not a category) into NaN, so only NaN cells need a second look
+    found = np.array(list(map(get, values)), dtype=np.float64)
     unseen = 0
-    if None in found:
-        for i, code in enumerate(found):
-            if code is None:
-                value = values[i] if clean is None else clean(values[i])
-                code = get(value)
-                if code is None:
-                    code, unseen = unseen_code, unseen + 1
-                found[i] = code
-    return np.array(found, dtype=np.float64), unseen
+    for i in np.flatnonzero(np.isnan(found)).tolist():
+        if get(values[i]) is not None:
+            continue  # a missing value: NaN is its code
+        value = values[i] if clean is None else clean(values[i])
+        code = get(value)
+        if code is None:
+            code, unseen = unseen_code, unseen + 1
+        found[i] = code
+    return found, unseen
