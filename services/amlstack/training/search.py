@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,7 +100,11 @@ def search(
     With ``folds``, trials are scored by seeded stratified ``folds``-fold cross-validation over
     the fit and validation rows together, and each candidate is fitted on all of them.
     """
-    from flaml import AutoML
+    with warnings.catch_warnings():
+        # FLAML imports pyspark.pandas when pyspark is installed (for `predict --engine spark`),
+        # which warns about pandas versions it was not tested with; training never uses it
+        warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+        from flaml import AutoML
 
     progress = Progress(learners_total=len(learners))
     shares = _normalised_shares(learners)
@@ -115,7 +120,9 @@ def search(
         if budget_s is not None and budget_s < 1:
             continue
         automl = AutoML()
-        custom = _custom_learner(learner, features, seed) or _capped_learner(learner, max_trees)
+        custom = _custom_learner(learner, features, seed) or _capped_learner(
+            learner, max_trees, deadline
+        )
         if custom is not None:
             automl.add_learner(learner, custom)
         started = time.monotonic()
@@ -246,8 +253,9 @@ def tree_count(estimator: Any) -> int:
     return 0
 
 
-def _capped_learner(name: str, max_trees: int):
-    """FLAML's own learner with its tree count searched up to ``max_trees``."""
+def _capped_learner(name: str, max_trees: int, deadline: float | None = None):
+    """FLAML's own learner with its tree count searched up to ``max_trees``; CatBoost's models
+    also stop growing trees at ``deadline`` (monotonic; the search's end), see ``Timed``."""
     if name not in _TREE_LEARNERS:
         return None
     from flaml import tune
@@ -270,8 +278,60 @@ def _capped_learner(name: str, max_trees: int):
                 trees["init_value"] = min(trees.get("init_value", low), max_trees)
             return space
 
+    if name == "catboost":
+
+        class Timed(Capped):
+            """FLAML times every learner's trial but CatBoost's (its resource limit skips it), and
+            refits the best configuration with no time limit at all, so one CatBoost learner could
+            take a run several times past its budget (five folds of a wide multiclass table: 57 s
+            of a 20 s budget). Here a model stops at its trial's budget, and the refit at the
+            search's end, keeping the trees grown by then."""
+
+            def fit(self, X_train, y_train, budget=None, **kwargs):
+                stop = min(
+                    time.monotonic() + budget if budget else float("inf"),
+                    float("inf") if deadline is None else deadline,
+                )
+                if stop == float("inf"):
+                    return super().fit(X_train, y_train, budget=budget, **kwargs)
+                original = self.estimator_class
+                self.estimator_class = _stopping_at(original, stop)
+                try:
+                    return super().fit(X_train, y_train, budget=budget, **kwargs)
+                finally:
+                    self.estimator_class = original
+
+        Timed.__name__ = f"Capped{base.__name__}"
+        return Timed
     Capped.__name__ = f"Capped{base.__name__}"
     return Capped
+
+
+class _StopAt:
+    """A CatBoost training callback: no further tree once ``deadline`` (monotonic) has passed."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def after_iteration(self, info: Any) -> bool:
+        return time.monotonic() < self.deadline
+
+
+def _stopping_at(catboost_class, deadline: float):
+    """``catboost_class`` whose next model's ``fit`` also stops at ``deadline``; the model keeps
+    no trace of it afterwards (it is refitted, cloned and bagged like any other)."""
+
+    def build(**params):
+        model = catboost_class(**params)
+
+        def fit(*args, callbacks=None, **kwargs):
+            del model.fit
+            return model.fit(*args, callbacks=[*(callbacks or ()), _StopAt(deadline)], **kwargs)
+
+        model.fit = fit
+        return model
+
+    return build
 
 
 def _custom_learner(name: str, features: list[dict[str, Any]], seed: int):

@@ -1,0 +1,54 @@
+"""CatBoost stops at its trial's time budget and at the search's end (FLAML's own limit skips
+CatBoost and its refit has none), and the models it leaves behind carry no trace of that."""
+
+from __future__ import annotations
+
+import pickle
+import time
+
+import numpy as np
+from sklearn.base import clone
+
+from amlstack.training import search
+
+
+def data(rows: int = 400, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 6)).astype(np.float32)
+    y = (x[:, 0] - x[:, 1] + rng.normal(size=rows) > 0).astype(int)
+    return x, y
+
+
+def catboost(deadline: float | None):
+    learner = search._capped_learner("catboost", 50, deadline)
+    # a fixed count without early stopping: only the deadline can end training sooner
+    return learner(task="binary", n_jobs=1, early_stopping_rounds=1000, learning_rate=0.01)
+
+
+def test_a_passed_deadline_leaves_one_tree_and_none_grows_them_all():
+    x, y = data()
+    ended = catboost(deadline=time.monotonic() - 1)  # the search's end has passed
+    ended.fit(x, y)  # a refit: FLAML gives it no budget
+    assert ended.model.tree_count_ == 1
+    unbounded = catboost(deadline=None)
+    unbounded.fit(x, y)
+    assert unbounded.model.tree_count_ > 1
+
+
+def test_a_trial_budget_too_short_for_two_trees_stops_after_the_first():
+    x, y = data()
+    trial = catboost(deadline=None)
+    trial.fit(x, y, budget=1e-9)
+    assert trial.model.tree_count_ == 1
+
+
+def test_a_stopped_model_is_a_plain_catboost_model_afterwards():
+    x, y = data()
+    ended = catboost(deadline=time.monotonic() - 1)
+    ended.fit(x, y)
+    model = ended.model
+    assert "fit" not in vars(model)  # the deadline's wrapper is gone
+    pickle.dumps(model)
+    again = search.refit(model, x, y)  # refits and bags start from its parameters alone
+    assert again.tree_count_ == 1 and type(again) is type(clone(model))
+    assert ended.estimator_class.__name__ == "CatBoostClassifier"  # restored after the fit
