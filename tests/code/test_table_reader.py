@@ -90,3 +90,16 @@ def test_wide_numbers_and_commas_in_cells_leave_the_block_path():
     with pytest.raises(table.TableError) as caught:
         encoded(plain(header, [["1,5", "red", "1"]], ";"))
     assert (caught.value.row, caught.value.column) == (1, "n1")
+
+
+def test_a_decimal_comma_column_reads_its_numbers_and_names_a_cell_in_another_style():
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import TableError, parse_numbers
+
+    feat = Feature.from_spec(FeatureSpec(name="w", kind="numeric", number_format="decimal_comma"))
+    read = parse_numbers(["17,5", "1.234,5", "22", "NA", " -0,25 "], feat)
+    np.testing.assert_array_equal(read[[0, 1, 2, 4]], [17.5, 1234.5, 22.0, -0.25])
+    assert np.isnan(read[3])
+    with pytest.raises(TableError, match=r"data row 2, column 'w': '1.5' is not a number"):
+        parse_numbers(["17,5", "1.5"], feat)

@@ -49,7 +49,7 @@ class Feature:
     # value -> code, and None (missing) -> NaN
     codes: Mapping[str | None, float] = field(default_factory=dict, repr=False, compare=False)
     unseen: float = UNSEEN_CODE
-    number_format: str | None = None  # "thousands" or "percent": how CSV cells write numbers
+    number_format: str | None = None  # schema.FeatureSpec.number_format
     date_format: str = "ISO8601"
 
     @classmethod

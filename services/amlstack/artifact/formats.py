@@ -1,13 +1,14 @@
 """How one cell's text becomes a value, identically in training, batch prediction and the scorer.
 
 Pure Python (the scorer has no pandas): the missing-value markers, numbers written with
-thousands separators or a percent sign, and dates (days since 1970-01-01, the time of day as a
-fraction) in the format training detected for the column.
+thousands separators, a percent sign or a decimal comma, and dates (days since 1970-01-01, the
+time of day as a fraction) in the format training detected for the column.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 
 # Cells that mean "no value", compared case-insensitively after stripping blanks.
@@ -15,6 +16,8 @@ MISSING_MARKERS = frozenset({"", "na", "n/a", "null", "?", "nan", "none"})
 ISO = "ISO8601"
 DATE_FORMATS = (ISO, "%m/%d/%Y", "%d.%m.%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S")
 _EPOCH = datetime(1970, 1, 1)
+# 1234,5 or 1.234,5 (dots only between groups of three): how European exports write numbers
+DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
 
 
 def is_missing(text: str | None) -> bool:
@@ -28,6 +31,11 @@ def parse_number(text: str, number_format: str | None) -> float:
         text = text.replace(",", "")
     elif number_format == "percent":
         text = text.removesuffix("%").rstrip()
+    elif number_format == "decimal_comma":
+        # strict: in such a column 1.5 is ambiguous (one and a half, or fifteen), never guessed
+        if not DECIMAL_COMMA.fullmatch(text):
+            raise ValueError(text)
+        text = text.replace(".", "").replace(",", ".")
     return float(text)
 
 

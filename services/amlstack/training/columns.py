@@ -1,11 +1,12 @@
 """What each CSV column is: the decisions a user's real columns need, each made once and recorded.
 
-A column of text cells becomes one of: numeric (plain, with thousands separators, or with a
-percent sign), date (days since 1970-01-01), boolean-like (two values such as yes/no, coded
-false-like first), categorical (an index into its categories), high-cardinality categorical
-(frequency-encoded) or an identifier (every value distinct: dropped). Missing-value markers are
-blanked before any of this. Every choice that is not plain numeric or plain categorical is a
-``Decision``: printed once by training and written to model.json.
+A column of text cells becomes one of: numeric (plain, with thousands separators, with a
+percent sign or with a decimal comma), date (days since 1970-01-01), boolean-like (two values
+such as yes/no, coded false-like first), categorical (an index into its categories),
+high-cardinality categorical (frequency-encoded) or an identifier (every value distinct:
+dropped). Missing-value markers are blanked before any of this. Every choice that is not plain
+numeric or plain categorical is a ``Decision``: printed once by training and written to
+model.json.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from amlstack.artifact.formats import MISSING_MARKERS, date_format_of, parse_number
+from amlstack.artifact.formats import (
+    DECIMAL_COMMA,
+    MISSING_MARKERS,
+    date_format_of,
+    parse_number,
+)
 from amlstack.artifact.schema import ColumnDecision
 from amlstack.errors import DataError
 
@@ -28,7 +34,8 @@ MAX_CATEGORIES = 1000  # more distinct values than this: frequency-encoded
 MIN_ROWS_FOR_IDENTIFIER = 20  # below this, all-distinct values say nothing
 TRUE_WORDS = frozenset({"yes", "true", "y", "t"})
 FALSE_WORDS = frozenset({"no", "false", "n", "f"})
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+# a leading group is never 0: 0,125 is a decimal comma, not 125
+_THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
 _PERCENT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)\s*%$")
 _DATE_LIKE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{4})")
 
@@ -129,6 +136,12 @@ def _numeric(name: str, column: pd.Series, present: pd.Series):
                 numbers = present.map(lambda v, f=fmt: parse_number(v, f))
                 share = 1.0
                 break
+        else:  # every cell as a decimal-comma number (1.5 too would be ambiguous), a comma in one
+            cells = present.str.strip()
+            if cells.map(DECIMAL_COMMA.fullmatch).notna().all() and cells.str.contains(",").any():
+                number_format = "decimal_comma"
+                numbers = present.map(lambda v: parse_number(v, "decimal_comma"))
+                share = 1.0
     if share < 1.0:
         if share >= MIXED_NUMERIC_SHARE:
             bad_at = present.index[numbers.isna().to_numpy()][0]
@@ -156,6 +169,7 @@ def _numeric(name: str, column: pd.Series, present: pd.Series):
         parsed = {
             "thousands": "numbers with thousands separators: read without the commas",
             "percent": "percentages: read as the number before the % sign",
+            "decimal_comma": "numbers with a decimal comma: 1.234,5 read as 1234.5",
         }[number_format]
     return spec, values, parsed
 

@@ -245,3 +245,29 @@ def test_a_class_too_small_to_split_is_named_by_its_label():
     y = np.array([0] * 30 + [1] * 30 + [2])
     with pytest.raises(DataError, match=r"class 'rare' has 1 row\(s\) here"):
         split_holdout(y, 0.2, 0, classes=["a", "b", "rare"])
+
+
+def test_decimal_commas_are_parsed_and_a_leading_zero_group_is_no_thousands(tmp_path):
+    # European exports: ; separated, 1.234,5 for 1234.5; 0,125 can only be a decimal comma
+    weight = [f"{60 + i},5" for i in range(ROWS)]
+    weight[1], weight[2] = "1.234,5", "71"
+    share = [f"0,{125 + i:03d}" for i in range(ROWS)]
+    path = tmp_path / "data.csv"
+    body = [list(r) for r in zip(weight, share, labels(), strict=True)]
+    rows = [["weight", "share", "y"], *body]
+    path.write_text("\n".join(";".join(r) for r in rows) + "\n")
+    dataset = load_dataset(path, "y")
+    weight_spec, share_spec = dataset.features
+    assert weight_spec["format"] == share_spec["format"] == "decimal_comma"
+    assert weight_spec["max"] == 1234.5 and weight_spec["min"] == 60.5
+    assert share_spec["min"] == 0.125 and share_spec["max"] == 0.125 + (ROWS - 1) / 1000
+    assert decision(dataset, "weight") == {"numeric_parsed"}
+    matrix = encode_frame(dataset.frame, dataset.features)
+    assert matrix[2, 0] == 71.0 and matrix[0, 1] == np.float32(0.125)
+
+
+def test_a_decimal_comma_column_with_a_decimal_point_is_not_guessed(tmp_path):
+    values = [f"{i % 7},5" for i in range(ROWS)]
+    values[6] = "1.5"  # one and a half, or fifteen: neither is assumed
+    dataset = dataset_of(tmp_path, v=values)
+    assert dataset.features[0]["kind"] == "categorical" and "format" not in dataset.features[0]
