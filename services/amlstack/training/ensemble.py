@@ -28,7 +28,9 @@ def selection_rows(candidates, matrix, y, train_idx, val_idx, *, metric, seed, d
     tuned configuration refitted per fold), so a few hundred validation rows do not decide
     alone; that score becomes each candidate's ``val_score``, its rank, and its fold models
     its ``bag`` (the measured model, if it is chosen). Candidates not done by ``deadline``
-    (monotonic seconds, or None) leave the pool. Larger data: the validation split.
+    (monotonic seconds, or None) leave the pool, and so do those after the first whose folds
+    would not be done by then at the pace of its search fit (``fit_seconds``): folds begun and
+    then abandoned are time the refits and the export need. Larger data: the validation split.
 
     If no candidate finishes its folds in time: after a search on the validation split, members
     are chosen there; after a cross-validated search (``search_folds``), which fitted every
@@ -45,6 +47,10 @@ def selection_rows(candidates, matrix, y, train_idx, val_idx, *, metric, seed, d
     splits = fold_splits(y_train, folds, seed)
     done = []
     for cand in candidates:
+        # a fold fits (folds - 1)/folds of the rows the search's fit had
+        expected = cand.fit_seconds * (folds - 1)
+        if deadline is not None and time.monotonic() + expected > deadline:
+            break
         oof = np.zeros((len(train_idx), int(y.max()) + 1))
         models = []
         for fit_rows, out_rows in splits:

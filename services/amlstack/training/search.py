@@ -61,6 +61,7 @@ class Candidate:
     estimator: Any  # the fitted scikit-learn-API model (what gets exported)
     trials: int
     seconds: float
+    fit_seconds: float = 0.0  # one fit of the tuned configuration on the search's rows
     val_proba: np.ndarray | None = field(default=None, repr=False)
     bag: Bag | None = field(default=None, repr=False)  # its out-of-fold models, when scored so
 
@@ -159,6 +160,7 @@ def search(
                 estimator=automl.model.estimator,
                 trials=counter.trials,
                 seconds=time.monotonic() - started,
+                fit_seconds=float(automl.best_config_train_time or 0.0),
             )
         )
         progress.learners_done += 1

@@ -117,3 +117,26 @@ def test_in_time_members_are_chosen_out_of_fold():
     )
     assert how == "5-fold out-of-fold" and len(y_sel) == 200
     assert all(c.bag is not None and len(c.bag.models) == 5 for c in pool)
+
+
+def test_folds_that_cannot_be_done_in_time_are_not_begun(monkeypatch):
+    """At its search fit's pace the best candidate's folds would end past the deadline: none is
+    fitted (abandoned folds are the refits' and the export's time), and it ships alone."""
+    fitted = []
+    monkeypatch.setattr(ensemble, "refit", lambda *a: fitted.append(a) or search.refit(*a))
+    x, y = data()
+    slow, fast = candidate("slow", 1.0, x[:240], y), candidate("fast", 0.01, x[:240], y)
+    slow.fit_seconds = 3600.0
+    pool = [slow, fast]
+    _, how = ensemble.selection_rows(
+        pool, x, y, np.arange(200), np.arange(200, 240), metric="auc", seed=0,
+        deadline=time.monotonic() + 600,
+    )  # fmt: skip
+    assert fitted == [] and "best model alone" in how and [c.learner for c in pool] == ["slow"]
+    slow.fit_seconds = 0.01  # at a pace that fits, the same pool is blended out of fold
+    pool = [slow, fast]
+    _, how = ensemble.selection_rows(
+        pool, x, y, np.arange(200), np.arange(200, 240), metric="auc", seed=0,
+        deadline=time.monotonic() + 600,
+    )  # fmt: skip
+    assert how == "5-fold out-of-fold" and len(fitted) == 10
