@@ -28,9 +28,10 @@ def selection_rows(candidates, matrix, y, train_idx, val_idx, *, metric, seed, d
     tuned configuration refitted per fold), so a few hundred validation rows do not decide
     alone; that score becomes each candidate's ``val_score``, its rank, and its fold models
     its ``bag`` (the measured model, if it is chosen). Candidates not done by ``deadline``
-    (monotonic seconds, or None) leave the pool, and so do those after the first whose folds
-    would not be done by then at the pace of its search fit (``fit_seconds``): folds begun and
-    then abandoned are time the refits and the export need. Larger data: the validation split.
+    (monotonic seconds, or None) leave the pool; a candidate whose folds would not be done by
+    then at the pace of its search fit (``fit_seconds``) is not begun, and it and those after it
+    leave the pool (folds begun and then abandoned are time the refits and the export need).
+    Larger data: the validation split.
 
     If no candidate finishes its folds in time: after a search on the validation split, members
     are chosen there; after a cross-validated search (``search_folds``), which fitted every
