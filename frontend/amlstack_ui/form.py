@@ -3,7 +3,9 @@
 Each input field comes from ``definitions.InputRecord``: ``x-training-categories`` (or an
 ``enum``) is a categorical feature
 (a dropdown of its training categories), a ``number`` a numeric one (a number field showing the
-training range ``x-training-minimum``/``x-training-maximum`` and the example).
+training range ``x-training-minimum``/``x-training-maximum`` and the example). A number is
+read as training read its column (``x-number-format``: ``1,234.5``, ``12%``, ``17,5``), or
+as a plain number.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from amlstack.artifact.formats import parse_number as parse_formatted
 
 _FIELD_PATH = re.compile(r"^(?:Inputs\.)?data\[(?P<row>\d+)\]\.(?P<field>.+)$")
 
@@ -33,6 +37,7 @@ class Field:
     example: Any = None
     nullable: bool = False
     required: bool = True
+    number_format: str | None = None  # how training saw the column written (x-number-format)
 
     @property
     def input_id(self) -> str:
@@ -97,19 +102,24 @@ def fields_from_swagger(doc: Mapping[str, Any]) -> list[Field]:
                 example=spec.get("example"),
                 nullable=nullable,
                 required=name in required,
+                number_format=spec.get("x-number-format"),
             )
         )
     return fields
 
 
-def parse_number(text: str) -> float | str:
-    """A form or CSV cell as a number; text that is not one is passed on for the scorer to name."""
+def parse_number(text: str, number_format: str | None = None) -> float | str:
+    """A form or CSV cell as a number, written as in training or plainly (the form's own
+    examples are plain); text that is neither is passed on for the scorer to name."""
     cleaned = text.strip()
-    try:
-        value = float(cleaned)
-    except ValueError:
-        return cleaned
-    return value if math.isfinite(value) else cleaned
+    for fmt in dict.fromkeys((number_format, None)):
+        try:
+            value = parse_formatted(cleaned, fmt)
+        except ValueError:
+            continue
+        if math.isfinite(value):
+            return value
+    return cleaned
 
 
 def record_from_values(fields: list[Field], values: Mapping[str, str]) -> dict[str, Any]:
@@ -122,7 +132,7 @@ def record_from_values(fields: list[Field], values: Mapping[str, str]) -> dict[s
             if field.nullable:
                 record[field.name] = None
             continue
-        record[field.name] = text if field.categorical else parse_number(text)
+        record[field.name] = text if field.categorical else parse_number(text, field.number_format)
     return record
 
 

@@ -71,6 +71,14 @@ def typical_record(model: Model, profile: Mapping[str, Any] | None) -> dict[str,
     return {f.name: typical_value(f, profile) for f in model.features}
 
 
+# how training saw a column of each `FeatureSpec.number_format` written
+_WRITTEN = {
+    "thousands": "with thousands separators (1,234.5)",
+    "percent": "with a percent sign (12.5%)",
+    "decimal_comma": "with a decimal comma (1.234,5)",
+}
+
+
 def _field(feature: Feature, version: int, example: Any, nullable: bool) -> dict[str, Any]:
     spec: dict[str, Any]
     if feature.kind == "categorical":
@@ -97,6 +105,13 @@ def _field(feature: Feature, version: int, example: Any, nullable: bool) -> dict
             )
             spec["x-training-minimum"] = low
             spec["x-training-maximum"] = high
+        if feature.number_format is not None:
+            # the UI reads a cell written as in training (1,234.5; 12%; 17,5) with this format
+            spec["x-number-format"] = feature.number_format
+            spec["description"] = (
+                spec.get("description", "") + f" Written {_WRITTEN[feature.number_format]} in "
+                "training; send the number itself (a JSON number)."
+            ).lstrip()
     if nullable:  # null or left out: the model imputes it
         spec["x-nullable" if version == 2 else "nullable"] = True
     spec["example"] = example

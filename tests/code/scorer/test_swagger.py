@@ -6,6 +6,7 @@ Regenerate the golden files after an intended change with
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -195,3 +196,25 @@ def test_v2_routes_are_documented_with_the_protocol_error_body(client, version):
     assert schemas["V2Error"]["properties"] == {"error": {"type": "string"}}
     assert infer["security"] == [{"Bearer": []}]
     assert {"400", "401", "404", "413", "422", "503"} <= set(infer["responses"])
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_columns_number_format_is_stated_for_clients_that_read_cells(model, version):
+    """The UI reads an uploaded `1,035.70` as training read its column: the spec says how."""
+    from dataclasses import replace
+
+    from amlstack_scorer.swagger import SwaggerDocs
+
+    formatted = copy.copy(model)
+    formatted.features = [
+        replace(f, number_format="thousands") if f.name == "duration" else f
+        for f in model.features
+    ]
+    doc = SwaggerDocs(formatted, 10).for_request(version, "http", "scorer.invalid")
+    validate(doc)
+    schemas = doc["definitions"] if version == 2 else doc["components"]["schemas"]
+    fields = schemas["InputRecord"]["properties"]
+    assert fields["duration"]["x-number-format"] == "thousands"
+    assert "thousands separators (1,234.5)" in fields["duration"]["description"]
+    assert fields["duration"]["type"] == "number"  # JSON clients still send numbers
+    assert [n for n, spec in fields.items() if "x-number-format" in spec] == ["duration"]

@@ -236,3 +236,41 @@ def test_a_100k_row_file_is_scored_in_bounded_memory(tmp_path, scorer):
 )
 def test_scorer_messages_are_put_in_words(message, expected):
     assert form.friendly(message, "age") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "number_format", "expected"),
+    [
+        ("1,035.70", "thousands", 1035.7),
+        ("17,5", "decimal_comma", 17.5),
+        ("1.234,5", "decimal_comma", 1234.5),
+        ("17.5", "decimal_comma", 17.5),  # the form's own examples are written plainly
+        (" 12.5% ", "percent", 12.5),
+        ("1035.7", "thousands", 1035.7),
+        ("1,035.70", None, "1,035.70"),  # no format: passed on for the scorer to name
+        ("many", "thousands", "many"),
+        ("inf", None, "inf"),
+    ],
+)
+def test_a_number_is_read_as_training_wrote_its_column(text, number_format, expected):
+    assert form.parse_number(text, number_format) == expected
+
+
+def test_an_upload_written_like_the_training_data_is_scored(tmp_path, scorer):
+    """A file of `1,035` cells in a column training read with thousands separators."""
+    scorer.doc["definitions"]["InputRecord"]["properties"]["duration"]["x-number-format"] = (
+        "thousands"
+    )
+    scorer.fields = form.fields_from_swagger(scorer.doc)
+    assert [f.number_format for f in scorer.fields if f.number_format] == ["thousands"]
+    settings = Settings(jobs_dir=tmp_path / "jobs", chunk_rows=7, max_upload_mb=1)
+    client = create_app(settings, client=scorer).test_client()  # type: ignore[arg-type]
+    lines = _csv(5, ",").decode().splitlines()
+    column = lines[0].split(",").index("duration")
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows:
+        row[column] = f'"{int(row[column]) + 1000:,}"'
+    body = "\n".join([lines[0], *(",".join(row) for row in rows)]).encode()
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "customers.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status == {**status, "state": "done", "rows_scored": 5, "rows_failed": 0}
