@@ -287,9 +287,14 @@ def _capped_learner(name: str, max_trees: int, deadline: float | None = None):
             refits the best configuration with no time limit at all, so one CatBoost learner could
             take a run several times past its budget (five folds of a wide multiclass table: 57 s
             of a 20 s budget). Here a model stops at its trial's budget, and the refit at the
-            search's end, keeping the trees grown by then."""
+            search's end, keeping the trees grown by then.
+
+            FLAML also early-stops CatBoost on the last tenth of the rows it is given, and
+            CatBoost refuses to evaluate on a class it did not learn (a class of two rows in a
+            fold): one row of every class comes first."""
 
             def fit(self, X_train, y_train, budget=None, **kwargs):
+                X_train, y_train, kwargs = _every_class_first(X_train, y_train, kwargs)
                 stop = min(
                     time.monotonic() + budget if budget else float("inf"),
                     float("inf") if deadline is None else deadline,
@@ -307,6 +312,21 @@ def _capped_learner(name: str, max_trees: int, deadline: float | None = None):
         return Timed
     Capped.__name__ = f"Capped{base.__name__}"
     return Capped
+
+
+def _every_class_first(x, y, kwargs: dict[str, Any]):
+    """``x``, ``y`` (and a sample weight) with the first row of each class moved to the front,
+    the other rows in their order."""
+    labels = np.asarray(y)
+    _, first = np.unique(labels, return_index=True)
+    if np.array_equal(np.sort(first), np.arange(len(first))):
+        return x, y, kwargs  # already so: the common case costs nothing
+    order = np.concatenate([np.sort(first), np.setdiff1d(np.arange(len(labels)), first)])
+    weight = kwargs.get("sample_weight")
+    if weight is not None:
+        kwargs = {**kwargs, "sample_weight": np.asarray(weight)[order]}
+    take = x.iloc if hasattr(x, "iloc") else x
+    return take[order], labels[order], kwargs
 
 
 class _StopAt:

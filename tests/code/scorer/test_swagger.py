@@ -207,8 +207,7 @@ def test_a_columns_number_format_is_stated_for_clients_that_read_cells(model, ve
 
     formatted = copy.copy(model)
     formatted.features = [
-        replace(f, number_format="thousands") if f.name == "duration" else f
-        for f in model.features
+        replace(f, number_format="thousands") if f.name == "duration" else f for f in model.features
     ]
     doc = SwaggerDocs(formatted, 10).for_request(version, "http", "scorer.invalid")
     validate(doc)

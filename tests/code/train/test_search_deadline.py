@@ -52,3 +52,15 @@ def test_a_stopped_model_is_a_plain_catboost_model_afterwards():
     again = search.refit(model, x, y)  # refits and bags start from its parameters alone
     assert again.tree_count_ == 1 and type(again) is type(clone(model))
     assert ended.estimator_class.__name__ == "CatBoostClassifier"  # restored after the fit
+
+
+def test_a_class_only_in_the_last_tenth_is_learned_not_refused():
+    """FLAML early-stops CatBoost on the last tenth of its rows; CatBoost refused a class seen
+    only there ("Dataset test #0 contains class label ... not present in the learn dataset")."""
+    x, y = data(rows=200)
+    y = y.copy()
+    y[-3:] = 2  # a third class, only in the rows FLAML evaluates on
+    learner = search._capped_learner("catboost", 20, None)
+    model = learner(task="multiclass", n_jobs=1, early_stopping_rounds=5)
+    model.fit(x, y, sample_weight=np.ones(len(y)))
+    assert model.model.predict_proba(x[:5]).shape == (5, 3)
