@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from amlstack.artifact.delimiters import sniff_delimiter
+from amlstack.artifact.charset import file_encoding
+from amlstack.artifact.delimiters import header_names, sniff_delimiter
 from amlstack_ui.form import Field, field_of, friendly, record_from_values
 from amlstack_ui.scorer import ScorerClient, ScorerUnavailable
 
@@ -142,13 +143,12 @@ def _write_status(folder: Path, status: Status) -> None:
 
 
 def _header(path: Path, fields: list[Field]) -> tuple[str, list[str]]:
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+    with path.open(newline="", encoding=file_encoding(path), errors="replace") as handle:
         first = handle.readline()
     if not first.strip():
         raise BatchError("the file is empty: expected a header line with the column names")
     delimiter = sniff_delimiter(first)
-    header = next(csv.reader([first], delimiter=delimiter))
-    header = [h.strip() for h in header]
+    header = header_names(next(csv.reader([first], delimiter=delimiter)))
     missing = [f.name for f in fields if f.required and f.name not in header]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -176,8 +176,9 @@ def score_file(
 ) -> None:
     """Score ``input.csv`` into ``scored.csv`` and ``errors.csv``, updating ``status``."""
     delimiter, header = _header(folder / INPUT, fields)
+    encoding = file_encoding(folder / INPUT)  # as training and `amlstack predict` read a file
     with (
-        (folder / INPUT).open(newline="", encoding="utf-8-sig", errors="replace") as source,
+        (folder / INPUT).open(newline="", encoding=encoding, errors="replace") as source,
         (folder / SCORED).open("w", newline="", encoding="utf-8") as scored_file,
         (folder / ERRORS).open("w", newline="", encoding="utf-8") as errors_file,
     ):

@@ -6,7 +6,8 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from amlstack.artifact import table
+from amlstack.artifact import charset, table
+from amlstack.artifact.delimiters import header_names
 from amlstack.artifact.reader import Model
 from amlstack.artifact.table import TableError, encode_text_rows, positions
 from amlstack.errors import DataError, UserError
@@ -24,20 +25,25 @@ def predict_csv(model_dir: Path, source: Path, target: Path, chunk_rows: int = C
         raise UserError(f"--input {source}: no such file")
     if target.resolve() == source.resolve():
         raise UserError("--output must differ from --input (the input would be destroyed)")
-    delimiter = detect_delimiter(source)
+    encoding = charset.file_encoding(source)  # as training reads a file
+    delimiter = detect_delimiter(source, encoding)
     tmp = target.with_name(f".{target.name}.partial")
     rows = 0
     try:
-        with source.open(newline="", encoding="utf-8-sig") as src, tmp.open("w", newline="") as dst:
+        with (
+            source.open(newline="", encoding=encoding) as src,
+            tmp.open("w", newline="", encoding="utf-8") as dst,
+        ):
             reader = csv.reader(src, delimiter=delimiter)
-            header = [h.strip() for h in next(reader, [])]
+            cells = next(reader, [])
+            header = header_names(cells)
             try:
                 positions(model.features, header)
             except TableError as exc:
                 raise DataError(f"{source}: {exc}") from None
             writer = csv.writer(dst, delimiter=delimiter)
-            writer.writerow(header + output_columns(model))
-            for chunk in _chunks(reader, chunk_rows):
+            writer.writerow(cells + output_columns(model))
+            for chunk in _chunks(reader, chunk_rows, len(header)):
                 try:
                     batch = encode_text_rows(model.features, header, chunk, first_row=rows + 1)
                 except TableError as exc:
@@ -58,11 +64,15 @@ def output_columns(model: Model) -> list[str]:
     return table.output_columns(model.classes)
 
 
-def _chunks(reader, size: int) -> Iterator[list[list[str]]]:
+def _chunks(reader, size: int, width: int) -> Iterator[list[list[str]]]:
+    """Rows in chunks of ``size``; a row short of fields gets empty (missing) ones, as training
+    reads it (pandas), so its output columns stay under their header."""
     chunk = []
     for row in reader:
         if not row:
             continue
+        if len(row) < width:
+            row += [""] * (width - len(row))
         chunk.append(row)
         if len(chunk) == size:
             yield chunk

@@ -69,9 +69,10 @@ def test_every_module_imports_only_its_own_floor_or_below():
     assert upward == []
 
 
-def test_the_ui_uses_only_the_drift_computation_and_the_delimiters_of_the_code():
+def test_the_ui_uses_only_the_drift_computation_and_the_file_reading_of_the_code():
     """The UI is a client of the scorer over HTTP; it shares only the drift math (same PSI) and
-    the CSV delimiters every reader detects (an upload reads as training reads it)."""
+    how a user's file and cells are read (delimiters, header names, text encoding, number
+    formats): an upload reads as training reads it."""
     found = set()
     for path in (REPO / "frontend" / "amlstack_ui").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -81,7 +82,13 @@ def test_the_ui_uses_only_the_drift_computation_and_the_delimiters_of_the_code()
                 and (node.module or "").split(".")[0] in ("amlstack", "amlstack_scorer")
             ):
                 found.add(node.module)
-    shared = {"amlstack.pipeline.drift", "amlstack_scorer.drift", "amlstack.artifact.delimiters"}
+    shared = {
+        "amlstack.pipeline.drift",
+        "amlstack_scorer.drift",
+        "amlstack.artifact.delimiters",
+        "amlstack.artifact.charset",
+        "amlstack.artifact.formats",
+    }
     assert found <= shared
 
 

@@ -1,4 +1,5 @@
-"""The CSV delimiters every reader of a table accepts, and how one is told from a header line.
+"""The CSV delimiters every reader of a table accepts, how one is told from a header line, and
+how the header's cells name the columns.
 
 Training, ``amlstack predict``, the scorer's text/csv body and the UI's file upload all detect
 the delimiter here (the UI image loads this module alone: it imports nothing).
@@ -13,3 +14,9 @@ def sniff_delimiter(header_line: str) -> str:
     counts = [header_line.count(d) for d in DELIMITERS]
     best = max(range(len(DELIMITERS)), key=counts.__getitem__)
     return DELIMITERS[best] if counts[best] else ","
+
+
+def header_names(cells: list[str]) -> list[str]:
+    """A header line's column names as training names them: stripped, and an empty cell
+    ``Unnamed: i`` (its 0-based place), as pandas names it (e.g. an index column's)."""
+    return [cell.strip() or f"Unnamed: {i}" for i, cell in enumerate(cells)]

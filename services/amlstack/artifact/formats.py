@@ -14,7 +14,22 @@ from datetime import UTC, datetime
 # Cells that mean "no value", compared case-insensitively after stripping blanks.
 MISSING_MARKERS = frozenset({"", "na", "n/a", "null", "?", "nan", "none"})
 ISO = "ISO8601"
-DATE_FORMATS = (ISO, "%m/%d/%Y", "%d.%m.%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S")
+# In this order: a column that reads both ways (no day above 12) is read month first, as US
+# exports write it; one day above 12 makes it day first, as most of the world writes it.
+DATE_FORMATS = (
+    ISO,
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+    "%d-%m-%Y",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%d.%m.%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M:%S",
+)
 _EPOCH = datetime(1970, 1, 1)
 # 1234,5 or 1.234,5 (dots only between groups of three): how European exports write numbers
 DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from amlstack.artifact.delimiters import sniff_delimiter
+from amlstack.artifact.delimiters import header_names, sniff_delimiter
 from amlstack.artifact.encoding import (
     Encoded,
     Feature,
@@ -63,7 +63,8 @@ def output_columns(classes: Sequence[Any]) -> list[str]:
 
 
 def positions(features: Sequence[Feature], header: Sequence[str]) -> list[int]:
-    """Where each feature sits in ``header`` (extra columns, e.g. the target, are ignored)."""
+    """Where each feature sits in ``header`` (extra columns, e.g. the target, are ignored; a
+    feature's name twice is refused: which one is meant?)."""
     index: dict[str, int] = {}
     for i, name in enumerate(header):
         index.setdefault(name, i)
@@ -72,6 +73,13 @@ def positions(features: Sequence[Feature], header: Sequence[str]) -> list[int]:
         raise TableError(
             f"missing column(s) the model needs: {', '.join(missing)}", column=missing[0]
         )
+    if len(index) < len(header):
+        counts = Counter(header)
+        for f in features:
+            if counts[f.name] > 1:
+                raise TableError(
+                    f"column {f.name!r} appears more than once in the header", column=f.name
+                )
     return [index[f.name] for f in features]
 
 
@@ -130,7 +138,7 @@ def read_utf8(
         cut = len(data)
     if cut == 0:
         raise LayoutError("no header line")
-    header = [h.strip() for h in data[:cut].decode().split(delimiter)]
+    header = header_names(data[:cut].decode().split(delimiter))
     where = positions(features, header)
     width = len(header)
     rest = memoryview(data)[cut + 1 :]
@@ -301,7 +309,7 @@ def _read_quoted(text: str, features: Sequence[Feature], delimiter: str):
         raise LayoutError(f"not readable as CSV: {exc}") from None
     if not rows:
         raise LayoutError("no header line")
-    header = [h.strip() for h in rows[0]]
+    header = header_names(rows[0])
     where = positions(features, header)
     data = rows[1:]
     check_widths(data, len(header))

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 MIXED_NUMERIC_SHARE = 0.9  # this share parses as numbers but not all: a typo, refused
 MAX_CATEGORIES = 1000  # more distinct values than this: frequency-encoded
 MIN_ROWS_FOR_IDENTIFIER = 20  # below this, all-distinct values say nothing
+MIN_ROWS_FOR_SPARSE_ID = 100  # distinct integers with gaps: an id from this many rows
+MIN_ID_DENSITY = 0.5  # ... when they fill at least this share of [min, max]
 TRUE_WORDS = frozenset({"yes", "true", "y", "t"})
 FALSE_WORDS = frozenset({"no", "false", "n", "f"})
 # a leading group is never 0: 0,125 is a decimal comma, not 125
@@ -46,11 +48,13 @@ class Decision:
 
     column: str
     action: str  # dropped | numeric_parsed | date | boolean | frequency_encoded | missing_values
-    # | unlabelled_rows (the target column: rows without a label, left out)
+    # | unlabelled_rows (the target column: rows without a label, left out) | labels_merged
+    # | text_encoding (the whole file, column "": not UTF-8) | unnamed (an empty header cell)
     detail: str
 
     def line(self) -> str:
-        return f"column {self.column!r}: {self.detail}"
+        detail = f"dropped: {self.detail}" if self.action == "dropped" else self.detail
+        return f"column {self.column!r}: {detail}" if self.column else detail
 
     def record(self) -> ColumnDecision:
         return ColumnDecision(column=self.column, action=self.action, detail=self.detail)
@@ -71,8 +75,10 @@ def type_column(name: str, column: pd.Series, n_rows: int) -> tuple[dict | None,
     """(schema entry or None when dropped, typed values, decisions) for one blanked column."""
     present = column.dropna()
     if present.empty:
-        raise DataError(f"column {name!r} is empty in every row; remove it or --drop {name}")
+        return None, None, [Decision(name, "dropped", "empty in every row")]
     nullable = bool(column.isna().any())
+    if not nullable and present.nunique() == 1:
+        return None, None, [Decision(name, "dropped", f"{present.iloc[0]!r} in every row")]
     decisions = []
     if nullable:
         missing = int(column.isna().sum())
@@ -84,7 +90,8 @@ def type_column(name: str, column: pd.Series, n_rows: int) -> tuple[dict | None,
         if parsed:
             decisions.append(Decision(name, "numeric_parsed", parsed))
         if _is_row_number(values, n_rows):
-            return None, None, [Decision(name, "dropped", "a row number (every value distinct)")]
+            detail = "a row number or id (distinct integers, at least half of their range)"
+            return None, None, [Decision(name, "dropped", detail)]
         spec["nullable"] = nullable
         return spec, values, decisions
     text = present.astype(str)
@@ -175,12 +182,20 @@ def _numeric(name: str, column: pd.Series, present: pd.Series):
 
 
 def _is_row_number(values: pd.Series, n_rows: int) -> bool:
-    """Integers 0..n-1 or 1..n (any order): a row index, which can only memorise rows."""
+    """Integers 0..n-1 or 1..n (any order): a row index, which can only memorise rows; or, from
+    MIN_ROWS_FOR_SPARSE_ID rows, distinct integers filling at least half their range (the ids
+    of a file that lost some rows, e.g. to a test split). Ids follow the order rows were
+    written in, which can follow the target; distinct integers that dense are nothing else."""
     if n_rows < MIN_ROWS_FOR_IDENTIFIER or values.isna().any():
         return False
     ordered = np.sort(values.to_numpy())
     start = ordered[0]
-    return start in (0, 1) and np.array_equal(ordered, np.arange(start, start + len(ordered)))
+    if start in (0, 1) and np.array_equal(ordered, np.arange(start, start + len(ordered))):
+        return True
+    if n_rows < MIN_ROWS_FOR_SPARSE_ID or not np.array_equal(ordered, np.round(ordered)):
+        return False
+    span = ordered[-1] - start + 1
+    return bool(np.all(np.diff(ordered) > 0)) and len(ordered) >= MIN_ID_DENSITY * span
 
 
 def _categories(text: pd.Series) -> list[str]:

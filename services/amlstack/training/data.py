@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from amlstack.artifact.delimiters import DELIMITER_NAMES, DELIMITERS, sniff_delimiter
+from amlstack.artifact import charset
+from amlstack.artifact.delimiters import (
+    DELIMITER_NAMES,
+    DELIMITERS,
+    header_names,
+    sniff_delimiter,
+)
 from amlstack.artifact.manifest import sha256_file
 from amlstack.errors import DataError, UserError
 from amlstack.training import columns
@@ -57,9 +63,11 @@ class Dataset:
         return index
 
 
-def detect_delimiter(path: Path) -> str:
-    """One of the table reader's DELIMITERS, judged from the header and first rows."""
-    with path.open("r", encoding="utf-8-sig", errors="replace") as handle:
+def detect_delimiter(path: Path, encoding: str | None = None) -> str:
+    """One of the table reader's DELIMITERS, judged from the header and first rows (read in
+    ``encoding``, by default the file's own: `charset.file_encoding`)."""
+    encoding = encoding or charset.file_encoding(path)
+    with path.open("r", encoding=encoding, errors="replace") as handle:
         sample = handle.read(SAMPLE_BYTES)
     if not sample.strip():
         raise DataError(f"{path}: the file is empty")
@@ -78,13 +86,15 @@ def detect_delimiter(path: Path) -> str:
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV as strings (types are inferred by us, not guessed by pandas)."""
+    """Read a CSV as strings (types are inferred by us, not guessed by pandas); the frame's
+    ``attrs["encoding"]`` is the file's text encoding (`charset`)."""
     import pandas as pd
 
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    delimiter = detect_delimiter(path)
+    encoding = charset.file_encoding(path)
+    delimiter = detect_delimiter(path, encoding)
     try:
         frame = pd.read_csv(
             path,
@@ -92,18 +102,30 @@ def read_table(path: str | Path) -> pd.DataFrame:
             dtype=str,
             keep_default_na=False,
             skipinitialspace=True,
-            encoding="utf-8-sig",
+            encoding=encoding,
         )
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     if frame.empty or len(frame.columns) == 0:
         raise DataError(f"{path}: the file holds no data rows")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame = columns.blank_markers(frame)
+    frame.columns = _header(path, encoding, delimiter, len(frame.columns))
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:
         raise DataError(f"{path}: column {duplicated[0]!r} appears more than once in the header")
+    frame = columns.blank_markers(frame)
+    frame.attrs["encoding"] = encoding
     return frame
+
+
+def _header(path: Path, encoding: str, delimiter: str, width: int) -> list[str]:
+    """The header line's names as every reader of a table names them (`table.header_names`),
+    rather than pandas' (which also renames a repeated name, hiding it)."""
+    with path.open(newline="", encoding=encoding) as handle:
+        reader = csv.reader(handle, delimiter=delimiter, skipinitialspace=True)
+        cells = next((row for row in reader if row), [])
+    if len(cells) != width:  # not the line pandas read as the header: cannot happen
+        raise DataError(f"{path}: the header line holds {len(cells)} names for {width} columns")
+    return header_names(cells)
 
 
 def closest(name: str, options: list[str]) -> str:
@@ -123,9 +145,21 @@ def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...
             raise DataError(f"--drop {name}: no such column in {path}{closest(name, names)}")
         if name == target:
             raise DataError(f"--drop {name}: that is the target column")
+    encoding = raw.attrs.get("encoding", charset.UTF8)
+    read_as = [] if encoding == charset.UTF8 else [_read_as(encoding)]
+    read_as += [
+        columns.Decision(
+            column=name,
+            action="unnamed",
+            detail="no name in the header line: called so here, in `amlstack predict` and "
+            "in the scorer's text/csv",
+        )
+        for i, name in enumerate(names)
+        if name == f"Unnamed: {i}"
+    ]
     raw, file_rows, unlabelled = _labelled_rows(raw, target, path)
-    labels = raw[target]
-    classes, target_codes = _classes_of(labels.to_numpy(dtype=object))
+    labels, merged = _one_spelling(raw[target].to_numpy(dtype=object), target)
+    classes, target_codes = _classes_of(labels)
     if len(classes) < 2:
         raise DataError(
             f"{path}: target {target!r} has only one class ({classes[0]!r}); need at least two"
@@ -135,7 +169,7 @@ def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...
         raise DataError(f"{path}: no feature columns left besides the target")
     features, typed, decisions = infer_features(feature_frame)
     auto_dropped = [d.column for d in decisions if d.action == "dropped"]
-    decisions = [*unlabelled, *decisions]
+    decisions = [*read_as, *unlabelled, *merged, *decisions]
     return Dataset(
         frame=typed,
         target=target_codes,
@@ -147,6 +181,16 @@ def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...
         path=str(path),
         decisions=decisions,
         file_rows=file_rows,
+    )
+
+
+def _read_as(encoding: str) -> columns.Decision:
+    """The notice for a file that is not UTF-8 (`amlstack predict` reads such files alike)."""
+    why = "its byte-order mark" if encoding == charset.UTF16 else "it is not UTF-8"
+    return columns.Decision(
+        column="",
+        action="text_encoding",
+        detail=f"the file is read as {charset.NAMES[encoding]} ({why})",
     )
 
 
@@ -171,6 +215,30 @@ def _labelled_rows(raw: pd.DataFrame, target: str, path: Path):
     )
     kept = np.flatnonzero(~empty)
     return raw.iloc[kept].reset_index(drop=True), kept, [decision]
+
+
+def _one_spelling(labels: np.ndarray, target: str) -> tuple[np.ndarray, list[columns.Decision]]:
+    """Labels that differ only in case (``Yes``, ``yes``) as one class, spelt as most rows spell
+    it, with the decision; a hand-typed target column often mixes them."""
+    values = np.array([str(v).strip() for v in labels], dtype=object)
+    spellings: dict[str, dict[str, int]] = {}
+    for value in values.tolist():
+        counts = spellings.setdefault(value.casefold(), {})
+        counts[value] = counts.get(value, 0) + 1
+    rename = {}
+    for counts in spellings.values():
+        if len(counts) > 1:
+            kept = max(sorted(counts), key=counts.__getitem__)
+            rename.update({v: kept for v in counts if v != kept})
+    if not rename:
+        return values, []
+    shown = ", ".join(f"{v!r} as {k!r}" for v, k in sorted(rename.items()))
+    decision = columns.Decision(
+        column=target,
+        action="labels_merged",
+        detail=f"labels that differ only in case are one class: {shown}",
+    )
+    return np.array([rename.get(v, v) for v in values.tolist()], dtype=object), [decision]
 
 
 def _classes_of(labels: np.ndarray) -> tuple[list[Any], np.ndarray]:

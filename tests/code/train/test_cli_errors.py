@@ -34,7 +34,7 @@ GOOD = "age,job,y\n30,admin,no\n40,tech,yes\n50,admin,no\n35,tech,yes\n"
         (GOOD, ["--target", "yy"], "did you mean 'y'"),
         (GOOD.replace("yes", "no"), [], "only one class"),
         ("\x00\x01\x02binary", [], "not a CSV"),
-        ("age,job,empty,y\n30,a,,no\n40,b,,yes\n", [], "'empty' is empty in every row"),
+        ("age,age,y\n30,31,no\n40,41,yes\n", [], "'age' appears more than once in the header"),
         (
             "age,y\n" + "".join(f"{i},{'yes' if i % 2 else 'no'}\n" for i in range(30)) + "x7,no\n",
             [],

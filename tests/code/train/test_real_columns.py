@@ -271,3 +271,81 @@ def test_a_decimal_comma_column_with_a_decimal_point_is_not_guessed(tmp_path):
     values[6] = "1.5"  # one and a half, or fifteen: neither is assumed
     dataset = dataset_of(tmp_path, v=values)
     assert dataset.features[0]["kind"] == "categorical" and "format" not in dataset.features[0]
+
+
+def test_an_empty_or_constant_column_and_a_gapped_id_are_dropped_with_a_notice(tmp_path):
+    rows = 120
+    ids = [str(1000 + 2 * i) for i in range(rows)]  # every other id: a split-off file's ids
+    path = write_csv(
+        tmp_path,
+        ["ticket", "empty", "country", "age", "y"],
+        [[ids[i], "", "PT", str(20 + i % 7), "yes" if i % 3 else "no"] for i in range(rows)],
+    )
+    dataset = load_dataset(path, "y")
+    assert [f["name"] for f in dataset.features] == ["age"]
+    assert dataset.dropped == ["ticket", "empty", "country"]
+    lines = [d.line() for d in dataset.decisions]
+    assert "column 'empty': dropped: empty in every row" in lines
+    assert "column 'country': dropped: 'PT' in every row" in lines
+
+
+def test_distinct_integers_spread_over_a_wide_range_are_kept(tmp_path):
+    """Sparse distinct integers (incomes, say) are a measurement, not an id."""
+    rows = 120
+    income = [str(20_000 + 517 * i + (i * i) % 97) for i in range(rows)]
+    dataset = dataset_of_rows(tmp_path, rows, income=income)
+    assert [f["name"] for f in dataset.features] == ["income"]
+
+
+def dataset_of_rows(tmp_path: Path, rows: int, **cols: list[str]):
+    names = list(cols)
+    body = [[cols[n][i] for n in names] + ["yes" if i % 3 else "no"] for i in range(rows)]
+    return load_dataset(write_csv(tmp_path, [*names, "y"], body), "y")
+
+
+def test_labels_that_differ_only_in_case_are_one_class_with_a_notice(tmp_path):
+    y = ["Yes" if i % 3 == 0 else "No" for i in range(ROWS)]
+    y[3], y[4], y[6] = "yes ", "no", "YES"
+    path = write_csv(tmp_path, ["age", "y"], [[str(20 + i), y[i]] for i in range(ROWS)])
+    dataset = load_dataset(path, "y")
+    assert dataset.classes == ["No", "Yes"]
+    assert dataset.target.tolist() == [1 if i % 3 == 0 else 0 for i in range(ROWS)]
+    (merged,) = [d for d in dataset.decisions if d.action == "labels_merged"]
+    assert merged.line() == (
+        "column 'y': labels that differ only in case are one class: "
+        "'YES' as 'Yes', 'no' as 'No', 'yes' as 'Yes'"
+    )
+
+
+def test_day_first_dates_are_dates_when_a_day_is_above_twelve(tmp_path):
+    days = [f"{1 + i % 28:02d}/{1 + i % 12:02d}/2021" for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, when=days)
+    (spec,) = dataset.features
+    assert (spec["kind"], spec["date_format"]) == ("date", "%d/%m/%Y")
+    ambiguous = dataset_of(tmp_path, when=[f"0{1 + i % 9}/0{1 + i % 9}/2021" for i in range(ROWS)])
+    assert ambiguous.features[0]["date_format"] == "%m/%d/%Y"  # month first, as US exports
+
+
+@pytest.mark.parametrize(
+    ("encoding", "said"),
+    [("cp1252", "Windows-1252 (it is not UTF-8)"), ("utf-16", "UTF-16 (its byte-order mark)")],
+)
+def test_a_windows_or_utf16_file_is_read_with_a_notice(tmp_path, encoding, said):
+    text = "name,age,y\n" + "".join(
+        f"“Zoë {i % 4}”,{20 + i},{'yes' if i % 3 == 0 else 'no'}\n" for i in range(ROWS)
+    )
+    path = tmp_path / "data.csv"
+    path.write_bytes(text.encode(encoding))
+    dataset = load_dataset(path, "y")
+    (spec,) = [f for f in dataset.features if f["name"] == "name"]
+    assert spec["categories"] == [f"“Zoë {i}”" for i in range(4)]
+    assert dataset.decisions[0].line() == f"the file is read as {said}"
+
+
+def test_a_repeated_header_name_is_refused_and_an_empty_one_named_as_pandas_would(tmp_path):
+    rows = [[str(i), str(i % 5), "yes" if i % 3 == 0 else "no"] for i in range(ROWS)]
+    with pytest.raises(DataError, match="column 'x' appears more than once in the header"):
+        load_dataset(write_csv(tmp_path, ["x", "x", "y"], rows), "y")
+    dataset = load_dataset(write_csv(tmp_path, ["x", " ", "y"], rows), "y")
+    assert [f["name"] for f in dataset.features] == ["Unnamed: 1"]  # x: a row number
+    assert "unnamed" in decision(dataset, "Unnamed: 1")

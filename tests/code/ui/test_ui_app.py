@@ -274,3 +274,15 @@ def test_an_upload_written_like_the_training_data_is_scored(tmp_path, scorer):
     response = client.post("/batch", data={"file": (io.BytesIO(body), "customers.csv")})
     status = _finish(client, response.headers["Location"])
     assert status == {**status, "state": "done", "rows_scored": 5, "rows_failed": 0}
+
+
+def test_a_windows_1252_upload_is_read_as_training_reads_it(client):
+    lines = _csv(4, ",").decode().splitlines()
+    body = "\r\n".join([f"{lines[0]},note", *(f"{line},“Zoë”" for line in lines[1:])])
+    response = client.post("/batch", data={"file": (io.BytesIO(body.encode("cp1252")), "w.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status == {**status, "state": "done", "rows_scored": 4, "rows_failed": 0}
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    scored = client.get(f"/batch/{job}/scored.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(scored)))
+    assert [row["note"] for row in rows] == ["“Zoë”"] * 4

@@ -1,0 +1,51 @@
+"""`amlstack predict` reads a user's file as training reads one: its text encoding, a padded or
+empty header cell, rows short of trailing fields; and writes every row back in order."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from amlstack.predict import predict_csv
+
+
+def probabilities(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    return [row[-3:] for row in rows[1:]]
+
+
+def test_a_windows_file_with_a_padded_header_and_short_rows_scores_as_the_plain_one(
+    tiny_artifact, small_csv, tmp_path
+):
+    lines = small_csv.read_text().splitlines()
+    header = lines[0].split(",")
+    header[0] = f" {header[0]} "  # padded: still the feature, and written back as it was
+    varied = [",".join([*header, "note"])]
+    for i, line in enumerate(lines[1:]):
+        # every third row stops before its last field (the note), as some exports write it
+        varied.append(line if i % 3 == 0 else f"{line},“Zoë {i}”")
+    windows = tmp_path / "windows.csv"
+    windows.write_bytes(("\r\n".join(varied) + "\r\n").encode("cp1252"))
+
+    plain_out, windows_out = tmp_path / "plain.out.csv", tmp_path / "windows.out.csv"
+    rows = predict_csv(tiny_artifact, small_csv, plain_out)
+    assert predict_csv(tiny_artifact, windows, windows_out) == rows == len(lines) - 1
+    assert probabilities(windows_out) == probabilities(plain_out)
+    with windows_out.open(newline="", encoding="utf-8") as handle:
+        out = list(csv.reader(handle))
+    assert out[0][: len(header) + 1] == [*header, "note"]
+    assert out[2][len(header)] == "“Zoë 1”" and out[1][len(header)] == ""  # padded, in place
+
+
+def test_a_repeated_header_name_is_refused_naming_it(tiny_artifact, small_csv, tmp_path):
+    from amlstack.errors import DataError
+
+    lines = small_csv.read_text().splitlines()
+    first = lines[0].split(",")[0]
+    doubled = tmp_path / "doubled.csv"
+    doubled.write_text("\n".join([f"{lines[0]},{first}", *(f"{x},1" for x in lines[1:])]))
+    with pytest.raises(DataError, match=f"column '{first}' appears more than once"):
+        predict_csv(tiny_artifact, doubled, tmp_path / "out.csv")
