@@ -7,6 +7,7 @@ and written with the same files, schema and manifest as a locally trained artifa
 
 from __future__ import annotations
 
+import codecs
 import csv
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from amlstack.artifact import charset
 from amlstack.artifact.names import AUC_WEIGHTED
 from amlstack.azure import specs
 from amlstack.azure.failures import azure_call
@@ -30,16 +32,23 @@ POLL_S = 30.0
 Progress = Callable[[str], None]
 
 
-def _csv_header(data: Path) -> tuple[list[str], str]:
-    """The header's column names and the file's delimiter (as `amlstack train` detects it)."""
+def _csv_header(data: Path) -> tuple[list[str], str, str]:
+    """The header's column names, the file's delimiter and its text encoding (as `amlstack
+    train` reads them)."""
     from amlstack.training.data import detect_delimiter
 
     try:
-        delimiter = detect_delimiter(data)
-        with data.open(newline="", encoding="utf-8-sig") as handle:
-            return next(csv.reader(handle, delimiter=delimiter)), delimiter
+        encoding = charset.file_encoding(data)
+        delimiter = detect_delimiter(data, encoding)
+        with data.open(newline="", encoding=encoding) as handle:
+            return next(csv.reader(handle, delimiter=delimiter)), delimiter, encoding
     except (OSError, StopIteration) as exc:
         raise DataError(f"{data}: cannot read a CSV header ({exc or 'empty file'})") from None
+
+
+def _has_utf8_bom(data: Path) -> bool:
+    with data.open("rb") as handle:
+        return handle.read(3) == codecs.BOM_UTF8
 
 
 def automl_job_spec(
@@ -52,7 +61,7 @@ def automl_job_spec(
     """Write ``out/job.yml`` and the MLTable folder it trains on; returns the job file (offline)."""
     from amlstack.training.data import closest
 
-    header, delimiter = _csv_header(data)
+    header, delimiter, encoding = _csv_header(data)
     if target not in header:
         raise DataError(f"{data}: no target column {target!r} (columns: {', '.join(header)})")
     for name in drop:  # the same messages as local training
@@ -64,7 +73,10 @@ def automl_job_spec(
     table = out / "training-data"
     table.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(data, table / data.name)
-    specs.write_yaml(table / "MLTable", specs.mltable_spec(data.name, delimiter, tuple(drop)))
+    specs.write_yaml(
+        table / "MLTable",
+        specs.mltable_spec(data.name, delimiter, tuple(drop), encoding, _has_utf8_bom(data)),
+    )
     return specs.write_yaml(out / "job.yml", specs.automl_job_spec(settings, "./training-data"))
 
 

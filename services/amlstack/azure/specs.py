@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from amlstack.artifact import charset
 from amlstack.errors import UserError
 from amlstack_scorer import contract
 from amlstack_scorer.settings import THREADS_ENV, TIMEOUT_ENV, WORKERS_ENV
@@ -192,9 +193,29 @@ class AutoMLSettings:
                    max_trials=max_iter or 20)  # fmt: skip
 
 
-def mltable_spec(csv_name: str, delimiter: str = ",", drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    """An MLTable that reads one CSV with a header row (AutoML v2 takes tables, not files)."""
-    read = {"delimiter": delimiter, "encoding": "utf8", "header": "all_files_same_headers"}
+# MLTable's name for each text encoding a user's file may have (`artifact.charset`)
+MLTABLE_ENCODINGS = {
+    charset.UTF8: "utf8",
+    charset.UTF16: "utf16",
+    charset.WINDOWS_1252: "windows1252",
+    charset.LATIN_1: "iso88591",
+}
+
+
+def mltable_spec(
+    csv_name: str,
+    delimiter: str = ",",
+    drop: tuple[str, ...] = (),
+    encoding: str = charset.UTF8,
+    bom: bool = False,
+) -> dict[str, Any]:
+    """An MLTable that reads one CSV with a header row (AutoML v2 takes tables, not files), in
+    the file's ``encoding`` (`charset.file_encoding`; ``bom``: a UTF-8 file starts with one)."""
+    read = {
+        "delimiter": delimiter,
+        "encoding": "utf8bom" if bom and encoding == charset.UTF8 else MLTABLE_ENCODINGS[encoding],
+        "header": "all_files_same_headers",
+    }
     steps: list[dict[str, Any]] = [{"read_delimited": read}]
     if drop:
         steps.append({"drop_columns": list(drop)})

@@ -115,6 +115,23 @@ def test_automl_job_reads_a_semicolon_csv_and_drops_columns(tmp_path: Path) -> N
     assert drop == {"drop_columns": ["duration"]}
 
 
+def test_the_mltable_reads_a_windows_1252_file_in_its_encoding(tmp_path: Path) -> None:
+    windows = tmp_path / "bank.csv"
+    rows = DATA.read_text().splitlines()[:200]
+    windows.write_bytes(
+        ("\n".join([f"{rows[0]},note", *(f"{r},Zoë" for r in rows[1:])])).encode("cp1252")
+    )
+    load_job(automl_job_spec(windows, "y", tmp_path / "automl"))
+    table = yaml.safe_load((tmp_path / "automl" / "training-data" / "MLTable").read_text())
+    (read,) = table["transformations"]
+    assert read["read_delimited"]["encoding"] == "windows1252"
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(b"\xef\xbb\xbf" + "\n".join(rows).encode())
+    automl_job_spec(excel, "y", tmp_path / "excel")
+    table = yaml.safe_load((tmp_path / "excel" / "training-data" / "MLTable").read_text())
+    assert table["transformations"][0]["read_delimited"]["encoding"] == "utf8bom"
+
+
 @pytest.mark.parametrize(
     ("drop", "message"),
     [("durration", "--drop durration: no such column .*did you mean 'duration'"),
