@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -124,7 +125,10 @@ def train(
         max_trees=max_trees,
         sign_key=sign_key,
     )
-    with _LiveProgress(config.time_budget) as show:
+    with _LiveProgress(config.time_budget) as show, warnings.catch_warnings():
+        # on a few dozen rows a fold is smaller than the MLP's batch; scikit-learn clips the
+        # batch (what is wanted) and warns once per fit, burying the notices
+        warnings.filterwarnings("ignore", message="Got `batch_size`", category=UserWarning)
         result = run(config, on_progress=show, notice=show.notice)
     _print_leaderboard(result)
     console.print(result.path)
