@@ -76,6 +76,7 @@ _WRITTEN = {
     "thousands": "with thousands separators (1,234.5)",
     "percent": "with a percent sign (12.5%)",
     "decimal_comma": "with a decimal comma (1.234,5)",
+    "currency": "as an amount ($1,234.50; (5) for -5)",
 }
 
 

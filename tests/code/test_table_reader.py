@@ -103,3 +103,17 @@ def test_a_decimal_comma_column_reads_its_numbers_and_names_a_cell_in_another_st
     assert np.isnan(read[3])
     with pytest.raises(TableError, match=r"data row 2, column 'w': '1.5' is not a number"):
         parse_numbers(["17,5", "1.5"], feat)
+
+
+def test_an_amount_column_reads_signs_commas_and_accountants_parentheses():
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import TableError, parse_numbers
+
+    feat = Feature.from_spec(FeatureSpec(name="price", kind="numeric", number_format="currency"))
+    read = parse_numbers(["$1,126", "€126", "(132)", "-$5", "1,234.50 €", "7", ""], feat)
+    np.testing.assert_array_equal(read[:6], [1126.0, 126.0, -132.0, -5.0, 1234.5, 7.0])
+    assert np.isnan(read[6])
+    for cell in ("(-5)", "$5€", "1,23", "five dollars"):
+        with pytest.raises(TableError, match=r"data row 2, column 'price'"):
+            parse_numbers(["$1", cell], feat)

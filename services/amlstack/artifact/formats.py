@@ -35,6 +35,15 @@ _EPOCH = datetime(1970, 1, 1)
 DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
 
 
+# $1,234.50, -€5, 1 234 £? No: one currency sign before or after, thousands commas, and an
+# accountant's (1,234) for a negative amount
+CURRENCY = re.compile(
+    r"(?P<open>\()?\s*(?P<sign>[+-])?\s*(?P<pre>[$€£¥])?\s*(?P<sign2>[+-])?\s*"
+    r"(?P<number>[1-9]\d{0,2}(,\d{3})+(\.\d+)?|\d+(\.\d+)?|\.\d+)"
+    r"\s*(?P<post>[$€£¥])?\s*(?P<close>\))?"
+)
+
+
 def is_missing(text: str | None) -> bool:
     return text is None or text.strip().lower() in MISSING_MARKERS
 
@@ -46,12 +55,28 @@ def parse_number(text: str, number_format: str | None) -> float:
         text = text.replace(",", "")
     elif number_format == "percent":
         text = text.removesuffix("%").rstrip()
+    elif number_format == "currency":
+        return _amount(text)
     elif number_format == "decimal_comma":
         # strict: in such a column 1.5 is ambiguous (one and a half, or fifteen), never guessed
         if not DECIMAL_COMMA.fullmatch(text):
             raise ValueError(text)
         text = text.replace(".", "").replace(",", ".")
     return float(text)
+
+
+def _amount(text: str) -> float:
+    """A currency cell's number (see CURRENCY); ValueError when it is not one."""
+    match = CURRENCY.fullmatch(text)
+    if match is None or bool(match["open"]) != bool(match["close"]):
+        raise ValueError(text)
+    if (match["sign"] and match["sign2"]) or (match["pre"] and match["post"]):
+        raise ValueError(text)
+    if match["open"] and (match["sign"] or match["sign2"]):
+        raise ValueError(text)  # (-5): which sign is meant?
+    value = float(match["number"].replace(",", ""))
+    negative = bool(match["open"]) or "-" in (match["sign"] or "", match["sign2"] or "")
+    return -value if negative else value
 
 
 def date_days(text: str | None, date_format: str) -> float:

@@ -143,11 +143,10 @@ def _numeric(name: str, column: pd.Series, present: pd.Series):
                 numbers = present.map(lambda v, f=fmt: parse_number(v, f))
                 share = 1.0
                 break
-        else:  # every cell as a decimal-comma number (1.5 too would be ambiguous), a comma in one
-            cells = present.str.strip()
-            if cells.map(DECIMAL_COMMA.fullmatch).notna().all() and cells.str.contains(",").any():
-                number_format = "decimal_comma"
-                numbers = present.map(lambda v: parse_number(v, "decimal_comma"))
+        else:
+            number_format = _currency_or_decimal_comma(present.str.strip())
+            if number_format is not None:
+                numbers = present.map(lambda v, f=number_format: parse_number(v, f))
                 share = 1.0
     if share < 1.0:
         if share >= MIXED_NUMERIC_SHARE:
@@ -177,8 +176,28 @@ def _numeric(name: str, column: pd.Series, present: pd.Series):
             "thousands": "numbers with thousands separators: read without the commas",
             "percent": "percentages: read as the number before the % sign",
             "decimal_comma": "numbers with a decimal comma: 1.234,5 read as 1234.5",
+            "currency": "amounts: read without the currency sign and commas, (5) as -5",
         }[number_format]
     return spec, values, parsed
+
+
+def _currency_or_decimal_comma(cells: pd.Series) -> str | None:
+    """``currency`` when every cell is an amount and one has a currency sign or an accountant's
+    parentheses; ``decimal_comma`` when every cell is a decimal-comma number (1.5 too would be
+    ambiguous) and one has a comma; else None."""
+
+    def amount(cell: str) -> bool:
+        try:
+            parse_number(cell, "currency")
+        except ValueError:
+            return False
+        return True
+
+    if cells.map(amount).all() and cells.str.contains(r"[$€£¥(]").any():
+        return "currency"
+    if cells.map(DECIMAL_COMMA.fullmatch).notna().all() and cells.str.contains(",").any():
+        return "decimal_comma"
+    return None
 
 
 def _is_row_number(values: pd.Series, n_rows: int) -> bool:

@@ -349,3 +349,17 @@ def test_a_repeated_header_name_is_refused_and_an_empty_one_named_as_pandas_woul
     dataset = load_dataset(write_csv(tmp_path, ["x", " ", "y"], rows), "y")
     assert [f["name"] for f in dataset.features] == ["Unnamed: 1"]  # x: a row number
     assert "unnamed" in decision(dataset, "Unnamed: 1")
+
+
+def test_amounts_with_currency_signs_and_parentheses_are_numbers(tmp_path):
+    price = [f'"${1000 + 37 * i:,}"' if i % 4 else str(12 + i) for i in range(ROWS)]
+    delta = [f"({i})" if i % 2 else str(i) for i in range(ROWS)]
+    rows = [[price[i], delta[i], "yes" if i % 3 == 0 else "no"] for i in range(ROWS)]
+    path = tmp_path / "data.csv"
+    path.write_text("price,delta,y\n" + "".join(",".join(r) + "\n" for r in rows))
+    dataset = load_dataset(path, "y")
+    specs = {f["name"]: f for f in dataset.features}
+    assert specs["price"]["format"] == specs["delta"]["format"] == "currency"
+    assert dataset.frame["delta"].tolist()[:4] == [0.0, -1.0, 2.0, -3.0]
+    assert dataset.frame["price"].tolist()[:2] == [12.0, 1037.0]
+    assert decision(dataset, "price") == {"numeric_parsed"}

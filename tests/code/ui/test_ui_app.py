@@ -246,6 +246,7 @@ def test_scorer_messages_are_put_in_words(message, expected):
         ("1.234,5", "decimal_comma", 1234.5),
         ("17.5", "decimal_comma", 17.5),  # the form's own examples are written plainly
         (" 12.5% ", "percent", 12.5),
+        ("($1,200.50)", "currency", -1200.5),
         ("1035.7", "thousands", 1035.7),
         ("1,035.70", None, "1,035.70"),  # no format: passed on for the scorer to name
         ("many", "thousands", "many"),
