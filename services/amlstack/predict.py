@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from amlstack.artifact import charset, table
@@ -16,8 +17,17 @@ from amlstack.training.data import detect_delimiter
 CHUNK_ROWS = 50_000
 
 
-def predict_csv(model_dir: Path, source: Path, target: Path, chunk_rows: int = CHUNK_ROWS) -> int:
-    """Write ``source`` rows plus probability and label columns to ``target``; returns rows."""
+def predict_csv(
+    model_dir: Path,
+    source: Path,
+    target: Path,
+    chunk_rows: int = CHUNK_ROWS,
+    notice: Callable[[str], None] = lambda line: None,
+) -> int:
+    """Write ``source`` rows plus probability and label columns to ``target``; returns rows.
+
+    ``notice`` gets a line per column with categories unseen in training (scored as unknown),
+    once the file is scored."""
     # a slice of each chunk per CPU, as the scorer does: faster than onnxruntime's own threads,
     # which meet after every member of an ensemble (benchmarks/bench_model.py)
     model = Model(model_dir, parallel_batches=True)
@@ -29,6 +39,7 @@ def predict_csv(model_dir: Path, source: Path, target: Path, chunk_rows: int = C
     delimiter = detect_delimiter(source, encoding)
     tmp = target.with_name(f".{target.name}.partial")
     rows = 0
+    unseen: Counter[str] = Counter()
     try:
         with (
             source.open(newline="", encoding=encoding) as src,
@@ -48,6 +59,7 @@ def predict_csv(model_dir: Path, source: Path, target: Path, chunk_rows: int = C
                     batch = encode_text_rows(model.features, header, chunk, first_row=rows + 1)
                 except TableError as exc:
                     raise DataError(f"{source}: {exc}") from None
+                unseen.update(batch.unseen)
                 proba = model.predict_proba(batch.matrix)
                 labels = model.labels(proba)
                 for row, p, label in zip(chunk, proba.tolist(), labels, strict=True):
@@ -56,6 +68,11 @@ def predict_csv(model_dir: Path, source: Path, target: Path, chunk_rows: int = C
         tmp.replace(target)  # the output appears whole or not at all
     finally:
         tmp.unlink(missing_ok=True)
+    for name, count in unseen.items():
+        notice(
+            f"column {name!r}: {count} row(s) with a category not seen in training "
+            "(scored as an unknown category)"
+        )
     return rows
 
 

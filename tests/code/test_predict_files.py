@@ -49,3 +49,21 @@ def test_a_repeated_header_name_is_refused_naming_it(tiny_artifact, small_csv, t
     doubled.write_text("\n".join([f"{lines[0]},{first}", *(f"{x},1" for x in lines[1:])]))
     with pytest.raises(DataError, match=f"column '{first}' appears more than once"):
         predict_csv(tiny_artifact, doubled, tmp_path / "out.csv")
+
+
+def test_categories_unseen_in_training_are_scored_and_counted_once(
+    tiny_artifact, small_csv, tmp_path
+):
+    lines = small_csv.read_text().splitlines()
+    job = lines[0].split(",").index("job")
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows[:3]:
+        row[job] = "astronaut"
+    varied = tmp_path / "unseen.csv"
+    varied.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n")
+    said: list[str] = []
+    assert predict_csv(tiny_artifact, varied, tmp_path / "out.csv", notice=said.append) == len(rows)
+    assert said == [
+        "column 'job': 3 row(s) with a category not seen in training "
+        "(scored as an unknown category)"
+    ]

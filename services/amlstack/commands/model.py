@@ -258,9 +258,14 @@ def predict(
     elif engine == "local":
         if master is not None:
             raise UserError("--master applies to --engine spark only")
+        from rich.markup import escape
+
         from amlstack.predict import predict_csv
 
-        rows = predict_csv(model, Path(input), Path(output))
+        def notice(line: str) -> None:
+            console.print(f"[yellow]notice[/] {escape(line)}", highlight=False)
+
+        rows = predict_csv(model, Path(input), Path(output), notice=notice)
     else:
         raise UserError(f"--engine {engine}: choose local or spark")
     seconds = time.monotonic() - started
