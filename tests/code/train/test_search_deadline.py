@@ -64,3 +64,13 @@ def test_a_class_only_in_the_last_tenth_is_learned_not_refused():
     model = learner(task="multiclass", n_jobs=1, early_stopping_rounds=5)
     model.fit(x, y, sample_weight=np.ones(len(y)))
     assert model.model.predict_proba(x[:5]).shape == (5, 3)
+
+
+def test_rows_whose_classes_are_all_learned_keep_their_order():
+    """Moving rows changes CatBoost's result: only done when a class would be refused."""
+    x, y = data(rows=200)
+    assert search._every_class_first(x, y, {})[0] is x
+    y = y.copy()
+    y[-3:] = 2
+    moved, labels, _ = search._every_class_first(x, y, {})
+    assert labels[:3].tolist().count(2) == 1 and sorted(labels.tolist()) == sorted(y.tolist())
