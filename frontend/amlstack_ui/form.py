@@ -38,6 +38,7 @@ class Field:
     nullable: bool = False
     required: bool = True
     number_format: str | None = None  # how training saw the column written (x-number-format)
+    missing_words: tuple[str, ...] = ()  # text training read as missing here (x-missing-words)
 
     @property
     def input_id(self) -> str:
@@ -103,6 +104,7 @@ def fields_from_swagger(doc: Mapping[str, Any]) -> list[Field]:
                 nullable=nullable,
                 required=name in required,
                 number_format=spec.get("x-number-format"),
+                missing_words=tuple(spec.get("x-missing-words") or ()),
             )
         )
     return fields
@@ -123,12 +125,13 @@ def parse_number(text: str, number_format: str | None = None) -> float | str:
 
 
 def record_from_values(fields: list[Field], values: Mapping[str, str]) -> dict[str, Any]:
-    """A /score record from text values; an empty value is left out (the scorer names it)."""
+    """A /score record from text values. An empty value, or a word training read as missing
+    in the column, is null where the field may be; else it is left out (the scorer names it)."""
     record: dict[str, Any] = {}
     for field in fields:
         raw = values.get(field.name)
         text = "" if raw is None else str(raw)
-        if not text.strip():
+        if not text.strip() or text.strip().casefold() in field.missing_words:
             if field.nullable:
                 record[field.name] = None
             continue

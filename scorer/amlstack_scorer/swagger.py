@@ -113,6 +113,9 @@ def _field(feature: Feature, version: int, example: Any, nullable: bool) -> dict
                 spec.get("description", "") + f" Written {_WRITTEN[feature.number_format]} in "
                 "training; send the number itself (a JSON number)."
             ).lstrip()
+    if feature.missing_words:
+        # text training read as missing in this numeric column: the UI sends null for it
+        spec["x-missing-words"] = sorted(feature.missing_words)
     if nullable:  # null or left out: the model imputes it
         spec["x-nullable" if version == 2 else "nullable"] = True
     spec["example"] = example

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from amlstack.artifact import charset
 from amlstack.artifact.reader import Model
 from amlstack.artifact.table import TableError, encode_text_columns
 from amlstack.errors import DataError, UserError
@@ -91,17 +92,25 @@ def predict_spark(
         raise UserError("--output must differ from --input (the input would be destroyed)")
     in_format, out_format = file_format(source, "--input"), file_format(target, "--output")
     local = Path(source)
+    encoding = charset.UTF8
     if in_format == "csv" and local.exists() and not local.is_file():
         delimiter = ","  # a folder of part files: Spark's own writer uses commas
     elif in_format == "csv" and local.is_file():
-        delimiter = detect_delimiter(local)
+        encoding = charset.file_encoding(local)  # as training and `amlstack predict` read it
+        if encoding not in _SPARK_CHARSETS:
+            raise UserError(
+                f"--input {source}: a {charset.NAMES[encoding]} file, which Spark's CSV reader "
+                "does not read; score it with --engine local, or convert it to UTF-8 first "
+                f"(iconv -f {encoding} -t utf-8)"
+            )
+        delimiter = detect_delimiter(local, encoding)
     else:
         delimiter = ","
     spark = spark or _active_session()
     own = spark is None  # a session the caller (or spark-submit) made is theirs to stop
     spark = spark or session(master)
     try:
-        frame = _read(spark, source, in_format, delimiter)
+        frame = _read(spark, source, in_format, delimiter, encoding)
         missing = [name for name in model.feature_names if name not in frame.columns]
         if missing:
             raise DataError(f"{source}: missing column(s) the model needs: {', '.join(missing)}")
@@ -185,7 +194,12 @@ def encode_frame(model: Model, batch: pd.DataFrame, offset: int, where: str) -> 
         raise DataError(f"{where}: {exc}") from None
 
 
-def _read(spark: SparkSession, source: str, fmt: str, delimiter: str) -> DataFrame:
+# Spark's names for the encodings of `charset` its CSV reader accepts (Spark 4 refuses
+# windows-1252 unless a legacy setting is on, which the session may not be ours to set)
+_SPARK_CHARSETS = {charset.UTF8: "utf-8", charset.UTF16: "utf-16", charset.LATIN_1: "iso-8859-1"}
+
+
+def _read(spark: SparkSession, source: str, fmt: str, delimiter: str, encoding: str) -> DataFrame:
     from pyspark.errors import AnalysisException
 
     try:
@@ -196,7 +210,9 @@ def _read(spark: SparkSession, source: str, fmt: str, delimiter: str) -> DataFra
             spark.read.option("header", "true")
             .option("sep", delimiter)
             .option("inferSchema", "false")
-            .option("encoding", "UTF-8")
+            .option("encoding", _SPARK_CHARSETS[encoding])
+            # Spark splits lines on UTF-8 newline bytes unless it reads whole files
+            .option("multiLine", "true" if encoding == charset.UTF16 else "false")
             .csv(source)
         )
     except AnalysisException as exc:

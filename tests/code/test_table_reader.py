@@ -117,3 +117,16 @@ def test_an_amount_column_reads_signs_commas_and_accountants_parentheses():
     for cell in ("(-5)", "$5€", "1,23", "five dollars"):
         with pytest.raises(TableError, match=r"data row 2, column 'price'"):
             parse_numbers(["$1", cell], feat)
+
+
+def test_a_word_training_read_as_missing_is_missing_and_no_other_is():
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import TableError, parse_numbers
+
+    spec = FeatureSpec(name="grade", kind="numeric", nullable=True, missing_words=["other"])
+    feat = Feature.from_spec(spec)
+    read = parse_numbers(["9", " OTHER ", "12"], feat)
+    assert read[0] == 9.0 and np.isnan(read[1]) and read[2] == 12.0
+    with pytest.raises(TableError, match=r"data row 2, column 'grade': 'unknown' is not a number"):
+        parse_numbers(["9", "unknown"], feat)

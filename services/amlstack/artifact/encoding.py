@@ -51,6 +51,7 @@ class Feature:
     unseen: float = UNSEEN_CODE
     number_format: str | None = None  # schema.FeatureSpec.number_format
     date_format: str = "ISO8601"
+    missing_words: frozenset[str] = frozenset()  # schema.FeatureSpec.missing_words
 
     @classmethod
     def from_spec(cls, spec: FeatureSpec) -> Feature:
@@ -75,6 +76,7 @@ class Feature:
             unseen=unseen,
             number_format=spec.number_format,
             date_format=spec.date_format or "ISO8601",
+            missing_words=frozenset(spec.missing_words or ()),
         )
 
 

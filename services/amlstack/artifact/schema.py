@@ -43,6 +43,8 @@ class FeatureSpec(msgspec.Struct, omit_defaults=True, kw_only=True):
         msgspec.field(default=None, name="format")
     )  # how the CSV writes the numbers
     date_format: str | None = None  # formats.DATE_FORMATS
+    # a numeric column's words read as missing besides the markers (casefolded; e.g. "other")
+    missing_words: list[str] | None = None
 
 
 class Preprocessing(msgspec.Struct, kw_only=True):

@@ -397,6 +397,9 @@ def parse_numbers(cells: list[str | None], feature: Feature, first_row: int = 1)
         try:
             table[text] = math.nan if is_missing(text) else parse_number(text, fmt)
         except ValueError:
+            if str(text).strip().casefold() in feature.missing_words:
+                table[text] = math.nan  # a word training read as missing in this column
+                continue
             raise TableError(
                 f"data row {first_row + i}, column {feature.name!r}: {text!r} is not a number",
                 row=first_row + i,

@@ -29,7 +29,8 @@ from amlstack.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-MIXED_NUMERIC_SHARE = 0.9  # this share parses as numbers but not all: a typo, refused
+MIXED_NUMERIC_SHARE = 0.9  # this share parses as numbers but not all: words or typos
+MAX_MISSING_WORDS = 3  # up to this many words (no digits) among numbers: read as missing
 MAX_CATEGORIES = 1000  # more distinct values than this: frequency-encoded
 MIN_ROWS_FOR_IDENTIFIER = 20  # below this, all-distinct values say nothing
 MIN_ROWS_FOR_SPARSE_ID = 100  # distinct integers with gaps: an id from this many rows
@@ -92,7 +93,7 @@ def type_column(name: str, column: pd.Series, n_rows: int) -> tuple[dict | None,
         if _is_row_number(values, n_rows):
             detail = "a row number or id (distinct integers, at least half of their range)"
             return None, None, [Decision(name, "dropped", detail)]
-        spec["nullable"] = nullable
+        spec["nullable"] = nullable or bool(spec.get("missing_words"))
         return spec, values, decisions
     text = present.astype(str)
     distinct = text.nunique()
@@ -148,14 +149,18 @@ def _numeric(name: str, column: pd.Series, present: pd.Series):
             if number_format is not None:
                 numbers = present.map(lambda v, f=number_format: parse_number(v, f))
                 share = 1.0
+    words: list[str] = []
     if share < 1.0:
-        if share >= MIXED_NUMERIC_SHARE:
-            bad_at = present.index[numbers.isna().to_numpy()][0]
+        if share < MIXED_NUMERIC_SHARE:
+            return None
+        text = present[numbers.isna().to_numpy()]
+        words = sorted(set(text.str.casefold()))
+        if len(words) > MAX_MISSING_WORDS or any(c.isdigit() for w in words for c in w):
+            bad_at = text.index[0]
             raise DataError(
                 f"column {name!r} mixes numbers and text (data row {int(bad_at) + 1}: "
                 f"{column[bad_at]!r}); fix the value or --drop {name}"
             )
-        return None
     values = pd.Series(np.nan, index=column.index, dtype=np.float64)
     values[present.index] = numbers.astype(np.float64)
     finite = values.dropna()
@@ -170,6 +175,10 @@ def _numeric(name: str, column: pd.Series, present: pd.Series):
         "max": int(finite.max()) if is_int else float(finite.max()),
     }
     parsed = None
+    if words:
+        spec["missing_words"] = words
+        shown = ", ".join(repr(w) for w in words)
+        parsed = f"numbers, and {shown} in {len(text):,} rows read as missing"
     if number_format:
         spec["format"] = number_format
         parsed = {

@@ -77,6 +77,30 @@ def test_spark_csv_equals_local_predict(spark, tiny_artifact, rows_csv, local_an
     )
 
 
+def test_spark_reads_a_utf16_file_and_names_a_windows_one_it_cannot(
+    spark, tiny_artifact, rows_csv, local_answer, tmp_path
+):
+    from amlstack.errors import UserError
+    from amlstack.spark_predict import predict_spark
+
+    lines = rows_csv.read_text().splitlines()
+    body = "\n".join([f"{lines[0]},note", *(f"{line},Zoë" for line in lines[1:])]) + "\n"
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes(body.encode("utf-16"))
+    out = tmp_path / "scored.csv"
+    assert predict_spark(tiny_artifact, str(utf16), str(out), spark=spark) == ROWS
+    spark_rows = _read_csv(_parts(out, ".csv"))
+    model = Model(tiny_artifact)
+    assert {row["note"] for row in spark_rows} == {"Zoë"}
+    np.testing.assert_allclose(
+        _probabilities(spark_rows, model), _probabilities(local_answer, model), atol=1e-6
+    )
+    windows = tmp_path / "windows.csv"
+    windows.write_bytes(body.replace("Zoë", "“Zoë”").encode("cp1252"))
+    with pytest.raises(UserError, match="a Windows-1252 file, which Spark's CSV reader"):
+        predict_spark(tiny_artifact, str(windows), str(tmp_path / "w.csv"), spark=spark)
+
+
 def test_spark_parquet_in_and_out(spark, tiny_artifact, rows_csv, local_answer, tmp_path):
     """Typed Parquet columns (numbers as numbers) score the same as the CSV's text."""
     import pandas as pd

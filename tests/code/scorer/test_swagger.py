@@ -207,7 +207,10 @@ def test_a_columns_number_format_is_stated_for_clients_that_read_cells(model, ve
 
     formatted = copy.copy(model)
     formatted.features = [
-        replace(f, number_format="thousands") if f.name == "duration" else f for f in model.features
+        replace(f, number_format="thousands", missing_words=frozenset({"other"}))
+        if f.name == "duration"
+        else f
+        for f in model.features
     ]
     doc = SwaggerDocs(formatted, 10).for_request(version, "http", "scorer.invalid")
     validate(doc)
@@ -216,4 +219,5 @@ def test_a_columns_number_format_is_stated_for_clients_that_read_cells(model, ve
     assert fields["duration"]["x-number-format"] == "thousands"
     assert "thousands separators (1,234.5)" in fields["duration"]["description"]
     assert fields["duration"]["type"] == "number"  # JSON clients still send numbers
+    assert fields["duration"]["x-missing-words"] == ["other"]  # the UI sends null for it
     assert [n for n, spec in fields.items() if "x-number-format" in spec] == ["duration"]

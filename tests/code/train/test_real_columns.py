@@ -363,3 +363,31 @@ def test_amounts_with_currency_signs_and_parentheses_are_numbers(tmp_path):
     assert dataset.frame["delta"].tolist()[:4] == [0.0, -1.0, 2.0, -3.0]
     assert dataset.frame["price"].tolist()[:2] == [12.0, 1037.0]
     assert decision(dataset, "price") == {"numeric_parsed"}
+
+
+def test_a_few_words_among_numbers_are_read_as_missing_and_remembered(tmp_path):
+    grade = [str(9 + i % 4) for i in range(ROWS)]
+    grade[5], grade[17], grade[30] = "other", "Other ", "-"
+    dataset = dataset_of(tmp_path, grade=grade)
+    (spec,) = dataset.features
+    assert (spec["kind"], spec["missing_words"], spec["nullable"]) == (
+        "numeric",
+        ["-", "other"],
+        True,
+    )
+    values = dataset.frame["grade"]
+    assert values.isna().tolist() == [i in (5, 17, 30) for i in range(ROWS)]
+    assert [d.line() for d in dataset.decisions] == [
+        "column 'grade': numbers, and '-', 'other' in 3 rows read as missing"
+    ]
+
+
+@pytest.mark.parametrize(
+    "cells", [("other", "none of these", "skip", "n.a.x"), ("12a",)], ids=["four words", "a typo"]
+)
+def test_more_words_or_a_typo_among_numbers_is_still_refused(tmp_path, cells):
+    grade = [str(9 + i % 4) for i in range(ROWS)]
+    for i, cell in enumerate(cells):
+        grade[3 + i] = cell
+    with pytest.raises(DataError, match="column 'grade' mixes numbers and text"):
+        dataset_of(tmp_path, grade=grade)

@@ -72,5 +72,5 @@ def test_rows_whose_classes_are_all_learned_keep_their_order():
     assert search._every_class_first(x, y, {})[0] is x
     y = y.copy()
     y[-3:] = 2
-    moved, labels, _ = search._every_class_first(x, y, {})
+    _, labels, _ = search._every_class_first(x, y, {})
     assert labels[:3].tolist().count(2) == 1 and sorted(labels.tolist()) == sorted(y.tolist())

@@ -287,3 +287,13 @@ def test_a_windows_1252_upload_is_read_as_training_reads_it(client):
     scored = client.get(f"/batch/{job}/scored.csv").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(scored)))
     assert [row["note"] for row in rows] == ["“Zoë”"] * 4
+
+
+def test_a_word_training_read_as_missing_is_sent_as_null():
+    doc = json.loads(GOLDEN.read_text())
+    duration = doc["definitions"]["InputRecord"]["properties"]["duration"]
+    duration.update({"x-missing-words": ["other"], "x-nullable": True})
+    fields = form.fields_from_swagger(doc)
+    values = {f.name: str(f.example) for f in fields}
+    values["duration"] = " Other"
+    assert form.record_from_values(fields, values)["duration"] is None
