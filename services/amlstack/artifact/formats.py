@@ -33,10 +33,8 @@ DATE_FORMATS = (
 _EPOCH = datetime(1970, 1, 1)
 # 1234,5 or 1.234,5 (dots only between groups of three): how European exports write numbers
 DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
-
-
-# $1,234.50, -€5, 1 234 £? No: one currency sign before or after, thousands commas, and an
-# accountant's (1,234) for a negative amount
+# An amount: one currency sign before or after the number ($1,234.50, -€5, 1,234 £), commas
+# between thousands, and an accountant's (1,234) for -1234
 CURRENCY = re.compile(
     r"(?P<open>\()?\s*(?P<sign>[+-])?\s*(?P<pre>[$€£¥])?\s*(?P<sign2>[+-])?\s*"
     r"(?P<number>[1-9]\d{0,2}(,\d{3})+(\.\d+)?|\d+(\.\d+)?|\.\d+)"

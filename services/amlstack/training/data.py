@@ -118,7 +118,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def _header(path: Path, encoding: str, delimiter: str, width: int) -> list[str]:
-    """The header line's names as every reader of a table names them (`table.header_names`),
+    """The header line's names as every reader of a table names them (`header_names`),
     rather than pandas' (which also renames a repeated name, hiding it)."""
     with path.open(newline="", encoding=encoding) as handle:
         reader = csv.reader(handle, delimiter=delimiter, skipinitialspace=True)
@@ -145,18 +145,7 @@ def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...
             raise DataError(f"--drop {name}: no such column in {path}{closest(name, names)}")
         if name == target:
             raise DataError(f"--drop {name}: that is the target column")
-    encoding = raw.attrs.get("encoding", charset.UTF8)
-    read_as = [] if encoding == charset.UTF8 else [_read_as(encoding)]
-    read_as += [
-        columns.Decision(
-            column=name,
-            action="unnamed",
-            detail="no name in the header line: called so here, in `amlstack predict` and "
-            "in the scorer's text/csv",
-        )
-        for i, name in enumerate(names)
-        if name == f"Unnamed: {i}"
-    ]
+    read_as = _file_decisions(raw)
     raw, file_rows, unlabelled = _labelled_rows(raw, target, path)
     labels, merged = _one_spelling(raw[target].to_numpy(dtype=object), target)
     classes, target_codes = _classes_of(labels)
@@ -184,14 +173,20 @@ def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...
     )
 
 
-def _read_as(encoding: str) -> columns.Decision:
-    """The notice for a file that is not UTF-8 (`amlstack predict` reads such files alike)."""
-    why = "its byte-order mark" if encoding == charset.UTF16 else "it is not UTF-8"
-    return columns.Decision(
-        column="",
-        action="text_encoding",
-        detail=f"the file is read as {charset.NAMES[encoding]} ({why})",
-    )
+def _file_decisions(raw: pd.DataFrame) -> list[columns.Decision]:
+    """How the file was read, where that is not plain: a text encoding other than UTF-8, and
+    columns without a name (every reader of a table reads them alike)."""
+    decisions = []
+    encoding = raw.attrs.get("encoding", charset.UTF8)
+    if encoding != charset.UTF8:
+        why = "its byte-order mark" if encoding == charset.UTF16 else "it is not UTF-8"
+        detail = f"the file is read as {charset.NAMES[encoding]} ({why})"
+        decisions.append(columns.Decision(column="", action="text_encoding", detail=detail))
+    for i, name in enumerate(raw.columns):
+        if name == f"Unnamed: {i}":
+            detail = "no name in the header line: so named here, in predict and in the scorer"
+            decisions.append(columns.Decision(column=name, action="unnamed", detail=detail))
+    return decisions
 
 
 def _labelled_rows(raw: pd.DataFrame, target: str, path: Path):
