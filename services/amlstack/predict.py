@@ -82,14 +82,17 @@ def output_columns(model: Model) -> list[str]:
 
 
 def _chunks(reader, size: int, width: int) -> Iterator[list[list[str]]]:
-    """Rows in chunks of ``size``; a row short of fields gets empty (missing) ones, as training
-    reads it (pandas), so its output columns stay under their header."""
+    """Rows in chunks of ``size``, each ``width`` fields wide as training reads it: a row short
+    of fields gets empty (missing) ones, and one ending in empty extra fields (a delimiter at
+    the end of every row) loses them, so the output columns stay under their header."""
     chunk = []
     for row in reader:
         if not row:
             continue
         if len(row) < width:
             row += [""] * (width - len(row))
+        elif len(row) > width and not any(cell.strip() for cell in row[width:]):
+            del row[width:]  # a delimiter ending the row: as training reads it
         chunk.append(row)
         if len(chunk) == size:
             yield chunk

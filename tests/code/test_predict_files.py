@@ -67,3 +67,13 @@ def test_categories_unseen_in_training_are_scored_and_counted_once(
         "column 'job': 3 row(s) with a category not seen in training "
         "(scored as an unknown category)"
     ]
+
+
+def test_a_delimiter_ending_every_row_scores_as_without_it(tiny_artifact, small_csv, tmp_path):
+    lines = small_csv.read_text().splitlines()
+    trailing = tmp_path / "trailing.csv"
+    trailing.write_text("\n".join([lines[0], *(f"{line}," for line in lines[1:])]) + "\n")
+    plain_out, trailing_out = tmp_path / "plain.out.csv", tmp_path / "trailing.out.csv"
+    predict_csv(tiny_artifact, small_csv, plain_out)
+    assert predict_csv(tiny_artifact, trailing, trailing_out) == len(lines) - 1
+    assert trailing_out.read_text() == plain_out.read_text()

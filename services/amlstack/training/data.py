@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,14 +97,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     encoding = charset.file_encoding(path)
     delimiter = detect_delimiter(path, encoding)
     try:
-        frame = pd.read_csv(
-            path,
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            skipinitialspace=True,
-            encoding=encoding,
-        )
+        frame = _read_csv(path, encoding, delimiter)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     if frame.empty or len(frame.columns) == 0:
@@ -115,6 +109,42 @@ def read_table(path: str | Path) -> pd.DataFrame:
     frame = columns.blank_markers(frame)
     frame.attrs["encoding"] = encoding
     return frame
+
+
+def _read_csv(path: Path, encoding: str, delimiter: str) -> pd.DataFrame:
+    """Every cell as text. ``index_col=False``: a delimiter ending every data row but not the
+    header is an empty field, not pandas' sign that the first column is the row index (which
+    shifted every column one place); a row with more non-empty fields than the header is
+    refused (pandas would drop them with a warning)."""
+    import pandas as pd
+
+    def read() -> pd.DataFrame:
+        return pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False,
+                           skipinitialspace=True, encoding=encoding, index_col=False)  # fmt: skip
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return read()
+        except pd.errors.ParserWarning:
+            pass
+    too_wide = _too_wide(path, encoding, delimiter)
+    if too_wide:
+        raise DataError(f"{path}: {too_wide}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pd.errors.ParserWarning)  # only empty fields are left
+        return read()
+
+
+def _too_wide(path: Path, encoding: str, delimiter: str) -> str | None:
+    """Which data row holds more non-empty fields than the header, if one does."""
+    with path.open(newline="", encoding=encoding) as handle:
+        rows = (row for row in csv.reader(handle, delimiter=delimiter) if row)
+        width = len(next(rows, []))
+        for number, row in enumerate(rows, start=1):
+            if any(cell.strip() for cell in row[width:]):
+                return f"data row {number} has {len(row)} fields, the header has {width}"
+    return None
 
 
 def _header(path: Path, encoding: str, delimiter: str, width: int) -> list[str]:

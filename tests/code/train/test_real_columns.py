@@ -391,3 +391,18 @@ def test_more_words_or_a_typo_among_numbers_is_still_refused(tmp_path, cells):
         grade[3 + i] = cell
     with pytest.raises(DataError, match="column 'grade' mixes numbers and text"):
         dataset_of(tmp_path, grade=grade)
+
+
+def test_a_delimiter_ending_every_data_row_shifts_no_column(tmp_path):
+    """pandas took the first column for the row index when data rows had one field more."""
+    rows = [f"{i % 7}\t{20 + i}\t{'yes' if i % 3 == 0 else 'no'}\t" for i in range(ROWS)]
+    path = tmp_path / "data.tsv"
+    path.write_text("\n".join(["kids\tage\ty", *rows]) + "\n")
+    dataset = load_dataset(path, "y")
+    assert [f["name"] for f in dataset.features] == ["kids", "age"]
+    assert dataset.frame["kids"].tolist()[:3] == [0.0, 1.0, 2.0]
+    assert dataset.classes == ["no", "yes"]
+    rows[5] += "surplus"
+    path.write_text("\n".join(["kids\tage\ty", *rows]) + "\n")
+    with pytest.raises(DataError, match="data row 6 has 4 fields, the header has 3"):
+        load_dataset(path, "y")
