@@ -22,6 +22,7 @@ import numpy as np
 
 from amlstack.training.bag import Bag, fold_splitter
 from amlstack.training.defaults import MAX_TREES
+from amlstack.training.evaluate import auc
 
 # Share of the budget (time or iterations) each learner gets; the boosters earn most of it.
 LEARNER_SHARE = {
@@ -111,6 +112,7 @@ def search(
     shares = _normalised_shares(learners)
     deadline = None if time_budget is None else time.monotonic() + time_budget
     x, y, scoring = _scoring(x_fit, y_fit, x_val, y_val, folds, seed)
+    search_metric = _search_metric(metric, n_classes, y, scoring)
     candidates = []
     for learner in learners:
         progress.learner = learner
@@ -134,7 +136,7 @@ def search(
             y,
             **scoring,
             task="classification",
-            metric=flaml_metric(metric, n_classes),
+            metric=search_metric,
             estimator_list=[learner],
             time_budget=-1 if budget_s is None else budget_s,
             max_iter=iters,
@@ -178,6 +180,38 @@ def _scoring(x_fit, y_fit, x_val, y_val, folds: int | None, seed: int):
     x, y = np.vstack([x_fit, x_val]), np.concatenate([y_fit, y_val])
     splitter = fold_splitter(folds, seed)
     return x, y, {"eval_method": "cv", "split_type": splitter, "n_splits": folds}
+
+
+def _search_metric(metric: str, n_classes: int, y: np.ndarray, scoring: dict[str, Any]):
+    """FLAML's metric name, or for multi-class AUC where a trial's validation rows lack a class
+    (3-row classes among 50), our AUC over the classes present (`evaluate.auc`): FLAML's own
+    fails on every such trial ("Number of classes in y_true not equal to the number of columns
+    in 'y_score'"), so no model at all was found."""
+    name = flaml_metric(metric, n_classes)
+    if n_classes <= 2 or metric not in ("auc", "auc_weighted"):
+        return name
+    if scoring["eval_method"] == "holdout":
+        scored = [scoring["y_val"]]
+    else:
+        splits = scoring["split_type"].split(np.zeros((len(y), 1)), y)
+        scored = [y[out_rows] for _, out_rows in splits]
+    if all(len(np.unique(part)) == n_classes for part in scored):
+        return name
+    return _PresentClassAuc(n_classes, weighted=metric == "auc_weighted")
+
+
+class _PresentClassAuc:
+    """A FLAML custom metric: 1 - AUC over the classes the validation rows hold, a model's
+    probability columns placed by its classes (a fold may have learned fewer)."""
+
+    def __init__(self, n_classes: int, weighted: bool) -> None:
+        self.n_classes, self.weighted = n_classes, weighted
+
+    def __call__(self, x_val, y_val, estimator, *_args: Any, **_kwargs: Any):
+        proba = np.zeros((len(y_val), self.n_classes))
+        proba[:, np.asarray(estimator.classes_, dtype=np.int64)] = estimator.predict_proba(x_val)
+        value = auc(np.asarray(y_val, dtype=np.int64), proba, weighted=self.weighted)
+        return 1.0 - value, {"auc": value}
 
 
 def flaml_metric(metric: str, n_classes: int) -> str:
