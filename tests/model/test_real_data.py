@@ -99,7 +99,7 @@ def test_rows_without_a_label_are_left_out_with_a_notice(messy):
     [decision] = [d for d in meta_of(result)["column_decisions"] if d["column"] == "y"]
     assert decision["action"] == "unlabelled_rows"
     # data rows are numbered from 1; each unlabelled copy follows its labelled row
-    assert "empty in 4 of 404 rows (data row 52, 153, 254, 355)" in decision["detail"]
+    assert "in 4 of 404 rows (data row 52, 153, 254, 355)" in decision["detail"]
     noticed = [n for n in notices if n.startswith("column 'y'")]
     assert noticed == [f"column 'y': {decision['detail']}"]
     assert meta_of(result)["training"]["rows"]["total"] == ROWS

@@ -29,7 +29,8 @@ def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> d
         from amlstack.pipeline.validate import row_hashes
         from amlstack.training.data import read_table
 
-        frame = read_table(data)  # the reader training and the pipeline use: same row hashes
+        # the reader training and the pipeline use, with the same label column: same row hashes
+        frame = read_table(data, model.card.target)
         digest = sha256_path(data)
         lineage["data"] = {"data": str(Path(data).resolve()), "data_sha256": digest}
         held = _held_out_rows(Path(artifact), digest)

@@ -196,13 +196,13 @@ def open_run(runs: Path, run_id: str | None) -> Run:
 
 
 # -- the stages -------------------------------------------------------------------------------
-def _read_csv(path: Path):
+def _read_csv(path: Path, target: str):
     """The training reader, so any CSV `amlstack train` accepts runs through the pipeline."""
     from amlstack.training.data import read_table
 
     if not Path(path).is_file():
         raise DataError(f"{path}: no such data file")
-    return read_table(path)
+    return read_table(path, target)
 
 
 def stage_drift(run: Run) -> dict[str, Any]:
@@ -228,7 +228,7 @@ def stage_validate_data(run: Run) -> dict[str, Any]:
     from amlstack.pipeline.validate import check_schema, labelled, row_hashes, split
 
     cfg = run.config
-    frame = _read_csv(Path(cfg.data))
+    frame = _read_csv(Path(cfg.data), cfg.target)
     registry = run.registry()
     champion = registry.tagged("production")
     if champion:
@@ -280,7 +280,7 @@ def stage_evaluate(run: Run) -> dict[str, Any]:
 
     validated = run.result("validate_data")
     trained = run.result("train")
-    holdout = _read_csv(run.path(validated["outputs"]["holdout"]))
+    holdout = _read_csv(run.path(validated["outputs"]["holdout"]), run.config.target)
     champion = validated.get("champion_artifact")
     result = evaluate(
         holdout,
@@ -300,7 +300,9 @@ def stage_gate(run: Run) -> dict[str, Any]:
 
     evaluation = run.result("evaluate")
     trained = run.result("train")
-    holdout = _read_csv(run.path(run.result("validate_data")["outputs"]["holdout"]))
+    holdout = _read_csv(
+        run.path(run.result("validate_data")["outputs"]["holdout"]), run.config.target
+    )
     behaviour = behaviour_checks(run.path(trained["artifact"]), holdout, seed=run.config.seed)
     policy = GatePolicy(tolerance=run.config.tolerance, min_auc=run.config.min_auc)
     return decide(evaluation, behaviour, policy)

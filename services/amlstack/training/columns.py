@@ -29,6 +29,7 @@ from amlstack.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
+LABEL_MARKERS = MISSING_MARKERS - {"none"}  # what leaves a row unlabelled
 MIXED_NUMERIC_SHARE = 0.9  # this share parses as numbers but not all: words or typos
 MAX_MISSING_WORDS = 3  # up to this many words (no digits) among numbers: read as missing
 MAX_CATEGORIES = 1000  # more distinct values than this: frequency-encoded
@@ -61,12 +62,14 @@ class Decision:
         return ColumnDecision(column=self.column, action=self.action, detail=self.detail)
 
 
-def blank_markers(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every missing-value marker (case-insensitive) as NaN; other cells stripped of blanks."""
+def blank_markers(frame: pd.DataFrame, target: str | None = None) -> pd.DataFrame:
+    """Every missing-value marker (case-insensitive) as NaN; other cells stripped of blanks.
+    In the ``target`` column ``none`` is a label (none / mild / severe), not a marker."""
     out = {}
     for name in frame.columns:
         column = frame[name].str.strip()
-        out[name] = column.mask(column.str.lower().isin(tuple(MISSING_MARKERS)))
+        markers = LABEL_MARKERS if name == target else MISSING_MARKERS
+        out[name] = column.mask(column.str.lower().isin(tuple(markers)))
     import pandas as pd
 
     return pd.DataFrame(out, index=frame.index)

@@ -86,8 +86,9 @@ def detect_delimiter(path: Path, encoding: str | None = None) -> str:
         return best
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV as strings (types are inferred by us, not guessed by pandas); the frame's
+def read_table(path: str | Path, target: str | None = None) -> pd.DataFrame:
+    """Read a CSV as strings (types are inferred by us, not guessed by pandas), missing-value
+    markers as NaN (`columns.blank_markers`: ``target`` names the label column); the frame's
     ``attrs["encoding"]`` is the file's text encoding (`charset`)."""
     import pandas as pd
 
@@ -106,7 +107,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:
         raise DataError(f"{path}: column {duplicated[0]!r} appears more than once in the header")
-    frame = columns.blank_markers(frame)
+    frame = columns.blank_markers(frame, target)
     frame.attrs["encoding"] = encoding
     return frame
 
@@ -166,7 +167,7 @@ def closest(name: str, options: list[str]) -> str:
 def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...] = ()) -> Dataset:
     """Read, check and type a CSV for training; every problem is one DataError line."""
     path = Path(path)
-    raw = read_table(path)
+    raw = read_table(path, target)
     names = list(raw.columns)
     if target not in names:
         raise DataError(f"{path}: no target column {target!r}{closest(target, names)}")
@@ -235,8 +236,8 @@ def _labelled_rows(raw: pd.DataFrame, target: str, path: Path):
     decision = columns.Decision(
         column=target,
         action="unlabelled_rows",
-        detail=f"empty in {len(where)} of {len(raw)} rows (data row {shown}): those rows are "
-        "left out of training and of every metric",
+        detail=f"missing (empty or a missing-value marker) in {len(where)} of {len(raw)} rows "
+        f"(data row {shown}): those rows are left out of training and of every metric",
     )
     kept = np.flatnonzero(~empty)
     return raw.iloc[kept].reset_index(drop=True), kept, [decision]

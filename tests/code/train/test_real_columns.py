@@ -168,7 +168,10 @@ def test_rows_without_a_label_are_left_out_and_named(tmp_path):
     assert dataset.frame["age"].tolist()[:3] == [20, 21, 23]
     [decision] = [d for d in dataset.decisions if d.column == "y"]
     assert decision.action == "unlabelled_rows"
-    assert "empty in 3 of 40 rows (data row 3, 8, 31)" in decision.line()
+    assert (
+        "missing (empty or a missing-value marker) in 3 of 40 rows (data row 3, 8, 31)"
+        in decision.line()
+    )
 
 
 def test_a_target_empty_in_every_row_is_refused(tmp_path):
@@ -406,3 +409,15 @@ def test_a_delimiter_ending_every_data_row_shifts_no_column(tmp_path):
     path.write_text("\n".join(["kids\tage\ty", *rows]) + "\n")
     with pytest.raises(DataError, match="data row 6 has 4 fields, the header has 3"):
         load_dataset(path, "y")
+
+
+def test_a_class_called_none_is_a_label_and_none_in_a_feature_is_missing(tmp_path):
+    grade = ["none", "mild", "severe"]
+    path = write_csv(
+        tmp_path,
+        ["dose", "y"],
+        [["None" if i == 4 else str(i % 9), grade[i % 3]] for i in range(ROWS)],
+    )
+    dataset = load_dataset(path, "y")
+    assert dataset.classes == ["mild", "none", "severe"] and len(dataset.target) == ROWS
+    assert np.isnan(dataset.frame["dose"][4])
