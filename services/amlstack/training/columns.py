@@ -41,6 +41,7 @@ FALSE_WORDS = frozenset({"no", "false", "n", "f"})
 # a leading group is never 0: 0,125 is a decimal comma, not 125
 _THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
 _PERCENT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)\s*%$")
+_DOT_THOUSANDS = r"[+-]?[1-9]\d{0,2}(\.\d{3})+"  # 1.108, 12.345.678: in a decimal-comma file
 _DATE_LIKE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{4})")
 
 
@@ -75,8 +76,13 @@ def blank_markers(frame: pd.DataFrame, target: str | None = None) -> pd.DataFram
     return pd.DataFrame(out, index=frame.index)
 
 
-def type_column(name: str, column: pd.Series, n_rows: int) -> tuple[dict | None, Any, list]:
-    """(schema entry or None when dropped, typed values, decisions) for one blanked column."""
+def type_column(
+    name: str, column: pd.Series, n_rows: int, dots_group_thousands: bool = False
+) -> tuple[dict | None, Any, list]:
+    """(schema entry or None when dropped, typed values, decisions) for one blanked column.
+
+    ``dots_group_thousands``: the file writes decimal commas elsewhere, so a column of numbers
+    such as ``1.108`` (a dot before each group of three digits, no comma) is 1108, not 1.108."""
     present = column.dropna()
     if present.empty:
         return None, None, [Decision(name, "dropped", "empty in every row")]
@@ -88,7 +94,7 @@ def type_column(name: str, column: pd.Series, n_rows: int) -> tuple[dict | None,
         missing = int(column.isna().sum())
         detail = f"missing in {missing:,} of {n_rows:,} rows ({_share(missing, n_rows)}); imputed"
         decisions.append(Decision(name, "missing_values", detail + " in the model"))
-    numeric = _numeric(name, column, present)
+    numeric = _numeric(name, column, present, dots_group_thousands)
     if numeric is not None:
         spec, values, parsed = numeric
         if parsed:
@@ -132,13 +138,20 @@ def _date_format(text: pd.Series) -> str | None:
     return date_format_of(text.unique().tolist())
 
 
-def _numeric(name: str, column: pd.Series, present: pd.Series):
+def _numeric(name: str, column: pd.Series, present: pd.Series, dots_group_thousands: bool):
     """(schema entry, float64 values, how it was parsed) when the column is numeric, else None."""
     import pandas as pd
 
     numbers = pd.to_numeric(present, errors="coerce")
     share = float(numbers.notna().mean())
-    number_format = None
+    number_format = parsed = None
+    if share == 1.0 and dots_group_thousands:
+        dotted = present[present.str.contains(".", regex=False)]
+        if len(dotted) and dotted.str.strip().str.fullmatch(_DOT_THOUSANDS).all():
+            number_format = "decimal_comma"
+            numbers = present.map(lambda v: parse_number(v, "decimal_comma"))
+            parsed = "numbers with a dot before each group of three digits, in a file that "
+            parsed += "writes decimal commas: 1.108 read as 1108"
     if share < 1.0:
         for fmt, pattern in (("thousands", _THOUSANDS), ("percent", _PERCENT)):
             matches = present.str.match(pattern) | numbers.notna()
@@ -177,14 +190,13 @@ def _numeric(name: str, column: pd.Series, present: pd.Series):
         "min": int(finite.min()) if is_int else float(finite.min()),
         "max": int(finite.max()) if is_int else float(finite.max()),
     }
-    parsed = None
     if words:
         spec["missing_words"] = words
         shown = ", ".join(repr(w) for w in words)
         parsed = f"numbers, and {shown} in {len(text):,} rows read as missing"
     if number_format:
         spec["format"] = number_format
-        parsed = {
+        parsed = parsed or {
             "thousands": "numbers with thousands separators: read without the commas",
             "percent": "percentages: read as the number before the % sign",
             "decimal_comma": "numbers with a decimal comma: 1.234,5 read as 1234.5",

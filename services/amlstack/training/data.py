@@ -292,15 +292,23 @@ def infer_features(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], pd.DataFr
     """Schema entries, the typed frame and the column decisions (see ``columns``)."""
     import pandas as pd
 
+    typed_columns = [columns.type_column(name, frame[name], len(frame)) for name in frame.columns]
+    if any(spec and spec.get("format") == "decimal_comma" for spec, _, _ in typed_columns):
+        # a file writing 17,5 writes 1.108 for 1108: its plain-looking numbers are read again
+        typed_columns = [
+            columns.type_column(name, frame[name], len(frame), dots_group_thousands=True)
+            if spec and spec["kind"] == "numeric" and not spec.get("format")
+            else (spec, values, notes)
+            for name, (spec, values, notes) in zip(frame.columns, typed_columns, strict=True)
+        ]
     features: list[dict[str, Any]] = []
     typed: dict[str, Any] = {}
     decisions = []
-    for name in frame.columns:
-        spec, values, notes = columns.type_column(name, frame[name], len(frame))
+    for spec, values, notes in typed_columns:
         decisions.extend(notes)
         if spec is not None:
             features.append(spec)
-            typed[name] = values
+            typed[spec["name"]] = values
     if not features:
         raise DataError("no usable feature columns: every column was dropped (see above)")
     return features, pd.DataFrame(typed, index=frame.index), decisions

@@ -421,3 +421,20 @@ def test_a_class_called_none_is_a_label_and_none_in_a_feature_is_missing(tmp_pat
     dataset = load_dataset(path, "y")
     assert dataset.classes == ["mild", "none", "severe"] and len(dataset.target) == ROWS
     assert np.isnan(dataset.frame["dose"][4])
+
+
+def test_in_a_decimal_comma_file_dots_group_thousands_in_every_column(tmp_path):
+    price = [f"{1000 + 37 * i:,}".replace(",", ".") + f",{i % 10}" for i in range(ROWS)]
+    area = [f"{900 + 31 * i:,}".replace(",", ".") for i in range(ROWS)]  # 900 .. 2.109
+    rows = [[price[i], area[i], "yes" if i % 3 == 0 else "no"] for i in range(ROWS)]
+    path = tmp_path / "data.csv"
+    path.write_text("price;area;y\n" + "".join(";".join(r) + "\n" for r in rows))
+    dataset = load_dataset(path, "y")
+    assert dataset.frame["area"].tolist()[:5] == [900.0, 931.0, 962.0, 993.0, 1024.0]
+    assert {f["name"]: f.get("format") for f in dataset.features} == {
+        "price": "decimal_comma", "area": "decimal_comma"
+    }  # fmt: skip
+    assert "1.108 read as 1108" in [d.line() for d in dataset.decisions][-1]
+    plain = tmp_path / "plain.csv"  # no decimal comma anywhere: 1.024 stays a decimal number
+    plain.write_text("area;y\n" + "".join(f"{area[i]};{rows[i][2]}\n" for i in range(ROWS)))
+    assert load_dataset(plain, "y").frame["area"].tolist()[4] == 1.024
