@@ -196,12 +196,15 @@ def _numeric(name: str, column: pd.Series, present: pd.Series, dots_group_thousa
         parsed = f"numbers, and {shown} in {len(text):,} rows read as missing"
     if number_format:
         spec["format"] = number_format
-        parsed = parsed or {
-            "thousands": "numbers with thousands separators: read without the commas",
-            "percent": "percentages: read as the number before the % sign",
-            "decimal_comma": "numbers with a decimal comma: 1.234,5 read as 1234.5",
-            "currency": "amounts: read without the currency sign and commas, (5) as -5",
-        }[number_format]
+        parsed = (
+            parsed
+            or {
+                "thousands": "numbers with thousands separators: read without the commas",
+                "percent": "percentages: read as the number before the % sign",
+                "decimal_comma": "numbers with a decimal comma: 1.234,5 read as 1234.5",
+                "currency": "amounts: read without the currency sign and commas, (5) as -5",
+            }[number_format]
+        )
     return spec, values, parsed
 
 

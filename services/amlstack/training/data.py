@@ -103,10 +103,19 @@ def read_table(path: str | Path, target: str | None = None) -> pd.DataFrame:
         raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     if frame.empty or len(frame.columns) == 0:
         raise DataError(f"{path}: the file holds no data rows")
-    frame.columns = _header(path, encoding, delimiter, len(frame.columns))
+    cells = _header_cells(path, encoding, delimiter, len(frame.columns))
+    frame.columns = header_names(cells)
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:
-        raise DataError(f"{path}: column {duplicated[0]!r} appears more than once in the header")
+        spelt = list(dict.fromkeys(repr(c) for c in cells if c.strip() == duplicated[0]))
+        blanks = (
+            f" (written {' and '.join(spelt)}: names differ by blanks only)"
+            if len(spelt) > 1
+            else ""
+        )
+        raise DataError(
+            f"{path}: column {duplicated[0]!r} appears more than once in the header{blanks}"
+        )
     frame = columns.blank_markers(frame, target)
     frame.attrs["encoding"] = encoding
     return frame
@@ -148,15 +157,15 @@ def _too_wide(path: Path, encoding: str, delimiter: str) -> str | None:
     return None
 
 
-def _header(path: Path, encoding: str, delimiter: str, width: int) -> list[str]:
-    """The header line's names as every reader of a table names them (`header_names`),
-    rather than pandas' (which also renames a repeated name, hiding it)."""
+def _header_cells(path: Path, encoding: str, delimiter: str, width: int) -> list[str]:
+    """The header line's cells as written: every reader of a table names columns from them
+    (`header_names`), rather than as pandas does (it also renames a repeated name, hiding it)."""
     with path.open(newline="", encoding=encoding) as handle:
         reader = csv.reader(handle, delimiter=delimiter, skipinitialspace=True)
         cells = next((row for row in reader if row), [])
     if len(cells) != width:  # not the line pandas read as the header: cannot happen
         raise DataError(f"{path}: the header line holds {len(cells)} names for {width} columns")
-    return header_names(cells)
+    return cells
 
 
 def closest(name: str, options: list[str]) -> str:

@@ -347,7 +347,7 @@ def test_a_windows_or_utf16_file_is_read_with_a_notice(tmp_path, encoding, said)
 
 def test_a_repeated_header_name_is_refused_and_an_empty_one_named_as_pandas_would(tmp_path):
     rows = [[str(i), str(i % 5), "yes" if i % 3 == 0 else "no"] for i in range(ROWS)]
-    with pytest.raises(DataError, match="column 'x' appears more than once in the header"):
+    with pytest.raises(DataError, match=r"column 'x' appears more than once in the header$"):
         load_dataset(write_csv(tmp_path, ["x", "x", "y"], rows), "y")
     dataset = load_dataset(write_csv(tmp_path, ["x", " ", "y"], rows), "y")
     assert [f["name"] for f in dataset.features] == ["Unnamed: 1"]  # x: a row number
@@ -438,3 +438,10 @@ def test_in_a_decimal_comma_file_dots_group_thousands_in_every_column(tmp_path):
     plain = tmp_path / "plain.csv"  # no decimal comma anywhere: 1.024 stays a decimal number
     plain.write_text("area;y\n" + "".join(f"{area[i]};{rows[i][2]}\n" for i in range(ROWS)))
     assert load_dataset(plain, "y").frame["area"].tolist()[4] == 1.024
+
+
+def test_a_repeated_name_written_with_a_trailing_blank_says_so(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("kids,kids ,y\n1,2,no\n3,4,yes\n")
+    with pytest.raises(DataError, match=r"\(written 'kids' and 'kids ': names differ by blanks"):
+        load_dataset(path, "y")
