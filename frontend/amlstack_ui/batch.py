@@ -149,7 +149,9 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str]]:
         raise BatchError("the file is empty: expected a header line with the column names")
     delimiter = sniff_delimiter(first)
     header = header_names(next(csv.reader([first], delimiter=delimiter)))
-    missing = [f.name for f in fields if f.required and f.name not in header]
+    # every model column, as `amlstack predict` and text/csv want it: a column left out of a
+    # file is not a missing value (an empty cell is)
+    missing = [f.name for f in fields if f.name not in header]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise BatchError(f"the file has no column {shown} (columns are read from line 1)")

@@ -4,8 +4,7 @@ Each input field comes from ``definitions.InputRecord``: ``x-training-categories
 ``enum``) is a categorical feature
 (a dropdown of its training categories), a ``number`` a numeric one (a number field showing the
 training range ``x-training-minimum``/``x-training-maximum`` and the example). A number is
-read as training read its column (``x-number-format``: ``1,234.5``, ``12%``, ``17,5``), or
-as a plain number.
+read as training read its column (``x-number-format``: ``1,234.5``, ``12%``, ``17,5``).
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from amlstack.artifact.formats import is_missing
 from amlstack.artifact.formats import parse_number as parse_formatted
 
 _FIELD_PATH = re.compile(r"^(?:Inputs\.)?data\[(?P<row>\d+)\]\.(?P<field>.+)$")
@@ -48,17 +48,18 @@ class Field:
     def range_text(self) -> str:
         if self.minimum is None or self.maximum is None:
             return ""
-        return f"{_fmt(self.minimum)} to {_fmt(self.maximum)}"
+        return f"{self._fmt(self.minimum)} to {self._fmt(self.maximum)}"
 
     @property
     def default(self) -> str:
         if self.example is None:
             return ""
-        return _fmt(self.example) if isinstance(self.example, float) else str(self.example)
+        return self._fmt(self.example) if isinstance(self.example, float) else str(self.example)
 
-
-def _fmt(value: float) -> str:
-    return f"{value:.10g}"  # 92.893, not 92.89299999999999
+    def _fmt(self, value: float) -> str:
+        text = f"{value:.10g}"  # 92.893, not 92.89299999999999
+        # shown as the column is written, so that what the form shows it also reads
+        return text.replace(".", ",") if self.number_format == "decimal_comma" else text
 
 
 _FRIENDLY = (
@@ -111,27 +112,26 @@ def fields_from_swagger(doc: Mapping[str, Any]) -> list[Field]:
 
 
 def parse_number(text: str, number_format: str | None = None) -> float | str:
-    """A form or CSV cell as a number, written as in training or plainly (the form's own
-    examples are plain); text that is neither is passed on for the scorer to name."""
+    """A form or CSV cell as a number, read as training read its column (`formats`, as
+    `amlstack predict` and the scorer's text/csv read it); text that is not one is passed on
+    for the scorer to name."""
     cleaned = text.strip()
-    for fmt in dict.fromkeys((number_format, None)):
-        try:
-            value = parse_formatted(cleaned, fmt)
-        except ValueError:
-            continue
-        if math.isfinite(value):
-            return value
-    return cleaned
+    try:
+        value = parse_formatted(cleaned, number_format)
+    except ValueError:
+        return cleaned
+    return value if math.isfinite(value) else cleaned
 
 
 def record_from_values(fields: list[Field], values: Mapping[str, str]) -> dict[str, Any]:
-    """A /score record from text values. An empty value, or a word training read as missing
-    in the column, is null where the field may be; else it is left out (the scorer names it)."""
+    """A /score record from text values. A missing value (empty, a marker such as NA, or a
+    word training read as missing in the column) is null where the field may be; else it is
+    left out (the scorer names it)."""
     record: dict[str, Any] = {}
     for field in fields:
         raw = values.get(field.name)
         text = "" if raw is None else str(raw)
-        if not text.strip() or text.strip().casefold() in field.missing_words:
+        if is_missing(text) or text.strip().casefold() in field.missing_words:
             if field.nullable:
                 record[field.name] = None
             continue

@@ -9,6 +9,7 @@ the matrix and the counts must equal those of the quoted path, which reads with 
 from __future__ import annotations
 
 import math
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -130,3 +131,26 @@ def test_a_word_training_read_as_missing_is_missing_and_no_other_is():
     assert read[0] == 9.0 and np.isnan(read[1]) and read[2] == 12.0
     with pytest.raises(TableError, match=r"data row 2, column 'grade': 'unknown' is not a number"):
         parse_numbers(["9", "unknown"], feat)
+
+
+def test_a_thousands_column_refuses_commas_that_group_no_thousands():
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import TableError, parse_numbers
+
+    feat = Feature.from_spec(FeatureSpec(name="amount", kind="numeric", number_format="thousands"))
+    np.testing.assert_array_equal(
+        parse_numbers(["1,234.5", "12", "-1,000"], feat), [1234.5, 12, -1000]
+    )
+    for cell in ("1.234,5", "1,23", "0,125"):
+        with pytest.raises(
+            TableError, match=rf"column 'amount': '{re.escape(cell)}' is not a number"
+        ):
+            parse_numbers(["1", cell], feat)
+
+
+def test_an_iso_date_is_read_in_a_day_first_column_and_junk_is_missing():
+    from amlstack.artifact.formats import date_days
+
+    assert date_days("2021-01-31", "%d/%m/%Y") == date_days("31/01/2021", "%d/%m/%Y")
+    assert np.isnan(date_days("32/01/2021", "%d/%m/%Y"))

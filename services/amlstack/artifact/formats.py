@@ -33,6 +33,8 @@ DATE_FORMATS = (
 _EPOCH = datetime(1970, 1, 1)
 # 1234,5 or 1.234,5 (dots only between groups of three): how European exports write numbers
 DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
+# 1,234,567.5: commas between groups of three, the first group never 0 (0,125 is no thousands)
+THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?")
 # An amount: one currency sign before or after the number ($1,234.50, -€5, 1,234 £), commas
 # between thousands, and an accountant's (1,234) for -1234
 CURRENCY = re.compile(
@@ -50,6 +52,8 @@ def parse_number(text: str, number_format: str | None) -> float:
     """A numeric cell as training read it; ValueError when it is not one."""
     text = text.strip()
     if number_format == "thousands":
+        if "," in text and not THOUSANDS.fullmatch(text):
+            raise ValueError(text)  # 1,23 or 1.234,5: commas that do not group thousands
         text = text.replace(",", "")
     elif number_format == "percent":
         text = text.removesuffix("%").rstrip()
@@ -88,7 +92,10 @@ def date_days(text: str | None, date_format: str) -> float:
         else:
             moment = datetime.strptime(text, date_format)
     except ValueError:
-        return math.nan
+        try:  # ISO 8601 (2021-01-31) is read in any date column: it is what JSON clients send
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return math.nan
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return (moment - _EPOCH).total_seconds() / 86400.0

@@ -20,6 +20,7 @@ import numpy as np
 from amlstack.artifact.formats import (
     DECIMAL_COMMA,
     MISSING_MARKERS,
+    THOUSANDS,
     date_format_of,
     parse_number,
 )
@@ -39,7 +40,7 @@ MIN_ID_DENSITY = 0.5  # ... when they fill at least this share of [min, max]
 TRUE_WORDS = frozenset({"yes", "true", "y", "t"})
 FALSE_WORDS = frozenset({"no", "false", "n", "f"})
 # a leading group is never 0: 0,125 is a decimal comma, not 125
-_THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
+_THOUSANDS = re.compile(f"^{THOUSANDS.pattern}$")
 _PERCENT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)\s*%$")
 _DOT_THOUSANDS = r"[+-]?[1-9]\d{0,2}(\.\d{3})+"  # 1.108, 12.345.678: in a decimal-comma file
 _DATE_LIKE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{4})")

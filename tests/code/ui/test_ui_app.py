@@ -120,7 +120,7 @@ def _csv(rows: int, delimiter: str, bad_lines: tuple[int, ...] = (), drop: str =
     writer.writeheader()
     for i, record in enumerate(records):
         if i in bad_lines:
-            record = {**record, "duration": "n/a"}
+            record = {**record, "duration": "long"}
         writer.writerow(record)
     return out.getvalue().encode()
 
@@ -244,7 +244,7 @@ def test_scorer_messages_are_put_in_words(message, expected):
         ("1,035.70", "thousands", 1035.7),
         ("17,5", "decimal_comma", 17.5),
         ("1.234,5", "decimal_comma", 1234.5),
-        ("17.5", "decimal_comma", 17.5),  # the form's own examples are written plainly
+        ("17.5", "decimal_comma", "17.5"),  # refused as predict and text/csv refuse it
         (" 12.5% ", "percent", 12.5),
         ("($1,200.50)", "currency", -1200.5),
         ("1035.7", "thousands", 1035.7),
@@ -297,3 +297,35 @@ def test_a_word_training_read_as_missing_is_sent_as_null():
     values = {f.name: str(f.example) for f in fields}
     values["duration"] = " Other"
     assert form.record_from_values(fields, values)["duration"] is None
+
+
+def test_missing_markers_are_null_and_a_decimal_comma_field_shows_its_comma():
+    doc = json.loads(GOLDEN.read_text())
+    props = doc["definitions"]["InputRecord"]["properties"]
+    props["duration"].update({"x-number-format": "decimal_comma", "x-nullable": True})
+    props["euribor3m"]["x-number-format"] = "decimal_comma"
+    props["job"]["x-nullable"] = True
+    fields = {f.name: f for f in form.fields_from_swagger(doc)}
+    values = {name: str(f.example) for name, f in fields.items()}
+    values.update(duration="NA", job=" null ")
+    record = form.record_from_values(list(fields.values()), values)
+    assert record["duration"] is None and record["job"] is None  # as predict reads them
+    rate = fields["euribor3m"]  # 0.634 to 5, shown as the column is written
+    assert rate.range_text == "0,634 to 5" and "." not in rate.default
+
+
+def test_an_upload_without_a_model_column_is_refused_even_if_the_field_may_be_null(tmp_path):
+    doc = json.loads(GOLDEN.read_text())
+    record = doc["definitions"]["InputRecord"]
+    record.pop("required", None)
+    for spec in record["properties"].values():
+        spec["x-nullable"] = True
+    scorer = FakeScorer()
+    scorer.doc, scorer.fields = doc, form.fields_from_swagger(doc)
+    settings = Settings(jobs_dir=tmp_path / "jobs", chunk_rows=7, max_upload_mb=1)
+    client = create_app(settings, client=scorer).test_client()  # type: ignore[arg-type]
+    body = _csv(5, ",", drop="duration")
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "customers.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "failed" and "the file has no column duration" in status["message"]
+    assert scorer.calls == []
