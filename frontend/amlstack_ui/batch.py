@@ -189,10 +189,7 @@ def score_file(
         scored.writerow([*header, *ADDED_COLUMNS])
         errors.writerow(["line", "field", "message"])
         for chunk in _chunks(source, delimiter, chunk_rows):
-            records = [
-                record_from_values(fields, dict(zip(header, row, strict=False))) for _, row in chunk
-            ]
-            results = _score_chunk(client, records)
+            results = _score_rows(client, fields, header, chunk)
             for (line, row), (proba, label, error) in zip(chunk, results, strict=True):
                 row = row + [""] * (len(header) - len(row))
                 message = error["message"] if error else ""
@@ -207,6 +204,27 @@ def score_file(
             status.rows_done += len(chunk)
             status.bytes_read = source.buffer.tell()
             _write_status(folder, status)
+
+
+def _score_rows(
+    client: ScorerClient, fields: list[Field], header: list[str], chunk: list[tuple[int, list[str]]]
+) -> list[tuple]:
+    """(probability, label, error) per row; a row with more non-empty fields than the header is
+    an error of its own, as `amlstack predict` and training refuse it (which field is meant?)."""
+    width = len(header)
+    wide = {i for i, (_, row) in enumerate(chunk) if any(c.strip() for c in row[width:])}
+    records = [
+        record_from_values(fields, dict(zip(header, row, strict=False)))
+        for i, (_, row) in enumerate(chunk)
+        if i not in wide
+    ]
+    scored = iter(_score_chunk(client, records) if records else [])
+    return [
+        ("", "", {"field": None, "message": f"{len(row)} fields, the header has {width}"})
+        if i in wide
+        else next(scored)
+        for i, (_, row) in enumerate(chunk)
+    ]
 
 
 def _score_chunk(client: ScorerClient, records: list[dict[str, Any]]) -> list[tuple]:

@@ -329,3 +329,18 @@ def test_an_upload_without_a_model_column_is_refused_even_if_the_field_may_be_nu
     status = _finish(client, response.headers["Location"])
     assert status["state"] == "failed" and "the file has no column duration" in status["message"]
     assert scorer.calls == []
+
+
+def test_a_row_with_surplus_fields_is_a_row_error_not_scored(client, scorer):
+    lines = _csv(4, ",").decode().splitlines()
+    lines[2] += ",surplus"
+    body = "\n".join(lines).encode()
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "w.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status == {**status, "state": "done", "rows_scored": 3, "rows_failed": 1}
+    width = len(lines[0].split(","))
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    errors = client.get(f"/batch/{job}/errors.csv").get_data(as_text=True)
+    assert list(csv.reader(io.StringIO(errors)))[1:] == [
+        ["3", "", f"{width + 1} fields, the header has {width}"]
+    ]
