@@ -16,8 +16,10 @@ from amlstack.pipeline import registry as reg
 def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> dict[str, Any]:
     """Register ``artifact``; with ``data`` (its training CSV) record the rows it trained on.
 
-    Training writes ``holdout.json`` (the data rows it held out); every other row of that data
-    counts as trained on, so the pipeline never evaluates this model on them.
+    Training writes ``holdout.json`` (the data rows its measured model never saw); when the
+    shipped model was refitted on every row (model.json ``training.rows.shipped_model``, as
+    `amlstack train` does), it has seen them too, and every row of that data counts as trained
+    on; otherwise every row but those. The pipeline never evaluates this model on them.
     """
     from amlstack.artifact.reader import Model
 
@@ -33,13 +35,23 @@ def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> d
         frame = read_table(data, model.card.target)
         digest = sha256_path(data)
         lineage["data"] = {"data": str(Path(data).resolve()), "data_sha256": digest}
-        held = _held_out_rows(Path(artifact), digest)
+        held = _held_out_rows(Path(artifact), digest) if _holdout_unseen(model.meta) else []
         keep = np.ones(len(frame), dtype=bool)
         keep[held] = False
         rows = row_hashes(frame[keep])
     metrics = registry_metrics(model.meta.get("metrics", {}))
     return registry.register(Path(artifact), lineage=lineage, metrics=metrics,
                              trained_rows=rows)  # fmt: skip
+
+
+def _holdout_unseen(meta: dict[str, Any]) -> bool:
+    """Whether the shipped model never learned the held-out rows (an artifact whose model.json
+    has no row counts, e.g. from before refitting on every row, is taken at its holdout.json)."""
+    rows = (meta.get("training") or {}).get("rows") or {}
+    shipped, total, holdout = rows.get("shipped_model"), rows.get("total"), rows.get("holdout")
+    if None in (shipped, total, holdout):
+        return True
+    return shipped <= total - holdout
 
 
 def _held_out_rows(artifact: Path, data_sha256: str) -> list[int]:

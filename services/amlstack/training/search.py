@@ -215,9 +215,11 @@ class _PresentClassAuc:
 
 
 def flaml_metric(metric: str, n_classes: int) -> str:
-    """FLAML's name for the metric; its plain "roc_auc" is binary only."""
+    """FLAML's name for the metric; its plain "roc_auc" and "roc_auc_weighted" are binary only."""
     if n_classes > 2 and metric == "auc":
         return "roc_auc_ovr"
+    if n_classes > 2 and metric == "auc_weighted":
+        return "roc_auc_ovr_weighted"
     return FLAML_METRIC[metric]
 
 

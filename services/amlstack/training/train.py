@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -298,7 +299,10 @@ def _check_context_parity(base_test, full_test, contexts, dataset) -> None:
 
 
 def default_name(data: Path) -> str:
-    stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path(data).stem)
+    """A model name from the data file's name: ASCII letters, digits, '.', '_' and '-' (an
+    accent is dropped from its letter, anything else becomes '-')."""
+    ascii_stem = unicodedata.normalize("NFKD", Path(data).stem).encode("ascii", "ignore").decode()
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in ascii_stem)
     stem = stem.removesuffix("_train").removesuffix("-train").strip("-._") or "model"
     return stem[:63]
 

@@ -156,3 +156,13 @@ def test_an_option_left_at_its_default_is_not_taken_as_given(tmp_path, capsys, m
     data = write(tmp_path, "d.csv", GOOD)
     code, _, err = run_cli(["train", "--data", str(data), "--backend", "azure"], capsys)
     assert code == 0 and called, err
+
+
+@pytest.mark.parametrize(
+    ("file", "name"),
+    [("tit anic é.csv", "tit-anic-e"), ("données_train.csv", "donnees"), ("日本.csv", "model")],
+)
+def test_a_model_name_from_any_file_name_is_a_valid_one(file, name):
+    from amlstack.training.train import default_name
+
+    assert default_name(Path(file)) == name

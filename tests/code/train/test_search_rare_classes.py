@@ -36,3 +36,9 @@ def test_every_class_in_every_validation_part_keeps_flamls_own_metric():
     scoring["y_val"] = np.arange(5)
     assert callable(search._search_metric("auc", 6, y, scoring))
     assert search._search_metric("auc", 2, y, scoring) == "roc_auc"
+
+
+def test_weighted_auc_on_more_classes_is_flamls_one_vs_rest_weighted():
+    """`--metric auc_weighted` on three classes crashed: FLAML's roc_auc_weighted is binary."""
+    assert search.flaml_metric("auc_weighted", 3) == "roc_auc_ovr_weighted"
+    assert search.flaml_metric("auc_weighted", 2) == "roc_auc_weighted"
