@@ -142,8 +142,10 @@ def _write_status(folder: Path, status: Status) -> None:
     os.replace(tmp, folder / STATUS)
 
 
-def _header(path: Path, fields: list[Field]) -> tuple[str, list[str]]:
-    with path.open(newline="", encoding=file_encoding(path), errors="replace") as handle:
+def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
+    """The file's delimiter, column names and text encoding (read as training reads a file)."""
+    encoding = file_encoding(path)
+    with path.open(newline="", encoding=encoding, errors="replace") as handle:
         first = handle.readline()
     if not first.strip():
         raise BatchError("the file is empty: expected a header line with the column names")
@@ -155,7 +157,7 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str]]:
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise BatchError(f"the file has no column {shown} (columns are read from line 1)")
-    return delimiter, header
+    return delimiter, header, encoding
 
 
 def _chunks(handle: IO[str], delimiter: str, size: int) -> Iterator[list[tuple[int, list[str]]]]:
@@ -177,8 +179,7 @@ def score_file(
     folder: Path, status: Status, fields: list[Field], client: ScorerClient, chunk_rows: int
 ) -> None:
     """Score ``input.csv`` into ``scored.csv`` and ``errors.csv``, updating ``status``."""
-    delimiter, header = _header(folder / INPUT, fields)
-    encoding = file_encoding(folder / INPUT)  # as training and `amlstack predict` read a file
+    delimiter, header, encoding = _header(folder / INPUT, fields)
     with (
         (folder / INPUT).open(newline="", encoding=encoding, errors="replace") as source,
         (folder / SCORED).open("w", newline="", encoding="utf-8") as scored_file,
