@@ -91,6 +91,9 @@ def run_command(
             else:
                 mark = "[green]done[/]" if event == "done" else "[red]failed[/]"
                 out.print(f"  {stage:14} {mark}")
+            if event == "done":
+                for warning in run.result(stage).get("warnings", []):
+                    out.print(f"    [yellow]warning[/]: {warning}", highlight=False)
 
         try:
             record = stages.run_pipeline(

@@ -225,7 +225,13 @@ def stage_drift(run: Run) -> dict[str, Any]:
 def stage_validate_data(run: Run) -> dict[str, Any]:
     """Schema checks against the champion, then the train / evaluation split."""
     from amlstack.pipeline.drift import compare, frame_counts, read_training_profile
-    from amlstack.pipeline.validate import check_schema, labelled, row_hashes, split
+    from amlstack.pipeline.validate import (
+        align_labels,
+        check_schema,
+        labelled,
+        row_hashes,
+        split,
+    )
 
     cfg = run.config
     frame = _read_csv(Path(cfg.data), cfg.target)
@@ -234,7 +240,10 @@ def stage_validate_data(run: Run) -> dict[str, Any]:
     if champion:
         champion = {**champion, "artifact": str(registry.artifact_path(champion))}
     meta = read_json(Path(champion["artifact"]) / "model.json") if champion else None
+    frame, respelt = align_labels(frame, cfg.target, meta.get("classes", []) if meta else [])
     report = check_schema(frame, cfg.target, meta)
+    if respelt:
+        report["warnings"].append(respelt)
     out = run.stage_dir("validate_data")
     write_json(out / "schema.json", report)
     if report["breaking"]:

@@ -68,7 +68,9 @@ def check_schema(frame, target: str, meta: dict[str, Any] | None) -> dict[str, A
                 warnings.append(f"column {name!r}: {nulls} missing values")
         classes = [str(c) for c in meta.get("classes", [])]
         if target in frame.columns and classes:
-            unknown = sorted(set(frame[target].dropna().astype(str)) - set(classes))
+            known = {label_key(c) for c in classes}
+            labels = set(frame[target].dropna().astype(str))
+            unknown = sorted(v for v in labels if label_key(v) not in known)
             if unknown:
                 breaking.append(f"target {target!r} has labels {unknown} not in {classes}")
     if target in frame.columns:
@@ -88,6 +90,36 @@ def check_schema(frame, target: str, meta: dict[str, Any] | None) -> dict[str, A
     if frame.empty:
         breaking.append("the data has no rows")
     return {"breaking": breaking, "warnings": warnings, **details}
+
+
+def label_key(label: str) -> str:
+    """What makes two spellings of a label one class, as `amlstack train` decides: blanks and
+    case aside (``Yes``, ``yes ``), and numbers by value (``1``, ``1.0``)."""
+    text = str(label).strip().casefold()
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def align_labels(frame, target: str, classes: list[Any]) -> tuple[Any, str | None]:
+    """``frame`` with its labels spelt as the champion's classes where they differ only as
+    `label_key` allows, and a warning naming the respellings (None when nothing changed)."""
+    if target not in frame.columns or not classes:
+        return frame, None
+    spelling = {label_key(c): str(c) for c in classes}
+    present = frame[target].dropna().astype(str).unique()
+    rename = {
+        v: spelling[label_key(v)]
+        for v in present
+        if label_key(v) in spelling and v != spelling[label_key(v)]
+    }
+    if not rename:
+        return frame, None
+    shown = ", ".join(f"{v!r} as {k!r}" for v, k in sorted(rename.items()))
+    frame = frame.assign(**{target: frame[target].replace(rename)})
+    return frame, f"target {target!r}: labels read as the champion's classes: {shown}"
 
 
 def _bad_numbers(series) -> np.ndarray:

@@ -210,6 +210,29 @@ def test_new_categories_and_out_of_range_values_are_warnings(tmp_path, bank, cha
     assert {"age", "job"} <= set(json.loads((folder / "data_drift.json").read_text())["drifted"])
 
 
+def test_labels_spelt_differently_are_read_as_the_champions_classes(tmp_path, bank, champion):
+    def respell(f):
+        f["y"] = f["y"].map({"yes": "Yes", "no": "NO "})
+        return f
+
+    record = run(config(tmp_path, _bad_data(tmp_path, bank, respell)))
+    folder = tmp_path / "runs" / record["run_id"] / "validate_data"
+    warnings = json.loads((folder / "result.json").read_text())["warnings"]
+    assert "target 'y': labels read as the champion's classes: 'NO' as 'no', 'Yes' as 'yes'" in (
+        warnings
+    )
+    assert set(pd.read_csv(folder / "holdout.csv")["y"]) == {"no", "yes"}
+
+
+def test_a_label_the_champion_never_saw_is_a_hard_stop(tmp_path, bank, champion):
+    def relabel(f):
+        f.loc[f.index[:3], "y"] = "maybe"
+        return f
+
+    with pytest.raises(DataError, match=r"target 'y' has labels \['maybe'\] not in"):
+        run(config(tmp_path, _bad_data(tmp_path, bank, relabel)))
+
+
 def test_single_label_data_is_refused(tmp_path, bank):
     path = tmp_path / "one.csv"
     bank[bank["y"] == "no"].head(1000).to_csv(path, index=False)
@@ -236,14 +259,18 @@ def test_cli_run_status_and_registry(tmp_path, first_rows):
     env_path = f"{HERE}"
     base = [sys.executable, "-m", "amlstack.cli"]
     opts = ["--runs", "runs", "--registry", "registry"]
+    data = pd.read_csv(first_rows, sep=None, engine="python")
+    data.loc[data.index[:3], "y"] = ""
+    data.to_csv(tmp_path / "first.csv", index=False)
     done = subprocess.run(
-        [*base, "pipeline", "run", "--data", str(first_rows), *opts, "--artifacts", "artifacts",
+        [*base, "pipeline", "run", "--data", "first.csv", *opts, "--artifacts", "artifacts",
          "--trainer", "tiny_trainer:trainer"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
         env={**__import__("os").environ, "PYTHONPATH": env_path},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "decision: promote" in done.stdout
+    assert "warning: target 'y' is empty in 3 rows" in done.stdout
     assert (tmp_path / "artifacts" / "bankmarketing" / "1" / "MANIFEST.json").is_file()
     status = subprocess.run(
         [*base, "pipeline", "status", "--runs", "runs", "--json"],
