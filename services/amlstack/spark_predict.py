@@ -10,6 +10,7 @@ the input columns, then ``probability_<class>`` per class and ``predicted_label`
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import sys
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from amlstack.artifact import charset
+from amlstack.artifact.delimiters import header_names
 from amlstack.artifact.reader import Model
 from amlstack.artifact.table import TableError, encode_text_columns
 from amlstack.errors import DataError, UserError
@@ -104,13 +106,16 @@ def predict_spark(
                 f"(iconv -f {encoding} -t utf-8)"
             )
         delimiter = detect_delimiter(local, encoding)
+        names = _header(local, encoding, delimiter)
     else:
-        delimiter = ","
+        delimiter, names = ",", None
     spark = spark or _active_session()
     own = spark is None  # a session the caller (or spark-submit) made is theirs to stop
     spark = spark or session(master)
     try:
         frame = _read(spark, source, in_format, delimiter, encoding)
+        if names is not None and len(names) == len(frame.columns):
+            frame = frame.toDF(*names)  # Spark calls an empty name `_c1` and keeps blanks
         missing = [name for name in model.feature_names if name not in frame.columns]
         if missing:
             raise DataError(f"{source}: missing column(s) the model needs: {', '.join(missing)}")
@@ -197,6 +202,12 @@ def encode_frame(model: Model, batch: pd.DataFrame, offset: int, where: str) -> 
 # Spark's names for the encodings of `charset` its CSV reader accepts (Spark 4 refuses
 # windows-1252 unless a legacy setting is on, which the session may not be ours to set)
 _SPARK_CHARSETS = {charset.UTF8: "utf-8", charset.UTF16: "utf-16", charset.LATIN_1: "iso-8859-1"}
+
+
+def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
+    """The file's column names as every other reader names them (`header_names`)."""
+    with path.open(newline="", encoding=encoding) as handle:
+        return header_names(next(csv.reader(handle, delimiter=delimiter), []))
 
 
 def _read(spark: SparkSession, source: str, fmt: str, delimiter: str, encoding: str) -> DataFrame:

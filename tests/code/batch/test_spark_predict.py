@@ -101,6 +101,27 @@ def test_spark_reads_a_utf16_file_and_names_a_windows_one_it_cannot(
         predict_spark(tiny_artifact, str(windows), str(tmp_path / "w.csv"), spark=spark)
 
 
+def test_spark_names_columns_as_every_other_reader(
+    spark, tiny_artifact, rows_csv, local_answer, tmp_path
+):
+    from amlstack.spark_predict import predict_spark
+
+    lines = rows_csv.read_text().splitlines()
+    header = ",".join(f" {name} " for name in lines[0].split(","))  # blanks, as Excel leaves
+    body = "\n".join([f"{header},", *(f"{line},x" for line in lines[1:])]) + "\n"
+    source = tmp_path / "blanks.csv"
+    source.write_text(body)
+    out = tmp_path / "scored.csv"
+    assert predict_spark(tiny_artifact, str(source), str(out), spark=spark) == ROWS
+    spark_rows = _read_csv(_parts(out, ".csv"))
+    assert {row["Unnamed: " + str(len(lines[0].split(",")))] for row in spark_rows} == {"x"}
+    np.testing.assert_allclose(
+        _probabilities(spark_rows, Model(tiny_artifact)),
+        _probabilities(local_answer, Model(tiny_artifact)),
+        atol=1e-6,
+    )
+
+
 def test_spark_parquet_in_and_out(spark, tiny_artifact, rows_csv, local_answer, tmp_path):
     """Typed Parquet columns (numbers as numbers) score the same as the CSV's text."""
     import pandas as pd
