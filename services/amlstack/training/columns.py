@@ -154,18 +154,20 @@ def _numeric(name: str, column: pd.Series, present: pd.Series, dots_group_thousa
             parsed = "numbers with a dot before each group of three digits, in a file that "
             parsed += "writes decimal commas: 1.108 read as 1108"
     if share < 1.0:
+        # the format is judged on cells with a digit: a few words among them (`n/a`, `-`) are
+        # then tried as missing words, as among plain numbers
+        has_digit = present.str.contains(r"\d")
+        cells = present[has_digit] if has_digit.any() else present
         for fmt, pattern in (("thousands", _THOUSANDS), ("percent", _PERCENT)):
-            matches = present.str.match(pattern) | numbers.notna()
-            if matches.all() and present.str.match(pattern).any():
+            matches = cells.str.match(pattern) | numbers[cells.index].notna()
+            if matches.all() and cells.str.match(pattern).any():
                 number_format = fmt
-                numbers = present.map(lambda v, f=fmt: parse_number(v, f))
-                share = 1.0
                 break
         else:
-            number_format = _currency_or_decimal_comma(present.str.strip())
-            if number_format is not None:
-                numbers = present.map(lambda v, f=number_format: parse_number(v, f))
-                share = 1.0
+            number_format = _currency_or_decimal_comma(cells.str.strip())
+        if number_format is not None:
+            numbers = present.map(lambda v, f=number_format: _number_or_nan(v, f))
+            share = float(numbers.notna().mean())
     words: list[str] = []
     if share < 1.0:
         if share < MIXED_NUMERIC_SHARE:
@@ -207,6 +209,13 @@ def _numeric(name: str, column: pd.Series, present: pd.Series, dots_group_thousa
             }[number_format]
         )
     return spec, values, parsed
+
+
+def _number_or_nan(cell: str, number_format: str) -> float:
+    try:
+        return parse_number(cell, number_format)
+    except ValueError:
+        return np.nan
 
 
 def _currency_or_decimal_comma(cells: pd.Series) -> str | None:

@@ -385,6 +385,21 @@ def test_a_few_words_among_numbers_are_read_as_missing_and_remembered(tmp_path):
     ]
 
 
+def test_a_few_words_among_amounts_or_percentages_keep_the_column_numeric(tmp_path):
+    price = [f'"${1000 + 37 * i:,}"' for i in range(ROWS)]
+    share = [f"{i % 50}%" for i in range(ROWS)]
+    price[3], price[8], share[4] = "-", "n.a.", "unknown"
+    rows = [[price[i], share[i], "yes" if i % 3 == 0 else "no"] for i in range(ROWS)]
+    path = tmp_path / "data.csv"
+    path.write_text("price,share,y\n" + "".join(",".join(r) + "\n" for r in rows))
+    dataset = load_dataset(path, "y")
+    specs = {f["name"]: f for f in dataset.features}
+    assert (specs["price"]["format"], specs["price"]["missing_words"]) == ("currency", ["-", "n.a."])
+    assert (specs["share"]["format"], specs["share"]["missing_words"]) == ("percent", ["unknown"])
+    assert dataset.frame["price"].isna().tolist()[:9] == [i in (3, 8) for i in range(9)]
+    assert dataset.frame["price"][9] == 1333.0 and dataset.frame["share"][5] == 5.0
+
+
 @pytest.mark.parametrize(
     "cells", [("other", "none of these", "skip", "n.a.x"), ("12a",)], ids=["four words", "a typo"]
 )
