@@ -394,7 +394,10 @@ def test_a_few_words_among_amounts_or_percentages_keep_the_column_numeric(tmp_pa
     path.write_text("price,share,y\n" + "".join(",".join(r) + "\n" for r in rows))
     dataset = load_dataset(path, "y")
     specs = {f["name"]: f for f in dataset.features}
-    assert (specs["price"]["format"], specs["price"]["missing_words"]) == ("currency", ["-", "n.a."])
+    assert (specs["price"]["format"], specs["price"]["missing_words"]) == (
+        "currency",
+        ["-", "n.a."],
+    )
     assert (specs["share"]["format"], specs["share"]["missing_words"]) == ("percent", ["unknown"])
     assert dataset.frame["price"].isna().tolist()[:9] == [i in (3, 8) for i in range(9)]
     assert dataset.frame["price"][9] == 1333.0 and dataset.frame["share"][5] == 5.0
