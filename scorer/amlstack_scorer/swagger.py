@@ -77,6 +77,7 @@ _WRITTEN = {
     "percent": "with a percent sign (12.5%)",
     "decimal_comma": "with a decimal comma (1.234,5)",
     "currency": "as an amount ($1,234.50; (5) for -5)",
+    "time": "as a time of day, read as hours since midnight (07:30 is 7.5)",
 }
 
 

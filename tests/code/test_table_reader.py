@@ -120,6 +120,22 @@ def test_an_amount_column_reads_signs_commas_and_accountants_parentheses():
             parse_numbers(["$1", cell], feat)
 
 
+def test_a_time_column_reads_hours_since_midnight_and_names_anything_else():
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.formats import show_time
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import TableError, parse_numbers
+
+    feat = Feature.from_spec(FeatureSpec(name="at", kind="numeric", number_format="time"))
+    read = parse_numbers(["07:30", "7:05 pm", "12:00 AM", "23:59:30", "24:00", ""], feat)
+    np.testing.assert_allclose(read[:5], [7.5, 19 + 5 / 60, 0.0, 23 + 59.5 / 60, 24.0])
+    assert np.isnan(read[5])
+    assert [show_time(v) for v in read[:4]] == ["07:30", "19:05", "00:00", "23:59:30"]
+    for cell in ("7.5", "25:00", "13:00 pm", "24:30", "7:5", "noon"):
+        with pytest.raises(TableError, match=r"data row 2, column 'at'"):
+            parse_numbers(["07:30", cell], feat)
+
+
 def test_a_word_training_read_as_missing_is_missing_and_no_other_is():
     from amlstack.artifact.encoding import Feature
     from amlstack.artifact.schema import FeatureSpec

@@ -43,6 +43,11 @@ CURRENCY = re.compile(
     r"\s*(?P<post>[$€£¥])?\s*(?P<close>\))?"
 )
 
+# A time of day: 7:05, 07:05:30, 7:05 pm (read as hours since midnight: 7.0833)
+TIME = re.compile(
+    r"(?P<h>\d{1,2}):(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d(?:\.\d+)?))?(?:\s*(?P<half>[AaPp][Mm]))?"
+)
+
 
 def is_missing(text: str | None) -> bool:
     return text is None or text.strip().lower() in MISSING_MARKERS
@@ -59,12 +64,38 @@ def parse_number(text: str, number_format: str | None) -> float:
         text = text.removesuffix("%").rstrip()
     elif number_format == "currency":
         return _amount(text)
+    elif number_format == "time":
+        return _hours(text)
     elif number_format == "decimal_comma":
         # strict: in such a column 1.5 is ambiguous (one and a half, or fifteen), never guessed
         if not DECIMAL_COMMA.fullmatch(text):
             raise ValueError(text)
         text = text.replace(".", "").replace(",", ".")
     return float(text)
+
+
+def _hours(text: str) -> float:
+    """A time of day (see TIME) as hours since midnight; ValueError when it is not one."""
+    match = TIME.fullmatch(text)
+    if match is None:
+        raise ValueError(text)
+    hours, half = int(match["h"]), (match["half"] or "").lower()
+    past = int(match["m"]) / 60 + float(match["s"] or 0) / 3600
+    if (half and not 1 <= hours <= 12) or hours > 24 or (hours == 24 and past):
+        raise ValueError(text)  # 13:00 pm, 25:00, 24:30
+    if half:
+        hours = hours % 12 + (12 if half == "pm" else 0)
+    return hours + past
+
+
+def show_time(hours: float) -> str:
+    """Hours since midnight written as a time of day (7.5: ``07:30``; seconds when not whole
+    minutes), so a form shows a time column as it was written."""
+    seconds = round(hours * 3600, 3)
+    h, rest = divmod(seconds, 3600)
+    m, sec = divmod(rest, 60)
+    text = f"{int(h):02d}:{int(m):02d}"
+    return text if sec == 0 else f"{text}:{sec:06.3f}".rstrip("0").rstrip(".")
 
 
 def _amount(text: str) -> float:

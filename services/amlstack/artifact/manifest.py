@@ -192,6 +192,19 @@ def _check_signature(directory: Path, manifest: bytes, public_key: Any) -> None:
         ) from None
 
 
+def _hint(directory: Path) -> str:
+    """Where the artifacts are when ``directory`` is the model's folder of versions (``out/name``
+    rather than ``out/name/1``), as `amlstack train` lays them out."""
+    try:
+        found = [p.name for p in directory.iterdir() if (p / MANIFEST).is_file()]
+    except OSError:
+        return ""
+    versions = sorted(found, key=lambda v: (not v.isdigit(), int(v) if v.isdigit() else 0, v))
+    if not versions:
+        return ""
+    return f" (it holds versions {', '.join(versions)}: pass {directory / versions[-1]})"
+
+
 def read_verified(directory: Path, *, verify: bool = True, public_key: Any = None) -> ArtifactFiles:
     """Read every file of the artifact once; with ``verify``, check each against MANIFEST.json
     (refusing missing, changed or unlisted files) on the very bytes returned, and with
@@ -199,11 +212,13 @@ def read_verified(directory: Path, *, verify: bool = True, public_key: Any = Non
     directory = Path(directory)
     if not directory.is_dir():
         raise ArtifactError(f"{directory}: no such artifact directory")
+    if verify and not (directory / MANIFEST).is_file():  # before walking what may be a home
+        raise ArtifactError(
+            f"{directory}: no {MANIFEST}; not an amlstack artifact{_hint(directory)}"
+        )
     present = artifact_files(directory)
     if not verify:
         return ArtifactFiles(directory, {rel: _read_plain(directory, rel) for rel in present})
-    if MANIFEST not in present:
-        raise ArtifactError(f"{directory}: no {MANIFEST}; not an amlstack artifact")
     manifest_path = directory / MANIFEST
     manifest = _read_plain(directory, MANIFEST)
     if public_key is not None:

@@ -39,7 +39,7 @@ class FeatureSpec(msgspec.Struct, omit_defaults=True, kw_only=True):
     example: Any = None
     encoding: Literal["frequency"] | None = None
     frequencies: list[float] | None = None
-    number_format: Literal["thousands", "percent", "decimal_comma", "currency"] | None = (
+    number_format: Literal["thousands", "percent", "decimal_comma", "currency", "time"] | None = (
         msgspec.field(default=None, name="format")
     )  # how the CSV writes the numbers
     date_format: str | None = None  # formats.DATE_FORMATS

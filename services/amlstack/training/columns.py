@@ -21,6 +21,7 @@ from amlstack.artifact.formats import (
     DECIMAL_COMMA,
     MISSING_MARKERS,
     THOUSANDS,
+    TIME,
     date_format_of,
     parse_number,
 )
@@ -165,6 +166,8 @@ def _numeric(name: str, column: pd.Series, present: pd.Series, dots_group_thousa
                 break
         else:
             number_format = _currency_or_decimal_comma(cells.str.strip())
+            if number_format is None and cells.str.strip().str.fullmatch(TIME).all():
+                number_format = "time"
         if number_format is not None:
             numbers = present.map(lambda v, f=number_format: _number_or_nan(v, f))
             share = float(numbers.notna().mean())
@@ -206,6 +209,7 @@ def _numeric(name: str, column: pd.Series, present: pd.Series, dots_group_thousa
                 "percent": "percentages: read as the number before the % sign",
                 "decimal_comma": "numbers with a decimal comma: 1.234,5 read as 1234.5",
                 "currency": "amounts: read without the currency sign and commas, (5) as -5",
+                "time": "times of day: read as hours since midnight (07:30 as 7.5)",
             }[number_format]
         )
     return spec, values, parsed

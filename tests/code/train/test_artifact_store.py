@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -66,3 +67,11 @@ def test_tampered_artifact_refused(tiny_artifact, tmp_path, tamper, message):
     tamper(copy)
     with pytest.raises(ArtifactError, match=message):
         Model(copy)
+
+
+def test_a_models_folder_of_versions_is_refused_naming_the_version_to_pass(tiny_artifact, tmp_path):
+    for version in ("1", "2", "10"):
+        shutil.copytree(tiny_artifact, tmp_path / "bank" / version)
+    expected = f"it holds versions 1, 2, 10: pass {tmp_path / 'bank' / '10'}"
+    with pytest.raises(ArtifactError, match=re.escape(expected)):
+        Model(tmp_path / "bank")

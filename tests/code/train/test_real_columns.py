@@ -403,6 +403,16 @@ def test_a_few_words_among_amounts_or_percentages_keep_the_column_numeric(tmp_pa
     assert dataset.frame["price"][9] == 1333.0 and dataset.frame["share"][5] == 5.0
 
 
+def test_times_of_day_are_hours_since_midnight(tmp_path):
+    at = [f"{(i * 7) % 24:02d}:{i % 60:02d}" for i in range(ROWS)]
+    at[4] = "n/a"
+    dataset = dataset_of(tmp_path, at=at)
+    (spec,) = dataset.features
+    assert (spec["kind"], spec["format"], spec["nullable"]) == ("numeric", "time", True)
+    assert dataset.frame["at"][:3].tolist() == [0.0, 7 + 1 / 60, 14 + 2 / 60]
+    assert "times of day: read as hours since midnight" in dataset.decisions[-1].line()
+
+
 @pytest.mark.parametrize(
     "cells", [("other", "none of these", "skip", "n.a.x"), ("12a",)], ids=["four words", "a typo"]
 )

@@ -247,6 +247,7 @@ def test_scorer_messages_are_put_in_words(message, expected):
         ("17.5", "decimal_comma", "17.5"),  # refused as predict and text/csv refuse it
         (" 12.5% ", "percent", 12.5),
         ("($1,200.50)", "currency", -1200.5),
+        ("7:30 pm", "time", 19.5),
         ("1035.7", "thousands", 1035.7),
         ("1,035.70", None, "1,035.70"),  # no format: passed on for the scorer to name
         ("many", "thousands", "many"),
@@ -312,6 +313,19 @@ def test_missing_markers_are_null_and_a_decimal_comma_field_shows_its_comma():
     assert record["duration"] is None and record["job"] is None  # as predict reads them
     rate = fields["euribor3m"]  # 0.634 to 5, shown as the column is written
     assert rate.range_text == "0,634 to 5" and "." not in rate.default
+
+
+def test_a_time_field_shows_and_reads_times_of_day():
+    doc = json.loads(GOLDEN.read_text())
+    props = doc["definitions"]["InputRecord"]["properties"]
+    props["duration"].update({"x-number-format": "time", "example": 7.5})
+    props["duration"].update({"x-training-minimum": 0.25, "x-training-maximum": 23.5})
+    fields = {f.name: f for f in form.fields_from_swagger(doc)}
+    at = fields["duration"]
+    assert (at.range_text, at.default, at.input_mode) == ("00:15 to 23:30", "07:30", "text")
+    values = {name: str(f.example) for name, f in fields.items()}
+    values["duration"] = at.default
+    assert form.record_from_values(list(fields.values()), values)["duration"] == 7.5
 
 
 def test_an_upload_without_a_model_column_is_refused_even_if_the_field_may_be_null(tmp_path):
