@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from amlstack.artifact.encoding import ValueTooLarge
+from amlstack.artifact.encoding import CellError
 from amlstack_scorer import __version__, errors, v2
 from amlstack_scorer.contract import JSON_MIMETYPE as JSON
 from amlstack_scorer.errors import (
@@ -107,10 +107,8 @@ class V2Endpoint(RawEndpoint):
         request = v2.decode(body, header_length, model, state.settings.max_batch)
         try:  # the artifact's one encoder, as /score uses it
             batch = model.encoder.rows(list(zip(*request.columns, strict=True)))
-        except ValueTooLarge as exc:
-            raise InvalidInput(
-                "value is too large for a float32 number", field=exc.feature
-            ) from None
+        except CellError as exc:
+            raise InvalidInput(exc.reason, field=exc.feature) from None
         proba, _, labels = self.predict(batch, request_id, accepted)
         body, header_length = v2.encode_response(model, request, proba, labels)
         headers: Headers = []

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import msgspec
 import numpy as np
 
-from amlstack.artifact.encoding import Encoded, ValueTooLarge
+from amlstack.artifact.encoding import CellError, Encoded
 from amlstack.artifact.reader import Model
 from amlstack_scorer.errors import InvalidInput, MalformedJSON
 
@@ -95,12 +95,13 @@ class Schema:
             ) from None
 
     def encode(self, records: list[Any], prefix: str = "data") -> Encoded:
-        """Encode records with the artifact's encoder; 422 for values float32 cannot hold."""
+        """Encode records with the artifact's encoder; 422 for a value it cannot read (a number
+        float32 cannot hold, a date field's text that is no date)."""
         try:
             return self._encoder.rows(list(map(msgspec.structs.astuple, records)))
-        except ValueTooLarge as exc:
+        except CellError as exc:
             field = f"{prefix}[{exc.row}].{exc.feature}"
-            raise InvalidInput("value is too large for a float32 number", field=field) from None
+            raise InvalidInput(exc.reason, field=field) from None
 
 
 def _records(payload: Any) -> tuple[list[Any], str]:

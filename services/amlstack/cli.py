@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     Anything that is not a user error is a bug: its line says so and names the log file that
     holds the traceback.
     """
-    from amlstack.artifact.encoding import ValueTooLarge
+    from amlstack.artifact.encoding import CellError
     from amlstack.artifact.manifest import ArtifactError
 
     try:
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         _error(exc)
         sys.exit(exc.exit_code)
-    except (ArtifactError, ValueTooLarge) as exc:  # the contract's own errors are the user's
+    except (ArtifactError, CellError) as exc:  # the contract's own errors are the user's
         _error(exc)
         sys.exit(UserError.exit_code)
     except KeyboardInterrupt:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from amlstack.artifact.encoding import Encoder, Feature, ValueTooLarge, encode_columns
+from amlstack.artifact.encoding import Encoder, Feature, NotADate, ValueTooLarge, encode_columns
 from amlstack.artifact.schema import FeatureSpec
 
 FEATURES = [
@@ -30,7 +30,7 @@ RECORDS = [
     {"age": 41, "rate": 1.1, "job": "admin.", "city": "Porto", "called": "05/05/2008"},
     {"age": 30, "rate": None, "job": "astronaut", "city": "Faro", "called": "31/12/2009"},
     {"age": 58, "rate": -0.1, "job": None, "city": None, "called": None},
-    {"age": 23, "rate": 4.857, "job": "blue-collar", "city": "Lisbon", "called": "not a date"},
+    {"age": 23, "rate": 4.857, "job": "blue-collar", "city": "Lisbon", "called": " NA "},
 ]
 
 
@@ -70,3 +70,15 @@ def test_both_encoders_refuse_a_number_float32_cannot_hold(copies):
         encode_columns(FEATURES, _columns(records))
     for caught in (by_rows, by_columns):
         assert (caught.value.row, caught.value.feature) == (2, "rate")
+
+
+@pytest.mark.parametrize("copies", [1, 10], ids=["row-wise", "column-wise"])
+def test_both_encoders_refuse_a_date_that_is_no_date(copies):
+    records = [dict(r) for r in RECORDS * copies]
+    records[-1]["called"] = "32/01/2021"
+    with pytest.raises(NotADate) as by_rows:
+        Encoder(FEATURES).records(records)
+    with pytest.raises(NotADate) as by_columns:
+        encode_columns(FEATURES, _columns(records))
+    for caught in (by_rows, by_columns):
+        assert (caught.value.row, caught.value.feature) == (len(records) - 1, "called")

@@ -1,7 +1,7 @@
 """The one input encoder: records -> the float32 matrix the ONNX graph takes.
 
 Features are encoded in model.json ``features`` order: a numeric feature is its float value; a
-date feature its days since 1970-01-01 (``formats.date_days``); a categorical feature is the index
+date feature its days since 1970-01-01 (``formats.parse_date``); a categorical feature is the index
 of its value in the feature's ``categories`` (frequency-encoded: its share of the training rows),
 and ``UNSEEN_CODE`` (frequency: 0) for a value never seen in training. A missing value (None) is
 NaN in any feature: the graph's first nodes impute it. The scorer's JSON /score and V2 routes and
@@ -20,13 +20,14 @@ by a 64-bit hash of the float32 encodings; an unknown combination gets the prior
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from amlstack.artifact.formats import date_days
+from amlstack.artifact.formats import parse_date
 from amlstack.artifact.names import UNSEEN_CODE
 from amlstack.artifact.schema import FeatureSpec
 
@@ -80,13 +81,28 @@ class Feature:
         )
 
 
-class ValueTooLarge(ValueError):
-    """A finite number float32 cannot hold (JSON has no NaN or infinity, but 1e39 is JSON)."""
+class CellError(ValueError):
+    """A value the model cannot read: ``row`` (0-based in the batch) and ``feature`` say where,
+    ``reason`` what (for a client: "value is too large for a float32 number")."""
+
+    reason = "value cannot be read"
 
     def __init__(self, row: int, feature: str) -> None:
-        super().__init__(f"row {row}, feature {feature}: value is too large for float32")
+        super().__init__(f"row {row}, feature {feature}: {self.reason}")
         self.row = row
         self.feature = feature
+
+
+class ValueTooLarge(CellError):
+    """A finite number float32 cannot hold (JSON has no NaN or infinity, but 1e39 is JSON)."""
+
+    reason = "value is too large for a float32 number"
+
+
+class NotADate(CellError):
+    """A date feature's value that is neither missing nor a date (`formats.parse_date`)."""
+
+    reason = "value is not a date (send ISO 8601: 2024-01-31)"
 
 
 def refuse_too_large(wide: np.ndarray, names: Sequence[str]) -> None:
@@ -101,8 +117,8 @@ def refuse_too_large(wide: np.ndarray, names: Sequence[str]) -> None:
 
 @dataclass(frozen=True)
 class Encoded:
-    """An encoded batch; per feature its unseen categories and its missing values (null,
-    absent or an unreadable date: NaN, which the model imputes)."""
+    """An encoded batch; per feature its unseen categories and its missing values (null or
+    absent: NaN, which the model imputes)."""
 
     matrix: np.ndarray
     unseen: dict[str, int]
@@ -155,7 +171,7 @@ class Encoder:
                     unseen[name] = unseen.get(name, 0) + 1
                 row[i] = code
             for i, fmt in self._dates:
-                row[i] = date_days(row[i], fmt)
+                row[i] = _date(row[i], fmt, len(out), self.names[i])
             out.append(row)
         return out
 
@@ -169,8 +185,30 @@ class Encoder:
                 seen = [unseen_code if c is None else c for c in seen]
             columns[i] = seen
         for i, fmt in self._dates:
-            columns[i] = [date_days(v, fmt) for v in columns[i]]
+            columns[i] = dates(columns[i], fmt, self.names[i])
         return columns
+
+
+def _date(value: Any, date_format: str, row: int, name: str) -> float:
+    if isinstance(value, float) and math.isnan(value):
+        return math.nan  # a frame's missing value
+    try:
+        return parse_date(value, date_format)
+    except (ValueError, AttributeError):  # AttributeError: not text (a number sent for a date)
+        raise NotADate(row, name) from None
+
+
+def dates(values: Sequence[Any], date_format: str, name: str) -> list[float]:
+    """A date column's days since 1970-01-01 (missing: NaN); `NotADate` for the first value
+    that is neither missing nor a date. Each distinct value is read once."""
+    table: dict[Any, float] = {}
+    out = []
+    for row, value in enumerate(values):
+        days = table.get(value)
+        if days is None:
+            days = table[value] = _date(value, date_format, row, name)
+        out.append(days)
+    return out
 
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -260,8 +298,7 @@ def encode_columns(
         if feat.kind == "categorical":
             out[:, i] = _codes_for(np.asarray(col, dtype=object), feat)
         elif feat.kind == "date":
-            fmt = feat.date_format
-            out[:, i] = np.fromiter((date_days(v, fmt) for v in col), np.float64, len(col))
+            out[:, i] = dates(col, feat.date_format, feat.name)
         else:
             values = np.asarray(col, dtype=np.float64)
             refuse_too_large(values[:, None], [feat.name])

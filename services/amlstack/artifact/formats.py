@@ -116,17 +116,49 @@ def date_days(text: str | None, date_format: str) -> float:
     """Days since 1970-01-01 (UTC for a value with a zone); NaN when missing or not a date."""
     if text is None:
         return math.nan
-    text = text.strip()
-    try:
-        if date_format == ISO:
-            moment = datetime.fromisoformat(text)
-        else:
-            moment = datetime.strptime(text, date_format)
-    except ValueError:
-        try:  # ISO 8601 (2021-01-31) is read in any date column: it is what JSON clients send
-            moment = datetime.fromisoformat(text)
+    moment = _moment(text.strip(), date_format)
+    return math.nan if moment is None else _days(moment)
+
+
+def parse_date(text: str | None, date_format: str) -> float:
+    """`date_days` of a cell being scored: NaN when missing (None or a marker), ValueError when
+    present but no date, as a number cell that is no number is refused."""
+    if is_missing(text):
+        return math.nan
+    moment = _moment(text.strip(), date_format)
+    if moment is None:
+        raise ValueError(text)
+    return _days(moment)
+
+
+def date_example(date_format: str) -> str:
+    """How the column's dates are written, shown on 31 January 2024 (for messages)."""
+    example = datetime(2024, 1, 31, 14, 5, 0)
+    return example.date().isoformat() if date_format == ISO else example.strftime(date_format)
+
+
+def _moment(text: str, date_format: str, *, lenient: bool = True) -> datetime | None:
+    """``text`` in the column's format; else (``lenient``) as that date with a time of day, or
+    without the format's time; else ISO 8601 (2021-01-31), which is what JSON clients send."""
+    if date_format == ISO:
+        formats: tuple[str, ...] = ()
+    elif not lenient:
+        formats = (date_format,)
+    else:
+        day = date_format.split(" ", 1)[0]
+        formats = (date_format, day, f"{day} %H:%M", f"{day} %H:%M:%S")
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt)
         except ValueError:
-            return math.nan
+            continue
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _days(moment: datetime) -> float:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return (moment - _EPOCH).total_seconds() / 86400.0
@@ -135,6 +167,6 @@ def date_days(text: str | None, date_format: str) -> float:
 def date_format_of(values: list[str]) -> str | None:
     """The first format under which every value is a date, or None."""
     for fmt in DATE_FORMATS:
-        if all(not math.isnan(date_days(v, fmt)) for v in values):
+        if all(_moment(v.strip(), fmt, lenient=False) is not None for v in values):
             return fmt
     return None

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from amlstack.artifact.names import ACCURACY, AUC, F1, LOG_LOSS
+from amlstack.errors import DataError
 
 PRIMARY_METRIC = AUC
 BOOTSTRAP = 300
@@ -20,10 +21,54 @@ def load_model(directory: Path):
     return Model(directory)
 
 
+def text_columns(model, frame) -> dict[str, list[str | None]]:
+    """The model's columns of ``frame`` (as `read_table` makes it: text, NaN where missing) as
+    the text cells `amlstack predict` reads, missing as None."""
+    return {
+        name: frame[name].astype(str).astype(object).where(frame[name].notna(), None).tolist()
+        for name in model.feature_names
+    }
+
+
+def encode_frame(model, frame) -> np.ndarray:
+    """The model's input for ``frame``, read as `amlstack predict` reads a file (formats,
+    markers, dates, missing words); a cell it would refuse is a DataError naming row and
+    column."""
+    from amlstack.artifact.table import TableError, encode_text_columns
+
+    try:
+        return encode_text_columns(model.features, text_columns(model, frame)).matrix
+    except TableError as exc:
+        raise DataError(f"evaluation rows: {exc}") from None
+
+
+def client_records(model, frame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as a JSON client sends them to the scorer: numbers as numbers
+    (read in the column's format), text stripped, missing values null."""
+    from amlstack.artifact.formats import is_missing
+    from amlstack.artifact.table import TableError, parse_numbers
+
+    cells = text_columns(model, frame)
+    typed: dict[str, list[Any]] = {}
+    for feature in model.features:
+        column = cells[feature.name]
+        if feature.kind != "numeric":
+            typed[feature.name] = [None if is_missing(c) else c.strip() for c in column]
+            continue
+        try:
+            values = parse_numbers(column, feature)
+        except TableError as exc:
+            raise DataError(f"evaluation rows: {exc}") from None
+        typed[feature.name] = [None if np.isnan(v) else v for v in values.tolist()]
+    names = model.feature_names
+    return [
+        dict(zip(names, row, strict=True)) for row in zip(*(typed[n] for n in names), strict=True)
+    ]
+
+
 def predict_frame(model, frame) -> np.ndarray:
     """Probability of the positive class (``classes[1]``) for every row of ``frame``."""
-    columns = {name: frame[name].to_numpy(dtype=object) for name in model.feature_names}
-    return model.predict_proba(model.encode_columns(columns))[:, 1].astype(np.float64)
+    return model.predict_proba(encode_frame(model, frame))[:, 1].astype(np.float64)
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:

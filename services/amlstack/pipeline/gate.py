@@ -22,10 +22,10 @@ class GatePolicy:
 def behaviour_checks(artifact: Path, frame, *, seed: int = 0) -> list[dict[str, Any]]:
     """Row-order and column-order invariance, probabilities in [0, 1] that sum to 1."""
     from amlstack.artifact.reader import Model
+    from amlstack.pipeline.evaluate import client_records
 
     model = Model(artifact)
-    sample = frame.head(BEHAVIOUR_ROWS)
-    records = sample[model.feature_names].to_dict(orient="records")
+    records = client_records(model, frame.head(BEHAVIOUR_ROWS))
     proba = model.predict_proba(model.encode_records(records))
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(records))

@@ -6,17 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.artifact.formats import ISO, parse_date, parse_number
 from amlstack.errors import DataError
 
 HOLDOUT_FRACTION = 0.2
 MIN_HOLDOUT = 200
-
-
-def _numeric_ok(column) -> bool:
-    import pandas as pd
-
-    parsed = pd.to_numeric(column, errors="coerce")
-    return bool((parsed.notna() | column.isna()).all())
 
 
 def check_schema(frame, target: str, meta: dict[str, Any] | None) -> dict[str, Any]:
@@ -37,35 +31,8 @@ def check_schema(frame, target: str, meta: dict[str, Any] | None) -> dict[str, A
         elif extra:
             warnings.append(f"extra columns ignored by the model: {', '.join(extra)}")
         for f in features:
-            name = f["name"]
-            if name not in frame.columns:
-                continue
-            column = frame[name]
-            if f["kind"] == "numeric":
-                if not _numeric_ok(column):
-                    bad = column[~column.isna()][lambda s: _bad_numbers(s)].astype(str).head(3)
-                    breaking.append(
-                        f"column {name!r} changed type: expected numbers, found "
-                        f"{', '.join(repr(v) for v in bad)}"
-                    )
-                    continue
-                values = column.astype(float)
-                low, high = f.get("min"), f.get("max")
-                outside = int(((values < low) | (values > high)).sum()) if low is not None else 0
-                if outside:
-                    warnings.append(
-                        f"column {name!r}: {outside} values outside the training range "
-                        f"[{low}, {high}]"
-                    )
-            else:
-                seen = set(f.get("categories", ()))
-                new = sorted(set(column.dropna().astype(str)) - seen)
-                if new:
-                    warnings.append(f"column {name!r}: new categories {', '.join(new[:5])}")
-                    details.setdefault("new_categories", {})[name] = new
-            nulls = int(column.isna().sum())
-            if nulls and not f.get("nullable", False):
-                warnings.append(f"column {name!r}: {nulls} missing values")
+            if f["name"] in frame.columns:
+                _check_feature(f, frame[f["name"]], breaking, warnings, details)
         classes = [str(c) for c in meta.get("classes", [])]
         if target in frame.columns and classes:
             known = {label_key(c) for c in classes}
@@ -90,6 +57,40 @@ def check_schema(frame, target: str, meta: dict[str, Any] | None) -> dict[str, A
     if frame.empty:
         breaking.append("the data has no rows")
     return {"breaking": breaking, "warnings": warnings, **details}
+
+
+def _check_feature(
+    f: dict[str, Any], column, breaking: list[str], warnings: list[str], details: dict[str, Any]
+) -> None:
+    """One model column of the new data read as scoring would read it: text scoring would
+    refuse is breaking; new categories, values outside the training range, missing values in a
+    column that had none are warnings."""
+    name = f["name"]
+    if f["kind"] == "numeric":
+        values, bad = _numbers(column, f)
+        expected = "numbers"
+    elif f["kind"] == "date":
+        bad, expected = _not_dates(column, f.get("date_format") or ISO), "dates"
+    else:
+        bad = []
+        new = sorted(set(column.dropna().astype(str)) - set(f.get("categories", ())))
+        if new:
+            warnings.append(f"column {name!r}: new categories {', '.join(new[:5])}")
+            details.setdefault("new_categories", {})[name] = new
+    if bad:
+        shown = ", ".join(repr(v) for v in bad)
+        breaking.append(f"column {name!r} changed type: expected {expected}, found {shown}")
+        return
+    low, high = f.get("min"), f.get("max")
+    if f["kind"] == "numeric" and low is not None:
+        outside = int(((values < low) | (values > high)).sum())
+        if outside:
+            warnings.append(
+                f"column {name!r}: {outside} values outside the training range [{low}, {high}]"
+            )
+    nulls = int(column.isna().sum())
+    if nulls and not f.get("nullable", False):
+        warnings.append(f"column {name!r}: {nulls} missing values")
 
 
 def label_key(label: str) -> str:
@@ -122,10 +123,39 @@ def align_labels(frame, target: str, classes: list[Any]) -> tuple[Any, str | Non
     return frame, f"target {target!r}: labels read as the champion's classes: {shown}"
 
 
-def _bad_numbers(series) -> np.ndarray:
-    import pandas as pd
+def _not_dates(column, date_format: str) -> list[str]:
+    """Up to three present values that scoring would refuse as no date (`formats.parse_date`)."""
+    bad = []
+    for value in column.dropna().astype(str).unique():
+        try:
+            parse_date(value, date_format)
+        except ValueError:
+            bad.append(value)
+            if len(bad) == 3:
+                break
+    return bad
 
-    return pd.to_numeric(series, errors="coerce").isna().to_numpy()
+
+def _numbers(column, spec: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
+    """The column's values as scoring reads them (the feature's number format and missing
+    words, `formats.parse_number`), and up to three present values it would refuse."""
+    words = set(spec.get("missing_words") or ())
+    read: dict[str, float] = {}
+    bad: list[str] = []
+    for value in column.dropna().astype(str).unique():
+        try:
+            read[value] = parse_number(value, spec.get("format"))
+        except ValueError:
+            if value.strip().casefold() in words:
+                read[value] = np.nan
+            elif len(bad) < 3:
+                bad.append(value)
+    if bad:
+        return np.empty(0), bad
+    present = column.notna().to_numpy()
+    values = np.full(len(column), np.nan)
+    values[present] = [read[v] for v in column[present].astype(str)]
+    return values, []
 
 
 def row_hashes(frame) -> np.ndarray:

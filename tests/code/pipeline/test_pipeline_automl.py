@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from amlstack.errors import DataError
 from amlstack.pipeline import stages
 from amlstack.pipeline.bootstrap import add_artifact
 from amlstack.pipeline.registry import Registry
@@ -43,3 +44,57 @@ def test_appended_rows_retrain_and_gate_against_a_hand_trained_champion(
     production = registry.tagged("production")["version"]
     promoted = record["decision"]["decision"] == "promote"
     assert (production != entry["version"]) == promoted
+
+
+def _formatted_rows(n: int, seed: int) -> pd.DataFrame:
+    """Columns as exports write them: dates (some missing), amounts, times of day, a word."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    day = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+    amount = rng.integers(10, 5000, n)
+    hour = rng.integers(6, 23, n)
+    late = (hour > 17) & (rng.random(n) < 0.8) | (rng.random(n) < 0.15)
+    frame = pd.DataFrame(
+        {
+            "booked": [d.strftime("%d/%m/%Y") for d in day],
+            "price": [f"${a:,}" for a in amount],
+            "departs": [
+                f"{h:02d}:{m:02d}" for h, m in zip(hour, rng.integers(0, 60, n), strict=True)
+            ],
+            "y": np.where(late, "late", "on time"),
+        }
+    )
+    frame.loc[rng.random(n) < 0.05, "booked"] = ""
+    frame.loc[rng.random(n) < 0.03, "price"] = "n/a"
+    frame.loc[rng.random(n) < 0.03, "departs"] = "cancelled"
+    return frame
+
+
+@pytest.mark.slow
+def test_dates_amounts_and_times_run_through_every_stage(tmp_path):
+    """Evaluation and the gate read new rows as `amlstack predict` does (they crashed on a
+    missing date, and validation refused `$1,234` as not a number)."""
+    first, more = tmp_path / "first.csv", tmp_path / "more.csv"
+    _formatted_rows(900, 1).to_csv(first, index=False)
+    pd.concat([_formatted_rows(900, 1), _formatted_rows(600, 2)]).to_csv(more, index=False)
+
+    def run(data):
+        config = stages.RunConfig(
+            data=str(data), runs=str(tmp_path / "runs"), registry=str(tmp_path / "registry"),
+            artifacts=str(tmp_path / "artifacts"), time_budget=0, max_iter=3, seed=3,
+            extra={"learners": "lgbm,lr"},
+        )  # fmt: skip
+        return stages.run_pipeline(stages.create_run(config))
+
+    assert run(first)["decision"]["decision"] == "promote"
+    record = run(more)
+    assert record["status"] == "done", record
+    assert any("champion" in r for r in record["decision"]["reasons"])
+    junk = _formatted_rows(400, 3)
+    junk.loc[7, "booked"] = "31/02/2022"
+    junk.to_csv(tmp_path / "junk.csv", index=False)
+    with pytest.raises(
+        DataError, match=r"column 'booked' changed type: expected dates, found '31/02/2022'"
+    ):
+        run(tmp_path / "junk.csv")
