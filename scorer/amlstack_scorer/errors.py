@@ -58,6 +58,16 @@ class MethodNotAllowed(ScorerError):
         self.allowed = allowed
 
 
+class RequestTimeout(ScorerError):
+    status = 408
+    code = "request_timeout"
+
+
+class ReadTimedOut(TimeoutError):
+    """Raised by the client socket (`server.ReadDeadline`) when the request's body has not
+    arrived within the read deadline: the route answers `RequestTimeout`."""
+
+
 class PayloadTooLarge(ScorerError):
     status = 413
     code = "payload_too_large"

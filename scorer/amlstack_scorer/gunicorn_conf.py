@@ -73,7 +73,9 @@ if _settings.auth_enabled and _settings.generate_keys and not _settings.primary_
     generate_key_file(_settings.key_file)
 
 # JSON protocol errors and no `Server: gunicorn`, set in the master so every worker inherits them.
-server.install()
+# A request must arrive (head and body) within the request deadline, or half the worker timeout
+# when there is none, so a slow client cannot hold a sync worker until it is killed.
+server.install(_settings.request_deadline_s or _settings.timeout_s / 2)
 
 wsgi_app = "amlstack_scorer.wsgi:app"
 bind = [f"{_settings.host}:{_settings.port}"]

@@ -30,6 +30,8 @@ from amlstack_scorer.errors import (
     MethodNotAllowed,
     ModelFailure,
     PayloadTooLarge,
+    ReadTimedOut,
+    RequestTimeout,
     ScorerError,
 )
 
@@ -187,6 +189,8 @@ def _read(stream, size: int) -> bytes:
     chunked body and NoMoreData (an OSError) for one cut short: the client's fault, 400."""
     try:
         return stream.read(size)
+    except ReadTimedOut as exc:
+        raise RequestTimeout(str(exc)) from None
     except (OSError, *_PARSE_ERRORS) as exc:
         raise BadRequest(f"malformed request body: {exc}") from None
 

@@ -33,6 +33,7 @@ CSV = c.CSV_MIMETYPE
 ERROR_CODES = {
     "400": "Malformed JSON, or a CSV body that is not UTF-8 CSV text (the error names the line)",
     "401": "Missing or wrong key",
+    "408": "The request's head or body did not arrive within the scorer's deadline",
     "413": "Body larger than the limit",
     "415": "Content-Type is neither application/json nor text/csv",
     "404": "The artifact has no training profile",
@@ -294,7 +295,7 @@ def _explanations(model: Model) -> dict[str, Any]:
 # The values ?explain= takes (explain.QUERY_VALUES): a boolean in the document would promise
 # that only true/false work, and refusing 1/yes would break clients.
 EXPLAIN_VALUES = list(explain.QUERY_VALUES)
-SCORE_ERRORS = ("400", "401", "413", "415", "422", "500", "503")
+SCORE_ERRORS = ("400", "401", "408", "413", "415", "422", "500", "503")
 PROFILE_ERRORS = ("401", "404", "503")
 
 
@@ -487,7 +488,7 @@ def v2_paths(model: Model, version: int, ref: str) -> dict[str, Any]:
                 "200": body("V2InferResponse", "Probabilities and labels"),
                 **{
                     code: {**error, "description": ERROR_CODES[code]}
-                    for code in ("400", "401", "413", "415", "422", "500")
+                    for code in ("400", "401", "408", "413", "415", "422", "500")
                 },
                 **missing,
             },

@@ -181,3 +181,18 @@ def test_an_iso_date_or_a_date_time_is_read_in_a_day_first_column_and_junk_is_re
     message = r"data row 3, column 'called': '32/01/2021' is not a date \(written like '31/01/2024'"
     with pytest.raises(TableError, match=message):
         encode_text_columns(features, {"called": ["31/01/2021", "", "32/01/2021"]})
+
+
+@pytest.mark.parametrize("cell", ["", " "], ids=["empty", "blank"])
+def test_one_row_whose_number_is_missing_is_read_as_missing(cell):
+    """A lone empty cell read as the JSON list `[ ]`: no number at all, not one missing one."""
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import encode_text_columns, parse_numbers, read_text
+
+    feat = Feature.from_spec(FeatureSpec(name="age", kind="numeric", nullable=True))
+    job = Feature.from_spec(FeatureSpec(name="job", kind="categorical", categories=["admin"]))
+    assert np.isnan(parse_numbers([cell], feat)).all()
+    columns, rows, _ = read_text(f"age,job\n{cell},admin\n", [feat, job])
+    assert rows == 1
+    assert np.isnan(encode_text_columns([feat, job], columns).matrix[0, 0])

@@ -299,9 +299,11 @@ def _plain_numbers(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     if raw.count(b",") != len(starts):  # a cell holds a comma itself (another delimiter)
         return None
     try:
-        return np.array(_float_list(b"[" + raw[:-1] + b"]"), dtype=np.float64)
+        numbers = _float_list(b"[" + raw[:-1] + b"]")
     except msgspec.DecodeError:
         return None  # a missing marker or another number format: read cell by cell
+    # one empty cell alone reads as [ ], no number at all: read cell by cell
+    return np.array(numbers, dtype=np.float64) if len(numbers) == len(starts) else None
 
 
 def _read_quoted(text: str, features: Sequence[Feature], delimiter: str):
@@ -389,7 +391,9 @@ def parse_numbers(cells: list[str | None], feature: Feature, first_row: int = 1)
         try:  # plain numbers (the common case): one C-level parse of the whole column
             joined = ",".join(cells)
             if joined.count(",") == len(cells) - 1:  # no cell holds a comma itself
-                return np.array(_float_list("[" + joined + "]"), dtype=np.float64)
+                numbers = _float_list("[" + joined + "]")
+                if len(numbers) == len(cells):  # one empty cell alone reads as []
+                    return np.array(numbers, dtype=np.float64)
         except (msgspec.DecodeError, TypeError):
             pass
     table: dict[str | None, float] = {}

@@ -260,3 +260,40 @@ def test_serve_runs_gunicorn_with_the_config_module_of_the_installed_package(
     spec = importlib.util.find_spec(CONF.removeprefix("python:"))
     package = Path(importlib.util.find_spec("amlstack_scorer").origin).parent
     assert Path(spec.origin).parent == package
+
+
+def _answer(sock: socket.socket) -> bytes:
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    return answer
+
+
+def test_slow_and_stalled_clients_get_408_and_free_their_workers(scorer_artifact, tmp_path, sample):
+    """Two clients that never finish their request (a head, a body) hold both workers only
+    until the read deadline, rather than until gunicorn kills the workers (a 500)."""
+    proc, url = start(scorer_artifact, tmp_path, AMLSTACK_REQUEST_DEADLINE_S="1")
+    port = int(url.rsplit(":", 1)[1])
+    body = json.dumps({"data": sample[:1]}).encode()
+    head = (
+        f"POST {c.SCORING_ROUTE} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {PRIMARY}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=20) as slow_head,
+            socket.create_connection(("127.0.0.1", port), timeout=20) as slow_body,
+        ):
+            slow_head.sendall(head[:20])
+            slow_body.sendall(head + body[:10])
+            answers = [_answer(slow_head), _answer(slow_body)]
+        assert answers[0].startswith(b"HTTP/1.1 408"), answers[0][:200]
+        assert answers[1].startswith(b"HTTP/1.1 408"), answers[1][:200]
+        assert b'"request_timeout"' in answers[1]
+        resp = requests.post(url + c.SCORING_ROUTE, data=body, headers=AUTH, timeout=10)
+        assert resp.status_code == 200
+    finally:
+        stop(proc)
+    log = next(tmp_path.glob("gunicorn-*.log")).read_text()
+    assert "WORKER TIMEOUT" not in log and "Traceback" not in log
