@@ -479,7 +479,8 @@ def v2_paths(model: Model, version: int, ref: str) -> dict[str, Any]:
             "tags": [V2_TAG],
             "operationId": op,
             "description": "Score the batch: one input per feature (BYTES for a categorical "
-            "feature, a numeric datatype otherwise), shape [N] or [N, 1]; answers "
+            "feature or a date as ISO 8601 text, a numeric datatype otherwise; null for a missing "
+            "value), shape [N] or [N, 1]; answers "
             "`probabilities` (FP32 [N, classes]) and `label` (BYTES [N]). Triton's binary "
             "tensor extension is also accepted (Inference-Header-Content-Length).",
             "security": [{"Bearer": []}],

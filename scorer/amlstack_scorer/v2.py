@@ -1,9 +1,11 @@
 """The Open Inference Protocol (KServe V2, as Triton speaks it over HTTP): documents and tensors.
 
 The model takes one input tensor per feature, named after the feature, shape ``[-1]`` (or
-``[-1, 1]``): ``BYTES`` for a categorical feature, ``INT64`` or ``FP32`` for a numeric one (any
-numeric datatype is accepted). It answers ``probabilities`` (``FP32`` ``[N, classes]``, columns
-in the order of the metadata's ``classes`` parameter) and ``label`` (``BYTES`` ``[N]``).
+``[-1, 1]``): ``BYTES`` for a categorical or a date feature (a date as ISO 8601 text), ``INT64``
+or ``FP32`` for a numeric one (any numeric datatype is accepted). A missing value is JSON
+``null`` (or NaN in a binary float tensor): the model imputes it, as /score does for ``null``.
+It answers ``probabilities`` (``FP32`` ``[N, classes]``, columns in the order of the metadata's
+``classes`` parameter) and ``label`` (``BYTES`` ``[N]``).
 
 Tensor data comes as JSON (flat or nested, row-major) or, per input, as Triton's binary
 extension: the body is the JSON header (``Inference-Header-Content-Length`` bytes) followed by
@@ -60,8 +62,8 @@ _encode = msgspec.json.Encoder().encode
 
 def input_datatype(model: Model, index: int) -> str:
     feature = model.features[index]
-    if feature.kind == "categorical":
-        return "BYTES"
+    if feature.kind != "numeric":
+        return "BYTES"  # a category, or a date as ISO 8601 text
     return "INT64" if feature.dtype == "int" else "FP32"
 
 
@@ -104,6 +106,8 @@ def decode(body: bytes, header_length: str | None, model: Model, max_batch: int)
         raise BadRequest(f"not an inference request: {exc}") from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("body is JSON nested too deep") from None
     by_name = {}
     offset = 0
     for tensor in request.inputs:
@@ -131,7 +135,10 @@ def decode(body: bytes, header_length: str | None, model: Model, max_batch: int)
     rows = None
     for index, name in enumerate(model.feature_names):
         tensor, blob = by_name[name]
-        values = _values(tensor, blob, model, index)
+        try:
+            values = _values(tensor, blob, model, index)
+        except RecursionError:
+            raise BadRequest(f"input {name!r}: data nested too deep") from None
         if rows is None:
             rows = len(values)
         elif len(values) != rows:
@@ -165,11 +172,10 @@ def _values(tensor: Tensor, blob: bytes | None, model: Model, index: int) -> lis
     if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)) or shape[0] < 0:
         raise BadRequest(f"input {name!r}: shape {shape} is not [rows] or [rows, 1]")
     count = shape[0]
-    categorical = model.features[index].kind == "categorical"
+    kind = model.features[index].kind
+    categorical = kind != "numeric"
     if categorical and tensor.datatype != "BYTES":
-        raise BadRequest(
-            f"input {name!r}: a categorical feature takes BYTES, not {tensor.datatype}"
-        )
+        raise BadRequest(f"input {name!r}: a {kind} feature takes BYTES, not {tensor.datatype}")
     if not categorical and tensor.datatype not in NUMERIC:
         raise BadRequest(f"input {name!r}: a numeric feature takes INT64/FP32/FP64, not "
                          f"{tensor.datatype}")  # fmt: skip
@@ -182,16 +188,19 @@ def _values(tensor: Tensor, blob: bytes | None, model: Model, index: int) -> lis
     if len(values) != count:
         raise BadRequest(f"input {name!r}: shape {shape} needs {count} values, got {len(values)}")
     if categorical:
-        if not all(isinstance(v, str) for v in values):
-            raise BadRequest(f"input {name!r}: BYTES data must be strings")
+        if not all(v is None or isinstance(v, str) for v in values):
+            raise BadRequest(f"input {name!r}: BYTES data must be strings (or null: missing)")
         return values
-    numeric = (isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-    if tensor.datatype != "BOOL" and not all(numeric):
-        raise BadRequest(f"input {name!r}: {tensor.datatype} data must be numbers")
-    numbers = [float(v) for v in values]
-    if not all(math.isfinite(v) for v in numbers):
+    kinds = (bool, int, float) if tensor.datatype == "BOOL" else (int, float)
+    if not all(v is None or (isinstance(v, kinds) and (bool in kinds or not isinstance(v, bool)))
+               for v in values):  # fmt: skip
+        raise BadRequest(
+            f"input {name!r}: {tensor.datatype} data must be numbers (or null: missing)"
+        )
+    numbers = [math.nan if v is None else float(v) for v in values]
+    if any(math.isinf(v) for v in numbers):
         raise InvalidInput("value is not a finite number", field=name)
-    return numbers
+    return numbers  # NaN: missing, imputed by the model
 
 
 def _flatten(data: Any, name: str) -> list[Any]:

@@ -6,6 +6,8 @@ wire format is the client's, not ours; the probabilities must equal /score's for
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from scorer_support import PRIMARY
@@ -68,7 +70,7 @@ def test_metadata_health_and_errors(client, model):
     assert [i["name"] for i in meta["inputs"]] == model.feature_names
     kinds = {i["name"]: i["datatype"] for i in meta["inputs"]}
     for feature in model.features:
-        assert (kinds[feature.name] == "BYTES") == (feature.kind == "categorical")
+        assert (kinds[feature.name] == "BYTES") == (feature.kind != "numeric")
     assert client.get("/v2/health/live").get_json() == {"live": True}
     assert client.get("/v2/health/ready").status_code == 200
     assert client.get(f"/v2/models/{model.name}/versions/{model.version}/ready").status_code == 200
@@ -91,3 +93,84 @@ def test_a_wrong_method_says_which_are_allowed(client, model):
         assert resp.headers["Allow"] == f"{allowed}, OPTIONS"
         assert set(resp.get_json()) == {"error"}
     assert client.delete("/score").headers["Allow"] == "POST, OPTIONS"
+
+
+def _tensor_body(model, records, **override) -> dict:
+    inputs = []
+    for feature in model.features:
+        numeric = feature.kind == "numeric"
+        inputs.append(
+            {
+                "name": feature.name,
+                "shape": [len(records)],
+                "datatype": "FP32" if numeric else "BYTES",
+                "data": [r[feature.name] for r in records],
+            }
+        )
+    for tensor in inputs:
+        tensor.update(override.get(tensor["name"], {}))
+    return {"inputs": inputs}
+
+
+def test_null_is_a_missing_value_as_on_score(client, model, sample):
+    records = [dict(r) for r in sample[:2]]
+    numeric = next(f.name for f in model.features if f.kind == "numeric")
+    categorical = next(f.name for f in model.features if f.kind == "categorical")
+    records[0][numeric] = None
+    records[1][categorical] = None
+    path = f"/v2/models/{model.name}/infer"
+    answer = client.post(path, json=_tensor_body(model, records), headers=AUTH)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    scored = client.post("/score", json={"data": records}, headers=AUTH).get_json()
+    keys = [str(c) for c in model.classes]
+    expected = [p[k] for p in scored["probabilities"] for k in keys]
+    got = next(o for o in answer.get_json()["outputs"] if o["name"] == "probabilities")
+    np.testing.assert_allclose(got["data"], expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("override", "status", "message"),
+    [
+        ({"datatype": "BOOL", "data": ["abc", 1]}, 400, "BOOL data must be numbers"),
+        ({"datatype": "BOOL", "data": [{"a": 1}, 1]}, 400, "BOOL data must be numbers"),
+        ({"data": ["1e5", 1]}, 400, "FP32 data must be numbers"),
+    ],
+    ids=["bool-text", "bool-object", "number-as-text"],
+)
+def test_bad_tensor_data_is_a_400_naming_the_input(
+    client, model, sample, override, status, message
+):
+    numeric = next(f.name for f in model.features if f.kind == "numeric")
+    body = _tensor_body(model, sample[:2], **{numeric: override})
+    answer = client.post(f"/v2/models/{model.name}/infer", json=body, headers=AUTH)
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    assert repr(numeric) in answer.get_json()["error"] and message in answer.get_json()["error"]
+
+
+def test_deeply_nested_json_is_a_400(client, model):
+    deep = "[" * 5000 + "]" * 5000
+    body = '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": ' + deep + "}]}"
+    answer = client.post(
+        f"/v2/models/{model.name}/infer", data=body, headers=AUTH, content_type="application/json"
+    )
+    assert answer.status_code == 400 and "nested too deep" in answer.get_json()["error"]
+
+
+def test_a_date_feature_is_bytes_text_and_null_is_missing():
+    from types import SimpleNamespace
+
+    from amlstack.artifact.encoding import Encoder, Feature, NotADate
+    from amlstack.artifact.formats import date_days
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack_scorer import v2
+
+    features = [Feature.from_spec(FeatureSpec(name="called", kind="date", dtype="date"))]
+    model = SimpleNamespace(features=features, feature_names=["called"])
+    assert v2.input_datatype(model, 0) == "BYTES"
+    body = {"inputs": [{"name": "called", "shape": [2], "datatype": "BYTES",
+                        "data": ["2021-01-31", None]}]}  # fmt: skip
+    request = v2.decode(json.dumps(body).encode(), None, model, max_batch=10)
+    matrix = Encoder(features).rows(list(zip(*request.columns, strict=True))).matrix
+    assert matrix[0, 0] == date_days("2021-01-31", "ISO8601") and np.isnan(matrix[1, 0])
+    with pytest.raises(NotADate):
+        Encoder(features).rows([["31/02/2021"]])
