@@ -92,27 +92,32 @@ class Explainer:
         return out
 
 
-_TRUE = ("true", "1", "yes")
-# What ?explain= takes (the documents list exactly these); anything else is a 422.
-QUERY_VALUES = {"true": True, "True": True, "1": True, "yes": True,
-                "false": False, "False": False, "0": False, "no": False}  # fmt: skip
+# What ?explain= and GlobalParameters.explain take, in any case (the documents list these: a
+# case-only variant in an enum breaks client generators); anything else is a 422.
+QUERY_VALUES = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def requested(query_string: str, global_parameters: Mapping[str, Any] | None) -> bool:
-    """``?explain=true``, or ``"GlobalParameters": {"explain": true}`` (AutoML v2 payloads)."""
+    """``?explain=true``, or ``"GlobalParameters": {"explain": true}`` (AutoML v2 payloads);
+    a value of neither kind is a 422 naming where it was sent."""
     if query_string and "explain" in query_string:
         values = parse_qs(query_string, keep_blank_values=True).get("explain", [])
-        if values:
-            wanted = QUERY_VALUES.get(values[-1])
-            if wanted is None:
-                raise InvalidInput(
-                    f"explain must be one of {', '.join(QUERY_VALUES)}; got {values[-1]!r}",
-                    field="explain",
-                )
-            if wanted:
-                return True
-    flag = (global_parameters or {}).get("explain")
-    return flag is True or (isinstance(flag, str) and flag.lower() in _TRUE)
+        if values and _flag(values[-1], "explain"):
+            return True
+    params = global_parameters or {}
+    return "explain" in params and _flag(params["explain"], "GlobalParameters.explain")
+
+
+def _flag(value: Any, field: str) -> bool:
+    if value is None or isinstance(value, bool):  # null: as if not sent
+        return bool(value)
+    wanted = QUERY_VALUES.get(value.strip().lower()) if isinstance(value, str) else None
+    if wanted is None:
+        raise InvalidInput(
+            f"explain must be one of {', '.join(QUERY_VALUES)} (any case); got {value!r}",
+            field=field,
+        )
+    return wanted
 
 
 def explained_classes(n_classes: int, predicted: Sequence[int]) -> list[int]:

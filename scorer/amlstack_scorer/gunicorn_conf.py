@@ -116,6 +116,9 @@ logger_class = JsonLogger
 accesslog = None
 errorlog = "-"
 loglevel = _settings.log_level.lower()
+# The app alone decides whom to believe about the scheme (AMLSTACK_TRUSTED_PROXIES, routes.py):
+# gunicorn's own default trusts X-Forwarded-Proto from 127.0.0.1, i.e. any local client.
+forwarded_allow_ips = ""
 # The request line and headers are bounded; the body limit is the app's (AMLSTACK_MAX_BODY_BYTES).
 limit_request_line = 8190
 limit_request_fields = 100

@@ -14,12 +14,15 @@ number float32 can hold.
 from __future__ import annotations
 
 import copy
+import csv
+import io
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from amlstack.artifact.encoding import FLOAT32_MAX, Feature
+from amlstack.artifact.formats import show_time
 from amlstack.artifact.reader import Model
 from amlstack_scorer import contract as c
 from amlstack_scorer import explain
@@ -311,16 +314,32 @@ CSV_HELP = (
 
 
 def csv_example(model: Model, record: dict[str, Any], answer: dict[str, Any] | None) -> tuple:
-    """The CSV request (header + the example record) and, with ``answer``, its CSV answer."""
-    names = model.feature_names
-    request = ",".join(names) + "\n" + ",".join(str(record[n]) for n in names) + "\n"
+    """The CSV request (header + the example record, each cell written as training saw its
+    column: a decimal comma, and then semicolons; a time of day) and, with ``answer``, its CSV
+    answer, in the request's delimiter."""
+    commas = any(f.number_format == "decimal_comma" for f in model.features)
+    delimiter = ";" if commas else ","
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(model.feature_names)
+    writer.writerow([_cell(f, record[f.name]) for f in model.features])
     if answer is None:
-        return request, None
+        return buffer.getvalue(), None
     keys = [str(k) for k in model.classes]
     probabilities = answer["probabilities"][0]
     row = [repr(float(probabilities[k])) for k in keys] + [str(answer["predictions"][0])]
     header = [f"probability_{k}" for k in keys] + ["predicted_label"]
-    return request, ",".join(header) + "\r\n" + ",".join(row) + "\r\n"
+    return buffer.getvalue(), delimiter.join(header) + "\r\n" + delimiter.join(row) + "\r\n"
+
+
+def _cell(feature: Feature, value: Any) -> str:
+    if value is None:
+        return ""
+    if feature.number_format == "decimal_comma":
+        return repr(float(value)).removesuffix(".0").replace(".", ",")
+    if feature.number_format == "time":
+        return show_time(float(value))
+    return str(value)
 
 
 def csv_headers(model: Model, version: int) -> dict[str, Any]:

@@ -77,12 +77,24 @@ def test_explanations_are_asked_for_by_query_or_global_parameters(query, params,
     assert requested(query, params) is wanted
 
 
-@pytest.mark.parametrize("query", ["explain=2.5", "explain=", "explain=maybe", "explain=TRUE"])
+@pytest.mark.parametrize("query", ["explain=2.5", "explain=", "explain=maybe", "explain=truee"])
 def test_an_explain_value_the_documents_do_not_list_is_refused(query):
     """The documents list the values ?explain= takes; anything else is a 422 naming it."""
     with pytest.raises(InvalidInput, match="explain must be one of") as info:
         requested(query, None)
     assert info.value.field == "explain"
+
+
+@pytest.mark.parametrize("value", [1, "maybe", [True], {"a": 1}])
+def test_a_global_parameters_explain_it_cannot_read_is_refused_as_the_query_is(value):
+    with pytest.raises(InvalidInput, match="explain must be one of") as info:
+        requested("", {"explain": value})
+    assert info.value.field == "GlobalParameters.explain"
+
+
+@pytest.mark.parametrize("value", ["TRUE", "Yes", " true "])
+def test_explain_is_read_in_any_case(value):
+    assert requested(f"explain={value.strip()}", None) and requested("", {"explain": value})
 
 
 def test_binary_models_explain_the_positive_class_others_the_predicted_one():

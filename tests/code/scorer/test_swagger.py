@@ -221,3 +221,28 @@ def test_a_columns_number_format_is_stated_for_clients_that_read_cells(model, ve
     assert fields["duration"]["type"] == "number"  # JSON clients still send numbers
     assert fields["duration"]["x-missing-words"] == ["other"]  # the UI sends null for it
     assert [n for n, spec in fields.items() if "x-number-format" in spec] == ["duration"]
+
+
+def test_the_csv_example_is_written_as_training_read_each_column():
+    """A decimal-comma model's example had decimal points: the scorer refused its own example."""
+    from types import SimpleNamespace
+
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import encode_text_columns, read_text
+    from amlstack_scorer.swagger import csv_example
+
+    features = [
+        Feature.from_spec(
+            FeatureSpec(name="Betrag", kind="numeric", number_format="decimal_comma")
+        ),
+        Feature.from_spec(FeatureSpec(name="ab", kind="numeric", number_format="time")),
+        Feature.from_spec(FeatureSpec(name="Land", kind="categorical", categories=["CH; DE"])),
+    ]
+    model = SimpleNamespace(features=features, feature_names=[f.name for f in features])
+    record = {"Betrag": 2392.08, "ab": 7.5, "Land": "CH; DE"}
+    request, _ = csv_example(model, record, None)
+    assert request.splitlines()[1] == '2392,08;07:30;"CH; DE"'
+    columns, rows, delimiter = read_text(request, features)
+    matrix = encode_text_columns(features, columns).matrix
+    assert (rows, delimiter) == (1, ";") and matrix[0].tolist() == [np.float32(2392.08), 7.5, 0.0]
