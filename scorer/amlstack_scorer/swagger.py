@@ -192,7 +192,8 @@ def _schemas(
                     "code": {"type": "string"},
                     "message": {"type": "string"},
                     "field": {"type": "string", **nullable},
-                    "request_id": {"type": "string"},
+                    # null when the server refused the request before reading it whole
+                    "request_id": {"type": "string", **nullable},
                 },
             }
         },
