@@ -33,6 +33,7 @@ from amlstack_scorer.errors import (
     ReadTimedOut,
     RequestTimeout,
     ScorerError,
+    UnsupportedMediaType,
 )
 
 if TYPE_CHECKING:
@@ -155,6 +156,11 @@ class RawEndpoint:
 
     def read_body(self, environ: dict) -> bytes:
         """The body, checked against the size limit before (Content-Length) or while reading."""
+        coding = environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        if coding not in ("", "identity"):
+            raise UnsupportedMediaType(
+                f"Content-Encoding {coding!r} is not accepted: send the body uncompressed"
+            )
         limit = self.max_body
         stream = environ["wsgi.input"]
         raw_length = environ.get("CONTENT_LENGTH")

@@ -136,6 +136,9 @@ def _schemas(
     record: dict[str, Any] = {"type": "object"}
     if not all(optional.values()):  # JSON Schema draft 4: "required" may not be empty
         record["required"] = [name for name, ok in optional.items() if not ok]
+    else:  # a record with none of the fields (or only nulls) is refused, not guessed at
+        record["minProperties"] = 1
+        record["description"] = "At least one of the fields, not null."
     record["properties"] = {
         f.name: _field(f, version, record_example[f.name], optional[f.name]) for f in model.features
     }

@@ -87,7 +87,7 @@ class Schema:
         except msgspec.ValidationError as exc:
             raise _invalid(str(exc)) from None
         except msgspec.DecodeError as exc:
-            raise MalformedJSON(f"body is not valid JSON: {exc}") from None
+            raise MalformedJSON(f"body is not valid JSON: {exc}{_encoding_hint(body)}") from None
         except RecursionError:
             raise MalformedJSON(
                 f"JSON nested {nesting_depth(body)} levels deep; the decoder's limit is "
@@ -98,10 +98,24 @@ class Schema:
         """Encode records with the artifact's encoder; 422 for a value it cannot read (a number
         float32 cannot hold, a date field's text that is no date)."""
         try:
-            return self._encoder.rows(list(map(msgspec.structs.astuple, records)))
+            batch = self._encoder.rows(list(map(msgspec.structs.astuple, records)))
         except CellError as exc:
             field = f"{prefix}[{exc.row}].{exc.feature}"
             raise InvalidInput(exc.reason, field=field) from None
+        if len(batch.missing) == self._width:  # every field missing somewhere: maybe a row
+            self._refuse_empty_records(batch, prefix)
+        return batch
+
+    def _refuse_empty_records(self, batch: Encoded, prefix: str) -> None:
+        """422 for a record holding none of the model's fields (misspelt names, another
+        model's records, ``{}``): imputing every field would answer with a guess."""
+        empty = np.flatnonzero(np.isnan(batch.matrix).all(axis=1))
+        if len(empty):
+            shown = ", ".join(self.feature_names[:5]) + (", ..." if self._width > 5 else "")
+            raise InvalidInput(
+                f"the record holds none of the model's fields ({shown})",
+                field=f"{prefix}[{int(empty[0])}]",
+            )
 
 
 def _records(payload: Any) -> tuple[list[Any], str]:
@@ -205,6 +219,17 @@ def _record_type(model: Model) -> type:
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _encoding_hint(body: bytes) -> str:
+    """Why a body that is JSON in another encoding does not read (send UTF-8, no BOM)."""
+    if body.startswith(b"\xef\xbb\xbf"):
+        return " (it starts with a byte-order mark: send UTF-8 JSON without one)"
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
+        return " (it looks like UTF-16: send UTF-8 JSON)"
+    if body[:2] == b"\x1f\x8b":
+        return " (it is gzip-compressed: send it uncompressed)"
+    return ""
 
 
 def nesting_depth(body: bytes) -> int:

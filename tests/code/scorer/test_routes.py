@@ -363,3 +363,30 @@ def test_access_log_has_one_json_line_per_request(settings, model, auth, sample,
         2,
     )
     assert entry["latency_ms"] >= 0
+
+
+@pytest.mark.parametrize(
+    "record", [{}, {"AGE": 57, "Job": "technician"}], ids=["empty", "misspelt"]
+)
+def test_a_record_with_none_of_the_models_fields_is_refused(client, auth, sample, record):
+    """Every field imputed would answer with a guess: a 422 naming the record."""
+    resp = client.post(c.SCORING_ROUTE, json={"data": [sample[0], record]}, headers=auth)
+    assert resp.status_code == 422
+    error = resp.get_json()["error"]
+    assert error["field"] == "data[1]" and "none of the model's fields" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "says"),
+    [
+        (b"\xef\xbb\xbf{}", {}, 400, "byte-order mark"),
+        ('{"data": []}'.encode("utf-16"), {}, 400, "UTF-16"),
+        (b'{"data": []}', {"Content-Encoding": "gzip"}, 415, "Content-Encoding 'gzip'"),
+    ],
+    ids=["bom", "utf-16", "gzip"],
+)
+def test_a_body_in_another_encoding_is_named(client, auth, body, headers, status, says):
+    resp = client.post(
+        c.SCORING_ROUTE, data=body, headers={**auth, **headers}, content_type="application/json"
+    )
+    assert resp.status_code == status and says in resp.get_json()["error"]["message"]
