@@ -26,6 +26,7 @@ from amlstack.artifact.encoding import CellError, Encoded
 from amlstack.artifact.reader import Model
 from amlstack_scorer.errors import InvalidInput, MalformedJSON
 
+MAX_GLOBAL_KEYS = 100  # GlobalParameters' keys, at any depth
 _PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]*)`")
 
@@ -76,7 +77,13 @@ class Schema:
         if params is msgspec.UNSET:
             params = {}
         else:
-            decoded += 1 + _count_keys(params)
+            keys = _count_keys(params)
+            if keys > MAX_GLOBAL_KEYS:  # only explain is read: a large object is no request
+                raise InvalidInput(
+                    f"GlobalParameters holds {keys} keys; at most {MAX_GLOBAL_KEYS} are read",
+                    field="GlobalParameters",
+                )
+            decoded += 1 + keys
         if batch.missing or _key_tokens(body) != decoded:
             _refuse_duplicate_keys(body)
         return batch, params

@@ -390,3 +390,11 @@ def test_a_body_in_another_encoding_is_named(client, auth, body, headers, status
         c.SCORING_ROUTE, data=body, headers={**auth, **headers}, content_type="application/json"
     )
     assert resp.status_code == status and says in resp.get_json()["error"]["message"]
+
+
+def test_a_global_parameters_object_too_large_to_be_parameters_is_a_422(client, auth, sample):
+    """A final answer: a retryable 503 after the worker spent seconds on it could never succeed."""
+    params = {f"p{i}": {"x": i} for i in range(200)}
+    body = {"data": sample[:1], "GlobalParameters": params}
+    resp = client.post(c.SCORING_ROUTE, json=body, headers=auth)
+    assert resp.status_code == 422 and resp.get_json()["error"]["field"] == "GlobalParameters"
