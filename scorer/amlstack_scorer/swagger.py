@@ -447,7 +447,7 @@ def v2_schemas(model: Model, version: int) -> dict[str, Any]:
             "properties": {
                 "id": {"type": "string"},
                 "parameters": {"type": "object"},
-                "inputs": {"type": "array", "items": tensor},
+                "inputs": {"type": "array", "items": tensor, "minItems": 1},
                 "outputs": {
                     "type": "array",
                     "items": {
@@ -497,6 +497,15 @@ def v2_paths(model: Model, version: int, ref: str) -> dict[str, Any]:
             spec["parameters"] = [param(p) for p in params]
         return {"get": spec}
 
+    # the binary extension's JSON header length: required with an application/octet-stream body
+    header_length: dict[str, Any] = {
+        "name": "Inference-Header-Content-Length",
+        "in": "header",
+        "required": False,
+        "description": "Bytes of JSON before the binary tensors (Triton's binary extension)",
+        **({"type": "integer"} if version == 2 else {"schema": {"type": "integer"}}),
+    }
+
     def infer(op: str, params) -> dict[str, Any]:
         spec: dict[str, Any] = {
             "tags": [V2_TAG],
@@ -507,7 +516,7 @@ def v2_paths(model: Model, version: int, ref: str) -> dict[str, Any]:
             "`probabilities` (FP32 [N, classes]) and `label` (BYTES [N]). Triton's binary "
             "tensor extension is also accepted (Inference-Header-Content-Length).",
             "security": [{"Bearer": []}],
-            "parameters": [param(p) for p in params],
+            "parameters": [*(param(p) for p in params), header_length],
             "responses": {
                 "200": body("V2InferResponse", "Probabilities and labels"),
                 **{
@@ -638,7 +647,10 @@ def openapi3(
         return {"content": {JSON: media}}
 
     csv_request, csv_answer = csv_example(model, record, answer)
-    csv_text: dict[str, Any] = {"schema": {"type": "string"}, "example": csv_request}
+    csv_text: dict[str, Any] = {
+        "schema": {"type": "string", "minLength": 1},
+        "example": csv_request,
+    }
     request_content = {**json_body("ServiceInput")["content"], CSV: csv_text}
     ok = {"description": "Labels and probabilities", **json_body("ServiceOutput", answer)}
     answer_csv: dict[str, Any] = {
