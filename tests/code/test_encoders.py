@@ -82,3 +82,15 @@ def test_both_encoders_refuse_a_date_that_is_no_date(copies):
         encode_columns(FEATURES, _columns(records))
     for caught in (by_rows, by_columns):
         assert (caught.value.row, caught.value.feature) == (len(records) - 1, "called")
+
+
+@pytest.mark.parametrize("copies", [1, 10], ids=["row-wise", "column-wise"])
+def test_a_json_string_is_read_as_a_csv_cell_is(copies):
+    """A marker (`"none"`, `" NA "`) is missing, blanks around a category are not part of it: as
+    `amlstack predict` and text/csv read the same cell (it was an unseen category)."""
+    records = [dict(r) for r in RECORDS[:1]] * copies
+    records = [{**r, "job": job} for r in records for job in ("none", " NA ", " admin. ", "x")]
+    batch = Encoder(FEATURES).records(records)
+    jobs = batch.matrix[:, 2].reshape(-1, 4)
+    assert np.isnan(jobs[:, :2]).all() and (jobs[:, 2] == 0.0).all() and (jobs[:, 3] == -1.0).all()
+    assert batch.unseen == {"job": copies}

@@ -196,3 +196,17 @@ def test_one_row_whose_number_is_missing_is_read_as_missing(cell):
     columns, rows, _ = read_text(f"age,job\n{cell},admin\n", [feat, job])
     assert rows == 1
     assert np.isnan(encode_text_columns([feat, job], columns).matrix[0, 0])
+
+
+def test_a_table_whose_first_model_column_is_categorical_is_read():
+    """The column arrives already encoded (`Codes`): its length was taken for the row count."""
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import encode_text_columns, read_text
+
+    job = Feature.from_spec(FeatureSpec(name="job", kind="categorical", categories=["a", "b"]))
+    age = Feature.from_spec(FeatureSpec(name="age", kind="numeric"))
+    columns, rows, _ = read_text("job,age\nb,41\nzz,7\n", [job, age])
+    batch = encode_text_columns([job, age], columns)
+    assert rows == 2 and batch.matrix.tolist() == [[1.0, 41.0], [-1.0, 7.0]]
+    assert batch.unseen == {"job": 1}

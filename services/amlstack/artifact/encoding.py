@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from amlstack.artifact.formats import parse_date
+from amlstack.artifact.formats import is_missing, parse_date
 from amlstack.artifact.names import UNSEEN_CODE
 from amlstack.artifact.schema import FeatureSpec
 
@@ -167,8 +167,9 @@ class Encoder:
             for i, name, codes, unseen_code in self._categorical:
                 code = codes.get(row[i])
                 if code is None:
-                    code = unseen_code
-                    unseen[name] = unseen.get(name, 0) + 1
+                    code = _second_look(row[i], codes, unseen_code)
+                    if code == unseen_code:
+                        unseen[name] = unseen.get(name, 0) + 1
                 row[i] = code
             for i, fmt in self._dates:
                 row[i] = _date(row[i], fmt, len(out), self.names[i])
@@ -181,12 +182,29 @@ class Encoder:
         for i, name, codes, unseen_code in self._categorical:
             seen = [codes.get(v) for v in columns[i]]
             if None in seen:
-                unseen[name] = seen.count(None)
-                seen = [unseen_code if c is None else c for c in seen]
+                seen = [
+                    _second_look(v, codes, unseen_code) if c is None else c
+                    for c, v in zip(seen, columns[i], strict=True)
+                ]
+                if unseen_code in seen:  # no category's code is the unseen one
+                    unseen[name] = seen.count(unseen_code)
             columns[i] = seen
         for i, fmt in self._dates:
             columns[i] = dates(columns[i], fmt, self.names[i])
         return columns
+
+
+def _second_look(value: Any, codes: Mapping[Any, float], unseen_code: float) -> float:
+    """The code of a value that is no category as sent, read as a CSV cell is: stripped of
+    blanks, and a missing-value marker (``"NA"``, ``"none"``) missing rather than unseen."""
+    if isinstance(value, str):
+        text = value.strip()
+        if is_missing(text):
+            return math.nan
+        code = codes.get(text)
+        if code is not None:
+            return code
+    return unseen_code
 
 
 def _date(value: Any, date_format: str, row: int, name: str) -> float:

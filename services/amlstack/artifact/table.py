@@ -421,6 +421,9 @@ class Codes:
     values: np.ndarray
     unseen: int
 
+    def __len__(self) -> int:
+        return len(self.values)
+
 
 def _category_cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feat: Feature) -> Codes:
     """A categorical column's codes straight from the bytes: each cell's first bytes read as
