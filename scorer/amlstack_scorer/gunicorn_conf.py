@@ -70,7 +70,13 @@ import amlstack_scorer.app  # noqa: E402, F401
 logs.configure(_settings.log_level)
 # Generate the key file once, in the master, before any worker looks for it.
 if _settings.auth_enabled and _settings.generate_keys and not _settings.primary_key:
-    generate_key_file(_settings.key_file)
+    try:
+        generate_key_file(_settings.key_file)
+    except OSError as _exc:
+        sys.exit(
+            f"amlstack scorer: AMLSTACK_KEY_FILE={_settings.key_file} (amlstack serve "
+            f"--key-file): cannot write the key file there ({_exc.strerror})"
+        )
 
 # JSON protocol errors and no `Server: gunicorn`, set in the master so every worker inherits them.
 # A request must arrive (head and body) within the request deadline, or half the worker timeout

@@ -38,6 +38,7 @@ def predict_csv(
     encoding = charset.file_encoding(source)  # as training reads a file
     delimiter = detect_delimiter(source, encoding)
     tmp = target.with_name(f".{target.name}.partial")
+    _check_writable(tmp, target)
     rows = 0
     unseen: Counter[str] = Counter()
     try:
@@ -74,6 +75,16 @@ def predict_csv(
             "(scored as an unknown category)"
         )
     return rows
+
+
+def _check_writable(tmp: Path, target: Path) -> None:
+    """A UserError naming --output when its folder is missing or not writable (before any row
+    is scored, not as a bug report after)."""
+    try:
+        tmp.open("w").close()
+    except OSError as exc:
+        raise UserError(f"--output {target}: cannot write there ({exc.strerror})") from None
+    tmp.unlink(missing_ok=True)
 
 
 def output_columns(model: Model) -> list[str]:

@@ -77,3 +77,14 @@ def test_a_delimiter_ending_every_row_scores_as_without_it(tiny_artifact, small_
     predict_csv(tiny_artifact, small_csv, plain_out)
     assert predict_csv(tiny_artifact, trailing, trailing_out) == len(lines) - 1
     assert trailing_out.read_text() == plain_out.read_text()
+
+
+def test_an_output_folder_that_does_not_exist_is_named_before_any_row_is_scored(
+    tiny_artifact, small_csv, tmp_path
+):
+    from amlstack.errors import UserError
+
+    target = tmp_path / "missing" / "scored.csv"
+    with pytest.raises(UserError, match=r"--output .*scored.csv: cannot write there"):
+        predict_csv(tiny_artifact, small_csv, target)
+    assert not target.parent.exists()

@@ -26,7 +26,27 @@ registry_app = typer.Typer(
 
 Runs = Annotated[Path, typer.Option(help="Folder of run records.")]
 RegistryDir = Annotated[Path, typer.Option("--registry", help="Registry folder.")]
-Name = Annotated[str, typer.Option(help="Model name.")]
+Name = Annotated[
+    str | None,
+    typer.Option(help="Model name (default: the one model the registry holds, else the data's "
+                 "or the artifact's name)."),
+]  # fmt: skip
+
+
+def _name(registry: Path, name: str | None, fallback: str) -> str:
+    """``--name``, else the one model ``registry`` holds, else ``fallback``."""
+    if name:
+        return name
+    from amlstack.pipeline.registry import INDEX
+
+    held = (
+        sorted(d.name for d in registry.iterdir() if (d / INDEX).is_file())
+        if registry.is_dir()
+        else []
+    )
+    if len(held) > 1:
+        raise UserError(f"--name: {registry} holds the models {', '.join(held)}: say which")
+    return held[0] if held else fallback
 
 
 @pipeline_app.command("run")
@@ -36,7 +56,7 @@ def run_command(
         str | None, typer.Option("--from", help="Resume an existing run from this stage.")
     ] = None,
     run_id: Annotated[str | None, typer.Option(help="Run to resume (default: the latest).")] = None,
-    name: Name = DEFAULT_NAME,
+    name: Name = None,
     target: Annotated[str, typer.Option(help="Label column.")] = "y",
     runs: Runs = Path("runs"),
     registry: RegistryDir = Path("registry"),
@@ -72,6 +92,9 @@ def run_command(
             raise UserError(f"--from must be one of drift, {', '.join(stages.STAGES)}")
         run = stages.open_run(runs, run_id)
     else:
+        from amlstack.training.train import default_name
+
+        name = _name(registry, name, default_name(data))
         # Absolute paths: a resumed run (from any folder) finds the same files.
         config = stages.RunConfig(
             data=str(data.resolve()), name=name, target=target, runs=str(runs.resolve()),
@@ -140,7 +163,7 @@ def stage_command(
     copy_artifacts: Annotated[
         bool, typer.Option(help="Store promoted artifacts inside the registry.")
     ] = False,
-    name: Name = DEFAULT_NAME,
+    name: Annotated[str, typer.Option(help="Model name.")] = DEFAULT_NAME,
     target: str = "y",
     trainer: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
@@ -263,14 +286,14 @@ def _registry(root: Path, name: str):
 
 
 @registry_app.command("list")
-def registry_list(registry: RegistryDir = Path("registry"), name: Name = DEFAULT_NAME) -> None:
+def registry_list(registry: RegistryDir = Path("registry"), name: Name = None) -> None:
     """Versions with their tags, AUC and the run that made them."""
     from rich.table import Table
 
     from amlstack.artifact.names import AUC
 
     table = Table("version", "tags", AUC, "parent", "run", "registered")
-    for entry in _registry(registry, name).versions():
+    for entry in _registry(registry, _name(registry, name, DEFAULT_NAME)).versions():
         auc = entry.get("metrics", {}).get(AUC, {}).get("value")
         table.add_row(
             entry["version"], ",".join(entry["tags"]), f"{auc:.4f}" if auc is not None else "-",
@@ -290,10 +313,14 @@ def registry_add(
     ] = None,
     promote: Annotated[bool, typer.Option(help="Tag it production.")] = False,
     registry: RegistryDir = Path("registry"),
-    name: Name = DEFAULT_NAME,
+    name: Name = None,
 ) -> None:
-    """Register an existing artifact (e.g. the first model, trained by hand)."""
+    """Register an existing artifact (e.g. the first model, trained by hand) under its own name
+    unless --name says otherwise."""
+    from amlstack.artifact.reader import Model
     from amlstack.pipeline.bootstrap import add_artifact
+
+    name = name or Model(artifact).name
 
     entry = add_artifact(_registry(registry, name), artifact, data)
     if promote:
@@ -307,9 +334,10 @@ def registry_show(
         str, typer.Argument(help="Version or tag (production, staging).")
     ] = "production",
     registry: RegistryDir = Path("registry"),
-    name: Name = DEFAULT_NAME,
+    name: Name = None,
 ) -> None:
     """One version's entry and lineage, as JSON."""
+    name = _name(registry, name, DEFAULT_NAME)
     print(json.dumps(_registry(registry, name).get(version), indent=2))
 
 
@@ -318,9 +346,10 @@ def registry_promote(
     version: str,
     tag: Annotated[str, typer.Option(help="staging or production.")] = "production",
     registry: RegistryDir = Path("registry"),
-    name: Name = DEFAULT_NAME,
+    name: Name = None,
 ) -> None:
     """Point a stage tag at a version (by hand, outside the gate: recorded as such)."""
+    name = _name(registry, name, DEFAULT_NAME)
     entry = _registry(registry, name).promote(version, tag, reason="manual promote")
     out.print(f"{name} {tag} -> {entry['version']}")
 
@@ -329,9 +358,10 @@ def registry_promote(
 def registry_rollback(
     tag: Annotated[str, typer.Option(help="staging or production.")] = "production",
     registry: RegistryDir = Path("registry"),
-    name: Name = DEFAULT_NAME,
+    name: Name = None,
 ) -> None:
     """Move a tag back to the version it pointed at before."""
+    name = _name(registry, name, DEFAULT_NAME)
     entry = _registry(registry, name).rollback(tag)
     out.print(f"{name} {tag} -> {entry['version']} (rolled back)")
 

@@ -343,6 +343,22 @@ def encode_frame(frame: pd.DataFrame, features: list[dict[str, Any]]) -> np.ndar
     return encode_columns(specs, encoded)
 
 
+MIN_CLASS_ROWS = 3  # one held out, and two left to split into search and validation rows
+
+
+def check_class_sizes(y: np.ndarray, classes: list[Any]) -> None:
+    """A DataError naming every class with fewer than `MIN_CLASS_ROWS` labelled rows."""
+    counts = np.bincount(y, minlength=len(classes))
+    rare = [f"{classes[i]!r} ({int(n)})" for i, n in enumerate(counts) if n < MIN_CLASS_ROWS]
+    if rare:
+        shown = ", ".join(rare[:10]) + (f" and {len(rare) - 10} more" if len(rare) > 10 else "")
+        raise DataError(
+            f"{len(rare)} class(es) with fewer than {MIN_CLASS_ROWS} labelled rows: {shown}; "
+            "every class needs one held-out row and two to train and validate on (drop those "
+            "rows or merge each class with another)"
+        )
+
+
 def split_holdout(
     y: np.ndarray, test_size: float, seed: int, classes: list[Any] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -139,6 +139,7 @@ def train(
         notice(decision.line())
     base = data_mod.encode_frame(dataset.frame, dataset.features)
     y = dataset.target
+    data_mod.check_class_sizes(y, dataset.classes)
     train_idx, test_idx = data_mod.split_holdout(y, config.test_size, config.seed, dataset.classes)
     raw, contexts, search_features = _add_contexts(base, y, train_idx, dataset, config)
     prep = fit_preparation(raw[train_idx], search_features)

@@ -315,3 +315,22 @@ def test_azure_training_runs_in_process_and_returns_the_artifact(tmp_path, first
     monkeypatch.setattr(automl, "train_on_azure", lambda *a, **k: None)  # a dry run
     with pytest.raises(ExternalError, match="dry run"):
         stages.automl_trainer(first_rows, tmp_path / "artifacts", cfg)
+
+
+def test_registry_commands_name_the_model_from_the_artifact_or_the_registry(tmp_path, bank):
+    from typer.testing import CliRunner
+
+    from amlstack.cli import build_app
+
+    churn = tiny_trainer.write_artifact(bank.head(600), "y", tmp_path / "a", "churn")
+    loans = tiny_trainer.write_artifact(bank.head(600), "y", tmp_path / "a", "loans")
+    app, runner, reg = build_app(), CliRunner(), ["--registry", str(tmp_path / "registry")]
+    added = runner.invoke(app, ["registry", "add", str(churn), *reg, "--promote"])
+    assert added.exit_code == 0 and "churn version 1 registered" in added.output
+    listed = runner.invoke(app, ["registry", "show", *reg])
+    assert listed.exit_code == 0 and json.loads(listed.output)["version"] == "1"
+    assert runner.invoke(app, ["registry", "add", str(loans), *reg]).exit_code == 0
+    both = runner.invoke(app, ["registry", "show", *reg])
+    assert both.exit_code != 0 and "holds the models churn, loans: say which" in str(
+        both.exception or both.output
+    )

@@ -473,3 +473,15 @@ def test_a_repeated_name_written_with_a_trailing_blank_says_so(tmp_path):
     path.write_text("kids,kids ,y\n1,2,no\n3,4,yes\n")
     with pytest.raises(DataError, match=r"\(written 'kids' and 'kids ': names differ by blanks"):
         load_dataset(path, "y")
+
+
+def test_every_class_too_rare_to_split_is_named_with_its_count_in_the_file():
+    from amlstack.training.data import check_class_sizes
+
+    classes = ["a", "b", "c", "d"]
+    y = np.array([0] * 10 + [1] * 2 + [2] * 1 + [3] * 3)
+    with pytest.raises(
+        DataError, match=r"^2 class\(es\) with fewer than 3 labelled rows: 'b' \(2\), 'c' \(1\);"
+    ):
+        check_class_sizes(y, classes)
+    check_class_sizes(np.array([0] * 3 + [1] * 3), ["a", "b"])
