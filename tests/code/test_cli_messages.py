@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 # The azure command group with its extra missing, the way a plain `pip install -e .` leaves it.
 MISSING_EXTRA = """
@@ -82,3 +84,22 @@ def test_a_bug_is_one_line_saying_so_with_the_traceback_in_a_log(tmp_path):
     logs = list(tmp_path.glob("amlstack-bug-*.log"))
     assert len(logs) == 1 and str(logs[0]) in lines[0]
     assert "Traceback" in logs[0].read_text() and "planted bug" in logs[0].read_text()
+
+
+def test_an_interrupt_stops_training_even_when_a_library_swallows_it(tmp_path, monkeypatch):
+    """scikit-learn's MLP catches KeyboardInterrupt, XGBoost turns it into its own error, and
+    CatBoost leaves its train_dir behind: Ctrl-C must still end the run, and leave no litter."""
+    import contextlib
+    import signal
+
+    from amlstack.commands.model import _interrupts
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(KeyboardInterrupt), _interrupts() as interrupted:
+        with contextlib.suppress(KeyboardInterrupt):  # swallowed, as scikit-learn's MLP does
+            os.kill(os.getpid(), signal.SIGINT)
+        assert interrupted.is_set()
+        (tmp_path / "catboost_1796575912.5").mkdir()
+        raise RuntimeError("XGBoostError: Check failed")  # what XGBoost raises instead
+    assert not list(tmp_path.glob("catboost_*"))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import signal
+import sys
+import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -125,11 +131,16 @@ def train(
         max_trees=max_trees,
         sign_key=sign_key,
     )
-    with _LiveProgress(config.time_budget) as show, warnings.catch_warnings():
+    with (
+        _interrupts() as interrupted,
+        _LiveProgress(config.time_budget) as show,
+        warnings.catch_warnings(),
+    ):
         # on a few dozen rows a fold is smaller than the MLP's batch; scikit-learn clips the
         # batch (what is wanted) and warns once per fit, burying the notices
         warnings.filterwarnings("ignore", message="Got `batch_size`", category=UserWarning)
-        result = run(config, on_progress=show, notice=show.notice)
+        warnings.filterwarnings("ignore", message="Training interrupted by user")
+        result = run(config, on_progress=show, notice=show.notice, stopped=interrupted.is_set)
     _print_leaderboard(result)
     console.print(result.path)
 
@@ -203,6 +214,45 @@ class _LiveProgress:
             f"({progress.learners_done}/{progress.learners_total})  trials {progress.trials}  "
             f"best {best} ({progress.best_learner or '—'})"
         )
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[threading.Event]:
+    """Ctrl-C during training: the event is set (so an interrupt a learner swallows still stops
+    the run before anything is written) and KeyboardInterrupt raised as usual; the train_dir
+    folders CatBoost leaves in the working folder when stopped mid-fit are removed."""
+    interrupted = threading.Event()
+
+    def handler(signum, frame):
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    def unraisable(info) -> None:  # raised inside a C callback (XGBoost's): not a traceback
+        if not issubclass(info.exc_type, KeyboardInterrupt):
+            hook(info)
+
+    cwd = Path.cwd()
+    before = set(cwd.glob("catboost_*"))
+    previous, hook = signal.signal(signal.SIGINT, handler), sys.unraisablehook
+    sys.unraisablehook = unraisable
+    try:
+        yield interrupted
+    except Exception:
+        if not interrupted.is_set():
+            raise
+        # a library turned the interrupt into its own error (XGBoost)
+        Console(stderr=True).print("[yellow]interrupted[/]: no model written")
+        raise KeyboardInterrupt from None
+    except KeyboardInterrupt:
+        # typer exits 130 on it without a word
+        Console(stderr=True).print("[yellow]interrupted[/]: no model written")
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = hook
+        for folder in set(cwd.glob("catboost_*")) - before:
+            if folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _print_leaderboard(result) -> None:

@@ -121,10 +121,13 @@ def train(
     config: TrainConfig,
     on_progress: Callable[[Progress], None] = lambda p: None,
     notice: Callable[[str], None] = lambda line: None,
+    stopped: Callable[[], bool] = lambda: False,
 ):
     """Run the whole training and write a new artifact version; returns where and how well.
 
     ``notice`` gets each column decision and each dropped ensemble member, once, as a line.
+    ``stopped`` is asked before anything is written: True raises KeyboardInterrupt (an
+    interrupt a learner swallowed, as scikit-learn's MLP does, still stops the run).
     """
     from amlstack.training import ensemble, evaluate, export, search, store
     from amlstack.training.preprocess import fit_preparation
@@ -261,6 +264,8 @@ def train(
             signing_key=config.sign_key,
         )  # fmt: skip
 
+    if stopped():
+        raise KeyboardInterrupt
     path = store.write_version(config.out, name, fill)
     return TrainResult(
         path=path,
