@@ -116,14 +116,14 @@ def score(
             raise UserError(f"--file {file}: no such file") from None
         except ValueError as exc:
             raise UserError(f"--file {file}: not valid JSON ({exc})") from None
-    else:
-        payload = {"data": SAMPLE_RECORDS}
-    body = json.dumps(payload)
-    data_out.write_text(body)
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
     target = _score_url(url)
+    if file is None:
+        payload = {"data": _served_example(target, headers)}
+    body = json.dumps(payload)
+    data_out.write_text(body)
     try:
         resp = requests.post(target, data=body, headers=headers, timeout=TIMEOUT_S)
     except requests.RequestException as exc:
@@ -132,6 +132,22 @@ def score(
         raise ExternalError(f"{target} answered {resp.status_code}: {_error_text(resp)}")
     typer.echo(json.dumps(resp.json(), indent=2))
     typer.echo(f"payload written to {data_out}", err=True)
+
+
+def _served_example(target: str, headers: dict[str, str]) -> list[dict]:
+    """The served model's own example record (its swagger.json), twice; the bank sample when
+    the endpoint documents none (another model would score it as all-missing)."""
+    import requests
+
+    swagger = target.rsplit("/", 1)[0] + "/swagger.json"
+    try:
+        doc = requests.get(swagger, headers=headers, timeout=TIMEOUT_S).json()
+        fields = doc["definitions"]["InputRecord"]["properties"]
+        record = {name: spec["example"] for name, spec in fields.items()}
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        typer.echo(f"no example record at {swagger}: sending the bank sample", err=True)
+        return SAMPLE_RECORDS
+    return [record, dict(record)]
 
 
 def _error_text(resp) -> str:

@@ -132,13 +132,16 @@ def test_metrics_merge_every_worker(server, sample):
 
 
 def test_score_command_against_the_server(server, tmp_path, capsys):
+    """It sends the served model's own example record (from its swagger.json), twice."""
     data_out = tmp_path / "data.json"
     with pytest.raises(SystemExit) as info:  # click's standalone mode always exits
         cli_main(["score", "--url", server, "--key", PRIMARY, "--data-out", str(data_out)])
     assert info.value.code in (0, None)
     answer = json.loads(capsys.readouterr().out)
     assert len(answer["predictions"]) == 2
-    assert len(json.loads(data_out.read_text())["data"]) == 2
+    fields = requests.get(server + "/swagger.json", timeout=10).json()["definitions"]
+    example = {name: spec["example"] for name, spec in fields["InputRecord"]["properties"].items()}
+    assert json.loads(data_out.read_text())["data"] == [example, example]
 
 
 def test_score_command_reports_a_wrong_key(server, tmp_path, capsys):
