@@ -74,6 +74,12 @@ def detect_delimiter(path: Path, encoding: str | None = None) -> str:
         raise DataError(f"{path}: the file is empty")
     if "\x00" in sample:
         raise DataError(f"{path}: not a CSV file (it holds binary data)")
+    first = sample.lstrip("\ufeff").split("\n", 1)[0].strip()
+    if first.lower().startswith("sep=") and len(first) == 5:
+        raise DataError(
+            f"{path}: line 1 is Excel's {first!r} hint, not a header: delete that line (Excel "
+            "hides it; other readers do not know it)"
+        )
     try:
         return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
     except csv.Error:

@@ -485,3 +485,12 @@ def test_every_class_too_rare_to_split_is_named_with_its_count_in_the_file():
     ):
         check_class_sizes(y, classes)
     check_class_sizes(np.array([0] * 3 + [1] * 3), ["a", "b"])
+
+
+def test_excels_separator_hint_line_is_named_rather_than_read_as_the_header(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text(
+        "sep=;\nage;y\n" + "".join(f"{i};{'yes' if i % 2 else 'no'}\n" for i in range(9))
+    )
+    with pytest.raises(DataError, match=r"line 1 is Excel's 'sep=;' hint, not a header"):
+        load_dataset(path, "y")
