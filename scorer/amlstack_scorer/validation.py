@@ -26,6 +26,7 @@ from amlstack.artifact.encoding import CellError, Encoded
 from amlstack.artifact.reader import Model
 from amlstack_scorer.errors import InvalidInput, MalformedJSON
 
+_NOT_JSON_NUMBER = re.compile(rb"[:\[,]\s*-?(NaN|Infinity)\b")
 MAX_GLOBAL_KEYS = 100  # GlobalParameters' keys, at any depth
 _PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]*)`")
@@ -236,6 +237,8 @@ def _encoding_hint(body: bytes) -> str:
         return " (it looks like UTF-16: send UTF-8 JSON)"
     if body[:2] == b"\x1f\x8b":
         return " (it is gzip-compressed: send it uncompressed)"
+    if _NOT_JSON_NUMBER.search(body):  # what json.dumps writes for a float NaN
+        return " (NaN and Infinity are not JSON: send null for a missing value)"
     return ""
 
 

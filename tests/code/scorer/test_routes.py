@@ -380,10 +380,11 @@ def test_a_record_with_none_of_the_models_fields_is_refused(client, auth, sample
     ("body", "headers", "status", "says"),
     [
         (b"\xef\xbb\xbf{}", {}, 400, "byte-order mark"),
+        (b'{"data": [{"age": NaN}]}', {}, 400, "send null for a missing value"),
         ('{"data": []}'.encode("utf-16"), {}, 400, "UTF-16"),
         (b'{"data": []}', {"Content-Encoding": "gzip"}, 415, "Content-Encoding 'gzip'"),
     ],
-    ids=["bom", "utf-16", "gzip"],
+    ids=["bom", "nan", "utf-16", "gzip"],
 )
 def test_a_body_in_another_encoding_is_named(client, auth, body, headers, status, says):
     resp = client.post(
