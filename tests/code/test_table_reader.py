@@ -167,17 +167,18 @@ def test_a_thousands_column_refuses_commas_that_group_no_thousands():
 
 def test_an_iso_date_or_a_date_time_is_read_in_a_day_first_column_and_junk_is_refused():
     from amlstack.artifact.encoding import Feature
-    from amlstack.artifact.formats import date_days
+    from amlstack.artifact.formats import parse_date
     from amlstack.artifact.schema import FeatureSpec
     from amlstack.artifact.table import TableError, encode_text_columns
 
-    assert date_days("2021-01-31", "%d/%m/%Y") == date_days("31/01/2021", "%d/%m/%Y")
-    assert date_days("31/01/2021 12:00", "%d/%m/%Y") == date_days("31/01/2021", "%d/%m/%Y") + 0.5
-    assert np.isnan(date_days("32/01/2021", "%d/%m/%Y"))
+    assert parse_date("2021-01-31", "%d/%m/%Y") == parse_date("31/01/2021", "%d/%m/%Y")
+    assert parse_date("31/01/2021 12:00", "%d/%m/%Y") == parse_date("31/01/2021", "%d/%m/%Y") + 0.5
+    with pytest.raises(ValueError):
+        parse_date("32/01/2021", "%d/%m/%Y")
     spec = FeatureSpec(name="called", kind="date", dtype="date", date_format="%d/%m/%Y")
     features = [Feature.from_spec(spec)]
     read = encode_text_columns(features, {"called": ["31/01/2021", " NA ", ""]}).matrix[:, 0]
-    assert read[0] == date_days("31/01/2021", "%d/%m/%Y") and np.isnan(read[1:]).all()
+    assert read[0] == parse_date("31/01/2021", "%d/%m/%Y") and np.isnan(read[1:]).all()
     message = r"data row 3, column 'called': '32/01/2021' is not a date \(written like '31/01/2024'"
     with pytest.raises(TableError, match=message):
         encode_text_columns(features, {"called": ["31/01/2021", "", "32/01/2021"]})

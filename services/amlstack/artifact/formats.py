@@ -1,8 +1,9 @@
 """How one cell's text becomes a value, identically in training, batch prediction and the scorer.
 
 Pure Python (the scorer has no pandas): the missing-value markers, numbers written with
-thousands separators, a percent sign or a decimal comma, and dates (days since 1970-01-01, the
-time of day as a fraction) in the format training detected for the column.
+thousands separators, a percent sign, a decimal comma, a currency sign or as a time of day
+(hours since midnight), and dates (days since 1970-01-01, the time of day as a fraction) in the
+format training detected for the column.
 """
 
 from __future__ import annotations
@@ -112,17 +113,10 @@ def _amount(text: str) -> float:
     return -value if negative else value
 
 
-def date_days(text: str | None, date_format: str) -> float:
-    """Days since 1970-01-01 (UTC for a value with a zone); NaN when missing or not a date."""
-    if text is None:
-        return math.nan
-    moment = _moment(text.strip(), date_format)
-    return math.nan if moment is None else _days(moment)
-
-
 def parse_date(text: str | None, date_format: str) -> float:
-    """`date_days` of a cell being scored: NaN when missing (None or a marker), ValueError when
-    present but no date, as a number cell that is no number is refused."""
+    """Days since 1970-01-01 (UTC for a value with a zone): NaN when missing (None or a
+    marker), ValueError when present but no date, as a number cell that is no number is
+    refused."""
     if is_missing(text):
         return math.nan
     moment = _moment(text.strip(), date_format)

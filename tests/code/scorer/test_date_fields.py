@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from amlstack.artifact.encoding import Encoder, Feature
-from amlstack.artifact.formats import date_days
+from amlstack.artifact.formats import parse_date
 from amlstack.artifact.schema import FeatureSpec
 from amlstack_scorer.errors import InvalidInput
 from amlstack_scorer.validation import Schema
@@ -39,7 +39,7 @@ def _body(*called) -> bytes:
 
 def test_dates_in_the_columns_format_or_iso_and_null_are_read(schema):
     batch, _ = schema.read(_body("31/01/2021", "2021-01-31", None))
-    day = date_days("31/01/2021", "%d/%m/%Y")
+    day = parse_date("31/01/2021", "%d/%m/%Y")
     assert batch.matrix[:2, 1].tolist() == [day, day]
     assert batch.missing == {"called": 1}
 

@@ -160,7 +160,7 @@ def test_a_date_feature_is_bytes_text_and_null_is_missing():
     from types import SimpleNamespace
 
     from amlstack.artifact.encoding import Encoder, Feature, NotADate
-    from amlstack.artifact.formats import date_days
+    from amlstack.artifact.formats import parse_date
     from amlstack.artifact.schema import FeatureSpec
     from amlstack_scorer import v2
 
@@ -171,6 +171,6 @@ def test_a_date_feature_is_bytes_text_and_null_is_missing():
                         "data": ["2021-01-31", None]}]}  # fmt: skip
     request = v2.decode(json.dumps(body).encode(), None, model, max_batch=10)
     matrix = Encoder(features).rows(list(zip(*request.columns, strict=True))).matrix
-    assert matrix[0, 0] == date_days("2021-01-31", "ISO8601") and np.isnan(matrix[1, 0])
+    assert matrix[0, 0] == parse_date("2021-01-31", "ISO8601") and np.isnan(matrix[1, 0])
     with pytest.raises(NotADate):
         Encoder(features).rows([["31/02/2021"]])
