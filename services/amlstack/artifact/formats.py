@@ -19,6 +19,7 @@ ISO = "ISO8601"
 # exports write it; one day above 12 makes it day first, as most of the world writes it.
 DATE_FORMATS = (
     ISO,
+    "%Y-%m",  # a year and month (2021-03): its first day
     "%m/%d/%Y",
     "%d/%m/%Y",
     "%d.%m.%Y",

@@ -44,7 +44,7 @@ FALSE_WORDS = frozenset({"no", "false", "n", "f"})
 _THOUSANDS = re.compile(f"^{THOUSANDS.pattern}$")
 _PERCENT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)\s*%$")
 _DOT_THOUSANDS = r"[+-]?[1-9]\d{0,2}(\.\d{3})+"  # 1.108, 12.345.678: in a decimal-comma file
-_DATE_LIKE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{4})")
+_DATE_LIKE = re.compile(r"^(\d{4}-\d{2}(-\d{2}|$)|\d{1,2}[/.]\d{1,2}[/.]\d{4})")
 
 
 @dataclass(frozen=True)

@@ -494,3 +494,13 @@ def test_excels_separator_hint_line_is_named_rather_than_read_as_the_header(tmp_
     )
     with pytest.raises(DataError, match=r"line 1 is Excel's 'sep=;' hint, not a header"):
         load_dataset(path, "y")
+
+
+def test_a_year_and_month_column_is_a_date(tmp_path):
+    month = [f"{2015 + i % 8}-{1 + i % 12:02d}" for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, month=month)
+    (spec,) = dataset.features
+    assert (spec["kind"], spec["date_format"]) == ("date", "%Y-%m")
+    from amlstack.artifact.formats import parse_date
+
+    assert parse_date("2021-03", "%Y-%m") == parse_date("2021-03-01", "%Y-%m")
