@@ -271,7 +271,8 @@ def test_cli_run_status_and_registry(tmp_path, first_rows):
     assert done.returncode == 0, done.stderr
     assert "decision: promote" in done.stdout
     assert "warning: target 'y' is empty in 3 rows" in done.stdout
-    assert (tmp_path / "artifacts" / "bankmarketing" / "1" / "MANIFEST.json").is_file()
+    # the model is named after its data file, as `amlstack train` names it
+    assert (tmp_path / "artifacts" / "first" / "1" / "MANIFEST.json").is_file()
     status = subprocess.run(
         [*base, "pipeline", "status", "--runs", "runs", "--json"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
