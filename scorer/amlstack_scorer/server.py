@@ -17,6 +17,7 @@ import contextlib
 import errno
 import socket
 import time
+from typing import NoReturn
 
 from gunicorn import util
 from gunicorn.http import wsgi
@@ -60,9 +61,8 @@ class ReadDeadline:
             self._expire()
         finally:
             self._sock.settimeout(None)
-        raise AssertionError("unreachable")  # _expire always raises
 
-    def _expire(self) -> None:
+    def _expire(self) -> NoReturn:
         message = f"the request did not arrive within {self._seconds:g} s"
         if self.head_read:
             raise errors.ReadTimedOut(message)
