@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from amlstack.artifact.formats import is_missing, show_time
+from amlstack.artifact.formats import is_missing, show_number
 from amlstack.artifact.formats import parse_number as parse_formatted
 
 _FIELD_PATH = re.compile(r"^(?:Inputs\.)?data\[(?P<row>\d+)\]\.(?P<field>.+)$")
@@ -62,11 +62,7 @@ class Field:
         return self._fmt(self.example) if isinstance(self.example, float) else str(self.example)
 
     def _fmt(self, value: float) -> str:
-        if self.number_format == "time":
-            return show_time(value)
-        text = f"{value:.10g}"  # 92.893, not 92.89299999999999
-        # shown as the column is written, so that what the form shows it also reads
-        return text.replace(".", ",") if self.number_format == "decimal_comma" else text
+        return show_number(value, self.number_format)
 
 
 _FRIENDLY = (

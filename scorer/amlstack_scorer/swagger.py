@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from amlstack.artifact.encoding import FLOAT32_MAX, Feature
-from amlstack.artifact.formats import show_time
+from amlstack.artifact.formats import show_number
 from amlstack.artifact.reader import Model
 from amlstack_scorer import contract as c
 from amlstack_scorer import explain
@@ -339,10 +339,8 @@ def csv_example(model: Model, record: dict[str, Any], answer: dict[str, Any] | N
 def _cell(feature: Feature, value: Any) -> str:
     if value is None:
         return ""
-    if feature.number_format == "decimal_comma":
-        return repr(float(value)).removesuffix(".0").replace(".", ",")
-    if feature.number_format == "time":
-        return show_time(float(value))
+    if feature.number_format in ("decimal_comma", "time"):  # the formats a plain number fails
+        return show_number(float(value), feature.number_format)
     return str(value)
 
 

@@ -90,6 +90,15 @@ def _hours(text: str) -> float:
     return hours + past
 
 
+def show_number(value: float, number_format: str | None) -> str:
+    """A number written as its column was in training (7.5 in a time column: ``07:30``; 17.5
+    with a decimal comma: ``17,5``), so that what a form or an example shows reads back."""
+    if number_format == "time":
+        return show_time(value)
+    text = f"{value:.10g}"  # 92.893, not 92.89299999999999
+    return text.replace(".", ",") if number_format == "decimal_comma" else text
+
+
 def show_time(hours: float) -> str:
     """Hours since midnight written as a time of day (7.5: ``07:30``; seconds when not whole
     minutes), so a form shows a time column as it was written."""
