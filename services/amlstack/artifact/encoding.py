@@ -167,8 +167,9 @@ class Encoder:
             for i, name, codes, unseen_code in self._categorical:
                 code = codes.get(row[i])
                 if code is None:
-                    code = _second_look(row[i], codes, unseen_code)
-                    if code == unseen_code:
+                    code = codes.get(clean_cell(row[i]))
+                    if code is None:
+                        code = unseen_code
                         unseen[name] = unseen.get(name, 0) + 1
                 row[i] = code
             for i, fmt in self._dates:
@@ -179,32 +180,21 @@ class Encoder:
     def _columns(self, rows: Sequence[Sequence[Any]], unseen: dict[str, int]) -> list[Any]:
         # Large batches: one list comprehension per categorical column beats a per-cell loop.
         columns: list[Any] = list(zip(*rows, strict=True))
-        for i, name, codes, unseen_code in self._categorical:
-            seen = [codes.get(v) for v in columns[i]]
-            if None in seen:
-                seen = [
-                    _second_look(v, codes, unseen_code) if c is None else c
-                    for c, v in zip(seen, columns[i], strict=True)
-                ]
-                if unseen_code in seen:  # no category's code is the unseen one
-                    unseen[name] = seen.count(unseen_code)
-            columns[i] = seen
+        for i, name, _, _ in self._categorical:
+            columns[i], count = category_codes(self.features[i], list(columns[i]), clean_cell)
+            if count:
+                unseen[name] = count
         for i, fmt in self._dates:
             columns[i] = dates(columns[i], fmt, self.names[i])
         return columns
 
 
-def _second_look(value: Any, codes: Mapping[Any, float], unseen_code: float) -> float:
-    """The code of a value that is no category as sent, read as a CSV cell is: stripped of
-    blanks, and a missing-value marker (``"NA"``, ``"none"``) missing rather than unseen."""
-    if isinstance(value, str):
-        text = value.strip()
-        if is_missing(text):
-            return math.nan
-        code = codes.get(text)
-        if code is not None:
-            return code
-    return unseen_code
+def clean_cell(value: Any) -> Any:
+    """A categorical value as it is looked up when it is no category as sent, as a CSV cell is
+    read: text stripped of blanks, a missing-value marker (``"NA"``, ``"none"``) None."""
+    if not isinstance(value, str):
+        return value
+    return None if is_missing(value) else value.strip()
 
 
 def _date(value: Any, date_format: str, row: int, name: str) -> float:

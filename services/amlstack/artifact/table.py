@@ -31,6 +31,7 @@ from amlstack.artifact.encoding import (
     NotADate,
     ValueTooLarge,
     category_codes,
+    clean_cell,
     dates,
     refuse_too_large,
 )
@@ -363,8 +364,8 @@ def encode_text_columns(
         elif feat.kind == "date":
             wide[:, i] = _dates(list(col), feat, first_row)
         else:
-            clean = _clean if _plain_categories(feat) else None
-            cells = list(col) if clean is not None else [_clean(v) for v in col]
+            clean = clean_cell if _plain_categories(feat) else None
+            cells = list(col) if clean is not None else [clean_cell(v) for v in col]
             wide[:, i], count = category_codes(feat, cells, clean)
             if count:
                 unseen[feat.name] = count
@@ -452,7 +453,7 @@ def _category_cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feat:
     unseen = 0
     seen: dict[str, float] = {}
     for i in np.flatnonzero(~hit).tolist():
-        text = _clean(bytes(buf[starts[i] : ends[i]]).decode())
+        text = clean_cell(bytes(buf[starts[i] : ends[i]]).decode())
         code = seen.get(text)
         if code is None:  # codes[None] (missing) is NaN, never None
             code = seen[text] = feat.codes.get(text, feat.unseen)
@@ -506,13 +507,9 @@ def _first_line(data: bytes) -> bytes:
     return data if end < 0 else data[:end]
 
 
-def _clean(text: Any) -> str | None:
-    return None if is_missing(text) else text.strip()
-
-
 def _plain_categories(feat: Feature) -> bool:
     """Whether a cell equal to a category may be looked up as it stands (no category is a
-    missing marker or has blanks around it), so only the other cells need ``_clean``."""
+    missing marker or has blanks around it), so only the other cells need ``clean_cell``."""
     return all(k is None or (k == k.strip() and not is_missing(k)) for k in feat.codes)
 
 
