@@ -384,6 +384,20 @@ def encode_text_columns(
     return Encoded(wide.astype(np.float32, order="C"), unseen, counts)
 
 
+def read_number(text: str | None, feature: Feature) -> float:
+    """One numeric cell as training read its column: NaN for a missing-value marker or a word
+    training read as missing there (`missing_words`), else `formats.parse_number` in the
+    column's number format; ValueError when it is not a number."""
+    if is_missing(text):
+        return math.nan
+    try:
+        return parse_number(text, feature.number_format)
+    except ValueError:
+        if text.strip().casefold() in feature.missing_words:
+            return math.nan
+        raise
+
+
 def parse_numbers(cells: list[str | None], feature: Feature, first_row: int = 1) -> np.ndarray:
     """A numeric column's cells as float64 (missing: NaN); a cell that is not a number is a
     `TableError` naming the data row and column."""
@@ -402,11 +416,8 @@ def parse_numbers(cells: list[str | None], feature: Feature, first_row: int = 1)
         if text in table:
             continue
         try:
-            table[text] = math.nan if is_missing(text) else parse_number(text, fmt)
+            table[text] = read_number(text, feature)
         except ValueError:
-            if str(text).strip().casefold() in feature.missing_words:
-                table[text] = math.nan  # a word training read as missing in this column
-                continue
             raise TableError(
                 f"data row {first_row + i}, column {feature.name!r}: {text!r} is not a number",
                 row=first_row + i,

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from amlstack.artifact.formats import ISO, parse_date, parse_number
+from amlstack.artifact.formats import ISO, parse_date
 from amlstack.errors import DataError
 
 HOLDOUT_FRACTION = 0.2
@@ -137,18 +137,22 @@ def _not_dates(column, date_format: str) -> list[str]:
 
 
 def _numbers(column, spec: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
-    """The column's values as scoring reads them (the feature's number format and missing
-    words, `formats.parse_number`), and up to three present values it would refuse."""
-    words = set(spec.get("missing_words") or ())
+    """The column's values as scoring reads them (`table.read_number`: the feature's number
+    format and missing words), and up to three present values it would refuse."""
+    import msgspec
+
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import read_number
+
+    feature = Feature.from_spec(msgspec.convert(spec, FeatureSpec))
     read: dict[str, float] = {}
     bad: list[str] = []
     for value in column.dropna().astype(str).unique():
         try:
-            read[value] = parse_number(value, spec.get("format"))
+            read[value] = read_number(value, feature)
         except ValueError:
-            if value.strip().casefold() in words:
-                read[value] = np.nan
-            elif len(bad) < 3:
+            if len(bad) < 3:
                 bad.append(value)
     if bad:
         return np.empty(0), bad
