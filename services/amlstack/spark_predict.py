@@ -10,7 +10,6 @@ the input columns, then ``probability_<class>`` per class and ``predicted_label`
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import sys
@@ -26,7 +25,7 @@ from amlstack.artifact.reader import Model
 from amlstack.artifact.table import TableError, encode_text_columns
 from amlstack.errors import DataError, UserError
 from amlstack.predict import output_columns
-from amlstack.training.data import detect_delimiter
+from amlstack.training.data import detect_delimiter, header_cells
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,7 +105,7 @@ def predict_spark(
                 f"(iconv -f {encoding} -t utf-8)"
             )
         delimiter = detect_delimiter(local, encoding)
-        names = _header(local, encoding, delimiter)
+        names = header_names(header_cells(local, encoding, delimiter))
     else:
         delimiter, names = ",", None
     spark = spark or _active_session()
@@ -115,7 +114,7 @@ def predict_spark(
     try:
         frame = _read(spark, source, in_format, delimiter, encoding)
         if names is not None and len(names) == len(frame.columns):
-            frame = frame.toDF(*names)  # Spark calls an empty name `_c1` and keeps blanks
+            frame = frame.toDF(*names)
         missing = [name for name in model.feature_names if name not in frame.columns]
         if missing:
             raise DataError(f"{source}: missing column(s) the model needs: {', '.join(missing)}")
@@ -202,12 +201,6 @@ def encode_frame(model: Model, batch: pd.DataFrame, offset: int, where: str) -> 
 # Spark's names for the encodings of `charset` its CSV reader accepts (Spark 4 refuses
 # windows-1252 unless a legacy setting is on, which the session may not be ours to set)
 _SPARK_CHARSETS = {charset.UTF8: "utf-8", charset.UTF16: "utf-16", charset.LATIN_1: "iso-8859-1"}
-
-
-def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
-    """The file's column names as every other reader names them (`header_names`)."""
-    with path.open(newline="", encoding=encoding) as handle:
-        return header_names(next(csv.reader(handle, delimiter=delimiter), []))
 
 
 def _read(spark: SparkSession, source: str, fmt: str, delimiter: str, encoding: str) -> DataFrame:

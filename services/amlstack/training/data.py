@@ -163,12 +163,17 @@ def _too_wide(path: Path, encoding: str, delimiter: str) -> str | None:
     return None
 
 
-def _header_cells(path: Path, encoding: str, delimiter: str, width: int) -> list[str]:
-    """The header line's cells as written: every reader of a table names columns from them
-    (`header_names`), rather than as pandas does (it also renames a repeated name, hiding it)."""
+def header_cells(path: Path, encoding: str, delimiter: str) -> list[str]:
+    """The header line's cells as written (the first non-blank line): every reader of a file
+    names columns from them (`header_names`), rather than as pandas or Spark do (pandas
+    renames a repeated name, hiding it; Spark calls an empty one `_c1` and keeps blanks)."""
     with path.open(newline="", encoding=encoding) as handle:
         reader = csv.reader(handle, delimiter=delimiter, skipinitialspace=True)
-        cells = next((row for row in reader if row), [])
+        return next((row for row in reader if row), [])
+
+
+def _header_cells(path: Path, encoding: str, delimiter: str, width: int) -> list[str]:
+    cells = header_cells(path, encoding, delimiter)
     if len(cells) != width:  # not the line pandas read as the header: cannot happen
         raise DataError(f"{path}: the header line holds {len(cells)} names for {width} columns")
     return cells
