@@ -38,14 +38,14 @@ def predict_csv(
     encoding = charset.file_encoding(source)  # as training reads a file
     delimiter = detect_delimiter(source, encoding)
     tmp = target.with_name(f".{target.name}.partial")
-    _check_writable(tmp, target)
+    try:  # before any row is scored, and as one line naming the option, not a bug report
+        dst = tmp.open("w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"--output {target}: cannot write there ({exc.strerror})") from None
     rows = 0
     unseen: Counter[str] = Counter()
     try:
-        with (
-            source.open(newline="", encoding=encoding) as src,
-            tmp.open("w", newline="", encoding="utf-8") as dst,
-        ):
+        with dst, source.open(newline="", encoding=encoding) as src:
             reader = csv.reader(src, delimiter=delimiter)
             cells = next(reader, [])
             header = header_names(cells)
@@ -75,16 +75,6 @@ def predict_csv(
             "(scored as an unknown category)"
         )
     return rows
-
-
-def _check_writable(tmp: Path, target: Path) -> None:
-    """A UserError naming --output when its folder is missing or not writable (before any row
-    is scored, not as a bug report after)."""
-    try:
-        tmp.open("w").close()
-    except OSError as exc:
-        raise UserError(f"--output {target}: cannot write there ({exc.strerror})") from None
-    tmp.unlink(missing_ok=True)
 
 
 def output_columns(model: Model) -> list[str]:
