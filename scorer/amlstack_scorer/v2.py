@@ -191,9 +191,11 @@ def _values(tensor: Tensor, blob: bytes | None, model: Model, index: int) -> lis
         if not all(v is None or isinstance(v, str) for v in values):
             raise BadRequest(f"input {name!r}: BYTES data must be strings (or null: missing)")
         return values
-    kinds = (bool, int, float) if tensor.datatype == "BOOL" else (int, float)
-    if not all(v is None or (isinstance(v, kinds) and (bool in kinds or not isinstance(v, bool)))
-               for v in values):  # fmt: skip
+    bools = tensor.datatype == "BOOL"  # true/false are numbers in a BOOL tensor only
+    if not all(
+        v is None or (isinstance(v, int | float) and (bools or not isinstance(v, bool)))
+        for v in values
+    ):
         raise BadRequest(
             f"input {name!r}: {tensor.datatype} data must be numbers (or null: missing)"
         )

@@ -237,16 +237,13 @@ def _interrupts() -> Iterator[threading.Event]:
     sys.unraisablehook = unraisable
     try:
         yield interrupted
-    except Exception:
-        if not interrupted.is_set():
+    except (Exception, KeyboardInterrupt) as exc:
+        # after Ctrl-C, any error is the interrupt in a library's words (XGBoost's own error)
+        if not (interrupted.is_set() or isinstance(exc, KeyboardInterrupt)):
             raise
-        # a library turned the interrupt into its own error (XGBoost)
+        # typer exits 130 on KeyboardInterrupt without a word
         Console(stderr=True).print("[yellow]interrupted[/]: no model written")
         raise KeyboardInterrupt from None
-    except KeyboardInterrupt:
-        # typer exits 130 on it without a word
-        Console(stderr=True).print("[yellow]interrupted[/]: no model written")
-        raise
     finally:
         signal.signal(signal.SIGINT, previous)
         sys.unraisablehook = hook
