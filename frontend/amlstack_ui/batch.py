@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from amlstack.artifact.charset import file_encoding
 from amlstack.artifact.delimiters import header_names, sniff_delimiter
+from amlstack.artifact.formats import show_probability, writes_decimal_commas
 from amlstack_ui.form import Field, field_of, friendly, record_from_values
 from amlstack_ui.scorer import ScorerClient, ScorerUnavailable
 
@@ -189,12 +190,14 @@ def score_file(
         errors = csv.writer(errors_file, delimiter=delimiter)
         scored.writerow([*header, *ADDED_COLUMNS])
         errors.writerow(["line", "field", "message"])
+        commas = writes_decimal_commas(f.number_format for f in fields)
         for chunk in _chunks(source, delimiter, chunk_rows):
             results = _score_rows(client, fields, header, chunk)
             for (line, row), (proba, label, error) in zip(chunk, results, strict=True):
                 row = row + [""] * (len(header) - len(row))
                 message = error["message"] if error else ""
-                scored.writerow([*row[: len(header)], proba, label, message])
+                shown = "" if error else show_probability(proba, commas)
+                scored.writerow([*row[: len(header)], shown, label, message])
                 if error:
                     status.rows_failed += 1
                     errors.writerow([line, error.get("field") or "", error["message"]])
@@ -251,5 +254,5 @@ def _results(body: dict[str, Any]) -> list[tuple]:
     for label, probabilities in zip(body["predictions"], body["probabilities"], strict=True):
         classes = list(probabilities)
         shown = classes[-1] if len(classes) == 2 else str(label)
-        out.append((f"{probabilities[shown]:.6f}", label, None))
+        out.append((probabilities[shown], label, None))
     return out

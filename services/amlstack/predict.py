@@ -9,6 +9,7 @@ from pathlib import Path
 
 from amlstack.artifact import charset, table
 from amlstack.artifact.delimiters import header_names
+from amlstack.artifact.formats import show_probability, writes_decimal_commas
 from amlstack.artifact.reader import Model
 from amlstack.artifact.table import TableError, encode_text_rows, positions
 from amlstack.errors import DataError, UserError
@@ -55,6 +56,7 @@ def predict_csv(
                 raise DataError(f"{source}: {exc}") from None
             writer = csv.writer(dst, delimiter=delimiter)
             writer.writerow(cells + output_columns(model))
+            commas = writes_decimal_commas(f.number_format for f in model.features)
             for chunk in _chunks(reader, chunk_rows, len(header)):
                 try:
                     batch = encode_text_rows(model.features, header, chunk, first_row=rows + 1)
@@ -64,7 +66,7 @@ def predict_csv(
                 proba = model.predict_proba(batch.matrix)
                 labels = model.labels(proba)
                 for row, p, label in zip(chunk, proba.tolist(), labels, strict=True):
-                    writer.writerow([*row, *(f"{v:.6f}" for v in p), label])
+                    writer.writerow([*row, *(show_probability(v, commas) for v in p), label])
                 rows += len(chunk)
         tmp.replace(target)  # the output appears whole or not at all
     finally:

@@ -169,3 +169,31 @@ def test_small_data_ships_bagged_members_within_the_tree_cap(messy):
     assert "mean of 5 models" in meta["metrics"]["measured_model"]
     assert all(f"{name}" in meta["model"]["description"] for name in bagged)
     assert "5-fold bag" in meta["model"]["description"]
+
+
+def test_a_decimal_comma_file_is_scored_back_with_decimal_commas(tmp_path):
+    """A European export (`;`, `17,5`) gets probabilities a spreadsheet in its locale reads as
+    numbers; the same model's scores with a point would be text there."""
+    from amlstack.predict import predict_csv
+    from amlstack.training.train import TrainConfig, train
+
+    rng = np.random.default_rng(3)
+    data = tmp_path / "europe.csv"
+    rows = [["weight", "city", "y"]]
+    for i in range(120):
+        weight = float(rng.normal(70, 10))
+        label = "ja" if weight > 70 else "nee"
+        rows.append([f"{weight:.1f}".replace(".", ","), f"c{i % 4}", label])
+    data.write_text("\n".join(";".join(r) for r in rows) + "\n")
+    config = TrainConfig(
+        data=data, target="y", out=tmp_path / "art", time_budget=None, max_iter=2,
+        learners=("lr",), seed=0,
+    )  # fmt: skip
+    result = train(config)
+    out = tmp_path / "scored.csv"
+    assert predict_csv(result.path, data, out) == 120
+    with out.open(newline="") as handle:
+        scored = list(csv.DictReader(handle, delimiter=";"))
+    cells = [r[f"probability_{c}"] for r in scored for c in ("ja", "nee")]
+    assert all("," in c and "." not in c for c in cells)
+    assert {r["weight"] for r in scored} == {r[0] for r in rows[1:]}  # the input, untouched

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 # Cells that mean "no value", compared case-insensitively after stripping blanks.
@@ -88,6 +89,18 @@ def _hours(text: str) -> float:
     if half:
         hours = hours % 12 + (12 if half == "pm" else 0)
     return hours + past
+
+
+def show_probability(value: float, decimal_comma: bool) -> str:
+    """A probability as a scored file writes it: six decimals, with a comma when the model's
+    file wrote decimal commas (what a spreadsheet that opened the input reads back as a number)."""
+    text = f"{value:.6f}"
+    return text.replace(".", ",") if decimal_comma else text
+
+
+def writes_decimal_commas(number_formats: Iterable[str | None]) -> bool:
+    """Whether a model's columns were written with decimal commas (then so are its scores)."""
+    return "decimal_comma" in number_formats
 
 
 def show_number(value: float, number_format: str | None) -> str:

@@ -278,6 +278,29 @@ def test_an_upload_written_like_the_training_data_is_scored(tmp_path, scorer):
     assert status == {**status, "state": "done", "rows_scored": 5, "rows_failed": 0}
 
 
+def test_a_decimal_comma_upload_gets_its_probabilities_with_a_comma(tmp_path, scorer):
+    """As `amlstack predict` writes them: the scored file reads back in the user's locale."""
+    scorer.doc["definitions"]["InputRecord"]["properties"]["euribor3m"]["x-number-format"] = (
+        "decimal_comma"
+    )
+    scorer.fields = form.fields_from_swagger(scorer.doc)
+    settings = Settings(jobs_dir=tmp_path / "jobs", chunk_rows=7, max_upload_mb=1)
+    client = create_app(settings, client=scorer).test_client()  # type: ignore[arg-type]
+    rows = list(csv.DictReader(io.StringIO(_csv(5, ";").decode()), delimiter=";"))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), delimiter=";")
+    writer.writeheader()
+    writer.writerows({**r, "euribor3m": r["euribor3m"].replace(".", ",")} for r in rows)
+    body = out.getvalue().encode()
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "europe.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status == {**status, "state": "done", "rows_scored": 5, "rows_failed": 0}
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    scored = client.get(f"/batch/{job}/scored.csv").get_data(as_text=True)
+    shown = [r["probability"] for r in csv.DictReader(io.StringIO(scored), delimiter=";")]
+    assert len(shown) == 5 and all("," in p and "." not in p for p in shown)
+
+
 def test_a_windows_1252_upload_is_read_as_training_reads_it(client):
     lines = _csv(4, ",").decode().splitlines()
     body = "\r\n".join([f"{lines[0]},note", *(f"{line},“Zoë”" for line in lines[1:])])
