@@ -3,10 +3,10 @@
 A column of text cells becomes one of: numeric (plain, with thousands separators, with a
 percent sign or with a decimal comma), date (days since 1970-01-01), boolean-like (two values
 such as yes/no, coded false-like first), categorical (an index into its categories),
-high-cardinality categorical (frequency-encoded) or an identifier (every value distinct:
-dropped). Missing-value markers are blanked before any of this. Every choice that is not plain
-numeric or plain categorical is a ``Decision``: printed once by training and written to
-model.json.
+high-cardinality categorical (frequency-encoded) or an identifier or free text (every value,
+or nearly every one, distinct: dropped). Missing-value markers are blanked before any of this.
+Every choice that is not plain numeric or plain categorical is a ``Decision``: printed once by
+training and written to model.json.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ MIXED_NUMERIC_SHARE = 0.9  # this share parses as numbers but not all: words or 
 MAX_MISSING_WORDS = 3  # up to this many words (no digits) among numbers: read as missing
 MAX_CATEGORIES = 1000  # more distinct values than this: frequency-encoded
 MIN_ROWS_FOR_IDENTIFIER = 20  # below this, all-distinct values say nothing
+# This share of a text column's present values distinct: free text or an id with a few repeats
+# (a duplicated row, a "see notes" cell). As categories nearly every new row is unseen, and the
+# model would carry every text (a 5 MB file of comments made a 5 MB model.json).
+NEAR_UNIQUE_SHARE = 0.95
 MIN_ROWS_FOR_SPARSE_ID = 100  # distinct integers with gaps: an id from this many rows
 MIN_ID_DENSITY = 0.5  # ... when they fill at least this share of [min, max]
 TRUE_WORDS = frozenset({"yes", "true", "y", "t"})
@@ -116,8 +120,14 @@ def type_column(
         spec = {"name": name, "kind": "date", "dtype": "date", "date_format": date_format}
         spec["nullable"] = nullable
         return spec, column, decisions
-    if distinct == len(text) and len(text) >= MIN_ROWS_FOR_IDENTIFIER:
-        return None, None, [Decision(name, "dropped", "an identifier (every value distinct)")]
+    if len(text) >= MIN_ROWS_FOR_IDENTIFIER and distinct >= NEAR_UNIQUE_SHARE * len(text):
+        if distinct == len(text):
+            detail = "an identifier (every value distinct)"
+        else:
+            detail = (
+                f"free text or an identifier ({distinct:,} distinct values in {len(text):,} rows)"
+            )
+        return None, None, [Decision(name, "dropped", detail)]
     categories = _categories(text)
     spec = {"name": name, "kind": "categorical", "dtype": "string", "categories": categories}
     if _boolean_like(categories):

@@ -77,6 +77,18 @@ def test_identifier_and_row_number_are_dropped_with_a_notice(tmp_path):
     assert decision(dataset, "customer") == {"dropped"} == decision(dataset, "row")
 
 
+def test_free_text_with_a_few_repeats_is_dropped_like_an_identifier(tmp_path):
+    notes = [f"called on day {i}, asked about rates" for i in range(ROWS)]
+    notes[5] = notes[9] = "no answer"  # 39 distinct in 40: nearly every new row unseen
+    cities = [f"city{i % 30}" for i in range(ROWS)]  # 30 distinct in 40: kept
+    dataset = dataset_of(tmp_path, notes=notes, city=cities, age=[str(i % 9) for i in range(ROWS)])
+    assert [f["name"] for f in dataset.features] == ["city", "age"]
+    said = [d.line() for d in dataset.decisions if d.column == "notes"]
+    assert said == [
+        "column 'notes': dropped: free text or an identifier (39 distinct values in 40 rows)"
+    ]
+
+
 def test_high_cardinality_categorical_is_frequency_encoded(tmp_path, monkeypatch):
     monkeypatch.setattr(columns, "MAX_CATEGORIES", 10)
     city = [f"city{i % 15}" for i in range(ROWS)]
