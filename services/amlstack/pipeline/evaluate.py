@@ -83,11 +83,16 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def point_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
+def point_metrics(
+    y: np.ndarray, score: np.ndarray, threshold: float, rare: int = 1
+) -> dict[str, float]:
+    """AUC, accuracy, F1 and log loss of one model; the F1 is about class ``rare`` (0 or 1), as
+    training's report is about the rarer class of its held-out rows."""
     pred = score >= threshold
-    tp = float(np.sum(pred & (y == 1)))
-    fp = float(np.sum(pred & (y == 0)))
-    fn = float(np.sum(~pred & (y == 1)))
+    hit, truth = (pred, y == 1) if rare == 1 else (~pred, y == 0)
+    tp = float(np.sum(hit & truth))
+    fp = float(np.sum(hit & ~truth))
+    fn = float(np.sum(~hit & truth))
     clipped = np.clip(score, 1e-7, 1 - 1e-7)
     return {
         AUC: roc_auc(y, score),
@@ -107,16 +112,19 @@ def bootstrap(
     y: np.ndarray, scores: dict[str, np.ndarray], thresholds: dict[str, float], *, seed: int = 0
 ) -> dict[str, dict[str, Any]]:
     """Metrics with CIs per model; the same resamples for every model, so deltas are paired."""
+    from amlstack.training.evaluate import rarer_class
+
     rng = np.random.default_rng(seed)
+    rare = rarer_class(y)  # of all the rows, so every draw's F1 is about the same class
     draws = {name: {m: [] for m in (AUC, ACCURACY, F1, LOG_LOSS)} for name in scores}
     for _ in range(BOOTSTRAP):
         idx = rng.integers(0, len(y), len(y))
         for name, score in scores.items():
-            for metric, value in point_metrics(y[idx], score[idx], thresholds[name]).items():
+            for metric, value in point_metrics(y[idx], score[idx], thresholds[name], rare).items():
                 draws[name][metric].append(value)
     out: dict[str, dict[str, Any]] = {}
     for name, score in scores.items():
-        point = point_metrics(y, score, thresholds[name])
+        point = point_metrics(y, score, thresholds[name], rare)
         out[name] = {
             m: {"value": point[m], "ci": _interval(np.asarray(draws[name][m]))} for m in point
         }

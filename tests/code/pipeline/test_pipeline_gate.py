@@ -57,3 +57,20 @@ def test_behaviour_checks_pass_on_a_real_artifact(bank, tmp_path):
         "probabilities_sum_to_1",
     }  # fmt: skip
     assert all(c["passed"] for c in checks)
+
+
+def test_the_evaluation_f1_is_about_the_rarer_class_as_trainings_is():
+    """95 % of the rows are class 1: a model labelling every row 1 has the majority's F1 of
+    0.97, and none for the class a user cares about (training's report says 0 too)."""
+    import numpy as np
+
+    from amlstack.artifact.names import F1
+    from amlstack.pipeline.evaluate import bootstrap
+    from amlstack.training.evaluate import classification_metrics
+
+    y = np.array([0] * 5 + [1] * 95)
+    score = np.full(100, 0.9)  # every row labelled 1 at the 0.5 cut
+    metrics = bootstrap(y, {"challenger": score}, {"challenger": 0.5})
+    proba = np.column_stack([1 - score, score])
+    trained = classification_metrics(y, proba, ["bad", "good"], 0.5)
+    assert metrics["challenger"][F1]["value"] == trained[F1] == 0.0
