@@ -6,6 +6,7 @@
 #   ensure_base_image      # export AMLSTACK_BASE_IMAGE: the official python image, or a local one
 #                          # (and AMLSTACK_PROXY_BASE_IMAGE: the official haproxy, or the local one)
 #   record_base_image      # write that choice into .env, so plain `docker compose up --build` works
+#   record_scorer_cpus     # on a 1-CPU machine, write AMLSTACK_SCORER_CPUS=1 into .env
 #   compose build|up|...   # `docker compose` (v2) when present, else `docker-compose` (v1)
 #   stack_up               # build, start detached, wait until every service is healthy
 #   stack_wait_healthy [S] [SERVICE...]  # wait up to S s (default 300) until healthy
@@ -117,6 +118,20 @@ record_base_image() {
   _amlstack_record_env AMLSTACK_BASE_IMAGE "${AMLSTACK_BASE_IMAGE:-}" "$AMLSTACK_OFFICIAL_BASE"
   _amlstack_record_env AMLSTACK_PROXY_BASE_IMAGE "${AMLSTACK_PROXY_BASE_IMAGE:-}" \
     "$AMLSTACK_OFFICIAL_PROXY"
+}
+
+record_scorer_cpus() {
+  # The scorer's CPU limit defaults to 2, and Docker refuses a limit above the machine's CPUs:
+  # on a 1-CPU machine, record the machine's count in .env (plain Compose commands read it too).
+  local cpus
+  [ -n "${AMLSTACK_SCORER_CPUS:-$(_amlstack_env_file_value AMLSTACK_SCORER_CPUS)}" ] && return 0
+  cpus="$(docker info --format '{{.NCPU}}' 2>/dev/null)" || return 0
+  if [ -n "$cpus" ] && [ "$cpus" -lt 2 ] 2>/dev/null; then
+    printf '# Recorded by scripts/stack.sh: Docker sees %s CPU here (the default limit is 2).\nAMLSTACK_SCORER_CPUS=%s\n' \
+      "$cpus" "$cpus" >>"$AMLSTACK_ENV_FILE"
+    export AMLSTACK_SCORER_CPUS="$cpus"
+    _amlstack_log "recorded AMLSTACK_SCORER_CPUS=$cpus in $AMLSTACK_ENV_FILE"
+  fi
 }
 
 _amlstack_record_env() {

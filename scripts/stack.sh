@@ -9,7 +9,7 @@
 #   scripts/stack.sh logs [OPTIONS] [SERVICE...]   Compose logs (-f follows, --tail=N)
 #   scripts/stack.sh scale SERVICE=N ...  run N containers of a service (e.g. locust-worker=4)
 #   scripts/stack.sh model DIR            copy the model the scorer serves into DIR (an artifact)
-#   scripts/stack.sh down                 stop and remove everything, the generated key too (-v)
+#   scripts/stack.sh down                 stop and remove everything, volumes too (-v: the key, metrics, UI jobs)
 #   scripts/stack.sh rollout [DIR]        replace the scorer replicas with a freshly built image
 #                                         (serving artifact DIR, a folder in the repository)
 #                                         without failing requests
@@ -26,6 +26,7 @@ cmd_up() {
   ensure_docker
   ensure_base_image
   record_base_image
+  record_scorer_cpus
   _amlstack_log "base image: $AMLSTACK_BASE_IMAGE"
   stack_up
   cat <<MSG

@@ -80,6 +80,20 @@ def test_an_official_base_image_is_not_written_to_env(bin_dir, tmp_path):
     assert not env_file.exists()
 
 
+@pytest.mark.parametrize(("cpus", "recorded"), [("1", ["AMLSTACK_SCORER_CPUS=1"]), ("2", [])])
+def test_a_one_cpu_machine_records_a_scorer_cpu_limit_docker_accepts(tmp_path, cpus, recorded):
+    """Docker refuses the default limit of 2 CPUs where it sees 1: the stack would not start."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _stub(bin_dir / "docker", f'[ "$1" = info ] && echo {cpus}')
+    env_file = tmp_path / ".env"
+    run("record_scorer_cpus && record_scorer_cpus", bin_dir, env_file)  # twice: recorded once
+    lines = env_file.read_text().splitlines() if env_file.exists() else []
+    assert [line for line in lines if not line.startswith("#")] == recorded
+    run("record_scorer_cpus", bin_dir, env_file, AMLSTACK_SCORER_CPUS="0.5")  # a user's choice
+    assert (env_file.read_text().splitlines() if env_file.exists() else []) == lines
+
+
 def test_dockerd_is_not_left_running_under_a_copy_of_the_calling_script(bin_dir, tmp_path):
     """ps showed dockerd's parent as a long-lived `bash scripts/stack.sh`."""
     report = tmp_path / "parent"
