@@ -15,8 +15,13 @@ from typing import Any
 import numpy as np
 import requests
 
-from amlstack.pipeline.drift import DEFAULT_THRESHOLD, psi, training_counts
-from amlstack_scorer.drift import BIN_METRIC, live_counts
+from amlstack.pipeline.drift import (
+    DEFAULT_THRESHOLD,
+    LIVE_BINS_QUERY,
+    counts_from_vector,
+    psi,
+    training_counts,
+)
 
 SCORE = 'route="/score"'
 WINDOW = "1m"
@@ -35,7 +40,6 @@ SERIES = {
     "classes": f"sum by (label) (rate(amlstack_predictions_total[{WINDOW}]))",
 }
 TARGETS = 'up{job="scorer"}'
-BINS = f"sum by (feature, bin) ({BIN_METRIC}_total)"
 RANGE_S = 30 * 60
 STEP_S = 15
 
@@ -125,11 +129,7 @@ def series(prom: Prometheus, now: float | None = None) -> dict[str, list[dict]]:
 def drift(prom: Prometheus, profile: dict[str, Any]) -> list[dict[str, Any]]:
     """Per feature: live rows, PSI against the training profile, and its reading."""
     features = profile.get("features") or {}
-    samples = [
-        (f"{BIN_METRIC}_total", item["metric"], float(item["value"][1]))
-        for item in prom.query(BINS)
-    ]
-    live = live_counts(samples, features)
+    live = counts_from_vector(prom.query(LIVE_BINS_QUERY), features)
     rows = []
     for name, spec in features.items():
         counts = np.asarray(live[name], dtype=np.float64)

@@ -73,7 +73,13 @@ BLOCKS = [block for path in DOCS for block in bash_blocks(path)]
 
 def placeholders(stack) -> dict[str, str]:
     """Literal text -> its value for this run (KEY is handled as a word, see KEY_WORD)."""
-    ports = {"5001": stack.scorer, "8080": stack.swagger, "8089": stack.locust}
+    ports = {
+        "5001": stack.scorer,
+        "8080": stack.swagger,
+        "8089": stack.locust,
+        "8090": stack.ui,
+        "9090": stack.prometheus,
+    }
     out = {}
     for default, url in ports.items():
         port = url.rsplit(":", 1)[1]
@@ -178,6 +184,7 @@ def test_key_placeholder_is_a_word_not_a_variable():
     class Fake:
         key = "k" * 20
         scorer, swagger, locust = "http://x:5101", "http://x:8180", "http://x:8189"
+        ui, prometheus = "http://x:8190", "http://x:9190"
 
     text = 'KEY=$(cmd); a --key KEY; b "$KEY" ${KEY}; c http://localhost:5001/score'
     assert substitute(text, Fake) == (

@@ -78,6 +78,10 @@ def run_command(
         str | None,
         typer.Option(help="Scorer URL: retrain only when its traffic drifted ($AMLSTACK_KEY)."),
     ] = None,
+    prometheus: Annotated[
+        str | None,
+        typer.Option(help="With --if-drift: Prometheus URL holding every replica's counts."),
+    ] = None,
     trainer: Annotated[
         str | None, typer.Option(hidden=True, help="module:function trainer.")
     ] = None,
@@ -100,7 +104,7 @@ def run_command(
             data=str(data.resolve()), name=name, target=target, runs=str(runs.resolve()),
             registry=str(registry.resolve()), artifacts=str(artifacts.resolve()), deploy=deploy,
             tolerance=tolerance, min_auc=min_auc, time_budget=time_budget, max_iter=max_iter,
-            seed=seed, backend=backend, drift_url=if_drift,
+            seed=seed, backend=backend, drift_url=if_drift, drift_prometheus=prometheus,
         )  # fmt: skip
         if not data.is_file():
             raise UserError(f"{data}: no such data file")
@@ -370,6 +374,13 @@ def registry_rollback(
 def drift_command(
     url: Annotated[str, typer.Option(help="Scorer base URL (its /metrics is read).")],
     key: Annotated[str | None, typer.Option(envvar="AMLSTACK_KEY", help="Scoring key.")] = None,
+    prometheus: Annotated[
+        str | None,
+        typer.Option(
+            help="Prometheus URL: read the live counts of every replica it scrapes (a scaled "
+            "scorer or one behind a proxy); without it, the scorer's own /metrics."
+        ),
+    ] = None,
     model: Annotated[
         Path | None,
         typer.Option(help="Artifact folder (default: the scorer's own, from its /profile)."),
@@ -388,7 +399,10 @@ def drift_command(
     else:
         training = drift.read_training_profile(model)
     report = drift.compare(
-        training, drift.fetch_live(url, key, training), threshold=threshold, alpha=alpha
+        training,
+        drift.fetch_live(url, key, training, prometheus=prometheus),
+        threshold=threshold,
+        alpha=alpha,
     )
     if as_json:
         print(json.dumps(report, indent=2))

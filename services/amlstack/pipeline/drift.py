@@ -19,11 +19,13 @@ import numpy as np
 from amlstack.artifact.names import PROFILE_FILE
 from amlstack.artifact.profile import bin_counts, check_profile
 from amlstack.errors import ExternalError, UserError
-from amlstack_scorer.drift import bin_labels, live_counts
+from amlstack_scorer.drift import BIN_METRIC, bin_labels, live_counts
 
 DEFAULT_THRESHOLD = 0.2  # PSI: < 0.1 stable, 0.1-0.2 moderate, >= 0.2 significant (common usage)
 DEFAULT_ALPHA = 0.01
 MIN_ROWS = 100
+# The live bins of every scorer Prometheus scrapes: each replica of a scaled or proxied scorer.
+LIVE_BINS_QUERY = f"sum by (feature, bin) ({BIN_METRIC}_total)"
 _EPS = 1e-4
 
 
@@ -198,10 +200,19 @@ def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
     ]
 
 
-def fetch_live(url: str, key: str | None, training: Mapping[str, Any], timeout: float = 10.0):
-    """The scorer's live counts, from its Prometheus /metrics text."""
+def fetch_live(
+    url: str,
+    key: str | None,
+    training: Mapping[str, Any],
+    timeout: float = 10.0,
+    prometheus: str | None = None,
+):
+    """The live counts: from ``prometheus`` (every replica it scrapes) when given, else the
+    scorer's own /metrics text (behind a balancer, that is one replica's traffic only)."""
     from amlstack_scorer.contract import METRICS_ROUTE
 
+    if prometheus:
+        return fetch_live_prometheus(prometheus, training, timeout)
     target = _route(url, METRICS_ROUTE)
     samples = parse_metrics(_get(target, key, timeout).text)
     if not any(name.startswith("amlstack_feature_bin") for name, _, _ in samples):
@@ -209,6 +220,40 @@ def fetch_live(url: str, key: str | None, training: Mapping[str, Any], timeout: 
             f"{target} exports no amlstack_feature_bin_total: live profiling is off"
         )
     return live_counts(samples, training["features"])
+
+
+def counts_from_vector(
+    result: list[dict[str, Any]], features: Mapping[str, Any]
+) -> dict[str, list[float]]:
+    """Per-feature counts from a Prometheus instant query's vector of ``LIVE_BINS_QUERY``."""
+    samples = [(f"{BIN_METRIC}_total", item["metric"], float(item["value"][1])) for item in result]
+    return live_counts(samples, features)
+
+
+def fetch_live_prometheus(prometheus: str, training: Mapping[str, Any], timeout: float = 10.0):
+    """The live counts summed over every scorer replica, from Prometheus's HTTP API."""
+    import requests
+
+    base = prometheus.rstrip("/")
+    try:
+        response = requests.get(
+            base + "/api/v1/query", params={"query": LIVE_BINS_QUERY}, timeout=timeout
+        )
+        body = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise ExternalError(
+            f"cannot query Prometheus at {base}: {exc.__class__.__name__}"
+        ) from None
+    if not isinstance(body, dict) or body.get("status") != "success":
+        error = body.get("error") if isinstance(body, dict) else None
+        raise ExternalError(f"Prometheus at {base} refused the query: {error}")
+    result = body["data"]["result"]
+    if not result:
+        raise ExternalError(
+            f"Prometheus at {base} holds no {BIN_METRIC}_total yet: no scored traffic scraped, "
+            "or live profiling is off"
+        )
+    return counts_from_vector(result, training["features"])
 
 
 def render_text(report: Mapping[str, Any]) -> list[str]:

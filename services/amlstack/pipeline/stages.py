@@ -56,6 +56,7 @@ class RunConfig:
     max_iter: int = 20
     backend: str = "local"
     drift_url: str | None = None
+    drift_prometheus: str | None = None  # every replica's counts, rather than drift_url's own
     drift_threshold: float = 0.2
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -214,7 +215,12 @@ def stage_drift(run: Run) -> dict[str, Any]:
     if champion is None:
         return {"drifted": [], "retrain": True, "reason": "no production model: train one"}
     training = read_training_profile(registry.artifact_path(champion))
-    live = fetch_live(str(run.config.drift_url), os.environ.get(KEY_ENV), training)
+    live = fetch_live(
+        str(run.config.drift_url),
+        os.environ.get(KEY_ENV),
+        training,
+        prometheus=run.config.drift_prometheus,
+    )
     report = compare(training, live, threshold=run.config.drift_threshold)
     write_json(run.stage_dir(DRIFT_STAGE) / "report.json", report)
     drifted = report["drifted"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -18,6 +19,7 @@ import tiny_trainer
 from prometheus_client import generate_latest
 
 from amlstack.artifact.reader import Model
+from amlstack.errors import ExternalError
 from amlstack.pipeline import drift
 from amlstack_scorer.drift import LiveProfile
 
@@ -95,6 +97,78 @@ def test_unseen_categories_count_as_their_own_bin(artifact, split):
     report = live_report(artifact, frame)
     assert "job" in report["drifted"]
     assert report["features"]["job"]["largest_shift"]["category"] == "__unseen__"
+
+
+def _replica_samples(artifact: Path, frame: pd.DataFrame) -> list:
+    """One scorer replica's parsed /metrics after it scored ``frame``."""
+    model = Model(artifact)
+    live = LiveProfile(drift.read_training_profile(artifact)["features"], model.feature_names)
+    matrix = model.encode_columns({n: frame[n].to_numpy(dtype=object) for n in model.feature_names})
+    live.observe(matrix, len(matrix))
+    return drift.parse_metrics(generate_latest(live.registry).decode())
+
+
+@contextlib.contextmanager
+def prometheus_api(vector: list[dict], queries: list):
+    """Prometheus's instant-query endpoint on loopback, answering ``vector`` (its URL)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlparse
+
+    class Api(BaseHTTPRequestHandler):
+        def do_GET(self):
+            url = urlparse(self.path)
+            queries.append((url.path, parse_qs(url.query)["query"][0]))
+            result = {"resultType": "vector", "result": vector}
+            body = json.dumps({"status": "success", "data": result}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def test_prometheus_counts_every_replica_behind_a_proxy(artifact, split):
+    """Two replicas each scored half of the shifted rows. Through a balancer /metrics is one of
+    them; Prometheus's `sum by (feature, bin)` over both (computed here as Prometheus does, and
+    served on its HTTP API's shape) gives all the rows, and the drift the whole traffic shows."""
+    half = LIVE_ROWS // 2
+    shifted = shift(split[1])
+    summed: dict[tuple[str, str], float] = {}
+    for frame in (shifted.iloc[:half], shifted.iloc[half:]):
+        for name, labels, value in _replica_samples(artifact, frame):
+            if name == f"{drift.BIN_METRIC}_total":
+                key = (labels["feature"], labels["bin"])
+                summed[key] = summed.get(key, 0.0) + value
+    vector = [
+        {"metric": {"feature": f, "bin": b}, "value": [0, str(v)]} for (f, b), v in summed.items()
+    ]
+    queries: list = []
+    training = drift.read_training_profile(artifact)
+    with prometheus_api(vector, queries) as prometheus:
+        live = drift.fetch_live("http://127.0.0.1:9", None, training, prometheus=prometheus)
+    assert queries == [("/api/v1/query", drift.LIVE_BINS_QUERY)]
+    report = drift.compare(training, live)
+    assert report["rows"] == LIVE_ROWS
+    assert set(report["drifted"]) == SHIFTED
+
+
+def test_an_empty_or_unreachable_prometheus_is_named_not_read_as_no_drift(artifact):
+    training = drift.read_training_profile(artifact)
+    empty = pytest.raises(ExternalError, match="holds no amlstack_feature_bin_total yet")
+    with prometheus_api([], []) as prometheus, empty:
+        drift.fetch_live_prometheus(prometheus, training)
+    with pytest.raises(ExternalError, match=r"cannot query Prometheus at http://127\.0\.0\.1:9"):
+        drift.fetch_live_prometheus("http://127.0.0.1:9", training, timeout=2)
 
 
 # -- against a real multi-worker scorer -------------------------------------------------------
