@@ -197,3 +197,43 @@ def test_a_decimal_comma_file_is_scored_back_with_decimal_commas(tmp_path):
     cells = [r[f"probability_{c}"] for r in scored for c in ("ja", "nee")]
     assert all("," in c and "." not in c for c in cells)
     assert {r["weight"] for r in scored} == {r[0] for r in rows[1:]}  # the input, untouched
+
+
+def test_names_no_json_record_can_carry_are_renamed_alike_everywhere(tmp_path):
+    """A quote, a backslash or a line break in a header name: the scorer's record schema
+    cannot hold them (it failed to start), so every reader names the column the same way."""
+    from amlstack.artifact.reader import Model
+    from amlstack.predict import predict_csv
+    from amlstack.training.train import TrainConfig, train
+    from amlstack_scorer.app import create_app
+    from amlstack_scorer.settings import Settings
+
+    rng = np.random.default_rng(5)
+    data = tmp_path / "odd.csv"
+    with data.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(['say "hi"', "C:\\path", "new\nline", "y"])
+        for _ in range(120):
+            x = float(rng.normal())
+            writer.writerow([rng.choice(["p", "q"]), f"{x:.3f}", rng.integers(0, 9), x > 0])
+    notices: list[str] = []
+    config = TrainConfig(
+        data=data, target="y", out=tmp_path / "art", time_budget=None, max_iter=2,
+        learners=("lr",), seed=0,
+    )  # fmt: skip
+    result = train(config, notice=notices.append)
+    names = ["say 'hi'", "C:/path", "new line"]
+    assert Model(result.path).feature_names == names
+    said = [n for n in notices if "in the header: a double quote" in n]
+    assert len(said) == 3
+    assert all(
+        line.startswith(f"column {n!r}: written") for line, n in zip(said, names, strict=True)
+    )
+    assert predict_csv(result.path, data, tmp_path / "scored.csv") == 120
+    key = "k" * 20
+    client = create_app(Settings(primary_key=key), Model(result.path)).test_client()
+    record = {"say 'hi'": "p", "C:/path": 0.5, "new line": 3}
+    answer = client.post(
+        "/score", json={"data": [record]}, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)

@@ -16,7 +16,22 @@ def sniff_delimiter(header_line: str) -> str:
     return DELIMITERS[best] if counts[best] else ","
 
 
+# What a JSON schema field name (the scorer's msgspec records) cannot hold, and its stand-in.
+_UNNAMEABLE = str.maketrans({'"': "'", "\\": "/", **{chr(c): " " for c in (*range(32), 127)}})
+
+
 def header_names(cells: list[str]) -> list[str]:
     """A header line's column names as training names them: stripped, and an empty cell
-    ``Unnamed: i`` (its 0-based place), as pandas names it (e.g. an index column's)."""
-    return [cell.strip() or f"Unnamed: {i}" for i, cell in enumerate(cells)]
+    ``Unnamed: i`` (its 0-based place), as pandas names it (e.g. an index column's). A double
+    quote is written ``'``, a backslash ``/`` and a control character (a line break in a quoted
+    name) a blank: no JSON client's record, and no scorer, could name the column otherwise."""
+    return [cell.translate(_UNNAMEABLE).strip() or f"Unnamed: {i}" for i, cell in enumerate(cells)]
+
+
+def renamed(cells: list[str]) -> dict[str, str]:
+    """The names `header_names` changes beyond stripping blanks (name: as written)."""
+    return {
+        name: cell
+        for cell, name in zip(cells, header_names(cells), strict=True)
+        if cell.strip() and name != cell.strip()
+    }

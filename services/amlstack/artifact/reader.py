@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from amlstack.artifact.delimiters import header_names
 from amlstack.artifact.encoding import Context, Encoder, Feature, encode_columns, with_context
 from amlstack.artifact.manifest import ArtifactError, ArtifactFiles, plain_name, read_verified
 from amlstack.artifact.names import (
@@ -73,6 +74,13 @@ def _card(directory: Path, raw: Any) -> ModelCard:
     except msgspec.ValidationError as exc:
         raise ArtifactError(f"{directory}: {MODEL_JSON} is incomplete ({exc})") from None
     plain_name(directory, card.model.file, f"{MODEL_JSON} model.file", nested=False)
+    for feature in card.features:  # as every reader names a column; else no record can name it
+        if header_names([feature.name]) != [feature.name]:
+            raise ArtifactError(
+                f"{directory}: feature name {feature.name!r} holds a character no JSON record "
+                "can name (a quote, backslash or control character) or blanks around it; "
+                "train the model again with this version, which renames such columns"
+            )
     return card
 
 

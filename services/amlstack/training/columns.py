@@ -59,6 +59,7 @@ class Decision:
     action: str  # dropped | numeric_parsed | date | boolean | frequency_encoded | missing_values
     # | unlabelled_rows (the target column: rows without a label, left out) | labels_merged
     # | text_encoding (the whole file, column "": not UTF-8) | unnamed (an empty header cell)
+    # | renamed (a header name with characters no JSON record can name)
     detail: str
 
     def line(self) -> str:

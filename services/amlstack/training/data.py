@@ -16,6 +16,7 @@ from amlstack.artifact.delimiters import (
     DELIMITER_NAMES,
     DELIMITERS,
     header_names,
+    renamed,
     sniff_delimiter,
 )
 from amlstack.artifact.manifest import sha256_file
@@ -111,6 +112,7 @@ def read_table(path: str | Path, target: str | None = None) -> pd.DataFrame:
         raise DataError(f"{path}: the file holds no data rows")
     cells = _header_cells(path, encoding, delimiter, len(frame.columns))
     frame.columns = header_names(cells)
+    frame.attrs["renamed"] = renamed(cells)
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:
         spelt = list(dict.fromkeys(repr(c) for c in cells if c.strip() == duplicated[0]))
@@ -122,8 +124,9 @@ def read_table(path: str | Path, target: str | None = None) -> pd.DataFrame:
         raise DataError(
             f"{path}: column {duplicated[0]!r} appears more than once in the header{blanks}"
         )
+    renames = frame.attrs["renamed"]
     frame = columns.blank_markers(frame, target)
-    frame.attrs["encoding"] = encoding
+    frame.attrs.update(encoding=encoding, renamed=renames)
     return frame
 
 
@@ -237,6 +240,12 @@ def _file_decisions(raw: pd.DataFrame) -> list[columns.Decision]:
         if name == f"Unnamed: {i}":
             detail = "no name in the header line: so named here, in predict and in the scorer"
             decisions.append(columns.Decision(column=name, action="unnamed", detail=detail))
+    for name, written in raw.attrs.get("renamed", {}).items():
+        detail = (
+            f"written {written!r} in the header: a double quote, backslash or control character "
+            "no JSON record can name; so named here, in predict and in the scorer"
+        )
+        decisions.append(columns.Decision(column=name, action="renamed", detail=detail))
     return decisions
 
 
