@@ -71,6 +71,8 @@ class Schema:
         payload = self._decode(body)
         records, prefix = _records(payload)
         batch = self.encode(records, prefix)
+        if len(batch.missing) == self._width:  # every field missing somewhere: maybe a row
+            self._refuse_empty_records(batch, prefix, body)
         params = payload.GlobalParameters
         # Keys decoded: every record's fields (when none is missing), "data" ("Inputs" and
         # "data"), "GlobalParameters" and the keys inside it.
@@ -110,20 +112,26 @@ class Schema:
         except CellError as exc:
             field = f"{prefix}[{exc.row}].{exc.feature}"
             raise InvalidInput(exc.reason, field=field) from None
-        if len(batch.missing) == self._width:  # every field missing somewhere: maybe a row
-            self._refuse_empty_records(batch, prefix)
         return batch
 
-    def _refuse_empty_records(self, batch: Encoded, prefix: str) -> None:
+    def _refuse_empty_records(self, batch: Encoded, prefix: str, body: bytes) -> None:
         """422 for a record holding none of the model's fields (misspelt names, another
-        model's records, ``{}``): imputing every field would answer with a guess."""
+        model's records, ``{}``): imputing every field would answer with a guess. A record
+        naming its fields as null is scored, as an empty CSV row is (the decoder reads both
+        as None, so such records are looked up in the body: rare, and only then)."""
         empty = np.flatnonzero(np.isnan(batch.matrix).all(axis=1))
-        if len(empty):
-            shown = ", ".join(self.feature_names[:5]) + (", ..." if self._width > 5 else "")
-            raise InvalidInput(
-                f"the record holds none of the model's fields ({shown})",
-                field=f"{prefix}[{int(empty[0])}]",
-            )
+        if not len(empty):
+            return
+        raw = json.loads(body)
+        rows = raw["data"] if prefix == "data" else raw["Inputs"]["data"]
+        names = set(self.feature_names)
+        for i in empty.tolist():
+            if not names.intersection(rows[i]):
+                shown = ", ".join(self.feature_names[:5]) + (", ..." if self._width > 5 else "")
+                raise InvalidInput(
+                    f"the record holds none of the model's fields ({shown})",
+                    field=f"{prefix}[{i}]",
+                )
 
 
 def _records(payload: Any) -> tuple[list[Any], str]:

@@ -376,6 +376,21 @@ def test_a_record_with_none_of_the_models_fields_is_refused(client, auth, sample
     assert error["field"] == "data[1]" and "none of the model's fields" in error["message"]
 
 
+@pytest.mark.parametrize("wrap", ["data", "Inputs"])
+def test_a_record_naming_every_field_as_null_is_scored_as_an_empty_csv_row(
+    client, auth, sample, wrap
+):
+    """Every field present and null is a row whose cells are all missing (the UI sends a
+    file's empty row so): predict and text/csv score it, and so does /score."""
+    nulls = dict.fromkeys(sample[0])
+    body = {"data": [sample[0], nulls]}
+    resp = client.post(
+        c.SCORING_ROUTE, json=body if wrap == "data" else {"Inputs": body}, headers=auth
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert len(resp.get_json()["predictions"]) == 2
+
+
 @pytest.mark.parametrize(
     ("body", "headers", "status", "says"),
     [
