@@ -381,3 +381,10 @@ def test_a_row_with_surplus_fields_is_a_row_error_not_scored(client, scorer):
     assert list(csv.reader(io.StringIO(errors)))[1:] == [
         ["3", "", f"{width + 1} fields, the header has {width}"]
     ]
+
+
+def test_every_page_has_an_icon_and_favicon_ico_is_not_a_404(client):
+    page = client.get("/batch").get_data(as_text=True)
+    assert '<link rel="icon" href="/static/favicon.svg"' in page
+    assert client.get("/static/favicon.svg").status_code == 200
+    assert client.get("/favicon.ico").status_code == 204
