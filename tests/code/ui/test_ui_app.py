@@ -4,8 +4,10 @@ key staying on the server, and CSV files scored in chunks with a per-row error r
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -76,12 +78,12 @@ def client(tmp_path, scorer):
 
 def test_the_form_is_generated_from_the_schema(client):
     page = client.get("/score").get_data(as_text=True)
-    assert '<select id="f-job" name="job"' in page
+    assert '<select id="f12-job" name="job"' in page
     assert '<option value="technician"' in page
-    assert 'id="f-age"' in page and "Training range 18 to 86" in page
-    assert '<label for="f-emp-var-rate">emp.var.rate</label>' in page
+    assert 'id="f0-age"' in page and "Training range 18 to 86" in page
+    assert '<label for="f9-emp-var-rate">emp.var.rate</label>' in page
     # It starts at the documented example customer, not at an empty (all-imputed) record.
-    assert 'id="f-age" name="age" value="52"' in page
+    assert 'id="f0-age" name="age" value="52"' in page
 
 
 def test_a_scored_customer_shows_label_probability_threshold_and_reasons(client, scorer):
@@ -99,8 +101,8 @@ def test_the_scorers_field_error_is_shown_next_to_the_field(client, scorer):
     response = client.post("/score", data=values)
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert 'id="f-age-error" role="alert">age is required<' in page
-    assert 'id="f-age" name="age" value="" aria-invalid="true"' in page
+    assert 'id="f0-age-error" role="alert">age is required<' in page
+    assert 'id="f0-age" name="age" value="" aria-invalid="true"' in page
 
 
 def test_an_out_of_range_value_is_scored_with_a_note(client, scorer):
@@ -108,6 +110,25 @@ def test_an_out_of_range_value_is_scored_with_a_note(client, scorer):
     values["age"] = "120"
     page = client.post("/score", data=values).get_data(as_text=True)
     assert "outside the training range (18 to 86)" in page
+
+
+def test_names_that_spell_alike_in_ascii_get_their_own_ids(tmp_path):
+    """Labels and help text point at their own input, whatever the names' characters."""
+    names = ["a.b", "a/b", "名前", "年齢", "#count", "@count", "café", "cafè"]
+    scorer = FakeScorer()
+    scorer.doc["definitions"]["InputRecord"] = {
+        "type": "object",
+        "properties": {name: {"type": "number", "example": 1.0} for name in names},
+    }
+    settings = Settings(jobs_dir=tmp_path / "jobs")
+    page = create_app(settings, client=scorer).test_client().get("/score").get_data(as_text=True)
+    ids = re.findall(r' id="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    fors = re.findall(r'<label for="([^"]+)">([^<]+)</label>', page)
+    assert [html.unescape(label) for _, label in fors] == names
+    for target, label in fors:
+        assert f'id="{target}" name="{label}"' in page
+        assert f'aria-describedby="{target}-help"' in page and f'id="{target}-help"' in page
 
 
 def _csv(rows: int, delimiter: str, bad_lines: tuple[int, ...] = (), drop: str = "") -> bytes:
