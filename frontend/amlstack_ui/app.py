@@ -161,16 +161,30 @@ def create_app(settings: Settings, client: ScorerClient | None = None) -> Flask:
 
     @app.get("/insights")
     def insights_page():
+        # Everything but drift comes from Prometheus alone: the page must stay up while the
+        # scorers are down, since that is the outage it shows (their targets down, failures).
+        data: dict[str, Any] = {"drift": [], "drift_problem": None, "problem": None}
         try:
-            data = {
-                "stats": insights.stats(prom),
-                "targets": insights.targets(prom),
-                "series": insights.series(prom),
-                "drift": insights.drift(prom, client.card().get("profile") or {}),
-                "problem": None,
-            }
+            data.update(
+                stats=insights.stats(prom),
+                targets=insights.targets(prom),
+                series=insights.series(prom),
+            )
         except insights.PrometheusUnavailable as exc:
-            data = {"stats": {}, "targets": [], "series": {}, "drift": [], "problem": str(exc)}
+            data.update(stats={}, targets=[], series={}, problem=str(exc))
+            return render_template("insights.html", **data)
+        try:
+            profile = client.card().get("profile") or {}
+        except ScorerUnavailable as exc:
+            data["drift_problem"] = (
+                "it compares live traffic with the training profile in the scorer's model "
+                f"card, and the scorer is not available ({exc})"
+            )
+            return render_template("insights.html", **data)
+        try:
+            data["drift"] = insights.drift(prom, profile)
+        except insights.PrometheusUnavailable as exc:
+            data["drift_problem"] = str(exc)
         return render_template("insights.html", **data)
 
     return app

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from amlstack_ui import batch, form
+from amlstack_ui import batch, form, insights
 from amlstack_ui.app import create_app
-from amlstack_ui.scorer import Answer
+from amlstack_ui.scorer import Answer, ScorerUnavailable
 from amlstack_ui.settings import Settings, SettingsError
 
 GOLDEN = Path(__file__).resolve().parents[1] / "scorer" / "golden" / "swagger2.json"
@@ -409,3 +409,42 @@ def test_every_page_has_an_icon_and_favicon_ico_is_not_a_404(client):
     assert '<link rel="icon" href="/static/favicon.svg"' in page
     assert client.get("/static/favicon.svg").status_code == 200
     assert client.get("/favicon.ico").status_code == 204
+
+
+class FakePrometheus:
+    """Answers the Insights queries: one scorer replica down, a little traffic."""
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        if promql == insights.TARGETS:
+            return [{"metric": {"instance": "172.18.0.3:5001"}, "value": [0, "0"]}]
+        return [{"metric": {}, "value": [0, "0.5"]}]
+
+    def query_range(self, promql: str, start: float, end: float, step: int) -> list[dict]:
+        return [{"metric": {}, "values": [[start, "0.5"], [end, "NaN"]]}]
+
+
+def test_insights_shows_prometheus_figures_while_the_scorer_is_down(tmp_path, monkeypatch):
+    """The outage the page exists to show must not take the page down: targets and request
+    figures come from Prometheus; only drift, which needs the card's profile, is unavailable."""
+
+    class DownScorer(FakeScorer):
+        def card(self) -> dict[str, Any]:
+            raise ScorerUnavailable("the scorer answered 503 on /model/card")
+
+    fake = FakePrometheus()
+    monkeypatch.setattr(insights.Prometheus, "query", lambda self, q: fake.query(q))
+    monkeypatch.setattr(insights.Prometheus, "query_range", lambda self, *a: fake.query_range(*a))
+    settings = Settings(jobs_dir=tmp_path / "jobs")
+    app = create_app(settings, client=DownScorer())  # type: ignore[arg-type]
+    response = app.test_client().get("/insights")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<span class="pill down">172.18.0.3:5001 down</span>' in page
+    assert 'id="stat-rps">0.50<' in page and 'id="series-data"' in page
+    assert 'id="drift-problem"' in page and 'id="drift"' not in page
+    assert "the scorer answered 503 on /model/card" in page
+    # the scorer's own pages still say it is down
+    assert app.test_client().get("/model").status_code == 503
+    up = create_app(settings, client=FakeScorer()).test_client()  # type: ignore[arg-type]
+    page = up.get("/insights").get_data(as_text=True)
+    assert 'id="drift"' in page and 'id="drift-problem"' not in page
