@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, abort, jsonify, redirect, render_template, request, send_file, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from amlstack.artifact.delimiters import DELIMITER_NAMES
 from amlstack_ui import batch, form, insights
 from amlstack_ui.scorer import ScorerClient, ScorerUnavailable
 from amlstack_ui.settings import Settings
@@ -37,7 +38,11 @@ def create_app(settings: Settings, client: ScorerClient | None = None) -> Flask:
 
     @app.context_processor
     def _nav() -> dict[str, Any]:
-        return {"nav": NAV, "max_upload_mb": settings.max_upload_mb}
+        return {
+            "nav": NAV,
+            "max_upload_mb": settings.max_upload_mb,
+            "delimiter_names": DELIMITER_NAMES,
+        }
 
     @app.errorhandler(ScorerUnavailable)
     def _scorer_down(exc: ScorerUnavailable):

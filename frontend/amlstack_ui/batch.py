@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from amlstack.artifact.charset import file_encoding
+from amlstack.artifact.charset import BINARY_DATA, SAMPLE_CHARS, file_encoding, holds_binary
 from amlstack.artifact.delimiters import header_names, sniff_delimiter
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
 from amlstack_ui.form import Field, field_of, friendly, record_from_values
@@ -148,6 +148,9 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
     encoding = file_encoding(path)
     with path.open(newline="", encoding=encoding, errors="replace") as handle:
         first = handle.readline()
+        rest = handle.read(max(0, SAMPLE_CHARS - len(first)))
+    if holds_binary(first + rest):  # as `amlstack predict` refuses it, in its words
+        raise BatchError(BINARY_DATA)
     if not first.strip():
         raise BatchError("the file is empty: expected a header line with the column names")
     delimiter = sniff_delimiter(first)

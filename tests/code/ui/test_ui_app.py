@@ -18,6 +18,9 @@ from amlstack_ui.app import create_app
 from amlstack_ui.scorer import Answer, ScorerUnavailable
 from amlstack_ui.settings import Settings, SettingsError
 
+from amlstack.errors import DataError
+from amlstack.training.data import read_table
+
 GOLDEN = Path(__file__).resolve().parents[1] / "scorer" / "golden" / "swagger2.json"
 DATA = Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"
 SECRET = "a-secret-key-that-must-stay-on-the-server"
@@ -448,3 +451,21 @@ def test_insights_shows_prometheus_figures_while_the_scorer_is_down(tmp_path, mo
     up = create_app(settings, client=FakeScorer()).test_client()  # type: ignore[arg-type]
     page = up.get("/insights").get_data(as_text=True)
     assert 'id="drift"' in page and 'id="drift-problem"' not in page
+
+
+def test_a_binary_upload_is_refused_in_the_words_of_amlstack_predict(client, tmp_path):
+    body = bytes(range(256)) * 80  # binary data: NUL bytes among the rest
+    path = tmp_path / "binary.csv"
+    path.write_bytes(body)
+    with pytest.raises(DataError) as cli:  # what `amlstack predict` and training say
+        read_table(path)
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "binary.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "failed"
+    assert status["message"] == "not a CSV file (it holds binary data)"
+    assert str(cli.value) == f"{path}: {status['message']}"
+
+
+def test_the_batch_page_names_every_delimiter_the_reader_takes(client):
+    page = client.get("/batch").get_data(as_text=True)
+    assert "comma, semicolon, tab or pipe separated" in page
