@@ -29,12 +29,16 @@ NAV = (
 )
 
 
-def create_app(settings: Settings, client: ScorerClient | None = None) -> Flask:
+def create_app(
+    settings: Settings, client: ScorerClient | None = None, retry: batch.Retry | None = None
+) -> Flask:
+    """The app; ``client`` and ``retry`` (how a file job waits out a scorer outage) default to
+    the real scorer and `batch.Retry`'s bounds."""
     app = Flask("amlstack_ui")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     client = client or ScorerClient(settings)
     prom = insights.Prometheus(settings.prometheus_url, timeout_s=settings.timeout_s)
-    jobs = batch.Jobs(settings.jobs_dir, client, settings.chunk_rows, settings.job_ttl_s)
+    jobs = batch.Jobs(settings.jobs_dir, client, settings.chunk_rows, settings.job_ttl_s, retry)
 
     @app.context_processor
     def _nav() -> dict[str, Any]:
@@ -143,7 +147,8 @@ def create_app(settings: Settings, client: ScorerClient | None = None) -> Flask:
     def job_file(job_id: str, kind: str):
         status = jobs.status(job_id) or abort(404)
         path = jobs.path(job_id, f"{kind}.csv")
-        if status.state != "done" or path is None or not path.is_file():
+        # a failed job's files hold the rows scored before it stopped: still worth having
+        if status.state not in ("done", "failed") or path is None or not path.is_file():
             abort(404)
         stem = Path(status.filename).stem or "file"
         return send_file(

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from amlstack_ui import batch, form, insights
 from amlstack_ui.app import create_app
-from amlstack_ui.scorer import Answer, ScorerUnavailable
+from amlstack_ui.scorer import Answer, ScorerBusy, ScorerClient, ScorerUnavailable
 from amlstack_ui.settings import Settings, SettingsError
 
 from amlstack.errors import DataError
@@ -469,3 +470,135 @@ def test_a_binary_upload_is_refused_in_the_words_of_amlstack_predict(client, tmp
 def test_the_batch_page_names_every_delimiter_the_reader_takes(client):
     page = client.get("/batch").get_data(as_text=True)
     assert "comma, semicolon, tab or pipe separated" in page
+
+
+class FlakyScorer(FakeScorer):
+    """A scorer whose calls listed in ``down`` fail as a restart of the replicas does: no
+    connection, or the proxy's 503 with a Retry-After."""
+
+    def __init__(self, down: dict[int, Any]) -> None:
+        super().__init__()
+        self.down = down
+        self.tries = 0
+
+    def score(self, records: list[dict[str, Any]], *, explain: bool = False) -> Answer:
+        self.tries += 1
+        failure = self.down.get(self.tries)
+        if isinstance(failure, Exception):
+            raise failure
+        if failure is not None:
+            return failure
+        return super().score(records, explain=explain)
+
+
+class FakeTime:
+    """A clock that moves only when slept on, so a test of the backoff waits for nothing."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+    def retry(self, **bounds: Any) -> batch.Retry:
+        return batch.Retry(sleep=self.sleep, clock=lambda: self.now, **bounds)
+
+
+def _job_folder(tmp_path: Path, rows: int) -> Path:
+    folder = tmp_path / "job"
+    folder.mkdir(parents=True)
+    (folder / batch.INPUT).write_bytes(_csv(rows, ","))
+    return folder
+
+
+def test_a_chunk_is_sent_again_while_the_scorer_restarts(tmp_path):
+    refused = ScorerBusy("the scorer at http://proxy:5001 is not answering (ConnectionError)")
+    shed = Answer(503, {"error": {"code": "overloaded", "message": "queue full"}}, 5.0)
+    scorer = FlakyScorer({2: refused, 3: refused, 4: shed})  # the 2nd chunk, three times
+    clock = FakeTime()
+    status = batch.Status()
+    folder = _job_folder(tmp_path, 20)
+    batch.score_file(folder, status, scorer.fields, scorer, 7, clock.retry())
+    assert (status.rows_done, status.rows_scored, status.rows_failed) == (20, 20, 0)
+    assert clock.waits == [1.0, 2.0, 5.0]  # backoff, then the answer's Retry-After
+    assert scorer.calls == [7, 7, 6]
+    assert sum(1 for _ in (folder / batch.SCORED).open()) == 21
+
+
+def test_a_scorer_that_stays_down_is_given_up_on_within_the_bounds(tmp_path):
+    refused = ScorerBusy("the scorer at http://proxy:5001 is not answering (ConnectionError)")
+    scorer = FlakyScorer({n: refused for n in range(1, 1000)})
+    clock = FakeTime()
+    retry = clock.retry()
+    with pytest.raises(ScorerUnavailable) as down:
+        batch.score_file(_job_folder(tmp_path, 5), batch.Status(), scorer.fields, scorer, 7, retry)
+    assert scorer.tries == retry.attempts and sum(clock.waits) <= retry.budget_s
+    assert max(clock.waits) <= retry.max_s
+    assert str(down.value) == (
+        "the scorer at http://proxy:5001 is not answering (ConnectionError); "
+        f"gave up after {retry.attempts} tries in {sum(clock.waits):.0f} s"
+    )
+    # a Retry-After past the budget is not waited for
+    scorer = FlakyScorer({n: Answer(503, {}, 600.0) for n in range(1, 1000)})
+    folder = _job_folder(tmp_path / "b", 5)
+    with pytest.raises(ScorerUnavailable, match=r"HTTP 503 .*gave up after 1 try in 0 s"):
+        batch.score_file(folder, batch.Status(), scorer.fields, scorer, 7, FakeTime().retry())
+
+
+def test_a_job_that_fails_midway_keeps_its_scored_rows_downloadable(tmp_path):
+    refused = ScorerBusy("the scorer at http://proxy:5001 is not answering (ConnectionError)")
+    scorer = FlakyScorer({n: refused for n in range(3, 1000)})  # down after two chunks
+    settings = Settings(jobs_dir=tmp_path / "jobs", chunk_rows=7, max_upload_mb=1)
+    app = create_app(settings, client=scorer, retry=FakeTime().retry())  # type: ignore[arg-type]
+    client = app.test_client()
+    lines = _csv(30, ",").decode().splitlines()
+    lines[4] += ",surplus"  # line 5: a row error the scorer is not asked about
+    body = "\n".join(lines).encode()
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "customers.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status == {**status, "state": "failed", "rows_done": 14, "rows_scored": 13}
+    assert scorer.calls == [6, 7]
+    assert "is not answering (ConnectionError); gave up after" in status["message"]
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    scored = client.get(f"/batch/{job}/scored.csv")
+    assert scored.status_code == 200
+    assert len(list(csv.DictReader(io.StringIO(scored.get_data(as_text=True))))) == 14
+    errors = client.get(f"/batch/{job}/errors.csv").get_data(as_text=True)
+    assert [row[0] for row in csv.reader(io.StringIO(errors))] == ["line", "5"]
+    page = client.get(f"/batch/{job}").get_data(as_text=True)
+    assert "the first 14 rows of the file (13 scored, 1 with errors)" in page
+    assert "Download the rows scored so far" in page
+
+
+def test_the_client_tells_a_passing_outage_from_other_failures(tmp_path):
+    class Session:
+        def __init__(self, outcome: Any) -> None:
+            self.outcome = outcome
+
+        def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+            if isinstance(self.outcome, Exception):
+                raise self.outcome
+            return self.outcome
+
+    def response(status: int, body: bytes, headers: dict[str, str]) -> requests.Response:
+        answer = requests.Response()
+        answer.status_code, answer._content = status, body
+        answer.headers.update(headers)
+        return answer
+
+    settings = Settings(jobs_dir=tmp_path, primary_key="k")
+    gone = ScorerClient(settings, Session(requests.ConnectionError("refused")))  # type: ignore[arg-type]
+    with pytest.raises(ScorerBusy, match="not answering"):
+        gone.score([{}])
+    proxy = ScorerClient(settings, Session(response(503, b"<html>", {"Retry-After": "3"})))  # type: ignore[arg-type]
+    with pytest.raises(ScorerBusy) as busy:
+        proxy.score([{}])
+    assert busy.value.retry_after == 3.0
+    scorer = ScorerClient(settings, Session(response(503, b'{"error": {"message": "late"}}', {})))  # type: ignore[arg-type]
+    assert scorer.score([{}]).status == 503  # the batch job retries it; the form shows it
+    broken = ScorerClient(settings, Session(response(500, b"", {})))  # type: ignore[arg-type]
+    with pytest.raises(ScorerUnavailable) as failed:
+        broken.score([{}])
+    assert not isinstance(failed.value, ScorerBusy)
