@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,6 +59,8 @@ class Retry:
     max_s: float = 15.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    # told what is being waited for before each wait, and "" once the scorer answers again
+    notify: Callable[[str], None] | None = None
 
 
 class BatchError(Exception):
@@ -165,6 +167,12 @@ class Jobs:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
+def _note(folder: Path, status: Status, text: str) -> None:
+    """Show why a running job is not moving (the scorer is down for a moment), or clear it."""
+    status.message = text
+    _write_status(folder, status)
+
+
 def _write_status(folder: Path, status: Status) -> None:
     tmp = folder / (STATUS + ".tmp")
     tmp.write_text(json.dumps(asdict(status)))
@@ -217,7 +225,7 @@ def score_file(
 ) -> None:
     """Score ``input.csv`` into ``scored.csv`` and ``errors.csv``, updating ``status``; both
     files hold every chunk scored so far, whole, if this stops with an exception."""
-    retry = retry or Retry()
+    retry = replace(retry or Retry(), notify=lambda text: _note(folder, status, text))
     delimiter, header, encoding = _header(folder / INPUT, fields)
     with (
         (folder / INPUT).open(newline="", encoding=encoding, errors="replace") as source,
@@ -306,6 +314,8 @@ def _call(client: ScorerClient, records: list[dict[str, Any]], retry: Retry) -> 
             problem, hint = str(exc), exc.retry_after
         else:
             if answer.status not in BUSY_STATUSES:
+                if attempt > 1 and retry.notify:
+                    retry.notify("")
                 return answer
             message = answer.error.get("message") or "no reason given"
             problem = f"the scorer answered HTTP {answer.status} ({message})"
@@ -313,6 +323,8 @@ def _call(client: ScorerClient, records: list[dict[str, Any]], retry: Retry) -> 
         wait = min(retry.first_s * 2 ** (attempt - 1), retry.max_s) if hint is None else hint
         if attempt >= retry.attempts or retry.clock() - start + wait > retry.budget_s:
             break
+        if retry.notify:
+            retry.notify(f"{problem}: trying again in {wait:.0f} s")
         retry.sleep(wait)
     waited = retry.clock() - start
     tries = "1 try" if attempt == 1 else f"{attempt} tries"

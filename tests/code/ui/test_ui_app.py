@@ -520,9 +520,19 @@ def test_a_chunk_is_sent_again_while_the_scorer_restarts(tmp_path):
     clock = FakeTime()
     status = batch.Status()
     folder = _job_folder(tmp_path, 20)
-    batch.score_file(folder, status, scorer.fields, scorer, 7, clock.retry())
+    shown: list[str] = []  # what the job page says while it waits
+
+    def sleep(seconds: float) -> None:
+        shown.append(json.loads((folder / batch.STATUS).read_text())["message"])
+        clock.sleep(seconds)
+
+    retry = batch.Retry(sleep=sleep, clock=lambda: clock.now)
+    batch.score_file(folder, status, scorer.fields, scorer, 7, retry)
     assert (status.rows_done, status.rows_scored, status.rows_failed) == (20, 20, 0)
     assert clock.waits == [1.0, 2.0, 5.0]  # backoff, then the answer's Retry-After
+    assert shown[0] == f"{refused}: trying again in 1 s"
+    assert shown[2] == "the scorer answered HTTP 503 (queue full): trying again in 5 s"
+    assert status.message == ""
     assert scorer.calls == [7, 7, 6]
     assert sum(1 for _ in (folder / batch.SCORED).open()) == 21
 
