@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, abort, jsonify, redirect, render_template, request, send_file, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from amlstack.artifact.delimiters import DELIMITER_NAMES
 from amlstack_ui import batch, form, insights
 from amlstack_ui.scorer import ScorerClient, ScorerUnavailable
 from amlstack_ui.settings import Settings
@@ -28,16 +29,24 @@ NAV = (
 )
 
 
-def create_app(settings: Settings, client: ScorerClient | None = None) -> Flask:
+def create_app(
+    settings: Settings, client: ScorerClient | None = None, retry: batch.Retry | None = None
+) -> Flask:
+    """The app; ``client`` and ``retry`` (how a file job waits out a scorer outage) default to
+    the real scorer and `batch.Retry`'s bounds."""
     app = Flask("amlstack_ui")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     client = client or ScorerClient(settings)
     prom = insights.Prometheus(settings.prometheus_url, timeout_s=settings.timeout_s)
-    jobs = batch.Jobs(settings.jobs_dir, client, settings.chunk_rows, settings.job_ttl_s)
+    jobs = batch.Jobs(settings.jobs_dir, client, settings.chunk_rows, settings.job_ttl_s, retry)
 
     @app.context_processor
     def _nav() -> dict[str, Any]:
-        return {"nav": NAV, "max_upload_mb": settings.max_upload_mb}
+        return {
+            "nav": NAV,
+            "max_upload_mb": settings.max_upload_mb,
+            "delimiter_names": DELIMITER_NAMES,
+        }
 
     @app.errorhandler(ScorerUnavailable)
     def _scorer_down(exc: ScorerUnavailable):
@@ -57,6 +66,12 @@ def create_app(settings: Settings, client: ScorerClient | None = None) -> Flask:
     @app.get("/healthz")
     def health():
         return "ok"
+
+    @app.get("/favicon.ico")
+    def favicon():
+        # Pages link favicon.svg; a browser that asks for /favicon.ico anyway gets "no icon"
+        # rather than a 404 in its console.
+        return "", 204, {"Cache-Control": "max-age=86400"}
 
     @app.get("/vendor/<path:name>")
     def vendor(name: str):
@@ -132,7 +147,8 @@ def create_app(settings: Settings, client: ScorerClient | None = None) -> Flask:
     def job_file(job_id: str, kind: str):
         status = jobs.status(job_id) or abort(404)
         path = jobs.path(job_id, f"{kind}.csv")
-        if status.state != "done" or path is None or not path.is_file():
+        # a failed job's files hold the rows scored before it stopped: still worth having
+        if status.state not in ("done", "failed") or path is None or not path.is_file():
             abort(404)
         stem = Path(status.filename).stem or "file"
         return send_file(
@@ -155,16 +171,30 @@ def create_app(settings: Settings, client: ScorerClient | None = None) -> Flask:
 
     @app.get("/insights")
     def insights_page():
+        # Everything but drift comes from Prometheus alone: the page must stay up while the
+        # scorers are down, since that is the outage it shows (their targets down, failures).
+        data: dict[str, Any] = {"drift": [], "drift_problem": None, "problem": None}
         try:
-            data = {
-                "stats": insights.stats(prom),
-                "targets": insights.targets(prom),
-                "series": insights.series(prom),
-                "drift": insights.drift(prom, client.card().get("profile") or {}),
-                "problem": None,
-            }
+            data.update(
+                stats=insights.stats(prom),
+                targets=insights.targets(prom),
+                series=insights.series(prom),
+            )
         except insights.PrometheusUnavailable as exc:
-            data = {"stats": {}, "targets": [], "series": {}, "drift": [], "problem": str(exc)}
+            data.update(stats={}, targets=[], series={}, problem=str(exc))
+            return render_template("insights.html", **data)
+        try:
+            profile = client.card().get("profile") or {}
+        except ScorerUnavailable as exc:
+            data["drift_problem"] = (
+                "it compares live traffic with the training profile in the scorer's model "
+                f"card, and the scorer is not available ({exc})"
+            )
+            return render_template("insights.html", **data)
+        try:
+            data["drift"] = insights.drift(prom, profile)
+        except insights.PrometheusUnavailable as exc:
+            data["drift_problem"] = str(exc)
         return render_template("insights.html", **data)
 
     return app

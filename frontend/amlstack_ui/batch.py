@@ -5,6 +5,11 @@ one /score call and its scored rows are appended to ``scored.csv``, so memory ho
 whatever the file's size. A chunk the scorer refuses (422) is scored row by row, so one bad row
 costs only itself. Progress is ``status.json``, written atomically after every chunk.
 
+A scorer that is down for a moment (replicas restarting: no connection, 502/503/504) does not
+end the job: the chunk is sent again with backoff, honouring Retry-After, for at most
+``Retry.budget_s`` seconds and ``Retry.attempts`` tries. A job that fails anyway keeps the
+chunks scored before it: ``scored.csv`` and ``errors.csv`` stay downloadable.
+
 Input: comma, semicolon, tab or pipe separated (guessed from the header line, as training does),
 with or without the target column (columns that are not model inputs are kept as they are). Output:
 the input columns, then ``probability`` (of the positive class, or of the predicted one for a
@@ -20,16 +25,16 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from amlstack.artifact.charset import file_encoding
+from amlstack.artifact.charset import BINARY_DATA, SAMPLE_CHARS, file_encoding, holds_binary
 from amlstack.artifact.delimiters import header_names, sniff_delimiter
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
 from amlstack_ui.form import Field, field_of, friendly, record_from_values
-from amlstack_ui.scorer import ScorerClient, ScorerUnavailable
+from amlstack_ui.scorer import BUSY_STATUSES, Answer, ScorerBusy, ScorerClient, ScorerUnavailable
 
 INPUT = "input.csv"
 SCORED = "scored.csv"
@@ -39,6 +44,23 @@ ADDED_COLUMNS = ("probability", "label", "error")
 MAX_SHOWN_ERRORS = 50
 _COPY_CHUNK = 1 << 20
 _JOB_ID_CHARS = set("0123456789abcdef")
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How long one scorer call waits out a scorer that is down for a moment: exponential
+    backoff from ``first_s`` up to ``max_s`` per wait (or the answer's Retry-After), at most
+    ``attempts`` tries and ``budget_s`` seconds in all, so a restart of the replicas (seconds)
+    is ridden out and a scorer that stays down fails the job within about a minute."""
+
+    budget_s: float = 60.0
+    attempts: int = 8
+    first_s: float = 1.0
+    max_s: float = 15.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    # told what is being waited for before each wait, and "" once the scorer answers again
+    notify: Callable[[str], None] | None = None
 
 
 class BatchError(Exception):
@@ -71,11 +93,19 @@ class Status:
 class Jobs:
     """Job folders under ``root``: create from an upload, run in a thread, read status."""
 
-    def __init__(self, root: Path, client: ScorerClient, chunk_rows: int, ttl_s: int) -> None:
+    def __init__(
+        self,
+        root: Path,
+        client: ScorerClient,
+        chunk_rows: int,
+        ttl_s: int,
+        retry: Retry | None = None,
+    ) -> None:
         self.root = root
         self.client = client
         self.chunk_rows = chunk_rows
         self.ttl_s = ttl_s
+        self.retry = retry or Retry()
 
     def path(self, job_id: str, name: str = "") -> Path | None:
         """The job's folder (or a file in it); None for an id that is not one of ours."""
@@ -118,7 +148,7 @@ class Jobs:
         status.state, status.started = "running", time.time()
         _write_status(folder, status)
         try:
-            score_file(folder, status, fields, self.client, self.chunk_rows)
+            score_file(folder, status, fields, self.client, self.chunk_rows, self.retry)
             status.state = "done"
         except (BatchError, ScorerUnavailable) as exc:
             status.state, status.message = "failed", str(exc)
@@ -137,6 +167,12 @@ class Jobs:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
+def _note(folder: Path, status: Status, text: str) -> None:
+    """Show why a running job is not moving (the scorer is down for a moment), or clear it."""
+    status.message = text
+    _write_status(folder, status)
+
+
 def _write_status(folder: Path, status: Status) -> None:
     tmp = folder / (STATUS + ".tmp")
     tmp.write_text(json.dumps(asdict(status)))
@@ -148,6 +184,9 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
     encoding = file_encoding(path)
     with path.open(newline="", encoding=encoding, errors="replace") as handle:
         first = handle.readline()
+        rest = handle.read(max(0, SAMPLE_CHARS - len(first)))
+    if holds_binary(first + rest):  # as `amlstack predict` refuses it, in its words
+        raise BatchError(BINARY_DATA)
     if not first.strip():
         raise BatchError("the file is empty: expected a header line with the column names")
     delimiter = sniff_delimiter(first)
@@ -177,9 +216,16 @@ def _chunks(handle: IO[str], delimiter: str, size: int) -> Iterator[list[tuple[i
 
 
 def score_file(
-    folder: Path, status: Status, fields: list[Field], client: ScorerClient, chunk_rows: int
+    folder: Path,
+    status: Status,
+    fields: list[Field],
+    client: ScorerClient,
+    chunk_rows: int,
+    retry: Retry | None = None,
 ) -> None:
-    """Score ``input.csv`` into ``scored.csv`` and ``errors.csv``, updating ``status``."""
+    """Score ``input.csv`` into ``scored.csv`` and ``errors.csv``, updating ``status``; both
+    files hold every chunk scored so far, whole, if this stops with an exception."""
+    retry = replace(retry or Retry(), notify=lambda text: _note(folder, status, text))
     delimiter, header, encoding = _header(folder / INPUT, fields)
     with (
         (folder / INPUT).open(newline="", encoding=encoding, errors="replace") as source,
@@ -192,7 +238,7 @@ def score_file(
         errors.writerow(["line", "field", "message"])
         commas = writes_decimal_commas(f.number_format for f in fields)
         for chunk in _chunks(source, delimiter, chunk_rows):
-            results = _score_rows(client, fields, header, chunk)
+            results = _score_rows(client, fields, header, chunk, retry)
             for (line, row), (proba, label, error) in zip(chunk, results, strict=True):
                 row = row + [""] * (len(header) - len(row))
                 message = error["message"] if error else ""
@@ -207,11 +253,18 @@ def score_file(
                     status.rows_scored += 1
             status.rows_done += len(chunk)
             status.bytes_read = source.buffer.tell()
+            # flushed with the status, so the rows it counts are on disk if the job stops
+            scored_file.flush()
+            errors_file.flush()
             _write_status(folder, status)
 
 
 def _score_rows(
-    client: ScorerClient, fields: list[Field], header: list[str], chunk: list[tuple[int, list[str]]]
+    client: ScorerClient,
+    fields: list[Field],
+    header: list[str],
+    chunk: list[tuple[int, list[str]]],
+    retry: Retry,
 ) -> list[tuple]:
     """(probability, label, error) per row; a row with more non-empty fields than the header is
     an error of its own, as `amlstack predict` and training refuse it (which field is meant?)."""
@@ -222,7 +275,7 @@ def _score_rows(
         for i, (_, row) in enumerate(chunk)
         if i not in wide
     ]
-    scored = iter(_score_chunk(client, records) if records else [])
+    scored = iter(_score_chunk(client, records, retry) if records else [])
     return [
         ("", "", {"field": None, "message": f"{len(row)} fields, the header has {width}"})
         if i in wide
@@ -231,9 +284,9 @@ def _score_rows(
     ]
 
 
-def _score_chunk(client: ScorerClient, records: list[dict[str, Any]]) -> list[tuple]:
+def _score_chunk(client: ScorerClient, records: list[dict[str, Any]], retry: Retry) -> list[tuple]:
     """(probability, label, error) per record; a refused chunk is retried one record at a time."""
-    answer = client.score(records)
+    answer = _call(client, records, retry)
     if answer.ok:
         return _results(answer.body)
     if answer.status != 422 or len(records) == 1:
@@ -245,8 +298,37 @@ def _score_chunk(client: ScorerClient, records: list[dict[str, Any]]) -> list[tu
         return [("", "", {"field": name, "message": friendly(message, name)})] * len(records)
     out: list[tuple] = []
     for record in records:
-        out.extend(_score_chunk(client, [record]))
+        out.extend(_score_chunk(client, [record], retry))
     return out
+
+
+def _call(client: ScorerClient, records: list[dict[str, Any]], retry: Retry) -> Answer:
+    """One /score call, sent again while the scorer is down for a moment (`Retry`); any other
+    answer, ok or not, is returned as it is."""
+    start = retry.clock()
+    problem, attempt = "", 0
+    for attempt in range(1, max(1, retry.attempts) + 1):
+        try:
+            answer = client.score(records)
+        except ScorerBusy as exc:
+            problem, hint = str(exc), exc.retry_after
+        else:
+            if answer.status not in BUSY_STATUSES:
+                if attempt > 1 and retry.notify:
+                    retry.notify("")
+                return answer
+            message = answer.error.get("message") or "no reason given"
+            problem = f"the scorer answered HTTP {answer.status} ({message})"
+            hint = answer.retry_after
+        wait = min(retry.first_s * 2 ** (attempt - 1), retry.max_s) if hint is None else hint
+        if attempt >= retry.attempts or retry.clock() - start + wait > retry.budget_s:
+            break
+        if retry.notify:
+            retry.notify(f"{problem}: trying again in {wait:.0f} s")
+        retry.sleep(wait)
+    waited = retry.clock() - start
+    tries = "1 try" if attempt == 1 else f"{attempt} tries"
+    raise ScorerUnavailable(f"{problem}; gave up after {tries} in {waited:.0f} s")
 
 
 def _results(body: dict[str, Any]) -> list[tuple]:

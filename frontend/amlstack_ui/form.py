@@ -39,10 +39,14 @@ class Field:
     required: bool = True
     number_format: str | None = None  # how training saw the column written (x-number-format)
     missing_words: tuple[str, ...] = ()  # text training read as missing here (x-missing-words)
+    position: int = 0  # the field's place in the form: what makes its HTML ids unique
 
     @property
     def input_id(self) -> str:
-        return "f-" + re.sub(r"[^A-Za-z0-9_-]", "-", self.name)
+        """``f<position>-<name's ASCII letters>``: the position keeps distinct names apart
+        that spell the same in ASCII (``a.b`` and ``a/b``, ``名前`` and ``年齢``), so a label and
+        its help text point at their own input; the name part is for people reading the page."""
+        return f"f{self.position}-" + re.sub(r"[^A-Za-z0-9_-]", "-", self.name)
 
     @property
     def input_mode(self) -> str:
@@ -95,7 +99,7 @@ def fields_from_swagger(doc: Mapping[str, Any]) -> list[Field]:
     record = _record_schema(doc)
     required = set(record.get("required", ()))
     fields = []
-    for name, spec in record["properties"].items():
+    for position, (name, spec) in enumerate(record["properties"].items()):
         nullable = bool(spec.get("x-nullable") or spec.get("nullable"))
         fields.append(
             Field(
@@ -109,6 +113,7 @@ def fields_from_swagger(doc: Mapping[str, Any]) -> list[Field]:
                 required=name in required,
                 number_format=spec.get("x-number-format"),
                 missing_words=tuple(spec.get("x-missing-words") or ()),
+                position=position,
             )
         )
     return fields

@@ -22,16 +22,30 @@ CARD_ROUTE = "/model/card"
 REPORT_ROUTE = "/model/report/"
 
 
+BUSY_STATUSES = (502, 503, 504)  # the scorer or its proxy is down, restarting or shedding load
+
+
 class ScorerUnavailable(Exception):
     """The scorer cannot be reached or gave an answer the UI cannot use; one-line message."""
 
 
+class ScorerBusy(ScorerUnavailable):
+    """A failure that passes: no connection, a timeout, or a 502/503/504 without a usable body
+    (replicas restarting, a proxy with no replica up). ``retry_after`` is the answer's
+    Retry-After in seconds, when it gave one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class Answer:
-    """One /score answer: HTTP status and decoded JSON body."""
+    """One /score answer: HTTP status, decoded JSON body and Retry-After (seconds), if any."""
 
     status: int
     body: dict[str, Any]
+    retry_after: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -90,7 +104,7 @@ class ScorerClient:
                 **kwargs,
             )
         except requests.RequestException as exc:
-            raise ScorerUnavailable(
+            raise ScorerBusy(
                 f"the scorer at {self.base} is not answering ({type(exc).__name__})"
             ) from None
 
@@ -131,6 +145,21 @@ class ScorerClient:
             body = response.json()
         except ValueError:
             body = {}
+        body = body if isinstance(body, dict) else {}
+        retry_after = _seconds(response.headers.get("Retry-After"))
         if response.status_code >= 500 and not isinstance(body.get("error"), dict):
-            raise ScorerUnavailable(f"the scorer failed with HTTP {response.status_code}")
-        return Answer(response.status_code, body if isinstance(body, dict) else {})
+            message = f"the scorer failed with HTTP {response.status_code}"
+            if response.status_code in BUSY_STATUSES:
+                raise ScorerBusy(message, retry_after)
+            raise ScorerUnavailable(message)
+        return Answer(response.status_code, body, retry_after)
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """A Retry-After header's delay in seconds (the scorer and the proxy send seconds; an
+    HTTP date is not worth parsing here: the caller's own backoff applies)."""
+    try:
+        value = float(retry_after) if retry_after else None
+    except ValueError:
+        return None
+    return value if value is not None and 0 <= value < 86400 else None

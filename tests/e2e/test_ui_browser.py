@@ -69,7 +69,8 @@ def test_the_form_scores_a_customer_and_explains_why(stack, page):
     page.goto(f"{stack.ui}/score")
     # Generated from the schema: a dropdown for a categorical field, a number field with its range.
     assert page.get_by_label("job", exact=True).evaluate("e => e.tagName") == "SELECT"
-    assert "Training range" in page.locator("#f-age-help").inner_text()
+    age = page.get_by_label("age", exact=True).get_attribute("id")
+    assert "Training range" in page.locator(f"#{age}-help").inner_text()
     page.get_by_label("age", exact=True).fill("41")
     page.get_by_label("job", exact=True).select_option("technician")
     page.get_by_role("button", name="Score this customer").click()
@@ -90,12 +91,14 @@ def test_an_empty_value_is_imputed_and_an_overflowing_one_shows_the_scorers_fiel
     page.get_by_label("age", exact=True).fill("")
     page.get_by_role("button", name="Score this customer").click()
     assert page.locator("#predicted-label").inner_text() in ("yes", "no")
-    assert page.locator("#f-age-error").count() == 0
+    age = page.get_by_label("age", exact=True).get_attribute("id")
+    assert page.locator(f"#{age}-error").count() == 0
     shot(page, "score-empty-field")
     page.get_by_label("age", exact=True).fill("41")
     page.get_by_label("duration", exact=True).fill("1e39")
     page.get_by_role("button", name="Score this customer").click()
-    assert "too large" in page.locator("#f-duration-error").inner_text()
+    duration = page.get_by_label("duration", exact=True).get_attribute("id")
+    assert "too large" in page.locator(f"#{duration}-error").inner_text()
     assert page.get_by_label("duration", exact=True).get_attribute("aria-invalid") == "true"
     shot(page, "score-out-of-range")
 

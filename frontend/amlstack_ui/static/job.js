@@ -9,7 +9,9 @@
       const response = await fetch(job.dataset.statusUrl, { cache: "no-store" });
       const status = await response.json();
       bar.value = status.percent;
-      text.textContent = status.rows_done.toLocaleString() + " rows so far…";
+      // the message of a running job says why it waits (the scorer is down for a moment)
+      const waiting = status.message ? " (" + status.message + ")" : "";
+      text.textContent = status.rows_done.toLocaleString() + " rows so far…" + waiting;
       if (status.state === "done" || status.state === "failed") {
         window.location.reload();
         return;

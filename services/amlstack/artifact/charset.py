@@ -3,8 +3,9 @@
 Training, ``amlstack predict`` and the UI's file upload read a file alike: UTF-8 (with or
 without a byte-order mark), UTF-16 when it starts with its byte-order mark, otherwise
 Windows-1252 (what Excel on Windows writes; it holds Latin-1's printable characters too), and
-Latin-1 for the few bytes Windows-1252 leaves undefined. Only the standard library: the UI image
-loads this module alone.
+Latin-1 for the few bytes Windows-1252 leaves undefined. Binary data (an image, a zip, a
+spreadsheet's .xlsx) is told apart here too, so every reader refuses it in the same words. Only
+the standard library: the UI image loads this module alone.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ UTF16 = "utf-16"
 WINDOWS_1252 = "cp1252"
 LATIN_1 = "latin-1"
 NAMES = {UTF8: "UTF-8", UTF16: "UTF-16", WINDOWS_1252: "Windows-1252", LATIN_1: "Latin-1"}
+SAMPLE_CHARS = 64 * 1024  # what a reader looks at to judge a file before reading it whole
+BINARY_DATA = "not a CSV file (it holds binary data)"
 _CHUNK = 1 << 20
 
 
@@ -42,3 +45,10 @@ def _decodes(path: str | Path, encoding: str) -> bool:
         except UnicodeDecodeError:
             return False
     return True
+
+
+def holds_binary(sample: str) -> bool:
+    """Whether a file's first ``SAMPLE_CHARS`` characters, decoded in its `file_encoding`, are
+    binary data rather than text: a NUL character, which no text table holds (a UTF-16 file,
+    decoded as UTF-16, has none). Its readers say `BINARY_DATA`."""
+    return "\x00" in sample

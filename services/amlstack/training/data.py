@@ -26,8 +26,6 @@ from amlstack.training import columns
 if TYPE_CHECKING:
     import pandas as pd
 
-SAMPLE_BYTES = 64 * 1024
-
 
 @dataclass(frozen=True)
 class Dataset:
@@ -70,11 +68,11 @@ def detect_delimiter(path: Path, encoding: str | None = None) -> str:
     ``encoding``, by default the file's own: `charset.file_encoding`)."""
     encoding = encoding or charset.file_encoding(path)
     with path.open("r", encoding=encoding, errors="replace") as handle:
-        sample = handle.read(SAMPLE_BYTES)
+        sample = handle.read(charset.SAMPLE_CHARS)
     if not sample.strip():
         raise DataError(f"{path}: the file is empty")
-    if "\x00" in sample:
-        raise DataError(f"{path}: not a CSV file (it holds binary data)")
+    if charset.holds_binary(sample):
+        raise DataError(f"{path}: {charset.BINARY_DATA}")
     first = sample.lstrip("\ufeff").split("\n", 1)[0].strip()
     if first.lower().startswith("sep=") and len(first) == 5:
         raise DataError(

@@ -4,17 +4,23 @@ key staying on the server, and CSV files scored in chunks with a per-row error r
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from amlstack_ui import batch, form
+import requests
+from amlstack_ui import batch, form, insights
 from amlstack_ui.app import create_app
-from amlstack_ui.scorer import Answer
+from amlstack_ui.scorer import Answer, ScorerBusy, ScorerClient, ScorerUnavailable
 from amlstack_ui.settings import Settings, SettingsError
+
+from amlstack.errors import DataError
+from amlstack.training.data import read_table
 
 GOLDEN = Path(__file__).resolve().parents[1] / "scorer" / "golden" / "swagger2.json"
 DATA = Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"
@@ -76,12 +82,12 @@ def client(tmp_path, scorer):
 
 def test_the_form_is_generated_from_the_schema(client):
     page = client.get("/score").get_data(as_text=True)
-    assert '<select id="f-job" name="job"' in page
+    assert '<select id="f12-job" name="job"' in page
     assert '<option value="technician"' in page
-    assert 'id="f-age"' in page and "Training range 18 to 86" in page
-    assert '<label for="f-emp-var-rate">emp.var.rate</label>' in page
+    assert 'id="f0-age"' in page and "Training range 18 to 86" in page
+    assert '<label for="f9-emp-var-rate">emp.var.rate</label>' in page
     # It starts at the documented example customer, not at an empty (all-imputed) record.
-    assert 'id="f-age" name="age" value="52"' in page
+    assert 'id="f0-age" name="age" value="52"' in page
 
 
 def test_a_scored_customer_shows_label_probability_threshold_and_reasons(client, scorer):
@@ -99,8 +105,8 @@ def test_the_scorers_field_error_is_shown_next_to_the_field(client, scorer):
     response = client.post("/score", data=values)
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert 'id="f-age-error" role="alert">age is required<' in page
-    assert 'id="f-age" name="age" value="" aria-invalid="true"' in page
+    assert 'id="f0-age-error" role="alert">age is required<' in page
+    assert 'id="f0-age" name="age" value="" aria-invalid="true"' in page
 
 
 def test_an_out_of_range_value_is_scored_with_a_note(client, scorer):
@@ -108,6 +114,25 @@ def test_an_out_of_range_value_is_scored_with_a_note(client, scorer):
     values["age"] = "120"
     page = client.post("/score", data=values).get_data(as_text=True)
     assert "outside the training range (18 to 86)" in page
+
+
+def test_names_that_spell_alike_in_ascii_get_their_own_ids(tmp_path):
+    """Labels and help text point at their own input, whatever the names' characters."""
+    names = ["a.b", "a/b", "名前", "年齢", "#count", "@count", "café", "cafè"]
+    scorer = FakeScorer()
+    scorer.doc["definitions"]["InputRecord"] = {
+        "type": "object",
+        "properties": {name: {"type": "number", "example": 1.0} for name in names},
+    }
+    settings = Settings(jobs_dir=tmp_path / "jobs")
+    page = create_app(settings, client=scorer).test_client().get("/score").get_data(as_text=True)
+    ids = re.findall(r' id="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    fors = re.findall(r'<label for="([^"]+)">([^<]+)</label>', page)
+    assert [html.unescape(label) for _, label in fors] == names
+    for target, label in fors:
+        assert f'id="{target}" name="{label}"' in page
+        assert f'aria-describedby="{target}-help"' in page and f'id="{target}-help"' in page
 
 
 def _csv(rows: int, delimiter: str, bad_lines: tuple[int, ...] = (), drop: str = "") -> bytes:
@@ -381,3 +406,209 @@ def test_a_row_with_surplus_fields_is_a_row_error_not_scored(client, scorer):
     assert list(csv.reader(io.StringIO(errors)))[1:] == [
         ["3", "", f"{width + 1} fields, the header has {width}"]
     ]
+
+
+def test_every_page_has_an_icon_and_favicon_ico_is_not_a_404(client):
+    page = client.get("/batch").get_data(as_text=True)
+    assert '<link rel="icon" href="/static/favicon.svg"' in page
+    assert client.get("/static/favicon.svg").status_code == 200
+    assert client.get("/favicon.ico").status_code == 204
+
+
+class FakePrometheus:
+    """Answers the Insights queries: one scorer replica down, a little traffic."""
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        if promql == insights.TARGETS:
+            return [{"metric": {"instance": "172.18.0.3:5001"}, "value": [0, "0"]}]
+        return [{"metric": {}, "value": [0, "0.5"]}]
+
+    def query_range(self, promql: str, start: float, end: float, step: int) -> list[dict]:
+        return [{"metric": {}, "values": [[start, "0.5"], [end, "NaN"]]}]
+
+
+def test_insights_shows_prometheus_figures_while_the_scorer_is_down(tmp_path, monkeypatch):
+    """The outage the page exists to show must not take the page down: targets and request
+    figures come from Prometheus; only drift, which needs the card's profile, is unavailable."""
+
+    class DownScorer(FakeScorer):
+        def card(self) -> dict[str, Any]:
+            raise ScorerUnavailable("the scorer answered 503 on /model/card")
+
+    fake = FakePrometheus()
+    monkeypatch.setattr(insights.Prometheus, "query", lambda self, q: fake.query(q))
+    monkeypatch.setattr(insights.Prometheus, "query_range", lambda self, *a: fake.query_range(*a))
+    settings = Settings(jobs_dir=tmp_path / "jobs")
+    app = create_app(settings, client=DownScorer())  # type: ignore[arg-type]
+    response = app.test_client().get("/insights")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<span class="pill down">172.18.0.3:5001 down</span>' in page
+    assert 'id="stat-rps">0.50<' in page and 'id="series-data"' in page
+    assert 'id="drift-problem"' in page and 'id="drift"' not in page
+    assert "the scorer answered 503 on /model/card" in page
+    # the scorer's own pages still say it is down
+    assert app.test_client().get("/model").status_code == 503
+    up = create_app(settings, client=FakeScorer()).test_client()  # type: ignore[arg-type]
+    page = up.get("/insights").get_data(as_text=True)
+    assert 'id="drift"' in page and 'id="drift-problem"' not in page
+
+
+def test_a_binary_upload_is_refused_in_the_words_of_amlstack_predict(client, tmp_path):
+    body = bytes(range(256)) * 80  # binary data: NUL bytes among the rest
+    path = tmp_path / "binary.csv"
+    path.write_bytes(body)
+    with pytest.raises(DataError) as cli:  # what `amlstack predict` and training say
+        read_table(path)
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "binary.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "failed"
+    assert status["message"] == "not a CSV file (it holds binary data)"
+    assert str(cli.value) == f"{path}: {status['message']}"
+
+
+def test_the_batch_page_names_every_delimiter_the_reader_takes(client):
+    page = client.get("/batch").get_data(as_text=True)
+    assert "comma, semicolon, tab or pipe separated" in page
+
+
+class FlakyScorer(FakeScorer):
+    """A scorer whose calls listed in ``down`` fail as a restart of the replicas does: no
+    connection, or the proxy's 503 with a Retry-After."""
+
+    def __init__(self, down: dict[int, Any]) -> None:
+        super().__init__()
+        self.down = down
+        self.tries = 0
+
+    def score(self, records: list[dict[str, Any]], *, explain: bool = False) -> Answer:
+        self.tries += 1
+        failure = self.down.get(self.tries)
+        if isinstance(failure, Exception):
+            raise failure
+        if failure is not None:
+            return failure
+        return super().score(records, explain=explain)
+
+
+class FakeTime:
+    """A clock that moves only when slept on, so a test of the backoff waits for nothing."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+    def retry(self, **bounds: Any) -> batch.Retry:
+        return batch.Retry(sleep=self.sleep, clock=lambda: self.now, **bounds)
+
+
+def _job_folder(tmp_path: Path, rows: int) -> Path:
+    folder = tmp_path / "job"
+    folder.mkdir(parents=True)
+    (folder / batch.INPUT).write_bytes(_csv(rows, ","))
+    return folder
+
+
+def test_a_chunk_is_sent_again_while_the_scorer_restarts(tmp_path):
+    refused = ScorerBusy("the scorer at http://proxy:5001 is not answering (ConnectionError)")
+    shed = Answer(503, {"error": {"code": "overloaded", "message": "queue full"}}, 5.0)
+    scorer = FlakyScorer({2: refused, 3: refused, 4: shed})  # the 2nd chunk, three times
+    clock = FakeTime()
+    status = batch.Status()
+    folder = _job_folder(tmp_path, 20)
+    shown: list[str] = []  # what the job page says while it waits
+
+    def sleep(seconds: float) -> None:
+        shown.append(json.loads((folder / batch.STATUS).read_text())["message"])
+        clock.sleep(seconds)
+
+    retry = batch.Retry(sleep=sleep, clock=lambda: clock.now)
+    batch.score_file(folder, status, scorer.fields, scorer, 7, retry)
+    assert (status.rows_done, status.rows_scored, status.rows_failed) == (20, 20, 0)
+    assert clock.waits == [1.0, 2.0, 5.0]  # backoff, then the answer's Retry-After
+    assert shown[0] == f"{refused}: trying again in 1 s"
+    assert shown[2] == "the scorer answered HTTP 503 (queue full): trying again in 5 s"
+    assert status.message == ""
+    assert scorer.calls == [7, 7, 6]
+    assert sum(1 for _ in (folder / batch.SCORED).open()) == 21
+
+
+def test_a_scorer_that_stays_down_is_given_up_on_within_the_bounds(tmp_path):
+    refused = ScorerBusy("the scorer at http://proxy:5001 is not answering (ConnectionError)")
+    scorer = FlakyScorer({n: refused for n in range(1, 1000)})
+    clock = FakeTime()
+    retry = clock.retry()
+    with pytest.raises(ScorerUnavailable) as down:
+        batch.score_file(_job_folder(tmp_path, 5), batch.Status(), scorer.fields, scorer, 7, retry)
+    assert scorer.tries == retry.attempts and sum(clock.waits) <= retry.budget_s
+    assert max(clock.waits) <= retry.max_s
+    assert str(down.value) == (
+        "the scorer at http://proxy:5001 is not answering (ConnectionError); "
+        f"gave up after {retry.attempts} tries in {sum(clock.waits):.0f} s"
+    )
+    # a Retry-After past the budget is not waited for
+    scorer = FlakyScorer({n: Answer(503, {}, 600.0) for n in range(1, 1000)})
+    folder = _job_folder(tmp_path / "b", 5)
+    with pytest.raises(ScorerUnavailable, match=r"HTTP 503 .*gave up after 1 try in 0 s"):
+        batch.score_file(folder, batch.Status(), scorer.fields, scorer, 7, FakeTime().retry())
+
+
+def test_a_job_that_fails_midway_keeps_its_scored_rows_downloadable(tmp_path):
+    refused = ScorerBusy("the scorer at http://proxy:5001 is not answering (ConnectionError)")
+    scorer = FlakyScorer({n: refused for n in range(3, 1000)})  # down after two chunks
+    settings = Settings(jobs_dir=tmp_path / "jobs", chunk_rows=7, max_upload_mb=1)
+    app = create_app(settings, client=scorer, retry=FakeTime().retry())  # type: ignore[arg-type]
+    client = app.test_client()
+    lines = _csv(30, ",").decode().splitlines()
+    lines[4] += ",surplus"  # line 5: a row error the scorer is not asked about
+    body = "\n".join(lines).encode()
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "customers.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status == {**status, "state": "failed", "rows_done": 14, "rows_scored": 13}
+    assert scorer.calls == [6, 7]
+    assert "is not answering (ConnectionError); gave up after" in status["message"]
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    scored = client.get(f"/batch/{job}/scored.csv")
+    assert scored.status_code == 200
+    assert len(list(csv.DictReader(io.StringIO(scored.get_data(as_text=True))))) == 14
+    errors = client.get(f"/batch/{job}/errors.csv").get_data(as_text=True)
+    assert [row[0] for row in csv.reader(io.StringIO(errors))] == ["line", "5"]
+    page = client.get(f"/batch/{job}").get_data(as_text=True)
+    assert "the first 14 rows of the file (13 scored, 1 with errors)" in page
+    assert "Download the rows scored so far" in page
+
+
+def test_the_client_tells_a_passing_outage_from_other_failures(tmp_path):
+    class Session:
+        def __init__(self, outcome: Any) -> None:
+            self.outcome = outcome
+
+        def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+            if isinstance(self.outcome, Exception):
+                raise self.outcome
+            return self.outcome
+
+    def response(status: int, body: bytes, headers: dict[str, str]) -> requests.Response:
+        answer = requests.Response()
+        answer.status_code, answer._content = status, body
+        answer.headers.update(headers)
+        return answer
+
+    settings = Settings(jobs_dir=tmp_path, primary_key="k")
+    gone = ScorerClient(settings, Session(requests.ConnectionError("refused")))  # type: ignore[arg-type]
+    with pytest.raises(ScorerBusy, match="not answering"):
+        gone.score([{}])
+    proxy = ScorerClient(settings, Session(response(503, b"<html>", {"Retry-After": "3"})))  # type: ignore[arg-type]
+    with pytest.raises(ScorerBusy) as busy:
+        proxy.score([{}])
+    assert busy.value.retry_after == 3.0
+    scorer = ScorerClient(settings, Session(response(503, b'{"error": {"message": "late"}}', {})))  # type: ignore[arg-type]
+    assert scorer.score([{}]).status == 503  # the batch job retries it; the form shows it
+    broken = ScorerClient(settings, Session(response(500, b"", {})))  # type: ignore[arg-type]
+    with pytest.raises(ScorerUnavailable) as failed:
+        broken.score([{}])
+    assert not isinstance(failed.value, ScorerBusy)
