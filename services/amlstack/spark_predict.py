@@ -215,8 +215,10 @@ def _read(spark: SparkSession, source: str, fmt: str, delimiter: str, encoding: 
             .option("sep", delimiter)
             .option("inferSchema", "false")
             .option("encoding", _SPARK_CHARSETS[encoding])
-            # Spark splits lines on UTF-8 newline bytes unless it reads whole files
-            .option("multiLine", "true" if encoding == charset.UTF16 else "false")
+            # Whole files, as the local reader reads them: line by line, Spark splits a quoted
+            # cell holding a line break into two rows (and reads UTF-16 newlines wrongly)
+            .option("multiLine", "true")
+            .option("escape", '"')  # a quote inside a quoted cell is doubled (RFC 4180)
             .csv(source)
         )
     except AnalysisException as exc:
@@ -233,7 +235,9 @@ def _write(frame: DataFrame, target: str, fmt: str, delimiter: str) -> int:
         if fmt == "parquet":
             writer.parquet(target)
         else:
-            writer.option("header", "true").option("sep", delimiter).csv(target)
+            writer.option("header", "true").option("sep", delimiter).option("escape", '"').csv(
+                target
+            )
     except PySparkException as exc:
         raise _user_error(exc) from None
     except Exception as exc:  # py4j's errors carry the executor's failure as text

@@ -77,6 +77,30 @@ def test_spark_csv_equals_local_predict(spark, tiny_artifact, rows_csv, local_an
     )
 
 
+def test_a_quoted_cell_with_a_line_break_is_one_row_as_locally(
+    spark, tiny_artifact, rows_csv, local_answer, tmp_path
+):
+    """Read line by line, Spark made two rows of such a record (one scored from the wrong
+    columns, exit 0); and a doubled quote inside a cell comes back as written."""
+    from amlstack.spark_predict import predict_spark
+
+    with rows_csv.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    notes = [f'called twice\nsaid "later", {i}' if i % 7 == 0 else "plain" for i in range(ROWS)]
+    source = tmp_path / "notes.csv"
+    with source.open("w", newline="") as handle:
+        csv.writer(handle).writerows(
+            [[*rows[0], "note"], *([*r, n] for r, n in zip(rows[1:], notes, strict=True))]
+        )
+    out = tmp_path / "scored.csv"
+    assert predict_spark(tiny_artifact, str(source), str(out), spark=spark) == ROWS
+    spark_rows = _read_csv(_parts(out, ".csv"))
+    assert [r["note"] for r in spark_rows] == notes
+    assert [r["predicted_label"] for r in spark_rows] == [
+        r["predicted_label"] for r in local_answer
+    ]
+
+
 def test_spark_reads_a_utf16_file_and_names_a_windows_one_it_cannot(
     spark, tiny_artifact, rows_csv, local_answer, tmp_path
 ):
