@@ -37,7 +37,7 @@ def predict_csv(
     if target.resolve() == source.resolve():
         raise UserError("--output must differ from --input (the input would be destroyed)")
     encoding = charset.file_encoding(source)  # as training reads a file
-    delimiter = detect_delimiter(source, encoding)
+    delimiter = detect_delimiter(source, encoding, one_column=len(model.features) == 1)
     tmp = target.with_name(f".{target.name}.partial")
     try:  # before any row is scored, and as one line naming the option, not a bug report
         dst = tmp.open("w", newline="", encoding="utf-8")

@@ -104,7 +104,7 @@ def predict_spark(
                 "does not read; score it with --engine local, or convert it to UTF-8 first "
                 f"(iconv -f {encoding} -t utf-8)"
             )
-        delimiter = detect_delimiter(local, encoding)
+        delimiter = detect_delimiter(local, encoding, one_column=len(model.features) == 1)
         names = header_names(header_cells(local, encoding, delimiter))
     else:
         delimiter, names = ",", None

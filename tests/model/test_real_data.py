@@ -237,3 +237,27 @@ def test_names_no_json_record_can_carry_are_renamed_alike_everywhere(tmp_path):
         "/score", json={"data": [record]}, headers={"Authorization": f"Bearer {key}"}
     )
     assert answer.status_code == 200, answer.get_data(as_text=True)
+
+
+def test_a_one_feature_model_scores_a_one_column_file(tmp_path):
+    """Its input file has no delimiter at all: predict refused it as "not a CSV file"."""
+    from amlstack.predict import predict_csv
+    from amlstack.training.train import TrainConfig, train
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=150)
+    data = tmp_path / "one.csv"
+    labels = np.where(x + rng.normal(size=150) > 0, "yes", "no")
+    data.write_text("x1,y\n" + "".join(f"{v:.3f},{y}\n" for v, y in zip(x, labels, strict=True)))
+    config = TrainConfig(
+        data=data, target="y", out=tmp_path / "art", time_budget=None, max_iter=2,
+        learners=("lr",), seed=0,
+    )  # fmt: skip
+    result = train(config)
+    new = tmp_path / "new.csv"
+    new.write_text('x1\n0.5\n""\nNA\n-1.2\n')
+    assert predict_csv(result.path, new, tmp_path / "scored.csv") == 4
+    with (tmp_path / "scored.csv").open(newline="") as handle:
+        scored = list(csv.DictReader(handle))
+    assert [r["x1"] for r in scored] == ["0.5", "", "NA", "-1.2"]
+    assert scored[1]["probability_yes"] == scored[2]["probability_yes"]  # both missing

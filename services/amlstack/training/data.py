@@ -63,9 +63,11 @@ class Dataset:
         return index
 
 
-def detect_delimiter(path: Path, encoding: str | None = None) -> str:
+def detect_delimiter(path: Path, encoding: str | None = None, one_column: bool = False) -> str:
     """One of the table reader's DELIMITERS, judged from the header and first rows (read in
-    ``encoding``, by default the file's own: `charset.file_encoding`)."""
+    ``encoding``, by default the file's own: `charset.file_encoding`). ``one_column``: a file
+    of a single column is expected (a one-feature model's input), so a header without any
+    delimiter is that column's name, not a sign of something other than CSV."""
     encoding = encoding or charset.file_encoding(path)
     with path.open("r", encoding=encoding, errors="replace") as handle:
         sample = handle.read(charset.SAMPLE_CHARS)
@@ -84,6 +86,8 @@ def detect_delimiter(path: Path, encoding: str | None = None) -> str:
     except csv.Error:
         header = sample.splitlines()[0]
         best = sniff_delimiter(header)
+        if best not in header and one_column:
+            return ","
         if best not in header:
             raise DataError(
                 f"{path}: not a CSV file (no {DELIMITER_NAMES} in its first line)"
