@@ -516,3 +516,22 @@ def test_a_year_and_month_column_is_a_date(tmp_path):
     from amlstack.artifact.formats import parse_date
 
     assert parse_date("2021-03", "%Y-%m") == parse_date("2021-03-01", "%Y-%m")
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [[f"\u2212{i}.5" if i % 2 else f"{i}.5" for i in range(ROWS)],
+     [f"{i} 234,5" for i in range(1, ROWS + 1)],
+     [f"{i}\u00a0234" for i in range(1, ROWS + 1)]],
+    ids=["unicode-minus", "space-thousands", "nbsp-thousands"],
+)  # fmt: skip
+def test_numbers_written_in_a_way_not_read_are_named_not_typed_as_text(tmp_path, cells):
+    with pytest.raises(DataError, match="column 'v' holds numbers written with a typographic"):
+        dataset_of(tmp_path, v=cells)
+
+
+def test_text_with_a_few_number_like_cells_is_still_text(tmp_path):
+    names = [f"street {i}" for i in range(ROWS)]
+    names[3] = "1 234"  # one cell, not the column
+    dataset = dataset_of(tmp_path, v=names, age=[str(i % 9) for i in range(ROWS)])
+    assert decision(dataset, "v") == {"dropped"}  # all distinct: an identifier, as before
