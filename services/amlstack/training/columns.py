@@ -60,6 +60,7 @@ class Decision:
     # | unlabelled_rows (the target column: rows without a label, left out) | labels_merged
     # | text_encoding (the whole file, column "": not UTF-8) | unnamed (an empty header cell)
     # | renamed (a header name with characters no JSON record can name)
+    # | mixed_types (mostly numbers, and text: categorical)
     detail: str
 
     def line(self) -> str:
@@ -132,6 +133,15 @@ def type_column(
         return None, None, [Decision(name, "dropped", detail)]
     categories = _categories(text)
     spec = {"name": name, "kind": "categorical", "dtype": "string", "categories": categories}
+    import pandas as pd
+
+    numbers = int(pd.to_numeric(text, errors="coerce").notna().sum())
+    if numbers >= len(text) / 2:  # mostly numbers, yet text: worth a look, never silent
+        detail = (
+            f"{_share(numbers, len(text))} of the values are numbers, the others text: read as "
+            "categories (each number one of its own)"
+        )
+        decisions.append(Decision(name, "mixed_types", detail))
     if _boolean_like(categories):
         decisions.append(Decision(name, "boolean", f"boolean-like, coded {categories[0]}=0"))
     elif distinct > MAX_CATEGORIES:

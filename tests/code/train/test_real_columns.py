@@ -535,3 +535,12 @@ def test_text_with_a_few_number_like_cells_is_still_text(tmp_path):
     names[3] = "1 234"  # one cell, not the column
     dataset = dataset_of(tmp_path, v=names, age=[str(i % 9) for i in range(ROWS)])
     assert decision(dataset, "v") == {"dropped"}  # all distinct: an identifier, as before
+
+
+def test_a_column_of_mostly_numbers_read_as_categories_says_so(tmp_path):
+    cells = [str(i % 10) if i % 3 else f"band {i % 4}" for i in range(ROWS)]  # 2/3 numbers
+    dataset = dataset_of(tmp_path, v=cells, age=[str(i % 9) for i in range(ROWS)])
+    assert dataset.features[0]["kind"] == "categorical"
+    said = [d.line() for d in dataset.decisions if d.column == "v"]
+    assert said == ["column 'v': 65.0% of the values are numbers, the others text: read as "
+                    "categories (each number one of its own)"]  # fmt: skip
