@@ -372,6 +372,12 @@ def check_class_sizes(y: np.ndarray, classes: list[Any]) -> None:
     """A DataError naming every class with fewer than `MIN_CLASS_ROWS` labelled rows."""
     counts = np.bincount(y, minlength=len(classes))
     rare = [f"{classes[i]!r} ({int(n)})" for i, n in enumerate(counts) if n < MIN_CLASS_ROWS]
+    if rare and _continuous(classes, len(rare)):
+        raise DataError(
+            f"the target holds {len(classes):,} distinct numbers, {len(rare):,} of them in fewer "
+            f"than {MIN_CLASS_ROWS} rows: a quantity to predict (regression), where amlstack "
+            "trains classifiers; make classes of it (e.g. above or below a threshold)"
+        )
     if rare:
         shown = ", ".join(rare[:10]) + (f" and {len(rare) - 10} more" if len(rare) > 10 else "")
         raise DataError(
@@ -379,6 +385,17 @@ def check_class_sizes(y: np.ndarray, classes: list[Any]) -> None:
             "every class needs one held-out row and two to train and validate on (drop those "
             "rows or merge each class with another)"
         )
+
+
+def _continuous(classes: list[Any], rare: int) -> bool:
+    """Numbers for labels, most of them too rare to be classes: a regression target."""
+    if len(classes) <= 20 or rare < len(classes) / 2:
+        return False
+    try:
+        [float(c) for c in classes]
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def split_holdout(

@@ -544,3 +544,16 @@ def test_a_column_of_mostly_numbers_read_as_categories_says_so(tmp_path):
     said = [d.line() for d in dataset.decisions if d.column == "v"]
     assert said == ["column 'v': 65.0% of the values are numbers, the others text: read as "
                     "categories (each number one of its own)"]  # fmt: skip
+
+
+def test_a_continuous_target_is_named_a_regression_target():
+    from amlstack.training.data import check_class_sizes
+
+    rng = np.random.default_rng(0)
+    prices = sorted({round(float(v), 2) for v in rng.normal(100, 20, 400)})
+    y = np.arange(len(prices))  # every price its own class, one row each
+    with pytest.raises(DataError, match=r"distinct numbers, .* a quantity to predict"):
+        check_class_sizes(y, prices)
+    words = [f"w{i}" for i in range(len(prices))]  # many rare word classes: the old message
+    with pytest.raises(DataError, match="class\\(es\\) with fewer than 3 labelled rows"):
+        check_class_sizes(y, words)
