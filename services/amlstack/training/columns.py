@@ -61,6 +61,7 @@ class Decision:
     # | text_encoding (the whole file, column "": not UTF-8) | unnamed (an empty header cell)
     # | renamed (a header name with characters no JSON record can name)
     # | mixed_types (mostly numbers, and text: categorical)
+    # | labels_as_numbers (the target: numeric labels written otherwise, 1.0 for 1)
     detail: str
 
     def line(self) -> str:

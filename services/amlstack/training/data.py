@@ -205,6 +205,7 @@ def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...
     raw, file_rows, unlabelled = _labelled_rows(raw, target, path)
     labels, merged = _one_spelling(raw[target].to_numpy(dtype=object), target)
     classes, target_codes = _classes_of(labels)
+    merged += _labels_read_as_numbers(labels, classes, target_codes, target)
     if len(classes) < 2:
         raise DataError(
             f"{path}: target {target!r} has only one class ({classes[0]!r}); need at least two"
@@ -310,6 +311,25 @@ def _classes_of(labels: np.ndarray) -> tuple[list[Any], np.ndarray]:
     uniq = sorted(set(values))
     index = {v: i for i, v in enumerate(uniq)}
     return uniq, np.array([index[v] for v in values], dtype=np.int64)
+
+
+def _labels_read_as_numbers(
+    labels: np.ndarray, classes: list[Any], codes: np.ndarray, target: str
+) -> list[columns.Decision]:
+    """A notice when numeric labels are written otherwise than predictions answer them
+    (``1.0`` answered ``1``): a scored file's label then differs from the input's text."""
+    if not all(isinstance(c, int | float) for c in classes):
+        return []
+    written: dict[str, Any] = {}
+    for text, code in zip(labels.tolist(), codes.tolist(), strict=True):
+        text = str(text).strip()
+        if text != str(classes[code]) and text not in written:
+            written[text] = classes[code]
+    if not written:
+        return []
+    shown = ", ".join(f"{t!r} as {c!r}" for t, c in sorted(written.items())[:6])
+    detail = f"labels read as numbers, and answered so: {shown}"
+    return [columns.Decision(column=target, action="labels_as_numbers", detail=detail)]
 
 
 def _as_numbers(values: list[str]) -> list[float] | None:

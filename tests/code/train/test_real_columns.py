@@ -557,3 +557,15 @@ def test_a_continuous_target_is_named_a_regression_target():
     words = [f"w{i}" for i in range(len(prices))]  # many rare word classes: the old message
     with pytest.raises(DataError, match="class\\(es\\) with fewer than 3 labelled rows"):
         check_class_sizes(y, words)
+
+
+def test_labels_written_as_floats_are_read_as_numbers_with_a_notice(tmp_path):
+    path = write_csv(
+        tmp_path, ["x", "y"], [[str(i % 7), "1.0" if i % 3 == 0 else "0.0"] for i in range(ROWS)]
+    )
+    dataset = load_dataset(path, "y")
+    assert dataset.classes == [0, 1]
+    said = [d.line() for d in dataset.decisions if d.action == "labels_as_numbers"]
+    assert said == ["column 'y': labels read as numbers, and answered so: '0.0' as 0, '1.0' as 1"]
+    plain = write_csv(tmp_path, ["x", "y"], [[str(i % 7), str(i % 2)] for i in range(ROWS)])
+    assert not [d for d in load_dataset(plain, "y").decisions if d.column == "y"]
