@@ -55,7 +55,9 @@ def predict_csv(
             except TableError as exc:
                 raise DataError(f"{source}: {exc}") from None
             writer = csv.writer(dst, delimiter=delimiter)
-            writer.writerow(cells + output_columns(model))
+            added = output_columns(model)
+            where = _earlier_scores(header, added, model.feature_names)
+            writer.writerow(cells + [name for name in added if name not in where])
             commas = writes_decimal_commas(f.number_format for f in model.features)
             for chunk in _chunks(reader, chunk_rows, len(header)):
                 try:
@@ -66,11 +68,14 @@ def predict_csv(
                 proba = model.predict_proba(batch.matrix)
                 labels = model.labels(proba)
                 for row, p, label in zip(chunk, proba.tolist(), labels, strict=True):
-                    writer.writerow([*row, *(show_probability(v, commas) for v in p), label])
+                    values = [*(show_probability(v, commas) for v in p), label]
+                    writer.writerow(_placed(row, added, values, where))
                 rows += len(chunk)
         tmp.replace(target)  # the output appears whole or not at all
     finally:
         tmp.unlink(missing_ok=True)
+    if where:
+        notice(f"the input's {', '.join(where)} (an earlier score) now hold this model's scores")
     for name, count in unseen.items():
         notice(
             f"column {name!r}: {count} row(s) with a category not seen in training "
@@ -82,6 +87,26 @@ def predict_csv(
 def output_columns(model: Model) -> list[str]:
     """The columns batch scoring appends: one probability per class, then the label."""
     return table.output_columns(model.classes)
+
+
+def _earlier_scores(header: list[str], added: list[str], features: list[str]) -> dict[str, int]:
+    """The input's own columns named as the scores predict adds (a file scored before): the
+    new scores go there, where a reader looks them up by name, not into a second column of
+    the same name after them. A feature of that name is never overwritten."""
+    return {n: header.index(n) for n in added if n in header and n not in features}
+
+
+def _placed(row: list[str], added: list[str], values: list[str], where: dict[str, int]):
+    """``row`` with each added value in its earlier column (``where``), or after the row."""
+    if not where:
+        return [*row, *values]
+    row, tail = list(row), []
+    for name, value in zip(added, values, strict=True):
+        if name in where:
+            row[where[name]] = value
+        else:
+            tail.append(value)
+    return row + tail
 
 
 def _chunks(reader, size: int, width: int) -> Iterator[list[list[str]]]:

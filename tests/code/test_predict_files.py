@@ -88,3 +88,27 @@ def test_an_output_folder_that_does_not_exist_is_named_before_any_row_is_scored(
     with pytest.raises(UserError, match=r"--output .*scored.csv: cannot write there"):
         predict_csv(tiny_artifact, small_csv, target)
     assert not target.parent.exists()
+
+
+def test_a_file_scored_before_gets_its_score_columns_replaced_not_repeated(
+    tiny_artifact, small_csv, tmp_path
+):
+    """Read back by name, a repeated column returned the earlier scores."""
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    notices: list[str] = []
+    predict_csv(tiny_artifact, small_csv, first)
+    with first.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    for row in rows[1:]:
+        row[-1] = "stale"  # the earlier label, so a replacement shows
+    with first.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    predict_csv(tiny_artifact, first, second, notice=notices.append)
+    with second.open(newline="") as handle:
+        again = list(csv.reader(handle))
+    assert again[0] == rows[0]  # the same columns, once each
+    assert "stale" not in {row[-1] for row in again[1:]}
+    assert notices == [
+        "the input's probability_no, probability_yes, predicted_label (an earlier score) now "
+        "hold this model's scores"
+    ]
