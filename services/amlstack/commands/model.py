@@ -46,7 +46,10 @@ def train(
     ] = defaults.TIME_BUDGET_S,
     max_iter: Annotated[
         int | None,
-        typer.Option(help="Trial budget; with it and no --time-budget a run is reproducible."),
+        typer.Option(
+            help="Trial budget, shared among the learners by their weight, at least 3 trials "
+            "each; with it and no --time-budget a run is reproducible."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the splits and the search.")] = 42,
     metric: Annotated[str, typer.Option(help="auc, auc_weighted, accuracy, log_loss, f1, ...")] = (
