@@ -185,6 +185,12 @@ def _get(target: str, key: str | None, timeout: float):
         raise ExternalError(
             f"cannot reach the scorer at {target}: {exc.__class__.__name__}"
         ) from None
+    if response.status_code == 401:
+        given = "a wrong key" if key else "no key"
+        raise ExternalError(
+            f"{target} answered HTTP 401 ({given}: give the scoring key with --key or "
+            "$AMLSTACK_KEY; `bash scripts/stack.sh key` prints the stack's)"
+        )
     if response.status_code != 200:
         raise ExternalError(f"{target} answered HTTP {response.status_code}")
     return response
@@ -262,10 +268,12 @@ def render_text(report: Mapping[str, Any]) -> list[str]:
     lines = []
     for name, r in rows:
         flag = "DRIFT" if r["drifted"] else "ok"
-        extra = ""
+        extra = f"  ({r['note']})" if "note" in r else ""
+        if "note" in r and not r["drifted"]:
+            flag = "-"  # too few rows to say "ok"
         if "largest_shift" in r:
             shift = r["largest_shift"]
-            extra = f"  largest shift {shift['category']} {shift['change']:+.1%}"
+            extra += f"  largest shift {shift['category']} {shift['change']:+.1%}"
         lines.append(
             f"{flag:5} {name:16} psi={r['psi']:.3f} {r['test']}={r['statistic']:.3f} "
             f"p={r['p_value']:.2g} rows={r['rows']}{extra}"

@@ -83,6 +83,8 @@ def test_few_rows_are_not_judged(artifact, split):
     report = live_report(artifact, shift(split[1]).head(50))
     assert report["drifted"] == []
     assert "not judged" in report["features"]["age"]["note"]
+    age = next(line for line in drift.render_text(report) if " age " in line)
+    assert age.startswith("-") and "not judged" in age  # not "ok": nothing was judged
 
 
 def test_new_data_is_compared_in_the_same_bins(artifact, split):
@@ -289,7 +291,9 @@ def test_drift_command_needs_the_key(scorer, artifact):
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 3
-    assert "HTTP 401" in done.stderr
+    assert "HTTP 401 (a wrong key: give the scoring key with --key or $AMLSTACK_KEY" in " ".join(
+        done.stderr.split()
+    )
     assert "Traceback" not in done.stderr
 
 
