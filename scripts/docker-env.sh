@@ -164,7 +164,16 @@ compose() {
 }
 
 stack_logs() {
-  compose logs --no-color --tail=200 >&2 || true
+  # Every service's recent lines, then the one-line reasons our programs gave for stopping
+  # (`amlstack scorer: AMLSTACK_PRIMARY_KEY: ...`), last, where a reader looks first.
+  local logs reasons
+  logs="$(compose logs --no-color --tail=200 2>&1 || true)"
+  printf '%s\n' "$logs" >&2
+  reasons="$(printf '%s\n' "$logs" | grep -o 'amlstack [a-z]*: .*' | grep -v '"' | sort -u | tail -n 5 || true)"
+  if [ -n "$reasons" ]; then
+    _amlstack_log "a service stopped, saying:"
+    printf '%s\n' "$reasons" | sed 's/^/  /' >&2
+  fi
 }
 
 stack_wait_healthy() {

@@ -139,3 +139,24 @@ scorer_exec true"""
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "exec into replica-1"
+
+
+def test_a_failed_start_ends_with_the_reason_a_service_gave(tmp_path):
+    """A short key in .env: the scorer's one line was at line 586 of 853 lines of logs."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    noise = "\n".join(f'ui_1 | {{"message": "GET /healthz {i}"}}' for i in range(300))
+    _stub(
+        bin_dir / "docker-compose",
+        f"""cat <<'LOGS'
+scorer_1 | amlstack scorer: AMLSTACK_PRIMARY_KEY: keys must be at least 16 characters
+{noise}
+LOGS""",
+    )
+    _stub(bin_dir / "docker", "exit 1")  # no Compose v2: docker-compose runs
+    done = run("stack_logs", bin_dir, tmp_path / ".env")
+    tail = done.stderr.strip().splitlines()[-2:]
+    assert tail == [
+        "amlstack: a service stopped, saying:",
+        "  amlstack scorer: AMLSTACK_PRIMARY_KEY: keys must be at least 16 characters",
+    ]
