@@ -42,8 +42,11 @@ class V2Endpoint(RawEndpoint):
         return self._match(path)
 
     def render_error(self, exc: ScorerError, request_id: str) -> tuple[bytes, Headers]:
-        """The protocol's error shape, ``{"error": "<message>"}``, with the status's headers."""
-        return _encode({"error": exc.message}), errors.error_headers(exc)
+        """The protocol's error shape, ``{"error": "<message>"}``, with the status's headers;
+        the shape has no field, so the message starts with it (``age[3]: ...``)."""
+        field = getattr(exc, "field", None)
+        message = f"{field}: {exc.message}" if field else exc.message
+        return _encode({"error": message}), errors.error_headers(exc)
 
     def _match(self, path: str) -> tuple[str, Handler, tuple[str, ...]]:
         if path in (PREFIX, PREFIX + "/"):
@@ -108,7 +111,7 @@ class V2Endpoint(RawEndpoint):
         try:  # the artifact's one encoder, as /score uses it
             batch = model.encoder.rows(list(zip(*request.columns, strict=True)))
         except CellError as exc:
-            raise InvalidInput(exc.reason, field=exc.feature) from None
+            raise InvalidInput(exc.reason, field=f"{exc.feature}[{exc.row}]") from None
         proba, _, labels = self.predict(batch, request_id, accepted)
         body, header_length = v2.encode_response(model, request, proba, labels)
         headers: Headers = []

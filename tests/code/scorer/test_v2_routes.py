@@ -147,6 +147,15 @@ def test_bad_tensor_data_is_a_400_naming_the_input(
     assert repr(numeric) in answer.get_json()["error"] and message in answer.get_json()["error"]
 
 
+def test_a_value_the_model_cannot_read_names_its_input_and_element(client, model, sample):
+    """The protocol's error has no field: the message starts with it, as /score's field says."""
+    numeric = next(f.name for f in model.features if f.kind == "numeric")
+    body = _tensor_body(model, sample[:2], **{numeric: {"data": [1, 1e39]}})
+    answer = client.post(f"/v2/models/{model.name}/infer", json=body, headers=AUTH)
+    assert answer.status_code == 422, answer.get_data(as_text=True)
+    assert answer.get_json()["error"].startswith(f"{numeric}[1]: value is too large")
+
+
 def test_deeply_nested_json_is_a_400(client, model):
     deep = "[" * 5000 + "]" * 5000
     body = '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": ' + deep + "}]}"
