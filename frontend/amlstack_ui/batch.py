@@ -33,6 +33,7 @@ from typing import IO, Any
 from amlstack.artifact.charset import BINARY_DATA, SAMPLE_CHARS, file_encoding, holds_binary
 from amlstack.artifact.delimiters import header_names, sniff_delimiter
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
+from amlstack.artifact.scored import earlier_columns, placed
 from amlstack_ui.form import Field, field_of, friendly, record_from_values
 from amlstack_ui.scorer import BUSY_STATUSES, Answer, ScorerBusy, ScorerClient, ScorerUnavailable
 
@@ -234,7 +235,9 @@ def score_file(
     ):
         scored = csv.writer(scored_file, delimiter=delimiter)
         errors = csv.writer(errors_file, delimiter=delimiter)
-        scored.writerow([*header, *ADDED_COLUMNS])
+        added = list(ADDED_COLUMNS)
+        where = earlier_columns(header, added, [f.name for f in fields])  # a file scored before
+        scored.writerow([*header, *(name for name in added if name not in where)])
         errors.writerow(["line", "field", "message"])
         commas = writes_decimal_commas(f.number_format for f in fields)
         for chunk in _chunks(source, delimiter, chunk_rows):
@@ -243,7 +246,7 @@ def score_file(
                 row = row + [""] * (len(header) - len(row))
                 message = error["message"] if error else ""
                 shown = "" if error else show_probability(proba, commas)
-                scored.writerow([*row[: len(header)], shown, label, message])
+                scored.writerow(placed(row[: len(header)], added, [shown, label, message], where))
                 if error:
                     status.rows_failed += 1
                     errors.writerow([line, error.get("field") or "", error["message"]])

@@ -11,6 +11,7 @@ from amlstack.artifact import charset, table
 from amlstack.artifact.delimiters import header_names
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
 from amlstack.artifact.reader import Model
+from amlstack.artifact.scored import earlier_columns, placed
 from amlstack.artifact.table import TableError, encode_text_rows, positions
 from amlstack.errors import DataError, UserError
 from amlstack.training.data import detect_delimiter
@@ -56,7 +57,7 @@ def predict_csv(
                 raise DataError(f"{source}: {exc}") from None
             writer = csv.writer(dst, delimiter=delimiter)
             added = output_columns(model)
-            where = _earlier_scores(header, added, model.feature_names)
+            where = earlier_columns(header, added, model.feature_names)
             writer.writerow(cells + [name for name in added if name not in where])
             commas = writes_decimal_commas(f.number_format for f in model.features)
             for chunk in _chunks(reader, chunk_rows, len(header)):
@@ -69,7 +70,7 @@ def predict_csv(
                 labels = model.labels(proba)
                 for row, p, label in zip(chunk, proba.tolist(), labels, strict=True):
                     values = [*(show_probability(v, commas) for v in p), label]
-                    writer.writerow(_placed(row, added, values, where))
+                    writer.writerow(placed(row, added, values, where))
                 rows += len(chunk)
         tmp.replace(target)  # the output appears whole or not at all
     finally:
@@ -87,26 +88,6 @@ def predict_csv(
 def output_columns(model: Model) -> list[str]:
     """The columns batch scoring appends: one probability per class, then the label."""
     return table.output_columns(model.classes)
-
-
-def _earlier_scores(header: list[str], added: list[str], features: list[str]) -> dict[str, int]:
-    """The input's own columns named as the scores predict adds (a file scored before): the
-    new scores go there, where a reader looks them up by name, not into a second column of
-    the same name after them. A feature of that name is never overwritten."""
-    return {n: header.index(n) for n in added if n in header and n not in features}
-
-
-def _placed(row: list[str], added: list[str], values: list[str], where: dict[str, int]):
-    """``row`` with each added value in its earlier column (``where``), or after the row."""
-    if not where:
-        return [*row, *values]
-    row, tail = list(row), []
-    for name, value in zip(added, values, strict=True):
-        if name in where:
-            row[where[name]] = value
-        else:
-            tail.append(value)
-    return row + tail
 
 
 def _chunks(reader, size: int, width: int) -> Iterator[list[list[str]]]:

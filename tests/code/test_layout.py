@@ -88,6 +88,7 @@ def test_the_ui_uses_only_the_drift_computation_and_the_file_reading_of_the_code
         "amlstack.artifact.delimiters",
         "amlstack.artifact.charset",
         "amlstack.artifact.formats",
+        "amlstack.artifact.scored",
     }
     assert found <= shared
 

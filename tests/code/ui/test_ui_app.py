@@ -326,6 +326,21 @@ def test_a_decimal_comma_upload_gets_its_probabilities_with_a_comma(tmp_path, sc
     assert len(shown) == 5 and all("," in p and "." not in p for p in shown)
 
 
+def test_a_scored_file_uploaded_again_gets_its_columns_replaced_not_repeated(client):
+    lines = _csv(4, ",").decode().splitlines()
+    body = "\n".join(
+        [f"{lines[0]},probability,label,error", *(f"{line},0.5,stale,old" for line in lines[1:])]
+    )
+    response = client.post("/batch", data={"file": (io.BytesIO(body.encode()), "again.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status == {**status, "state": "done", "rows_scored": 4, "rows_failed": 0}
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    scored = client.get(f"/batch/{job}/scored.csv").get_data(as_text=True)
+    header, *rows = list(csv.reader(io.StringIO(scored)))
+    assert header.count("label") == 1 and header[-3:] == ["probability", "label", "error"]
+    assert {row[-2] for row in rows} <= {"yes", "no"} and {row[-1] for row in rows} == {""}
+
+
 def test_a_windows_1252_upload_is_read_as_training_reads_it(client):
     lines = _csv(4, ",").decode().splitlines()
     body = "\r\n".join([f"{lines[0]},note", *(f"{line},“Zoë”" for line in lines[1:])])

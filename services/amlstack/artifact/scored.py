@@ -1,0 +1,25 @@
+"""Where a scored file's added columns go: after the input's, or into the input's own columns
+of those names when the file was scored before. Pure Python: the UI uses it too."""
+
+from __future__ import annotations
+
+
+def earlier_columns(header: list[str], added: list[str], features: list[str]) -> dict[str, int]:
+    """The input's own columns named as the scores a scored file gets (the file was scored
+    before): the new scores go there, where a reader looks them up by name, not into a second
+    column of the same name after them (`amlstack predict`, the UI). A feature of that name is
+    never overwritten."""
+    return {n: header.index(n) for n in added if n in header and n not in features}
+
+
+def placed(row: list[str], added: list[str], values: list[str], where: dict[str, int]):
+    """``row`` with each added value in its earlier column (``where``), or after the row."""
+    if not where:
+        return [*row, *values]
+    row, tail = list(row), []
+    for name, value in zip(added, values, strict=True):
+        if name in where:
+            row[where[name]] = value
+        else:
+            tail.append(value)
+    return row + tail
