@@ -1,7 +1,10 @@
 """Locust users that behave like real scoring clients, and a pass/fail verdict for headless runs.
 
-Records are sampled from the shipped CSV (target column dropped). Most requests score one record,
-some a batch, a few are invalid on purpose and must be answered 400/422, a few carry a wrong key
+Records are built once per process, when the test starts, from the served model's own
+/swagger.json (its example record, then records varying each field over what training saw), so
+the load fits whichever model the scorer serves; ``--data-file`` samples a CSV's rows instead
+(only the model's columns are sent). Most requests score one record, some a batch, a few are
+invalid on purpose for that model's schema and must be answered 400/422, a few carry a wrong key
 and must be answered 401. Every response is checked, not just its status: a wrong answer is a
 failure, an expected 4xx is a success. The checks live in workload.py (importable without Locust).
 
@@ -16,21 +19,26 @@ import logging
 import os
 import random
 import secrets
+from pathlib import Path
 from typing import Any
 
 from locust import FastHttpUser, between, events, task
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 from workload import (
     DEFAULT_KEY_FILE,
     Thresholds,
+    Workload,
     check_error,
     check_scores,
-    find_data,
+    csv_workload,
+    fetch_schema,
     invalid_request,
-    load_records,
     resolve_key,
+    schema_workload,
     verdict,
 )
+
+from amlstack.served_schema import SWAGGER_ROUTE
 
 log = logging.getLogger("amlstack.loadtest")
 
@@ -60,13 +68,50 @@ def add_arguments(parser) -> None:
         help="fail the run when the 99th percentile exceeds this (0 = off)",
     )
     group.add_argument("--batch-size", type=int, default=50, help="records in a batch request")
-    group.add_argument("--data-file", default="", help="CSV to sample records from")
+    group.add_argument(
+        "--data-file",
+        default="",
+        help="CSV to sample records from (default: records built from the served model's schema)",
+    )
     group.add_argument(
         "--key-file",
         default=os.environ.get("AMLSTACK_KEY_FILE", DEFAULT_KEY_FILE),
         help='JSON {"primaryKey": ...} written by the scorer',
     )
     group.add_argument("--sample-seed", type=int, default=42, help="seed of the record sample")
+
+
+# -- the workload, prepared once per process when the test starts ------------------------------
+@events.test_start.add_listener
+def prepare_workload(environment, **_kwargs) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        return  # the master sends nothing
+    # Built again for every test: the stack may serve another model since the last one (a
+    # rollout), while the Locust containers live on.
+    _WORKLOADS.clear()
+    try:
+        _workload(environment)
+    except (RuntimeError, ValueError, OSError) as exc:
+        # The users try again (the scorer may still be loading) and report why as failures.
+        log.warning("no workload yet: %s", exc)
+
+
+_WORKLOADS: dict[tuple[str, str, int], Workload] = {}
+
+
+def _workload(environment) -> Workload:
+    """The records for the scorer at ``environment.host``, built on first use and shared."""
+    opts = environment.parsed_options
+    host = environment.host or ""
+    cache_key = (host, opts.data_file, opts.sample_seed)
+    if cache_key not in _WORKLOADS:
+        doc = fetch_schema(host, resolve_key(os.environ, opts.key_file))
+        if opts.data_file:
+            workload = csv_workload(Path(opts.data_file), doc, seed=opts.sample_seed)
+        else:
+            workload = schema_workload(doc, seed=opts.sample_seed)
+        _WORKLOADS[cache_key] = workload
+    return _WORKLOADS[cache_key]
 
 
 # -- verdict ------------------------------------------------------------------------------
@@ -93,10 +138,33 @@ class ScoringClient(FastHttpUser):
 
     def on_start(self) -> None:
         opts = self.environment.parsed_options
-        self.records, self.classes = _workload(opts.data_file, opts.sample_seed)
-        self.key = resolve_key(os.environ, opts.key_file)
+        self.workload: Workload | None = None
+        self.key = ""
         self.batch_size = max(1, opts.batch_size)
         self.rng = random.Random()
+
+    def _ready(self) -> bool:
+        """Whether the records and the key are there; else a failure saying why (shown in the
+        web UI's Failures and the headless error report; the next task tries again, as the
+        scorer may still be loading its model)."""
+        if self.workload is not None:
+            return True
+        try:
+            workload = _workload(self.environment)
+            self.key = resolve_key(os.environ, self.environment.parsed_options.key_file)
+        except (RuntimeError, ValueError, OSError) as exc:
+            self.environment.events.request.fire(
+                request_type="GET",
+                name=f"{SWAGGER_ROUTE} [the served model's schema]",
+                response_time=0,
+                response_length=0,
+                exception=exc,
+                context={},
+            )
+            return False
+        self.workload = workload
+        self.records, self.classes = workload.records, workload.classes
+        return True
 
     def _post(self, name: str, body: bytes, key: str):
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -125,34 +193,32 @@ class ScoringClient(FastHttpUser):
 
     @task(80)
     def score_one(self) -> None:
+        if not self._ready():
+            return
         self._score([self.rng.choice(self.records)], f"{SCORE_ROUTE} [1 record]")
 
     @task(10)
     def score_batch(self) -> None:
+        if not self._ready():
+            return
         batch = self.rng.sample(self.records, min(self.batch_size, len(self.records)))
         self._score(batch, f"{SCORE_ROUTE} [batch]")
 
     @task(5)
     def invalid(self) -> None:
-        kind, body, status = invalid_request(self.rng, self.rng.choice(self.records))
+        if not self._ready():
+            return
+        record = self.rng.choice(self.records)
+        kind, body, status = invalid_request(self.rng, self.workload, record)
         self._expect_error(f"{SCORE_ROUTE} [invalid: {kind}]", body, self.key, status)
 
     @task(5)
     def wrong_key(self) -> None:
+        if not self._ready():
+            return
         body = json.dumps({"data": [self.rng.choice(self.records)]}).encode()
         wrong = "wrong-" + secrets.token_urlsafe(24)
         self._expect_error(f"{SCORE_ROUTE} [wrong key]", body, wrong, 401)
-
-
-_WORKLOADS: dict[tuple[str, int], tuple[list[dict[str, Any]], list[str]]] = {}
-
-
-def _workload(data_file: str, seed: int):
-    """Load the sample once per process and share it between users."""
-    key = (data_file, seed)
-    if key not in _WORKLOADS:
-        _WORKLOADS[key] = load_records(find_data(data_file), seed=seed)
-    return _WORKLOADS[key]
 
 
 def _json(resp) -> Any:

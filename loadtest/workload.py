@@ -14,19 +14,66 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TARGET = "y"
+# amlstack/served_schema.py uses the standard library only: the image copies just that module.
+from amlstack import served_schema
+
 SAMPLE_SIZE = 2000
 PROBABILITY_TOLERANCE = 1e-3
 DEFAULT_KEY_FILE = "/keys/keys.json"
-DATA_CANDIDATES = (
-    Path(__file__).resolve().parent / "data" / "bankmarketing_train.csv",  # in the image
-    Path(__file__).resolve().parent.parent / "data" / "bankmarketing_train.csv",  # in the repo
-)
+FETCH_TIMEOUT_S = 10
 
 
-# -- data and key ---------------------------------------------------------------------------
+# -- records --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Workload:
+    """What the users send, prepared once per process from the served model's swagger.json."""
+
+    records: list[dict[str, Any]]
+    classes: list[str]
+    fields: dict[str, dict[str, Any]]  # name -> the field's JSON schema
+
+    @property
+    def numeric(self) -> list[str]:
+        return [name for name, spec in self.fields.items() if spec.get("type") == "number"]
+
+
+def fetch_schema(host: str, key: str = "") -> dict[str, Any]:
+    """The scorer's swagger.json (its model's fields and classes); SchemaError when unusable."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}  # Azure's may need the key
+    doc = served_schema.fetch(served_schema.swagger_url(host), headers, FETCH_TIMEOUT_S)
+    served_schema.input_fields(doc)  # fail here, with one line, not in the first request
+    served_schema.classes(doc)
+    return doc
+
+
+def schema_workload(doc: Mapping[str, Any], *, size: int = SAMPLE_SIZE, seed: int = 42) -> Workload:
+    """The documented example record, then synthetic records that vary every field over what
+    training saw (its categories, its numeric range): the served model's own input, whatever
+    model that is."""
+    fields = served_schema.input_fields(doc)
+    rng = random.Random(seed)
+    records = [served_schema.example_record(doc)]
+    records += [{name: _vary(rng, spec) for name, spec in fields.items()} for _ in range(size - 1)]
+    return Workload(records, served_schema.classes(doc), fields)
+
+
+def _vary(rng: random.Random, spec: Mapping[str, Any]) -> Any:
+    example = spec["example"]
+    categories = spec.get("x-training-categories")
+    if categories:
+        return rng.choice(categories)
+    low, high = spec.get("x-training-minimum"), spec.get("x-training-maximum")
+    if spec.get("type") != "number" or low is None or high is None:
+        return example  # a date, or a number with no range: the documented value
+    if isinstance(example, int) and float(low).is_integer() and float(high).is_integer():
+        return rng.randint(int(low), int(high))
+    return round(rng.uniform(low, high), 6)
+
+
 def _value(text: str) -> Any:
-    """CSV cell -> int, float or str, as a JSON client would send it."""
+    """CSV cell -> int, float, str or None (empty), as a JSON client would send it."""
+    if text == "":
+        return None
     for parse in (int, float):
         try:
             return parse(text)
@@ -35,24 +82,21 @@ def _value(text: str) -> Any:
     return text
 
 
-def load_records(path: Path, *, target: str = TARGET, size: int = SAMPLE_SIZE, seed: int = 42):
-    """A reproducible sample of records (target dropped) and the target's classes."""
+def csv_workload(
+    path: Path, doc: Mapping[str, Any], *, size: int = SAMPLE_SIZE, seed: int = 42
+) -> Workload:
+    """A reproducible sample of a CSV's rows, keeping only the served model's fields (so the
+    target and any other column are dropped)."""
+    fields = served_schema.input_fields(doc)
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    if not rows or target not in rows[0]:
-        raise ValueError(f"{path}: no rows, or no target column {target!r}")
-    classes = sorted({row[target] for row in rows})
+    if not rows or not set(fields).intersection(rows[0]):
+        raise ValueError(
+            f"{path}: no rows, or no column the served model reads ({', '.join(fields)})"
+        )
     sample = random.Random(seed).sample(rows, min(size, len(rows)))
-    records = [{k: _value(v) for k, v in row.items() if k != target} for row in sample]
-    return records, classes
-
-
-def find_data(explicit: str = "") -> Path:
-    candidates = [Path(explicit)] if explicit else list(DATA_CANDIDATES)
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"no data file; tried {', '.join(map(str, candidates))}")
+    records = [{k: _value(v) for k, v in row.items() if k in fields} for row in sample]
+    return Workload(records, served_schema.classes(doc), fields)
 
 
 def resolve_key(env: Mapping[str, str], key_file: str) -> str:
@@ -111,29 +155,37 @@ def _describe(value: Any) -> str:
 
 
 # -- invalid requests -----------------------------------------------------------------------
-# A missing field is not one: the model imputes it (null or absent values are scored).
-INVALID_KINDS = ("beyond-float32", "wrong-type", "empty-batch", "malformed-json")
+# A missing field is not one: the model imputes it (null or absent values are scored). Each kind
+# is built from the served model's schema, so it is invalid for that model.
+INVALID_KINDS = ("beyond-float32", "wrong-type", "no-model-field", "empty-batch", "malformed-json")
+UNKNOWN_FIELD = "amlstack-loadtest-not-a-field"
+
+
+def invalid_kinds(workload: Workload) -> tuple[str, ...]:
+    """The kinds this model can be sent: a number beyond float32 needs a numeric field."""
+    return tuple(k for k in INVALID_KINDS if k != "beyond-float32" or workload.numeric)
 
 
 def invalid_request(
-    rng: random.Random, record: Mapping[str, Any], kind: str | None = None
+    rng: random.Random, workload: Workload, record: Mapping[str, Any], kind: str | None = None
 ) -> tuple[str, bytes, int]:
     """One bad request of ``kind`` (random when None): (kind, JSON body, the status it must get)."""
-    numeric = [k for k, v in record.items() if isinstance(v, int | float)]
-    kind = kind or rng.choice(INVALID_KINDS)
+    kind = kind or rng.choice(invalid_kinds(workload))
+    broken = dict(record)
     if kind == "beyond-float32":
-        broken = dict(record)
-        broken[rng.choice(numeric)] = 1e39
-        return kind, json.dumps({"data": [broken]}).encode(), 422
-    if kind == "wrong-type":
-        broken = dict(record)
-        broken[rng.choice(numeric)] = "not-a-number"
-        return kind, json.dumps({"data": [broken]}).encode(), 422
-    if kind == "empty-batch":
+        broken[rng.choice(workload.numeric)] = 1e39
+    elif kind == "wrong-type":  # text where the model reads a number, else a number for text
+        name = rng.choice(list(workload.fields))
+        broken[name] = "not-a-number" if name in workload.numeric else 12345
+    elif kind == "no-model-field":  # refused rather than scored as all-imputed
+        broken = {UNKNOWN_FIELD: 1}
+    elif kind == "empty-batch":
         return kind, b'{"data": []}', 422
-    if kind == "malformed-json":
+    elif kind == "malformed-json":
         return kind, b'{"data": [', 400
-    raise ValueError(f"unknown invalid request kind {kind!r}")
+    else:
+        raise ValueError(f"unknown invalid request kind {kind!r}")
+    return kind, json.dumps({"data": [broken]}).encode(), 422
 
 
 # -- verdict --------------------------------------------------------------------------------

@@ -139,12 +139,13 @@ def _served_example(target: str, headers: dict[str, str]) -> list[dict]:
     the endpoint documents none (another model would score it as all-missing)."""
     import requests
 
-    swagger = target.rsplit("/", 1)[0] + "/swagger.json"
+    from amlstack.served_schema import example_record, swagger_url
+
+    swagger = swagger_url(target.rsplit("/", 1)[0])
     try:
         doc = requests.get(swagger, headers=headers, timeout=TIMEOUT_S).json()
-        fields = doc["definitions"]["InputRecord"]["properties"]
-        record = {name: spec["example"] for name, spec in fields.items()}
-    except (requests.RequestException, ValueError, KeyError, TypeError):
+        record = example_record(doc)
+    except (requests.RequestException, ValueError):  # SchemaError is a ValueError
         typer.echo(f"no example record at {swagger}: sending the bank sample", err=True)
         return SAMPLE_RECORDS
     return [record, dict(record)]

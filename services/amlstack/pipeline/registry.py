@@ -4,6 +4,13 @@ Layout: ``<root>/<name>/index.json`` holds every version's entry (artifact path,
 the run that made it), the stage tags (``staging``, ``production``) and an append-only history
 of tag moves, so ``rollback`` knows what production was before. ``<root>/<name>/<version>/``
 keeps per-version data too large for the index (the hashes of the rows the model trained on).
+
+An entry points at a folder it does not own, which may later hold another model (a new
+`stack.sh model DIR` copies over it), so it also records the artifact's identity: the sha256 of
+its MANIFEST.json, which lists the sha256 of every file. Whenever the registry hands an
+artifact back (``artifact_path``, and before a tag moves to it) it checks the files against the
+manifest and the manifest against that digest, and refuses a changed folder in one line.
+Entries written before identities were recorded carry none and are not checked.
 """
 
 from __future__ import annotations
@@ -18,12 +25,15 @@ from typing import Any
 
 import numpy as np
 
+from amlstack.artifact.manifest import ArtifactError, sha256_file, verify_manifest
+from amlstack.artifact.names import MANIFEST
 from amlstack.errors import UserError
 from amlstack.pipeline.jsonio import read_json, write_json
 
 TAGS = ("staging", "production")
 INDEX = "index.json"
 TRAINED_ROWS = "trained_rows.npy"
+IDENTITY = "artifact_sha256"  # an entry's field: the sha256 of the artifact's MANIFEST.json
 
 
 def now() -> str:
@@ -35,6 +45,13 @@ def who() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry in some containers
         return "unknown"
+
+
+def artifact_identity(directory: Path) -> str:
+    """The sha256 of the artifact's MANIFEST.json, once every file matches that manifest: the
+    manifest lists each file's sha256, so its digest stands for the whole artifact."""
+    verify_manifest(directory)
+    return sha256_file(Path(directory) / MANIFEST)
 
 
 def code_version(repo: Path | None = None) -> str:
@@ -103,8 +120,23 @@ class Registry:
         return None if version is None else self.get(version)
 
     def artifact_path(self, entry: dict[str, Any]) -> Path:
+        """Where a version's artifact is, once it is checked to be the artifact registered."""
         stored = Path(entry["artifact"])
-        return stored if stored.is_absolute() else self.folder / stored
+        path = stored if stored.is_absolute() else self.folder / stored
+        expected = entry.get(IDENTITY)
+        if expected is None:  # registered before identities were recorded: nothing to check
+            return path
+        try:
+            if artifact_identity(path) == expected:
+                return path
+            problem = f"its {MANIFEST} is not the one registered: another artifact was put there"
+        except ArtifactError as exc:
+            problem = str(exc).removeprefix(f"{path}: ")
+        raise UserError(
+            f"model {self.name!r} version {entry['version']}: {path} no longer holds the artifact "
+            f"registered ({problem}); restore that folder, or register what it holds now as a "
+            "new version (amlstack registry add)"
+        )
 
     def trained_rows(self, version: str) -> np.ndarray | None:
         path = self.folder / str(version) / TRAINED_ROWS
@@ -123,7 +155,8 @@ class Registry:
         trained_rows: np.ndarray | None = None,
         copy: bool = False,
     ) -> dict[str, Any]:
-        """Add an artifact as the next registry version (the same artifact twice: one version).
+        """Add an artifact as the next registry version (the same artifact twice: one version; the
+        same folder holding another artifact: a new version).
 
         Registry versions are the registry's own (1, 2, ...): artifacts written under different
         roots may share a version number; the entry keeps the artifact's as ``artifact_version``.
@@ -132,8 +165,13 @@ class Registry:
         """
         index = self._index()
         source = Path(artifact).resolve()
+        try:
+            identity = artifact_identity(source)
+        except ArtifactError as exc:  # a user's folder, not a bug: one line
+            raise UserError(str(exc)) from None
         for entry in index["versions"].values():
-            if entry.get("source") == str(source):
+            # the same folder with other contents is another artifact: a new version
+            if entry.get("source") == str(source) and entry.get(IDENTITY, identity) == identity:
                 return entry
         version = str(max((int(v) for v in index["versions"]), default=0) + 1)
         stored: Path = source
@@ -145,6 +183,7 @@ class Registry:
             "version": version,
             "artifact": str(stored),
             "source": str(source),
+            IDENTITY: identity,
             "artifact_version": str((read_json(source / "model.json") or {}).get("version")),
             "registered_at": now(),
             "registered_by": who(),
@@ -171,6 +210,7 @@ class Registry:
         previous = index["tags"].get(tag)
         if previous == version:  # already there (a resumed run promoting again): no event
             return index["versions"][version]
+        self.artifact_path(index["versions"][version])  # never tag a folder that changed
         index["tags"][tag] = version
         index["history"].append(
             {

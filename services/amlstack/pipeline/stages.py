@@ -297,6 +297,9 @@ def stage_evaluate(run: Run) -> dict[str, Any]:
     trained = run.result("train")
     holdout = _read_csv(run.path(validated["outputs"]["holdout"]), run.config.target)
     champion = validated.get("champion_artifact")
+    if validated.get("champion"):  # checked again: a resumed run may come much later
+        registry = run.registry()
+        champion = str(registry.artifact_path(registry.get(validated["champion"])))
     result = evaluate(
         holdout,
         run.config.target,

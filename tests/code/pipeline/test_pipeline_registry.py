@@ -7,18 +7,25 @@ import json
 import numpy as np
 import pytest
 
+from amlstack.artifact.manifest import write_manifest
 from amlstack.artifact.names import ACCURACY, AUC
 from amlstack.errors import UserError
-from amlstack.pipeline.registry import Registry
+from amlstack.pipeline.registry import IDENTITY, Registry
+
+
+def _artifact(folder, name="bank", version="1"):
+    """An artifact folder with its MANIFEST.json, as training writes it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.json").write_text(json.dumps({"name": name, "version": version}))
+    write_manifest(folder)
+    return folder
 
 
 @pytest.fixture
 def registry(tmp_path):
     reg = Registry(tmp_path / "registry", "bank")
     for v in ("1", "2", "3"):
-        art = tmp_path / "artifacts" / v
-        art.mkdir(parents=True)
-        (art / "model.json").write_text(json.dumps({"version": "1"}))
+        art = _artifact(tmp_path / "artifacts" / v, version=v)
         reg.register(art, lineage={"run_id": f"run-{v}", "parent": None}, trained_rows=np.arange(3))
     return reg
 
@@ -66,9 +73,7 @@ def test_the_same_artifact_twice_is_one_version(registry, tmp_path):
 def test_trained_rows_and_copies_are_kept_per_version(registry, tmp_path):
     assert registry.trained_rows("1").tolist() == [0, 1, 2]
     assert registry.trained_rows("9") is None
-    other = tmp_path / "elsewhere" / "1"
-    other.mkdir(parents=True)
-    (other / "model.json").write_text(json.dumps({"version": "1"}))
+    other = _artifact(tmp_path / "elsewhere" / "1")
     entry = registry.register(other, lineage={}, copy=True)
     assert entry["version"] == "4" and entry["artifact_version"] == "1"
     assert entry["artifact"] == "4/artifact"
@@ -115,3 +120,67 @@ def test_a_champion_added_by_hand_shows_its_training_auc_in_the_list(tmp_path, b
     assert "0.8765" in capsys.readouterr().out
     entry = Registry(tmp_path / "registry", "bank").versions()[0]
     assert entry["metrics"] == {AUC: {"value": 0.8765}, ACCURACY: {"value": 0.9}}
+
+
+# -- the artifact registered is the artifact handed back --------------------------------------
+def test_a_folder_overwritten_with_another_model_is_refused_in_one_line(registry, tmp_path):
+    # The README's `stack.sh model artifacts/stack-model` copied another model over a registered
+    # folder; the registry went on calling it version 1 and the pipeline checked data against it.
+    registry.promote("1")
+    folder = tmp_path / "artifacts" / "1"
+    (folder / "model.json").unlink()
+    _artifact(folder, name="my", version="1")
+    with pytest.raises(UserError) as refused:
+        registry.artifact_path(registry.tagged("production"))
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith(f"model 'bank' version 1: {folder} no longer holds the artifact")
+    assert "MANIFEST.json is not the one registered" in message
+    assert registry.artifact_path(registry.get("2")) == tmp_path / "artifacts" / "2"  # the others
+
+
+def test_a_file_changed_under_its_manifest_is_refused(registry, tmp_path):
+    (tmp_path / "artifacts" / "2" / "model.json").write_text('{"version": "tampered"}')
+    with pytest.raises(
+        UserError, match=r"version 2: .*\(file model\.json does not match its sha256"
+    ):
+        registry.artifact_path(registry.get("2"))
+
+
+def test_a_tag_never_moves_to_a_changed_folder(registry, tmp_path):
+    registry.promote("1")
+    registry.promote("2")
+    _artifact(tmp_path / "artifacts" / "1", name="my")
+    with pytest.raises(UserError, match=r"version 1: .* no longer holds the artifact registered"):
+        registry.rollback()
+    with pytest.raises(UserError, match="no longer holds"):
+        registry.promote("1", "staging")
+    assert registry.tagged("production")["version"] == "2"
+
+
+def test_the_same_folder_with_another_model_is_a_new_version(registry, tmp_path):
+    folder = _artifact(tmp_path / "artifacts" / "3", name="my")
+    entry = registry.register(folder, lineage={})
+    assert entry["version"] == "4"
+    assert entry[IDENTITY] != registry.get("3")[IDENTITY]
+    assert registry.artifact_path(entry) == folder
+
+
+def test_an_entry_from_before_identities_still_loads_unchecked(registry, tmp_path):
+    index_path = registry.folder / "index.json"
+    index = json.loads(index_path.read_text())
+    for entry in index["versions"].values():
+        del entry[IDENTITY]
+    index_path.write_text(json.dumps(index))
+    _artifact(tmp_path / "artifacts" / "1", name="my")
+    assert registry.artifact_path(registry.get("1")) == tmp_path / "artifacts" / "1"
+    registry.promote("1")
+    assert registry.register(tmp_path / "artifacts" / "1", lineage={})["version"] == "1"
+
+
+def test_a_folder_that_is_no_artifact_is_not_registered(registry, tmp_path):
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "model.json").write_text("{}")
+    with pytest.raises(UserError, match=r"no MANIFEST\.json"):
+        registry.register(loose, lineage={})

@@ -183,6 +183,22 @@ def test_renamed_column_is_a_hard_stop_naming_both_columns(tmp_path, bank, champ
     ]
 
 
+def test_a_champion_folder_overwritten_by_another_model_stops_the_run(tmp_path, bank, champion):
+    # README: `stack.sh model artifacts/stack-model` re-copied another model over the folder the
+    # registry's production version named; the next run validated data against that model.
+    import shutil
+
+    registry = Registry(tmp_path / "registry", "bankmarketing")
+    folder = registry.artifact_path(registry.tagged("production"))
+    other = tiny_trainer.write_artifact(
+        bank.head(600), "y", tmp_path / "other", "my", drop=("age", "job")
+    )
+    shutil.rmtree(folder)
+    shutil.copytree(other, folder)
+    with pytest.raises(UserError, match=r"^model 'bankmarketing' version 1: .* no longer holds"):
+        run(config(tmp_path, tmp_path / "data_v1.csv"))
+
+
 def test_type_change_is_a_hard_stop_naming_the_column(tmp_path, bank, champion):
     def to_text(f):
         f["campaign"] = f["campaign"].astype(str)
