@@ -340,8 +340,10 @@ def models(
         console.print(f"no artifacts under {root} (run `amlstack train`)")
         return
     table = Table()
+    # the name and the path (what `predict --model` takes) wrap on a narrow terminal, never
+    # cut short with "…"
     for column in ("name", "version", "created", "model", AUC, ACCURACY, "path"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold" if column in ("name", "path") else "ellipsis")
     for row in rows:
         auc, acc = row.get(AUC), row.get(ACCURACY)
         table.add_row(

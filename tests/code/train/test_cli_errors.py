@@ -166,3 +166,15 @@ def test_a_model_name_from_any_file_name_is_a_valid_one(file, name):
     from amlstack.training.train import default_name
 
     assert default_name(Path(file)) == name
+
+
+def test_models_shows_the_whole_path_on_a_narrow_terminal(tiny_artifact, capsys, monkeypatch):
+    """The path is what `predict --model` takes: wrapped, never cut short with an ellipsis."""
+    monkeypatch.setenv("COLUMNS", "60")
+    root = tiny_artifact.parent.parent
+    with pytest.raises(SystemExit) as exit_info:
+        main(["models", "--root", str(root)])
+    assert exit_info.value.code in (0, None)
+    lines = capsys.readouterr().out.splitlines()[3:]
+    cells = [line.split("│")[-2].strip() for line in lines if "│" in line]
+    assert "".join(cells) == str(tiny_artifact)
