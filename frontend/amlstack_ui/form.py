@@ -40,6 +40,7 @@ class Field:
     number_format: str | None = None  # how training saw the column written (x-number-format)
     missing_words: tuple[str, ...] = ()  # text training read as missing here (x-missing-words)
     position: int = 0  # the field's place in the form: what makes its HTML ids unique
+    date: bool = False  # a date, sent as the text typed (format: date)
 
     @property
     def input_id(self) -> str:
@@ -50,8 +51,9 @@ class Field:
 
     @property
     def input_mode(self) -> str:
-        """The on-screen keyboard: digits and a decimal sign, or text for a time's colon."""
-        return "text" if self.number_format == "time" else "decimal"
+        """The on-screen keyboard: digits and a decimal sign, or text for a time's colon and a
+        date's separators."""
+        return "text" if self.number_format == "time" or self.date else "decimal"
 
     @property
     def range_text(self) -> str:
@@ -114,6 +116,7 @@ def fields_from_swagger(doc: Mapping[str, Any]) -> list[Field]:
                 number_format=spec.get("x-number-format"),
                 missing_words=tuple(spec.get("x-missing-words") or ()),
                 position=position,
+                date=spec.get("format") == "date",
             )
         )
     return fields
@@ -143,7 +146,8 @@ def record_from_values(fields: list[Field], values: Mapping[str, str]) -> dict[s
             if field.nullable:
                 record[field.name] = None
             continue
-        record[field.name] = text if field.categorical else parse_number(text, field.number_format)
+        kept = field.categorical or field.date  # a date's text is the scorer's to read
+        record[field.name] = text if kept else parse_number(text, field.number_format)
     return record
 
 

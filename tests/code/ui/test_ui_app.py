@@ -627,3 +627,14 @@ def test_the_client_tells_a_passing_outage_from_other_failures(tmp_path):
     with pytest.raises(ScorerUnavailable) as failed:
         broken.score([{}])
     assert not isinstance(failed.value, ScorerBusy)
+
+
+def test_a_date_field_gets_a_text_keyboard_and_is_sent_as_its_text():
+    doc = json.loads(GOLDEN.read_text())
+    props = doc["definitions"]["InputRecord"]["properties"]
+    props["pdays"] = {"type": "string", "format": "date", "example": "2024-01-31"}
+    fields = {f.name: f for f in form.fields_from_swagger(doc)}
+    assert fields["pdays"].input_mode == "text"  # a phone's digit pad has no '-' or '/'
+    values = {name: str(f.example) for name, f in fields.items()}
+    values["pdays"] = "2024"  # a year alone: the scorer names it, not a number 2024 sent
+    assert form.record_from_values(list(fields.values()), values)["pdays"] == "2024"
