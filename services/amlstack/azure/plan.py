@@ -76,7 +76,7 @@ def deploy_commands(plan: Plan) -> list[str]:
 
 def write_plan(plan: Plan, out: Path, *, sample_input: Path | None = None) -> Plan:
     """Write image.txt, endpoint.yml, deployment.yml, commands.sh and plan.json under ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+    specs.output_folder(out)
     s = plan.settings
     files = {
         "endpoint": specs.write_yaml(out / "endpoint.yml", specs.endpoint_spec(s.endpoint)),

@@ -269,6 +269,23 @@ def test_invalid_endpoint_name_is_refused_before_anything_runs(
     assert "endpoint name '9-bad_name'" in err
 
 
+@pytest.mark.parametrize("command", ["plan", "batch-plan"])
+def test_plan_out_that_is_a_file_is_one_line_naming_the_option(
+    capsys, tmp_path: Path, command: str, azure_artifact: Path, no_credential: None
+) -> None:
+    existing = tmp_path / "README.md"
+    existing.write_text("not a folder\n")
+    plan_only = ["--registry", "myacr", *WS_ARGS] if command == "plan" else []
+    code, _, err = amlstack(
+        capsys, "azure", command, "--artifact", str(azure_artifact), "--out", str(existing),
+        *plan_only,
+    )  # fmt: skip
+    assert code == 2, err
+    assert f"--out {existing}: is a file, not a folder" in err
+    assert "bug" not in err and "Traceback" not in err
+    assert existing.read_text() == "not a folder\n"
+
+
 def test_train_backend_azure_dry_run_takes_workspace_compute_and_drop(
     capsys, tmp_path: Path, no_credential: None, no_clients: None
 ) -> None:
