@@ -21,7 +21,7 @@ ENDPOINT_ENV = "AMLSTACK_AZURE_ENDPOINT"
 def require_registry(registry: str | None) -> str:
     if not registry:
         raise UserError(f"no container registry: pass --registry <acr name> or set {REGISTRY_ENV}")
-    return registry
+    return specs.check_name(registry, "registry", source=f"--registry (or {REGISTRY_ENV})")
 
 
 def endpoint_name(endpoint: str | None, model_name: str) -> str:

@@ -13,7 +13,8 @@ from amlstack import cli
 from amlstack.commands import azure as azure_cli
 from amlstack_scorer import contract
 
-WS_ARGS = ["--subscription-id", "sub", "--resource-group", "rg", "--workspace", "ws"]
+SUB = "00000000-0000-0000-0000-000000000000"
+WS_ARGS = ["--subscription-id", SUB, "--resource-group", "rg", "--workspace", "mlw"]
 
 
 def amlstack(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -247,7 +248,7 @@ def test_endpoint_commands_without_credential_are_dry_runs(
 ) -> None:
     code, stdout, _ = amlstack(capsys, "azure", *args, *WS_ARGS)
     assert code == 0
-    assert "dry run" in stdout and "would " in stdout and "in workspace ws" in stdout
+    assert "dry run" in stdout and "would " in stdout and "in workspace mlw" in stdout
 
 
 def test_invalid_endpoint_name_is_refused_before_anything_runs(
@@ -286,6 +287,57 @@ def test_plan_out_that_is_a_file_is_one_line_naming_the_option(
     assert existing.read_text() == "not a folder\n"
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "rule"),
+    [
+        ("--subscription-id", "notaguid", "GUID"),
+        ("--resource-group", "rg with space", "1-90 letters"),
+        ("--workspace", "my workspace!", "3-33 letters"),
+        ("--registry", "My_Reg!", "5-50 letters or digits"),
+    ],
+)
+def test_plan_refuses_names_azure_refuses_before_writing_anything(
+    capsys, tmp_path: Path, option: str, value: str, rule: str, azure_artifact: Path,
+    no_credential: None,
+) -> None:  # fmt: skip
+    out = tmp_path / "plan"
+    args = dict(zip(WS_ARGS[::2], WS_ARGS[1::2], strict=True)) | {"--registry": "myacr"}
+    args[option] = value
+    code, _, err = amlstack(
+        capsys, "azure", "plan", "--artifact", str(azure_artifact), "--out", str(out),
+        *[word for pair in args.items() for word in pair],
+    )  # fmt: skip
+    assert code == 2, err
+    assert f"{option}" in err and repr(value) in err and rule in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_plan_commands_are_quoted_for_a_shell(
+    capsys, tmp_path: Path, azure_artifact: Path, no_credential: None
+) -> None:
+    import shlex
+    import shutil
+
+    artifact = tmp_path / "my models" / "bank (v1)"
+    shutil.copytree(azure_artifact, artifact)
+    out = tmp_path / "plan"
+    code, _, err = amlstack(
+        capsys, "azure", "plan", "--artifact", str(artifact), "--registry", "MyAcr01",
+        "--out", str(out), "--subscription-id", SUB, "--resource-group", "rg(test)",
+        "--workspace", "mlw",
+    )  # fmt: skip
+    assert code == 0, err
+    image = (out / "image.txt").read_text().strip()
+    assert image.startswith("myacr01.azurecr.io/amlstack-scorer:")  # ACR servers are lower case
+    lines = (out / "commands.sh").read_text().splitlines()[1:]
+    words = [shlex.split(line, comments=True) for line in lines]
+    push = next(w for w in words if w[:3] == ["amlstack", "azure", "push"])
+    assert push[push.index("--artifact") + 1] == str(artifact)
+    for command in (w for w in words if w[:2] == ["az", "ml"]):
+        assert command[command.index("--resource-group") + 1] == "rg(test)"
+        assert command[command.index("--subscription") + 1] == SUB
+
+
 def test_train_backend_azure_dry_run_takes_workspace_compute_and_drop(
     capsys, tmp_path: Path, no_credential: None, no_clients: None
 ) -> None:
@@ -295,7 +347,9 @@ def test_train_backend_azure_dry_run_takes_workspace_compute_and_drop(
         "--drop", "duration", "--compute", "cpu-small", *WS_ARGS,
     )  # fmt: skip
     assert code == 0, err
-    assert "dry run" in out and "--subscription sub --resource-group rg --workspace-name ws" in out
+    out = " ".join(out.split())  # rich wraps long lines on narrow terminals
+    assert "dry run" in out
+    assert f"--subscription {SUB} --resource-group rg --workspace-name mlw" in out
     job = load_job(tmp_path / "azure-automl-job" / "job.yml")
     assert job.compute == "cpu-small"  # load_job strips the azureml: prefix
     mltable = (tmp_path / "azure-automl-job" / "training-data" / "MLTable").read_text()

@@ -60,6 +60,14 @@ def ci_table() -> list[dict[str, str]]:
     return rows
 
 
+# values Azure's naming rules accept (amlstack checks them before anything runs)
+VALID_NAMES = {
+    "AZURE_CONTAINER_REGISTRY": "myacr",
+    "AMLSTACK_AZURE_ENDPOINT": "amlstack-ci",
+    "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
+}
+
+
 def repository(artifact: Path, *, optional: bool = True, drop: str = "") -> wr.Repository:
     """Secrets and variables as the docs tell a user to set them (dummy values)."""
     secrets, variables = {}, {}
@@ -67,9 +75,7 @@ def repository(artifact: Path, *, optional: bool = True, drop: str = "") -> wr.R
         if row["name"] == drop or (not optional and row["what"].startswith("optional")):
             continue
         value = "InstrumentationKey=x" if "CONNECTION" in row["name"] else f"test-{row['name']}"
-        value = {"AZURE_CONTAINER_REGISTRY": "myacr", "AMLSTACK_AZURE_ENDPOINT": "amlstack-ci"}.get(
-            row["name"], value
-        )
+        value = VALID_NAMES.get(row["name"], value)
         (secrets if row["kind"] == "secret" else variables)[row["name"]] = value
     return wr.Repository(secrets, variables, {"ARTIFACT": str(artifact), "artifact": str(artifact)})
 
