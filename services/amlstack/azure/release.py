@@ -1,7 +1,8 @@
 """Push then deploy in one go: a failed push never reaches Azure ML.
 
-The one place where an artifact becomes deployment settings (image tag = model version), used
-by `amlstack azure plan/deploy` and by the pipeline's deploy stage alike.
+The one place where an artifact becomes deployment settings (the image tag names the model and
+its version, `specs.image_tag`), used by `amlstack azure plan/deploy` and by the pipeline's
+deploy stage alike.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def deployment_settings(
     settings = DeploymentSettings(
         endpoint=endpoint_name(endpoint, model.name),
         deployment=specs.DEPLOYMENT_SLOTS[0],
-        image=specs.image_ref(registry, repository, model.version),
+        image=specs.image_ref(registry, repository, model.name, model.version),
         instance_type=instance_type,
         instance_count=instance_count,
         appinsights_connection_string=appinsights,

@@ -118,12 +118,29 @@ def default_endpoint_name(model_name: str) -> str:
     return check_name(cleaned, "endpoint")
 
 
-def image_ref(registry: str, repository: str, tag: str) -> str:
-    """``<registry>.azurecr.io/<repo>:<tag>``; a full login server is accepted as is.
+# Docker's tag grammar: a word character first, then word characters, '.' or '-', 128 at most.
+TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def image_tag(model_name: str, model_version: str) -> str:
+    """``<model name>-<version>``: one tag per model and version, as a version number alone
+    would make two models' version 1 overwrite each other in the registry."""
+    tag = f"{model_name}-{model_version}"
+    if not TAG_RE.fullmatch(tag):
+        raise UserError(
+            f"model {model_name!r} version {model_version!r}: {tag!r} is not a Docker image tag "
+            "(letters, digits, '_', '.' or '-', at most 128 characters)"
+        )
+    return tag
+
+
+def image_ref(registry: str, repository: str, model_name: str, model_version: str) -> str:
+    """``<registry>.azurecr.io/<repo>:<model name>-<version>``; a full login server is
+    accepted as is.
 
     ACR login servers are lower case whatever the case the registry was created with."""
     server = (registry if "." in registry else f"{registry}.azurecr.io").lower()
-    return f"{server}/{repository}:{tag}"
+    return f"{server}/{repository}:{image_tag(model_name, model_version)}"
 
 
 def endpoint_spec(name: str, *, description: str = "") -> dict[str, Any]:

@@ -172,12 +172,12 @@ def push_cmd(
     source_image: SourceOpt = None,
     dry_run: DryOpt = None,
 ) -> None:
-    """Tag the scorer image <registry>.azurecr.io/<repo>:<model version> and push it."""
+    """Tag the scorer image <registry>.azurecr.io/<repo>:<model name>-<version> and push it."""
     from amlstack.azure import registry_push
     from amlstack.azure.plan import default_source_image, read_model
 
     model = read_model(artifact)
-    target = specs.image_ref(require_registry(registry), repository, model.version)
+    target = specs.image_ref(require_registry(registry), repository, model.name, model.version)
     source = source_image or default_source_image(model)
     server = registry_push.login_server(target)
     use_credential = credential_source() is not None

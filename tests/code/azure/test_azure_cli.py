@@ -58,7 +58,7 @@ def test_plan_writes_loadable_yaml_without_azure(
     assert code == 0, stdout
     assert stdout.strip().splitlines()[-1] == str(out)
     model = json.loads((azure_artifact / "model.json").read_text())
-    image = f"myacr.azurecr.io/amlstack-scorer:{model['version']}"
+    image = f"myacr.azurecr.io/amlstack-scorer:{model['name']}-{model['version']}"
     assert (out / "image.txt").read_text().strip() == image
     endpoint = load_online_endpoint(out / "endpoint.yml")
     deployment = load_online_deployment(out / "deployment.yml")
@@ -135,7 +135,8 @@ def test_push_without_any_login_is_a_dry_run(
     )
     assert code == 0
     assert (
-        "would run: docker tag amlstack/scorer:local myacr.azurecr.io/amlstack-scorer:1" in stdout
+        "would run: docker tag amlstack/scorer:local "
+        "myacr.azurecr.io/amlstack-scorer:bankmarketing-1" in stdout
     )
 
 
@@ -231,7 +232,7 @@ def test_push_with_docker_login_goes_live_without_azure_credential(
     assert code == 0, err
     assert "acr_refresh_token" not in rec.names()  # docker's own login is used
     assert rec.names()[-1] == "docker.push"
-    assert stdout.strip().splitlines()[-1] == "myacr.azurecr.io/amlstack-scorer:1"
+    assert stdout.strip().splitlines()[-1] == "myacr.azurecr.io/amlstack-scorer:bankmarketing-1"
 
 
 @pytest.mark.parametrize(

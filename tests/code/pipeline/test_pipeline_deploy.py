@@ -143,7 +143,7 @@ def test_azure_stage_without_credential_is_a_dry_run_not_a_deployment(
     result = deploy_azure(promoted, tmp_path, env=azure_env)
     assert result["deployed"] is False and result["dry_run"] is True
     assert "no Azure credential" in result["reason"]
-    assert result["image"] == "myacr.azurecr.io/amlstack-scorer:1"
+    assert result["image"] == "myacr.azurecr.io/amlstack-scorer:bankmarketing-1"
     assert result["workspace"] == "mlw" and result["target"] == "azure"
 
 
