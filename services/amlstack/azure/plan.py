@@ -63,7 +63,10 @@ def deploy_commands(plan: Plan) -> list[str]:
     artifact = q(str(plan.artifact)) if plan.artifact else "<artifact>"
     az = f"az ml online-endpoint {{}} --name {q(s.endpoint)} {ws.cli_args()}"
     lines = [
-        f"# image: docker tag {source} {image} && docker push {image}",
+        f"# the local image {source} must serve {artifact} (the same MANIFEST.json), or the tag",
+        f"# {image} would name another model; build it with",
+        f"# AMLSTACK_MODEL_DIR_BUILD={artifact} bash scripts/stack.sh compose build scorer",
+        f"# push checks this, then runs: docker tag {source} {image} && docker push {image}",
         f"amlstack azure push --artifact {artifact} "
         f"--registry {q(registry_push.login_server(s.image))} --source-image {source}",
     ]

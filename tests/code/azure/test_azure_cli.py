@@ -11,6 +11,7 @@ from azure_recorder import AzureState, Recorder
 
 from amlstack import cli
 from amlstack.commands import azure as azure_cli
+from amlstack.errors import ExternalError
 from amlstack_scorer import contract
 
 SUB = "00000000-0000-0000-0000-000000000000"
@@ -35,6 +36,19 @@ def no_clients(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a client was created during a dry run")
 
     monkeypatch.setattr(azure_cli, "make_clients", forbidden)
+    monkeypatch.setattr(azure_cli, "make_docker", no_docker)
+
+
+def no_docker() -> None:
+    """What Clients.docker raises on a machine without a Docker engine."""
+    raise ExternalError("cannot reach the Docker engine (test: no engine)")
+
+
+def local_docker(monkeypatch: pytest.MonkeyPatch, baked_manifest: str) -> Recorder:
+    """A local Docker engine whose amlstack/scorer:local serves ``baked_manifest``."""
+    rec = Recorder(AzureState(baked_manifest=baked_manifest))
+    monkeypatch.setattr(azure_cli, "make_docker", rec.docker)
+    return rec
 
 
 def test_plan_writes_loadable_yaml_without_azure(
@@ -70,6 +84,8 @@ def test_plan_writes_loadable_yaml_without_azure(
     assert doc["steps"] == ["endpoint", "deployment", "smoke", "traffic"]
     commands = (out / "commands.sh").read_text()
     assert "azureml-model-deployment: blue" in commands and f"docker push {image}" in commands
+    assert f"the local image amlstack/scorer:local must serve {azure_artifact}" in commands
+    assert f"AMLSTACK_MODEL_DIR_BUILD={azure_artifact} bash scripts/stack.sh" in commands
 
 
 def test_deploy_without_credential_is_a_dry_run(
@@ -134,10 +150,55 @@ def test_push_without_any_login_is_a_dry_run(
         capsys, "azure", "push", "--artifact", str(azure_artifact), "--registry", "myacr"
     )
     assert code == 0
+    stdout = " ".join(stdout.split())
     assert (
         "would run: docker tag amlstack/scorer:local "
         "myacr.azurecr.io/amlstack-scorer:bankmarketing-1" in stdout
     )
+    assert (
+        f"not checked that amlstack/scorer:local serves {azure_artifact}: "
+        "cannot reach the Docker engine" in stdout
+    )
+
+
+def test_push_dry_run_refuses_an_image_that_serves_another_model(
+    capsys, monkeypatch, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    """As the real push does: the dry run must not show a push of the wrong model's image."""
+    rec = local_docker(monkeypatch, '{"algorithm": "sha256", "files": {"model.onnx": "other"}}')
+    code, stdout, err = amlstack(
+        capsys, "azure", "push", "--artifact", str(azure_artifact), "--registry", "myacr"
+    )
+    assert code == 2, stdout
+    assert "does not serve the artifact" in err and "Traceback" not in err
+    assert "would run" not in stdout
+    assert rec.names() == ["docker.get", "docker.run"]  # no tag, no push
+
+
+def test_push_dry_run_checks_an_image_that_serves_the_artifact(
+    capsys, monkeypatch, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    rec = local_docker(monkeypatch, (azure_artifact / "MANIFEST.json").read_text())
+    code, stdout, err = amlstack(
+        capsys, "azure", "push", "--artifact", str(azure_artifact), "--registry", "myacr"
+    )
+    assert code == 0, err
+    stdout = " ".join(stdout.split())
+    assert f"checked: amlstack/scorer:local serves {azure_artifact}" in stdout
+    assert "would run: docker tag amlstack/scorer:local" in stdout
+    assert rec.names() == ["docker.get", "docker.run"]
+
+
+def test_push_dry_run_with_no_local_image_fails_as_the_push_would(
+    capsys, monkeypatch, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    rec = local_docker(monkeypatch, "{}")
+    rec.state.image_exists = False
+    code, _, err = amlstack(
+        capsys, "azure", "push", "--artifact", str(azure_artifact), "--registry", "myacr"
+    )
+    assert code == 2
+    assert "local image amlstack/scorer:local not found" in err
 
 
 def test_live_deploy_runs_through_the_boundary(
