@@ -164,7 +164,7 @@ def commands(s: BatchSettings, ws_args: str) -> list[str]:
 
 def write_batch_plan(s: BatchSettings, artifact: Path, out: Path, ws_args: str) -> dict[str, Path]:
     """Write the endpoint and deployment YAML, the environment, code/ and the artifact copy."""
-    out.mkdir(parents=True, exist_ok=True)
+    specs.output_folder(out)
     files = {
         "batch_endpoint": specs.write_yaml(out / "batch-endpoint.yml", endpoint_spec(s)),
         "batch_deployment": specs.write_yaml(out / "batch-deployment.yml", deployment_spec(s)),

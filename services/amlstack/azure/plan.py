@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from amlstack.artifact.manifest import ArtifactError, verify_manifest
 from amlstack.artifact.names import MODEL_JSON
-from amlstack.azure import specs
+from amlstack.azure import registry_push, specs
 from amlstack.azure.deploy import DEPLOY_STEPS, DEPLOYMENT_HEADER
 from amlstack.azure.workspace import Workspace
 from amlstack.errors import UserError
@@ -53,13 +54,21 @@ def default_source_image(model: ModelInfo) -> str:
 
 
 def deploy_commands(plan: Plan) -> list[str]:
-    """The steps `amlstack azure deploy` runs, with their `az ml` equivalents for reference."""
+    """The steps `amlstack azure deploy` runs, with their `az ml` equivalents for reference.
+
+    Every value is shell-quoted: paths and names come from the user."""
     s, ws = plan.settings, plan.workspace
-    az = f"az ml online-endpoint {{}} --name {s.endpoint} {ws.cli_args()}"
+    q = shlex.quote
+    image, source = q(s.image), q(plan.source_image)
+    artifact = q(str(plan.artifact)) if plan.artifact else "<artifact>"
+    az = f"az ml online-endpoint {{}} --name {q(s.endpoint)} {ws.cli_args()}"
     lines = [
-        f"# image: docker tag {plan.source_image} {s.image} && docker push {s.image}",
-        f"amlstack azure push --artifact {plan.artifact or '<artifact>'} "
-        f"--registry {s.image.split('/')[0]} --source-image {plan.source_image}",
+        f"# the local image {source} must serve {artifact} (the same MANIFEST.json), or the tag",
+        f"# {image} would name another model; build it with",
+        f"# AMLSTACK_MODEL_DIR_BUILD={artifact} bash scripts/stack.sh compose build scorer",
+        f"# push checks this, then runs: docker tag {source} {image} && docker push {image}",
+        f"amlstack azure push --artifact {artifact} "
+        f"--registry {q(registry_push.login_server(s.image))} --source-image {source}",
     ]
     for step, what in DEPLOY_STEPS:
         lines.append(f"# deploy step {step}: {what}")
@@ -67,16 +76,17 @@ def deploy_commands(plan: Plan) -> list[str]:
         az.format("create") + " --file endpoint.yml   # only when the endpoint does not exist",
         f"az ml online-deployment create --file deployment.yml {ws.cli_args()}   # 0% traffic",
         f'curl -X POST "$SCORING_URI" -H "Authorization: Bearer $KEY" '
-        f"-H '{DEPLOYMENT_HEADER}: {s.deployment}' -H 'Content-Type: application/json' "
+        f"-H {q(f'{DEPLOYMENT_HEADER}: {s.deployment}')} -H 'Content-Type: application/json' "
         "-d @sample_input.json",
-        az.format("update") + f" --traffic '{s.deployment}=100'   # only after the smoke test",
+        az.format("update")
+        + f" --traffic {q(f'{s.deployment}=100')}   # only after the smoke test",
     ]
     return lines
 
 
 def write_plan(plan: Plan, out: Path, *, sample_input: Path | None = None) -> Plan:
     """Write image.txt, endpoint.yml, deployment.yml, commands.sh and plan.json under ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+    specs.output_folder(out)
     s = plan.settings
     files = {
         "endpoint": specs.write_yaml(out / "endpoint.yml", specs.endpoint_spec(s.endpoint)),

@@ -83,6 +83,26 @@ def check_same_model(docker: Any, image: Any, source: str, artifact: Path) -> No
         )
 
 
+def local_image(docker: Any, source: str) -> Any:
+    """The local image ``source``; UserError when it was never built."""
+    from docker.errors import ImageNotFound
+
+    try:
+        return docker.images.get(source)
+    except ImageNotFound:
+        raise UserError(
+            f"local image {source} not found; build it first "
+            "(bash scripts/stack.sh compose build scorer) or pass --source-image"
+        ) from None
+
+
+def verify_source(docker: Any, source: str, artifact: Path) -> None:
+    """What push checks before tagging, with the local Docker engine only (no registry, no
+    Azure), so a dry run can check it too: ``source`` exists and serves ``artifact``."""
+    with azure_call("docker"):
+        check_same_model(docker, local_image(docker, source), source, artifact)
+
+
 def push(
     clients: Any,
     source: str,
@@ -96,19 +116,11 @@ def push(
 
     With ``artifact``, the image must serve exactly that artifact (same MANIFEST.json).
     """
-    from docker.errors import ImageNotFound
-
     docker = clients.docker()
     repository, tag = split_ref(target)
     server = login_server(target)
     with azure_call("docker"):
-        try:
-            image = docker.images.get(source)
-        except ImageNotFound:
-            raise UserError(
-                f"local image {source} not found; build it first "
-                "(bash scripts/stack.sh compose build scorer) or pass --source-image"
-            ) from None
+        image = local_image(docker, source)
         if artifact is not None:
             progress(f"checking that {source} serves {artifact}")
             check_same_model(docker, image, source, artifact)

@@ -1,7 +1,8 @@
 """Push then deploy in one go: a failed push never reaches Azure ML.
 
-The one place where an artifact becomes deployment settings (image tag = model version), used
-by `amlstack azure plan/deploy` and by the pipeline's deploy stage alike.
+The one place where an artifact becomes deployment settings (the image tag names the model and
+its version, `specs.image_tag`), used by `amlstack azure plan/deploy` and by the pipeline's
+deploy stage alike.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ ENDPOINT_ENV = "AMLSTACK_AZURE_ENDPOINT"
 def require_registry(registry: str | None) -> str:
     if not registry:
         raise UserError(f"no container registry: pass --registry <acr name> or set {REGISTRY_ENV}")
-    return registry
+    return specs.check_name(registry, "registry", source=f"--registry (or {REGISTRY_ENV})")
 
 
 def endpoint_name(endpoint: str | None, model_name: str) -> str:
@@ -48,7 +49,7 @@ def deployment_settings(
     settings = DeploymentSettings(
         endpoint=endpoint_name(endpoint, model.name),
         deployment=specs.DEPLOYMENT_SLOTS[0],
-        image=specs.image_ref(registry, repository, model.version),
+        image=specs.image_ref(registry, repository, model.name, model.version),
         instance_type=instance_type,
         instance_count=instance_count,
         appinsights_connection_string=appinsights,

@@ -63,16 +63,52 @@ class DeploymentSettings:
     model_version: str = ""
 
 
-# Azure ML endpoint and deployment names: 3-32 characters, a letter first, letters, digits, '-'.
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
+@dataclass(frozen=True)
+class NameRule:
+    pattern: re.Pattern[str]
+    rule: str  # what the user reads when a name breaks it
 
 
-def check_name(name: str, kind: str) -> str:
-    if not NAME_RE.match(name):
-        raise UserError(
-            f"{kind} name {name!r}: use 3-32 letters, digits or '-', starting with a letter "
-            "and not ending with '-'"
-        )
+# Azure's naming rules ("Naming rules and restrictions for Azure resources", Azure ML's
+# endpoint limits), checked before a plan is written or Azure is called: a name Azure refuses
+# would otherwise surface minutes later, or as an image reference Docker cannot parse.
+_ENDPOINT = NameRule(
+    re.compile(r"[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]"),
+    "an endpoint or deployment name is 3-32 letters, digits or '-', starting with a letter "
+    "and not ending with '-'",
+)
+NAME_RULES = {
+    "endpoint": _ENDPOINT,
+    "deployment": _ENDPOINT,
+    "subscription": NameRule(
+        re.compile(r"[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}"),
+        "a subscription id is a GUID (`az account show --query id -o tsv`)",
+    ),
+    "resource group": NameRule(
+        re.compile(r"[-\w.()]{0,89}[-\w()]"),
+        "a resource group name is 1-90 letters, digits, '_', '-', '.', '(' or ')', "
+        "not ending with '.'",
+    ),
+    "workspace": NameRule(
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,32}"),
+        "an Azure ML workspace name is 3-33 letters, digits, '-' or '_', "
+        "starting with a letter or digit",
+    ),
+    "registry": NameRule(
+        # the registry's name, or its login server (<name>.azurecr.io, other clouds' suffixes)
+        re.compile(r"[A-Za-z0-9]{5,50}(\.[a-z0-9-]+)*"),
+        "a container registry name is 5-50 letters or digits (or its login server "
+        "<name>.azurecr.io)",
+    ),
+}
+
+
+def check_name(name: str, kind: str, *, source: str | None = None) -> str:
+    """``name`` if it follows Azure's rule for ``kind``; else one line naming ``source`` (the
+    option, variable or file that gave it) and the rule."""
+    rule = NAME_RULES[kind]
+    if not rule.pattern.fullmatch(name):
+        raise UserError(f"{source or kind + ' name'} {name!r}: {rule.rule}")
     return name
 
 
@@ -82,10 +118,29 @@ def default_endpoint_name(model_name: str) -> str:
     return check_name(cleaned, "endpoint")
 
 
-def image_ref(registry: str, repository: str, tag: str) -> str:
-    """``<registry>.azurecr.io/<repo>:<tag>``; a full login server is accepted as is."""
-    server = registry if "." in registry else f"{registry}.azurecr.io"
-    return f"{server}/{repository}:{tag}"
+# Docker's tag grammar: a word character first, then word characters, '.' or '-', 128 at most.
+TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def image_tag(model_name: str, model_version: str) -> str:
+    """``<model name>-<version>``: one tag per model and version, as a version number alone
+    would make two models' version 1 overwrite each other in the registry."""
+    tag = f"{model_name}-{model_version}"
+    if not TAG_RE.fullmatch(tag):
+        raise UserError(
+            f"model {model_name!r} version {model_version!r}: {tag!r} is not a Docker image tag "
+            "(letters, digits, '_', '.' or '-', at most 128 characters)"
+        )
+    return tag
+
+
+def image_ref(registry: str, repository: str, model_name: str, model_version: str) -> str:
+    """``<registry>.azurecr.io/<repo>:<model name>-<version>``; a full login server is
+    accepted as is.
+
+    ACR login servers are lower case whatever the case the registry was created with."""
+    server = (registry if "." in registry else f"{registry}.azurecr.io").lower()
+    return f"{server}/{repository}:{image_tag(model_name, model_version)}"
 
 
 def endpoint_spec(name: str, *, description: str = "") -> dict[str, Any]:
@@ -250,6 +305,17 @@ def automl_job_spec(s: AutoMLSettings, training_data: str) -> dict[str, Any]:
         "featurization": {"mode": "auto"},
         "tags": {"managed-by": "amlstack"},
     }
+
+
+def output_folder(out: Path, option: str = "--out") -> Path:
+    """Create the folder a plan is written to, or one line naming ``option`` when it cannot be."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{option} {out}: is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a parent is a file, no permission, read-only file system
+        raise UserError(f"{option} {out}: cannot write there ({exc.strerror})") from None
+    return out
 
 
 def write_yaml(path: Path, doc: dict[str, Any]) -> Path:

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from amlstack.azure import specs
 from amlstack.errors import UserError
 
 SUBSCRIPTION_ENV = "AZURE_SUBSCRIPTION_ID"
 RESOURCE_GROUP_ENV = "AZURE_RESOURCE_GROUP"
 WORKSPACE_ENV = "AZUREML_WORKSPACE_NAME"
+# Which of Azure's naming rules (specs.NAME_RULES) each field follows.
+RULE_OF_FIELD = {
+    "subscription_id": "subscription",
+    "resource_group": "resource group",
+    "workspace_name": "workspace",
+}
 # Where Azure ML's "Download config.json" file is usually saved.
 CONFIG_CANDIDATES = ("config.json", ".azureml/config.json")
 
@@ -24,11 +32,11 @@ class Workspace:
     workspace_name: str
 
     def cli_args(self) -> str:
-        """The `az ml` arguments that address this workspace."""
-        return (
-            f"--subscription {self.subscription_id} --resource-group {self.resource_group} "
-            f"--workspace-name {self.workspace_name}"
-        )
+        """The `az ml` arguments that address this workspace, quoted for a shell."""
+        return shlex.join(
+            ["--subscription", self.subscription_id, "--resource-group", self.resource_group,
+             "--workspace-name", self.workspace_name]
+        )  # fmt: skip
 
 
 def read_config(path: Path) -> dict[str, str]:
@@ -60,37 +68,40 @@ def resolve_workspace(
 ) -> Workspace:
     """Merge the sources, each field taken from the first that sets it; UserError if incomplete."""
     env = os.environ if env is None else env
-    from_file = _config_fields(config, cwd or Path.cwd())
-    fields = {
-        "subscription_id": subscription_id
-        or env.get(SUBSCRIPTION_ENV)
-        or from_file.get("subscription_id"),
-        "resource_group": resource_group
-        or env.get(RESOURCE_GROUP_ENV)
-        or from_file.get("resource_group"),
-        "workspace_name": workspace_name
-        or env.get(WORKSPACE_ENV)
-        or from_file.get("workspace_name"),
+    from_file, file_label = _config_fields(config, cwd or Path.cwd())
+    given = {
+        "subscription_id": (subscription_id, "--subscription-id", SUBSCRIPTION_ENV),
+        "resource_group": (resource_group, "--resource-group", RESOURCE_GROUP_ENV),
+        "workspace_name": (workspace_name, "--workspace", WORKSPACE_ENV),
     }
-    missing = [name for name, value in fields.items() if not value]
+    fields: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for field, (value, option, variable) in given.items():
+        for candidate, source in (
+            (value, option),
+            (env.get(variable), variable),
+            (from_file.get(field), f"{file_label} {field}"),
+        ):
+            if candidate:
+                fields[field], sources[field] = candidate, source
+                break
+    missing = [name for name in given if name not in fields]
     if missing:
-        hints = {
-            "subscription_id": f"--subscription-id or {SUBSCRIPTION_ENV}",
-            "resource_group": f"--resource-group or {RESOURCE_GROUP_ENV}",
-            "workspace_name": f"--workspace or {WORKSPACE_ENV}",
-        }
         raise UserError(
             "no Azure ML workspace: set "
-            + ", ".join(hints[m] for m in missing)
+            + ", ".join(f"{given[m][1]} or {given[m][2]}" for m in missing)
             + " (or pass --config with the config.json downloaded from the workspace)"
         )
+    for field, kind in RULE_OF_FIELD.items():
+        specs.check_name(fields[field], kind, source=sources[field])
     return Workspace(**fields)
 
 
-def _config_fields(config: Path | None, cwd: Path) -> dict[str, str]:
+def _config_fields(config: Path | None, cwd: Path) -> tuple[dict[str, str], str]:
+    """The config file's fields and its name (for messages)."""
     if config is not None:
-        return read_config(config)
+        return read_config(config), str(config)
     for candidate in CONFIG_CANDIDATES:
         if (cwd / candidate).is_file():
-            return read_config(cwd / candidate)
-    return {}
+            return read_config(cwd / candidate), str(cwd / candidate)
+    return {}, ""

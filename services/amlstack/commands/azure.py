@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from amlstack.azure import specs
 from amlstack.azure.clients import Clients, credential_source
@@ -29,6 +31,11 @@ azure_app = typer.Typer(
 def make_clients() -> Clients:
     """The live SDK boundary (tests replace this function with a recorder)."""
     return Clients()
+
+
+def make_docker() -> Any:
+    """The local Docker engine alone, which a dry run may use (tests replace this function)."""
+    return Clients().docker()
 
 
 # -- shared options ----------------------------------------------------------------------
@@ -164,6 +171,31 @@ def plan_cmd(
     typer.echo(str(out))
 
 
+def check_source_locally(source: str, artifact: Path) -> None:
+    """The real push's check that ``source`` serves ``artifact``, when local Docker answers: a
+    dry run must not show a push that would put another model under this model's tag. A missing
+    or mismatched image fails as the push would; no Docker only skips the check, saying so."""
+    from amlstack.azure import registry_push
+
+    try:
+        docker = make_docker()
+    except UserError as exc:  # the docker package is missing, or no engine answers
+        skipped = str(exc)
+    else:
+        try:
+            registry_push.verify_source(docker, source, artifact)
+            skipped = ""
+        except ExternalError as exc:  # the engine failed mid-way; not-found/mismatch propagate
+            skipped = str(exc)
+    if skipped:
+        console.print(
+            f"[yellow]{escape(f'not checked that {source} serves {artifact}: {skipped}')}[/]",
+            highlight=False,
+        )
+        return
+    console.print(f"checked: {source} serves {artifact}", highlight=False)
+
+
 @azure_app.command("push")
 def push_cmd(
     artifact: ArtifactOpt,
@@ -172,12 +204,12 @@ def push_cmd(
     source_image: SourceOpt = None,
     dry_run: DryOpt = None,
 ) -> None:
-    """Tag the scorer image <registry>.azurecr.io/<repo>:<model version> and push it."""
+    """Tag the scorer image <registry>.azurecr.io/<repo>:<model name>-<version> and push it."""
     from amlstack.azure import registry_push
     from amlstack.azure.plan import default_source_image, read_model
 
     model = read_model(artifact)
-    target = specs.image_ref(require_registry(registry), repository, model.version)
+    target = specs.image_ref(require_registry(registry), repository, model.name, model.version)
     source = source_image or default_source_image(model)
     server = registry_push.login_server(target)
     use_credential = credential_source() is not None
@@ -185,7 +217,12 @@ def push_cmd(
     if dry_run or (dry_run is None and not logged_in):
         why = "" if dry_run else f"no Azure credential and no docker login for {server}: "
         console.print(f"[yellow]{why}dry run, nothing is pushed[/]")
-        console.print(f"would run: docker tag {source} {target} && docker push {target}")
+        check_source_locally(source, artifact)
+        tag, push = (
+            shlex.join(["docker", "tag", source, target]),
+            shlex.join(["docker", "push", target]),
+        )
+        console.print(f"would run: {tag} && {push}", highlight=False)
         return
     if not logged_in:
         raise ExternalError(

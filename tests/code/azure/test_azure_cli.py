@@ -11,9 +11,11 @@ from azure_recorder import AzureState, Recorder
 
 from amlstack import cli
 from amlstack.commands import azure as azure_cli
+from amlstack.errors import ExternalError
 from amlstack_scorer import contract
 
-WS_ARGS = ["--subscription-id", "sub", "--resource-group", "rg", "--workspace", "ws"]
+SUB = "00000000-0000-0000-0000-000000000000"
+WS_ARGS = ["--subscription-id", SUB, "--resource-group", "rg", "--workspace", "mlw"]
 
 
 def amlstack(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -34,6 +36,19 @@ def no_clients(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a client was created during a dry run")
 
     monkeypatch.setattr(azure_cli, "make_clients", forbidden)
+    monkeypatch.setattr(azure_cli, "make_docker", no_docker)
+
+
+def no_docker() -> None:
+    """What Clients.docker raises on a machine without a Docker engine."""
+    raise ExternalError("cannot reach the Docker engine (test: no engine)")
+
+
+def local_docker(monkeypatch: pytest.MonkeyPatch, baked_manifest: str) -> Recorder:
+    """A local Docker engine whose amlstack/scorer:local serves ``baked_manifest``."""
+    rec = Recorder(AzureState(baked_manifest=baked_manifest))
+    monkeypatch.setattr(azure_cli, "make_docker", rec.docker)
+    return rec
 
 
 def test_plan_writes_loadable_yaml_without_azure(
@@ -57,7 +72,7 @@ def test_plan_writes_loadable_yaml_without_azure(
     assert code == 0, stdout
     assert stdout.strip().splitlines()[-1] == str(out)
     model = json.loads((azure_artifact / "model.json").read_text())
-    image = f"myacr.azurecr.io/amlstack-scorer:{model['version']}"
+    image = f"myacr.azurecr.io/amlstack-scorer:{model['name']}-{model['version']}"
     assert (out / "image.txt").read_text().strip() == image
     endpoint = load_online_endpoint(out / "endpoint.yml")
     deployment = load_online_deployment(out / "deployment.yml")
@@ -69,6 +84,8 @@ def test_plan_writes_loadable_yaml_without_azure(
     assert doc["steps"] == ["endpoint", "deployment", "smoke", "traffic"]
     commands = (out / "commands.sh").read_text()
     assert "azureml-model-deployment: blue" in commands and f"docker push {image}" in commands
+    assert f"the local image amlstack/scorer:local must serve {azure_artifact}" in commands
+    assert f"AMLSTACK_MODEL_DIR_BUILD={azure_artifact} bash scripts/stack.sh" in commands
 
 
 def test_deploy_without_credential_is_a_dry_run(
@@ -133,9 +150,55 @@ def test_push_without_any_login_is_a_dry_run(
         capsys, "azure", "push", "--artifact", str(azure_artifact), "--registry", "myacr"
     )
     assert code == 0
+    stdout = " ".join(stdout.split())
     assert (
-        "would run: docker tag amlstack/scorer:local myacr.azurecr.io/amlstack-scorer:1" in stdout
+        "would run: docker tag amlstack/scorer:local "
+        "myacr.azurecr.io/amlstack-scorer:bankmarketing-1" in stdout
     )
+    assert (
+        f"not checked that amlstack/scorer:local serves {azure_artifact}: "
+        "cannot reach the Docker engine" in stdout
+    )
+
+
+def test_push_dry_run_refuses_an_image_that_serves_another_model(
+    capsys, monkeypatch, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    """As the real push does: the dry run must not show a push of the wrong model's image."""
+    rec = local_docker(monkeypatch, '{"algorithm": "sha256", "files": {"model.onnx": "other"}}')
+    code, stdout, err = amlstack(
+        capsys, "azure", "push", "--artifact", str(azure_artifact), "--registry", "myacr"
+    )
+    assert code == 2, stdout
+    assert "does not serve the artifact" in err and "Traceback" not in err
+    assert "would run" not in stdout
+    assert rec.names() == ["docker.get", "docker.run"]  # no tag, no push
+
+
+def test_push_dry_run_checks_an_image_that_serves_the_artifact(
+    capsys, monkeypatch, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    rec = local_docker(monkeypatch, (azure_artifact / "MANIFEST.json").read_text())
+    code, stdout, err = amlstack(
+        capsys, "azure", "push", "--artifact", str(azure_artifact), "--registry", "myacr"
+    )
+    assert code == 0, err
+    stdout = " ".join(stdout.split())
+    assert f"checked: amlstack/scorer:local serves {azure_artifact}" in stdout
+    assert "would run: docker tag amlstack/scorer:local" in stdout
+    assert rec.names() == ["docker.get", "docker.run"]
+
+
+def test_push_dry_run_with_no_local_image_fails_as_the_push_would(
+    capsys, monkeypatch, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    rec = local_docker(monkeypatch, "{}")
+    rec.state.image_exists = False
+    code, _, err = amlstack(
+        capsys, "azure", "push", "--artifact", str(azure_artifact), "--registry", "myacr"
+    )
+    assert code == 2
+    assert "local image amlstack/scorer:local not found" in err
 
 
 def test_live_deploy_runs_through_the_boundary(
@@ -230,7 +293,7 @@ def test_push_with_docker_login_goes_live_without_azure_credential(
     assert code == 0, err
     assert "acr_refresh_token" not in rec.names()  # docker's own login is used
     assert rec.names()[-1] == "docker.push"
-    assert stdout.strip().splitlines()[-1] == "myacr.azurecr.io/amlstack-scorer:1"
+    assert stdout.strip().splitlines()[-1] == "myacr.azurecr.io/amlstack-scorer:bankmarketing-1"
 
 
 @pytest.mark.parametrize(
@@ -247,7 +310,7 @@ def test_endpoint_commands_without_credential_are_dry_runs(
 ) -> None:
     code, stdout, _ = amlstack(capsys, "azure", *args, *WS_ARGS)
     assert code == 0
-    assert "dry run" in stdout and "would " in stdout and "in workspace ws" in stdout
+    assert "dry run" in stdout and "would " in stdout and "in workspace mlw" in stdout
 
 
 def test_invalid_endpoint_name_is_refused_before_anything_runs(
@@ -269,6 +332,74 @@ def test_invalid_endpoint_name_is_refused_before_anything_runs(
     assert "endpoint name '9-bad_name'" in err
 
 
+@pytest.mark.parametrize("command", ["plan", "batch-plan"])
+def test_plan_out_that_is_a_file_is_one_line_naming_the_option(
+    capsys, tmp_path: Path, command: str, azure_artifact: Path, no_credential: None
+) -> None:
+    existing = tmp_path / "README.md"
+    existing.write_text("not a folder\n")
+    plan_only = ["--registry", "myacr", *WS_ARGS] if command == "plan" else []
+    code, _, err = amlstack(
+        capsys, "azure", command, "--artifact", str(azure_artifact), "--out", str(existing),
+        *plan_only,
+    )  # fmt: skip
+    assert code == 2, err
+    assert f"--out {existing}: is a file, not a folder" in err
+    assert "bug" not in err and "Traceback" not in err
+    assert existing.read_text() == "not a folder\n"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "rule"),
+    [
+        ("--subscription-id", "notaguid", "GUID"),
+        ("--resource-group", "rg with space", "1-90 letters"),
+        ("--workspace", "my workspace!", "3-33 letters"),
+        ("--registry", "My_Reg!", "5-50 letters or digits"),
+    ],
+)
+def test_plan_refuses_names_azure_refuses_before_writing_anything(
+    capsys, tmp_path: Path, option: str, value: str, rule: str, azure_artifact: Path,
+    no_credential: None,
+) -> None:  # fmt: skip
+    out = tmp_path / "plan"
+    args = dict(zip(WS_ARGS[::2], WS_ARGS[1::2], strict=True)) | {"--registry": "myacr"}
+    args[option] = value
+    code, _, err = amlstack(
+        capsys, "azure", "plan", "--artifact", str(azure_artifact), "--out", str(out),
+        *[word for pair in args.items() for word in pair],
+    )  # fmt: skip
+    assert code == 2, err
+    assert f"{option}" in err and repr(value) in err and rule in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_plan_commands_are_quoted_for_a_shell(
+    capsys, tmp_path: Path, azure_artifact: Path, no_credential: None
+) -> None:
+    import shlex
+    import shutil
+
+    artifact = tmp_path / "my models" / "bank (v1)"
+    shutil.copytree(azure_artifact, artifact)
+    out = tmp_path / "plan"
+    code, _, err = amlstack(
+        capsys, "azure", "plan", "--artifact", str(artifact), "--registry", "MyAcr01",
+        "--out", str(out), "--subscription-id", SUB, "--resource-group", "rg(test)",
+        "--workspace", "mlw",
+    )  # fmt: skip
+    assert code == 0, err
+    image = (out / "image.txt").read_text().strip()
+    assert image.startswith("myacr01.azurecr.io/amlstack-scorer:")  # ACR servers are lower case
+    lines = (out / "commands.sh").read_text().splitlines()[1:]
+    words = [shlex.split(line, comments=True) for line in lines]
+    push = next(w for w in words if w[:3] == ["amlstack", "azure", "push"])
+    assert push[push.index("--artifact") + 1] == str(artifact)
+    for command in (w for w in words if w[:2] == ["az", "ml"]):
+        assert command[command.index("--resource-group") + 1] == "rg(test)"
+        assert command[command.index("--subscription") + 1] == SUB
+
+
 def test_train_backend_azure_dry_run_takes_workspace_compute_and_drop(
     capsys, tmp_path: Path, no_credential: None, no_clients: None
 ) -> None:
@@ -278,7 +409,9 @@ def test_train_backend_azure_dry_run_takes_workspace_compute_and_drop(
         "--drop", "duration", "--compute", "cpu-small", *WS_ARGS,
     )  # fmt: skip
     assert code == 0, err
-    assert "dry run" in out and "--subscription sub --resource-group rg --workspace-name ws" in out
+    out = " ".join(out.split())  # rich wraps long lines on narrow terminals
+    assert "dry run" in out
+    assert f"--subscription {SUB} --resource-group rg --workspace-name mlw" in out
     job = load_job(tmp_path / "azure-automl-job" / "job.yml")
     assert job.compute == "cpu-small"  # load_job strips the azureml: prefix
     mltable = (tmp_path / "azure-automl-job" / "training-data" / "MLTable").read_text()

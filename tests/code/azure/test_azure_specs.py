@@ -12,21 +12,35 @@ from marshmallow.exceptions import ValidationError
 
 from amlstack.azure import specs
 from amlstack.azure.automl import automl_job_spec
+from amlstack.errors import UserError
 from amlstack_scorer import contract
 
 SETTINGS = specs.DeploymentSettings(
     endpoint="amlstack-bank",
     deployment="green",
-    image=specs.image_ref("myacr", "amlstack-scorer", "7"),
+    image=specs.image_ref("myacr", "amlstack-scorer", "bank", "7"),
     workers=3,
     threads=5,
     appinsights_connection_string="InstrumentationKey=abc;IngestionEndpoint=https://x",
 )
 
 
-def test_image_ref_uses_registry_repo_and_model_version() -> None:
-    assert specs.image_ref("myacr", "amlstack-scorer", "7") == "myacr.azurecr.io/amlstack-scorer:7"
-    assert specs.image_ref("r.azurecr.io", "s", "1") == "r.azurecr.io/s:1"
+def test_image_ref_uses_registry_repo_model_name_and_version() -> None:
+    ref = specs.image_ref("myacr", "amlstack-scorer", "bank", "7")
+    assert ref == "myacr.azurecr.io/amlstack-scorer:bank-7"
+    assert specs.image_ref("r.azurecr.io", "s", "m", "1") == "r.azurecr.io/s:m-1"
+
+
+def test_two_models_of_the_same_version_get_different_tags() -> None:
+    """A tag of the version alone made the second model's push overwrite the first's image."""
+    first = specs.image_ref("myacr", specs.DEFAULT_REPOSITORY, "my", "1")
+    second = specs.image_ref("myacr", specs.DEFAULT_REPOSITORY, "bankmarketing", "1")
+    assert first != second
+
+
+def test_a_version_docker_cannot_tag_is_one_line() -> None:
+    with pytest.raises(UserError, match=r"'bank-1/2' is not a Docker image tag"):
+        specs.image_tag("bank", "1/2")
 
 
 def test_endpoint_yaml_loads_with_key_auth(tmp_path: Path) -> None:
@@ -45,7 +59,7 @@ def test_deployment_yaml_loads_and_names_the_scorer_contract(tmp_path: Path) -> 
         "readinessRoute": {"port": contract.DEFAULT_PORT, "path": contract.READINESS_ROUTE},
         "scoringRoute": {"port": contract.DEFAULT_PORT, "path": contract.SCORING_ROUTE},
     }
-    assert dep.environment.image == "myacr.azurecr.io/amlstack-scorer:7"
+    assert dep.environment.image == "myacr.azurecr.io/amlstack-scorer:bank-7"
     assert dep.request_settings.max_concurrent_requests_per_instance == (
         contract.max_concurrency(3, 5) * specs.IN_FLIGHT_PER_WORKER
     )

@@ -11,31 +11,83 @@ from amlstack.azure.clients import credential_source
 from amlstack.azure.workspace import Workspace, resolve_workspace
 from amlstack.errors import UserError
 
+SUB1 = "11111111-1111-1111-1111-111111111111"
+
 
 def test_config_json_as_azure_ml_writes_it(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(
-        json.dumps({"subscription_id": "s1", "resource_group": "rg1", "workspace_name": "ws1"})
+        json.dumps({"subscription_id": SUB1, "resource_group": "rg1", "workspace_name": "ws1"})
     )
-    assert resolve_workspace(env={}, cwd=tmp_path) == Workspace("s1", "rg1", "ws1")
+    assert resolve_workspace(env={}, cwd=tmp_path) == Workspace(SUB1, "rg1", "ws1")
 
 
 def test_options_beat_environment_beats_config(tmp_path: Path) -> None:
     config = tmp_path / "ws.json"
     config.write_text(
-        json.dumps({"subscription_id": "s1", "resourceGroup": "rg1", "workspaceName": "ws1"})
+        json.dumps({"subscription_id": SUB1, "resourceGroup": "rg1", "workspaceName": "ws1"})
     )
     env = {"AZURE_RESOURCE_GROUP": "rg-env", "AZUREML_WORKSPACE_NAME": "ws-env"}
     ws = resolve_workspace(config=config, workspace_name="ws-opt", env=env, cwd=tmp_path)
-    assert ws == Workspace("s1", "rg-env", "ws-opt")
+    assert ws == Workspace(SUB1, "rg-env", "ws-opt")
 
 
 def test_missing_fields_are_named_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(UserError) as caught:
-        resolve_workspace(subscription_id="s", env={}, cwd=tmp_path)
+        resolve_workspace(subscription_id=SUB1, env={}, cwd=tmp_path)
     message = str(caught.value)
     assert "\n" not in message
     assert "AZURE_RESOURCE_GROUP" in message and "AZUREML_WORKSPACE_NAME" in message
     assert "AZURE_SUBSCRIPTION_ID" not in message
+
+
+@pytest.mark.parametrize(
+    ("given", "named", "rule"),
+    [
+        ({"subscription_id": "notaguid"}, "--subscription-id 'notaguid'", "GUID"),
+        ({"resource_group": "rg with space"}, "--resource-group 'rg with space'", "1-90"),
+        ({"resource_group": "rg."}, "--resource-group 'rg.'", "not ending with '.'"),
+        ({"resource_group": "r" * 91}, "--resource-group", "1-90"),
+        ({"workspace_name": "my workspace!"}, "--workspace 'my workspace!'", "3-33"),
+        ({"workspace_name": "ws"}, "--workspace 'ws'", "3-33"),
+        ({"workspace_name": "-ws1"}, "--workspace '-ws1'", "starting with a letter or digit"),
+    ],
+)
+def test_names_azure_refuses_are_one_line_naming_option_and_rule(
+    tmp_path: Path, given: dict[str, str], named: str, rule: str
+) -> None:
+    fields = {"subscription_id": SUB1, "resource_group": "rg", "workspace_name": "ws1"} | given
+    with pytest.raises(UserError) as caught:
+        resolve_workspace(**fields, env={}, cwd=tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(named) and rule in message
+
+
+def test_a_bad_name_from_the_environment_or_config_names_where_it_came_from(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "AZURE_SUBSCRIPTION_ID": SUB1,
+        "AZURE_RESOURCE_GROUP": "rg",
+        "AZUREML_WORKSPACE_NAME": "a b",
+    }
+    with pytest.raises(UserError, match=r"^AZUREML_WORKSPACE_NAME 'a b': an Azure ML workspace"):
+        resolve_workspace(env=env, cwd=tmp_path)
+    (tmp_path / "config.json").write_text(
+        json.dumps({"subscription_id": "s1", "resource_group": "rg1", "workspace_name": "ws1"})
+    )
+    with pytest.raises(UserError, match=r"config\.json subscription_id 's1': a subscription id"):
+        resolve_workspace(env={}, cwd=tmp_path)
+
+
+def test_names_azure_accepts_pass_and_are_quoted_for_a_shell(tmp_path: Path) -> None:
+    ws = resolve_workspace(
+        subscription_id=SUB1.upper(), resource_group="my_RG.(test)-1", workspace_name="Ws_1-a",
+        env={}, cwd=tmp_path,
+    )  # fmt: skip
+    assert ws == Workspace(SUB1.upper(), "my_RG.(test)-1", "Ws_1-a")
+    assert ws.cli_args() == (
+        f"--subscription {SUB1.upper()} --resource-group 'my_RG.(test)-1' --workspace-name Ws_1-a"
+    )
 
 
 def test_unreadable_config_is_a_user_error(tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ def test_live_publish_without_credential_is_an_error_not_a_skip(files, no_creden
 def test_publish_reads_the_documented_workspace_variables(files, no_credential, monkeypatch):
     """AZUREML_WORKSPACE_NAME, as every `amlstack azure` command; not AZUREML_WORKSPACE."""
     rec = Recorder()
-    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", "sub")
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000")
     monkeypatch.setenv("AZURE_RESOURCE_GROUP", "rg")
     monkeypatch.setenv("AZUREML_WORKSPACE", "old-name")
     with pytest.raises(UserError, match="AZUREML_WORKSPACE_NAME"):

@@ -105,9 +105,9 @@ def test_promoted_model_replaces_the_compose_scorer(stack, tmp_path, bank, monke
 # -- the Azure deploy stage: in-process release, honest result ----------------------------------
 AZURE_ENV = {
     "AZURE_CONTAINER_REGISTRY": "myacr",
-    "AZURE_SUBSCRIPTION_ID": "sub",
+    "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
     "AZURE_RESOURCE_GROUP": "rg",
-    "AZUREML_WORKSPACE_NAME": "ws",
+    "AZUREML_WORKSPACE_NAME": "mlw",
 }
 
 
@@ -143,8 +143,8 @@ def test_azure_stage_without_credential_is_a_dry_run_not_a_deployment(
     result = deploy_azure(promoted, tmp_path, env=azure_env)
     assert result["deployed"] is False and result["dry_run"] is True
     assert "no Azure credential" in result["reason"]
-    assert result["image"] == "myacr.azurecr.io/amlstack-scorer:1"
-    assert result["workspace"] == "ws" and result["target"] == "azure"
+    assert result["image"] == "myacr.azurecr.io/amlstack-scorer:bankmarketing-1"
+    assert result["workspace"] == "mlw" and result["target"] == "azure"
 
 
 def test_azure_stage_deploys_in_process_and_says_what_it_deployed(promoted, azure_env, tmp_path):
