@@ -171,11 +171,20 @@ def test_small_data_ships_bagged_members_within_the_tree_cap(messy):
     assert "5-fold bag" in meta["model"]["description"]
 
 
+def quick_train(data: Path, out: Path, notice=lambda line: None):
+    """A seconds-long model of a small file: logistic regression, two trials, seeded."""
+    from amlstack.training.train import TrainConfig, train
+
+    config = TrainConfig(
+        data=data, target="y", out=out, time_budget=None, max_iter=2, learners=("lr",), seed=0
+    )
+    return train(config, notice=notice)
+
+
 def test_a_decimal_comma_file_is_scored_back_with_decimal_commas(tmp_path):
     """A European export (`;`, `17,5`) gets probabilities a spreadsheet in its locale reads as
     numbers; the same model's scores with a point would be text there."""
     from amlstack.predict import predict_csv
-    from amlstack.training.train import TrainConfig, train
 
     rng = np.random.default_rng(3)
     data = tmp_path / "europe.csv"
@@ -185,11 +194,7 @@ def test_a_decimal_comma_file_is_scored_back_with_decimal_commas(tmp_path):
         label = "ja" if weight > 70 else "nee"
         rows.append([f"{weight:.1f}".replace(".", ","), f"c{i % 4}", label])
     data.write_text("\n".join(";".join(r) for r in rows) + "\n")
-    config = TrainConfig(
-        data=data, target="y", out=tmp_path / "art", time_budget=None, max_iter=2,
-        learners=("lr",), seed=0,
-    )  # fmt: skip
-    result = train(config)
+    result = quick_train(data, tmp_path / "art")
     out = tmp_path / "scored.csv"
     assert predict_csv(result.path, data, out) == 120
     with out.open(newline="") as handle:
@@ -204,7 +209,6 @@ def test_names_no_json_record_can_carry_are_renamed_alike_everywhere(tmp_path):
     cannot hold them (it failed to start), so every reader names the column the same way."""
     from amlstack.artifact.reader import Model
     from amlstack.predict import predict_csv
-    from amlstack.training.train import TrainConfig, train
     from amlstack_scorer.app import create_app
     from amlstack_scorer.settings import Settings
 
@@ -217,11 +221,7 @@ def test_names_no_json_record_can_carry_are_renamed_alike_everywhere(tmp_path):
             x = float(rng.normal())
             writer.writerow([rng.choice(["p", "q"]), f"{x:.3f}", rng.integers(0, 9), x > 0])
     notices: list[str] = []
-    config = TrainConfig(
-        data=data, target="y", out=tmp_path / "art", time_budget=None, max_iter=2,
-        learners=("lr",), seed=0,
-    )  # fmt: skip
-    result = train(config, notice=notices.append)
+    result = quick_train(data, tmp_path / "art", notices.append)
     names = ["say 'hi'", "C:/path", "new line"]
     assert Model(result.path).feature_names == names
     said = [n for n in notices if "in the header: a double quote" in n]
@@ -242,18 +242,13 @@ def test_names_no_json_record_can_carry_are_renamed_alike_everywhere(tmp_path):
 def test_a_one_feature_model_scores_a_one_column_file(tmp_path):
     """Its input file has no delimiter at all: predict refused it as "not a CSV file"."""
     from amlstack.predict import predict_csv
-    from amlstack.training.train import TrainConfig, train
 
     rng = np.random.default_rng(2)
     x = rng.normal(size=150)
     data = tmp_path / "one.csv"
     labels = np.where(x + rng.normal(size=150) > 0, "yes", "no")
     data.write_text("x1,y\n" + "".join(f"{v:.3f},{y}\n" for v, y in zip(x, labels, strict=True)))
-    config = TrainConfig(
-        data=data, target="y", out=tmp_path / "art", time_budget=None, max_iter=2,
-        learners=("lr",), seed=0,
-    )  # fmt: skip
-    result = train(config)
+    result = quick_train(data, tmp_path / "art")
     new = tmp_path / "new.csv"
     new.write_text('x1\n0.5\n""\nNA\n-1.2\n')
     assert predict_csv(result.path, new, tmp_path / "scored.csv") == 4
