@@ -37,6 +37,13 @@ def predict_csv(
         raise UserError(f"--input {source}: no such file")
     if target.resolve() == source.resolve():
         raise UserError("--output must differ from --input (the input would be destroyed)")
+    if target.is_dir():
+        raise UserError(f"--output {target}: a folder; name the file to write")
+    if target.resolve().is_relative_to(Path(model_dir).resolve()):
+        raise UserError(
+            f"--output {target}: inside the artifact {model_dir} (a file there breaks its "
+            "manifest); write it elsewhere"
+        )
     encoding = charset.file_encoding(source)  # as training reads a file
     delimiter = detect_delimiter(source, encoding, one_column=len(model.features) == 1)
     tmp = target.with_name(f".{target.name}.partial")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from amlstack.errors import UserError
 from amlstack.predict import predict_csv
 
 
@@ -82,8 +83,6 @@ def test_a_delimiter_ending_every_row_scores_as_without_it(tiny_artifact, small_
 def test_an_output_folder_that_does_not_exist_is_named_before_any_row_is_scored(
     tiny_artifact, small_csv, tmp_path
 ):
-    from amlstack.errors import UserError
-
     target = tmp_path / "missing" / "scored.csv"
     with pytest.raises(UserError, match=r"--output .*scored.csv: cannot write there"):
         predict_csv(tiny_artifact, small_csv, target)
@@ -112,3 +111,14 @@ def test_a_file_scored_before_gets_its_score_columns_replaced_not_repeated(
         "the input's probability_no, probability_yes, predicted_label (an earlier score) now "
         "hold this model's scores"
     ]
+
+
+@pytest.mark.parametrize("where", ["folder", "artifact"])
+def test_an_output_that_is_a_folder_or_inside_the_artifact_is_refused(
+    tiny_artifact, small_csv, tmp_path, where
+):
+    """Into the artifact, model.json was overwritten (exit 0) and the model no longer loaded."""
+    target = tmp_path if where == "folder" else tiny_artifact / "scored.csv"
+    with pytest.raises(UserError, match=r"a folder; name the file|inside the artifact"):
+        predict_csv(tiny_artifact, small_csv, target)
+    assert not (tiny_artifact / "scored.csv").exists()
