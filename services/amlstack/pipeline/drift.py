@@ -10,6 +10,7 @@ reaches the threshold AND its test is significant, so noise on few rows flags no
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,13 @@ def compare(
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = DEFAULT_ALPHA,
 ) -> dict[str, Any]:
-    """The drift report: per-feature results, the drifted features, and the overall verdict."""
+    """The drift report: per-feature results, the drifted features, and the overall verdict.
+    A threshold or significance level that would switch detection off (NaN, inf, an alpha
+    outside 0..1) is a UserError naming the option."""
+    if not (math.isfinite(threshold) and threshold > 0):
+        raise UserError(f"--threshold {threshold:g}: a PSI above 0 (0.2 is the usual limit)")
+    if not (math.isfinite(alpha) and 0 < alpha < 1):
+        raise UserError(f"--alpha {alpha:g}: a significance level between 0 and 1 (e.g. 0.01)")
     check_profile(training)
     features = {
         name: compare_feature(spec, live[name], threshold, alpha)

@@ -338,3 +338,18 @@ def test_pipeline_started_by_drift_retrains_when_features_drifted(
         (tmp_path / "runs" / record["run_id"] / "drift" / "result.json").read_text()
     )
     assert set(drift_result["drifted"]) == SHIFTED
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("threshold", float("nan")), ("threshold", float("inf")), ("threshold", -1.0),
+     ("alpha", 0.0), ("alpha", float("nan")), ("alpha", 2.0)],
+)  # fmt: skip
+def test_a_setting_that_would_switch_detection_off_is_refused(artifact, split, option, value):
+    """PSI 8 read as no drift, exit 0, with --threshold nan or --alpha 0."""
+    from amlstack.errors import UserError
+
+    training = drift.read_training_profile(artifact)
+    live = drift.frame_counts(shift(split[1]), training)
+    with pytest.raises(UserError, match=f"--{option} "):
+        drift.compare(training, live, **{option: value})
