@@ -20,7 +20,17 @@ def write_json(path: Path, data: Any) -> Path:
     return path
 
 
-def read_json(path: Path, default: Any = None) -> Any:
+def read_json(path: Path, default: Any = None, shape: type | None = None) -> Any:
+    """The file's JSON (``default`` when there is no file); a DataError naming the file when
+    it is not JSON, or not of ``shape`` (a registry index or run record edited by hand)."""
+    from amlstack.errors import DataError
+
     if not path.is_file():
         return default
-    return json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+    if shape is not None and not isinstance(data, shape):
+        raise DataError(f"{path}: a JSON {shape.__name__} was expected, not {type(data).__name__}")
+    return data

@@ -27,7 +27,7 @@ import numpy as np
 
 from amlstack.artifact.manifest import ArtifactError, sha256_file, verify_manifest
 from amlstack.artifact.names import MANIFEST
-from amlstack.errors import UserError
+from amlstack.errors import DataError, UserError
 from amlstack.pipeline.jsonio import read_json, write_json
 
 TAGS = ("staging", "production")
@@ -72,6 +72,9 @@ def code_version(repo: Path | None = None) -> str:
         return __version__
 
 
+_INDEX_SHAPE = {"versions": dict, "tags": dict, "history": list}
+
+
 @dataclass
 class Registry:
     """The registry of one model name under ``root``."""
@@ -79,17 +82,23 @@ class Registry:
     root: Path
     name: str
 
+    def __post_init__(self) -> None:
+        from amlstack.training.store import check_name
+
+        check_name(self.name)  # a folder under root: `../x` would be outside it
+
     @property
     def folder(self) -> Path:
         return self.root / self.name
 
     def _index(self) -> dict[str, Any]:
-        return read_json(self.folder / INDEX) or {
-            "name": self.name,
-            "versions": {},
-            "tags": {},
-            "history": [],
-        }
+        path = self.folder / INDEX
+        index = read_json(path, shape=dict)
+        if index is None:
+            return {"name": self.name, "versions": {}, "tags": {}, "history": []}
+        if not all(isinstance(index.get(k), t) for k, t in _INDEX_SHAPE.items()):
+            raise DataError(f"{path}: not a registry index (edited by hand?)")
+        return index
 
     def _save(self, index: dict[str, Any]) -> None:
         write_json(self.folder / INDEX, index)

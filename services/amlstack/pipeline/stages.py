@@ -141,7 +141,7 @@ class Run:
         return data
 
     def record(self) -> dict[str, Any]:
-        return read_json(self.folder / RUN_RECORD, {})
+        return read_json(self.folder / RUN_RECORD, {}, shape=dict)
 
     def update_record(self, **changes: Any) -> None:
         record = self.record()
@@ -190,7 +190,7 @@ def open_run(runs: Path, run_id: str | None) -> Run:
         folder = candidates[-1]
     else:
         folder = Path(runs) / run_id
-    record = read_json(folder / RUN_RECORD)
+    record = read_json(folder / RUN_RECORD, shape=dict)
     if not record:
         raise UserError(f"no run {folder.name!r} under {runs}")
     return Run(folder, RunConfig(**record["config"]))

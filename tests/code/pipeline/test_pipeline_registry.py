@@ -184,3 +184,16 @@ def test_a_folder_that_is_no_artifact_is_not_registered(registry, tmp_path):
     (loose / "model.json").write_text("{}")
     with pytest.raises(UserError, match=r"no MANIFEST\.json"):
         registry.register(loose, lineage={})
+
+
+@pytest.mark.parametrize("text", ["{not json", "[]", "{}", '{"versions": []}'])
+def test_an_index_edited_into_something_else_is_named_not_read_as_empty(tmp_path, text):
+    """`[]` and `{}` listed an empty registry (a promote then wrote over the lost index); bad
+    JSON was "a bug"."""
+    from amlstack.errors import DataError
+
+    registry = Registry(tmp_path / "reg", "bank")
+    registry.folder.mkdir(parents=True)
+    (registry.folder / "index.json").write_text(text)
+    with pytest.raises(DataError, match="index.json: "):
+        registry.versions()
