@@ -81,9 +81,22 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
         sys.exit(130)
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the user gave: a network error, a bug
+            _error(bug_line(exc))
+            sys.exit(InternalError.exit_code)
+        # a path that is a folder, not writable, gone: the user's to fix, named
+        _error(_path_error(exc))
+        sys.exit(UserError.exit_code)
     except Exception as exc:
         _error(bug_line(exc))
         sys.exit(InternalError.exit_code)
+
+
+def _path_error(exc: OSError) -> str:
+    """``path: reason`` (``path -> other: reason`` for a copy or a rename)."""
+    where = str(exc.filename) + (f" -> {exc.filename2}" if exc.filename2 else "")
+    return f"{where}: {exc.strerror or exc.__class__.__name__}"
 
 
 def _error(exc: Exception | str) -> None:

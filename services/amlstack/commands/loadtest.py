@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ import typer
 from amlstack.errors import UserError
 
 DEFAULT_LOCUSTFILE = Path("loadtest") / "locustfile.py"
+# Locust's --run-time: 90, 30s, 2m, 1h30m (a zero one never stops a headless run)
+_RUN_TIME = re.compile(r"\d+|(\d+h)?(\d+m)?(\d+s)?")
 LOCUST_CONF = "locust.conf"  # the thresholds, next to the locustfile
 KEY_ENV = "AMLSTACK_PRIMARY_KEY"
 
@@ -73,6 +76,8 @@ def loadtest(
     ] = DEFAULT_LOCUSTFILE,
 ) -> None:
     """Load-test a scorer headless; exit non-zero when failures or p95/p99 pass locust.conf."""
+    if not _RUN_TIME.fullmatch(run_time.strip()) or not any(c in "123456789" for c in run_time):
+        raise UserError(f"--run-time {run_time!r}: a duration above 0, e.g. 30s, 2m, 1h30m")
     if importlib.util.find_spec("locust") is None:
         raise UserError("Locust is not installed; pip install 'amlstack[loadtest]'")
     if not locustfile.is_file():

@@ -58,6 +58,8 @@ def serve(
     from amlstack.artifact.reader import Model
     from amlstack_scorer.settings import Settings, SettingsError
 
+    if not host.strip():  # gunicorn would bind every interface, shown as http://:PORT
+        raise UserError("--host: give an address (127.0.0.1; 0.0.0.0 for every interface)")
     Model(model, verify=True)  # fail here, with one line, rather than in every worker
     env = dict(os.environ)
     env.update(
@@ -75,7 +77,8 @@ def serve(
     try:
         Settings.from_env(env)
     except SettingsError as exc:
-        raise UserError(f"{exc} (or pass --key-file PATH or --no-auth)") from None
+        hint = "" if no_auth else " (or pass --key-file PATH or --no-auth)"
+        raise UserError(f"{exc}{hint}") from None
     if key_file is not None and not no_auth:
         typer.echo(f"keys: {key_file} (created if it did not exist)", err=True)
     typer.echo(f"serving {model} on http://{host}:{port}", err=True)

@@ -20,6 +20,7 @@ its in-memory model is dropped with a warning; the whole graph's parity check st
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
 import unicodedata
@@ -84,10 +85,18 @@ class TrainConfig:
     sign_key: Path | None = None  # Ed25519 private key (PEM): sign the manifest (MANIFEST.sig)
 
     def check(self) -> None:
-        if self.time_budget is not None and self.time_budget <= 0:
-            raise UserError(f"--time-budget {self.time_budget:g}: must be more than 0 seconds")
+        budget = self.time_budget
+        if budget is not None and not (math.isfinite(budget) and budget > 0):
+            raise UserError(
+                f"--time-budget {budget:g}: must be a number of seconds above 0 (for no time "
+                "limit, --no-time-limit with --max-iter)"
+            )
         if self.max_iter is not None and self.max_iter < 1:
             raise UserError(f"--max-iter {self.max_iter}: must be at least 1")
+        if self.max_trees < 1:
+            raise UserError(f"--max-trees {self.max_trees}: must be at least 1")
+        if not 0 <= self.seed < 2**32:
+            raise UserError(f"--seed {self.seed}: must be from 0 to {2**32 - 1}")
         if self.metric not in FLAML_METRIC:
             raise UserError(
                 f"--metric {self.metric}: choose one of {', '.join(sorted(FLAML_METRIC))}"

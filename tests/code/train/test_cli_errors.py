@@ -41,7 +41,12 @@ GOOD = "age,job,y\n30,admin,no\n40,tech,yes\n50,admin,no\n35,tech,yes\n"
             "mixes numbers and text",
         ),
         (GOOD, ["--drop", "jobb"], "--drop jobb: no such column"),
-        (GOOD, ["--time-budget", "0"], "--time-budget 0: must be more than 0"),
+        (GOOD, ["--time-budget", "0"], "--time-budget 0: must be a number of seconds above 0"),
+        (GOOD, ["--time-budget", "inf"], "--time-budget inf: must be a number of seconds"),
+        (GOOD, ["--time-budget", "nan"], "--time-budget nan: must be a number of seconds"),
+        (GOOD, ["--max-trees", "0"], "--max-trees 0: must be at least 1"),
+        (GOOD, ["--seed", "-1"], "--seed -1: must be from 0 to 4294967295"),
+        (GOOD, ["--seed", "4294967296"], "--seed 4294967296: must be from 0"),
         (GOOD, ["--metric", "speed"], "--metric speed"),
         (GOOD, ["--learners", "lgbm,magic"], "unknown learner 'magic'"),
     ],
@@ -178,3 +183,31 @@ def test_models_shows_the_whole_path_on_a_narrow_terminal(tiny_artifact, capsys,
     lines = capsys.readouterr().out.splitlines()[3:]
     cells = [line.split("│")[-2].strip() for line in lines if "│" in line]
     assert "".join(cells) == str(tiny_artifact)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["serve", "--model", "{art}", "--host", " ", "--no-auth"], "--host: give an address"),
+        (["loadtest", "--host", "http://127.0.0.1:9", "--run-time", "0s", "--key", "k" * 20],
+         "--run-time '0s': a duration above 0"),
+        (["registry", "add", "{art}", "--name", "../../x", "--registry", "{tmp}/reg"],
+         "model name '../../x'"),
+    ],
+    ids=["empty-host", "zero-run-time", "name-outside-the-registry"],
+)  # fmt: skip
+def test_an_option_that_would_do_harm_is_one_line(tiny_artifact, tmp_path, capsys, args, expected):
+    """Each of these exited 0 and did harm: bound every interface, never stopped, wrote x/ two
+    folders above the registry."""
+    args = [a.format(art=tiny_artifact, tmp=tmp_path) for a in args]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and expected in " ".join(err.split())
+    assert not (tmp_path.parent / "x").exists()
+
+
+def test_a_path_the_user_gave_that_cannot_be_written_is_named_not_a_bug(tmp_path, capsys):
+    """Any command: an OSError about a path is the user's to fix (it was exit 70, 'a bug')."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = run_cli(["pipeline", "publish", "--out", str(blocker / "sub")], capsys)
+    assert code == 2 and "this is a bug" not in err and str(blocker) in err
