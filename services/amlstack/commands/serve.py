@@ -159,6 +159,8 @@ def _error_text(resp) -> str:
         error = resp.json()["error"]
     except (ValueError, KeyError, TypeError):
         return resp.text[:300]
+    if not isinstance(error, dict):  # the V2 protocol's {"error": "<message>"}, or another's
+        return str(error)[:300]
     field = f" (field {error['field']})" if error.get("field") else ""
     return f"{error.get('message')}{field}; request id {error.get('request_id')}"
 

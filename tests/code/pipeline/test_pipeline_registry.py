@@ -195,5 +195,5 @@ def test_an_index_edited_into_something_else_is_named_not_read_as_empty(tmp_path
     registry = Registry(tmp_path / "reg", "bank")
     registry.folder.mkdir(parents=True)
     (registry.folder / "index.json").write_text(text)
-    with pytest.raises(DataError, match="index.json: "):
+    with pytest.raises(DataError, match=r"index\.json: "):
         registry.versions()

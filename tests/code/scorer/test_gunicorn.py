@@ -152,6 +152,15 @@ def test_score_command_reports_a_wrong_key(server, tmp_path, capsys):
     assert "401" in capsys.readouterr().err
 
 
+def test_score_command_reads_the_v2_protocols_error_shape(server, tmp_path, capsys):
+    """{"error": "<message>"} (a V2 route) was 'a bug', exit 70."""
+    with pytest.raises(SystemExit) as info:
+        cli_main(["score", "--url", server + "/v2", "--key", PRIMARY,
+                  "--data-out", str(tmp_path / "d.json")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert info.value.code == 3 and "this is a bug" not in err, err
+
+
 def test_sigterm_finishes_the_in_flight_request_then_exits(scorer_artifact, tmp_path, sample):
     proc, url = start(scorer_artifact, tmp_path, AMLSTACK_GRACEFUL_TIMEOUT="20")
     body = json.dumps({"data": sample[:1]}).encode()
