@@ -80,6 +80,7 @@ def serve(
         hint = "" if no_auth else " (or pass --key-file PATH or --no-auth)"
         raise UserError(f"{exc}{hint}") from None
     if key_file is not None and not no_auth:
+        _check_key_file(key_file)
         typer.echo(f"keys: {key_file} (created if it did not exist)", err=True)
     typer.echo(f"serving {model} on http://{host}:{port}", err=True)
     argv = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF]
@@ -152,6 +153,21 @@ def _served_example(target: str, headers: dict[str, str]) -> list[dict]:
         typer.echo(f"no example record at {swagger}: sending the bank sample", err=True)
         return SAMPLE_RECORDS
     return [record, dict(record)]
+
+
+def _check_key_file(key_file: Path) -> None:
+    """A key file that exists must be one the workers read; else every worker dies at start
+    (gunicorn then exits, sometimes with a traceback of its own)."""
+    from amlstack_scorer.auth import read_key_file
+    from amlstack_scorer.settings import SettingsError
+
+    if key_file.is_dir():
+        raise UserError(f"--key-file {key_file}: a folder; name the key file")
+    if key_file.exists():
+        try:
+            read_key_file(key_file)
+        except SettingsError as exc:
+            raise UserError(f"--key-file {str(exc).split(': ', 1)[1]}") from None
 
 
 def _error_text(resp) -> str:

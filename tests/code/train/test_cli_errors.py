@@ -211,3 +211,17 @@ def test_a_path_the_user_gave_that_cannot_be_written_is_named_not_a_bug(tmp_path
     blocker.write_text("")
     code, _, err = run_cli(["pipeline", "publish", "--out", str(blocker / "sub")], capsys)
     assert code == 2 and "this is a bug" not in err and str(blocker) in err
+
+
+@pytest.mark.parametrize("content", [None, '{"primaryKey": "short"}', "{not json"])
+def test_a_key_file_the_workers_cannot_read_is_refused_before_they_start(
+    tiny_artifact, tmp_path, capsys, content
+):
+    key_file = tmp_path / "keys"
+    if content is None:
+        key_file.mkdir()
+    else:
+        key_file.write_text(content)
+    code, _, err = run_cli(["serve", "--model", str(tiny_artifact), "--key-file", str(key_file),
+                            "--port", "9"], capsys)  # fmt: skip
+    assert code == 2 and f"--key-file {key_file}" in " ".join(err.split())
