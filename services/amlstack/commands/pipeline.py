@@ -91,6 +91,10 @@ def run_command(
 
     if deploy not in stages.DEPLOY_MODES:
         raise UserError(f"--deploy must be one of {', '.join(stages.DEPLOY_MODES)}")
+    if backend not in ("local", "azure"):
+        raise UserError(f"--backend {backend}: choose local or azure")
+    if time_budget < 1 or max_iter < 1:  # 0 read as "no limit" by the trainer
+        raise UserError("--time-budget and --max-iter must be at least 1")
     if start is not None:
         if start not in (stages.DRIFT_STAGE, *stages.STAGES):
             raise UserError(f"--from must be one of drift, {', '.join(stages.STAGES)}")

@@ -225,3 +225,15 @@ def test_a_key_file_the_workers_cannot_read_is_refused_before_they_start(
     code, _, err = run_cli(["serve", "--model", str(tiny_artifact), "--key-file", str(key_file),
                             "--port", "9"], capsys)  # fmt: skip
     assert code == 2 and f"--key-file {key_file}" in " ".join(err.split())
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [(["--backend", "bogus"], "--backend bogus: choose local or azure"),
+     (["--max-iter", "0"], "must be at least 1"), (["--time-budget", "0"], "must be at least 1")],
+)  # fmt: skip
+def test_pipeline_run_refuses_what_train_refuses(tmp_path, capsys, extra, expected):
+    """--backend bogus ran on Azure; 0 was read as no limit."""
+    code, _, err = run_cli(["pipeline", "run", "--runs", str(tmp_path / "runs"), *extra], capsys)
+    assert code == 2 and expected in err
+    assert not (tmp_path / "runs").exists()
