@@ -62,6 +62,12 @@ class Resources:
         ):
             if not pattern.match(value):
                 raise UserError(f"{name} {value!r} is not a Kubernetes quantity (e.g. 500m, 1Gi)")
+        for kind, request, limit in (
+            ("cpu", self.cpu_request, self.cpu_limit),
+            ("memory", self.memory_request, self.memory_limit),
+        ):  # the API server refuses such a Deployment
+            if _amount(request) > _amount(limit):
+                raise UserError(f"--{kind}-request {request} is above --{kind}-limit {limit}")
         return self
 
     def spec(self) -> dict[str, Any]:
@@ -118,6 +124,17 @@ def check_image(ref: str) -> str:
     return ref
 
 
+_UNITS = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}  # fmt: skip
+
+
+def _amount(quantity: str) -> float:
+    """A quantity matched by _CPU or _MEMORY, as a number (500m: 0.5; 1Gi: 2**30)."""
+    number = re.match(r"\d+(\.\d+)?", quantity)
+    assert number is not None  # checked against the patterns first
+    return float(number.group()) * _UNITS.get(quantity[number.end() :], 1)
+
+
 def check_settings(s: K8sSettings) -> K8sSettings:
     check_name(s.name)
     check_image(s.image)
@@ -128,6 +145,8 @@ def check_settings(s: K8sSettings) -> K8sSettings:
             f"--min-replicas {s.min_replicas} / --max-replicas {s.max_replicas}: "
             "need 1 <= min <= max"
         )
+    if s.workers < 1:
+        raise UserError(f"--workers {s.workers}: at least 1 (the pods would crash-loop)")
     if not 1 <= s.cpu_target_percent <= 100:
         raise UserError(f"--cpu-target {s.cpu_target_percent}: a percentage from 1 to 100")
     s.resources.check()

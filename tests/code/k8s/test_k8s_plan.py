@@ -179,6 +179,15 @@ def test_bad_settings_name_the_option() -> None:
         k8s.Resources(memory_limit="1GB").check()
     with pytest.raises(UserError, match="name 'Bad_Name'"):
         k8s.check_name("Bad_Name")
+    with pytest.raises(UserError, match="--workers 0: at least 1"):
+        k8s.check_settings(k8s.K8sSettings("a-b", "s:1", "m", "1", workers=0))
+    with pytest.raises(UserError, match="--cpu-request 4 is above --cpu-limit 1"):
+        k8s.Resources(cpu_request="4", cpu_limit="1").check()
+    with pytest.raises(UserError, match="--memory-request 2Gi is above --memory-limit 1024Mi"):
+        k8s.Resources(memory_request="2Gi", memory_limit="1024Mi").check()
+    k8s.Resources(
+        cpu_request="500m", cpu_limit="0.5", memory_request="1G", memory_limit="1Gi"
+    ).check()
 
 
 @pytest.mark.slow
