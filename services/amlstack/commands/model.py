@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from amlstack.artifact.names import ACCURACY, AUC, F1, LOG_LOSS
@@ -308,8 +309,6 @@ def predict(
     elif engine == "local":
         if master is not None:
             raise UserError("--master applies to --engine spark only")
-        from rich.markup import escape
-
         from amlstack.predict import predict_csv
 
         def notice(line: str) -> None:
@@ -320,6 +319,11 @@ def predict(
         raise UserError(f"--engine {engine}: choose local or spark")
     seconds = time.monotonic() - started
     console.print(f"scored {rows} rows in {seconds:.1f}s -> {output}")
+
+
+def _figure(value) -> str:
+    """A metric to 4 decimals; blank when absent or not a number (a hand-edited model.json)."""
+    return f"{value:.4f}" if isinstance(value, int | float) else ""
 
 
 def models(
@@ -346,9 +350,9 @@ def models(
         table.add_column(column, overflow="fold" if column in ("name", "path") else "ellipsis")
     for row in rows:
         auc, acc = row.get(AUC), row.get(ACCURACY)
-        table.add_row(
-            row["name"], row["version"], row.get("created", ""), row.get("model", "")
-            if row["ok"] else "[red]no manifest[/]",
-            "" if auc is None else f"{auc:.4f}", "" if acc is None else f"{acc:.4f}", row["path"],
+        table.add_row(  # the artifact's own texts are text, not rich markup ("[/]" crashed)
+            escape(row["name"]), escape(row["version"]), escape(row.get("created", "")),
+            escape(row.get("model", "")) if row["ok"] else "[red]no manifest[/]",
+            _figure(auc), _figure(acc), escape(row["path"]),
         )  # fmt: skip
     console.print(table)

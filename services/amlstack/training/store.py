@@ -122,17 +122,17 @@ def list_models(root: Path) -> list[dict[str, Any]]:
             holdout = meta.get("metrics", {}).get("holdout", {})
             rows.append(
                 {
-                    "name": meta.get("name", folder.parent.name),
+                    "name": str(meta.get("name", folder.parent.name)),
                     "version": str(meta.get("version", folder.name)),
-                    "created": meta.get("created", ""),
-                    "model": meta.get("model", {}).get("description", ""),
+                    "created": str(meta.get("created", "")),
+                    "model": str(meta.get("model", {}).get("description", "")),
                     AUC: holdout.get(AUC),
                     ACCURACY: holdout.get(ACCURACY),
                     "path": str(folder),
                     "ok": (folder / MANIFEST).is_file(),
                 }
             )
-        except (ValueError, OSError):
+        except (ValueError, OSError, AttributeError, TypeError):  # not JSON, or not a card
             rows.append(
                 {
                     "name": folder.parent.name,

@@ -237,3 +237,14 @@ def test_pipeline_run_refuses_what_train_refuses(tmp_path, capsys, extra, expect
     code, _, err = run_cli(["pipeline", "run", "--runs", str(tmp_path / "runs"), *extra], capsys)
     assert code == 2 and expected in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_models_lists_a_hand_edited_card_without_failing(tmp_path, capsys, monkeypatch):
+    """A model.json that is JSON but not a card was 'a bug'; a name "[/]" crashed rich."""
+    monkeypatch.setenv("COLUMNS", "200")
+    for name, text in (("a", "[]"), ("b", '{"name": "[/]", "metrics": {"holdout": {"AUC": "x"}}}')):
+        (tmp_path / name / "1").mkdir(parents=True)
+        (tmp_path / name / "1" / "model.json").write_text(text)
+    code, out, err = run_cli(["models", "--root", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert "[/]" in out and out.count("no manifest") == 2
