@@ -91,10 +91,16 @@ def serve(
 def _score_url(url: str) -> str:
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (read for its check: a port that is no number)
+    except ValueError as exc:  # http://[::1 (an unclosed bracket)
+        raise UserError(f"--url {url!r} is not a URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UserError(f"--url {url!r} is not an http(s) URL")
-    return url.rstrip("/") + "/score" if parts.path in ("", "/") else url
+    if parts.path in ("", "/"):  # the route goes in the path, before any query
+        return parts._replace(path="/score").geturl()
+    return url
 
 
 def score(

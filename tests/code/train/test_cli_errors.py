@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from amlstack.cli import main
+from amlstack.errors import UserError
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
@@ -248,3 +250,14 @@ def test_models_lists_a_hand_edited_card_without_failing(tmp_path, capsys, monke
     code, out, err = run_cli(["models", "--root", str(tmp_path)], capsys)
     assert code == 0, err
     assert "[/]" in out and out.count("no manifest") == 2
+
+
+def test_a_scoring_url_is_read_as_a_url():
+    """http://h/?x=1 posted to ?x=1/score; http://[::1 was 'a bug'."""
+    from amlstack.commands.serve import _score_url
+
+    assert _score_url("http://h/?x=1") == "http://h/score?x=1"
+    assert _score_url("http://h:5001") == "http://h:5001/score"
+    for bad in ("http://[::1", "http://h:abc/", "ftp://h/"):
+        with pytest.raises(UserError, match=f"--url '{re.escape(bad)}'"):
+            _score_url(bad)
