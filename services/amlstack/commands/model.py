@@ -157,7 +157,8 @@ def _contexts(given: list[str] | None, data: Path, target: str) -> tuple[tuple[s
         return BANK_CONTEXTS if shipped and target == "y" else ()
     if [g.lower() for g in given] == ["none"]:
         return ()
-    return tuple(tuple(c.strip() for c in g.split(",") if c.strip()) for g in given)
+    groups = (tuple(c.strip() for c in g.split(",") if c.strip()) for g in given)
+    return tuple(group for group in groups if group)  # "," names no column: no context
 
 
 def _train_azure(data, target, name, time_budget, max_iter, out, drop, compute, ws) -> None:
@@ -335,13 +336,16 @@ def models(
 
     from amlstack.training.store import list_models
 
+    if root.exists() and not root.is_dir():
+        raise UserError(f"--root {root}: a file, not the folder artifacts are written to")
     rows = list_models(root)
     if as_json:
         for row in rows:
             print(json.dumps(row))
         return
     if not rows:
-        console.print(f"no artifacts under {root} (run `amlstack train`)")
+        where = "under" if root.is_dir() else "(no such folder)"
+        console.print(f"no artifacts {where} {root} (run `amlstack train`, or give --root)")
         return
     table = Table()
     # the name and the path (what `predict --model` takes) wrap on a narrow terminal, never

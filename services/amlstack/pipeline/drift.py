@@ -150,9 +150,14 @@ def frame_counts(frame, training: Mapping[str, Any]) -> dict[str, list[float]]:
 
 def read_training_profile(model_dir: Path) -> dict[str, Any]:
     path = Path(model_dir) / PROFILE_FILE
+    if not Path(model_dir).is_dir():
+        raise UserError(f"{model_dir}: no such artifact folder")
     if not path.is_file():
         raise UserError(f"{model_dir}: no {PROFILE_FILE}; the artifact has no training profile")
-    profile = json.loads(path.read_text())
+    try:
+        profile = json.loads(path.read_text())
+    except ValueError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
     try:
         check_profile(profile)
     except ValueError as exc:

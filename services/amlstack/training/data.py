@@ -102,6 +102,8 @@ def read_table(path: str | Path, target: str | None = None) -> pd.DataFrame:
     import pandas as pd
 
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: a folder; name the CSV file")
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     encoding = charset.file_encoding(path)

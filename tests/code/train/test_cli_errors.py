@@ -261,3 +261,14 @@ def test_a_scoring_url_is_read_as_a_url():
     for bad in ("http://[::1", "http://h:abc/", "ftp://h/"):
         with pytest.raises(UserError, match=f"--url '{re.escape(bad)}'"):
             _score_url(bad)
+
+
+def test_a_context_of_no_column_a_file_for_data_and_a_missing_artifact_are_named(tmp_path, capsys):
+    from amlstack.commands.model import _contexts
+    from amlstack.pipeline.drift import read_training_profile
+
+    assert _contexts([","], tmp_path / "d.csv", "y") == ()  # was an empty, constant feature
+    code, _, err = run_cli(["train", "--data", str(tmp_path), "--out", str(tmp_path)], capsys)
+    assert code == 2 and "a folder; name the CSV file" in err  # was "no such file"
+    with pytest.raises(UserError, match="no such artifact folder"):
+        read_training_profile(tmp_path / "missing")
