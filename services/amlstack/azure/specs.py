@@ -94,6 +94,10 @@ NAME_RULES = {
         "an Azure ML workspace name is 3-33 letters, digits, '-' or '_', "
         "starting with a letter or digit",
     ),
+    "compute": NameRule(
+        re.compile(r"[A-Za-z][A-Za-z0-9-]{0,30}[A-Za-z0-9]"),
+        "a compute name is 2-32 letters, digits or '-', starting with a letter",
+    ),
     "registry": NameRule(
         # the registry's name, or its login server (<name>.azurecr.io, other clouds' suffixes)
         re.compile(r"[A-Za-z0-9]{5,50}(\.[a-z0-9-]+)*"),

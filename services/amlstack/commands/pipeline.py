@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -223,10 +224,17 @@ def status_command(
     _print_decision(record)
 
 
+_CRON = re.compile(r"[\w*/,-]+( [\w*/,-]+){4}")  # a schedule Azure ML reads: five fields
+
+
 def _definitions(out_dir: Path, cron: str, compute: str, code: Path):
+    from amlstack.azure.specs import check_name
     from amlstack.pipeline import azure_pipeline
     from amlstack.pipeline.stages import STAGES
 
+    check_name(compute, "compute", source="--compute")
+    if not _CRON.fullmatch(cron.strip()):
+        raise UserError(f"--cron {cron!r}: five fields, minute hour day month weekday (0 3 * * 1)")
     if not all((code / folder).is_dir() for folder in azure_pipeline.CODE_FOLDERS):
         folders = " and ".join(f"{f}/" for f in azure_pipeline.CODE_FOLDERS)
         raise UserError(f"--code {code}: not an amlstack checkout (needs {folders})")

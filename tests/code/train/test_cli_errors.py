@@ -272,3 +272,15 @@ def test_a_context_of_no_column_a_file_for_data_and_a_missing_artifact_are_named
     assert code == 2 and "a folder; name the CSV file" in err  # was "no such file"
     with pytest.raises(UserError, match="no such artifact folder"):
         read_training_profile(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [(["--cron", "bogus"], "--cron 'bogus': five fields"), (["--compute", ""], "--compute ''")],
+)
+def test_publish_refuses_a_schedule_or_compute_azure_would_refuse(
+    tmp_path, capsys, extra, expected
+):
+    code, _, err = run_cli(["pipeline", "publish", "--out", str(tmp_path / "p"), *extra], capsys)
+    assert code == 2 and expected in err
+    assert not (tmp_path / "p").exists()
