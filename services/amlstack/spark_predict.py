@@ -21,6 +21,7 @@ import numpy as np
 
 from amlstack.artifact import charset
 from amlstack.artifact.delimiters import header_names
+from amlstack.artifact.formats import writes_decimal_commas
 from amlstack.artifact.reader import Model
 from amlstack.artifact.table import TableError, encode_text_columns
 from amlstack.errors import DataError, UserError
@@ -119,6 +120,8 @@ def predict_spark(
         if missing:
             raise DataError(f"{source}: missing column(s) the model needs: {', '.join(missing)}")
         scored = score_frame(spark, frame, model_dir, model, label=source)
+        if out_format == "csv" and writes_decimal_commas(f.number_format for f in model.features):
+            scored = _with_decimal_commas(scored, output_columns(model)[:-1])
         return _write(scored, target, out_format, delimiter)
     finally:
         if own:
@@ -223,6 +226,17 @@ def _read(spark: SparkSession, source: str, fmt: str, delimiter: str, encoding: 
         )
     except AnalysisException as exc:
         raise UserError(f"--input {source}: {str(exc).splitlines()[0]}") from None
+
+
+def _with_decimal_commas(frame: DataFrame, columns: list[str]) -> DataFrame:
+    """The probability columns as `amlstack predict` writes them for a model whose file wrote
+    decimal commas (six decimals, a comma): what a spreadsheet in that locale reads back."""
+    from pyspark.sql import functions as F
+
+    for name in columns:
+        text = F.format_string("%.6f", F.col(f"`{name}`"))
+        frame = frame.withColumn(name, F.regexp_replace(text, r"\.", ","))
+    return frame
 
 
 def _write(frame: DataFrame, target: str, fmt: str, delimiter: str) -> int:

@@ -236,3 +236,33 @@ def test_cli_refuses_master_for_the_local_engine(tiny_artifact, rows_csv, tmp_pa
     assert result.exit_code != 0
     assert isinstance(result.exception, UserError)
     assert "--master applies to --engine spark only" in str(result.exception)
+
+
+def test_a_decimal_comma_models_scores_are_written_with_a_comma(spark, tmp_path):
+    """As `amlstack predict` writes them: Spark wrote 0.4629289507865906 into a ';' file."""
+    from amlstack.spark_predict import predict_spark
+    from amlstack.training.train import TrainConfig, train
+
+    rng = np.random.default_rng(3)
+    data = tmp_path / "europe.csv"
+    rows = [["weight", "y"]]
+    for _ in range(120):
+        weight = float(rng.normal(70, 10))
+        rows.append([f"{weight:.1f}".replace(".", ","), "ja" if weight > 70 else "nee"])
+    data.write_text("\n".join(";".join(r) for r in rows) + "\n")
+    config = TrainConfig(
+        data=data, target="y", out=tmp_path / "art", time_budget=None, max_iter=2,
+        learners=("lr",), seed=0,
+    )  # fmt: skip
+    artifact = train(config).path
+    local, out = tmp_path / "local.csv", tmp_path / "spark.csv"
+    predict_csv(artifact, data, local)
+    assert predict_spark(artifact, str(data), str(out), spark=spark) == 120
+    spark_rows = []
+    for part in _parts(out, ".csv"):
+        with part.open(newline="") as handle:
+            spark_rows += list(csv.DictReader(handle, delimiter=";"))
+    with local.open(newline="") as handle:
+        local_rows = list(csv.DictReader(handle, delimiter=";"))
+    assert [r["probability_ja"] for r in spark_rows] == [r["probability_ja"] for r in local_rows]
+    assert all("," in r["probability_ja"] for r in spark_rows)
