@@ -98,6 +98,10 @@ NAME_RULES = {
         re.compile(r"[A-Za-z][A-Za-z0-9-]{0,30}[A-Za-z0-9]"),
         "a compute name is 2-32 letters, digits or '-', starting with a letter",
     ),
+    "repository": NameRule(
+        re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"),
+        "a repository is lower-case letters and digits, separated by '.', '_', '-' or '/'",
+    ),
     "registry": NameRule(
         # the registry's name, or its login server (<name>.azurecr.io, other clouds' suffixes)
         re.compile(r"[A-Za-z0-9]{5,50}(\.[a-z0-9-]+)*"),
@@ -144,6 +148,7 @@ def image_ref(registry: str, repository: str, model_name: str, model_version: st
 
     ACR login servers are lower case whatever the case the registry was created with."""
     server = (registry if "." in registry else f"{registry}.azurecr.io").lower()
+    check_name(repository, "repository", source="--repository")
     return f"{server}/{repository}:{image_tag(model_name, model_version)}"
 
 

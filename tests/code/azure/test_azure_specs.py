@@ -31,6 +31,12 @@ def test_image_ref_uses_registry_repo_model_name_and_version() -> None:
     assert specs.image_ref("r.azurecr.io", "s", "m", "1") == "r.azurecr.io/s:m-1"
 
 
+@pytest.mark.parametrize("repository", ["My Repo", "scorer;rm", "", "a//b", "Scorer"])
+def test_a_repository_docker_cannot_name_is_refused(repository) -> None:
+    with pytest.raises(UserError, match="--repository"):
+        specs.image_ref("myacr", repository, "bank", "1")
+
+
 def test_two_models_of_the_same_version_get_different_tags() -> None:
     """A tag of the version alone made the second model's push overwrite the first's image."""
     first = specs.image_ref("myacr", specs.DEFAULT_REPOSITORY, "my", "1")
