@@ -93,7 +93,8 @@ def loadtest(
             "for the Compose stack, scripts/stack.sh key prints it"
         )
     if key_file is not None and not key_file.is_file():
-        raise UserError(f"--key-file {key_file}: no such file")
+        what = "a folder; name the key file" if key_file.is_dir() else "no such file"
+        raise UserError(f"--key-file {key_file}: {what}")
     report_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.pop(KEY_ENV, None)
