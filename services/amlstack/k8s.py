@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from amlstack.errors import UserError
+from amlstack.outputs import output_folder
 from amlstack_scorer import contract
 from amlstack_scorer.settings import GRACEFUL_TIMEOUT_ENV, THREADS_ENV, WORKERS_ENV
 
@@ -397,7 +398,7 @@ def commands(s: K8sSettings, out: Path) -> list[str]:
 def write_plan(s: K8sSettings, out: Path) -> dict[str, Path]:
     """Write the manifests, a kustomization.yaml listing them, the InferenceService, commands.sh."""
     check_settings(s)
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)
     written = {}
     for file_name, doc in manifests(s).items():
         written[doc["kind"]] = _write_yaml(out / file_name, doc)

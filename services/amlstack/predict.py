@@ -10,6 +10,7 @@ from pathlib import Path
 from amlstack.artifact import charset, table
 from amlstack.artifact.delimiters import header_names
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
+from amlstack.artifact.manifest import artifact_holding
 from amlstack.artifact.reader import Model
 from amlstack.artifact.scored import earlier_columns, placed
 from amlstack.artifact.table import TableError, encode_text_rows, positions
@@ -39,10 +40,10 @@ def predict_csv(
         raise UserError("--output must differ from --input (the input would be destroyed)")
     if target.is_dir():
         raise UserError(f"--output {target}: a folder; name the file to write")
-    if target.resolve().is_relative_to(Path(model_dir).resolve()):
+    if artifact_holding(target) is not None:
         raise UserError(
-            f"--output {target}: inside the artifact {model_dir} (a file there breaks its "
-            "manifest); write it elsewhere"
+            f"--output {target}: inside the artifact {artifact_holding(target)} (a file there "
+            "breaks its manifest); write it elsewhere"
         )
     encoding = charset.file_encoding(source)  # as training reads a file
     delimiter = detect_delimiter(source, encoding, one_column=len(model.features) == 1)

@@ -41,6 +41,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def artifact_holding(path: Path) -> Path | None:
+    """The artifact folder ``path`` is in or is (one holding MANIFEST.json), else None: a
+    file written there is one its manifest does not list, and the artifact stops loading."""
+    for folder in (path.resolve(), *path.resolve().parents):
+        if (folder / MANIFEST).is_file():
+            return folder
+    return None
+
+
 def plain_name(directory: Path, rel: str, where: str, *, nested: bool = True) -> str:
     """``rel`` if it names a file inside the artifact: relative, no ``..``, no empty or ``.``
     parts, no backslash (``nested=False``: one file name, no folder either)."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from amlstack.azure import specs
 from amlstack.errors import UserError
+from amlstack.outputs import output_folder
 
 SCRIPT_MODULE = "amlstack.azure.batch_score"
 FIRST_PARTY = ("amlstack", "amlstack_scorer")
@@ -164,7 +165,7 @@ def commands(s: BatchSettings, ws_args: str) -> list[str]:
 
 def write_batch_plan(s: BatchSettings, artifact: Path, out: Path, ws_args: str) -> dict[str, Path]:
     """Write the endpoint and deployment YAML, the environment, code/ and the artifact copy."""
-    specs.output_folder(out)
+    output_folder(out)
     files = {
         "batch_endpoint": specs.write_yaml(out / "batch-endpoint.yml", endpoint_spec(s)),
         "batch_deployment": specs.write_yaml(out / "batch-deployment.yml", deployment_spec(s)),

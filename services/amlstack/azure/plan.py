@@ -15,6 +15,7 @@ from amlstack.azure import registry_push, specs
 from amlstack.azure.deploy import DEPLOY_STEPS, DEPLOYMENT_HEADER
 from amlstack.azure.workspace import Workspace
 from amlstack.errors import UserError
+from amlstack.outputs import output_folder
 
 DEFAULT_SOURCE_IMAGE = "amlstack/scorer:local"  # docker-compose.yml's scorer image, default tag
 
@@ -86,7 +87,7 @@ def deploy_commands(plan: Plan) -> list[str]:
 
 def write_plan(plan: Plan, out: Path, *, sample_input: Path | None = None) -> Plan:
     """Write image.txt, endpoint.yml, deployment.yml, commands.sh and plan.json under ``out``."""
-    specs.output_folder(out)
+    output_folder(out)
     s = plan.settings
     files = {
         "endpoint": specs.write_yaml(out / "endpoint.yml", specs.endpoint_spec(s.endpoint)),

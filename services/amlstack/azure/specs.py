@@ -316,17 +316,6 @@ def automl_job_spec(s: AutoMLSettings, training_data: str) -> dict[str, Any]:
     }
 
 
-def output_folder(out: Path, option: str = "--out") -> Path:
-    """Create the folder a plan is written to, or one line naming ``option`` when it cannot be."""
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{option} {out}: is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # a parent is a file, no permission, read-only file system
-        raise UserError(f"{option} {out}: cannot write there ({exc.strerror})") from None
-    return out
-
-
 def write_yaml(path: Path, doc: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))

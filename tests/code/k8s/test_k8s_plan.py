@@ -190,6 +190,14 @@ def test_bad_settings_name_the_option() -> None:
     ).check()
 
 
+def test_a_plan_is_never_written_into_an_artifact(tiny_artifact: Path) -> None:
+    """commands.sh in the artifact's folder: the next load refused it (not in MANIFEST.json)."""
+    before = sorted(p.name for p in tiny_artifact.iterdir())
+    with pytest.raises(UserError, match="inside the artifact"):
+        k8s.write_plan(SETTINGS, tiny_artifact / "plan")
+    assert sorted(p.name for p in tiny_artifact.iterdir()) == before
+
+
 @pytest.mark.slow
 def test_cli_writes_a_plan_for_a_real_artifact(tiny_artifact: Path, tmp_path: Path) -> None:
     out = tmp_path / "plan"
