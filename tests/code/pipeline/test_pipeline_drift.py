@@ -353,3 +353,18 @@ def test_a_setting_that_would_switch_detection_off_is_refused(artifact, split, o
     live = drift.frame_counts(shift(split[1]), training)
     with pytest.raises(UserError, match=f"--{option} "):
         drift.compare(training, live, **{option: value})
+
+
+def test_drift_says_not_judged_when_no_feature_had_rows_enough(
+    artifact, split, monkeypatch, capsys
+):
+    """It said "no drift" for 50 rows, a verdict nothing had been judged for."""
+    from amlstack.cli import main
+
+    training = drift.read_training_profile(artifact)
+    few = drift.frame_counts(shift(split[1]).head(50), training)
+    monkeypatch.setattr(drift, "fetch_live", lambda *args, **kwargs: few)
+    with pytest.raises(SystemExit) as info:
+        main(["drift", "--url", "http://127.0.0.1:9", "--model", str(artifact)])
+    assert info.value.code in (0, None)
+    assert "not judged: too few live rows" in " ".join(capsys.readouterr().out.split())
