@@ -62,6 +62,11 @@ class DeploymentSettings:
     model_name: str = ""
     model_version: str = ""
 
+    def __post_init__(self) -> None:
+        check_name(self.instance_type, "instance type", source="--instance-type")
+        if self.instance_count < 1:
+            raise UserError(f"--instance-count {self.instance_count}: at least 1")
+
 
 @dataclass(frozen=True)
 class NameRule:
@@ -101,6 +106,10 @@ NAME_RULES = {
     "repository": NameRule(
         re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"),
         "a repository is lower-case letters and digits, separated by '.', '_', '-' or '/'",
+    ),
+    "instance type": NameRule(
+        re.compile(r"Standard_[A-Za-z0-9_]+"),
+        "an Azure ML VM size such as Standard_DS3_v2 (`az ml compute list-sizes`)",
     ),
     "registry": NameRule(
         # the registry's name, or its login server (<name>.azurecr.io, other clouds' suffixes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,13 @@ def test_the_default_deployment_admits_the_default_benchmark_without_429() -> No
     assert 2 * limit * specs.DEFAULT_INSTANCE_COUNT >= specs.BENCHMARK_USERS
     # ... and no more than the scorer was measured to serve at its latency target.
     assert limit <= contract.max_concurrency(settings.workers, settings.threads) * 4
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "count", "says"),
+    [("", 1, "--instance-type ''"), ("DS3 v2", 1, "--instance-type"), ("Standard_DS3_v2", 0,
+     "--instance-count 0")],
+)  # fmt: skip
+def test_a_deployment_azure_would_refuse_is_refused_here(instance_type, count, says) -> None:
+    with pytest.raises(UserError, match=re.escape(says)):
+        specs.DeploymentSettings("ep", "blue", "r.azurecr.io/s:m-1", instance_type, count)
