@@ -308,8 +308,12 @@ def registry_list(registry: RegistryDir = Path("registry"), name: Name = None) -
 
     from amlstack.artifact.names import AUC
 
+    versions = _registry(registry, _name(registry, name, DEFAULT_NAME)).versions()
+    if not versions:  # a typo in --registry read as an empty one, as a table with no rows
+        out.print(f"nothing registered in {registry} (amlstack registry add ARTIFACT)")
+        return
     table = Table("version", "tags", AUC, "parent", "run", "registered")
-    for entry in _registry(registry, _name(registry, name, DEFAULT_NAME)).versions():
+    for entry in versions:
         auc = entry.get("metrics", {}).get(AUC, {}).get("value")
         table.add_row(
             entry["version"], ",".join(entry["tags"]), f"{auc:.4f}" if auc is not None else "-",

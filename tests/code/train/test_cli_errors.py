@@ -284,3 +284,8 @@ def test_publish_refuses_a_schedule_or_compute_azure_would_refuse(
     code, _, err = run_cli(["pipeline", "publish", "--out", str(tmp_path / "p"), *extra], capsys)
     assert code == 2 and expected in err
     assert not (tmp_path / "p").exists()
+
+
+def test_registry_list_of_an_empty_or_mistyped_registry_says_so(tmp_path, capsys):
+    code, out, _ = run_cli(["registry", "list", "--registry", str(tmp_path / "regsitry")], capsys)
+    assert code == 0 and "nothing registered in" in out
