@@ -276,7 +276,12 @@ def test_a_context_of_no_column_a_file_for_data_and_a_missing_artifact_are_named
 
 @pytest.mark.parametrize(
     ("extra", "expected"),
-    [(["--cron", "bogus"], "--cron 'bogus': five fields"), (["--compute", ""], "--compute ''")],
+    [
+        (["--cron", "bogus"], "--cron 'bogus': five fields"),
+        (["--compute", ""], "--compute ''"),
+        (["--cron", "0 3 * * 8"], "weekday 0-6"),
+        (["--cron", "99 99 * * *"], "minute 0-59"),
+    ],
 )
 def test_publish_refuses_a_schedule_or_compute_azure_would_refuse(
     tmp_path, capsys, extra, expected
