@@ -22,6 +22,7 @@ import numpy as np
 from amlstack.artifact import charset
 from amlstack.artifact.delimiters import header_names
 from amlstack.artifact.formats import writes_decimal_commas
+from amlstack.artifact.names import MANIFEST
 from amlstack.artifact.reader import Model
 from amlstack.artifact.table import TableError, encode_text_columns
 from amlstack.errors import DataError, UserError
@@ -134,7 +135,7 @@ def score_frame(
     """``frame`` plus the probability and label columns, scored partition by partition."""
     from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
-    directory = model_dir.resolve()
+    directory = _staged(model_dir.resolve())
     spark.sparkContext.addFile(str(directory), recursive=True)
     names = output_columns(model)
     # Spark resolves a dotted name ("emp.var.rate") as a struct field: positional names inside.
@@ -150,6 +151,26 @@ def score_frame(
     )
     scorer = _PartitionScorer(directory.name, original, names, label)
     return frame.mapInPandas(scorer, schema).toDF(*original, *names)
+
+
+def _staged(directory: Path) -> Path:
+    """The artifact under a name of its own: Spark ships a folder by its last name, and two
+    artifacts both at version ``1`` in one session clash ("exists and does not match
+    contents"). A copy named by its manifest's digest: the same artifact gets the same name."""
+    import hashlib
+    import shutil
+    import tempfile
+
+    digest = hashlib.sha256((directory / MANIFEST).read_bytes()).hexdigest()[:16]
+    staged = Path(tempfile.gettempdir()) / "amlstack-spark" / f"artifact-{digest}"
+    if not staged.is_dir():
+        partial = staged.with_name(f".{staged.name}.{os.getpid()}")
+        shutil.copytree(directory, partial, dirs_exist_ok=True)
+        try:
+            partial.rename(staged)
+        except OSError:  # another process staged the same artifact first
+            shutil.rmtree(partial, ignore_errors=True)
+    return staged
 
 
 class _PartitionScorer:
