@@ -103,7 +103,11 @@ def type_column(
         missing = int(column.isna().sum())
         detail = f"missing in {missing:,} of {n_rows:,} rows ({_share(missing, n_rows)}); imputed"
         decisions.append(Decision(name, "missing_values", detail + " in the model"))
-    numeric = _numeric(name, column, present, dots_group_thousands)
+    import pandas as pd
+
+    # one plain parse, shared by the numeric test, the refusal and the mixed-types notice
+    plain = pd.to_numeric(present, errors="coerce")
+    numeric = _numeric(name, column, present, plain, dots_group_thousands)
     if numeric is not None:
         spec, values, parsed = numeric
         if parsed:
@@ -114,7 +118,8 @@ def type_column(
         spec["nullable"] = nullable or bool(spec.get("missing_words"))
         return spec, values, decisions
     text = present.astype(str)
-    _refuse_unread_numbers(name, text)
+    is_number = plain.notna()
+    _refuse_unread_numbers(name, text, is_number)
     distinct = text.nunique()
     date_format = _date_format(text)
     if date_format is not None:
@@ -134,9 +139,7 @@ def type_column(
         return None, None, [Decision(name, "dropped", detail)]
     categories = _categories(text)
     spec = {"name": name, "kind": "categorical", "dtype": "string", "categories": categories}
-    import pandas as pd
-
-    numbers = int(pd.to_numeric(text, errors="coerce").notna().sum())
+    numbers = int(is_number.sum())
     if numbers >= len(text) / 2:  # mostly numbers, yet text: worth a look, never silent
         detail = (
             f"{_share(numbers, len(text))} of the values are numbers, the others text: read as "
@@ -163,11 +166,15 @@ def _date_format(text: pd.Series) -> str | None:
     return date_format_of(text.unique().tolist())
 
 
-def _numeric(name: str, column: pd.Series, present: pd.Series, dots_group_thousands: bool):
-    """(schema entry, float64 values, how it was parsed) when the column is numeric, else None."""
+def _numeric(
+    name: str, column: pd.Series, present: pd.Series, plain: pd.Series, dots_group_thousands: bool
+):
+    """(schema entry, float64 values, how it was parsed) when the column is numeric, else None.
+
+    ``plain``: ``present`` as ``pd.to_numeric`` reads it (NaN where it reads no number)."""
     import pandas as pd
 
-    numbers = pd.to_numeric(present, errors="coerce")
+    numbers = plain
     share = float(numbers.notna().mean())
     number_format = parsed = None
     if share == 1.0 and dots_group_thousands:
@@ -245,16 +252,16 @@ _UNREAD_NUMBER = re.compile(
 )
 
 
-def _refuse_unread_numbers(name: str, text: pd.Series) -> None:
+def _refuse_unread_numbers(name: str, text: pd.Series, is_number: pd.Series) -> None:
     """A DataError naming a column of numbers written as above: typed as text, it would be
-    an identifier or a category per number, silently (held-out AUC 0.49 instead of 0.99)."""
-    import pandas as pd
+    an identifier or a category per number, silently (held-out AUC 0.49 instead of 0.99).
 
+    ``is_number``: which cells of ``text`` pandas reads as numbers."""
     cells = text.str.strip()
     odd = cells.str.fullmatch(_UNREAD_NUMBER)
     if not odd.any():
         return
-    numeric = odd | pd.to_numeric(cells, errors="coerce").notna()
+    numeric = odd | is_number
     if numeric.mean() >= MIXED_NUMERIC_SHARE:
         example = cells[odd].iloc[0]
         raise DataError(
