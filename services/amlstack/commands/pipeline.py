@@ -94,8 +94,6 @@ def run_command(
         raise UserError(f"--deploy must be one of {', '.join(stages.DEPLOY_MODES)}")
     if backend not in ("local", "azure"):
         raise UserError(f"--backend {backend}: choose local or azure")
-    if time_budget < 1 or max_iter < 1:  # 0 read as "no limit" by the trainer
-        raise UserError("--time-budget and --max-iter must be at least 1")
     if start is not None:
         if start not in (stages.DRIFT_STAGE, *stages.STAGES):
             raise UserError(f"--from must be one of drift, {', '.join(stages.STAGES)}")
@@ -111,6 +109,7 @@ def run_command(
             tolerance=tolerance, min_auc=min_auc, time_budget=time_budget, max_iter=max_iter,
             seed=seed, backend=backend, drift_url=if_drift, drift_prometheus=prometheus,
         )  # fmt: skip
+        stages.train_config(data, artifacts, config).check()
         if not data.is_file():
             raise UserError(f"{data}: no such data file")
         run = stages.create_run(config, run_id)

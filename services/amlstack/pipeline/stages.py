@@ -52,7 +52,7 @@ class RunConfig:
     min_auc: float = 0.75
     holdout_fraction: float = 0.2
     seed: int = 0
-    time_budget: int = 60
+    time_budget: int | None = 60  # None: no time limit, max_iter alone bounds the search
     max_iter: int = 20
     backend: str = "local"
     drift_url: str | None = None
@@ -78,16 +78,22 @@ def automl_trainer(data: Path, out: Path, config: RunConfig) -> Path:
     """The same AutoML as `amlstack train` (in process); Azure AutoML through the CLI."""
     if config.backend != "local":
         return azure_trainer(data, out, config)
-    from amlstack.training.train import TrainConfig, train
+    from amlstack.training.train import train
+
+    return Path(train(train_config(data, out, config)).path)
+
+
+def train_config(data: Path, out: Path, config: RunConfig):
+    """The TrainConfig a local run trains with; its ``check`` owns the limits on the budget,
+    trials and seed, for ``pipeline run`` as for ``amlstack train``."""
+    from amlstack.training.train import TrainConfig
 
     learners = config.extra.get("learners")
     options = {"learners": tuple(learners.split(","))} if learners else {}
-    train_config = TrainConfig(
+    return TrainConfig(
         data=Path(data), target=config.target, out=Path(out), name=config.name,
-        time_budget=config.time_budget or None, max_iter=config.max_iter or None,
-        seed=config.seed, **options,
+        time_budget=config.time_budget, max_iter=config.max_iter, seed=config.seed, **options,
     )  # fmt: skip
-    return Path(train(train_config).path)
 
 
 def azure_trainer(data: Path, out: Path, config: RunConfig) -> Path:

@@ -89,7 +89,7 @@ class TrainConfig:
         if budget is not None and not (math.isfinite(budget) and budget > 0):
             raise UserError(
                 f"--time-budget {budget:g}: must be a number of seconds above 0 (for no time "
-                "limit, --no-time-limit with --max-iter)"
+                "limit: amlstack train --no-time-limit --max-iter N)"
             )
         if self.max_iter is not None and self.max_iter < 1:
             raise UserError(f"--max-iter {self.max_iter}: must be at least 1")

@@ -29,7 +29,7 @@ def test_appended_rows_retrain_and_gate_against_a_hand_trained_champion(
     bank.head(5500).to_csv(data, index=False)  # the champion's 4000 rows + 1500 new ones
     config = stages.RunConfig(
         data=str(data), runs=str(tmp_path / "runs"), registry=str(tmp_path / "registry"),
-        artifacts=str(tmp_path / "artifacts"), time_budget=0, max_iter=4, seed=3,
+        artifacts=str(tmp_path / "artifacts"), time_budget=None, max_iter=4, seed=3,
         extra={"learners": "lgbm,lr"},
     )  # fmt: skip
     record = stages.run_pipeline(stages.create_run(config))
@@ -82,7 +82,7 @@ def test_dates_amounts_and_times_run_through_every_stage(tmp_path):
     def run(data):
         config = stages.RunConfig(
             data=str(data), runs=str(tmp_path / "runs"), registry=str(tmp_path / "registry"),
-            artifacts=str(tmp_path / "artifacts"), time_budget=0, max_iter=3, seed=3,
+            artifacts=str(tmp_path / "artifacts"), time_budget=None, max_iter=3, seed=3,
             extra={"learners": "lgbm,lr"},
         )  # fmt: skip
         return stages.run_pipeline(stages.create_run(config))

@@ -323,7 +323,7 @@ def test_azure_training_runs_in_process_and_returns_the_artifact(tmp_path, first
     monkeypatch.setattr(workspace, "resolve_workspace", lambda: "ws")
     cfg = stages.RunConfig(
         data=str(first_rows), artifacts=str(tmp_path / "artifacts"), backend="azure",
-        time_budget=0, max_iter=3,
+        time_budget=None, max_iter=3,
     )  # fmt: skip
     artifact = stages.automl_trainer(first_rows, tmp_path / "artifacts", cfg)
     assert (artifact / "MANIFEST.json").is_file()

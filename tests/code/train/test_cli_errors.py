@@ -232,10 +232,12 @@ def test_a_key_file_the_workers_cannot_read_is_refused_before_they_start(
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [(["--backend", "bogus"], "--backend bogus: choose local or azure"),
-     (["--max-iter", "0"], "must be at least 1"), (["--time-budget", "0"], "must be at least 1")],
+     (["--max-iter", "0"], "--max-iter 0: must be at least 1"),
+     (["--time-budget", "0"], "--time-budget 0: must be a number of seconds above 0"),
+     (["--seed", "-1"], "--seed -1: must be from 0 to")],
 )  # fmt: skip
 def test_pipeline_run_refuses_what_train_refuses(tmp_path, capsys, extra, expected):
-    """--backend bogus ran on Azure; 0 was read as no limit."""
+    """--backend bogus ran on Azure; 0 was read as no limit; TrainConfig.check owns the limits."""
     code, _, err = run_cli(["pipeline", "run", "--runs", str(tmp_path / "runs"), *extra], capsys)
     assert code == 2 and expected in err
     assert not (tmp_path / "runs").exists()
