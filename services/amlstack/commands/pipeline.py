@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -223,36 +222,10 @@ def status_command(
     _print_decision(record)
 
 
-_CRON = re.compile(r"[\w*/,-]+( [\w*/,-]+){4}")  # a schedule Azure ML reads: five fields
-
-
-_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
-
-
-def _cron_in_range(cron: str) -> bool:
-    """Every number of each field within that field's range (`*/15` counts 15 as a step)."""
-    for field, (low, high) in zip(cron.split(), _CRON_RANGES, strict=True):
-        for part in field.split(","):
-            values = part.split("/")[0]
-            if any(not low <= int(n) <= high for n in re.findall(r"\d+", values)):
-                return False
-    return True
-
-
 def _definitions(out_dir: Path, cron: str, compute: str, code: Path):
-    from amlstack.azure.specs import check_name
     from amlstack.pipeline import azure_pipeline
     from amlstack.pipeline.stages import STAGES
 
-    check_name(compute, "compute", source="--compute")
-    if not _CRON.fullmatch(cron.strip()) or not _cron_in_range(cron):
-        raise UserError(
-            f"--cron {cron!r}: five fields, minute 0-59, hour 0-23, day 1-31, month 1-12, "
-            "weekday 0-6 (0 3 * * 1)"
-        )
-    if not all((code / folder).is_dir() for folder in azure_pipeline.CODE_FOLDERS):
-        folders = " and ".join(f"{f}/" for f in azure_pipeline.CODE_FOLDERS)
-        raise UserError(f"--code {code}: not an amlstack checkout (needs {folders})")
     return azure_pipeline.write_definitions(
         out_dir, code=code, stages=STAGES, cron=cron, compute=compute
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -201,6 +202,36 @@ def _dump(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+_CRON = re.compile(r"[\w*/,-]+( [\w*/,-]+){4}")  # a schedule Azure ML reads: five fields
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+
+
+def check_inputs(cron: str, compute: str, code: Path) -> None:
+    """A UserError naming the option (``--cron``, ``--compute``, ``--code``) that Azure ML
+    would refuse, or that holds no code to upload, before anything is written."""
+    from amlstack.azure.specs import check_name
+
+    check_name(compute, "compute", source="--compute")
+    if not _CRON.fullmatch(cron.strip()) or not _cron_in_range(cron):
+        raise UserError(
+            f"--cron {cron!r}: five fields, minute 0-59, hour 0-23, day 1-31, month 1-12, "
+            "weekday 0-6 (0 3 * * 1)"
+        )
+    if not all((code / folder).is_dir() for folder in CODE_FOLDERS):
+        folders = " and ".join(f"{f}/" for f in CODE_FOLDERS)
+        raise UserError(f"--code {code}: not an amlstack checkout (needs {folders})")
+
+
+def _cron_in_range(cron: str) -> bool:
+    """Every number of each field within that field's range (`*/15` counts 15 as a step)."""
+    for field, (low, high) in zip(cron.split(), _CRON_RANGES, strict=True):
+        for part in field.split(","):
+            values = part.split("/")[0]
+            if any(not low <= int(n) <= high for n in re.findall(r"\d+", values)):
+                return False
+    return True
+
+
 def write_definitions(
     out: Path,
     *,
@@ -217,6 +248,7 @@ def write_definitions(
     """
     if not stages or stages[0] != FIRST_STAGE or REGISTER_STAGE not in stages:
         raise ValueError(f"stages must start with {FIRST_STAGE} and include {REGISTER_STAGE}")
+    check_inputs(cron, compute, code)
     out.mkdir(parents=True, exist_ok=True)
     code_rel = os.path.relpath(code.resolve(), (out / "components").resolve())
     conda = conda_spec()

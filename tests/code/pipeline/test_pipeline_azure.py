@@ -261,3 +261,16 @@ def test_publish_from_outside_a_checkout_names_the_code_option(tmp_path, no_cred
         main(["pipeline", "publish", "--dry-run", "--out", str(tmp_path / "defs")])
     assert done.value.code == 2
     assert "--code .: not an amlstack checkout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [({"cron": "0 3 * * 8"}, "--cron"), ({"compute": "-bad"}, "--compute"),
+     ({"code": Path("/nonexistent-checkout")}, "--code")],
+)  # fmt: skip
+def test_write_definitions_refuses_inputs_azure_would_refuse(tmp_path, kwargs, named):
+    """Every caller goes through write_definitions, so it owns these checks; nothing written."""
+    args = {"code": REPO, "stages": STAGES, **kwargs}
+    with pytest.raises(UserError, match=named):
+        azure_pipeline.write_definitions(tmp_path / "out", **args)
+    assert not (tmp_path / "out").exists()
