@@ -40,10 +40,11 @@ def predict_csv(
         raise UserError("--output must differ from --input (the input would be destroyed)")
     if target.is_dir():
         raise UserError(f"--output {target}: a folder; name the file to write")
-    if artifact_holding(target) is not None:
+    holder = artifact_holding(target)
+    if holder is not None:
         raise UserError(
-            f"--output {target}: inside the artifact {artifact_holding(target)} (a file there "
-            "breaks its manifest); write it elsewhere"
+            f"--output {target}: inside the artifact {holder} (a file there breaks its "
+            "manifest); write it elsewhere"
         )
     encoding = charset.file_encoding(source)  # as training reads a file
     delimiter = detect_delimiter(source, encoding, one_column=len(model.features) == 1)

@@ -414,13 +414,12 @@ def drift_command(
         for line in drift.render_text(report):
             out.print(line, highlight=False)
         judged = [f for f in report["features"].values() if "note" not in f]
-        verdict = (
-            f"drift in {', '.join(report['drifted'])}"
-            if report["drifted"]
-            else "no drift"
-            if judged
-            else f"not judged: too few live rows (under {drift.MIN_ROWS} per feature)"
-        )
+        if report["drifted"]:
+            verdict = f"drift in {', '.join(report['drifted'])}"
+        elif judged:
+            verdict = "no drift"
+        else:
+            verdict = f"not judged: too few live rows (under {drift.MIN_ROWS} per feature)"
         out.print(f"{verdict} ({report['rows']} live rows, PSI threshold {threshold})")
     if report["drifted"]:
         raise typer.Exit(DRIFT_EXIT)
