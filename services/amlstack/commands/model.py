@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import sys
@@ -310,6 +311,8 @@ def predict(
     elif engine == "local":
         if master is not None:
             raise UserError("--master applies to --engine spark only")
+        if output.endswith(("/", os.sep)):  # Path() drops the slash that says "a folder"
+            raise UserError(f"--output {output}: a folder; name the file to write")
         from amlstack.predict import predict_csv
 
         def notice(line: str) -> None:

@@ -296,3 +296,13 @@ def test_publish_refuses_a_schedule_or_compute_azure_would_refuse(
 def test_registry_list_of_an_empty_or_mistyped_registry_says_so(tmp_path, capsys):
     code, out, _ = run_cli(["registry", "list", "--registry", str(tmp_path / "regsitry")], capsys)
     assert code == 0 and "nothing registered in" in out
+
+
+def test_predict_output_with_a_trailing_slash_is_a_folder_not_a_file(
+    tmp_path, capsys, tiny_artifact, small_csv
+):
+    """`--output out/` for a folder that did not exist wrote a file named `out`."""
+    code, _, err = run_cli(["predict", "--model", str(tiny_artifact), "--input", str(small_csv),
+                            "--output", f"{tmp_path / 'out'}/"], capsys)  # fmt: skip
+    assert code == 2 and "a folder; name the file to write" in err
+    assert not (tmp_path / "out").exists()
