@@ -160,6 +160,17 @@ def type_column(
     return spec, column, decisions
 
 
+def share_missing_words(specs: list[dict]) -> None:
+    """Every numeric column reads the words any numeric column of the file read as missing
+    (``missing_words``): a file that writes ``-`` for a missing number in one column writes it
+    in the others, and a file scored later must not be refused for it. Such words hold no digit,
+    so no number is lost."""
+    numeric = [spec for spec in specs if spec["kind"] == "numeric"]
+    words = sorted({word for spec in numeric for word in spec.get("missing_words", ())})
+    for spec in numeric if words else ():
+        spec["missing_words"] = words
+
+
 def _date_format(text: pd.Series) -> str | None:
     if not _DATE_LIKE.match(text.iloc[0]):
         return None
@@ -226,23 +237,24 @@ def _numeric(
         "min": int(finite.min()) if is_int else float(finite.min()),
         "max": int(finite.max()) if is_int else float(finite.max()),
     }
+    if number_format:
+        spec["format"] = number_format
+        parsed = parsed or _FORMAT_NOTES[number_format]
     if words:
         spec["missing_words"] = words
         shown = ", ".join(repr(w) for w in words)
-        parsed = f"numbers, and {shown} in {len(text):,} rows read as missing"
-    if number_format:
-        spec["format"] = number_format
-        parsed = (
-            parsed
-            or {
-                "thousands": "numbers with thousands separators: read without the commas",
-                "percent": "percentages: read as the number before the % sign",
-                "decimal_comma": "numbers with a decimal comma: 1.234,5 read as 1234.5",
-                "currency": "amounts: read without the currency sign and commas, (5) as -5",
-                "time": "times of day: read as hours since midnight (07:30 as 7.5)",
-            }[number_format]
-        )
+        missing = f"{shown} in {len(text):,} rows read as missing"
+        parsed = f"{parsed}; {missing}" if parsed else f"numbers, and {missing}"
     return spec, values, parsed
+
+
+_FORMAT_NOTES = {
+    "thousands": "numbers with thousands separators: read without the commas",
+    "percent": "percentages: read as the number before the % sign",
+    "decimal_comma": "numbers with a decimal comma: 1.234,5 read as 1234.5",
+    "currency": "amounts: read without the currency sign and commas, (5) as -5",
+    "time": "times of day: read as hours since midnight (07:30 as 7.5)",
+}
 
 
 # Numbers written in ways no reader here parses: a typographic minus (U+2212), or blanks

@@ -354,6 +354,7 @@ def infer_features(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], pd.DataFr
             else (spec, values, notes)
             for name, (spec, values, notes) in zip(frame.columns, typed_columns, strict=True)
         ]
+    columns.share_missing_words([spec for spec, _, _ in typed_columns if spec is not None])
     features: list[dict[str, Any]] = []
     typed: dict[str, Any] = {}
     decisions = []

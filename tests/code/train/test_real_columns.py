@@ -406,11 +406,10 @@ def test_a_few_words_among_amounts_or_percentages_keep_the_column_numeric(tmp_pa
     path.write_text("price,share,y\n" + "".join(",".join(r) + "\n" for r in rows))
     dataset = load_dataset(path, "y")
     specs = {f["name"]: f for f in dataset.features}
-    assert (specs["price"]["format"], specs["price"]["missing_words"]) == (
-        "currency",
-        ["-", "n.a."],
-    )
-    assert (specs["share"]["format"], specs["share"]["missing_words"]) == ("percent", ["unknown"])
+    # each column reads the words any numeric column of the file read as missing
+    words = ["-", "n.a.", "unknown"]
+    assert (specs["price"]["format"], specs["price"]["missing_words"]) == ("currency", words)
+    assert (specs["share"]["format"], specs["share"]["missing_words"]) == ("percent", words)
     assert dataset.frame["price"].isna().tolist()[:9] == [i in (3, 8) for i in range(9)]
     assert dataset.frame["price"][9] == 1333.0 and dataset.frame["share"][5] == 5.0
 
@@ -569,3 +568,30 @@ def test_labels_written_as_floats_are_read_as_numbers_with_a_notice(tmp_path):
     assert said == ["column 'y': labels read as numbers, and answered so: '0.0' as 0, '1.0' as 1"]
     plain = write_csv(tmp_path, ["x", "y"], [[str(i % 7), str(i % 2)] for i in range(ROWS)])
     assert not [d for d in load_dataset(plain, "y").decisions if d.column == "y"]
+
+
+def test_a_word_read_as_missing_in_one_numeric_column_is_missing_in_every_one(tmp_path):
+    """A file writing `-` for a missing number: column b had none in training, and predict
+    refused the test file's `-` there ("'-' is not a number")."""
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import read_number
+
+    a = ["-" if i % 20 == 0 else str(i) for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, a=a, b=[str(i * 2) for i in range(ROWS)], c=labels())
+    specs = {spec["name"]: spec for spec in dataset.features}
+    assert specs["a"]["missing_words"] == specs["b"]["missing_words"] == ["-"]
+    assert "missing_words" not in specs["c"]  # a category may well be "-"
+    assert decision(dataset, "b") == set()  # nothing was read differently there
+    import msgspec
+
+    b = Feature.from_spec(msgspec.convert(specs["b"], FeatureSpec))
+    assert np.isnan(read_number("-", b)) and read_number("6", b) == 6.0
+
+
+def test_a_number_format_is_still_named_when_a_word_is_read_as_missing(tmp_path):
+    """With one `-`, the notice said only that `-` was missing: the thousands went unnamed."""
+    income = ["-" if i == 3 else f"{1000 + 37 * i:,}" for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, income=income)
+    (note,) = [d.detail for d in dataset.decisions if d.action == "numeric_parsed"]
+    assert "thousands separators" in note and "'-' in 1 rows read as missing" in note
