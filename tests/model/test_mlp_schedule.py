@@ -45,3 +45,25 @@ def test_the_mlp_learns_a_few_hundred_rows():
         aucs.append(roc_auc_score(y[out], model.predict_proba(x[out])[:, 1]))
     assert np.mean(aucs) >= 0.99, aucs
     assert config["batch"] == 32
+
+
+def test_the_learners_chosen_warnings_do_not_reach_the_terminal(monkeypatch):
+    """The MLP's capped epochs printed a ConvergenceWarning with a site-packages path per fit;
+    `pipeline run` trains through the same function as `amlstack train`."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from amlstack.training import train as train_mod
+
+    def fits(*_):
+        warnings.warn("Maximum iterations (40) reached", ConvergenceWarning, stacklevel=1)
+        warnings.warn("Got `batch_size` less than 1", UserWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+        return "result"
+
+    monkeypatch.setattr(train_mod, "_train", fits)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert train_mod.train(None) == "result"
+    assert [str(w.message) for w in caught] == ["something else"]  # others still shown

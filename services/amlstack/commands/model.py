@@ -9,7 +9,6 @@ import signal
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -136,15 +135,7 @@ def train(
         max_trees=max_trees,
         sign_key=sign_key,
     )
-    with (
-        _interrupts() as interrupted,
-        _LiveProgress(config.time_budget) as show,
-        warnings.catch_warnings(),
-    ):
-        # on a few dozen rows a fold is smaller than the MLP's batch; scikit-learn clips the
-        # batch (what is wanted) and warns once per fit, burying the notices
-        warnings.filterwarnings("ignore", message="Got `batch_size`", category=UserWarning)
-        warnings.filterwarnings("ignore", message="Training interrupted by user")
+    with _interrupts() as interrupted, _LiveProgress(config.time_budget) as show:
         result = run(config, on_progress=show, notice=show.notice, stopped=interrupted.is_set)
     _print_leaderboard(result)
     console.print(result.path)

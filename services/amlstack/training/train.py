@@ -138,6 +138,21 @@ def train(
     ``stopped`` is asked before anything is written: True raises KeyboardInterrupt (an
     interrupt a learner swallowed, as scikit-learn's MLP does, still stops the run).
     """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        # The learners' own warnings about what the search chose on purpose, printed with a
+        # site-packages path per fit: the MLP's epochs are capped to fit the budget; on a few
+        # dozen rows a fold is smaller than its batch, which scikit-learn clips (as wanted).
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="Got `batch_size`", category=UserWarning)
+        warnings.filterwarnings("ignore", message="Training interrupted by user")
+        return _train(config, on_progress, notice, stopped)
+
+
+def _train(config, on_progress, notice, stopped):
     from amlstack.training import ensemble, evaluate, export, search, store
     from amlstack.training.preprocess import fit_preparation
 
