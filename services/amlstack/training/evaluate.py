@@ -49,9 +49,27 @@ def auc(y: np.ndarray, proba: np.ndarray, weighted: bool = False) -> float:
     if proba.shape[1] == 2:
         return float(roc_auc_score(y, proba[:, 1]))
     present = np.unique(y)
-    per_class = [roc_auc_score(y == c, proba[:, c]) for c in present]
+    per_class = [rank_auc(y == c, proba[:, c]) for c in present]
     counts = [np.sum(y == c) for c in present] if weighted else None
     return float(np.average(per_class, weights=counts))
+
+
+def rank_auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """AUC as the Mann-Whitney statistic over average ranks (ties count half), which is
+    scikit-learn's ``roc_auc_score`` to rounding. Its input checks cost more than the sort on
+    every call, and a multi-class AUC is one call per class in every trial, every ensemble
+    step and every permuted feature (154 calls, 9.7 s of a 20 s budget, on a 9-class table)."""
+    order = np.argsort(score, kind="stable")
+    ordered = score[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(ordered)]
+    ranks = np.empty(len(ordered))
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)  # 1-based, tie-averaged
+    n_pos = int(np.count_nonzero(positive))
+    n_neg = len(ordered) - n_pos
+    if not n_pos or not n_neg:  # as scikit-learn: no AUC without both kinds of rows
+        raise ValueError("Only one class present in y_true. ROC AUC score is not defined.")
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def rarer_class(y: np.ndarray) -> int:

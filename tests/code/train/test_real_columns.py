@@ -254,6 +254,27 @@ def test_a_class_absent_from_the_held_out_rows_leaves_the_multiclass_auc_defined
     assert auc(full, proba) == pytest.approx(roc_auc_score(full, proba, multi_class="ovr"))
 
 
+@pytest.mark.parametrize("decimals", [1, 3, 8])  # many ties, some, none
+def test_the_rank_auc_is_scikit_learns(decimals):
+    """Multi-class AUC is computed by ranks (scikit-learn's checks cost more than the sort)."""
+    from sklearn.metrics import roc_auc_score
+
+    from amlstack.training.evaluate import auc, rank_auc
+
+    rng = np.random.default_rng(decimals)
+    proba = np.round(rng.dirichlet([1, 1, 1, 1], size=500), decimals)
+    y = rng.integers(0, 4, 500)
+    for c in range(4):
+        expected = roc_auc_score(y == c, proba[:, c])
+        assert rank_auc(y == c, proba[:, c]) == pytest.approx(expected, abs=1e-12)
+    per_class = [roc_auc_score(y == c, proba[:, c]) for c in range(4)]
+    assert auc(y, proba, weighted=True) == pytest.approx(
+        np.average(per_class, weights=np.bincount(y)), abs=1e-12
+    )
+    with pytest.raises(ValueError, match="Only one class"):
+        rank_auc(np.ones(5, dtype=bool), np.arange(5.0))
+
+
 def test_a_class_too_small_to_split_is_named_by_its_label():
     from amlstack.training.data import split_holdout
 
