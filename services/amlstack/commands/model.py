@@ -59,6 +59,13 @@ def train(
     drop: Annotated[
         list[str] | None, typer.Option(help="Column to leave out (repeatable).")
     ] = None,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Column to keep though it reads as an identifier or a row number, such as a "
+            "rank (repeatable)."
+        ),
+    ] = None,
     learners: Annotated[
         str, typer.Option(help="Comma-separated learners to search.")
     ] = defaults.LEARNERS,
@@ -98,7 +105,7 @@ def train(
     """Search for the best model on a CSV and write a new versioned artifact."""
     if backend == "azure":
         local_only = ("metric", "learners", "test_size", "context", "max_trees", "no_time_limit",
-                      "seed", "sign_key")  # fmt: skip
+                      "seed", "sign_key", "keep")  # fmt: skip
         given = _given(ctx, local_only)
         if given:
             raise UserError(
@@ -130,6 +137,7 @@ def train(
         seed=seed,
         metric=metric.lower(),
         drop=tuple(drop or ()),
+        keep=tuple(keep or ()),
         learners=tuple(x.strip() for x in learners.split(",") if x.strip()),
         test_size=test_size,
         max_trees=max_trees,

@@ -62,6 +62,7 @@ class Decision:
     # | renamed (a header name with characters no JSON record can name)
     # | mixed_types (mostly numbers, and text: categorical)
     # | labels_as_numbers (the target: numeric labels written otherwise, 1.0 for 1)
+    # | kept (--keep: a column the identifier rules would have dropped)
     detail: str
 
     def line(self) -> str:
@@ -86,12 +87,18 @@ def blank_markers(frame: pd.DataFrame, target: str | None = None) -> pd.DataFram
 
 
 def type_column(
-    name: str, column: pd.Series, n_rows: int, dots_group_thousands: bool = False
+    name: str,
+    column: pd.Series,
+    n_rows: int,
+    dots_group_thousands: bool = False,
+    keep: bool = False,
 ) -> tuple[dict | None, Any, list]:
     """(schema entry or None when dropped, typed values, decisions) for one blanked column.
 
     ``dots_group_thousands``: the file writes decimal commas elsewhere, so a column of numbers
-    such as ``1.108`` (a dot before each group of three digits, no comma) is 1108, not 1.108."""
+    such as ``1.108`` (a dot before each group of three digits, no comma) is 1108, not 1.108.
+    ``keep`` (``--keep``): the user knows better than the identifier rules (a rank is distinct
+    integers too); the column is kept, with a decision saying what the rule would have done."""
     present = column.dropna()
     if present.empty:
         return None, None, [Decision(name, "dropped", "empty in every row")]
@@ -114,7 +121,9 @@ def type_column(
             decisions.append(Decision(name, "numeric_parsed", parsed))
         if _is_row_number(values, n_rows):
             detail = "a row number or id (distinct integers, at least half of their range)"
-            return None, None, [Decision(name, "dropped", detail)]
+            if not keep:
+                return None, None, [Decision(name, "dropped", detail)]
+            decisions.append(_kept(name, detail))
         spec["nullable"] = nullable or bool(spec.get("missing_words"))
         return spec, values, decisions
     text = present.astype(str)
@@ -136,7 +145,9 @@ def type_column(
             detail = (
                 f"free text or an identifier ({distinct:,} distinct values in {len(text):,} rows)"
             )
-        return None, None, [Decision(name, "dropped", detail)]
+        if not keep:
+            return None, None, [Decision(name, "dropped", detail)]
+        decisions.append(_kept(name, detail))
     categories = _categories(text)
     spec = {"name": name, "kind": "categorical", "dtype": "string", "categories": categories}
     numbers = int(is_number.sum())
@@ -158,6 +169,10 @@ def type_column(
         )
     spec["nullable"] = nullable
     return spec, column, decisions
+
+
+def _kept(name: str, detail: str) -> Decision:
+    return Decision(name, "kept", f"kept (--keep), though it reads as {detail}")
 
 
 def share_missing_words(specs: list[dict]) -> None:

@@ -191,18 +191,29 @@ def closest(name: str, options: list[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...] = ()) -> Dataset:
-    """Read, check and type a CSV for training; every problem is one DataError line."""
+def load_dataset(
+    path: str | Path,
+    target: str,
+    drop: list[str] | tuple[str, ...] = (),
+    keep: list[str] | tuple[str, ...] = (),
+) -> Dataset:
+    """Read, check and type a CSV for training; every problem is one DataError line.
+
+    ``keep``: columns kept as features even where the identifier rules would drop them."""
     path = Path(path)
     raw = read_table(path, target)
     names = list(raw.columns)
     if target not in names:
         raise DataError(f"{path}: no target column {target!r}{closest(target, names)}")
-    for name in drop:
-        if name not in names:
-            raise DataError(f"--drop {name}: no such column in {path}{closest(name, names)}")
-        if name == target:
-            raise DataError(f"--drop {name}: that is the target column")
+    for option, given in (("--drop", drop), ("--keep", keep)):
+        for name in given:
+            if name not in names:
+                raise DataError(f"{option} {name}: no such column in {path}{closest(name, names)}")
+            if name == target:
+                raise DataError(f"{option} {name}: that is the target column")
+    both = sorted(set(drop) & set(keep))
+    if both:
+        raise DataError(f"--drop {both[0]} and --keep {both[0]}: choose one")
     read_as = _file_decisions(raw)
     raw, file_rows, unlabelled = _labelled_rows(raw, target, path)
     labels, merged = _one_spelling(raw[target].to_numpy(dtype=object), target)
@@ -215,7 +226,7 @@ def load_dataset(path: str | Path, target: str, drop: list[str] | tuple[str, ...
     feature_frame = raw.drop(columns=[target, *drop])
     if feature_frame.shape[1] == 0:
         raise DataError(f"{path}: no feature columns left besides the target")
-    features, typed, decisions = infer_features(feature_frame)
+    features, typed, decisions = infer_features(feature_frame, keep)
     auto_dropped = [d.column for d in decisions if d.action == "dropped"]
     decisions = [*read_as, *unlabelled, *merged, *decisions]
     return Dataset(
@@ -341,15 +352,22 @@ def _as_numbers(values: list[str]) -> list[float] | None:
         return None
 
 
-def infer_features(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], pd.DataFrame, list]:
+def infer_features(
+    frame: pd.DataFrame, keep: list[str] | tuple[str, ...] = ()
+) -> tuple[list[dict[str, Any]], pd.DataFrame, list]:
     """Schema entries, the typed frame and the column decisions (see ``columns``)."""
     import pandas as pd
 
-    typed_columns = [columns.type_column(name, frame[name], len(frame)) for name in frame.columns]
+    typed_columns = [
+        columns.type_column(name, frame[name], len(frame), keep=name in keep)
+        for name in frame.columns
+    ]
     if any(spec and spec.get("format") == "decimal_comma" for spec, _, _ in typed_columns):
         # a file writing 17,5 writes 1.108 for 1108: its plain-looking numbers are read again
         typed_columns = [
-            columns.type_column(name, frame[name], len(frame), dots_group_thousands=True)
+            columns.type_column(
+                name, frame[name], len(frame), dots_group_thousands=True, keep=name in keep
+            )
             if spec and spec["kind"] == "numeric" and not spec.get("format")
             else (spec, values, notes)
             for name, (spec, values, notes) in zip(frame.columns, typed_columns, strict=True)

@@ -75,6 +75,7 @@ class TrainConfig:
     seed: int = 42
     metric: str = "auc"
     drop: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()  # columns kept though the identifier rules would drop them
     learners: tuple[str, ...] = DEFAULT_LEARNERS
     test_size: float = 0.2
     val_size: float = 0.15
@@ -158,7 +159,7 @@ def _train(config, on_progress, notice, stopped):
 
     config.check()
     started = time.monotonic()
-    dataset = data_mod.load_dataset(config.data, config.target, config.drop)
+    dataset = data_mod.load_dataset(config.data, config.target, config.drop, config.keep)
     name = store.check_name(config.name or default_name(config.data))
     if len(dataset.classes) > 2 and config.metric in ("f1", "average_precision"):
         raise UserError(f"--metric {config.metric} is for binary targets; use auc or accuracy")

@@ -421,7 +421,7 @@ def test_train_backend_azure_dry_run_takes_workspace_compute_and_drop(
 @pytest.mark.parametrize(
     "option",
     [["--metric", "accuracy"], ["--context", "none"], ["--seed", "7"], ["--max-trees", "100"],
-     ["--learners", "lgbm"], ["--test-size", "0.3"], ["--no-time-limit"]],
+     ["--learners", "lgbm"], ["--test-size", "0.3"], ["--no-time-limit"], ["--keep", "age"]],
 )  # fmt: skip
 def test_train_backend_azure_refuses_local_only_options(
     capsys, tmp_path: Path, option: list[str], no_credential: None, no_clients: None

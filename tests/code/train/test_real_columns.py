@@ -77,6 +77,33 @@ def test_identifier_and_row_number_are_dropped_with_a_notice(tmp_path):
     assert decision(dataset, "customer") == {"dropped"} == decision(dataset, "row")
 
 
+def test_keep_holds_a_column_the_identifier_rules_would_drop(tmp_path):
+    """A rank (distinct integers) read as a row number, and nothing let the user keep it."""
+    rows = [[f"C{i:04d}", str(i + 1), str(20 + i % 7), y] for i, y in enumerate(labels())]
+    path = write_csv(tmp_path, ["customer", "rank", "age", "y"], rows)
+    dataset = load_dataset(path, "y", keep=["rank", "customer"])
+    specs = {f["name"]: f for f in dataset.features}
+    assert specs["rank"]["kind"] == "numeric" and specs["customer"]["kind"] == "categorical"
+    assert dataset.dropped == []
+    notes = {d.column: d.line() for d in dataset.decisions if d.action == "kept"}
+    assert notes["rank"] == (
+        "column 'rank': kept (--keep), though it reads as a row number or id (distinct "
+        "integers, at least half of their range)"
+    )
+    assert "an identifier (every value distinct)" in notes["customer"]
+
+
+@pytest.mark.parametrize(
+    ("drop", "keep", "said"),
+    [((), ("ranks",), "--keep ranks: no such column"), ((), ("y",), "--keep y: that is the target"),
+     (("rank",), ("rank",), "--drop rank and --keep rank: choose one")],
+)  # fmt: skip
+def test_keep_names_a_column_it_cannot_keep(tmp_path, drop, keep, said):
+    path = write_csv(tmp_path, ["rank", "y"], [[str(i), y] for i, y in enumerate(labels())])
+    with pytest.raises(DataError, match=said):
+        load_dataset(path, "y", drop, keep)
+
+
 def test_free_text_with_a_few_repeats_is_dropped_like_an_identifier(tmp_path):
     notes = [f"called on day {i}, asked about rates" for i in range(ROWS)]
     notes[5] = notes[9] = "no answer"  # 39 distinct in 40: nearly every new row unseen
