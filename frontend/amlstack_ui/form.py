@@ -38,6 +38,7 @@ class Field:
     nullable: bool = False
     required: bool = True
     number_format: str | None = None  # how training saw the column written (x-number-format)
+    unit: str | None = None  # number_format "unit": the column's unit (x-unit)
     missing_words: tuple[str, ...] = ()  # text training read as missing here (x-missing-words)
     position: int = 0  # the field's place in the form: what makes its HTML ids unique
     date: bool = False  # a date, sent as the text typed (format: date)
@@ -114,6 +115,7 @@ def fields_from_swagger(doc: Mapping[str, Any]) -> list[Field]:
                 nullable=nullable,
                 required=name in required,
                 number_format=spec.get("x-number-format"),
+                unit=spec.get("x-unit"),
                 missing_words=tuple(spec.get("x-missing-words") or ()),
                 position=position,
                 date=spec.get("format") == "date",
@@ -122,13 +124,15 @@ def fields_from_swagger(doc: Mapping[str, Any]) -> list[Field]:
     return fields
 
 
-def parse_number(text: str, number_format: str | None = None) -> float | str:
+def parse_number(
+    text: str, number_format: str | None = None, unit: str | None = None
+) -> float | str:
     """A form or CSV cell as a number, read as training read its column (`formats`, as
     `amlstack predict` and the scorer's text/csv read it); text that is not one is passed on
     for the scorer to name."""
     cleaned = text.strip()
     try:
-        value = parse_formatted(cleaned, number_format)
+        value = parse_formatted(cleaned, number_format, unit)
     except ValueError:
         return cleaned
     return value if math.isfinite(value) else cleaned
@@ -147,7 +151,7 @@ def record_from_values(fields: list[Field], values: Mapping[str, str]) -> dict[s
                 record[field.name] = None
             continue
         kept = field.categorical or field.date  # a date's text is the scorer's to read
-        record[field.name] = text if kept else parse_number(text, field.number_format)
+        record[field.name] = text if kept else parse_number(text, field.number_format, field.unit)
     return record
 
 

@@ -82,6 +82,7 @@ _WRITTEN = {
     "decimal_comma": "with a decimal comma (1.234,5)",
     "currency": "as an amount ($1,234.50; (5) for -5)",
     "time": "as a time of day, read as hours since midnight (07:30 is 7.5)",
+    "unit": "with the unit {unit!r} after each number (5 {unit})",
 }
 
 
@@ -114,8 +115,11 @@ def _field(feature: Feature, version: int, example: Any, nullable: bool) -> dict
         if feature.number_format is not None:
             # the UI reads a cell written as in training (1,234.5; 12%; 17,5) with this format
             spec["x-number-format"] = feature.number_format
+            if feature.unit is not None:
+                spec["x-unit"] = feature.unit
+            written = _WRITTEN[feature.number_format].format(unit=feature.unit)
             spec["description"] = (
-                spec.get("description", "") + f" Written {_WRITTEN[feature.number_format]} in "
+                spec.get("description", "") + f" Written {written} in "
                 "training; send the number itself (a JSON number)."
             ).lstrip()
     if feature.missing_words:

@@ -51,6 +51,7 @@ class Feature:
     codes: Mapping[str | None, float] = field(default_factory=dict, repr=False, compare=False)
     unseen: float = UNSEEN_CODE
     number_format: str | None = None  # schema.FeatureSpec.number_format
+    unit: str | None = None  # schema.FeatureSpec.unit
     date_format: str = "ISO8601"
     missing_words: frozenset[str] = frozenset()  # schema.FeatureSpec.missing_words
 
@@ -76,6 +77,7 @@ class Feature:
             codes=codes,
             unseen=unseen,
             number_format=spec.number_format,
+            unit=spec.unit,
             date_format=spec.date_format or "ISO8601",
             missing_words=frozenset(spec.missing_words or ()),
         )

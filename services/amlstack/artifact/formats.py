@@ -1,9 +1,9 @@
 """How one cell's text becomes a value, identically in training, batch prediction and the scorer.
 
 Pure Python (the scorer has no pandas): the missing-value markers, numbers written with
-thousands separators, a percent sign, a decimal comma, a currency sign or as a time of day
-(hours since midnight), and dates (days since 1970-01-01, the time of day as a fraction) in the
-format training detected for the column.
+thousands separators, a percent sign, a decimal comma, a currency sign, a unit or as a time
+of day (hours since midnight), and dates (days since 1970-01-01, the time of day as a
+fraction) in the format training detected for the column.
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ CURRENCY = re.compile(
     r"\s*(?P<post>[$€£¥])?\s*(?P<close>\))?"
 )
 
+# A number followed by a unit (113 oz, 64in, 5.5 km/h): the unit is letters first, then no
+# blank or digit; the same unit in every cell of the column (`FeatureSpec.unit`)
+WITH_UNIT = re.compile(r"(?P<number>[+-]?(\d+(\.\d*)?|\.\d+))\s*(?P<unit>(?:[^\W\d_]|°)[^\s\d]*)?")
+
 # A time of day: 7:05, 07:05:30, 7:05 pm (read as hours since midnight: 7.0833)
 TIME = re.compile(
     r"(?P<h>\d{1,2}):(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d(?:\.\d+)?))?(?:\s*(?P<half>[AaPp][Mm]))?"
@@ -56,9 +60,12 @@ def is_missing(text: str | None) -> bool:
     return text is None or text.strip().lower() in MISSING_MARKERS
 
 
-def parse_number(text: str, number_format: str | None) -> float:
-    """A numeric cell as training read it; ValueError when it is not one."""
+def parse_number(text: str, number_format: str | None, unit: str | None = None) -> float:
+    """A numeric cell as training read it; ValueError when it is not one. ``unit``: the
+    column's unit (format ``unit``), the only one a cell may carry (any case; or none)."""
     text = text.strip()
+    if number_format == "unit":
+        return _in_unit(text, unit)
     if number_format == "thousands":
         if "," in text and not THOUSANDS.fullmatch(text):
             raise ValueError(text)  # 1,23 or 1.234,5: commas that do not group thousands
@@ -75,6 +82,16 @@ def parse_number(text: str, number_format: str | None) -> float:
             raise ValueError(text)
         text = text.replace(".", "").replace(",", ".")
     return float(text)
+
+
+def _in_unit(text: str, unit: str | None) -> float:
+    match = WITH_UNIT.fullmatch(text)
+    if match is None:
+        raise ValueError(text)
+    written = match["unit"]
+    if written is not None and unit is not None and written.casefold() != unit.casefold():
+        raise ValueError(text)  # 51 kg in a column of pounds: never converted, never guessed
+    return float(match["number"])
 
 
 def _hours(text: str) -> float:

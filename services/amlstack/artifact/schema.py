@@ -39,9 +39,10 @@ class FeatureSpec(msgspec.Struct, omit_defaults=True, kw_only=True):
     example: Any = None
     encoding: Literal["frequency"] | None = None
     frequencies: list[float] | None = None
-    number_format: Literal["thousands", "percent", "decimal_comma", "currency", "time"] | None = (
-        msgspec.field(default=None, name="format")
-    )  # how the CSV writes the numbers
+    number_format: (
+        Literal["thousands", "percent", "decimal_comma", "currency", "time", "unit"] | None
+    ) = msgspec.field(default=None, name="format")  # how the CSV writes the numbers
+    unit: str | None = None  # format "unit": the unit after every number (lb in `135 lb`)
     date_format: str | None = None  # formats.DATE_FORMATS
     # a numeric column's words read as missing besides the markers (casefolded; e.g. "other")
     missing_words: list[str] | None = None

@@ -391,7 +391,7 @@ def read_number(text: str | None, feature: Feature) -> float:
     if is_missing(text):
         return math.nan
     try:
-        return parse_number(text, feature.number_format)
+        return parse_number(text, feature.number_format, feature.unit)
     except ValueError:
         if text.strip().casefold() in feature.missing_words:
             return math.nan

@@ -22,6 +22,7 @@ from amlstack.artifact.formats import (
     MISSING_MARKERS,
     THOUSANDS,
     TIME,
+    WITH_UNIT,
     date_format_of,
     parse_number,
 )
@@ -42,6 +43,7 @@ MIN_ROWS_FOR_IDENTIFIER = 20  # below this, all-distinct values say nothing
 NEAR_UNIQUE_SHARE = 0.95
 MIN_ROWS_FOR_SPARSE_ID = 100  # distinct integers with gaps: an id from this many rows
 MIN_ID_DENSITY = 0.5  # ... when they fill at least this share of [min, max]
+ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th"})
 TRUE_WORDS = frozenset({"yes", "true", "y", "t"})
 FALSE_WORDS = frozenset({"no", "false", "n", "f"})
 # a leading group is never 0: 0,125 is a decimal comma, not 125
@@ -157,6 +159,14 @@ def type_column(
             "categories (each number one of its own)"
         )
         decisions.append(Decision(name, "mixed_types", detail))
+    units = units_of(text) if re.match(r"[+-]?\.?\d", text.iloc[0]) else None
+    if units is not None and len(units) > 1:
+        shown = ", ".join(repr(u) for u in units[:5])
+        detail = (
+            f"numbers in several units ({shown}): read as categories (each value one of its "
+            "own); write them in one unit to read them as numbers"
+        )
+        decisions.append(Decision(name, "mixed_types", detail))
     if _boolean_like(categories):
         decisions.append(Decision(name, "boolean", f"boolean-like, coded {categories[0]}=0"))
     elif distinct > MAX_CATEGORIES:
@@ -202,7 +212,7 @@ def _numeric(
 
     numbers = plain
     share = float(numbers.notna().mean())
-    number_format = parsed = None
+    number_format = parsed = unit = None
     if share == 1.0 and dots_group_thousands:
         dotted = present[present.str.contains(".", regex=False)]
         if len(dotted) and dotted.str.strip().str.fullmatch(_DOT_THOUSANDS).all():
@@ -224,8 +234,11 @@ def _numeric(
             number_format = _currency_or_decimal_comma(cells.str.strip())
             if number_format is None and cells.str.strip().str.fullmatch(TIME).all():
                 number_format = "time"
+            if number_format is None:
+                unit = one_unit(cells.str.strip())
+                number_format = "unit" if unit is not None else None
         if number_format is not None:
-            numbers = present.map(lambda v, f=number_format: _number_or_nan(v, f))
+            numbers = present.map(lambda v, f=number_format: _number_or_nan(v, f, unit))
             share = float(numbers.notna().mean())
     words: list[str] = []
     if share < 1.0:
@@ -254,7 +267,9 @@ def _numeric(
     }
     if number_format:
         spec["format"] = number_format
-        parsed = parsed or _FORMAT_NOTES[number_format]
+        parsed = parsed or _FORMAT_NOTES[number_format].format(unit=unit)
+    if unit is not None:
+        spec["unit"] = unit
     if words:
         spec["missing_words"] = words
         shown = ", ".join(repr(w) for w in words)
@@ -269,6 +284,7 @@ _FORMAT_NOTES = {
     "decimal_comma": "numbers with a decimal comma: 1.234,5 read as 1234.5",
     "currency": "amounts: read without the currency sign and commas, (5) as -5",
     "time": "times of day: read as hours since midnight (07:30 as 7.5)",
+    "unit": "numbers with a unit: read without {unit!r} (a cell in another unit is refused)",
 }
 
 
@@ -298,11 +314,36 @@ def _refuse_unread_numbers(name: str, text: pd.Series, is_number: pd.Series) -> 
         )
 
 
-def _number_or_nan(cell: str, number_format: str) -> float:
+def _number_or_nan(cell: str, number_format: str, unit: str | None = None) -> float:
     try:
-        return parse_number(cell, number_format)
+        return parse_number(cell, number_format, unit)
     except ValueError:
         return np.nan
+
+
+def units_of(cells: pd.Series) -> list[str] | None:
+    """The units (casefolded, most common first) when every cell is a number with or without
+    one and at least half carry one (113 oz, 64in); else None: `12a` among plain numbers is a
+    typo, named as one."""
+    found = cells.str.extract(f"^(?:{WITH_UNIT.pattern})$")
+    if found["number"].isna().any():
+        return None
+    units = found["unit"].dropna()
+    if len(units) * 2 < len(cells):
+        return None
+    counts = units.str.casefold().value_counts()
+    if ORDINAL_SUFFIXES & set(counts.index):  # 1st, 2nd, 3rd class: ranks, left as categories
+        return None
+    return counts.index.tolist()
+
+
+def one_unit(cells: pd.Series) -> str | None:
+    """The unit every number of the column carries (see ``units_of``), as most cells spell it."""
+    units = units_of(cells)
+    if units is None or len(units) != 1:
+        return None
+    found = cells.str.extract(f"^(?:{WITH_UNIT.pattern})$")["unit"].dropna()
+    return str(found.value_counts().index[0])
 
 
 def _currency_or_decimal_comma(cells: pd.Series) -> str | None:

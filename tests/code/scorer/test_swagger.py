@@ -223,6 +223,23 @@ def test_a_columns_number_format_is_stated_for_clients_that_read_cells(model, ve
     assert [n for n, spec in fields.items() if "x-number-format" in spec] == ["duration"]
 
 
+def test_a_columns_unit_is_stated_for_clients_that_read_cells(model):
+    from dataclasses import replace
+
+    from amlstack_scorer.swagger import SwaggerDocs
+
+    with_unit = copy.copy(model)
+    with_unit.features = [
+        replace(f, number_format="unit", unit="lb") if f.name == "duration" else f
+        for f in model.features
+    ]
+    doc = SwaggerDocs(with_unit, 10).for_request(3, "http", "scorer.invalid")
+    validate(doc)
+    duration = doc["components"]["schemas"]["InputRecord"]["properties"]["duration"]
+    assert (duration["x-number-format"], duration["x-unit"]) == ("unit", "lb")
+    assert "with the unit 'lb' after each number (5 lb)" in duration["description"]
+
+
 def test_the_csv_example_is_written_as_training_read_each_column():
     """A decimal-comma model's example had decimal points: the scorer refused its own example."""
     from types import SimpleNamespace

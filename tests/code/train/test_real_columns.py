@@ -472,6 +472,47 @@ def test_times_of_day_are_hours_since_midnight(tmp_path):
     assert "times of day: read as hours since midnight" in dataset.decisions[-1].line()
 
 
+def test_numbers_with_one_unit_are_numbers_and_another_unit_is_refused_when_scoring(tmp_path):
+    """`135 lb` was one category per number, silently; `250 lb` then scored as unknown."""
+    import msgspec
+
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import read_number
+
+    weight = [f"{100 + 3 * i} lb" if i % 3 else f"{100 + 3 * i}LB" for i in range(ROWS)]
+    weight[5] = "NA"
+    speed = [f"{i / 2} km/h" for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, weight=weight, speed=speed)
+    specs = {spec["name"]: spec for spec in dataset.features}
+    assert (specs["weight"]["format"], specs["weight"]["unit"]) == ("unit", "lb")
+    assert (specs["speed"]["kind"], specs["speed"]["unit"]) == ("numeric", "km/h")
+    assert dataset.frame["weight"][:3].tolist() == [100.0, 103.0, 106.0]
+    note = next(d.line() for d in dataset.decisions if d.column == "weight" and "unit" in d.line())
+    assert note == (
+        "column 'weight': numbers with a unit: read without 'lb' (a cell in another unit is "
+        "refused)"
+    )
+    feature = Feature.from_spec(msgspec.convert(specs["weight"], FeatureSpec))
+    assert read_number("250 lb", feature) == read_number("250", feature) == 250.0
+    with pytest.raises(ValueError):
+        read_number("61 kg", feature)  # never converted, never guessed
+
+
+@pytest.mark.parametrize(
+    ("cells", "kind", "said"),
+    [(["5 kg", "7 lb"], "categorical", "numbers in several units ('kg', 'lb')"),
+     (["1st", "2nd", "3rd"], "categorical", None),  # ordinals: ranks, left as categories
+     (["9th", "10th", "11th"], "categorical", None)],
+)  # fmt: skip
+def test_several_units_or_ordinals_stay_categories(tmp_path, cells, kind, said):
+    dataset = dataset_of(tmp_path, x=[cells[i % len(cells)] for i in range(ROWS)])
+    (spec,) = dataset.features
+    assert spec["kind"] == kind
+    notes = [d.line() for d in dataset.decisions if d.action == "mixed_types"]
+    assert (said in notes[0]) if said else notes == []
+
+
 @pytest.mark.parametrize(
     "cells", [("other", "none of these", "skip", "n.a.x"), ("12a",)], ids=["four words", "a typo"]
 )

@@ -283,6 +283,13 @@ def test_a_number_is_read_as_training_wrote_its_column(text, number_format, expe
     assert form.parse_number(text, number_format) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"), [("135 lb", 135.0), ("135LB", 135.0), ("135", 135.0), ("61 kg", "61 kg")]
+)
+def test_a_number_with_its_columns_unit_is_read_and_another_unit_passed_on(text, expected):
+    assert form.parse_number(text, "unit", "lb") == expected
+
+
 def test_an_upload_written_like_the_training_data_is_scored(tmp_path, scorer):
     """A file of `1,035` cells in a column training read with thousands separators."""
     scorer.doc["definitions"]["InputRecord"]["properties"]["duration"]["x-number-format"] = (
