@@ -418,8 +418,10 @@ def parse_numbers(cells: list[str | None], feature: Feature, first_row: int = 1)
         try:
             table[text] = read_number(text, feature)
         except ValueError:
+            unit = f" in {feature.unit}" if feature.unit else ""  # 61 kg in a column of lb
             raise TableError(
-                f"data row {first_row + i}, column {feature.name!r}: {text!r} is not a number",
+                f"data row {first_row + i}, column {feature.name!r}: {text!r} is not a "
+                f"number{unit}",
                 row=first_row + i,
                 column=feature.name,
             ) from None

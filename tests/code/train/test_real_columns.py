@@ -497,6 +497,12 @@ def test_numbers_with_one_unit_are_numbers_and_another_unit_is_refused_when_scor
     assert read_number("250 lb", feature) == read_number("250", feature) == 250.0
     with pytest.raises(ValueError):
         read_number("61 kg", feature)  # never converted, never guessed
+    from amlstack.artifact.table import TableError, parse_numbers
+
+    with pytest.raises(
+        TableError, match="data row 2, column 'weight': '61 kg' is not a number in lb"
+    ):
+        parse_numbers(["135 lb", "61 kg"], feature)
 
 
 @pytest.mark.parametrize(
