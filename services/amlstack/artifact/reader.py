@@ -15,6 +15,7 @@ Inputs are encoded by `encoding.Encoder` (see there for the encoding).
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -74,6 +75,9 @@ def _card(directory: Path, raw: Any) -> ModelCard:
     except msgspec.ValidationError as exc:
         raise ArtifactError(f"{directory}: {MODEL_JSON} is incomplete ({exc})") from None
     plain_name(directory, card.model.file, f"{MODEL_JSON} model.file", nested=False)
+    problem = card_problem(card)
+    if problem:  # a hand-edited card: refused here, never scored with or served
+        raise ArtifactError(f"{directory / MODEL_JSON}: {problem}")
     for feature in card.features:  # as every reader names a column; else no record can name it
         if header_names([feature.name]) != [feature.name]:
             raise ArtifactError(
@@ -82,6 +86,53 @@ def _card(directory: Path, raw: Any) -> ModelCard:
                 "train the model again with this version, which renames such columns"
             )
     return card
+
+
+def card_problem(card: ModelCard) -> str | None:
+    """What makes a type-correct card unusable (None: nothing): the facts every reader relies
+    on, which no writer leaves otherwise (at least two distinct classes, a finite decision
+    threshold in [0, 1], distinct feature names, each categorical feature's categories, a
+    frequency per category, a numeric example that is a number, a finite range)."""
+    classes = card.classes
+    if len(classes) < 2:
+        return f"classes lists {len(classes)} class(es); a model tells at least 2 apart"
+    for label in classes:
+        if label is None or isinstance(label, list | dict) or label != label:
+            return f"classes holds {label!r}, which is no class label (text or a number)"
+    if len({str(label) for label in classes}) < len(classes):
+        return f"classes lists a class twice: {classes!r}"
+    if not (math.isfinite(card.threshold) and 0.0 <= card.threshold <= 1.0):
+        return f"threshold {card.threshold!r} is not a probability between 0 and 1"
+    if not card.features:
+        return "features is empty; a model reads at least one column"
+    seen: set[str] = set()
+    for spec in card.features:
+        where = f"feature {spec.name!r}"
+        if spec.name in seen:
+            return f"{where} is listed twice"
+        seen.add(spec.name)
+        categories = spec.categories
+        if spec.kind == "categorical":
+            if not categories:
+                return f"{where} is categorical but lists no categories"
+            if len(set(categories)) < len(categories):
+                return f"{where} lists a category twice"
+            if spec.encoding == "frequency":
+                freqs = spec.frequencies or []
+                if len(freqs) != len(categories) or not all(map(math.isfinite, freqs)):
+                    return f"{where}: frequencies must be one finite number per category"
+        elif categories:
+            return f"{where} is {spec.kind} but lists categories"
+        for bound in (spec.minimum, spec.maximum):
+            if bound is not None and not math.isfinite(bound):
+                return f"{where}: its range ({spec.minimum}, {spec.maximum}) is not finite"
+        if spec.minimum is not None and spec.maximum is not None and spec.minimum > spec.maximum:
+            return f"{where}: min {spec.minimum} is above max {spec.maximum}"
+        example = spec.example
+        number = isinstance(example, int | float) and not isinstance(example, bool)
+        if spec.kind == "numeric" and example is not None and not number:
+            return f"{where} is numeric but its example {example!r} is not a number"
+    return None
 
 
 class Model:

@@ -1,0 +1,94 @@
+"""An artifact whose files agree with its manifest but not with each other (a model.json edited
+and re-hashed, another model's graph or profile copied in): refused at load in one line naming
+the file and what is wrong, never scored with, never served, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from scorer_artifact_factory import build
+
+from amlstack.artifact.manifest import ArtifactError, write_manifest
+from amlstack.artifact.reader import Model
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    return build(tmp_path_factory.mktemp("tamper"))
+
+
+def _copy(pristine: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "bankmarketing" / "1"
+    shutil.copytree(pristine, folder)
+    return folder
+
+
+def _edit_card(folder: Path, edit) -> Path:
+    card = json.loads((folder / "model.json").read_text())
+    edit(card)
+    (folder / "model.json").write_text(json.dumps(card))
+    write_manifest(folder)  # the manifest agrees: only the content is wrong
+    return folder
+
+
+def _feature(card: dict, kind: str) -> dict:
+    return next(f for f in card["features"] if f["kind"] == kind)
+
+
+CARD_EDITS = {
+    "no classes": (lambda c: c.update(classes=[]), "classes lists 0 class"),
+    "one class": (lambda c: c.update(classes=["no"]), "classes lists 1 class"),
+    "a class twice": (lambda c: c.update(classes=["no", "no"]), "a class twice"),
+    "a list as a class": (lambda c: c.update(classes=[["no"], "yes"]), "no class label"),
+    "threshold NaN": (lambda c: c.update(threshold=float("nan")), "threshold nan"),
+    "threshold 2": (lambda c: c.update(threshold=2.0), "not a probability"),
+    "threshold below 0": (lambda c: c.update(threshold=-1.0), "not a probability"),
+    "no features": (lambda c: c.update(features=[]), "features is empty"),
+    "a feature twice": (
+        lambda c: c["features"].append(dict(c["features"][0])),
+        "is listed twice",
+    ),
+    "categories emptied": (
+        lambda c: _feature(c, "categorical").update(categories=[]),
+        "lists no categories",
+    ),
+    "a category twice": (
+        lambda c: _feature(c, "categorical").update(categories=["a", "a"]),
+        "a category twice",
+    ),
+    "frequencies short": (
+        lambda c: _feature(c, "categorical").update(encoding="frequency", frequencies=[0.5]),
+        "one finite number per category",
+    ),
+    "categorical made numeric": (
+        lambda c: _feature(c, "categorical").update(kind="numeric"),
+        "is numeric but lists categories",
+    ),
+    "numeric example text": (
+        lambda c: _feature(c, "numeric").update(example="old"),
+        "is not a number",
+    ),
+    "range not finite": (
+        lambda c: _feature(c, "numeric").update(min=float("-inf")),
+        "is not finite",
+    ),
+    "min above max": (lambda c: _feature(c, "numeric").update(min=9e9), "is above max"),
+}
+
+
+@pytest.mark.parametrize("case", list(CARD_EDITS))
+def test_a_card_that_no_writer_leaves_is_refused_naming_it(pristine, tmp_path, case):
+    edit, words = CARD_EDITS[case]
+    folder = _edit_card(_copy(pristine, tmp_path), edit)
+    with pytest.raises(ArtifactError) as info:
+        Model(folder)
+    message = str(info.value)
+    assert message.startswith(f"{folder / 'model.json'}: ") and words in message
+    assert "\n" not in message
+
+
+def test_the_pristine_artifact_loads(pristine):
+    assert Model(pristine).classes == ["no", "yes"]
