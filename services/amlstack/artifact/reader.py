@@ -188,6 +188,41 @@ class Model:
             self.contexts = [Context.from_json(c, index) for c in self.card.context]
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"{self.directory}: bad context table ({exc})") from None
+        self._check_graph(self.directory / spec.file)
+
+    def _check_graph(self, path: Path) -> None:
+        """Refuse a graph that does not fit the card (another model's, or a card edited since):
+        its input and output names, its input width, and one row scored into one probability
+        per class. Else the first request or CSV row would fail, or a class be mislabelled."""
+        inputs = {i.name: i.shape for i in self._session.get_inputs()}
+        outputs = [o.name for o in self._session.get_outputs()]
+        if self._input not in inputs:
+            raise ArtifactError(
+                f"{path}: the graph has no input {self._input!r} ({MODEL_JSON} model.input; "
+                f"its inputs: {', '.join(inputs)})"
+            )
+        if self._output[0] not in outputs:
+            raise ArtifactError(
+                f"{path}: the graph has no output {self._output[0]!r} ({MODEL_JSON} "
+                f"model.output; its outputs: {', '.join(outputs)})"
+            )
+        width = len(self.features) + 2 * len(self.contexts)
+        shape = inputs[self._input]
+        if len(shape) == 2 and isinstance(shape[1], int) and shape[1] != width:
+            raise ArtifactError(
+                f"{path}: the graph reads {shape[1]} input columns but {MODEL_JSON} describes "
+                f"{width} (another model's graph, or a {MODEL_JSON} edited since)"
+            )
+        try:
+            proba = self._run(np.zeros((1, len(self.features)), dtype=np.float32))
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ArtifactError(f"{path}: the graph cannot score a row ({exc})") from None
+        if proba.shape != (1, len(self.classes)):
+            raise ArtifactError(
+                f"{path}: the graph answers {proba.shape[-1]} probabilities per row but "
+                f"{MODEL_JSON} lists {len(self.classes)} classes (another model's graph, or a "
+                f"{MODEL_JSON} edited since)"
+            )
 
     def encode_records(self, records: Iterable[Mapping[str, Any]]) -> np.ndarray:
         """Encode dict records keyed by feature name, as /score does (extra keys ignored)."""

@@ -92,3 +92,49 @@ def test_a_card_that_no_writer_leaves_is_refused_naming_it(pristine, tmp_path, c
 
 def test_the_pristine_artifact_loads(pristine):
     assert Model(pristine).classes == ["no", "yes"]
+
+
+def _other_graph(tmp_path: Path) -> bytes:
+    """A graph of another model: three numeric inputs, three classes."""
+    import numpy as np
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32)
+    y = np.arange(60) % 3
+    onx = to_onnx(LogisticRegression().fit(x, y), x[:1], options={"zipmap": False})
+    return onx.SerializeToString()
+
+
+def test_another_models_graph_is_refused_naming_the_graph(pristine, tmp_path):
+    folder = _copy(pristine, tmp_path)
+    (folder / "model.onnx").write_bytes(_other_graph(tmp_path))
+    write_manifest(folder)
+    with pytest.raises(ArtifactError, match=r"model\.onnx: the graph") as info:
+        Model(folder)
+    assert str(info.value).startswith(str(folder / "model.onnx"))
+
+
+GRAPH_EDITS = {
+    "a feature dropped": (lambda c: c["features"].pop(), "input columns but model.json"),
+    "a feature added": (
+        lambda c: c["features"].append(dict(_feature(c, "numeric"), name="added")),
+        "input columns but model.json",
+    ),
+    "a third class": (
+        lambda c: c.update(classes=["no", "yes", "maybe"]),
+        "answers 2 probabilities per row but model.json lists 3 classes",
+    ),
+    "input renamed": (lambda c: c["model"].update(input="Y"), "has no input 'Y'"),
+    "output renamed": (lambda c: c["model"].update(output="proba"), "has no output 'proba'"),
+}
+
+
+@pytest.mark.parametrize("case", list(GRAPH_EDITS))
+def test_a_card_that_does_not_fit_its_graph_is_refused(pristine, tmp_path, case):
+    """The first request (or CSV chunk) failed inside onnxruntime: a 500, exit 70."""
+    edit, words = GRAPH_EDITS[case]
+    folder = _edit_card(_copy(pristine, tmp_path), edit)
+    with pytest.raises(ArtifactError) as info:
+        Model(folder)
+    assert str(info.value).startswith(f"{folder / 'model.onnx'}: ") and words in str(info.value)
