@@ -34,8 +34,10 @@ from amlstack.artifact.names import (
     BACKGROUND_JSON,
     FORMAT_VERSION,
     MODEL_JSON,
+    PROFILE_FILE,
     SAMPLE_INPUT,
 )
+from amlstack.artifact.profile import check_model_profile
 from amlstack.artifact.schema import ModelCard
 
 # A batch of at least this many rows is scored in slices, one per CPU the process may run on,
@@ -292,13 +294,36 @@ class Model:
         return None if raw is None else _parse_json(self.directory / rel, raw)
 
     def sample_input(self) -> list[dict[str, Any]]:
-        doc = self.read_json(SAMPLE_INPUT)
-        return list(doc.get("data", [])) if doc is not None else []
+        return self._records(SAMPLE_INPUT)
 
     def background(self) -> list[dict[str, Any]]:
         """The explanation baseline's training rows (empty for an artifact without one)."""
-        doc = self.read_json(BACKGROUND_JSON)
-        return list(doc.get("data", [])) if doc is not None else []
+        return self._records(BACKGROUND_JSON)
+
+    def _records(self, rel: str) -> list[dict[str, Any]]:
+        """``{"data": [record, ...]}`` of a file of the artifact (empty when it has none)."""
+        doc = self.read_json(rel)
+        if doc is None:
+            return []
+        data = doc.get("data", []) if isinstance(doc, dict) else None
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise ArtifactError(
+                f'{self.directory / rel}: not {{"data": [record, ...]}} with a JSON object '
+                "per record"
+            )
+        return list(data)
+
+    def profile(self) -> dict[str, Any] | None:
+        """The training profile (profile.json), checked against the model's features (None:
+        the artifact has none); ArtifactError naming the file when it does not fit them."""
+        doc = self.read_json(PROFILE_FILE)
+        if doc is None:
+            return None
+        try:
+            check_model_profile(doc, self.card.features)
+        except ValueError as exc:
+            raise ArtifactError(f"{self.directory / PROFILE_FILE}: {exc}") from None
+        return doc
 
 
 def _read_json(path: Path) -> Any:

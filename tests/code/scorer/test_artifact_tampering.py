@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 from scorer_artifact_factory import build
+from scorer_support import make_settings
 
 from amlstack.artifact.manifest import ArtifactError, write_manifest
 from amlstack.artifact.reader import Model
+from amlstack_scorer.app import create_app
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +140,80 @@ def test_a_card_that_does_not_fit_its_graph_is_refused(pristine, tmp_path, case)
     with pytest.raises(ArtifactError) as info:
         Model(folder)
     assert str(info.value).startswith(f"{folder / 'model.onnx'}: ") and words in str(info.value)
+
+
+def _write(folder: Path, name: str, doc) -> Path:
+    (folder / name).write_text(json.dumps(doc))
+    write_manifest(folder)
+    return folder
+
+
+def _profile(folder: Path) -> dict:
+    import pandas as pd
+
+    from amlstack.artifact.profile import build_profile
+
+    model = Model(folder)
+    frame = pd.DataFrame(model.sample_input())
+    return build_profile(frame, [msgspec_builtins(f) for f in model.card.features])
+
+
+def msgspec_builtins(spec) -> dict:
+    import msgspec
+
+    return msgspec.to_builtins(spec)
+
+
+def _reversed(stats: dict) -> dict:
+    return dict(stats, categories=stats["categories"][::-1])
+
+
+def test_a_matching_profile_is_served(pristine, tmp_path):
+    folder = _write(_copy(pristine, tmp_path), "profile.json", _profile(pristine))
+    app = create_app(make_settings(), Model(folder))
+    assert app.test_client().get("/ready").status_code == 200
+
+
+PROFILE_EDITS = {
+    "not an object": (lambda p: [], "not a JSON object"),
+    "features a list": (lambda p: dict(p, features=[]), "'features' is not an object"),
+    "another model's feature": (
+        lambda p: dict(p, features={"colour": p["features"]["age"]}),
+        "profiles 'colour', which the model does not read",
+    ),
+    "edges not numbers": (
+        lambda p: dict(p, features={"age": dict(p["features"]["age"], edges="x")}),
+        "not a numeric profile with bin edges",
+    ),
+    "categories reordered": (
+        lambda p: dict(p, features={"job": _reversed(p["features"]["job"])}),
+        "its categories are not the model's",
+    ),
+    "counts short": (
+        lambda p: dict(p, features={"age": dict(p["features"]["age"], counts=[1])}),
+        "counts for",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PROFILE_EDITS))
+def test_a_profile_that_does_not_fit_the_model_stops_the_scorer(pristine, tmp_path, case):
+    """It stopped a worker's boot with a bare Python error (or counted drift into the wrong
+    bins): the scorer now exits at start with one line naming profile.json."""
+    edit, words = PROFILE_EDITS[case]
+    folder = _write(_copy(pristine, tmp_path), "profile.json", edit(_profile(pristine)))
+    model = Model(folder)  # batch scoring needs no profile
+    with pytest.raises(ArtifactError) as info:
+        create_app(make_settings(), model)
+    assert str(info.value).startswith(f"{folder / 'profile.json'}: ") and words in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["sample_input.json", "background.json"])
+@pytest.mark.parametrize("doc", [[1, 2], {"data": "x"}, {"data": [1, "a"]}])
+def test_record_files_that_hold_no_records_are_refused_naming_them(pristine, tmp_path, name, doc):
+    folder = _write(_copy(pristine, tmp_path), name, doc)
+    model = Model(folder)
+    read = model.sample_input if name == "sample_input.json" else model.background
+    with pytest.raises(ArtifactError, match=r"not \{\"data\": \[record, \.\.\.\]\}") as info:
+        read()
+    assert str(info.value).startswith(str(folder / name))
