@@ -73,7 +73,7 @@ def versions(root: Path, name: str) -> list[int]:
     folder = root / name
     if not folder.is_dir():
         return []
-    return sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
+    return sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and _number(p.name))
 
 
 def write_version(root: Path, name: str, fill: Callable[[Path, int], None]) -> Path:
@@ -141,5 +141,11 @@ def list_models(root: Path) -> list[dict[str, Any]]:
                     "ok": False,
                 }
             )
-    rows.sort(key=lambda r: (r["name"], int(r["version"]) if r["version"].isdigit() else 0))
+    rows.sort(key=lambda r: (r["name"], int(r["version"]) if _number(r["version"]) else 0))
     return rows
+
+
+def _number(name: str) -> bool:
+    """A version folder's name: ASCII digits only ("²" and "١" are digits int() refuses or
+    reads as another version's number)."""
+    return name.isascii() and name.isdigit()
