@@ -88,3 +88,23 @@ def test_a_folder_named_with_a_digit_int_refuses_is_no_version(tmp_path):
         Model(tmp_path / "m")
     (tmp_path / "m" / "1" / "model.json").write_text(json.dumps({"version": "²"}))
     assert [row["version"] for row in store.list_models(tmp_path)] == ["²"]
+
+
+def test_models_flags_an_artifact_that_would_not_load(tmp_path):
+    """`amlstack models` said nothing of a changed file: a tampered artifact was listed as a
+    good one, and `predict` or the scorer then refused it."""
+    from amlstack.artifact.schema import card_from_dict, to_json
+
+    for version in ("1", "2"):
+        card = card_from_dict({"name": "m", "version": version, "classes": ["no", "yes"],
+                               "features": [{"name": "a", "kind": "numeric"}]})  # fmt: skip
+        folder = tmp_path / "m" / version
+        folder.mkdir(parents=True)
+        (folder / "model.json").write_bytes(to_json(card))
+        (folder / "model.onnx").write_bytes(b"graph")
+        write_manifest(folder)
+    (tmp_path / "m" / "2" / "model.onnx").write_bytes(b"another graph")
+    rows = {row["version"]: row for row in store.list_models(tmp_path)}
+    assert rows["1"]["ok"] is True
+    assert rows["2"]["ok"] is False
+    assert rows["2"]["problem"].startswith("file model.onnx does not match its sha256")
