@@ -34,6 +34,9 @@ AZUREML_MODEL_DIR_ENV = "AZUREML_MODEL_DIR"  # set by Azure ML on managed online
 
 DEFAULT_CORS = ("http://localhost:8080", "http://127.0.0.1:8080")  # the Swagger UI container
 MIN_KEY_LENGTH = 16
+# The most records one request may hold: 1000x the default; a larger AMLSTACK_MAX_BATCH (one
+# beyond 2**63) stopped every worker's boot with a traceback from the request decoder.
+MAX_BATCH_LIMIT = 10_000_000
 WORKER_CLASSES = ("sync", "gthread")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -116,7 +119,7 @@ class Settings:
             ),
             graceful_timeout_s=r.integer(GRACEFUL_TIMEOUT_ENV, cls.graceful_timeout_s, low=1),
             max_requests=r.integer(MAX_REQUESTS_ENV, cls.max_requests, low=0),
-            max_batch=r.integer(MAX_BATCH_ENV, cls.max_batch, low=1),
+            max_batch=r.integer(MAX_BATCH_ENV, cls.max_batch, low=1, high=MAX_BATCH_LIMIT),
             max_body_bytes=r.integer(MAX_BODY_ENV, cls.max_body_bytes, low=1024),
             auth=r.choice(c.AUTH_ENV, cls.auth, ("key", "none")),
             primary_key=r.key(c.PRIMARY_KEY_ENV),

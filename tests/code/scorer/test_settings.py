@@ -62,6 +62,7 @@ def test_relative_model_dir_resolves_against_azureml_model_dir():
         ("AMLSTACK_WORKERS", "0"),
         ("AMLSTACK_WORKER_CLASS", "eventlet"),
         ("AMLSTACK_MAX_BATCH", "-5"),
+        ("AMLSTACK_MAX_BATCH", "99999999999999999999999"),  # a worker boot traceback
         (c.AUTH_ENV, "maybe"),
         ("AMLSTACK_CORS_ORIGINS", "*"),
         ("AMLSTACK_CORS_ORIGINS", "localhost:8080"),
