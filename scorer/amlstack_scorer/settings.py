@@ -157,6 +157,21 @@ class Settings:
         return self.model_dir
 
 
+def key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be a scoring key (None: it can), without echoing it. A key travels in
+    an HTTP header: a character outside printable ASCII reaches the scorer as other bytes from
+    one client than from another (curl sends UTF-8, requests Latin-1), so no key check could
+    match it for every client, and a blank around it is lost on the way."""
+    if len(key) < MIN_KEY_LENGTH:
+        return f"keys must be at least {MIN_KEY_LENGTH} characters"
+    if not all(" " <= ch <= "~" for ch in key) or key != key.strip():
+        return (
+            "keys must be printable ASCII (letters, digits, punctuation) with no blank at "
+            "either end: an HTTP header carries them"
+        )
+    return None
+
+
 def _model_dir(env: Mapping[str, str]) -> Path | None:
     # On Azure ML the registered model is mounted under AZUREML_MODEL_DIR; a relative
     # AMLSTACK_MODEL_DIR is resolved against it so the deployment YAML needs no absolute path.
@@ -234,9 +249,9 @@ class _Reader:
 
     def key(self, name: str) -> str | None:
         def parse(raw: str) -> str:
-            if len(raw) < MIN_KEY_LENGTH:
-                # Never echo the value: it is a secret, even a bad one.
-                raise SettingsError(f"{name}: keys must be at least {MIN_KEY_LENGTH} characters")
+            problem = key_problem(raw)
+            if problem:  # never echo the value: it is a secret, even a bad one
+                raise SettingsError(f"{name}: {problem}")
             return raw
 
         return self._get(name, None, parse)

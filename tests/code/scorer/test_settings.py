@@ -131,3 +131,27 @@ def test_empty_values_count_as_unset():
     assert s.primary_key is None
     assert s.key_file == Path("/keys/keys.json")
     assert s.workers == c.DEFAULT_WORKERS
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["clé-secrète-0123456789", "0123456789abcdef\x00", "tab\tinside-0123456789", "秘密" * 9],
+    ids=["accented", "nul", "tab", "cjk"],
+)
+def test_a_key_no_header_carries_alike_is_refused_naming_the_variable(key, tmp_path):
+    """It was accepted, and then matched no client: curl sends 'é' as UTF-8, requests as
+    Latin-1 (the scorer compared the header's Latin-1 text encoded as UTF-8)."""
+    import json
+
+    from amlstack_scorer.auth import read_key_file
+
+    with pytest.raises(SettingsError, match=r"^AMLSTACK_PRIMARY_KEY: keys must be printable"):
+        Settings.from_env({c.PRIMARY_KEY_ENV: key})
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"primaryKey": key}))
+    with pytest.raises(SettingsError, match=r"^AMLSTACK_KEY_FILE: .*primaryKey: keys must be"):
+        read_key_file(keys)
+
+
+def test_a_key_with_blanks_inside_is_still_a_key():
+    assert Settings.from_env({c.PRIMARY_KEY_ENV: "a key with blanks inside"}).primary_key
