@@ -116,7 +116,11 @@ class KeyStore:
                 keys = read_key_file(self._file)
             except (OSError, SettingsError) as exc:
                 if strict:
-                    raise SettingsError(str(exc)) from None
+                    if isinstance(exc, SettingsError):
+                        raise
+                    raise SettingsError(  # the stat before the read: name the variable too
+                        f"{c.KEY_FILE_ENV}: {self._file}: {exc.strerror or exc}"
+                    ) from None
                 log.error("key file unusable; keeping the previous keys: %s", exc)
                 return
             if keys != self._keys and self._keys:
