@@ -155,3 +155,15 @@ def test_a_key_no_header_carries_alike_is_refused_naming_the_variable(key, tmp_p
 
 def test_a_key_with_blanks_inside_is_still_a_key():
     assert Settings.from_env({c.PRIMARY_KEY_ENV: "a key with blanks inside"}).primary_key
+
+
+def test_gunicorn_config_names_a_metrics_folder_it_cannot_use(tmp_path):
+    """It stopped with gunicorn's bare "Error: [Errno 17] File exists: '...'"."""
+    conf = REPO / "scorer" / "amlstack_scorer" / "gunicorn_conf.py"
+    a_file = tmp_path / "metrics"
+    a_file.write_text("not a folder")
+    code = f"import runpy; runpy.run_path({str(conf)!r})"
+    proc = _run(code, {**KEYED, "PROMETHEUS_MULTIPROC_DIR": str(a_file)})
+    assert proc.returncode != 0
+    assert f"PROMETHEUS_MULTIPROC_DIR={a_file}: not a folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
