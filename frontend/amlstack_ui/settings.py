@@ -53,6 +53,19 @@ class Settings:
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
 
+    def make_jobs_dir(self) -> None:
+        """Create the jobs folder (uploads and scored files); SettingsError naming the variable
+        when it cannot be (a file there, a read-only or missing parent)."""
+        try:
+            self.jobs_dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.jobs_dir, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied")
+        except OSError as exc:
+            raise SettingsError(
+                f"{PREFIX}JOBS_DIR={str(self.jobs_dir)!r} is not a folder the UI can write "
+                f"uploads to ({exc.strerror or exc})"
+            ) from None
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env

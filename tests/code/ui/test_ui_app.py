@@ -638,3 +638,13 @@ def test_a_date_field_gets_a_text_keyboard_and_is_sent_as_its_text():
     values = {name: str(f.example) for name, f in fields.items()}
     values["pdays"] = "2024"  # a year alone: the scorer names it, not a number 2024 sent
     assert form.record_from_values(list(fields.values()), values)["pdays"] == "2024"
+
+
+@pytest.mark.parametrize("where", ["a-file", "under-a-file"])
+def test_a_jobs_folder_the_ui_cannot_create_names_the_variable(tmp_path, where):
+    """The UI's start was a FileExistsError traceback."""
+    a_file = tmp_path / "jobs"
+    a_file.write_text("not a folder")
+    jobs = a_file if where == "a-file" else a_file / "sub"
+    with pytest.raises(SettingsError, match=r"^AMLSTACK_UI_JOBS_DIR=.* is not a folder the UI"):
+        Settings(jobs_dir=jobs).make_jobs_dir()
