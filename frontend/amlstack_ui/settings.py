@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PREFIX = "AMLSTACK_UI_"
+MAX_TIMEOUT_S = 3600  # as the scorer's AMLSTACK_TIMEOUT
 
 
 class SettingsError(Exception):
     """A setting cannot be used; the message names the variable."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int | None = None) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -27,6 +28,8 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int) -> int:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
     if value < low:
         raise SettingsError(f"{name}={value} must be at least {low}")
+    if high is not None and value > high:
+        raise SettingsError(f"{name}={value} must be at most {high}")
     return value
 
 
@@ -77,6 +80,7 @@ class Settings:
             jobs_dir=Path(env.get(PREFIX + "JOBS_DIR", "").strip() or cls.jobs_dir),
             max_upload_mb=_int(env, PREFIX + "MAX_UPLOAD_MB", cls.max_upload_mb, 1),
             chunk_rows=_int(env, PREFIX + "CHUNK_ROWS", cls.chunk_rows, 1),
-            timeout_s=_int(env, PREFIX + "TIMEOUT_S", cls.timeout_s, 1),
+            # a timeout beyond what a socket can wait made every scorer call an OverflowError
+            timeout_s=_int(env, PREFIX + "TIMEOUT_S", cls.timeout_s, 1, MAX_TIMEOUT_S),
             job_ttl_s=_int(env, PREFIX + "JOB_TTL_S", cls.job_ttl_s, 60),
         )

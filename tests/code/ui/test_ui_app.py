@@ -648,3 +648,11 @@ def test_a_jobs_folder_the_ui_cannot_create_names_the_variable(tmp_path, where):
     jobs = a_file if where == "a-file" else a_file / "sub"
     with pytest.raises(SettingsError, match=r"^AMLSTACK_UI_JOBS_DIR=.* is not a folder the UI"):
         Settings(jobs_dir=jobs).make_jobs_dir()
+
+
+def test_a_timeout_no_socket_can_wait_is_refused_naming_the_variable():
+    """AMLSTACK_UI_TIMEOUT_S=99999999999999999999 started the UI, then every page that asks
+    the scorer was a 500 (OverflowError: timestamp too large)."""
+    with pytest.raises(SettingsError, match=r"^AMLSTACK_UI_TIMEOUT_S=99999999999999999999 must"):
+        Settings.from_env({"AMLSTACK_UI_TIMEOUT_S": "99999999999999999999"})
+    assert Settings.from_env({"AMLSTACK_UI_TIMEOUT_S": "3600"}).timeout_s == 3600
