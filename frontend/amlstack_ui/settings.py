@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PREFIX = "AMLSTACK_UI_"
 MAX_TIMEOUT_S = 3600  # as the scorer's AMLSTACK_TIMEOUT
@@ -35,8 +36,19 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int | 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name, "").strip() or default
-    if not value.startswith(("http://", "https://")):
-        raise SettingsError(f"{name}={value!r} is not an http(s) URL")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (read for its check: a port that is no number)
+    except ValueError:
+        parts = None
+    # "http://" and "http://a b" passed, and each page then said the scorer was unavailable
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(ch.isspace() for ch in value)
+    ):
+        raise SettingsError(f"{name}={value!r} is not an http(s) URL with a host")
     return value.rstrip("/")
 
 

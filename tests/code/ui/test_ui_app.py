@@ -656,3 +656,14 @@ def test_a_timeout_no_socket_can_wait_is_refused_naming_the_variable():
     with pytest.raises(SettingsError, match=r"^AMLSTACK_UI_TIMEOUT_S=99999999999999999999 must"):
         Settings.from_env({"AMLSTACK_UI_TIMEOUT_S": "99999999999999999999"})
     assert Settings.from_env({"AMLSTACK_UI_TIMEOUT_S": "3600"}).timeout_s == 3600
+
+
+@pytest.mark.parametrize("url", ["http://", "http://a b:5001", "http://scorer:port", "https:///x"])
+def test_a_scorer_url_without_a_host_is_refused_naming_the_variable(url):
+    """They started the UI, whose every page then said the scorer was unavailable."""
+    for name in ("AMLSTACK_UI_SCORER_URL", "AMLSTACK_UI_PROMETHEUS_URL"):
+        with pytest.raises(SettingsError, match=f"^{name}=.* is not an http"):
+            Settings.from_env({name: url})
+    assert Settings.from_env({"AMLSTACK_UI_SCORER_URL": "http://proxy:5001/"}).scorer_url == (
+        "http://proxy:5001"
+    )
