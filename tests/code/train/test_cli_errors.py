@@ -294,3 +294,15 @@ def test_publish_refuses_a_schedule_or_compute_azure_would_refuse(
 def test_registry_list_of_an_empty_or_mistyped_registry_says_so(tmp_path, capsys):
     code, out, _ = run_cli(["registry", "list", "--registry", str(tmp_path / "regsitry")], capsys)
     assert code == 0 and "nothing registered in" in out
+
+
+@pytest.mark.parametrize("key", ["秘密" * 9, "clé-0123456789abcdef", "tab\there-0123456789"])
+def test_score_refuses_a_key_no_header_carries_naming_the_option(tmp_path, capsys, key):
+    """A key outside Latin-1 was 'a bug' (UnicodeEncodeError in requests), exit 70."""
+    code, _, err = run_cli(
+        ["score", "--url", "http://127.0.0.1:9", "--key", key,
+         "--data-out", str(tmp_path / "data.json")],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "--key (or AMLSTACK_PRIMARY_KEY): a key is printable ASCII" in err
+    assert key not in err and "bug" not in err
