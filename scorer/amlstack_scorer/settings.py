@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ WORKER_CLASSES = ("sync", "gthread")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 T = TypeVar("T")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -108,7 +110,7 @@ class Settings:
         r = _Reader(env)
         settings = cls(
             model_dir=_model_dir(env),
-            host=r.text(HOST_ENV, cls.host),
+            host=r.host(HOST_ENV, cls.host),
             port=r.integer(PORT_ENV, cls.port, low=1, high=65535),
             workers=r.integer(WORKERS_ENV, cls.workers, low=1, high=64),
             threads=r.integer(THREADS_ENV, cls.threads, low=1, high=256),
@@ -244,6 +246,31 @@ class _Reader:
             if value in ("0", "false", "no", "off"):
                 return False
             raise SettingsError(f"{name}: expected 1/0, true/false, yes/no or on/off; got {raw!r}")
+
+        return self._get(name, default, parse)
+
+    def host(self, name: str, default: str) -> str:
+        """An IP address or a host name to bind (gunicorn retried a bad one for seconds, then
+        said only "Can't connect to ('not a host', 5001)")."""
+
+        def parse(raw: str) -> str:
+            try:
+                ipaddress.ip_address(raw.strip("[]"))
+                return raw
+            except ValueError:
+                pass
+            labels = raw.rstrip(".").split(".")
+            numeric = all(label.isdigit() for label in labels)  # 999.1.1.1: no address
+            if (
+                numeric
+                or len(raw) > 253
+                or not all(_HOST_LABEL.fullmatch(label) for label in labels)
+            ):
+                raise SettingsError(
+                    f"{name}: {raw!r} is not an IP address or host name to bind "
+                    "(0.0.0.0: every interface; 127.0.0.1: this machine only)"
+                )
+            return raw
 
         return self._get(name, default, parse)
 

@@ -68,6 +68,9 @@ def test_relative_model_dir_resolves_against_azureml_model_dir():
         ("AMLSTACK_CORS_ORIGINS", "localhost:8080"),
         ("AMLSTACK_GENERATE_KEYS", "perhaps"),
         (c.PRIMARY_KEY_ENV, "short"),
+        ("AMLSTACK_HOST", "not a host"),  # gunicorn retried it, then "Can't connect to (...)"
+        ("AMLSTACK_HOST", "999.1.1.1"),
+        ("AMLSTACK_HOST", "http://0.0.0.0"),
     ],
 )
 def test_a_bad_value_names_its_variable(name, value):
@@ -167,3 +170,8 @@ def test_gunicorn_config_names_a_metrics_folder_it_cannot_use(tmp_path):
     assert proc.returncode != 0
     assert f"PROMETHEUS_MULTIPROC_DIR={a_file}: not a folder" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1", "::", "[::1]", "localhost", "scorer-1"])
+def test_a_host_to_bind_is_an_address_or_a_name(host):
+    assert Settings.from_env({**KEYED, "AMLSTACK_HOST": host}).host == host

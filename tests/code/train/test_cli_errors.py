@@ -191,12 +191,14 @@ def test_models_shows_the_whole_path_on_a_narrow_terminal(tiny_artifact, capsys,
     ("args", "expected"),
     [
         (["serve", "--model", "{art}", "--host", " ", "--no-auth"], "--host: give an address"),
+        (["serve", "--model", "{art}", "--host", "not a host", "--no-auth"],
+         "--host: 'not a host' is not an IP address or host name to bind"),
         (["loadtest", "--host", "http://127.0.0.1:9", "--run-time", "0s", "--key", "k" * 20],
          "--run-time '0s': a duration above 0"),
         (["registry", "add", "{art}", "--name", "../../x", "--registry", "{tmp}/reg"],
          "model name '../../x'"),
     ],
-    ids=["empty-host", "zero-run-time", "name-outside-the-registry"],
+    ids=["empty-host", "host-with-blanks", "zero-run-time", "name-outside-the-registry"],
 )  # fmt: skip
 def test_an_option_that_would_do_harm_is_one_line(tiny_artifact, tmp_path, capsys, args, expected):
     """Each of these exited 0 and did harm: bound every interface, never stopped, wrote x/ two
