@@ -313,6 +313,14 @@ class Model:
             )
         return list(data)
 
+    def check_served_files(self) -> None:
+        """Read every file the scorer reads at start besides the card and the graph (the drift
+        profile, the explanation background, the sample rows): ArtifactError naming the first
+        that does not fit, so a plan for an image fails where its container would."""
+        self.profile()
+        self.background()
+        self.sample_input()
+
     def profile(self) -> dict[str, Any] | None:
         """The training profile (profile.json), checked against the model's features (None:
         the artifact has none); ArtifactError naming the file when it does not fit them."""

@@ -44,7 +44,9 @@ def read_model(directory: Path) -> ModelInfo:
     from amlstack.artifact.reader import Model
 
     try:
-        card = Model(directory).card
+        model = Model(directory)
+        model.check_served_files()
+        card = model.card
     except ArtifactError as exc:
         raise UserError(f"{directory}: not a usable amlstack artifact ({exc})") from None
     if not card.name or card.version in (None, ""):

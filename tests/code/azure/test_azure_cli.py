@@ -446,8 +446,10 @@ def test_local_training_refuses_azure_only_options(capsys, tmp_path: Path) -> No
         (lambda card: [], "model.json is not an amlstack artifact"),
         (lambda card: dict(card, metrics=[]), "model.json is incomplete"),
         (lambda card: dict(card, classes=["no", "yes", "maybe"]), "lists 3 classes"),
+        ("profile.json", "profile.json: not a JSON object"),
+        ("sample_input.json", "sample_input.json: not {"),
     ],
-    ids=["a-list", "metrics-a-list", "a-class-added"],
+    ids=["a-list", "metrics-a-list", "a-class-added", "profile-a-list", "sample-a-list"],
 )
 def test_plan_refuses_an_artifact_the_scorer_would_not_load(
     capsys, tmp_path: Path, azure_artifact: Path, no_credential: None, edit, words
@@ -461,8 +463,11 @@ def test_plan_refuses_an_artifact_the_scorer_would_not_load(
 
     artifact = tmp_path / "artifact"
     shutil.copytree(azure_artifact, artifact)
-    card = json.loads((artifact / "model.json").read_text())
-    (artifact / "model.json").write_text(json.dumps(edit(card)))
+    if isinstance(edit, str):  # a file the scorer reads at start, made a list
+        (artifact / edit).write_text("[]")
+    else:
+        card = json.loads((artifact / "model.json").read_text())
+        (artifact / "model.json").write_text(json.dumps(edit(card)))
     write_manifest(artifact)
     out = tmp_path / "plan"
     code, _, err = amlstack(
