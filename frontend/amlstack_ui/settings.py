@@ -9,15 +9,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PREFIX = "AMLSTACK_UI_"
+MAX_TIMEOUT_S = 3600  # as the scorer's AMLSTACK_TIMEOUT
 
 
 class SettingsError(Exception):
     """A setting cannot be used; the message names the variable."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int | None = None) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -27,13 +29,26 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int) -> int:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
     if value < low:
         raise SettingsError(f"{name}={value} must be at least {low}")
+    if high is not None and value > high:
+        raise SettingsError(f"{name}={value} must be at most {high}")
     return value
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name, "").strip() or default
-    if not value.startswith(("http://", "https://")):
-        raise SettingsError(f"{name}={value!r} is not an http(s) URL")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (read for its check: a port that is no number)
+    except ValueError:
+        parts = None
+    # "http://" and "http://a b" passed, and each page then said the scorer was unavailable
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(ch.isspace() for ch in value)
+    ):
+        raise SettingsError(f"{name}={value!r} is not an http(s) URL with a host")
     return value.rstrip("/")
 
 
@@ -53,6 +68,19 @@ class Settings:
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
 
+    def make_jobs_dir(self) -> None:
+        """Create the jobs folder (uploads and scored files); SettingsError naming the variable
+        when it cannot be (a file there, a read-only or missing parent)."""
+        try:
+            self.jobs_dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.jobs_dir, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied")
+        except OSError as exc:
+            raise SettingsError(
+                f"{PREFIX}JOBS_DIR={str(self.jobs_dir)!r} is not a folder the UI can write "
+                f"uploads to ({exc.strerror or exc})"
+            ) from None
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -64,6 +92,7 @@ class Settings:
             jobs_dir=Path(env.get(PREFIX + "JOBS_DIR", "").strip() or cls.jobs_dir),
             max_upload_mb=_int(env, PREFIX + "MAX_UPLOAD_MB", cls.max_upload_mb, 1),
             chunk_rows=_int(env, PREFIX + "CHUNK_ROWS", cls.chunk_rows, 1),
-            timeout_s=_int(env, PREFIX + "TIMEOUT_S", cls.timeout_s, 1),
+            # a timeout beyond what a socket can wait made every scorer call an OverflowError
+            timeout_s=_int(env, PREFIX + "TIMEOUT_S", cls.timeout_s, 1, MAX_TIMEOUT_S),
             job_ttl_s=_int(env, PREFIX + "JOB_TTL_S", cls.job_ttl_s, 60),
         )

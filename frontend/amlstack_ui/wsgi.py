@@ -11,10 +11,10 @@ from amlstack_ui.settings import Settings, SettingsError
 def _app():
     try:
         settings = Settings.from_env()
+        settings.make_jobs_dir()
     except SettingsError as exc:
         print(f"amlstack-ui: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    settings.jobs_dir.mkdir(parents=True, exist_ok=True)
     return create_app(settings)
 
 

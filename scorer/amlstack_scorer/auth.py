@@ -21,7 +21,7 @@ from pathlib import Path
 
 from amlstack_scorer import contract as c
 from amlstack_scorer.errors import Unauthorized
-from amlstack_scorer.settings import MIN_KEY_LENGTH, Settings, SettingsError
+from amlstack_scorer.settings import MIN_KEY_LENGTH, Settings, SettingsError, key_problem
 
 log = logging.getLogger("amlstack.scorer")
 
@@ -48,6 +48,9 @@ def read_key_file(path: Path) -> tuple[bytes, ...]:
                 f"{c.KEY_FILE_ENV}: {path}: {name} must be a string of at least "
                 f"{MIN_KEY_LENGTH} characters"
             )
+        problem = key_problem(value)
+        if problem:
+            raise SettingsError(f"{c.KEY_FILE_ENV}: {path}: {name}: {problem}")
         keys.append(value.encode())
     if not keys:
         raise SettingsError(f"{c.KEY_FILE_ENV}: {path} holds no primaryKey")
@@ -113,7 +116,11 @@ class KeyStore:
                 keys = read_key_file(self._file)
             except (OSError, SettingsError) as exc:
                 if strict:
-                    raise SettingsError(str(exc)) from None
+                    if isinstance(exc, SettingsError):
+                        raise
+                    raise SettingsError(  # the stat before the read: name the variable too
+                        f"{c.KEY_FILE_ENV}: {self._file}: {exc.strerror or exc}"
+                    ) from None
                 log.error("key file unusable; keeping the previous keys: %s", exc)
                 return
             if keys != self._keys and self._keys:

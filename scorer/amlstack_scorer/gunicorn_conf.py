@@ -51,10 +51,16 @@ _own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _own_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="amlstack-metrics-")
 _metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-os.makedirs(_metrics_dir, exist_ok=True)
-for _name in os.listdir(_metrics_dir):
-    if _name.endswith(".db"):
-        os.remove(os.path.join(_metrics_dir, _name))
+try:
+    os.makedirs(_metrics_dir, exist_ok=True)
+    for _name in os.listdir(_metrics_dir):
+        if _name.endswith(".db"):
+            os.remove(os.path.join(_metrics_dir, _name))
+except OSError as _exc:  # a file there, no such parent, read-only: named, not "Error: [Errno"
+    sys.exit(
+        f"amlstack scorer: PROMETHEUS_MULTIPROC_DIR={_metrics_dir}: not a folder the metrics "
+        f"can be written to ({_exc.strerror or _exc})"
+    )
 
 # One thread per worker for the numeric libraries: the workers are the parallelism.
 os.environ.setdefault("OMP_NUM_THREADS", "1")

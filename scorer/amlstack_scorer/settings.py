@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +35,14 @@ AZUREML_MODEL_DIR_ENV = "AZUREML_MODEL_DIR"  # set by Azure ML on managed online
 
 DEFAULT_CORS = ("http://localhost:8080", "http://127.0.0.1:8080")  # the Swagger UI container
 MIN_KEY_LENGTH = 16
+# The most records one request may hold: 1000x the default; a larger AMLSTACK_MAX_BATCH (one
+# beyond 2**63) stopped every worker's boot with a traceback from the request decoder.
+MAX_BATCH_LIMIT = 10_000_000
 WORKER_CLASSES = ("sync", "gthread")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 T = TypeVar("T")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -105,7 +110,7 @@ class Settings:
         r = _Reader(env)
         settings = cls(
             model_dir=_model_dir(env),
-            host=r.text(HOST_ENV, cls.host),
+            host=r.host(HOST_ENV, cls.host),
             port=r.integer(PORT_ENV, cls.port, low=1, high=65535),
             workers=r.integer(WORKERS_ENV, cls.workers, low=1, high=64),
             threads=r.integer(THREADS_ENV, cls.threads, low=1, high=256),
@@ -116,7 +121,7 @@ class Settings:
             ),
             graceful_timeout_s=r.integer(GRACEFUL_TIMEOUT_ENV, cls.graceful_timeout_s, low=1),
             max_requests=r.integer(MAX_REQUESTS_ENV, cls.max_requests, low=0),
-            max_batch=r.integer(MAX_BATCH_ENV, cls.max_batch, low=1),
+            max_batch=r.integer(MAX_BATCH_ENV, cls.max_batch, low=1, high=MAX_BATCH_LIMIT),
             max_body_bytes=r.integer(MAX_BODY_ENV, cls.max_body_bytes, low=1024),
             auth=r.choice(c.AUTH_ENV, cls.auth, ("key", "none")),
             primary_key=r.key(c.PRIMARY_KEY_ENV),
@@ -152,6 +157,21 @@ class Settings:
         if self.model_dir is None:
             raise SettingsError(f"{c.MODEL_DIR_ENV}: not set; point it at an artifact directory")
         return self.model_dir
+
+
+def key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be a scoring key (None: it can), without echoing it. A key travels in
+    an HTTP header: a character outside printable ASCII reaches the scorer as other bytes from
+    one client than from another (curl sends UTF-8, requests Latin-1), so no key check could
+    match it for every client, and a blank around it is lost on the way."""
+    if len(key) < MIN_KEY_LENGTH:
+        return f"keys must be at least {MIN_KEY_LENGTH} characters"
+    if not all(" " <= ch <= "~" for ch in key) or key != key.strip():
+        return (
+            "keys must be printable ASCII (letters, digits, punctuation) with no blank at "
+            "either end: an HTTP header carries them"
+        )
+    return None
 
 
 def _model_dir(env: Mapping[str, str]) -> Path | None:
@@ -229,11 +249,36 @@ class _Reader:
 
         return self._get(name, default, parse)
 
+    def host(self, name: str, default: str) -> str:
+        """An IP address or a host name to bind (gunicorn retried a bad one for seconds, then
+        said only "Can't connect to ('not a host', 5001)")."""
+
+        def parse(raw: str) -> str:
+            try:
+                ipaddress.ip_address(raw.strip("[]"))
+                return raw
+            except ValueError:
+                pass
+            labels = raw.rstrip(".").split(".")
+            numeric = all(label.isdigit() for label in labels)  # 999.1.1.1: no address
+            if (
+                numeric
+                or len(raw) > 253
+                or not all(_HOST_LABEL.fullmatch(label) for label in labels)
+            ):
+                raise SettingsError(
+                    f"{name}: {raw!r} is not an IP address or host name to bind "
+                    "(0.0.0.0: every interface; 127.0.0.1: this machine only)"
+                )
+            return raw
+
+        return self._get(name, default, parse)
+
     def key(self, name: str) -> str | None:
         def parse(raw: str) -> str:
-            if len(raw) < MIN_KEY_LENGTH:
-                # Never echo the value: it is a secret, even a bad one.
-                raise SettingsError(f"{name}: keys must be at least {MIN_KEY_LENGTH} characters")
+            problem = key_problem(raw)
+            if problem:  # never echo the value: it is a secret, even a bad one
+                raise SettingsError(f"{name}: {problem}")
             return raw
 
         return self._get(name, None, parse)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -94,8 +93,9 @@ class ScorerState:
         self.model_info = {"name": model.name, "version": model.version}
         self.class_keys = [str(k) for k in model.classes]
         self.threshold = model.threshold if len(model.classes) == 2 else None
+        profile = model.profile()  # checked against the model: ArtifactError if it does not fit
         self.profile = model.read(PROFILE_FILE)
-        features = json.loads(self.profile).get("features") if self.profile else None
+        features = profile.get("features") if profile is not None else None
         self.swagger = SwaggerDocs(
             model, self.settings.max_batch, features, self._example_answer(model, features)
         )

@@ -13,7 +13,6 @@ read. Without a preloading master (another WSGI server), `build` reads the folde
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from typing import NoReturn
@@ -21,7 +20,6 @@ from typing import NoReturn
 from flask import Flask
 
 from amlstack.artifact.manifest import ArtifactError, ArtifactFiles, read_verified
-from amlstack.artifact.names import PROFILE_FILE
 from amlstack.artifact.reader import Model
 from amlstack_scorer import logs
 from amlstack_scorer.app import create_app
@@ -74,16 +72,15 @@ def preload(settings: Settings) -> ArtifactFiles:
 
 def _observers(model: Model) -> list[Observer]:
     """The live drift profile (drift.py) when the artifact has a profile.json."""
-    profile = model.read(PROFILE_FILE)
+    profile = model.profile()
     if profile is None:
         return []
     try:
         from amlstack_scorer.drift import LiveProfile
     except ImportError:
         return []
-    features = json.loads(profile).get("features", {})
-    profile = LiveProfile(features, model.feature_names)
-    return [BufferedObserver(profile, len(model.feature_names))]
+    live = LiveProfile(profile.get("features", {}), model.feature_names)
+    return [BufferedObserver(live, len(model.feature_names))]
 
 
 def build() -> Flask:

@@ -208,10 +208,16 @@ def _hint(directory: Path) -> str:
         found = [p.name for p in directory.iterdir() if (p / MANIFEST).is_file()]
     except OSError:
         return ""
-    versions = sorted(found, key=lambda v: (not v.isdigit(), int(v) if v.isdigit() else 0, v))
+    versions = sorted(found, key=_version_order)
     if not versions:
         return ""
     return f" (it holds versions {', '.join(versions)}: pass {directory / versions[-1]})"
+
+
+def _version_order(name: str) -> tuple[bool, int, str]:
+    """Numbered versions first, by number; a digit int() refuses ("²") is a name, not one."""
+    number = name.isascii() and name.isdigit()
+    return (not number, int(name) if number else 0, name)
 
 
 def read_verified(directory: Path, *, verify: bool = True, public_key: Any = None) -> ArtifactFiles:

@@ -119,3 +119,44 @@ def check_profile(profile: Mapping[str, Any]) -> None:
             f"not an {PROFILE_FORMAT} v{PROFILE_VERSION} profile "
             f"(format={profile.get('format')!r}, version={profile.get('format_version')!r})"
         )
+
+
+def check_model_profile(profile: Any, features: Sequence[Any]) -> None:
+    """Raise ValueError when ``profile`` is not the training profile of a model reading
+    ``features`` (`schema.FeatureSpec`s): the scorer counts each feature's encoded values into
+    its bins (a category by its code, so in the model's category order), and `amlstack drift`
+    compares those counts with the profile's."""
+    if not isinstance(profile, Mapping):
+        raise ValueError("not a JSON object")
+    check_profile(profile)
+    described = profile.get("features")
+    if not isinstance(described, Mapping):
+        raise ValueError("its 'features' is not an object of feature profiles")
+    specs = {f.name: f for f in features}
+    for name, stats in described.items():
+        spec = specs.get(name)
+        if spec is None:
+            raise ValueError(f"it profiles {name!r}, which the model does not read")
+        if not isinstance(stats, Mapping) or not isinstance(stats.get("counts"), list):
+            raise ValueError(f"feature {name!r}: not a profile with bin counts")
+        counts = stats["counts"]
+        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+            raise ValueError(f"feature {name!r}: counts must be whole numbers, 0 or more")
+        if spec.kind == "categorical":
+            if stats.get("kind") != "categorical" or stats.get("categories") != list(
+                spec.categories or ()
+            ):
+                raise ValueError(f"feature {name!r}: its categories are not the model's")
+            bins = len(spec.categories or ())
+        else:
+            edges = stats.get("edges")
+            if stats.get("kind") != "numeric" or not isinstance(edges, list):
+                raise ValueError(f"feature {name!r}: not a numeric profile with bin edges")
+            if not all(
+                isinstance(e, int | float) and not isinstance(e, bool) and np.isfinite(e)
+                for e in edges
+            ) or edges != sorted(edges):
+                raise ValueError(f"feature {name!r}: bin edges must be finite and ascending")
+            bins = len(edges) + 1
+        if len(counts) != bins:
+            raise ValueError(f"feature {name!r}: {len(counts)} counts for {bins} bins")

@@ -15,6 +15,7 @@ Inputs are encoded by `encoding.Encoder` (see there for the encoding).
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,8 +34,10 @@ from amlstack.artifact.names import (
     BACKGROUND_JSON,
     FORMAT_VERSION,
     MODEL_JSON,
+    PROFILE_FILE,
     SAMPLE_INPUT,
 )
+from amlstack.artifact.profile import check_model_profile
 from amlstack.artifact.schema import ModelCard
 
 # A batch of at least this many rows is scored in slices, one per CPU the process may run on,
@@ -74,6 +77,9 @@ def _card(directory: Path, raw: Any) -> ModelCard:
     except msgspec.ValidationError as exc:
         raise ArtifactError(f"{directory}: {MODEL_JSON} is incomplete ({exc})") from None
     plain_name(directory, card.model.file, f"{MODEL_JSON} model.file", nested=False)
+    problem = card_problem(card)
+    if problem:  # a hand-edited card: refused here, never scored with or served
+        raise ArtifactError(f"{directory / MODEL_JSON}: {problem}")
     for feature in card.features:  # as every reader names a column; else no record can name it
         if header_names([feature.name]) != [feature.name]:
             raise ArtifactError(
@@ -82,6 +88,53 @@ def _card(directory: Path, raw: Any) -> ModelCard:
                 "train the model again with this version, which renames such columns"
             )
     return card
+
+
+def card_problem(card: ModelCard) -> str | None:
+    """What makes a type-correct card unusable (None: nothing): the facts every reader relies
+    on, which no writer leaves otherwise (at least two distinct classes, a finite decision
+    threshold in [0, 1], distinct feature names, each categorical feature's categories, a
+    frequency per category, a numeric example that is a number, a finite range)."""
+    classes = card.classes
+    if len(classes) < 2:
+        return f"classes lists {len(classes)} class(es); a model tells at least 2 apart"
+    for label in classes:
+        if label is None or isinstance(label, list | dict) or label != label:
+            return f"classes holds {label!r}, which is no class label (text or a number)"
+    if len({str(label) for label in classes}) < len(classes):
+        return f"classes lists a class twice: {classes!r}"
+    if not (math.isfinite(card.threshold) and 0.0 <= card.threshold <= 1.0):
+        return f"threshold {card.threshold!r} is not a probability between 0 and 1"
+    if not card.features:
+        return "features is empty; a model reads at least one column"
+    seen: set[str] = set()
+    for spec in card.features:
+        where = f"feature {spec.name!r}"
+        if spec.name in seen:
+            return f"{where} is listed twice"
+        seen.add(spec.name)
+        categories = spec.categories
+        if spec.kind == "categorical":
+            if not categories:
+                return f"{where} is categorical but lists no categories"
+            if len(set(categories)) < len(categories):
+                return f"{where} lists a category twice"
+            if spec.encoding == "frequency":
+                freqs = spec.frequencies or []
+                if len(freqs) != len(categories) or not all(map(math.isfinite, freqs)):
+                    return f"{where}: frequencies must be one finite number per category"
+        elif categories:
+            return f"{where} is {spec.kind} but lists categories"
+        for bound in (spec.minimum, spec.maximum):
+            if bound is not None and not math.isfinite(bound):
+                return f"{where}: its range ({spec.minimum}, {spec.maximum}) is not finite"
+        if spec.minimum is not None and spec.maximum is not None and spec.minimum > spec.maximum:
+            return f"{where}: min {spec.minimum} is above max {spec.maximum}"
+        example = spec.example
+        number = isinstance(example, int | float) and not isinstance(example, bool)
+        if spec.kind == "numeric" and example is not None and not number:
+            return f"{where} is numeric but its example {example!r} is not a number"
+    return None
 
 
 class Model:
@@ -137,6 +190,41 @@ class Model:
             self.contexts = [Context.from_json(c, index) for c in self.card.context]
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"{self.directory}: bad context table ({exc})") from None
+        self._check_graph(self.directory / spec.file)
+
+    def _check_graph(self, path: Path) -> None:
+        """Refuse a graph that does not fit the card (another model's, or a card edited since):
+        its input and output names, its input width, and one row scored into one probability
+        per class. Else the first request or CSV row would fail, or a class be mislabelled."""
+        inputs = {i.name: i.shape for i in self._session.get_inputs()}
+        outputs = [o.name for o in self._session.get_outputs()]
+        if self._input not in inputs:
+            raise ArtifactError(
+                f"{path}: the graph has no input {self._input!r} ({MODEL_JSON} model.input; "
+                f"its inputs: {', '.join(inputs)})"
+            )
+        if self._output[0] not in outputs:
+            raise ArtifactError(
+                f"{path}: the graph has no output {self._output[0]!r} ({MODEL_JSON} "
+                f"model.output; its outputs: {', '.join(outputs)})"
+            )
+        width = len(self.features) + 2 * len(self.contexts)
+        shape = inputs[self._input]
+        if len(shape) == 2 and isinstance(shape[1], int) and shape[1] != width:
+            raise ArtifactError(
+                f"{path}: the graph reads {shape[1]} input columns but {MODEL_JSON} describes "
+                f"{width} (another model's graph, or a {MODEL_JSON} edited since)"
+            )
+        try:
+            proba = self._run(np.zeros((1, len(self.features)), dtype=np.float32))
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ArtifactError(f"{path}: the graph cannot score a row ({exc})") from None
+        if proba.shape != (1, len(self.classes)):
+            raise ArtifactError(
+                f"{path}: the graph answers {proba.shape[-1]} probabilities per row but "
+                f"{MODEL_JSON} lists {len(self.classes)} classes (another model's graph, or a "
+                f"{MODEL_JSON} edited since)"
+            )
 
     def encode_records(self, records: Iterable[Mapping[str, Any]]) -> np.ndarray:
         """Encode dict records keyed by feature name, as /score does (extra keys ignored)."""
@@ -206,13 +294,44 @@ class Model:
         return None if raw is None else _parse_json(self.directory / rel, raw)
 
     def sample_input(self) -> list[dict[str, Any]]:
-        doc = self.read_json(SAMPLE_INPUT)
-        return list(doc.get("data", [])) if doc is not None else []
+        return self._records(SAMPLE_INPUT)
 
     def background(self) -> list[dict[str, Any]]:
         """The explanation baseline's training rows (empty for an artifact without one)."""
-        doc = self.read_json(BACKGROUND_JSON)
-        return list(doc.get("data", [])) if doc is not None else []
+        return self._records(BACKGROUND_JSON)
+
+    def _records(self, rel: str) -> list[dict[str, Any]]:
+        """``{"data": [record, ...]}`` of a file of the artifact (empty when it has none)."""
+        doc = self.read_json(rel)
+        if doc is None:
+            return []
+        data = doc.get("data", []) if isinstance(doc, dict) else None
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise ArtifactError(
+                f'{self.directory / rel}: not {{"data": [record, ...]}} with a JSON object '
+                "per record"
+            )
+        return list(data)
+
+    def check_served_files(self) -> None:
+        """Read every file the scorer reads at start besides the card and the graph (the drift
+        profile, the explanation background, the sample rows): ArtifactError naming the first
+        that does not fit, so a plan for an image fails where its container would."""
+        self.profile()
+        self.background()
+        self.sample_input()
+
+    def profile(self) -> dict[str, Any] | None:
+        """The training profile (profile.json), checked against the model's features (None:
+        the artifact has none); ArtifactError naming the file when it does not fit them."""
+        doc = self.read_json(PROFILE_FILE)
+        if doc is None:
+            return None
+        try:
+            check_model_profile(doc, self.card.features)
+        except ValueError as exc:
+            raise ArtifactError(f"{self.directory / PROFILE_FILE}: {exc}") from None
+        return doc
 
 
 def _read_json(path: Path) -> Any:

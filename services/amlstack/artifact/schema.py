@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 import msgspec
 import numpy as np
 
+from amlstack.artifact.manifest import ArtifactError
 from amlstack.artifact.names import (
     ARTIFACT_FORMAT,
     FORMAT_VERSION,
@@ -190,4 +191,7 @@ def read_holdout(path: Path) -> Holdout | None:
     """The holdout.json at ``path``; None when the artifact has none."""
     if not path.is_file():
         return None
-    return msgspec.json.decode(path.read_bytes(), type=Holdout)
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=Holdout)
+    except msgspec.DecodeError as exc:  # not JSON, or rows that are no row numbers
+        raise ArtifactError(f"{path}: not a holdout record ({exc})") from None

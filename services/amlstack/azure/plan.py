@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from amlstack.artifact.manifest import ArtifactError, verify_manifest
+from amlstack.artifact.manifest import ArtifactError
 from amlstack.artifact.names import MODEL_JSON
 from amlstack.azure import registry_push, specs
 from amlstack.azure.deploy import DEPLOY_STEPS, DEPLOYMENT_HEADER
@@ -38,15 +38,20 @@ class Plan:
 
 
 def read_model(directory: Path) -> ModelInfo:
-    """Name and version of a verified artifact (the image tag), without loading the model."""
+    """Name and version of an artifact the scorer loads (the image tag): verified, its card
+    read and its graph checked against it as the scorer will, so no plan, push or deploy goes
+    ahead with an artifact whose container would stop at start."""
+    from amlstack.artifact.reader import Model
+
     try:
-        verify_manifest(directory)
-        meta = json.loads((directory / MODEL_JSON).read_text())
-    except (ArtifactError, OSError, ValueError) as exc:
+        model = Model(directory)
+        model.check_served_files()
+        card = model.card
+    except ArtifactError as exc:
         raise UserError(f"{directory}: not a usable amlstack artifact ({exc})") from None
-    if not meta.get("name") or meta.get("version") in (None, ""):
+    if not card.name or card.version in (None, ""):
         raise UserError(f"{directory / MODEL_JSON}: needs a name and a version")
-    return ModelInfo(str(meta["name"]), str(meta["version"]), directory)
+    return ModelInfo(card.name, str(card.version), directory)
 
 
 def default_source_image(model: ModelInfo) -> str:

@@ -42,6 +42,7 @@ def plan_cmd(
     from amlstack.artifact.reader import Model
 
     model = Model(artifact, verify=True)  # the manifests name a model that loads
+    model.check_served_files()  # ... and that the scorer starts on
     settings = k8s.K8sSettings(
         name=name or k8s.resource_name(model.name),
         image=image,

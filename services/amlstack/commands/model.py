@@ -353,12 +353,14 @@ def models(
     # the name and the path (what `predict --model` takes) wrap on a narrow terminal, never
     # cut short with "…"
     for column in ("name", "version", "created", "model", AUC, ACCURACY, "path"):
-        table.add_column(column, overflow="fold" if column in ("name", "path") else "ellipsis")
+        table.add_column(
+            column, overflow="fold" if column in ("name", "model", "path") else "ellipsis"
+        )
     for row in rows:
         auc, acc = row.get(AUC), row.get(ACCURACY)
         table.add_row(  # the artifact's own texts are text, not rich markup ("[/]" crashed)
             escape(row["name"]), escape(row["version"]), escape(row.get("created", "")),
-            escape(row.get("model", "")) if row["ok"] else "[red]no manifest[/]",
+            escape(row.get("model", "")) if row["ok"] else f"[red]{escape(row['problem'])}[/]",
             _figure(auc), _figure(acc), escape(row["path"]),
         )  # fmt: skip
     console.print(table)

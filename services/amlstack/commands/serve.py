@@ -77,8 +77,11 @@ def serve(
     try:
         Settings.from_env(env)
     except SettingsError as exc:
+        message = str(exc)
+        if message.startswith("AMLSTACK_HOST:"):  # what was typed: the option
+            raise UserError("--host" + message.removeprefix("AMLSTACK_HOST")) from None
         hint = "" if no_auth else " (or pass --key-file PATH or --no-auth)"
-        raise UserError(f"{exc}{hint}") from None
+        raise UserError(f"{message}{hint}") from None
     if key_file is not None and not no_auth:
         _check_key_file(key_file)
         typer.echo(f"keys: {key_file} (created if it did not exist)", err=True)
@@ -128,6 +131,11 @@ def score(
             raise UserError(f"--file {file}: not valid JSON ({exc})") from None
     headers = {"Content-Type": "application/json"}
     if key:
+        if not (key.isascii() and key.isprintable()):  # a header carries it; never echoed
+            raise UserError(
+                "--key (or AMLSTACK_PRIMARY_KEY): a key is printable ASCII (letters, digits, "
+                "punctuation); this one holds another character"
+            )
         headers["Authorization"] = f"Bearer {key}"
     target = _score_url(url)
     if file is None:

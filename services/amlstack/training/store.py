@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from amlstack.artifact.manifest import ArtifactError
 from amlstack.artifact.names import ACCURACY, AUC, MANIFEST, MODEL_JSON
+from amlstack.artifact.reader import read_card
 from amlstack.artifact.schema import (
     CardMetrics,
     FeatureSpec,
@@ -73,7 +75,7 @@ def versions(root: Path, name: str) -> list[int]:
     folder = root / name
     if not folder.is_dir():
         return []
-    return sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
+    return sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and _number(p.name))
 
 
 def write_version(root: Path, name: str, fill: Callable[[Path, int], None]) -> Path:
@@ -129,7 +131,7 @@ def list_models(root: Path) -> list[dict[str, Any]]:
                     AUC: holdout.get(AUC),
                     ACCURACY: holdout.get(ACCURACY),
                     "path": str(folder),
-                    "ok": (folder / MANIFEST).is_file(),
+                    **_verdict(folder),
                 }
             )
         except (ValueError, OSError, AttributeError, TypeError):  # not JSON, or not a card
@@ -138,8 +140,28 @@ def list_models(root: Path) -> list[dict[str, Any]]:
                     "name": folder.parent.name,
                     "version": folder.name,
                     "path": str(folder),
-                    "ok": False,
+                    **_verdict(folder),
                 }
             )
-    rows.sort(key=lambda r: (r["name"], int(r["version"]) if r["version"].isdigit() else 0))
+    rows.sort(key=lambda r: (r["name"], int(r["version"]) if _number(r["version"]) else 0))
     return rows
+
+
+def _verdict(folder: Path) -> dict[str, Any]:
+    """``ok``: the artifact loads (every file matches its manifest, the card reads); else
+    ``problem`` says why, as loading it would (a listing that said nothing of a changed file
+    showed a tampered artifact as a good one)."""
+    if not (folder / MANIFEST).is_file():
+        return {"ok": False, "problem": "no manifest"}
+    try:
+        read_card(folder)
+    except ArtifactError as exc:
+        problem = str(exc).removeprefix(f"{folder}/").removeprefix(f"{folder}: ")
+        return {"ok": False, "problem": problem}
+    return {"ok": True}
+
+
+def _number(name: str) -> bool:
+    """A version folder's name: ASCII digits only ("²" and "١" are digits int() refuses or
+    reads as another version's number)."""
+    return name.isascii() and name.isdigit()

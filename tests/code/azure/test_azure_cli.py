@@ -438,3 +438,42 @@ def test_local_training_refuses_azure_only_options(capsys, tmp_path: Path) -> No
     code, _, err = amlstack(capsys, "train", "--out", str(tmp_path), "--compute", "gpu", *WS_ARGS)
     assert code != 0 and "--compute applies to --backend azure only" in err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda card: [], "model.json is not an amlstack artifact"),
+        (lambda card: dict(card, metrics=[]), "model.json is incomplete"),
+        (lambda card: dict(card, classes=["no", "yes", "maybe"]), "lists 3 classes"),
+        ("profile.json", "profile.json: not a JSON object"),
+        ("sample_input.json", "sample_input.json: not {"),
+    ],
+    ids=["a-list", "metrics-a-list", "a-class-added", "profile-a-list", "sample-a-list"],
+)
+def test_plan_refuses_an_artifact_the_scorer_would_not_load(
+    capsys, tmp_path: Path, azure_artifact: Path, no_credential: None, edit, words
+) -> None:
+    """It read only name and version from model.json: a list there was 'a bug' (exit 70), and
+    a card the scorer refuses got a plan whose container would stop at start."""
+    import json
+    import shutil
+
+    from amlstack.artifact.manifest import write_manifest
+
+    artifact = tmp_path / "artifact"
+    shutil.copytree(azure_artifact, artifact)
+    if isinstance(edit, str):  # a file the scorer reads at start, made a list
+        (artifact / edit).write_text("[]")
+    else:
+        card = json.loads((artifact / "model.json").read_text())
+        (artifact / "model.json").write_text(json.dumps(edit(card)))
+    write_manifest(artifact)
+    out = tmp_path / "plan"
+    code, _, err = amlstack(
+        capsys, "azure", "plan", "--artifact", str(artifact), "--out", str(out),
+        "--registry", "myacr", *WS_ARGS,
+    )  # fmt: skip
+    assert code == 2, err
+    assert "not a usable amlstack artifact" in err and words in err and "bug" not in err
+    assert not out.exists()

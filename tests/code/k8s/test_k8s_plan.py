@@ -216,3 +216,27 @@ def test_cli_writes_a_plan_for_a_real_artifact(tiny_artifact: Path, tmp_path: Pa
     isvc = yaml.safe_load((out / k8s.INFERENCE_SERVICE_FILE).read_text())
     assert isvc["spec"]["predictor"]["containers"][0]["image"] == "r/s:9"
     assert "kubectl apply --namespace" not in (out / "commands.sh").read_text()
+
+
+def test_cli_refuses_an_artifact_whose_scorer_would_not_start(
+    tiny_artifact: Path, tmp_path: Path
+) -> None:
+    """A profile.json of another model loads in `Model` but stops the scorer at start: the plan
+    was written for an image whose pods would never get ready."""
+    import json
+    import shutil
+
+    from amlstack.artifact.manifest import ArtifactError, write_manifest
+
+    artifact = tmp_path / "artifact"
+    shutil.copytree(tiny_artifact, artifact)
+    (artifact / "profile.json").write_text(json.dumps({"features": []}))
+    write_manifest(artifact)
+    out = tmp_path / "plan"
+    result = CliRunner().invoke(
+        build_app(),
+        ["k8s", "plan", "--artifact", str(artifact), "--image", "r/s:9", "--out", str(out)],
+    )
+    assert isinstance(result.exception, ArtifactError)  # the CLI's main prints it, exit 2
+    assert str(result.exception).startswith(f"{artifact / 'profile.json'}: ")
+    assert not out.exists()

@@ -109,3 +109,14 @@ def test_amlstack_predict_refuses_a_number_float32_cannot_hold(artifact, tmp_pat
         main([*args, "--output", str(tmp_path / "out.csv")])
     assert exited.value.code == 2
     assert "data row 2, column 'age': '1e+39' is too large" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["nope", '{"rows": "all"}', '{"rows": [1.5]}'])
+def test_a_holdout_record_that_is_none_is_refused_naming_it(tmp_path, text):
+    """The registry's --data reads it: it was a msgspec error, 'a bug' (exit 70)."""
+    from amlstack.artifact.schema import read_holdout
+
+    path = tmp_path / "holdout.json"
+    path.write_text(text)
+    with pytest.raises(ArtifactError, match=f"^{path}: not a holdout record"):
+        read_holdout(path)

@@ -170,3 +170,11 @@ def test_no_key_in_any_log_line(model, sample, caplog, capsys):
     assert "request" in logged  # the access lines were captured
     for secret in (PRIMARY, SECONDARY, "wrong-key-012345678"):
         assert secret not in logged
+
+
+def test_a_missing_key_file_names_its_variable(tmp_path):
+    """It said only "[Errno 2] No such file or directory: '...'" (the stat before the read)."""
+    path = tmp_path / "nowhere" / "keys.json"
+    with pytest.raises(SettingsError) as info:
+        KeyStore(key_file=path)
+    assert str(info.value) == f"{c.KEY_FILE_ENV}: {path}: No such file or directory"

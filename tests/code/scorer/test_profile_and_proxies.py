@@ -31,7 +31,8 @@ def profiled(golden_artifact, tmp_path_factory) -> Model:
         "format_version": 1,
         "rows": 50,
         "features": {
-            numeric.name: {"kind": "numeric", "quantiles": {"0.5": 93.91799999999999}},
+            numeric.name: {"kind": "numeric", "edges": [], "counts": [50],
+                           "quantiles": {"0.5": 93.91799999999999}},
             categorical.name: {"kind": "categorical", "categories": list(categorical.categories),
                                "counts": counts},
         },

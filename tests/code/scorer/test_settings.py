@@ -62,11 +62,15 @@ def test_relative_model_dir_resolves_against_azureml_model_dir():
         ("AMLSTACK_WORKERS", "0"),
         ("AMLSTACK_WORKER_CLASS", "eventlet"),
         ("AMLSTACK_MAX_BATCH", "-5"),
+        ("AMLSTACK_MAX_BATCH", "99999999999999999999999"),  # a worker boot traceback
         (c.AUTH_ENV, "maybe"),
         ("AMLSTACK_CORS_ORIGINS", "*"),
         ("AMLSTACK_CORS_ORIGINS", "localhost:8080"),
         ("AMLSTACK_GENERATE_KEYS", "perhaps"),
         (c.PRIMARY_KEY_ENV, "short"),
+        ("AMLSTACK_HOST", "not a host"),  # gunicorn retried it, then "Can't connect to (...)"
+        ("AMLSTACK_HOST", "999.1.1.1"),
+        ("AMLSTACK_HOST", "http://0.0.0.0"),
     ],
 )
 def test_a_bad_value_names_its_variable(name, value):
@@ -130,3 +134,44 @@ def test_empty_values_count_as_unset():
     assert s.primary_key is None
     assert s.key_file == Path("/keys/keys.json")
     assert s.workers == c.DEFAULT_WORKERS
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["clé-secrète-0123456789", "0123456789abcdef\x00", "tab\tinside-0123456789", "秘密" * 9],
+    ids=["accented", "nul", "tab", "cjk"],
+)
+def test_a_key_no_header_carries_alike_is_refused_naming_the_variable(key, tmp_path):
+    """It was accepted, and then matched no client: curl sends 'é' as UTF-8, requests as
+    Latin-1 (the scorer compared the header's Latin-1 text encoded as UTF-8)."""
+    import json
+
+    from amlstack_scorer.auth import read_key_file
+
+    with pytest.raises(SettingsError, match=r"^AMLSTACK_PRIMARY_KEY: keys must be printable"):
+        Settings.from_env({c.PRIMARY_KEY_ENV: key})
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"primaryKey": key}))
+    with pytest.raises(SettingsError, match=r"^AMLSTACK_KEY_FILE: .*primaryKey: keys must be"):
+        read_key_file(keys)
+
+
+def test_a_key_with_blanks_inside_is_still_a_key():
+    assert Settings.from_env({c.PRIMARY_KEY_ENV: "a key with blanks inside"}).primary_key
+
+
+def test_gunicorn_config_names_a_metrics_folder_it_cannot_use(tmp_path):
+    """It stopped with gunicorn's bare "Error: [Errno 17] File exists: '...'"."""
+    conf = REPO / "scorer" / "amlstack_scorer" / "gunicorn_conf.py"
+    a_file = tmp_path / "metrics"
+    a_file.write_text("not a folder")
+    code = f"import runpy; runpy.run_path({str(conf)!r})"
+    proc = _run(code, {**KEYED, "PROMETHEUS_MULTIPROC_DIR": str(a_file)})
+    assert proc.returncode != 0
+    assert f"PROMETHEUS_MULTIPROC_DIR={a_file}: not a folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1", "::", "[::1]", "localhost", "scorer-1"])
+def test_a_host_to_bind_is_an_address_or_a_name(host):
+    assert Settings.from_env({**KEYED, "AMLSTACK_HOST": host}).host == host

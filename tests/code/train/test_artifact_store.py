@@ -75,3 +75,36 @@ def test_a_models_folder_of_versions_is_refused_naming_the_version_to_pass(tiny_
     expected = f"it holds versions 1, 2, 10: pass {tmp_path / 'bank' / '10'}"
     with pytest.raises(ArtifactError, match=re.escape(expected)):
         Model(tmp_path / "bank")
+
+
+def test_a_folder_named_with_a_digit_int_refuses_is_no_version(tmp_path):
+    """'²'.isdigit() is True but int('²') fails: training crashed (exit 70) after its search,
+    `amlstack models` and `predict --model` on the model's folder too."""
+    (tmp_path / "m" / "²").mkdir(parents=True)
+    assert store.versions(tmp_path, "m") == []
+    assert store.write_version(tmp_path, "m", fill_with("a")).name == "1"
+    ((tmp_path / "m" / "²") / "MANIFEST.json").write_text("{}")
+    with pytest.raises(ArtifactError, match=re.escape("it holds versions 1, ²")):
+        Model(tmp_path / "m")
+    (tmp_path / "m" / "1" / "model.json").write_text(json.dumps({"version": "²"}))
+    assert [row["version"] for row in store.list_models(tmp_path)] == ["²"]
+
+
+def test_models_flags_an_artifact_that_would_not_load(tmp_path):
+    """`amlstack models` said nothing of a changed file: a tampered artifact was listed as a
+    good one, and `predict` or the scorer then refused it."""
+    from amlstack.artifact.schema import card_from_dict, to_json
+
+    for version in ("1", "2"):
+        card = card_from_dict({"name": "m", "version": version, "classes": ["no", "yes"],
+                               "features": [{"name": "a", "kind": "numeric"}]})  # fmt: skip
+        folder = tmp_path / "m" / version
+        folder.mkdir(parents=True)
+        (folder / "model.json").write_bytes(to_json(card))
+        (folder / "model.onnx").write_bytes(b"graph")
+        write_manifest(folder)
+    (tmp_path / "m" / "2" / "model.onnx").write_bytes(b"another graph")
+    rows = {row["version"]: row for row in store.list_models(tmp_path)}
+    assert rows["1"]["ok"] is True
+    assert rows["2"]["ok"] is False
+    assert rows["2"]["problem"].startswith("file model.onnx does not match its sha256")

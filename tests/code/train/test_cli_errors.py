@@ -191,12 +191,14 @@ def test_models_shows_the_whole_path_on_a_narrow_terminal(tiny_artifact, capsys,
     ("args", "expected"),
     [
         (["serve", "--model", "{art}", "--host", " ", "--no-auth"], "--host: give an address"),
+        (["serve", "--model", "{art}", "--host", "not a host", "--no-auth"],
+         "--host: 'not a host' is not an IP address or host name to bind"),
         (["loadtest", "--host", "http://127.0.0.1:9", "--run-time", "0s", "--key", "k" * 20],
          "--run-time '0s': a duration above 0"),
         (["registry", "add", "{art}", "--name", "../../x", "--registry", "{tmp}/reg"],
          "model name '../../x'"),
     ],
-    ids=["empty-host", "zero-run-time", "name-outside-the-registry"],
+    ids=["empty-host", "host-with-blanks", "zero-run-time", "name-outside-the-registry"],
 )  # fmt: skip
 def test_an_option_that_would_do_harm_is_one_line(tiny_artifact, tmp_path, capsys, args, expected):
     """Each of these exited 0 and did harm: bound every interface, never stopped, wrote x/ two
@@ -306,3 +308,15 @@ def test_predict_output_with_a_trailing_slash_is_a_folder_not_a_file(
                             "--output", f"{tmp_path / 'out'}/"], capsys)  # fmt: skip
     assert code == 2 and "a folder; name the file to write" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("key", ["秘密" * 9, "clé-0123456789abcdef", "tab\there-0123456789"])
+def test_score_refuses_a_key_no_header_carries_naming_the_option(tmp_path, capsys, key):
+    """A key outside Latin-1 was 'a bug' (UnicodeEncodeError in requests), exit 70."""
+    code, _, err = run_cli(
+        ["score", "--url", "http://127.0.0.1:9", "--key", key,
+         "--data-out", str(tmp_path / "data.json")],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "--key (or AMLSTACK_PRIMARY_KEY): a key is printable ASCII" in err
+    assert key not in err and "bug" not in err

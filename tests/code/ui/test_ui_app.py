@@ -645,3 +645,32 @@ def test_a_date_field_gets_a_text_keyboard_and_is_sent_as_its_text():
     values = {name: str(f.example) for name, f in fields.items()}
     values["pdays"] = "2024"  # a year alone: the scorer names it, not a number 2024 sent
     assert form.record_from_values(list(fields.values()), values)["pdays"] == "2024"
+
+
+@pytest.mark.parametrize("where", ["a-file", "under-a-file"])
+def test_a_jobs_folder_the_ui_cannot_create_names_the_variable(tmp_path, where):
+    """The UI's start was a FileExistsError traceback."""
+    a_file = tmp_path / "jobs"
+    a_file.write_text("not a folder")
+    jobs = a_file if where == "a-file" else a_file / "sub"
+    with pytest.raises(SettingsError, match=r"^AMLSTACK_UI_JOBS_DIR=.* is not a folder the UI"):
+        Settings(jobs_dir=jobs).make_jobs_dir()
+
+
+def test_a_timeout_no_socket_can_wait_is_refused_naming_the_variable():
+    """AMLSTACK_UI_TIMEOUT_S=99999999999999999999 started the UI, then every page that asks
+    the scorer was a 500 (OverflowError: timestamp too large)."""
+    with pytest.raises(SettingsError, match=r"^AMLSTACK_UI_TIMEOUT_S=99999999999999999999 must"):
+        Settings.from_env({"AMLSTACK_UI_TIMEOUT_S": "99999999999999999999"})
+    assert Settings.from_env({"AMLSTACK_UI_TIMEOUT_S": "3600"}).timeout_s == 3600
+
+
+@pytest.mark.parametrize("url", ["http://", "http://a b:5001", "http://scorer:port", "https:///x"])
+def test_a_scorer_url_without_a_host_is_refused_naming_the_variable(url):
+    """They started the UI, whose every page then said the scorer was unavailable."""
+    for name in ("AMLSTACK_UI_SCORER_URL", "AMLSTACK_UI_PROMETHEUS_URL"):
+        with pytest.raises(SettingsError, match=f"^{name}=.* is not an http"):
+            Settings.from_env({name: url})
+    assert Settings.from_env({"AMLSTACK_UI_SCORER_URL": "http://proxy:5001/"}).scorer_url == (
+        "http://proxy:5001"
+    )
