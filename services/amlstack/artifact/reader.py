@@ -130,6 +130,8 @@ def card_problem(card: ModelCard) -> str | None:
                 return f"{where}: its range ({spec.minimum}, {spec.maximum}) is not finite"
         if spec.minimum is not None and spec.maximum is not None and spec.minimum > spec.maximum:
             return f"{where}: min {spec.minimum} is above max {spec.maximum}"
+        if (spec.number_format == "unit") != bool(spec.unit):
+            return f"{where}: format 'unit' and a unit go together"
         example = spec.example
         number = isinstance(example, int | float) and not isinstance(example, bool)
         if spec.kind == "numeric" and example is not None and not number:

@@ -78,6 +78,10 @@ CARD_EDITS = {
         "is not finite",
     ),
     "min above max": (lambda c: _feature(c, "numeric").update(min=9e9), "is above max"),
+    "format unit without a unit": (
+        lambda c: _feature(c, "numeric").update(format="unit"),
+        "format 'unit' and a unit go together",
+    ),
 }
 
 
