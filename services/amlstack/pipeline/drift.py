@@ -9,7 +9,6 @@ reaches the threshold AND its test is significant, so noise on few rows flags no
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -149,19 +148,17 @@ def frame_counts(frame, training: Mapping[str, Any]) -> dict[str, list[float]]:
 
 
 def read_training_profile(model_dir: Path) -> dict[str, Any]:
-    path = Path(model_dir) / PROFILE_FILE
-    if not Path(model_dir).is_dir():
-        raise UserError(f"{model_dir}: no such artifact folder")
-    if not path.is_file():
+    """The artifact's training profile, read as the scorer loads it: verified against its
+    manifest and checked against its features (an edited profile.json changed the verdict)."""
+    from amlstack.artifact.manifest import ArtifactError
+    from amlstack.artifact.reader import Model
+
+    try:
+        profile = Model(model_dir).profile()
+    except ArtifactError as exc:
+        raise UserError(str(exc)) from None
+    if profile is None:
         raise UserError(f"{model_dir}: no {PROFILE_FILE}; the artifact has no training profile")
-    try:
-        profile = json.loads(path.read_text())
-    except ValueError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc})") from None
-    try:
-        check_profile(profile)
-    except ValueError as exc:
-        raise UserError(f"{path}: {exc}") from None
     return profile
 
 

@@ -368,3 +368,18 @@ def test_drift_says_not_judged_when_no_feature_had_rows_enough(
         main(["drift", "--url", "http://127.0.0.1:9", "--model", str(artifact)])
     assert info.value.code in (0, None)
     assert "not judged: too few live rows" in " ".join(capsys.readouterr().out.split())
+
+
+def test_an_edited_training_profile_is_refused_not_compared(artifact, tmp_path):
+    """drift read profile.json as it lay: an edited one changed the verdict silently."""
+    import shutil
+
+    from amlstack.errors import UserError
+
+    copy = tmp_path / "bank"
+    shutil.copytree(artifact, copy)
+    profile = json.loads((copy / "profile.json").read_text())
+    profile["features"]["age"]["counts"] = [0 for _ in profile["features"]["age"]["counts"]]
+    (copy / "profile.json").write_text(json.dumps(profile))
+    with pytest.raises(UserError, match="profile.json"):
+        drift.read_training_profile(copy)
