@@ -166,6 +166,12 @@ def key_problem(key: str) -> str | None:
     match it for every client, and a blank around it is lost on the way."""
     if len(key) < MIN_KEY_LENGTH:
         return f"keys must be at least {MIN_KEY_LENGTH} characters"
+    return header_problem(key)
+
+
+def header_problem(key: str) -> str | None:
+    """Why no HTTP header carries ``key`` alike from every client (None: one does); clients
+    (`amlstack score`, `drift`, `loadtest`) check it before sending, without echoing it."""
     if not all(" " <= ch <= "~" for ch in key) or key != key.strip():
         return (
             "keys must be printable ASCII (letters, digits, punctuation) with no blank at "

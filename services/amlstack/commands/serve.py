@@ -131,11 +131,11 @@ def score(
             raise UserError(f"--file {file}: not valid JSON ({exc})") from None
     headers = {"Content-Type": "application/json"}
     if key:
-        if not (key.isascii() and key.isprintable()):  # a header carries it; never echoed
-            raise UserError(
-                "--key (or AMLSTACK_PRIMARY_KEY): a key is printable ASCII (letters, digits, "
-                "punctuation); this one holds another character"
-            )
+        from amlstack_scorer.settings import header_problem
+
+        problem = header_problem(key)  # never echoed
+        if problem:
+            raise UserError(f"--key (or AMLSTACK_PRIMARY_KEY): {problem}")
         headers["Authorization"] = f"Bearer {key}"
     target = _score_url(url)
     if file is None:

@@ -186,7 +186,11 @@ def _route(url: str, route: str) -> str:
 
 def _get(target: str, key: str | None, timeout: float):
     import requests
+    from amlstack_scorer.settings import header_problem
 
+    problem = header_problem(key) if key else None
+    if problem:  # else requests fails on it with a codec error naming no option
+        raise UserError(f"--key (or $AMLSTACK_KEY): {problem}")
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
         response = requests.get(target, headers=headers, timeout=timeout)

@@ -383,3 +383,14 @@ def test_an_edited_training_profile_is_refused_not_compared(artifact, tmp_path):
     (copy / "profile.json").write_text(json.dumps(profile))
     with pytest.raises(UserError, match="profile.json"):
         drift.read_training_profile(copy)
+
+
+def test_a_key_no_header_carries_is_named_before_anything_is_sent(capsys):
+    """drift with `--key clé...` exited 3 with a codec message naming no option."""
+    from amlstack.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["drift", "--url", "http://127.0.0.1:9", "--key", "clé-0123456789abcdef"])
+    code, err = exit_info.value.code, " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "--key (or $AMLSTACK_KEY): keys must be printable ASCII" in err
+    assert "clé" not in err

@@ -318,5 +318,5 @@ def test_score_refuses_a_key_no_header_carries_naming_the_option(tmp_path, capsy
          "--data-out", str(tmp_path / "data.json")],
         capsys,
     )  # fmt: skip
-    assert code == 2 and "--key (or AMLSTACK_PRIMARY_KEY): a key is printable ASCII" in err
+    assert code == 2 and "--key (or AMLSTACK_PRIMARY_KEY): keys must be printable ASCII" in err
     assert key not in err and "bug" not in err
