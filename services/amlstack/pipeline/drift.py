@@ -186,6 +186,7 @@ def _route(url: str, route: str) -> str:
 
 def _get(target: str, key: str | None, timeout: float):
     import requests
+
     from amlstack_scorer.settings import header_problem
 
     problem = header_problem(key) if key else None
