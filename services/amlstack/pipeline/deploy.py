@@ -129,7 +129,7 @@ def deploy_compose(artifact: Path, out: Path) -> dict[str, Any]:
             "artifacts under the repository (train with --artifacts artifacts)"
         ) from None
     env = {**os.environ, "AMLSTACK_MODEL_DIR_BUILD": relative.as_posix()}
-    port = int(os.environ.get("AMLSTACK_SCORER_PORT", DEFAULT_PORT))
+    port = _scorer_port(os.environ.get("AMLSTACK_SCORER_PORT", ""))
     sample = read_json(artifact / "sample_input.json") or None
     probe = Probe(
         f"http://127.0.0.1:{port}", COMPOSE_TIMEOUT_S, os.environ.get(PRIMARY_KEY_ENV), sample
@@ -210,3 +210,12 @@ def deploy_result(deployed: bool, *, dry_run: bool, **details: Any) -> dict[str,
     if deployed and dry_run:
         raise ValueError("a dry run deploys nothing")
     return {"deployed": deployed, "dry_run": dry_run, **details}
+
+
+def _scorer_port(raw: str) -> int:
+    """The stack's published scorer port, read as Compose reads it (empty: the default)."""
+    if not raw.strip():
+        return DEFAULT_PORT
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 65535:
+        raise UserError(f"AMLSTACK_SCORER_PORT={raw!r}: a port number from 1 to 65535")
+    return int(raw)

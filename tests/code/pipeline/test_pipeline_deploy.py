@@ -194,3 +194,18 @@ def test_the_compose_checkout_is_the_current_folder_never_the_packages_location(
     monkeypatch.chdir(here / "scripts")
     with pytest.raises(UserError, match="run it from the clone's root"):
         repo_root()
+
+
+@pytest.mark.parametrize(
+    ("raw", "port"), [("", 5001), (" ", 5001), ("5050", 5050), ("x", None), ("70000", None)]
+)
+def test_the_scorer_port_is_read_as_compose_reads_it(raw, port):
+    """An empty AMLSTACK_SCORER_PORT was int('') after training: 'a bug', exit 70."""
+    from amlstack.errors import UserError
+    from amlstack.pipeline.deploy import _scorer_port
+
+    if port is None:
+        with pytest.raises(UserError, match="AMLSTACK_SCORER_PORT="):
+            _scorer_port(raw)
+    else:
+        assert _scorer_port(raw) == port
