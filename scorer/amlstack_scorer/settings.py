@@ -19,6 +19,7 @@ HOST_ENV = c.ENV_PREFIX + "HOST"
 PORT_ENV = c.ENV_PREFIX + "PORT"
 TIMEOUT_ENV = c.ENV_PREFIX + "TIMEOUT"
 REQUEST_DEADLINE_ENV = c.ENV_PREFIX + "REQUEST_DEADLINE_S"
+MIN_DEADLINE_S = 0.1
 GRACEFUL_TIMEOUT_ENV = c.ENV_PREFIX + "GRACEFUL_TIMEOUT"
 MAX_REQUESTS_ENV = c.ENV_PREFIX + "MAX_REQUESTS"
 MAX_BATCH_ENV = c.ENV_PREFIX + "MAX_BATCH"
@@ -116,9 +117,7 @@ class Settings:
             threads=r.integer(THREADS_ENV, cls.threads, low=1, high=256),
             worker_class=r.choice(WORKER_CLASS_ENV, cls.worker_class, WORKER_CLASSES),
             timeout_s=r.integer(TIMEOUT_ENV, cls.timeout_s, low=1, high=3600),
-            request_deadline_s=r.number(
-                REQUEST_DEADLINE_ENV, cls.request_deadline_s, low=0.0, high=3600.0
-            ),
+            request_deadline_s=r.deadline(REQUEST_DEADLINE_ENV, cls.request_deadline_s),
             graceful_timeout_s=r.integer(GRACEFUL_TIMEOUT_ENV, cls.graceful_timeout_s, low=1),
             max_requests=r.integer(MAX_REQUESTS_ENV, cls.max_requests, low=0),
             max_batch=r.integer(MAX_BATCH_ENV, cls.max_batch, low=1, high=MAX_BATCH_LIMIT),
@@ -232,6 +231,16 @@ class _Reader:
             return value
 
         return self._get(name, default, parse)
+
+    def deadline(self, name: str, default: float) -> float:
+        """Seconds: 0 for none, else at least MIN_DEADLINE_S (a shorter one answers 408 to
+        every request, /ready too, so the container never turns healthy)."""
+        value = self.number(name, default, low=0.0, high=3600.0)
+        if 0 < value < MIN_DEADLINE_S:
+            raise SettingsError(
+                f"{name}: 0 (no deadline) or at least {MIN_DEADLINE_S:g} seconds, got {value:g}"
+            )
+        return value
 
     def choice(
         self, name: str, default: str, allowed: tuple[str, ...], *, upper: bool = False

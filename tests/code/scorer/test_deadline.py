@@ -139,7 +139,7 @@ def test_a_client_still_there_is_scored(app, sample, auth, calls):
     assert len(calls) == 1
 
 
-@pytest.mark.parametrize("raw", ["soon", "-1", "nan", "99999"])
+@pytest.mark.parametrize("raw", ["soon", "-1", "nan", "99999", "1e-9", "0.05"])
 def test_a_bad_deadline_names_the_variable(raw):
     env = {"AMLSTACK_PRIMARY_KEY": PRIMARY, "AMLSTACK_REQUEST_DEADLINE_S": raw}
     with pytest.raises(SettingsError, match=r"^AMLSTACK_REQUEST_DEADLINE_S: "):
