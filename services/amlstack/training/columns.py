@@ -159,8 +159,8 @@ def type_column(
             "categories (each number one of its own)"
         )
         decisions.append(Decision(name, "mixed_types", detail))
-    units = units_of(text) if re.match(r"[+-]?\.?\d", text.iloc[0]) else None
-    if units is not None and len(units) > 1:
+    units = _several_units(text) if re.match(r"[+-]?\.?\d", text.iloc[0]) else []
+    if units:
         shown = ", ".join(repr(u) for u in units[:5])
         detail = (
             f"numbers in several units ({shown}): read as categories (each value one of its "
@@ -235,7 +235,7 @@ def _numeric(
             if number_format is None and cells.str.strip().str.fullmatch(TIME).all():
                 number_format = "time"
             if number_format is None:
-                unit = one_unit(cells.str.strip())
+                unit = _one_unit(cells.str.strip())
                 number_format = "unit" if unit is not None else None
         if number_format is not None:
             numbers = present.map(lambda v, f=number_format: _number_or_nan(v, f, unit))
@@ -321,29 +321,34 @@ def _number_or_nan(cell: str, number_format: str, unit: str | None = None) -> fl
         return np.nan
 
 
-def units_of(cells: pd.Series) -> list[str] | None:
-    """The units (casefolded, most common first) when every cell is a number with or without
-    one and at least half carry one (113 oz, 64in); else None: `12a` among plain numbers is a
-    typo, named as one."""
+def _unit_cells(cells: pd.Series) -> pd.Series | None:
+    """Each cell's unit as written (NaN: a plain number) when every cell is a number with or
+    without one, at least half carry one (113 oz, 64in) and none is an ordinal suffix (1st,
+    2nd class: ranks, left as categories); else None (`12a` among plain numbers is a typo,
+    named as one)."""
     found = cells.str.extract(f"^(?:{WITH_UNIT.pattern})$")
-    if found["number"].isna().any():
-        return None
     units = found["unit"].dropna()
-    if len(units) * 2 < len(cells):
+    if found["number"].isna().any() or len(units) * 2 < len(cells):
         return None
-    counts = units.str.casefold().value_counts()
-    if ORDINAL_SUFFIXES & set(counts.index):  # 1st, 2nd, 3rd class: ranks, left as categories
+    if ORDINAL_SUFFIXES & set(units.str.casefold()):
         return None
-    return counts.index.tolist()
+    return units
 
 
-def one_unit(cells: pd.Series) -> str | None:
-    """The unit every number of the column carries (see ``units_of``), as most cells spell it."""
-    units = units_of(cells)
-    if units is None or len(units) != 1:
+def _several_units(cells: pd.Series) -> list[str]:
+    """The units (casefolded, most common first) of a column of numbers written in more than
+    one; empty otherwise."""
+    units = _unit_cells(cells)
+    counts = units.str.casefold().value_counts() if units is not None else ()
+    return counts.index.tolist() if len(counts) > 1 else []
+
+
+def _one_unit(cells: pd.Series) -> str | None:
+    """The unit every number of the column carries, as most cells spell it; else None."""
+    units = _unit_cells(cells)
+    if units is None or units.str.casefold().nunique() != 1:
         return None
-    found = cells.str.extract(f"^(?:{WITH_UNIT.pattern})$")["unit"].dropna()
-    return str(found.value_counts().index[0])
+    return str(units.value_counts().index[0])
 
 
 def _currency_or_decimal_comma(cells: pd.Series) -> str | None:
