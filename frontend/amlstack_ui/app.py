@@ -122,8 +122,11 @@ def create_app(
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             return render_template("batch.html", problem="Choose a CSV file to score."), 400
-        fields = form.fields_from_swagger(client.swagger())
-        job_id = jobs.start(upload.stream, Path(upload.filename).name, fields)
+        doc = client.swagger()
+        fields = form.fields_from_swagger(doc)
+        job_id = jobs.start(
+            upload.stream, Path(upload.filename).name, fields, max_rows=form.batch_limit(doc)
+        )
         return redirect(url_for("job_page", job_id=job_id), code=303)
 
     @app.get("/batch/<job_id>")

@@ -123,8 +123,13 @@ class Jobs:
             return None
         return Status(**json.loads(path.read_text()))
 
-    def start(self, upload: IO[bytes], filename: str, fields: list[Field]) -> str:
-        """Store the upload, check its header, and score it in a background thread."""
+    def start(
+        self, upload: IO[bytes], filename: str, fields: list[Field], max_rows: int | None = None
+    ) -> str:
+        """Store the upload, check its header, and score it in a background thread.
+
+        ``max_rows``: the most records the scorer takes per request (`form.batch_limit`); a
+        chunk is never larger, whatever AMLSTACK_UI_CHUNK_ROWS says."""
         self._expire()
         job_id = uuid.uuid4().hex
         folder = self.root / job_id
@@ -139,17 +144,19 @@ class Jobs:
             _write_status(folder, status)
             return job_id
         _write_status(folder, status)
+        rows = min(self.chunk_rows, max_rows or self.chunk_rows)
         thread = threading.Thread(
-            target=self._run, args=(folder, status, fields), name=f"batch-{job_id}", daemon=True
-        )
+            target=self._run, args=(folder, status, fields, rows), name=f"batch-{job_id}",
+            daemon=True,
+        )  # fmt: skip
         thread.start()
         return job_id
 
-    def _run(self, folder: Path, status: Status, fields: list[Field]) -> None:
+    def _run(self, folder: Path, status: Status, fields: list[Field], rows: int) -> None:
         status.state, status.started = "running", time.time()
         _write_status(folder, status)
         try:
-            score_file(folder, status, fields, self.client, self.chunk_rows, self.retry)
+            score_file(folder, status, fields, self.client, rows, self.retry)
             status.state = "done"
         except (BatchError, ScorerUnavailable) as exc:
             status.state, status.message = "failed", str(exc)

@@ -97,6 +97,15 @@ def _record_schema(doc: Mapping[str, Any]) -> Mapping[str, Any]:
     return record
 
 
+def batch_limit(doc: Mapping[str, Any]) -> int | None:
+    """The most records the scorer takes in one request (its ServiceInput's ``maxItems``:
+    AMLSTACK_MAX_BATCH); None when the document does not say."""
+    definitions = doc.get("definitions") or doc.get("components", {}).get("schemas") or {}
+    data = (definitions.get("ServiceInput") or {}).get("properties", {}).get("data", {})
+    limit = data.get("maxItems") if isinstance(data, Mapping) else None
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
+
+
 def fields_from_swagger(doc: Mapping[str, Any]) -> list[Field]:
     """The form's fields in the model's feature order."""
     record = _record_schema(doc)

@@ -674,3 +674,20 @@ def test_a_scorer_url_without_a_host_is_refused_naming_the_variable(url):
     assert Settings.from_env({"AMLSTACK_UI_SCORER_URL": "http://proxy:5001/"}).scorer_url == (
         "http://proxy:5001"
     )
+
+
+def test_a_chunk_is_never_larger_than_the_scorers_batch_limit(tmp_path, scorer):
+    """AMLSTACK_UI_CHUNK_ROWS above AMLSTACK_MAX_BATCH: every chunk was refused as too large."""
+    scorer.doc["definitions"]["ServiceInput"]["properties"]["data"]["maxItems"] = 3
+    assert form.batch_limit(scorer.doc) == 3
+    settings = Settings(jobs_dir=tmp_path / "jobs", chunk_rows=7, max_upload_mb=1)
+    client = create_app(settings, client=scorer).test_client()  # type: ignore[arg-type]
+    response = client.post("/batch", data={"file": (io.BytesIO(_csv(8, ",")), "customers.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status == {**status, "state": "done", "rows_scored": 8}
+    assert scorer.calls == [3, 3, 2]
+
+
+def test_a_swagger_without_a_batch_limit_leaves_the_chunk_size_alone():
+    assert form.batch_limit({"definitions": {}}) is None
+    assert form.batch_limit({"definitions": {"ServiceInput": {"properties": {"data": []}}}}) is None
