@@ -71,6 +71,13 @@ def run_command(
     time_budget: Annotated[int, typer.Option(help="AutoML seconds.")] = 60,
     max_iter: Annotated[int, typer.Option(help="AutoML trials.")] = 20,
     seed: int = 0,
+    drop: Annotated[
+        list[str] | None, typer.Option(help="Column to leave out, as train --drop (repeatable).")
+    ] = None,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(help="Column to keep, as train --keep (repeatable; local backend)."),
+    ] = None,
     backend: Annotated[
         str, typer.Option(help="local or azure (training and registration).")
     ] = "local",
@@ -93,6 +100,8 @@ def run_command(
         raise UserError(f"--deploy must be one of {', '.join(stages.DEPLOY_MODES)}")
     if backend not in ("local", "azure"):
         raise UserError(f"--backend {backend}: choose local or azure")
+    if keep and backend == "azure":
+        raise UserError("--keep applies to the local backend only; Azure AutoML chooses its own")
     if start is not None:
         if start not in (stages.DRIFT_STAGE, *stages.STAGES):
             raise UserError(f"--from must be one of drift, {', '.join(stages.STAGES)}")
@@ -107,6 +116,7 @@ def run_command(
             registry=str(registry.resolve()), artifacts=str(artifacts.resolve()), deploy=deploy,
             tolerance=tolerance, min_auc=min_auc, time_budget=time_budget, max_iter=max_iter,
             seed=seed, backend=backend, drift_url=if_drift, drift_prometheus=prometheus,
+            drop=list(drop or ()), keep=list(keep or ()),
         )  # fmt: skip
         stages.train_config(data, artifacts, config).check()
         if not data.is_file():

@@ -58,6 +58,8 @@ class RunConfig:
     drift_url: str | None = None
     drift_prometheus: str | None = None  # every replica's counts, rather than drift_url's own
     drift_threshold: float = 0.2
+    drop: list[str] = field(default_factory=list)  # as `amlstack train --drop`
+    keep: list[str] = field(default_factory=list)  # as `amlstack train --keep` (local only)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -92,7 +94,8 @@ def train_config(data: Path, out: Path, config: RunConfig):
     options = {"learners": tuple(learners.split(","))} if learners else {}
     return TrainConfig(
         data=Path(data), target=config.target, out=Path(out), name=config.name,
-        time_budget=config.time_budget, max_iter=config.max_iter, seed=config.seed, **options,
+        time_budget=config.time_budget, max_iter=config.max_iter, seed=config.seed,
+        drop=tuple(config.drop), keep=tuple(config.keep), **options,
     )  # fmt: skip
 
 
@@ -105,7 +108,7 @@ def azure_trainer(data: Path, out: Path, config: RunConfig) -> Path:
     settings = AutoMLSettings.from_budget(config.target, None, config.time_budget, config.max_iter)
     artifact = train_on_azure(
         Path(data), config.target, out=Path(out), name=config.name, settings=settings,
-        workspace=resolve_workspace(),
+        workspace=resolve_workspace(), drop=tuple(config.drop),
     )  # fmt: skip
     if artifact is None:
         raise ExternalError("Azure training was a dry run (no Azure credential): no artifact")

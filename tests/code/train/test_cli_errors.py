@@ -320,3 +320,15 @@ def test_score_refuses_a_key_no_header_carries_naming_the_option(tmp_path, capsy
     )  # fmt: skip
     assert code == 2 and "--key (or AMLSTACK_PRIMARY_KEY): keys must be printable ASCII" in err
     assert key not in err and "bug" not in err
+
+
+def test_pipeline_run_trains_with_the_columns_train_would_drop_or_keep(tmp_path, capsys):
+    """A model trained with --drop id --keep rank was retrained by the pipeline without them."""
+    from amlstack.pipeline import stages
+
+    config = stages.RunConfig(data="d.csv", drop=["id"], keep=["rank"])
+    train_config = stages.train_config(Path("d.csv"), tmp_path, config)
+    assert (train_config.drop, train_config.keep) == (("id",), ("rank",))
+    code, _, err = run_cli(["pipeline", "run", "--runs", str(tmp_path / "runs"), "--keep", "rank",
+                            "--backend", "azure"], capsys)  # fmt: skip
+    assert code == 2 and "--keep applies to the local backend only" in err
