@@ -315,15 +315,16 @@ def test_azure_training_runs_in_process_and_returns_the_artifact(tmp_path, first
 
     calls = []
 
-    def fake_train_on_azure(data, target, *, out, name, settings, workspace):
+    def fake_train_on_azure(data, target, *, out, name, settings, workspace, drop=()):
         calls.append(settings)
+        assert drop == ("age",)  # the run's --drop reaches Azure AutoML's data spec
         return tiny_trainer.write_artifact(pd.read_csv(data), target, out, name)
 
     monkeypatch.setattr(automl, "train_on_azure", fake_train_on_azure)
     monkeypatch.setattr(workspace, "resolve_workspace", lambda: "ws")
     cfg = stages.RunConfig(
         data=str(first_rows), artifacts=str(tmp_path / "artifacts"), backend="azure",
-        time_budget=None, max_iter=3,
+        time_budget=None, max_iter=3, drop=["age"],
     )  # fmt: skip
     artifact = stages.automl_trainer(first_rows, tmp_path / "artifacts", cfg)
     assert (artifact / "MANIFEST.json").is_file()
