@@ -90,7 +90,7 @@ if _settings.auth_enabled and _settings.generate_keys and not _settings.primary_
 server.install(_settings.request_deadline_s or _settings.timeout_s / 2)
 
 wsgi_app = "amlstack_scorer.wsgi:app"
-bind = [f"{_settings.host}:{_settings.port}"]
+bind = [_settings.bind]
 # Sync workers that serve their already-accepted connections on SIGTERM before exiting.
 worker_class = (
     "amlstack_scorer.server.DrainingSyncWorker"

@@ -152,10 +152,22 @@ class Settings:
             f"create it), or run without keys on purpose with {c.AUTH_ENV}=none"
         )
 
+    @property
+    def bind(self) -> str:
+        """``host:port`` as gunicorn reads it: an IPv6 address in brackets (``::1`` bare was
+        read as host ``::1``'s port '', and ``0:0:0:0:0:0:0:1`` as every interface)."""
+        return host_port(self.host, self.port)
+
     def require_model_dir(self) -> Path:
         if self.model_dir is None:
             raise SettingsError(f"{c.MODEL_DIR_ENV}: not set; point it at an artifact directory")
         return self.model_dir
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 address in brackets, for a bind or a URL."""
+    bare = host.strip("[]")
+    return f"[{bare}]:{port}" if ":" in bare else f"{host}:{port}"
 
 
 def key_problem(key: str) -> str | None:

@@ -56,7 +56,7 @@ def serve(
 ) -> None:
     """Serve a model artifact locally under gunicorn, with the container's settings."""
     from amlstack.artifact.reader import Model
-    from amlstack_scorer.settings import Settings, SettingsError
+    from amlstack_scorer.settings import Settings, SettingsError, host_port
 
     if not host.strip():  # gunicorn would bind every interface, shown as http://:PORT
         raise UserError("--host: give an address (127.0.0.1; 0.0.0.0 for every interface)")
@@ -85,7 +85,7 @@ def serve(
     if key_file is not None and not no_auth:
         _check_key_file(key_file)
         typer.echo(f"keys: {key_file} (created if it did not exist)", err=True)
-    typer.echo(f"serving {model} on http://{host}:{port}", err=True)
+    typer.echo(f"serving {model} on http://{host_port(host, port)}", err=True)
     argv = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONF]
     # Replace this process: gunicorn's master then gets Ctrl-C/SIGTERM/SIGHUP directly.
     os.execve(sys.executable, argv, env)  # noqa: S606 (fixed argv, no shell)

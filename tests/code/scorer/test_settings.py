@@ -172,6 +172,22 @@ def test_gunicorn_config_names_a_metrics_folder_it_cannot_use(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("host", "bind"),
+    [("::1", "[::1]:5001"), ("[::1]", "[::1]:5001"), ("0:0:0:0:0:0:0:1", "[0:0:0:0:0:0:0:1]:5001"),
+     ("::", "[::]:5001"), ("127.0.0.1", "127.0.0.1:5001"), ("localhost", "localhost:5001")],
+)  # fmt: skip
+def test_gunicorn_binds_an_ipv6_address_in_brackets(tmp_path, host, bind):
+    """`::1` bare failed ("'' is not a valid port number"); 0:0:0:0:0:0:0:1 bound every
+    interface on a random port."""
+    conf = REPO / "scorer" / "amlstack_scorer" / "gunicorn_conf.py"
+    code = f"import runpy; print(runpy.run_path({str(conf)!r})['bind'])"
+    env = {**KEYED, "AMLSTACK_HOST": host, "AMLSTACK_PORT": "5001",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}  # fmt: skip
+    proc = _run(code, env)
+    assert proc.stdout.strip() == repr([bind]), proc.stderr
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1", "::", "[::1]", "localhost", "scorer-1"])
 def test_a_host_to_bind_is_an_address_or_a_name(host):
     assert Settings.from_env({**KEYED, "AMLSTACK_HOST": host}).host == host
