@@ -202,7 +202,8 @@ def _dump(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-_CRON = re.compile(r"[\w*/,-]+( [\w*/,-]+){4}")  # a schedule Azure ML reads: five fields
+# a schedule Azure ML reads: five fields of ASCII digits and names (`\w` alone took `٣`)
+_CRON = re.compile(r"[\w*/,-]+( [\w*/,-]+){4}", re.ASCII)
 _CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
 
 
@@ -227,7 +228,7 @@ def _cron_in_range(cron: str) -> bool:
     for field, (low, high) in zip(cron.split(), _CRON_RANGES, strict=True):
         for part in field.split(","):
             values = part.split("/")[0]
-            if any(not low <= int(n) <= high for n in re.findall(r"\d+", values)):
+            if any(not low <= int(n) <= high for n in re.findall(r"[0-9]+", values)):
                 return False
     return True
 

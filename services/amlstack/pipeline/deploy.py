@@ -216,6 +216,7 @@ def _scorer_port(raw: str) -> int:
     """The stack's published scorer port, read as Compose reads it (empty: the default)."""
     if not raw.strip():
         return DEFAULT_PORT
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= 65535:
+    digits = raw.strip()
+    if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) <= 65535:
         raise UserError(f"AMLSTACK_SCORER_PORT={raw!r}: a port number from 1 to 65535")
-    return int(raw)
+    return int(digits)

@@ -265,7 +265,8 @@ def test_publish_from_outside_a_checkout_names_the_code_option(tmp_path, no_cred
 
 @pytest.mark.parametrize(
     ("kwargs", "named"),
-    [({"cron": "0 3 * * 8"}, "--cron"), ({"compute": "-bad"}, "--compute"),
+    [({"cron": "0 3 * * 8"}, "--cron"), ({"cron": "0 ٣ * * ١"}, "--cron"),
+     ({"compute": "-bad"}, "--compute"),
      ({"code": Path("/nonexistent-checkout")}, "--code")],
 )  # fmt: skip
 def test_write_definitions_refuses_inputs_azure_would_refuse(tmp_path, kwargs, named):

@@ -197,7 +197,16 @@ def test_the_compose_checkout_is_the_current_folder_never_the_packages_location(
 
 
 @pytest.mark.parametrize(
-    ("raw", "port"), [("", 5001), (" ", 5001), ("5050", 5050), ("x", None), ("70000", None)]
+    ("raw", "port"),
+    [
+        ("", 5001),
+        (" ", 5001),
+        ("5050", 5050),
+        ("x", None),
+        ("70000", None),
+        ("²", None),
+        ("٣", None),
+    ],
 )
 def test_the_scorer_port_is_read_as_compose_reads_it(raw, port):
     """An empty AMLSTACK_SCORER_PORT was int('') after training: 'a bug', exit 70."""
