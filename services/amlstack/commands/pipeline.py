@@ -411,7 +411,9 @@ def drift_command(
     if model is None:  # the profile of the model the scorer serves: the right one to compare
         training = drift.fetch_training_profile(url, key)
     else:
-        training = drift.read_training_profile(model)
+        training = drift.profile_for_served_bins(
+            drift.read_training_profile(model), url, key, f"--model {model}"
+        )
     report = drift.compare(
         training,
         drift.fetch_live(url, key, training, prometheus=prometheus),

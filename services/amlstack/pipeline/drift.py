@@ -175,6 +175,27 @@ def fetch_training_profile(url: str, key: str | None, timeout: float = 10.0) -> 
     return profile
 
 
+def profile_for_served_bins(
+    training: dict[str, Any], url: str, key: str | None, source: str
+) -> dict[str, Any]:
+    """``training`` when the served model bins every feature as it does (the live counts are
+    in the served model's bins); else a UserError naming ``source`` and the first feature binned
+    otherwise (another model's, or another version's, edges: a false drift, psi 3.8)."""
+    served = fetch_training_profile(url, key)["features"]
+    for name, stats in training["features"].items():
+        theirs = served.get(name)
+        same = theirs is not None and all(
+            stats.get(part) == theirs.get(part) for part in ("kind", "edges", "categories")
+        )
+        if not same:
+            raise UserError(
+                f"{source}: feature {name!r} is not binned as the model served at {url} bins "
+                "it (another model or version): its live counts cannot be compared with this "
+                "profile; compare with the served model's own (leave the artifact out)"
+            )
+    return training
+
+
 def _route(url: str, route: str) -> str:
     """``route`` on the scorer at ``url`` (a base URL, or one already ending in a route)."""
     base = url.rstrip("/")

@@ -217,19 +217,23 @@ def _read_csv(path: Path, target: str):
 
 def stage_drift(run: Run) -> dict[str, Any]:
     """Compare the serving scorer's live profile with the champion's training profile."""
-    from amlstack.pipeline.drift import compare, fetch_live, read_training_profile
+    from amlstack.pipeline.drift import (
+        compare,
+        fetch_live,
+        profile_for_served_bins,
+        read_training_profile,
+    )
 
     registry = run.registry()
     champion = registry.tagged("production")
     if champion is None:
         return {"drifted": [], "retrain": True, "reason": "no production model: train one"}
-    training = read_training_profile(registry.artifact_path(champion))
-    live = fetch_live(
-        str(run.config.drift_url),
-        os.environ.get(KEY_ENV),
-        training,
-        prometheus=run.config.drift_prometheus,
+    url, key = str(run.config.drift_url), os.environ.get(KEY_ENV)
+    source = f"the production model ({champion['version']})"
+    training = profile_for_served_bins(
+        read_training_profile(registry.artifact_path(champion)), url, key, source
     )
+    live = fetch_live(url, key, training, prometheus=run.config.drift_prometheus)
     report = compare(training, live, threshold=run.config.drift_threshold)
     write_json(run.stage_dir(DRIFT_STAGE) / "report.json", report)
     drifted = report["drifted"]

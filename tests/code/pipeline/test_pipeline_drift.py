@@ -364,10 +364,28 @@ def test_drift_says_not_judged_when_no_feature_had_rows_enough(
     training = drift.read_training_profile(artifact)
     few = drift.frame_counts(shift(split[1]).head(50), training)
     monkeypatch.setattr(drift, "fetch_live", lambda *args, **kwargs: few)
+    monkeypatch.setattr(drift, "fetch_training_profile", lambda *args, **kwargs: training)
     with pytest.raises(SystemExit) as info:
         main(["drift", "--url", "http://127.0.0.1:9", "--model", str(artifact)])
     assert info.value.code in (0, None)
     assert "not judged: too few live rows" in " ".join(capsys.readouterr().out.split())
+
+
+def test_another_models_profile_is_refused_not_read_as_drift(artifact, monkeypatch, capsys):
+    """--model with another version of the model: the live counts are in the served model's
+    bins, and edges moved by one year of age read as DRIFT (psi 3.8), exit 1."""
+    import copy
+
+    from amlstack.cli import main
+
+    training = drift.read_training_profile(artifact)
+    served = copy.deepcopy(training)
+    served["features"]["age"]["edges"][1] += 1
+    monkeypatch.setattr(drift, "fetch_training_profile", lambda *args, **kwargs: served)
+    with pytest.raises(SystemExit) as info:
+        main(["drift", "--url", "http://127.0.0.1:9", "--model", str(artifact)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert info.value.code == 2 and f"--model {artifact}: feature 'age' is not binned" in err
 
 
 def test_an_edited_training_profile_is_refused_not_compared(artifact, tmp_path):
