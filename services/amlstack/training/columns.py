@@ -44,6 +44,10 @@ NEAR_UNIQUE_SHARE = 0.95
 MIN_ROWS_FOR_SPARSE_ID = 100  # distinct integers with gaps: an id from this many rows
 MIN_ID_DENSITY = 0.5  # ... when they fill at least this share of [min, max]
 ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th"})
+# 84K, 2.5M, 3bn: a multiplier, not a unit (a plain 84000 at scoring would be read as 84000)
+MAGNITUDES = frozenset({"K", "k", "M", "MM", "B", "bn", "Bn", "BN", "mn", "Mn", "mio", "Mio"})
+# a number, separators allowed (1,000 kg, 2,7 km/h), then a unit: what a notice names
+_LOOSE_UNIT = r"^(?P<number>[+-]?\d[\d.,]*)\s*(?P<unit>(?:[^\W\d_]|°)[^\s\d]*)?$"
 TRUE_WORDS = frozenset({"yes", "true", "y", "t"})
 FALSE_WORDS = frozenset({"no", "false", "n", "f"})
 # a leading group is never 0: 0,125 is a decimal comma, not 125
@@ -140,6 +144,8 @@ def type_column(
         spec = {"name": name, "kind": "date", "dtype": "date", "date_format": date_format}
         spec["nullable"] = nullable
         return spec, column, decisions
+    unread = _unread_units(text) if re.match(r"[+-]?\.?\d", text.iloc[0]) else None
+    units_note = [Decision(name, "mixed_types", unread)] if unread else []
     if len(text) >= MIN_ROWS_FOR_IDENTIFIER and distinct >= NEAR_UNIQUE_SHARE * len(text):
         if distinct == len(text):
             detail = "an identifier (every value distinct)"
@@ -148,7 +154,7 @@ def type_column(
                 f"free text or an identifier ({distinct:,} distinct values in {len(text):,} rows)"
             )
         if not keep:
-            return None, None, [Decision(name, "dropped", detail)]
+            return None, None, [*units_note, Decision(name, "dropped", detail)]
         decisions.append(_kept(name, detail))
     categories = _categories(text)
     spec = {"name": name, "kind": "categorical", "dtype": "string", "categories": categories}
@@ -159,14 +165,7 @@ def type_column(
             "categories (each number one of its own)"
         )
         decisions.append(Decision(name, "mixed_types", detail))
-    units = _several_units(text) if re.match(r"[+-]?\.?\d", text.iloc[0]) else []
-    if units:
-        shown = ", ".join(repr(u) for u in units[:5])
-        detail = (
-            f"numbers in several units ({shown}): read as categories (each value one of its "
-            "own); write them in one unit to read them as numbers"
-        )
-        decisions.append(Decision(name, "mixed_types", detail))
+    decisions.extend(units_note)
     if _boolean_like(categories):
         decisions.append(Decision(name, "boolean", f"boolean-like, coded {categories[0]}=0"))
     elif distinct > MAX_CATEGORIES:
@@ -330,17 +329,38 @@ def _unit_cells(cells: pd.Series) -> pd.Series | None:
     units = found["unit"].dropna()
     if found["number"].isna().any() or len(units) * 2 < len(cells):
         return None
-    if ORDINAL_SUFFIXES & set(units.str.casefold()):
+    if ORDINAL_SUFFIXES & set(units.str.casefold()) or MAGNITUDES & set(units):
         return None
     return units
 
 
-def _several_units(cells: pd.Series) -> list[str]:
-    """The units (casefolded, most common first) of a column of numbers written in more than
-    one; empty otherwise."""
-    units = _unit_cells(cells)
-    counts = units.str.casefold().value_counts() if units is not None else ()
-    return counts.index.tolist() if len(counts) > 1 else []
+def _unread_units(cells: pd.Series) -> str | None:
+    """Why a column of numbers with units was not read as numbers (several units, a
+    magnitude such as 84K, separators such as 1,000 kg), for a notice; None when it is no such
+    column (or an ordinal one: 1st, 2nd)."""
+    found = cells.str.extract(_LOOSE_UNIT)
+    units = found["unit"].dropna()
+    if found["number"].isna().any() or len(units) * 2 < len(cells):
+        return None
+    counts = units.str.casefold().value_counts()
+    if ORDINAL_SUFFIXES & set(counts.index):
+        return None
+    example = repr(str(cells[found["unit"].notna()].iloc[0]))
+    if len(counts) > 1:
+        shown = ", ".join(repr(u) for u in counts.index[:5])
+        return (
+            f"numbers in several units ({shown}): read as categories (each value one of its "
+            "own); write them in one unit to read them as numbers"
+        )
+    if MAGNITUDES & set(units):
+        return (
+            f"numbers with a magnitude ({example}): read as categories (each value one of "
+            "its own); write the whole numbers to read them as numbers"
+        )
+    return (
+        f"numbers with a unit and separators ({example}): read as categories (each value one "
+        "of its own); write them as plain numbers (1000 kg) to read them as numbers"
+    )
 
 
 def _one_unit(cells: pd.Series) -> str | None:

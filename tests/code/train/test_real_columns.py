@@ -472,6 +472,14 @@ def test_times_of_day_are_hours_since_midnight(tmp_path):
     assert "times of day: read as hours since midnight" in dataset.decisions[-1].line()
 
 
+def test_unread_units_are_named_even_when_the_column_is_dropped_as_free_text(tmp_path):
+    mass = [f"{1000 + i:,} kg" for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, mass=mass, age=[str(20 + i % 7) for i in range(ROWS)])
+    notes = [d.line() for d in dataset.decisions if d.column == "mass"]
+    assert "numbers with a unit and separators ('1,000 kg')" in notes[0]
+    assert notes[1].startswith("column 'mass': dropped: an identifier")
+
+
 def test_numbers_with_one_unit_are_numbers_and_another_unit_is_refused_when_scoring(tmp_path):
     """`135 lb` was one category per number, silently; `250 lb` then scored as unknown."""
     import msgspec
@@ -508,10 +516,14 @@ def test_numbers_with_one_unit_are_numbers_and_another_unit_is_refused_when_scor
 @pytest.mark.parametrize(
     ("cells", "kind", "said"),
     [(["5 kg", "7 lb"], "categorical", "numbers in several units ('kg', 'lb')"),
+     (["84K", "12K", "7K"], "categorical", "numbers with a magnitude ('84K')"),
+     (["1,000 kg", "1,250 kg"], "categorical", "numbers with a unit and separators ('1,000 kg')"),
      (["1st", "2nd", "3rd"], "categorical", None),  # ordinals: ranks, left as categories
      (["9th", "10th", "11th"], "categorical", None)],
 )  # fmt: skip
 def test_several_units_or_ordinals_stay_categories(tmp_path, cells, kind, said):
+    """84K read as 84 'K' let a plain 84000 at scoring be read 1000 times larger; 1,000 kg
+    and 2,7 km/h were one category per number without a word."""
     dataset = dataset_of(tmp_path, x=[cells[i % len(cells)] for i in range(ROWS)])
     (spec,) = dataset.features
     assert spec["kind"] == kind
