@@ -274,7 +274,7 @@ def test_a_context_of_no_column_a_file_for_data_and_a_missing_artifact_are_named
     assert _contexts([","], tmp_path / "d.csv", "y") == ()  # was an empty, constant feature
     code, _, err = run_cli(["train", "--data", str(tmp_path), "--out", str(tmp_path)], capsys)
     assert code == 2 and "a folder; name the CSV file" in err  # was "no such file"
-    with pytest.raises(UserError, match="no such artifact folder"):
+    with pytest.raises(UserError, match="no such artifact directory"):
         read_training_profile(tmp_path / "missing")
 
 
