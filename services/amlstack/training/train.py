@@ -153,7 +153,12 @@ def train(
         return _train(config, on_progress, notice, stopped)
 
 
-def _train(config, on_progress, notice, stopped):
+def _train(
+    config: TrainConfig,
+    on_progress: Callable[[Progress], None],
+    notice: Callable[[str], None],
+    stopped: Callable[[], bool],
+) -> TrainResult:
     from amlstack.training import ensemble, evaluate, export, search, store
     from amlstack.training.preprocess import fit_preparation
 
