@@ -17,13 +17,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from amlstack.errors import DataError, ExternalError, InternalError, UserError, write_bug_log
 from amlstack.pipeline import registry as reg
 from amlstack.pipeline.jsonio import read_json, write_json
+
+if TYPE_CHECKING:
+    from amlstack.training.train import TrainConfig
 
 STAGES = ("validate_data", "train", "evaluate", "gate", "register", "deploy")
 DRIFT_STAGE = "drift"  # optional first stage: retrain only when the live traffic drifted
@@ -85,7 +88,7 @@ def automl_trainer(data: Path, out: Path, config: RunConfig) -> Path:
     return Path(train(train_config(data, out, config)).path)
 
 
-def train_config(data: Path, out: Path, config: RunConfig):
+def train_config(data: Path, out: Path, config: RunConfig) -> TrainConfig:
     """The TrainConfig a local run trains with; its ``check`` owns the limits on the budget,
     trials and seed, for ``pipeline run`` as for ``amlstack train``."""
     from amlstack.training.train import TrainConfig
