@@ -89,9 +89,18 @@ def friendly(message: str, field: str | None) -> str:
     return message
 
 
+def _schemas(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The document's named schemas: ``definitions`` (swagger 2) or ``components.schemas``
+    (OpenAPI 3); empty when it has neither."""
+    components = doc.get("components")
+    schemas = doc.get("definitions") or (
+        components.get("schemas") if isinstance(components, Mapping) else None
+    )
+    return schemas if isinstance(schemas, Mapping) else {}
+
+
 def _record_schema(doc: Mapping[str, Any]) -> Mapping[str, Any]:
-    definitions = doc.get("definitions") or doc.get("components", {}).get("schemas") or {}
-    record = definitions.get("InputRecord")
+    record = _schemas(doc).get("InputRecord")
     if not isinstance(record, Mapping) or not isinstance(record.get("properties"), Mapping):
         raise SchemaError("the scorer's swagger.json has no InputRecord schema")
     return record
@@ -100,8 +109,9 @@ def _record_schema(doc: Mapping[str, Any]) -> Mapping[str, Any]:
 def batch_limit(doc: Mapping[str, Any]) -> int | None:
     """The most records the scorer takes in one request (its ServiceInput's ``maxItems``:
     AMLSTACK_MAX_BATCH); None when the document does not say."""
-    definitions = doc.get("definitions") or doc.get("components", {}).get("schemas") or {}
-    data = (definitions.get("ServiceInput") or {}).get("properties", {}).get("data", {})
+    service_input = _schemas(doc).get("ServiceInput")
+    properties = service_input.get("properties") if isinstance(service_input, Mapping) else None
+    data = properties.get("data") if isinstance(properties, Mapping) else None
     limit = data.get("maxItems") if isinstance(data, Mapping) else None
     return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
 

@@ -691,3 +691,5 @@ def test_a_chunk_is_never_larger_than_the_scorers_batch_limit(tmp_path, scorer):
 def test_a_swagger_without_a_batch_limit_leaves_the_chunk_size_alone():
     assert form.batch_limit({"definitions": {}}) is None
     assert form.batch_limit({"definitions": {"ServiceInput": {"properties": {"data": []}}}}) is None
+    assert form.batch_limit({"definitions": {"ServiceInput": ["not", "a", "schema"]}}) is None
+    assert form.batch_limit({"components": ["not", "a", "mapping"]}) is None
