@@ -49,6 +49,9 @@ CURRENCY = re.compile(
 # A number followed by a unit (113 oz, 64in, 5.5 km/h): the unit is letters first, then no
 # blank or digit; the same unit in every cell of the column (`FeatureSpec.unit`)
 WITH_UNIT = re.compile(r"(?P<number>[+-]?(\d+(\.\d*)?|\.\d+))\s*(?P<unit>(?:[^\W\d_]|°)[^\s\d]*)?")
+# 84K, 2.5M, 3bn: a multiplier, not a unit (a plain 84000 at scoring would be read as 84000).
+# Case matters here (M a million, m metres) though units are otherwise compared case-folded.
+MAGNITUDES = frozenset({"K", "k", "M", "MM", "B", "bn", "Bn", "BN", "mn", "Mn", "mio", "Mio"})
 
 # A time of day: 7:05, 07:05:30, 7:05 pm (read as hours since midnight: 7.0833)
 TIME = re.compile(
@@ -89,8 +92,10 @@ def _in_unit(text: str, unit: str | None) -> float:
     if match is None:
         raise ValueError(text)
     written = match["unit"]
-    if written is not None and unit is not None and written.casefold() != unit.casefold():
-        raise ValueError(text)  # 51 kg in a column of pounds: never converted, never guessed
+    if written is None or unit is None or written == unit:
+        return float(match["number"])
+    if written.casefold() != unit.casefold() or written in MAGNITUDES:
+        raise ValueError(text)  # 51 kg in pounds, 5 M in metres: never converted or guessed
     return float(match["number"])
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from amlstack.artifact.formats import (
     DECIMAL_COMMA,
+    MAGNITUDES,
     MISSING_MARKERS,
     THOUSANDS,
     TIME,
@@ -44,8 +45,6 @@ NEAR_UNIQUE_SHARE = 0.95
 MIN_ROWS_FOR_SPARSE_ID = 100  # distinct integers with gaps: an id from this many rows
 MIN_ID_DENSITY = 0.5  # ... when they fill at least this share of [min, max]
 ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th"})
-# 84K, 2.5M, 3bn: a multiplier, not a unit (a plain 84000 at scoring would be read as 84000)
-MAGNITUDES = frozenset({"K", "k", "M", "MM", "B", "bn", "Bn", "BN", "mn", "Mn", "mio", "Mio"})
 # a number, separators allowed (1,000 kg, 2,7 km/h), then a unit: what a notice names
 _LOOSE_UNIT = r"^(?P<number>[+-]?\d[\d.,]*)\s*(?P<unit>(?:[^\W\d_]|°)[^\s\d]*)?$"
 TRUE_WORDS = frozenset({"yes", "true", "y", "t"})
@@ -320,32 +319,39 @@ def _number_or_nan(cell: str, number_format: str, unit: str | None = None) -> fl
         return np.nan
 
 
-def _unit_cells(cells: pd.Series) -> pd.Series | None:
-    """Each cell's unit as written (NaN: a plain number) when every cell is a number with or
-    without one, at least half carry one (113 oz, 64in) and none is an ordinal suffix (1st,
-    2nd class: ranks, left as categories); else None (`12a` among plain numbers is a typo,
-    named as one)."""
-    found = cells.str.extract(f"^(?:{WITH_UNIT.pattern})$")
-    units = found["unit"].dropna()
-    if found["number"].isna().any() or len(units) * 2 < len(cells):
+def _units_written(cells: pd.Series, pattern: str) -> pd.Series | None:
+    """Each cell's unit as ``pattern`` reads it (NaN: a plain number) when every cell matches,
+    at least half carry a unit and none is an ordinal suffix (1st, 2nd class: ranks, left as
+    categories); else None."""
+    found = cells.str.extract(pattern)
+    units = found["unit"]
+    if found["number"].isna().any() or units.notna().sum() * 2 < len(cells):
         return None
-    if ORDINAL_SUFFIXES & set(units.str.casefold()) or MAGNITUDES & set(units):
+    if ORDINAL_SUFFIXES & set(units.dropna().str.casefold()):
         return None
     return units
+
+
+def _unit_cells(cells: pd.Series) -> pd.Series | None:
+    """The units of a column of numbers that read as numbers (113 oz, 64in; a magnitude such
+    as 84K does not), as written, one per cell that has one; else None (`12a` among plain
+    numbers is a typo, named as one)."""
+    units = _units_written(cells, f"^(?:{WITH_UNIT.pattern})$")
+    if units is None or MAGNITUDES & set(units.dropna()):
+        return None
+    return units.dropna()
 
 
 def _unread_units(cells: pd.Series) -> str | None:
     """Why a column of numbers with units was not read as numbers (several units, a
     magnitude such as 84K, separators such as 1,000 kg), for a notice; None when it is no such
     column (or an ordinal one: 1st, 2nd)."""
-    found = cells.str.extract(_LOOSE_UNIT)
-    units = found["unit"].dropna()
-    if found["number"].isna().any() or len(units) * 2 < len(cells):
+    written = _units_written(cells, _LOOSE_UNIT)
+    if written is None:
         return None
+    units = written.dropna()
     counts = units.str.casefold().value_counts()
-    if ORDINAL_SUFFIXES & set(counts.index):
-        return None
-    example = repr(str(cells[found["unit"].notna()].iloc[0]))
+    example = repr(str(cells[written.notna()].iloc[0]))
     if len(counts) > 1:
         shown = ", ".join(repr(u) for u in counts.index[:5])
         return (

@@ -513,6 +513,24 @@ def test_numbers_with_one_unit_are_numbers_and_another_unit_is_refused_when_scor
         parse_numbers(["135 lb", "61 kg"], feature)
 
 
+def test_a_magnitude_is_not_read_as_the_unit_it_case_folds_to(tmp_path):
+    """Units are compared case-folded (KG in a column of kg), but `5 M` in a column of metres
+    is five million, not five metres: refused, as training leaves 84K a category."""
+    import msgspec
+
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import read_number
+
+    dataset = dataset_of(tmp_path, height=[f"{i % 7 + 1} m" for i in range(ROWS)])
+    (spec,) = dataset.features
+    assert (spec["format"], spec["unit"]) == ("unit", "m")
+    feature = Feature.from_spec(msgspec.convert(spec, FeatureSpec))
+    assert read_number("5 m", feature) == read_number("5", feature) == 5.0
+    with pytest.raises(ValueError):
+        read_number("5 M", feature)
+
+
 @pytest.mark.parametrize(
     ("cells", "kind", "said"),
     [(["5 kg", "7 lb"], "categorical", "numbers in several units ('kg', 'lb')"),
