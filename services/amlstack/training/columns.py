@@ -69,6 +69,7 @@ class Decision:
     # | mixed_types (mostly numbers, and text: categorical)
     # | labels_as_numbers (the target: numeric labels written otherwise, 1.0 for 1)
     # | kept (--keep: a column the identifier rules would have dropped)
+    # | repeated_rows (the whole file, column "": rows that repeat an earlier row exactly)
     detail: str
 
     def line(self) -> str:
@@ -114,7 +115,7 @@ def type_column(
     decisions = []
     if nullable:
         missing = int(column.isna().sum())
-        detail = f"missing in {missing:,} of {n_rows:,} rows ({_share(missing, n_rows)}); imputed"
+        detail = f"missing in {missing:,} of {n_rows:,} rows ({percent(missing, n_rows)}); imputed"
         decisions.append(Decision(name, "missing_values", detail + " in the model"))
     import pandas as pd
 
@@ -161,7 +162,7 @@ def type_column(
     numbers = int(is_number.sum())
     if numbers >= len(text) / 2:  # mostly numbers, yet text: worth a look, never silent
         detail = (
-            f"{_share(numbers, len(text))} of the values are numbers, the others text: read as "
+            f"{percent(numbers, len(text))} of the values are numbers, the others text: read as "
             "categories (each number one of its own)"
         )
         decisions.append(Decision(name, "mixed_types", detail))
@@ -422,7 +423,7 @@ def _boolean_like(categories: list[str]) -> bool:
     return len(low & TRUE_WORDS) == 1 and len(low & FALSE_WORDS) == 1
 
 
-def _share(part: int, whole: int) -> str:
+def percent(part: int, whole: int) -> str:
     """A percentage that never reads 0.0% or 100.0% for a share that is neither."""
     share = 100 * part / whole
     if 0 < share < 0.1:

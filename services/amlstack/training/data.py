@@ -228,7 +228,8 @@ def load_dataset(
         raise DataError(f"{path}: no feature columns left besides the target")
     features, typed, decisions = infer_features(feature_frame, keep)
     auto_dropped = [d.column for d in decisions if d.action == "dropped"]
-    decisions = [*read_as, *unlabelled, *merged, *decisions]
+    repeated = _repeated_rows(typed, target_codes)
+    decisions = [*read_as, *unlabelled, *merged, *decisions, *repeated]
     return Dataset(
         frame=typed,
         target=target_codes,
@@ -286,6 +287,31 @@ def _labelled_rows(raw: pd.DataFrame, target: str, path: Path):
     )
     kept = np.flatnonzero(~empty)
     return raw.iloc[kept].reset_index(drop=True), kept, [decision]
+
+
+def _repeated_rows(features: pd.DataFrame, target: np.ndarray) -> list[columns.Decision]:
+    """The decision naming how many rows repeat an earlier one exactly, in every feature the
+    model sees and in the target (a dropped column does not tell rows apart); none when no row
+    does.
+
+    Copies on both sides of the holdout are scored on rows the model was fitted on, so the
+    held-out figure may read high. The split does not keep copies together: the file cannot
+    tell one record written twice from customers who are alike (a few yes/no answers repeat
+    often), and for those a random holdout is what new traffic looks like.
+    """
+    import pandas as pd
+
+    rows = pd.concat([features, pd.Series(target, index=features.index)], axis=1, ignore_index=True)
+    repeated = int(rows.duplicated().sum())
+    if not repeated:
+        return []
+    detail = (
+        f"{repeated:,} of {len(rows):,} rows ({columns.percent(repeated, len(rows))}) repeat an "
+        "earlier row exactly (features and target): copies can fall on both sides of the "
+        "holdout, so the held-out figure may read high (remove them if they are one record "
+        "written twice)"
+    )
+    return [columns.Decision(column="", action="repeated_rows", detail=detail)]
 
 
 def _one_spelling(labels: np.ndarray, target: str) -> tuple[np.ndarray, list[columns.Decision]]:

@@ -213,6 +213,25 @@ def test_rows_without_a_label_are_left_out_and_named(tmp_path):
     )
 
 
+def test_rows_repeated_exactly_are_counted_in_one_notice(tmp_path):
+    """312 copies of earlier rows said nothing, though copies on both sides of the holdout
+    make the held-out figure read high."""
+    rows = [[f"C{i:03d}", str(20 + i % 13), f"job{i % 4}", y] for i, y in enumerate(labels())]
+    copies = [[f"D{i:03d}", *row[1:]] for i, row in enumerate(rows[:12])]  # another id each
+    relabelled = [[*rows[12][:3], "no" if rows[12][3] == "yes" else "yes"]]  # another target
+    path = write_csv(tmp_path, ["id", "age", "job", "y"], rows + copies + relabelled)
+    dataset = load_dataset(path, "y", drop=["id"])
+    [decision] = [d for d in dataset.decisions if d.action == "repeated_rows"]
+    assert decision.line() == (
+        "12 of 53 rows (22.6%) repeat an earlier row exactly (features and target): copies can "
+        "fall on both sides of the holdout, so the held-out figure may read high (remove them "
+        "if they are one record written twice)"
+    )
+    assert decision.record().column == ""
+    unique = load_dataset(write_csv(tmp_path, ["id", "age", "job", "y"], rows), "y", drop=["id"])
+    assert not [d for d in unique.decisions if d.action == "repeated_rows"]
+
+
 def test_a_target_empty_in_every_row_is_refused(tmp_path):
     rows = [[str(20 + i), "NA"] for i in range(ROWS)]
     with pytest.raises(DataError, match="target 'y' is empty in every row"):
@@ -440,7 +459,7 @@ def test_a_few_words_among_numbers_are_read_as_missing_and_remembered(tmp_path):
     )
     values = dataset.frame["grade"]
     assert values.isna().tolist() == [i in (5, 17, 30) for i in range(ROWS)]
-    assert [d.line() for d in dataset.decisions] == [
+    assert [d.line() for d in dataset.decisions if d.column == "grade"] == [
         "column 'grade': numbers, and '-', 'other' in 3 rows read as missing"
     ]
 
