@@ -105,13 +105,15 @@ def type_column(
     ``dots_group_thousands``: the file writes decimal commas elsewhere, so a column of numbers
     such as ``1.108`` (a dot before each group of three digits, no comma) is 1108, not 1.108.
     ``keep`` (``--keep``): the user knows better than the identifier rules (a rank is distinct
-    integers too); the column is kept, with a decision saying what the rule would have done."""
+    integers too); the column is kept, with a decision saying what the rule would have done.
+    A column empty or with one value in every row is dropped all the same, its decision saying
+    that ``--keep`` could not keep it."""
     present = column.dropna()
     if present.empty:
-        return None, None, [Decision(name, "dropped", "empty in every row")]
+        return None, None, [_nothing_to_learn(name, "empty in every row", keep)]
     nullable = bool(column.isna().any())
     if not nullable and present.nunique() == 1:
-        return None, None, [Decision(name, "dropped", f"{present.iloc[0]!r} in every row")]
+        return None, None, [_nothing_to_learn(name, f"{present.iloc[0]!r} in every row", keep)]
     decisions = []
     if nullable:
         missing = int(column.isna().sum())
@@ -183,6 +185,14 @@ def type_column(
 
 def _kept(name: str, detail: str) -> Decision:
     return Decision(name, "kept", f"kept (--keep), though it reads as {detail}")
+
+
+def _nothing_to_learn(name: str, detail: str, keep: bool) -> Decision:
+    """The drop of a column that tells no row from another. Kept, it would only be an input
+    every client must send; so ``--keep`` cannot keep it, and says so rather than nothing."""
+    if keep:
+        detail += f" (--keep {name} cannot keep it: nothing to learn from it)"
+    return Decision(name, "dropped", detail)
 
 
 def share_missing_words(specs: list[dict]) -> None:

@@ -104,6 +104,21 @@ def test_keep_names_a_column_it_cannot_keep(tmp_path, drop, keep, said):
         load_dataset(path, "y", drop, keep)
 
 
+def test_keep_says_it_cannot_keep_an_empty_or_constant_column(tmp_path):
+    """--keep on a column empty or with one value in every row was dropped without a word."""
+    rows = [["", "PT", str(20 + i % 7), y] for i, y in enumerate(labels())]
+    path = write_csv(tmp_path, ["empty", "country", "age", "y"], rows)
+    dataset = load_dataset(path, "y", keep=["empty", "country"])
+    assert [f["name"] for f in dataset.features] == ["age"]
+    assert dataset.dropped == ["empty", "country"]
+    assert [d.line() for d in dataset.decisions if d.column in ("empty", "country")] == [
+        "column 'empty': dropped: empty in every row (--keep empty cannot keep it: nothing to "
+        "learn from it)",
+        "column 'country': dropped: 'PT' in every row (--keep country cannot keep it: nothing "
+        "to learn from it)",
+    ]
+
+
 def test_free_text_with_a_few_repeats_is_dropped_like_an_identifier(tmp_path):
     notes = [f"called on day {i}, asked about rates" for i in range(ROWS)]
     notes[5] = notes[9] = "no answer"  # 39 distinct in 40: nearly every new row unseen
