@@ -187,8 +187,12 @@ def _header_cells(path: Path, encoding: str, delimiter: str, width: int) -> list
 
 
 def closest(name: str, options: list[str]) -> str:
-    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+    """`` (did you mean 'x'?)`` naming the option ``name`` most likely meant, else "": one
+    spelt the same but for case first, then the nearest spelling, case aside (difflib alone
+    finds nothing alike between RANK and rank)."""
+    folded, key = [option.casefold() for option in options], name.casefold()
+    match = [key] if key in folded else difflib.get_close_matches(key, folded, n=1, cutoff=0.5)
+    return f" (did you mean {options[folded.index(match[0])]!r}?)" if match else ""
 
 
 def load_dataset(

@@ -104,6 +104,21 @@ def test_keep_names_a_column_it_cannot_keep(tmp_path, drop, keep, said):
         load_dataset(path, "y", drop, keep)
 
 
+@pytest.mark.parametrize(
+    ("target", "drop", "keep", "said"),
+    [("Y", (), (), r"no target column 'Y' \(did you mean 'y'\?\)"),
+     ("y", ("RANK",), (), r"--drop RANK: no such column in .* \(did you mean 'rank'\?\)"),
+     ("y", (), ("RANK",), r"--keep RANK: no such column in .* \(did you mean 'rank'\?\)"),
+     ("y", (), ("RANK_OFF",), r"--keep RANK_OFF: .* \(did you mean 'rank_of'\?\)")],
+)  # fmt: skip
+def test_a_column_named_in_another_case_is_suggested(tmp_path, target, drop, keep, said):
+    """--keep RANK for rank suggested nothing: difflib finds no likeness across case."""
+    rows = [[str(i), str(i), y] for i, y in enumerate(labels())]
+    path = write_csv(tmp_path, ["rank", "rank_of", "y"], rows)
+    with pytest.raises(DataError, match=said):
+        load_dataset(path, target, drop, keep)
+
+
 def test_keep_says_it_cannot_keep_an_empty_or_constant_column(tmp_path):
     """--keep on a column empty or with one value in every row was dropped without a word."""
     rows = [["", "PT", str(20 + i % 7), y] for i, y in enumerate(labels())]
