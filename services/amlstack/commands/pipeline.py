@@ -121,6 +121,11 @@ def run_command(
         stages.train_config(data, artifacts, config).check()
         if not data.is_file():
             raise UserError(f"{data}: no such data file")
+        from amlstack.training.data import check_column_options, file_columns
+
+        # Now, as train checks them: a stage would name the run's copy of the data, and a
+        # resumed run would reuse the same options.
+        check_column_options(data, file_columns(data), target, config.drop, config.keep)
         run = stages.create_run(config, run_id)
     out.print(f"run [bold]{run.run_id}[/] in {run.folder}")
     with out.status("starting") as status:

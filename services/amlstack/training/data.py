@@ -195,18 +195,23 @@ def closest(name: str, options: list[str]) -> str:
     return f" (did you mean {options[folded.index(match[0])]!r}?)" if match else ""
 
 
-def load_dataset(
-    path: str | Path,
+def file_columns(path: Path) -> list[str]:
+    """The columns of the CSV at ``path`` as `read_table` names them, from its header line
+    alone (options are checked before a whole file is read)."""
+    encoding = charset.file_encoding(path)
+    return header_names(header_cells(path, encoding, detect_delimiter(path, encoding)))
+
+
+def check_column_options(
+    path: Path,
+    names: list[str],
     target: str,
     drop: list[str] | tuple[str, ...] = (),
     keep: list[str] | tuple[str, ...] = (),
-) -> Dataset:
-    """Read, check and type a CSV for training; every problem is one DataError line.
-
-    ``keep``: columns kept as features even where the identifier rules would drop them."""
-    path = Path(path)
-    raw = read_table(path, target)
-    names = list(raw.columns)
+) -> None:
+    """A DataError naming the first of ``target``, ``drop`` and ``keep`` that the file at
+    ``path`` (its columns ``names``) cannot honour: a column it lacks (with the closest one it
+    has), the target dropped or kept, a column both dropped and kept."""
     if target not in names:
         raise DataError(f"{path}: no target column {target!r}{closest(target, names)}")
     for option, given in (("--drop", drop), ("--keep", keep)):
@@ -218,6 +223,20 @@ def load_dataset(
     both = sorted(set(drop) & set(keep))
     if both:
         raise DataError(f"--drop {both[0]} and --keep {both[0]}: choose one")
+
+
+def load_dataset(
+    path: str | Path,
+    target: str,
+    drop: list[str] | tuple[str, ...] = (),
+    keep: list[str] | tuple[str, ...] = (),
+) -> Dataset:
+    """Read, check and type a CSV for training; every problem is one DataError line.
+
+    ``keep``: columns kept as features even where the identifier rules would drop them."""
+    path = Path(path)
+    raw = read_table(path, target)
+    check_column_options(path, list(raw.columns), target, drop, keep)
     read_as = _file_decisions(raw)
     raw, file_rows, unlabelled = _labelled_rows(raw, target, path)
     labels, merged = _one_spelling(raw[target].to_numpy(dtype=object), target)
