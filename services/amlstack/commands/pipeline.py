@@ -95,6 +95,7 @@ def run_command(
 ) -> None:
     """Run the pipeline locally with a progress display; write a run record and summary."""
     from amlstack.pipeline import stages
+    from amlstack.pipeline.drift import KeyRefused
 
     if deploy not in stages.DEPLOY_MODES:
         raise UserError(f"--deploy must be one of {', '.join(stages.DEPLOY_MODES)}")
@@ -144,6 +145,9 @@ def run_command(
             record = stages.run_pipeline(
                 run, start=start, trainer=stages.load_trainer(trainer), on_stage=progress
             )
+        except KeyRefused:
+            # The first stage: resuming it is running again, with the key set right.
+            raise
         except (UserError, InternalError) as exc:
             failed = run.record().get("failed_stage")
             resume = f"amlstack pipeline run --from {failed} --run-id {run.run_id}"
