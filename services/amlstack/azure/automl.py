@@ -59,16 +59,10 @@ def automl_job_spec(
     drop: tuple[str, ...] = (),
 ) -> Path:
     """Write ``out/job.yml`` and the MLTable folder it trains on; returns the job file (offline)."""
-    from amlstack.training.data import closest
+    from amlstack.training.data import check_column_options
 
     header, delimiter, encoding = _csv_header(data)
-    if target not in header:
-        raise DataError(f"{data}: no target column {target!r} (columns: {', '.join(header)})")
-    for name in drop:  # the same messages as local training
-        if name not in header:
-            raise DataError(f"--drop {name}: no such column in {data}{closest(name, header)}")
-        if name == target:
-            raise DataError(f"--drop {name}: that is the target column")
+    check_column_options(data, header, target, drop)  # as local training checks them
     settings = settings or specs.AutoMLSettings(target=target)
     table = out / "training-data"
     table.mkdir(parents=True, exist_ok=True)

@@ -95,6 +95,7 @@ def run_command(
 ) -> None:
     """Run the pipeline locally with a progress display; write a run record and summary."""
     from amlstack.pipeline import stages
+    from amlstack.pipeline.drift import KeyRefused
 
     if deploy not in stages.DEPLOY_MODES:
         raise UserError(f"--deploy must be one of {', '.join(stages.DEPLOY_MODES)}")
@@ -121,6 +122,11 @@ def run_command(
         stages.train_config(data, artifacts, config).check()
         if not data.is_file():
             raise UserError(f"{data}: no such data file")
+        from amlstack.training.data import check_column_options, file_columns
+
+        # Now, as train checks them: a stage would name the run's copy of the data, and a
+        # resumed run would reuse the same options.
+        check_column_options(data, file_columns(data), target, config.drop, config.keep)
         run = stages.create_run(config, run_id)
     out.print(f"run [bold]{run.run_id}[/] in {run.folder}")
     with out.status("starting") as status:
@@ -139,6 +145,9 @@ def run_command(
             record = stages.run_pipeline(
                 run, start=start, trainer=stages.load_trainer(trainer), on_stage=progress
             )
+        except KeyRefused:
+            # The first stage: resuming it is running again, with the key set right.
+            raise
         except (UserError, InternalError) as exc:
             failed = run.record().get("failed_stage")
             resume = f"amlstack pipeline run --from {failed} --run-id {run.run_id}"

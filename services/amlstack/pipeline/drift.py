@@ -27,6 +27,25 @@ MIN_ROWS = 100
 # The live bins of every scorer Prometheus scrapes: each replica of a scaled or proxied scorer.
 LIVE_BINS_QUERY = f"sum by (feature, bin) ({BIN_METRIC}_total)"
 _EPS = 1e-4
+KEY_SOURCE = "--key or $AMLSTACK_KEY"  # where `amlstack drift` takes the scoring key from
+
+
+class KeyRefused(ExternalError):
+    """The scorer refused the scoring key, or its absence (HTTP 401 or 403): asking again
+    with the same key is refused alike. The message names ``source``, where the key comes
+    from."""
+
+    def __init__(self, target: str, status: int, given: bool, source: str = KEY_SOURCE) -> None:
+        self.target, self.status, self.given = target, status, given
+        what = "refused the key" if given else "needs a key, and none was given"
+        super().__init__(
+            f"{target} {what} (HTTP {status}): give the scoring key with {source} "
+            "(`bash scripts/stack.sh key` prints the stack's)"
+        )
+
+    def from_source(self, source: str) -> KeyRefused:
+        """The same refusal, naming ``source`` as where the key comes from."""
+        return KeyRefused(self.target, self.status, self.given, source)
 
 
 def training_counts(spec: Mapping[str, Any]) -> list[float]:
@@ -220,12 +239,8 @@ def _get(target: str, key: str | None, timeout: float):
         raise ExternalError(
             f"cannot reach the scorer at {target}: {exc.__class__.__name__}"
         ) from None
-    if response.status_code == 401:
-        given = "a wrong key" if key else "no key"
-        raise ExternalError(
-            f"{target} answered HTTP 401 ({given}: give the scoring key with --key or "
-            "$AMLSTACK_KEY; `bash scripts/stack.sh key` prints the stack's)"
-        )
+    if response.status_code in (401, 403):  # 403: a gateway in front (Azure's) may answer so
+        raise KeyRefused(target, response.status_code, given=bool(key))
     if response.status_code != 200:
         raise ExternalError(f"{target} answered HTTP {response.status_code}")
     return response

@@ -221,6 +221,7 @@ def _read_csv(path: Path, target: str):
 def stage_drift(run: Run) -> dict[str, Any]:
     """Compare the serving scorer's live profile with the champion's training profile."""
     from amlstack.pipeline.drift import (
+        KeyRefused,
         compare,
         fetch_live,
         profile_for_served_bins,
@@ -233,10 +234,13 @@ def stage_drift(run: Run) -> dict[str, Any]:
         return {"drifted": [], "retrain": True, "reason": "no production model: train one"}
     url, key = str(run.config.drift_url), os.environ.get(KEY_ENV)
     source = f"the production model ({champion['version']})"
-    training = profile_for_served_bins(
-        read_training_profile(registry.artifact_path(champion)), url, key, source
-    )
-    live = fetch_live(url, key, training, prometheus=run.config.drift_prometheus)
+    try:
+        training = profile_for_served_bins(
+            read_training_profile(registry.artifact_path(champion)), url, key, source
+        )
+        live = fetch_live(url, key, training, prometheus=run.config.drift_prometheus)
+    except KeyRefused as exc:  # a run has no --key: the key comes from the environment only
+        raise exc.from_source(f"${KEY_ENV}") from None
     report = compare(training, live, threshold=run.config.drift_threshold)
     write_json(run.stage_dir(DRIFT_STAGE) / "report.json", report)
     drifted = report["drifted"]

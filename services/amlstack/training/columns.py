@@ -68,6 +68,7 @@ class Decision:
     # | mixed_types (mostly numbers, and text: categorical)
     # | labels_as_numbers (the target: numeric labels written otherwise, 1.0 for 1)
     # | kept (--keep: a column the identifier rules would have dropped)
+    # | repeated_rows (the whole file, column "": rows that repeat an earlier row exactly)
     detail: str
 
     def line(self) -> str:
@@ -103,17 +104,19 @@ def type_column(
     ``dots_group_thousands``: the file writes decimal commas elsewhere, so a column of numbers
     such as ``1.108`` (a dot before each group of three digits, no comma) is 1108, not 1.108.
     ``keep`` (``--keep``): the user knows better than the identifier rules (a rank is distinct
-    integers too); the column is kept, with a decision saying what the rule would have done."""
+    integers too); the column is kept, with a decision saying what the rule would have done.
+    A column empty or with one value in every row is dropped all the same, its decision saying
+    that ``--keep`` could not keep it."""
     present = column.dropna()
     if present.empty:
-        return None, None, [Decision(name, "dropped", "empty in every row")]
+        return None, None, [_nothing_to_learn(name, "empty in every row", keep)]
     nullable = bool(column.isna().any())
     if not nullable and present.nunique() == 1:
-        return None, None, [Decision(name, "dropped", f"{present.iloc[0]!r} in every row")]
+        return None, None, [_nothing_to_learn(name, f"{present.iloc[0]!r} in every row", keep)]
     decisions = []
     if nullable:
         missing = int(column.isna().sum())
-        detail = f"missing in {missing:,} of {n_rows:,} rows ({_share(missing, n_rows)}); imputed"
+        detail = f"missing in {missing:,} of {n_rows:,} rows ({percent(missing, n_rows)}); imputed"
         decisions.append(Decision(name, "missing_values", detail + " in the model"))
     import pandas as pd
 
@@ -160,7 +163,7 @@ def type_column(
     numbers = int(is_number.sum())
     if numbers >= len(text) / 2:  # mostly numbers, yet text: worth a look, never silent
         detail = (
-            f"{_share(numbers, len(text))} of the values are numbers, the others text: read as "
+            f"{percent(numbers, len(text))} of the values are numbers, the others text: read as "
             "categories (each number one of its own)"
         )
         decisions.append(Decision(name, "mixed_types", detail))
@@ -181,6 +184,14 @@ def type_column(
 
 def _kept(name: str, detail: str) -> Decision:
     return Decision(name, "kept", f"kept (--keep), though it reads as {detail}")
+
+
+def _nothing_to_learn(name: str, detail: str, keep: bool) -> Decision:
+    """The drop of a column that tells no row from another. Kept, it would only be an input
+    every client must send; so ``--keep`` cannot keep it, and says so rather than nothing."""
+    if keep:
+        detail += f" (--keep {name} cannot keep it: nothing to learn from it)"
+    return Decision(name, "dropped", detail)
 
 
 def share_missing_words(specs: list[dict]) -> None:
@@ -428,7 +439,7 @@ def _boolean_like(categories: list[str]) -> bool:
     return len(low & TRUE_WORDS) == 1 and len(low & FALSE_WORDS) == 1
 
 
-def _share(part: int, whole: int) -> str:
+def percent(part: int, whole: int) -> str:
     """A percentage that never reads 0.0% or 100.0% for a share that is neither."""
     share = 100 * part / whole
     if 0 < share < 0.1:

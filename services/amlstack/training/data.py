@@ -187,8 +187,42 @@ def _header_cells(path: Path, encoding: str, delimiter: str, width: int) -> list
 
 
 def closest(name: str, options: list[str]) -> str:
-    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+    """`` (did you mean 'x'?)`` naming the option ``name`` most likely meant, else "": one
+    spelt the same but for case first, then the nearest spelling, case aside (difflib alone
+    finds nothing alike between RANK and rank)."""
+    folded, key = [option.casefold() for option in options], name.casefold()
+    match = [key] if key in folded else difflib.get_close_matches(key, folded, n=1, cutoff=0.5)
+    return f" (did you mean {options[folded.index(match[0])]!r}?)" if match else ""
+
+
+def file_columns(path: Path) -> list[str]:
+    """The columns of the CSV at ``path`` as `read_table` names them, from its header line
+    alone (options are checked before a whole file is read)."""
+    encoding = charset.file_encoding(path)
+    return header_names(header_cells(path, encoding, detect_delimiter(path, encoding)))
+
+
+def check_column_options(
+    path: Path,
+    names: list[str],
+    target: str,
+    drop: list[str] | tuple[str, ...] = (),
+    keep: list[str] | tuple[str, ...] = (),
+) -> None:
+    """A DataError naming the first of ``target``, ``drop`` and ``keep`` that the file at
+    ``path`` (its columns ``names``) cannot honour: a column it lacks (with the closest one it
+    has), the target dropped or kept, a column both dropped and kept."""
+    if target not in names:
+        raise DataError(f"{path}: no target column {target!r}{closest(target, names)}")
+    for option, given in (("--drop", drop), ("--keep", keep)):
+        for name in given:
+            if name not in names:
+                raise DataError(f"{option} {name}: no such column in {path}{closest(name, names)}")
+            if name == target:
+                raise DataError(f"{option} {name}: that is the target column")
+    both = sorted(set(drop) & set(keep))
+    if both:
+        raise DataError(f"--drop {both[0]} and --keep {both[0]}: choose one")
 
 
 def load_dataset(
@@ -202,18 +236,7 @@ def load_dataset(
     ``keep``: columns kept as features even where the identifier rules would drop them."""
     path = Path(path)
     raw = read_table(path, target)
-    names = list(raw.columns)
-    if target not in names:
-        raise DataError(f"{path}: no target column {target!r}{closest(target, names)}")
-    for option, given in (("--drop", drop), ("--keep", keep)):
-        for name in given:
-            if name not in names:
-                raise DataError(f"{option} {name}: no such column in {path}{closest(name, names)}")
-            if name == target:
-                raise DataError(f"{option} {name}: that is the target column")
-    both = sorted(set(drop) & set(keep))
-    if both:
-        raise DataError(f"--drop {both[0]} and --keep {both[0]}: choose one")
+    check_column_options(path, list(raw.columns), target, drop, keep)
     read_as = _file_decisions(raw)
     raw, file_rows, unlabelled = _labelled_rows(raw, target, path)
     labels, merged = _one_spelling(raw[target].to_numpy(dtype=object), target)
@@ -228,7 +251,8 @@ def load_dataset(
         raise DataError(f"{path}: no feature columns left besides the target")
     features, typed, decisions = infer_features(feature_frame, keep)
     auto_dropped = [d.column for d in decisions if d.action == "dropped"]
-    decisions = [*read_as, *unlabelled, *merged, *decisions]
+    repeated = _repeated_rows(typed, target_codes)
+    decisions = [*read_as, *unlabelled, *merged, *decisions, *repeated]
     return Dataset(
         frame=typed,
         target=target_codes,
@@ -286,6 +310,31 @@ def _labelled_rows(raw: pd.DataFrame, target: str, path: Path):
     )
     kept = np.flatnonzero(~empty)
     return raw.iloc[kept].reset_index(drop=True), kept, [decision]
+
+
+def _repeated_rows(features: pd.DataFrame, target: np.ndarray) -> list[columns.Decision]:
+    """The decision naming how many rows repeat an earlier one exactly, in every feature the
+    model sees and in the target (a dropped column does not tell rows apart); none when no row
+    does.
+
+    Copies on both sides of the holdout are scored on rows the model was fitted on, so the
+    held-out figure may read high. The split does not keep copies together: the file cannot
+    tell one record written twice from customers who are alike (a few yes/no answers repeat
+    often), and for those a random holdout is what new traffic looks like.
+    """
+    import pandas as pd
+
+    rows = pd.concat([features, pd.Series(target, index=features.index)], axis=1, ignore_index=True)
+    repeated = int(rows.duplicated().sum())
+    if not repeated:
+        return []
+    detail = (
+        f"{repeated:,} of {len(rows):,} rows ({columns.percent(repeated, len(rows))}) repeat an "
+        "earlier row exactly (features and target): copies can fall on both sides of the "
+        "holdout, so the held-out figure may read high (remove them if they are one record "
+        "written twice)"
+    )
+    return [columns.Decision(column="", action="repeated_rows", detail=detail)]
 
 
 def _one_spelling(labels: np.ndarray, target: str) -> tuple[np.ndarray, list[columns.Decision]]:

@@ -111,22 +111,19 @@ def _replica_samples(artifact: Path, frame: pd.DataFrame) -> list:
 
 
 @contextlib.contextmanager
-def prometheus_api(vector: list[dict], queries: list):
-    """Prometheus's instant-query endpoint on loopback, answering ``vector`` (its URL)."""
+def loopback(answer):
+    """An HTTP server on loopback whose every GET is ``answer(path)`` -> (status, JSON body);
+    yields its URL."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import parse_qs, urlparse
 
     class Api(BaseHTTPRequestHandler):
         def do_GET(self):
-            url = urlparse(self.path)
-            queries.append((url.path, parse_qs(url.query)["query"][0]))
-            result = {"resultType": "vector", "result": vector}
-            body = json.dumps({"status": "success", "data": result}).encode()
-            self.send_response(200)
+            status, body = answer(self.path)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(json.dumps(body).encode())
 
         def log_message(self, *args):
             pass
@@ -137,6 +134,18 @@ def prometheus_api(vector: list[dict], queries: list):
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+
+
+def prometheus_api(vector: list[dict], queries: list):
+    """Prometheus's instant-query endpoint on loopback, answering ``vector`` (its URL)."""
+    from urllib.parse import parse_qs, urlparse
+
+    def answer(path: str) -> tuple[int, dict]:
+        url = urlparse(path)
+        queries.append((url.path, parse_qs(url.query)["query"][0]))
+        return 200, {"status": "success", "data": {"resultType": "vector", "result": vector}}
+
+    return loopback(answer)
 
 
 def test_prometheus_counts_every_replica_behind_a_proxy(artifact, split):
@@ -291,10 +300,39 @@ def test_drift_command_needs_the_key(scorer, artifact):
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 3
-    assert "HTTP 401 (a wrong key: give the scoring key with --key or $AMLSTACK_KEY" in " ".join(
-        done.stderr.split()
+    assert "refused the key (HTTP 401): give the scoring key with --key or $AMLSTACK_KEY" in (
+        " ".join(done.stderr.split())
     )
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("status", "key"), [(401, "wrong-key-0123456789"), (403, None)])
+def test_a_refused_key_ends_a_drift_gated_run_naming_the_variable_and_no_resume(
+    artifact, bank, tmp_path, monkeypatch, capsys, status, key
+):
+    """A wrong key ended with `--key or $AMLSTACK_KEY` (pipeline run has no --key) and a
+    resume hint, which would only run the first stage again."""
+    from amlstack.cli import main
+    from amlstack.pipeline import stages
+    from amlstack.pipeline.registry import Registry
+
+    registry = Registry(tmp_path / "registry", "bank")
+    registry.promote(registry.register(artifact, lineage={})["version"])
+    data = tmp_path / "new.csv"
+    bank.head(300).to_csv(data, index=False)
+    if key:
+        monkeypatch.setenv(stages.KEY_ENV, key)
+    else:
+        monkeypatch.delenv(stages.KEY_ENV, raising=False)
+    folders = ["--runs", str(tmp_path / "runs"), "--registry", str(tmp_path / "registry")]
+    refused = pytest.raises(SystemExit)
+    with loopback(lambda path: (status, {"error": "unauthorized"})) as url, refused as info:
+        main(["pipeline", "run", "--data", str(data), "--if-drift", url, *folders])
+    err = " ".join(capsys.readouterr().err.split())
+    what = "refused the key" if key else "needs a key, and none was given"
+    assert info.value.code == 3
+    assert f"{url}/profile {what} (HTTP {status}): give the scoring key with $AMLSTACK_KEY" in err
+    assert "resume" not in err and "--key" not in err and "Traceback" not in err
 
 
 def _drift_gated_run(scorer, artifact, bank, tmp_path, monkeypatch) -> dict:

@@ -245,6 +245,25 @@ def test_pipeline_run_refuses_what_train_refuses(tmp_path, capsys, extra, expect
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [(["--keep", "NOSUCH"], "--keep NOSUCH: no such column in {data}"),
+     (["--drop", "JOB"], "--drop JOB: no such column in {data} (did you mean 'job'?)"),
+     (["--target", "Y"], "{data}: no target column 'Y' (did you mean 'y'?)"),
+     (["--keep", "job", "--drop", "job"], "--drop job and --keep job: choose one")],
+)  # fmt: skip
+def test_pipeline_run_checks_its_columns_against_the_users_file_first(
+    tmp_path, capsys, extra, expected
+):
+    """--keep NOSUCH failed at the train stage, naming the run's copy of the data."""
+    data = write(tmp_path, "d.csv", GOOD)
+    code, _, err = run_cli(
+        ["pipeline", "run", "--data", str(data), "--runs", str(tmp_path / "runs"), *extra], capsys
+    )
+    assert code == 2 and expected.format(data=data) in " ".join(err.split())
+    assert not (tmp_path / "runs").exists()
+
+
 def test_models_lists_a_hand_edited_card_without_failing(tmp_path, capsys, monkeypatch):
     """A model.json that is JSON but not a card was 'a bug'; a name "[/]" crashed rich."""
     monkeypatch.setenv("COLUMNS", "200")

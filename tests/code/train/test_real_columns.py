@@ -104,6 +104,36 @@ def test_keep_names_a_column_it_cannot_keep(tmp_path, drop, keep, said):
         load_dataset(path, "y", drop, keep)
 
 
+@pytest.mark.parametrize(
+    ("target", "drop", "keep", "said"),
+    [("Y", (), (), r"no target column 'Y' \(did you mean 'y'\?\)"),
+     ("y", ("RANK",), (), r"--drop RANK: no such column in .* \(did you mean 'rank'\?\)"),
+     ("y", (), ("RANK",), r"--keep RANK: no such column in .* \(did you mean 'rank'\?\)"),
+     ("y", (), ("RANK_OFF",), r"--keep RANK_OFF: .* \(did you mean 'rank_of'\?\)")],
+)  # fmt: skip
+def test_a_column_named_in_another_case_is_suggested(tmp_path, target, drop, keep, said):
+    """--keep RANK for rank suggested nothing: difflib finds no likeness across case."""
+    rows = [[str(i), str(i), y] for i, y in enumerate(labels())]
+    path = write_csv(tmp_path, ["rank", "rank_of", "y"], rows)
+    with pytest.raises(DataError, match=said):
+        load_dataset(path, target, drop, keep)
+
+
+def test_keep_says_it_cannot_keep_an_empty_or_constant_column(tmp_path):
+    """--keep on a column empty or with one value in every row was dropped without a word."""
+    rows = [["", "PT", str(20 + i % 7), y] for i, y in enumerate(labels())]
+    path = write_csv(tmp_path, ["empty", "country", "age", "y"], rows)
+    dataset = load_dataset(path, "y", keep=["empty", "country"])
+    assert [f["name"] for f in dataset.features] == ["age"]
+    assert dataset.dropped == ["empty", "country"]
+    assert [d.line() for d in dataset.decisions if d.column in ("empty", "country")] == [
+        "column 'empty': dropped: empty in every row (--keep empty cannot keep it: nothing to "
+        "learn from it)",
+        "column 'country': dropped: 'PT' in every row (--keep country cannot keep it: nothing "
+        "to learn from it)",
+    ]
+
+
 def test_free_text_with_a_few_repeats_is_dropped_like_an_identifier(tmp_path):
     notes = [f"called on day {i}, asked about rates" for i in range(ROWS)]
     notes[5] = notes[9] = "no answer"  # 39 distinct in 40: nearly every new row unseen
@@ -211,6 +241,25 @@ def test_rows_without_a_label_are_left_out_and_named(tmp_path):
         "missing (empty or a missing-value marker) in 3 of 40 rows (data row 3, 8, 31)"
         in decision.line()
     )
+
+
+def test_rows_repeated_exactly_are_counted_in_one_notice(tmp_path):
+    """312 copies of earlier rows said nothing, though copies on both sides of the holdout
+    make the held-out figure read high."""
+    rows = [[f"C{i:03d}", str(20 + i % 13), f"job{i % 4}", y] for i, y in enumerate(labels())]
+    copies = [[f"D{i:03d}", *row[1:]] for i, row in enumerate(rows[:12])]  # another id each
+    relabelled = [[*rows[12][:3], "no" if rows[12][3] == "yes" else "yes"]]  # another target
+    path = write_csv(tmp_path, ["id", "age", "job", "y"], rows + copies + relabelled)
+    dataset = load_dataset(path, "y", drop=["id"])
+    [decision] = [d for d in dataset.decisions if d.action == "repeated_rows"]
+    assert decision.line() == (
+        "12 of 53 rows (22.6%) repeat an earlier row exactly (features and target): copies can "
+        "fall on both sides of the holdout, so the held-out figure may read high (remove them "
+        "if they are one record written twice)"
+    )
+    assert decision.record().column == ""
+    unique = load_dataset(write_csv(tmp_path, ["id", "age", "job", "y"], rows), "y", drop=["id"])
+    assert not [d for d in unique.decisions if d.action == "repeated_rows"]
 
 
 def test_a_target_empty_in_every_row_is_refused(tmp_path):
@@ -440,7 +489,7 @@ def test_a_few_words_among_numbers_are_read_as_missing_and_remembered(tmp_path):
     )
     values = dataset.frame["grade"]
     assert values.isna().tolist() == [i in (5, 17, 30) for i in range(ROWS)]
-    assert [d.line() for d in dataset.decisions] == [
+    assert [d.line() for d in dataset.decisions if d.column == "grade"] == [
         "column 'grade': numbers, and '-', 'other' in 3 rows read as missing"
     ]
 
