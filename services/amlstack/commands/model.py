@@ -208,7 +208,7 @@ class _LiveProgress:
 
     def notice(self, line: str) -> None:
         """A decision the user should know of, printed above the live line (once)."""
-        self.live.console.print(f"[yellow]notice[/] {line}", highlight=False)
+        self.live.console.print(f"[yellow]notice[/] {escape(line)}", highlight=False)
 
     def __call__(self, progress) -> None:
         elapsed = time.monotonic() - self.started

@@ -351,3 +351,12 @@ def test_pipeline_run_trains_with_the_columns_train_would_drop_or_keep(tmp_path,
     code, _, err = run_cli(["pipeline", "run", "--runs", str(tmp_path / "runs"), "--keep", "rank",
                             "--backend", "azure"], capsys)  # fmt: skip
     assert code == 2 and "--keep applies to the local backend only" in err
+
+
+def test_a_notice_naming_a_column_with_markup_in_its_name_is_printed_as_written(capsys):
+    """rich read `[/]` in a column's name as markup: MarkupError, reported as a bug."""
+    from amlstack.commands.model import _LiveProgress
+
+    with _LiveProgress(None) as show:
+        show.notice("column '[/]odd [b]name': dropped: 'x' in every row")
+    assert "column '[/]odd [b]name': dropped" in capsys.readouterr().err
