@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -362,7 +363,8 @@ def _one_spelling(labels: np.ndarray, target: str) -> tuple[np.ndarray, list[col
 
 
 def _classes_of(labels: np.ndarray) -> tuple[list[Any], np.ndarray]:
-    """Sorted classes (numbers stay numbers) and each row's class index."""
+    """Sorted classes (numbers stay numbers) and each row's class index; of two classes, the
+    second is the positive one."""
     values = [v.strip() for v in labels]
     numeric = _as_numbers(values)
     if numeric is not None:
@@ -370,7 +372,8 @@ def _classes_of(labels: np.ndarray) -> tuple[list[Any], np.ndarray]:
         uniq = sorted(set(as_int))
         index = {v: i for i, v in enumerate(uniq)}
         return uniq, np.array([index[v] for v in as_int], dtype=np.int64)
-    uniq = sorted(set(values))
+    # case aside (then as written): 'no' before 'YES', so yes, not no, is the positive class
+    uniq = sorted(set(values), key=lambda v: (v.casefold(), v))
     index = {v: i for i, v in enumerate(uniq)}
     return uniq, np.array([index[v] for v in values], dtype=np.int64)
 
@@ -506,8 +509,23 @@ def split_holdout(
             f"class {label} has {int(counts.min())} row(s) here; need at least 2 of every class "
             "to hold out a test split (drop that class's rows or merge it with another)"
         )
-    train, test = train_test_split(index, test_size=test_size, stratify=y, random_state=seed)
+    size = _split_size(len(y), test_size, len(counts))
+    train, test = train_test_split(index, test_size=size, stratify=y, random_state=seed)
     return np.sort(train), np.sort(test)
+
+
+def _split_size(n_rows: int, test_size: float, n_classes: int) -> float | int:
+    """``test_size``, or as many rows as there are classes when its share of the rows is fewer
+    (57 rows of 8 cancer types: a stratified split needs a row of each class on both sides).
+    ``check_class_sizes`` leaves at least two rows of each class, so both sides can have one."""
+    if math.ceil(test_size * n_rows) >= n_classes:
+        return test_size
+    if n_rows - n_classes < n_classes:
+        raise DataError(
+            f"{n_rows} rows of {n_classes} classes: too few to hold out a row of each class "
+            "and train on another"
+        )
+    return n_classes
 
 
 def with_examples(frame: pd.DataFrame, features: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -429,6 +429,34 @@ def test_labels_that_differ_only_in_case_are_one_class_with_a_notice(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("negative", "positive"), [("no", "YES"), ("false", "True"), ("No", "yes")]
+)
+def test_the_positive_class_does_not_depend_on_how_labels_are_capitalised(
+    tmp_path, negative, positive
+):
+    """Sorted as written, 'YES' < 'no': `no` was the positive class, and the report's
+    precision-recall chart showed the majority class."""
+    y = [positive if i % 3 == 0 else negative for i in range(ROWS)]
+    path = write_csv(tmp_path, ["age", "y"], [[str(20 + i), y[i]] for i in range(ROWS)])
+    dataset = load_dataset(path, "y")
+    assert dataset.classes == [negative, positive]
+
+
+def test_a_split_holds_a_row_of_every_class_when_its_share_is_fewer_rows_than_classes():
+    """57 rows of 8 cancer types: a 20 % split is 12 rows, its validation split 7 < 8 classes,
+    and scikit-learn's error was reported as a bug."""
+    from amlstack.training.data import split_holdout
+
+    y = np.repeat(np.arange(12), 3)  # 36 rows, 12 classes: 20 % is 8 rows
+    train, test = split_holdout(y, 0.2, 0)
+    assert len(test) == 12 and set(y[test]) == set(y[train]) == set(range(12))
+    again = split_holdout(y[train], 0.2, 1)  # 24 rows, two of each class
+    assert [set(y[train][side]) for side in again] == [set(range(12))] * 2
+    wide = np.repeat(np.arange(4), 60)  # a share of at least one row per class is unchanged
+    assert len(split_holdout(wide, 0.2, 0)[1]) == 48
+
+
 def test_day_first_dates_are_dates_when_a_day_is_above_twelve(tmp_path):
     days = [f"{1 + i % 28:02d}/{1 + i % 12:02d}/2021" for i in range(ROWS)]
     dataset = dataset_of(tmp_path, when=days)
