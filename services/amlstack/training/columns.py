@@ -69,6 +69,7 @@ class Decision:
     # | labels_as_numbers (the target: numeric labels written otherwise, 1.0 for 1)
     # | kept (--keep: a column the identifier rules would have dropped)
     # | repeated_rows (the whole file, column "": rows that repeat an earlier row exactly)
+    # | predicts_target (a feature that alone separates the classes: a leak? notice only)
     detail: str
 
     def line(self) -> str:
