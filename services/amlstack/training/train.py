@@ -135,7 +135,8 @@ def train(
 ):
     """Run the whole training and write a new artifact version; returns where and how well.
 
-    ``notice`` gets each column decision and each dropped ensemble member, once, as a line.
+    ``notice`` gets each column decision (many columns dropped alike: one line) and each dropped
+    ensemble member, once, as a line.
     ``stopped`` is asked before anything is written: True raises KeyboardInterrupt (an
     interrupt a learner swallowed, as scikit-learn's MLP does, still stops the run).
     """
@@ -159,7 +160,7 @@ def _train(
     notice: Callable[[str], None],
     stopped: Callable[[], bool],
 ) -> TrainResult:
-    from amlstack.training import ensemble, evaluate, export, search, store
+    from amlstack.training import columns, ensemble, evaluate, export, search, store
     from amlstack.training.preprocess import fit_preparation
 
     config.check()
@@ -168,8 +169,8 @@ def _train(
     name = store.check_name(config.name or default_name(config.data))
     if len(dataset.classes) > 2 and config.metric in ("f1", "average_precision"):
         raise UserError(f"--metric {config.metric} is for binary targets; use auc or accuracy")
-    for decision in dataset.decisions:
-        notice(decision.line())
+    for line in columns.notice_lines(dataset.decisions):
+        notice(line)
     base = data_mod.encode_frame(dataset.frame, dataset.features)
     y = dataset.target
     data_mod.check_class_sizes(y, dataset.classes)
