@@ -49,8 +49,17 @@ def _save(path: Path, draw: Callable) -> None:
     plt.close(fig)
 
 
+def _plotted_class(y: np.ndarray, proba: np.ndarray) -> int:
+    """The class the ROC, precision-recall and calibration plots are about (one against the
+    rest): the last one the held-out rows hold. A rare class of a many-class target can have no
+    held-out row, and its curves are undefined (scikit-learn warns, with its own file path)."""
+    held = np.bincount(y, minlength=proba.shape[1])
+    return int(np.flatnonzero(held)[-1])
+
+
 def _positive(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return (y == proba.shape[1] - 1).astype(int), proba[:, -1]
+    plotted = _plotted_class(y, proba)
+    return (y == plotted).astype(int), proba[:, plotted]
 
 
 def _roc(ax, y, proba, classes) -> None:
@@ -61,7 +70,7 @@ def _roc(ax, y, proba, classes) -> None:
     ax.plot(fpr, tpr, label=f"AUC {roc_auc_score(truth, score):.4f}")
     ax.plot([0, 1], [0, 1], "--", color="grey", linewidth=0.8)
     ax.set(xlabel="false positive rate", ylabel="true positive rate")
-    ax.set_title(f"ROC (positive class: {classes[-1]})")
+    ax.set_title(f"ROC (positive class: {classes[_plotted_class(y, proba)]})")
     ax.legend(loc="lower right")
 
 
@@ -73,7 +82,7 @@ def _pr(ax, y, proba, classes) -> None:
     ax.plot(recall, precision, label=f"AP {average_precision_score(truth, score):.4f}")
     ax.axhline(truth.mean(), linestyle="--", color="grey", linewidth=0.8, label="base rate")
     ax.set(xlabel="recall", ylabel="precision")
-    ax.set_title(f"Precision-recall ({classes[-1]})")
+    ax.set_title(f"Precision-recall ({classes[_plotted_class(y, proba)]})")
     ax.legend(loc="upper right")
 
 
