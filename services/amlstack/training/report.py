@@ -21,8 +21,10 @@ def write_report(
     metrics: dict[str, Any],
     leaderboard: list[dict[str, Any]],
     importance: dict[str, float],
+    few_rows: str | None = None,
 ) -> None:
-    """Write report/index.html and its PNGs into ``folder``."""
+    """Write report/index.html and its PNGs into ``folder``; ``few_rows`` (`evaluate.few_rows`)
+    is shown with the held-out metrics."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers or in containers
@@ -36,7 +38,7 @@ def write_report(
     }
     for name, draw in plots.items():
         _save(folder / name, draw)
-    (folder / "index.html").write_text(_page(title, metrics, leaderboard, list(plots)))
+    (folder / "index.html").write_text(_page(title, metrics, leaderboard, list(plots), few_rows))
 
 
 def _save(path: Path, draw: Callable) -> None:
@@ -138,8 +140,11 @@ def permutation_importance(
     return result
 
 
-def _page(title: str, metrics: dict, leaderboard: list[dict], images: list[str]) -> str:
+def _page(
+    title: str, metrics: dict, leaderboard: list[dict], images: list[str], few_rows: str | None
+) -> str:
     esc = html.escape
+    caveat = f"<p><strong>Note</strong>: {esc(few_rows)}.</p>" if few_rows else ""
     rows = "".join(
         f"<tr><td>{esc(k)}</td><td>{_fmt(v)}</td></tr>"
         for k, v in metrics.items()
@@ -162,7 +167,7 @@ def _page(title: str, metrics: dict, leaderboard: list[dict], images: list[str])
 table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.3rem .6rem}}
 figure{{display:inline-block;margin:.5rem}}img{{max-width:540px}}</style></head>
 <body><h1>{esc(title)}</h1>
-<h2>Held-out metrics</h2><table>{rows}</table>
+<h2>Held-out metrics</h2>{caveat}<table>{rows}</table>
 <h2>Leaderboard</h2><table><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr>{board}</table>
 <h2>Plots</h2>{figures}
 </body></html>
