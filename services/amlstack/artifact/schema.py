@@ -123,6 +123,8 @@ class CardMetrics(msgspec.Struct, omit_defaults=True, kw_only=True):
     primary_metric: str | None = None  # what the search optimised
     holdout: dict[str, Any] | None = None  # measured on the held-out rows (local training)
     measured_model: str | None = None  # which model the holdout figures describe
+    # when a class has few held-out (or selection) rows: what the figures rest on, as printed
+    few_rows: str | None = None
     azure: dict[str, float] | None = None  # the AutoML job's own cross-validated score
 
 

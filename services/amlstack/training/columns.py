@@ -12,7 +12,7 @@ training and written to model.json.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -69,7 +69,11 @@ class Decision:
     # | labels_as_numbers (the target: numeric labels written otherwise, 1.0 for 1)
     # | kept (--keep: a column the identifier rules would have dropped)
     # | repeated_rows (the whole file, column "": rows that repeat an earlier row exactly)
+    # | predicts_target (a feature that alone separates the classes: a leak? notice only)
     detail: str
+    # what a drop of many columns alike is counted under in one printed line (`notice_lines`);
+    # "" for a decision printed on its own. Not recorded: model.json lists every column.
+    group: str = field(default="", compare=False)
 
     def line(self) -> str:
         detail = f"dropped: {self.detail}" if self.action == "dropped" else self.detail
@@ -77,6 +81,29 @@ class Decision:
 
     def record(self) -> ColumnDecision:
         return ColumnDecision(column=self.column, action=self.action, detail=self.detail)
+
+
+GROUPED_NOTICES = 5  # more drops than this for one reason are printed as one line
+GROUP_NAMES_SHOWN = 3
+
+
+def notice_lines(decisions: list[Decision]) -> list[str]:
+    """The lines training prints for ``decisions``, once each: a wide table's dozens of constant
+    or empty columns as one line per reason, in the first one's place, naming a few of them
+    (model.json keeps every column's decision)."""
+    groups: dict[str, list[str]] = {}
+    for d in decisions:
+        if d.group:
+            groups.setdefault(d.group, []).append(d.column)
+    lines = []
+    for d in decisions:
+        names = groups.get(d.group, [])
+        if len(names) <= GROUPED_NOTICES:
+            lines.append(d.line())
+        elif d.column == names[0]:
+            shown = ", ".join(repr(n) for n in names[:GROUP_NAMES_SHOWN])
+            lines.append(f"{len(names)} columns dropped: {d.group} ({shown}, ...); see model.json")
+    return lines
 
 
 def blank_markers(frame: pd.DataFrame, target: str | None = None) -> pd.DataFrame:
@@ -109,10 +136,10 @@ def type_column(
     that ``--keep`` could not keep it."""
     present = column.dropna()
     if present.empty:
-        return None, None, [_nothing_to_learn(name, "empty in every row", keep)]
+        return None, None, [_nothing_to_learn(name, keep)]
     nullable = bool(column.isna().any())
     if not nullable and present.nunique() == 1:
-        return None, None, [_nothing_to_learn(name, f"{present.iloc[0]!r} in every row", keep)]
+        return None, None, [_nothing_to_learn(name, keep, present.iloc[0])]
     decisions = []
     if nullable:
         missing = int(column.isna().sum())
@@ -186,12 +213,16 @@ def _kept(name: str, detail: str) -> Decision:
     return Decision(name, "kept", f"kept (--keep), though it reads as {detail}")
 
 
-def _nothing_to_learn(name: str, detail: str, keep: bool) -> Decision:
-    """The drop of a column that tells no row from another. Kept, it would only be an input
-    every client must send; so ``--keep`` cannot keep it, and says so rather than nothing."""
+def _nothing_to_learn(name: str, keep: bool, value: Any = None) -> Decision:
+    """The drop of a column that tells no row from another (empty, or ``value`` in every row).
+    Kept, it would only be an input every client must send; so ``--keep`` cannot keep it, and
+    says so rather than nothing (on a line of its own: the user named that column)."""
+    group = "empty in every row" if value is None else "one value in every row"
+    detail = group if value is None else f"{value!r} in every row"
     if keep:
         detail += f" (--keep {name} cannot keep it: nothing to learn from it)"
-    return Decision(name, "dropped", detail)
+        return Decision(name, "dropped", detail)
+    return Decision(name, "dropped", detail, group=group)
 
 
 def share_missing_words(specs: list[dict]) -> None:

@@ -22,7 +22,7 @@ from amlstack.artifact.delimiters import (
 )
 from amlstack.artifact.manifest import sha256_file
 from amlstack.errors import DataError, UserError
-from amlstack.training import columns
+from amlstack.training import columns, leakage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -253,7 +253,8 @@ def load_dataset(
     features, typed, decisions = infer_features(feature_frame, keep)
     auto_dropped = [d.column for d in decisions if d.action == "dropped"]
     repeated = _repeated_rows(typed, target_codes)
-    decisions = [*read_as, *unlabelled, *merged, *decisions, *repeated]
+    leaks = leakage.leaking_columns(typed, features, target_codes)
+    decisions = [*read_as, *unlabelled, *merged, *decisions, *leaks, *repeated]
     return Dataset(
         frame=typed,
         target=target_codes,

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from amlstack.training.bag import Bag, fold_splits
-from amlstack.training.evaluate import score
+from amlstack.training.evaluate import auc, score
 from amlstack.training.search import Candidate, refit, tree_count
 
 OOF_MAX_ROWS = 8000  # up to this many non-holdout rows, members are chosen out of fold
@@ -125,18 +125,25 @@ def fit_bag(template, x: np.ndarray, y: np.ndarray, *, folds: int, seed: int) ->
 def choose_members(
     candidates: list[Candidate], y_val, metric: str, *, max_members: int, max_trees: int | None
 ) -> dict[int, float]:
-    """The ensemble when it beats the best single model on validation, else that model."""
+    """The ensemble when it beats the best single model on validation, else that model.
+
+    A candidate ranking the selection rows worse than chance (AUC below 0.5, whatever the
+    metric) is no member: on a few dozen rows such a model can still nudge a blend's score up
+    by fitting their noise (mtcars: a member at 0.448 got weight), which new rows do not repeat.
+    """
     single = score(metric, y_val, candidates[0].val_proba)
-    if len(candidates) == 1:
+    pool = [i for i, c in enumerate(candidates) if auc(y_val, c.val_proba) >= 0.5]
+    if len(pool) < 2:
         return {0: 1.0}
-    weights = greedy_ensemble(
+    chosen = greedy_ensemble(
         y_val,
-        [c.val_proba for c in candidates],
+        [candidates[i].val_proba for i in pool],
         metric,
         max_members=max_members,
-        costs=[tree_count(c.estimator) for c in candidates],
+        costs=[tree_count(candidates[i].estimator) for i in pool],
         max_cost=max_trees,
     )
+    weights = {pool[j]: w for j, w in chosen.items()}
     blended = sum(w * candidates[i].val_proba for i, w in weights.items())
     if len(weights) > 1 and score(metric, y_val, blended) > single:
         return weights

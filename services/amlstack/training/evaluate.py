@@ -72,6 +72,36 @@ def rank_auc(positive: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+FEW_ROWS = 20  # of a class, below which a held-out figure moves by whole points with one row
+
+
+def few_rows(classes: list[Any], holdout: np.ndarray, selection: np.ndarray) -> str | None:
+    """The caveat when the held-out rows, or the rows members and threshold were chosen on
+    (``selection``), hold fewer than `FEW_ROWS` rows of a class (class indices), naming the
+    rarest; None when every class has enough. One line for both: at 0.5 % positives both are
+    thin, and it is one fact about the figures."""
+    chosen = "members and threshold" if len(classes) == 2 else "members"
+    parts = []
+    for rows, what in ((holdout, "the held-out figures rest on"),
+                       (selection, f"{chosen} were chosen on")):  # fmt: skip
+        counts = np.bincount(rows, minlength=len(classes))
+        thin = np.flatnonzero(counts < FEW_ROWS)
+        if not len(thin):
+            continue
+        rarest = int(thin[np.argmin(counts[thin])])
+        n = int(counts[rarest])
+        text = f"{what} {n} row{'s' * (n != 1)} of class {classes[rarest]!r}"
+        others = [int(c) for c in thin if c != rarest]
+        if len(others) == 1:
+            text += f" and {int(counts[others[0]])} of class {classes[others[0]]!r}"
+        elif others:
+            text += f" (and fewer than {FEW_ROWS} of {len(others)} other classes)"
+        parts.append(text)
+    if not parts:
+        return None
+    return "; ".join(parts) + ": read the held-out figures as rough"
+
+
 def rarer_class(y: np.ndarray) -> int:
     """The binary class F1, precision and recall are about: the positive one (``classes[1]``)
     unless it is the majority (a 95 % ``good`` / 5 % ``bad`` target is about ``bad``)."""

@@ -21,8 +21,10 @@ def write_report(
     metrics: dict[str, Any],
     leaderboard: list[dict[str, Any]],
     importance: dict[str, float],
+    few_rows: str | None = None,
 ) -> None:
-    """Write report/index.html and its PNGs into ``folder``."""
+    """Write report/index.html and its PNGs into ``folder``; ``few_rows`` (`evaluate.few_rows`)
+    is shown with the held-out metrics."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers or in containers
@@ -36,7 +38,7 @@ def write_report(
     }
     for name, draw in plots.items():
         _save(folder / name, draw)
-    (folder / "index.html").write_text(_page(title, metrics, leaderboard, list(plots)))
+    (folder / "index.html").write_text(_page(title, metrics, leaderboard, list(plots), few_rows))
 
 
 def _save(path: Path, draw: Callable) -> None:
@@ -49,8 +51,17 @@ def _save(path: Path, draw: Callable) -> None:
     plt.close(fig)
 
 
+def _plotted_class(y: np.ndarray, proba: np.ndarray) -> int:
+    """The class the ROC, precision-recall and calibration plots are about (one against the
+    rest): the last one the held-out rows hold. A rare class of a many-class target can have no
+    held-out row, and its curves are undefined (scikit-learn warns, with its own file path)."""
+    held = np.bincount(y, minlength=proba.shape[1])
+    return int(np.flatnonzero(held)[-1])
+
+
 def _positive(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return (y == proba.shape[1] - 1).astype(int), proba[:, -1]
+    plotted = _plotted_class(y, proba)
+    return (y == plotted).astype(int), proba[:, plotted]
 
 
 def _roc(ax, y, proba, classes) -> None:
@@ -61,7 +72,7 @@ def _roc(ax, y, proba, classes) -> None:
     ax.plot(fpr, tpr, label=f"AUC {roc_auc_score(truth, score):.4f}")
     ax.plot([0, 1], [0, 1], "--", color="grey", linewidth=0.8)
     ax.set(xlabel="false positive rate", ylabel="true positive rate")
-    ax.set_title(f"ROC (positive class: {classes[-1]})")
+    ax.set_title(f"ROC (positive class: {classes[_plotted_class(y, proba)]})")
     ax.legend(loc="lower right")
 
 
@@ -73,7 +84,7 @@ def _pr(ax, y, proba, classes) -> None:
     ax.plot(recall, precision, label=f"AP {average_precision_score(truth, score):.4f}")
     ax.axhline(truth.mean(), linestyle="--", color="grey", linewidth=0.8, label="base rate")
     ax.set(xlabel="recall", ylabel="precision")
-    ax.set_title(f"Precision-recall ({classes[-1]})")
+    ax.set_title(f"Precision-recall ({classes[_plotted_class(y, proba)]})")
     ax.legend(loc="upper right")
 
 
@@ -129,8 +140,11 @@ def permutation_importance(
     return result
 
 
-def _page(title: str, metrics: dict, leaderboard: list[dict], images: list[str]) -> str:
+def _page(
+    title: str, metrics: dict, leaderboard: list[dict], images: list[str], few_rows: str | None
+) -> str:
     esc = html.escape
+    caveat = f"<p><strong>Note</strong>: {esc(few_rows)}.</p>" if few_rows else ""
     rows = "".join(
         f"<tr><td>{esc(k)}</td><td>{_fmt(v)}</td></tr>"
         for k, v in metrics.items()
@@ -153,7 +167,7 @@ def _page(title: str, metrics: dict, leaderboard: list[dict], images: list[str])
 table{{border-collapse:collapse;margin:1rem 0}}td,th{{border:1px solid #ccc;padding:.3rem .6rem}}
 figure{{display:inline-block;margin:.5rem}}img{{max-width:540px}}</style></head>
 <body><h1>{esc(title)}</h1>
-<h2>Held-out metrics</h2><table>{rows}</table>
+<h2>Held-out metrics</h2>{caveat}<table>{rows}</table>
 <h2>Leaderboard</h2><table><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr>{board}</table>
 <h2>Plots</h2>{figures}
 </body></html>

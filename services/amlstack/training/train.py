@@ -135,7 +135,9 @@ def train(
 ):
     """Run the whole training and write a new artifact version; returns where and how well.
 
-    ``notice`` gets each column decision and each dropped ensemble member, once, as a line.
+    ``notice`` gets each column decision (many columns dropped alike: one line), the caveat
+    when a class has few held-out or selection rows, and each dropped ensemble member, once,
+    as a line.
     ``stopped`` is asked before anything is written: True raises KeyboardInterrupt (an
     interrupt a learner swallowed, as scikit-learn's MLP does, still stops the run).
     """
@@ -159,7 +161,7 @@ def _train(
     notice: Callable[[str], None],
     stopped: Callable[[], bool],
 ) -> TrainResult:
-    from amlstack.training import ensemble, evaluate, export, search, store
+    from amlstack.training import columns, ensemble, evaluate, export, search, store
     from amlstack.training.preprocess import fit_preparation
 
     config.check()
@@ -168,8 +170,8 @@ def _train(
     name = store.check_name(config.name or default_name(config.data))
     if len(dataset.classes) > 2 and config.metric in ("f1", "average_precision"):
         raise UserError(f"--metric {config.metric} is for binary targets; use auc or accuracy")
-    for decision in dataset.decisions:
-        notice(decision.line())
+    for line in columns.notice_lines(dataset.decisions):
+        notice(line)
     base = data_mod.encode_frame(dataset.frame, dataset.features)
     y = dataset.target
     data_mod.check_class_sizes(y, dataset.classes)
@@ -210,6 +212,9 @@ def _train(
         candidates, matrix, y, train_idx, val_idx, metric=config.metric, seed=config.seed,
         deadline=deadline,
     )  # fmt: skip
+    few_rows = evaluate.few_rows(dataset.classes, y[test_idx], y_sel)
+    if few_rows:
+        notice(few_rows)
     weights = ensemble.choose_members(
         candidates, y_sel, config.metric, max_members=config.max_members,
         max_trees=config.max_trees,
@@ -256,7 +261,7 @@ def _train(
         rows=RowCounts(total=len(y), fit=len(fit_idx), validation=len(val_idx),
                        holdout=len(test_idx), shipped_model=len(y)),
         n_inputs=int(raw.shape[1]), importance=importance, leaderboard=leaderboard,
-        contexts=contexts, seconds=time.monotonic() - started,
+        contexts=contexts, seconds=time.monotonic() - started, few_rows=few_rows,
     )  # fmt: skip
 
     # Training rows only (never held-out ones), a fixed random draw for reproducibility.
@@ -274,7 +279,7 @@ def _train(
             write_report(
                 target, title=f"{name} v{version} — training report", y=y_test,
                 proba=test_proba, classes=dataset.classes, metrics=metrics,
-                leaderboard=leaderboard, importance=importance,
+                leaderboard=leaderboard, importance=importance, few_rows=few_rows,
             )  # fmt: skip
 
         write_artifact(
@@ -436,7 +441,7 @@ ENCODING = (
 
 def _model_card(config, dataset, name, metrics, members, threshold, *, prep, selection,
                 tuning, rows, n_inputs, importance, leaderboard, contexts,
-                seconds) -> ModelCard:  # fmt: skip
+                seconds, few_rows=None) -> ModelCard:  # fmt: skip
     from amlstack.training.store import model_card
 
     single = members[0]["learner"] if len(members) == 1 else None
@@ -458,6 +463,7 @@ def _model_card(config, dataset, name, metrics, members, threshold, *, prep, sel
             holdout=metrics,
             primary_metric=config.metric,
             measured_model=measured_model(rows, members),
+            few_rows=few_rows,
         ),
         training=TrainingRecord(
             data_file=Path(dataset.path).name,

@@ -797,3 +797,18 @@ def test_a_number_format_is_still_named_when_a_word_is_read_as_missing(tmp_path)
     dataset = dataset_of(tmp_path, income=income)
     (note,) = [d.detail for d in dataset.decisions if d.action == "numeric_parsed"]
     assert "thousands separators" in note and "'-' in 1 rows read as missing" in note
+
+
+def test_many_constant_columns_are_one_notice_and_each_a_decision(tmp_path):
+    constant = {f"fp{i}": ["0"] * ROWS for i in range(8)}
+    empty = {f"e{i}": [""] * ROWS for i in range(2)}
+    dataset = dataset_of(tmp_path, x=[f"{i * 1.37:.2f}" for i in range(ROWS)], **constant, **empty)
+    lines = columns.notice_lines(dataset.decisions)
+    assert lines == [
+        "8 columns dropped: one value in every row ('fp0', 'fp1', 'fp2', ...); see model.json",
+        "column 'e0': dropped: empty in every row",
+        "column 'e1': dropped: empty in every row",
+    ]
+    recorded = [d.record() for d in dataset.decisions if d.action == "dropped"]
+    assert [r.column for r in recorded] == [*constant, *empty]
+    assert recorded[0].detail == "'0' in every row"

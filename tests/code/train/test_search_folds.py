@@ -140,3 +140,20 @@ def test_folds_that_cannot_be_done_in_time_are_not_begun(monkeypatch):
         deadline=time.monotonic() + 600,
     )  # fmt: skip
     assert how == "5-fold out-of-fold" and len(fitted) == 10
+
+
+def test_a_candidate_worse_than_chance_on_the_selection_rows_gets_no_weight():
+    """24 rows: a random model at AUC 0.44 nudged a 0.97 model's blend up, and got weight."""
+    y = np.repeat([0, 1], 12)
+    rng = np.random.default_rng(9)
+    good = np.clip(0.5 + 0.25 * (2 * y - 1) + rng.normal(0, 0.25, 24), 0, 1)
+    noise = rng.random(24)
+    pool = []
+    for p in (good, noise):
+        cand = Candidate(
+            learner="lr", config={}, val_score=0.0, estimator=None, trials=1, seconds=0
+        )
+        cand.val_proba = np.c_[1 - p, p]
+        pool.append(cand)
+    assert roc_auc_score(y, noise) < 0.5
+    assert ensemble.choose_members(pool, y, "auc", max_members=3, max_trees=None) == {0: 1.0}
