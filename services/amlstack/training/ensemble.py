@@ -9,6 +9,7 @@ kept only when the blend beats the best single model (``choose_members``).
 from __future__ import annotations
 
 import time
+from itertools import combinations
 
 import numpy as np
 
@@ -54,12 +55,14 @@ def selection_rows(candidates, matrix, y, train_idx, val_idx, *, metric, seed, d
             break
         oof = np.zeros((len(train_idx), int(y.max()) + 1))
         models = []
+        began = time.monotonic()
         for fit_rows, out_rows in splits:
             if deadline is not None and time.monotonic() > deadline:
                 break
             models.append(refit(cand.estimator, x_train[fit_rows], y_train[fit_rows]))
             oof[out_rows] = models[-1].predict_proba(x_train[out_rows])
         else:
+            cand.bag_seconds = time.monotonic() - began
             done.append((cand, oof, Bag(models)))
             continue
         break
@@ -114,6 +117,39 @@ def bag_within(members: list[Candidate], max_trees: int | None) -> None:
         if not bagged:
             return
         max(bagged, key=trees).bag = None
+
+
+def refit_seconds(cand: Candidate, *, search_rows: int, train_rows: int, all_rows: int) -> float:
+    """The expected time of ``cand``'s two refits (the measured model on ``train_rows``, the
+    shipped one on ``all_rows``), at the pace the search or its out-of-fold models showed and
+    in proportion to the rows. A bag's measured model is its out-of-fold models, already fitted."""
+    if cand.bag is not None:
+        return cand.bag_seconds * all_rows / train_rows
+    return cand.fit_seconds * (train_rows + all_rows) / max(search_rows, 1)
+
+
+def affordable_members(
+    candidates: list[Candidate], weights: dict[int, float], y_val, metric: str, *,
+    costs: dict[int, float], seconds_left: float,
+) -> dict[int, float]:  # fmt: skip
+    """``weights`` when all its members' refits (``costs``, seconds) fit in ``seconds_left``;
+    else the best-scoring blend on ``y_val`` of the members that fit (weights rescaled), and
+    when not even one member fits, the cheapest alone: the shipped model must still learn from
+    every labelled row, so that one overruns the budget rather than ship less."""
+    if sum(costs[i] for i in weights) <= seconds_left:
+        return weights
+    best, best_score = None, -np.inf
+    for size in range(len(weights) - 1, 0, -1):
+        for kept in combinations(sorted(weights), size):
+            if sum(costs[i] for i in kept) > seconds_left:
+                continue
+            total = sum(weights[i] for i in kept)
+            subset = {i: weights[i] / total for i in kept}
+            blended = sum(w * candidates[i].val_proba for i, w in subset.items())
+            value = score(metric, y_val, blended)
+            if value > best_score:
+                best, best_score = subset, value
+    return best or {min(weights, key=lambda i: costs[i]): 1.0}
 
 
 def fit_bag(template, x: np.ndarray, y: np.ndarray, *, folds: int, seed: int) -> Bag:

@@ -65,6 +65,7 @@ class Candidate:
     fit_seconds: float = 0.0  # one fit of the tuned configuration on the search's rows
     val_proba: np.ndarray | None = field(default=None, repr=False)
     bag: Bag | None = field(default=None, repr=False)  # its out-of-fold models, when scored so
+    bag_seconds: float = 0.0  # the time its out-of-fold models took, when it has them
 
 
 @dataclass

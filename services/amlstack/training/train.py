@@ -47,6 +47,7 @@ BACKGROUND_ROWS = 12  # explanation baseline: K*(features-1)+1 rows per explaine
 DEFAULT_DATA = Path("data/bankmarketing_train.csv")
 DEFAULT_TIME_BUDGET = defaults.TIME_BUDGET_S
 REFIT_SHARE = 0.15  # of the time budget, kept back for both refits, export and the report
+EXPORT_SHARE = 0.05  # of the time budget, kept back after the refits for export and the report
 LIBRARIES = (
     "flaml",
     "lightgbm",
@@ -216,6 +217,12 @@ def _train(
     )  # fmt: skip
     members = [candidates[i] for i in weights]
     ensemble.bag_within(members, config.max_trees)
+    search_rows = len(train_idx) if folds else len(fit_idx)
+    weights = _affordable_refits(
+        candidates, weights, y_sel, config, started=started,
+        rows=(search_rows, len(train_idx), len(y)), notice=notice,
+    )  # fmt: skip
+    members = [candidates[i] for i in weights]
     val_proba = sum(w * candidates[i].val_proba for i, w in weights.items())
     binary = len(dataset.classes) == 2
     threshold = evaluate.best_threshold(y_sel, val_proba) if binary else 0.5
@@ -351,6 +358,39 @@ def _learner_features(features: list[dict[str, Any]], prep) -> list[dict[str, An
         out.append(spec if ordinal else {"name": spec["name"], "kind": "numeric"})
     extra = prep.n_outputs - len(features)
     return out + [{"name": f"prepared_{i}", "kind": "numeric"} for i in range(extra)]
+
+
+def _affordable_refits(candidates, weights, y_sel, config, *, started, rows, notice):
+    """``weights`` without the members whose two refits the time budget has no room left for
+    (each left out with a notice), by their pace in the search (``ensemble.refit_seconds``)."""
+    from amlstack.training import ensemble
+
+    if config.time_budget is None:
+        return weights
+    search_rows, train_rows, all_rows = rows
+    costs = {
+        i: ensemble.refit_seconds(
+            candidates[i], search_rows=search_rows, train_rows=train_rows, all_rows=all_rows
+        )
+        for i in weights
+    }
+    left = started + config.time_budget * (1 - EXPORT_SHARE) - time.monotonic()
+    kept = ensemble.affordable_members(
+        candidates, weights, y_sel, config.metric, costs=costs, seconds_left=left
+    )
+    for i in weights:
+        if i not in kept:
+            notice(
+                f"ensemble member {candidates[i].learner}: refitting it would take about "
+                f"{costs[i]:.0f} s and the time budget has {max(left, 0):.0f} s left; "
+                "left out of the shipped model"
+            )
+    if len(kept) == 1 and costs[only := next(iter(kept))] > left:
+        notice(
+            f"refitting {candidates[only].learner} on every labelled row takes about "
+            f"{costs[only]:.0f} s, past the time budget ({max(left, 0):.0f} s left)"
+        )
+    return kept
 
 
 def _member_info(cand, weight: float) -> dict[str, Any]:
