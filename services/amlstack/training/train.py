@@ -254,9 +254,15 @@ def _train(
     _check_parity(export.onnx_proba(onnx_model, raw[test_idx]), memory_proba)
     _check_context_parity(base[test_idx], raw[test_idx], contexts, dataset)
     members_info = [_member_info(c, weights[candidates.index(c)]) for c in members]
+    names = [f["name"] for f in search_features]
     importance = _importance(
-        onnx_model, raw[test_idx], y_test, [f["name"] for f in search_features], config.seed
+        onnx_model, raw[test_idx], y_test, names, config.seed, _importance_deadline(config, started)
     )
+    if len(importance) < len(names):
+        notice(
+            f"feature importance: measured for the first {len(importance)} of {len(names)} "
+            "columns in the time budget"
+        )
     card = _model_card(
         config, dataset, name, metrics, members_info, threshold, prep=prep, selection=selection,
         tuning=f"{folds}-fold cross-validation" if folds else "validation split",
@@ -455,7 +461,16 @@ def _leaderboard(candidates, weights, x_test, y_test) -> list[dict[str, Any]]:
     return board
 
 
-def _importance(onnx_model, x_test, y_test, names, seed) -> dict[str, float]:
+def _importance_deadline(config, started: float) -> float | None:
+    """When permutation importance stops: at the budget's end, but it always gets
+    EXPORT_SHARE of the budget (a run past its budget still reports its first columns)."""
+    if config.time_budget is None:
+        return None
+    floor = time.monotonic() + EXPORT_SHARE * config.time_budget
+    return max(started + config.time_budget, floor)
+
+
+def _importance(onnx_model, x_test, y_test, names, seed, deadline=None) -> dict[str, float]:
     from amlstack.training import export
     from amlstack.training.report import permutation_importance
 
@@ -464,7 +479,7 @@ def _importance(onnx_model, x_test, y_test, names, seed) -> dict[str, float]:
     def predict(matrix):
         return session.run([export.OUTPUT], {export.INPUT: matrix})[0]
 
-    return permutation_importance(predict, x_test, y_test, names, seed)
+    return permutation_importance(predict, x_test, y_test, names, seed, deadline)
 
 
 ENCODING = (
