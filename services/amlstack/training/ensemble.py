@@ -134,8 +134,9 @@ def affordable_members(
 ) -> dict[int, float]:  # fmt: skip
     """``weights`` when all its members' refits (``costs``, seconds) fit in ``seconds_left``;
     else the best-scoring blend on ``y_val`` of the members that fit (weights rescaled), and
-    when not even one member fits, the cheapest alone: the shipped model must still learn from
-    every labelled row, so that one overruns the budget rather than ship less."""
+    when not even one member fits, the best-scoring member alone: the shipped model must still
+    learn from every labelled row, so that one overruns the budget rather than ship less (the
+    cheapest instead shipped a 0.82-AUC LightGBM for a 0.95 CatBoost, to save 2 s)."""
     if sum(costs[i] for i in weights) <= seconds_left:
         return weights
     best, best_score = None, -np.inf
@@ -143,13 +144,21 @@ def affordable_members(
         for kept in combinations(sorted(weights), size):
             if sum(costs[i] for i in kept) > seconds_left:
                 continue
-            total = sum(weights[i] for i in kept)
-            subset = {i: weights[i] / total for i in kept}
-            blended = sum(w * candidates[i].val_proba for i, w in subset.items())
-            value = score(metric, y_val, blended)
+            value, subset = _blend_score(candidates, weights, kept, y_val, metric)
             if value > best_score:
                 best, best_score = subset, value
-    return best or {min(weights, key=lambda i: costs[i]): 1.0}
+    if best is not None:
+        return best
+    alone = {i: _blend_score(candidates, weights, [i], y_val, metric)[0] for i in weights}
+    return {max(alone, key=alone.__getitem__): 1.0}
+
+
+def _blend_score(candidates, weights, kept, y_val, metric: str) -> tuple[float, dict[int, float]]:
+    """The score on ``y_val`` of the members ``kept`` blended with their ``weights`` rescaled."""
+    total = sum(weights[i] for i in kept)
+    subset = {i: weights[i] / total for i in kept}
+    blended = sum(w * candidates[i].val_proba for i, w in subset.items())
+    return score(metric, y_val, blended), subset
 
 
 def fit_bag(template, x: np.ndarray, y: np.ndarray, *, folds: int, seed: int) -> Bag:

@@ -42,12 +42,13 @@ def test_the_best_blend_of_the_members_that_fit_is_kept():
     assert 0 not in kept and abs(sum(kept.values()) - 1) < 1e-9
 
 
-def test_when_no_member_fits_the_cheapest_ships_alone():
+def test_when_no_member_fits_the_best_ships_alone_not_the_cheapest():
     cands, y = pool()
     kept = ensemble.affordable_members(
-        cands, {0: 0.6, 1: 0.4}, y, "auc", costs={0: 10.0, 1: 5.0}, seconds_left=1.0
-    )
-    assert kept == {1: 1.0}
+        cands, {0: 0.2, 1: 0.4, 2: 0.4}, y, "auc", costs={0: 10.0, 1: 5.0, 2: 1.0},
+        seconds_left=0.5,
+    )  # fmt: skip
+    assert kept == {0: 1.0}
 
 
 def test_a_bags_estimate_is_its_out_of_fold_time_scaled_to_every_row():
