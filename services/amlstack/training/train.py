@@ -195,12 +195,15 @@ def _train(
             search_budget = MIN_SEARCH_SHARE * config.time_budget
             notice(f"reading the data took {spent:.0f} s; searching {search_budget:.0f} s anyway")
     folds = ensemble.search_folds(y[train_idx])
+    search_rows = len(train_idx) if folds else len(fit_idx)
     candidates = search.search(
         matrix[fit_idx], y[fit_idx], matrix[val_idx], y[val_idx], folds=folds,
         features=_learner_features(search_features, prep), metric=config.metric,
         n_classes=len(dataset.classes), learners=config.learners,
         time_budget=search_budget, max_iter=config.max_iter, seed=config.seed,
         n_jobs=config.n_jobs, max_trees=config.max_trees, on_progress=on_progress,
+        refit_scale=(len(train_idx) + len(y)) / search_rows,
+        refit_reserved=(REFIT_SHARE - EXPORT_SHARE) * (config.time_budget or 0),
     )  # fmt: skip
     if not candidates:
         raise UserError("the search found no model in the budget; raise --time-budget")
@@ -217,7 +220,6 @@ def _train(
     )  # fmt: skip
     members = [candidates[i] for i in weights]
     ensemble.bag_within(members, config.max_trees)
-    search_rows = len(train_idx) if folds else len(fit_idx)
     weights = _affordable_refits(
         candidates, weights, y_sel, config, started=started,
         rows=(search_rows, len(train_idx), len(y)), notice=notice,
