@@ -386,12 +386,14 @@ def _affordable_refits(candidates, weights, y_sel, config, *, started, rows, not
     kept = ensemble.affordable_members(
         candidates, weights, y_sel, config.metric, costs=costs, seconds_left=left
     )
+    total = sum(costs.values())
     for i in weights:
         if i not in kept:
+            # the whole ensemble's cost: a cheap member may go so that a better one fits
             notice(
-                f"ensemble member {candidates[i].learner}: refitting it would take about "
-                f"{costs[i]:.0f} s and the time budget has {max(left, 0):.0f} s left; "
-                "left out of the shipped model"
+                f"ensemble member {candidates[i].learner} left out of the shipped model: "
+                f"refitting all {len(weights)} members would take about {total:.0f} s and the "
+                f"time budget has {max(left, 0):.0f} s left"
             )
     if len(kept) == 1 and costs[only := next(iter(kept))] > left:
         notice(
