@@ -126,17 +126,27 @@ def permutation_importance(
     y: np.ndarray,
     names: list[str],
     seed: int,
+    deadline: float | None = None,
 ) -> dict[str, float]:
-    """AUC lost when each column is shuffled; works on the exported model itself."""
+    """AUC lost when each column is shuffled; works on the exported model itself.
+
+    Columns are measured in order until ``deadline`` (monotonic, or None) has passed; the rest
+    are left out (1,500 columns took 40 s of a 20 s budget), each measured one unchanged."""
+    import time
+
     from amlstack.training.evaluate import auc
 
     base = auc(y, predict(matrix))
     rng = np.random.default_rng(seed)
     result = {}
+    shuffled = matrix.copy()  # one column at a time is shuffled and put back
     for j, name in enumerate(names):
-        shuffled = matrix.copy()
-        shuffled[:, j] = rng.permutation(shuffled[:, j])
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        column = matrix[:, j]
+        shuffled[:, j] = rng.permutation(column)
         result[name] = round(base - auc(y, predict(shuffled)), 6)
+        shuffled[:, j] = column
     return result
 
 

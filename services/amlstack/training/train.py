@@ -47,6 +47,7 @@ BACKGROUND_ROWS = 12  # explanation baseline: K*(features-1)+1 rows per explaine
 DEFAULT_DATA = Path("data/bankmarketing_train.csv")
 DEFAULT_TIME_BUDGET = defaults.TIME_BUDGET_S
 REFIT_SHARE = 0.15  # of the time budget, kept back for both refits, export and the report
+EXPORT_SHARE = 0.05  # of the time budget, kept back after the refits for export and the report
 LIBRARIES = (
     "flaml",
     "lightgbm",
@@ -196,12 +197,15 @@ def _train(
             search_budget = MIN_SEARCH_SHARE * config.time_budget
             notice(f"reading the data took {spent:.0f} s; searching {search_budget:.0f} s anyway")
     folds = ensemble.search_folds(y[train_idx])
+    search_rows = len(train_idx) if folds else len(fit_idx)
     candidates = search.search(
         matrix[fit_idx], y[fit_idx], matrix[val_idx], y[val_idx], folds=folds,
         features=_learner_features(search_features, prep), metric=config.metric,
         n_classes=len(dataset.classes), learners=config.learners,
         time_budget=search_budget, max_iter=config.max_iter, seed=config.seed,
         n_jobs=config.n_jobs, max_trees=config.max_trees, on_progress=on_progress,
+        refit_scale=(len(train_idx) + len(y)) / search_rows,
+        refit_reserved=(REFIT_SHARE - EXPORT_SHARE) * (config.time_budget or 0),
     )  # fmt: skip
     if not candidates:
         raise UserError("the search found no model in the budget; raise --time-budget")
@@ -221,6 +225,11 @@ def _train(
     )  # fmt: skip
     members = [candidates[i] for i in weights]
     ensemble.bag_within(members, config.max_trees)
+    weights = _affordable_refits(
+        candidates, weights, y_sel, config, started=started,
+        rows=(search_rows, len(train_idx), len(y)), notice=notice,
+    )  # fmt: skip
+    members = [candidates[i] for i in weights]
     val_proba = sum(w * candidates[i].val_proba for i, w in weights.items())
     binary = len(dataset.classes) == 2
     threshold = evaluate.best_threshold(y_sel, val_proba) if binary else 0.5
@@ -252,9 +261,15 @@ def _train(
     _check_parity(export.onnx_proba(onnx_model, raw[test_idx]), memory_proba)
     _check_context_parity(base[test_idx], raw[test_idx], contexts, dataset)
     members_info = [_member_info(c, weights[candidates.index(c)]) for c in members]
+    names = [f["name"] for f in search_features]
     importance = _importance(
-        onnx_model, raw[test_idx], y_test, [f["name"] for f in search_features], config.seed
+        onnx_model, raw[test_idx], y_test, names, config.seed, _importance_deadline(config, started)
     )
+    if len(importance) < len(names):
+        notice(
+            f"feature importance: measured for the first {len(importance)} of {len(names)} "
+            "columns in the time budget"
+        )
     card = _model_card(
         config, dataset, name, metrics, members_info, threshold, prep=prep, selection=selection,
         tuning=f"{folds}-fold cross-validation" if folds else "validation split",
@@ -358,6 +373,41 @@ def _learner_features(features: list[dict[str, Any]], prep) -> list[dict[str, An
     return out + [{"name": f"prepared_{i}", "kind": "numeric"} for i in range(extra)]
 
 
+def _affordable_refits(candidates, weights, y_sel, config, *, started, rows, notice):
+    """``weights`` without the members whose two refits the time budget has no room left for
+    (each left out with a notice), by their pace in the search (``ensemble.refit_seconds``)."""
+    from amlstack.training import ensemble
+
+    if config.time_budget is None:
+        return weights
+    search_rows, train_rows, all_rows = rows
+    costs = {
+        i: ensemble.refit_seconds(
+            candidates[i], search_rows=search_rows, train_rows=train_rows, all_rows=all_rows
+        )
+        for i in weights
+    }
+    left = started + config.time_budget * (1 - EXPORT_SHARE) - time.monotonic()
+    kept = ensemble.affordable_members(
+        candidates, weights, y_sel, config.metric, costs=costs, seconds_left=left
+    )
+    total = sum(costs.values())
+    for i in weights:
+        if i not in kept:
+            # the whole ensemble's cost: a cheap member may go so that a better one fits
+            notice(
+                f"ensemble member {candidates[i].learner} left out of the shipped model: "
+                f"refitting all {len(weights)} members would take about {total:.0f} s and the "
+                f"time budget has {max(left, 0):.0f} s left"
+            )
+    if len(kept) == 1 and costs[only := next(iter(kept))] > left:
+        notice(
+            f"refitting {candidates[only].learner} on every labelled row takes about "
+            f"{costs[only]:.0f} s, past the time budget ({max(left, 0):.0f} s left)"
+        )
+    return kept
+
+
 def _member_info(cand, weight: float) -> dict[str, Any]:
     info = {"learner": cand.learner, "weight": round(weight, 6), "config": _jsonable(cand.config)}
     if isinstance(cand.estimator, Bag):
@@ -420,7 +470,16 @@ def _leaderboard(candidates, weights, x_test, y_test) -> list[dict[str, Any]]:
     return board
 
 
-def _importance(onnx_model, x_test, y_test, names, seed) -> dict[str, float]:
+def _importance_deadline(config, started: float) -> float | None:
+    """When permutation importance stops: at the budget's end, but it always gets
+    EXPORT_SHARE of the budget (a run past its budget still reports its first columns)."""
+    if config.time_budget is None:
+        return None
+    floor = time.monotonic() + EXPORT_SHARE * config.time_budget
+    return max(started + config.time_budget, floor)
+
+
+def _importance(onnx_model, x_test, y_test, names, seed, deadline=None) -> dict[str, float]:
     from amlstack.training import export
     from amlstack.training.report import permutation_importance
 
@@ -429,7 +488,7 @@ def _importance(onnx_model, x_test, y_test, names, seed) -> dict[str, float]:
     def predict(matrix):
         return session.run([export.OUTPUT], {export.INPUT: matrix})[0]
 
-    return permutation_importance(predict, x_test, y_test, names, seed)
+    return permutation_importance(predict, x_test, y_test, names, seed, deadline)
 
 
 ENCODING = (
