@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -95,7 +96,7 @@ def run_command(
 ) -> None:
     """Run the pipeline locally with a progress display; write a run record and summary."""
     from amlstack.pipeline import stages
-    from amlstack.pipeline.drift import KeyRefused
+    from amlstack.pipeline.drift import KeyRefused, check_key
 
     if deploy not in stages.DEPLOY_MODES:
         raise UserError(f"--deploy must be one of {', '.join(stages.DEPLOY_MODES)}")
@@ -127,6 +128,8 @@ def run_command(
         # Now, as train checks them: a stage would name the run's copy of the data, and a
         # resumed run would reuse the same options.
         check_column_options(data, file_columns(data), target, config.drop, config.keep)
+        if if_drift is not None:  # the drift stage would fail on it, after a run folder exists
+            check_key(os.environ.get(stages.KEY_ENV), f"${stages.KEY_ENV}")
         run = stages.create_run(config, run_id)
     out.print(f"run [bold]{run.run_id}[/] in {run.folder}")
     with out.status("starting") as status:

@@ -224,14 +224,20 @@ def _route(url: str, route: str) -> str:
     return base + route
 
 
-def _get(target: str, key: str | None, timeout: float):
-    import requests
-
+def check_key(key: str | None, source: str = KEY_SOURCE) -> None:
+    """A UserError naming ``source`` when ``key`` cannot travel in an HTTP header (requests
+    would fail on it with a codec error naming no option)."""
     from amlstack_scorer.settings import header_problem
 
     problem = header_problem(key) if key else None
-    if problem:  # else requests fails on it with a codec error naming no option
-        raise UserError(f"--key (or $AMLSTACK_KEY): {problem}")
+    if problem:
+        raise UserError(f"{source}: {problem}")
+
+
+def _get(target: str, key: str | None, timeout: float):
+    import requests
+
+    check_key(key)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
         response = requests.get(target, headers=headers, timeout=timeout)

@@ -222,6 +222,7 @@ def stage_drift(run: Run) -> dict[str, Any]:
     """Compare the serving scorer's live profile with the champion's training profile."""
     from amlstack.pipeline.drift import (
         KeyRefused,
+        check_key,
         compare,
         fetch_live,
         profile_for_served_bins,
@@ -233,6 +234,7 @@ def stage_drift(run: Run) -> dict[str, Any]:
     if champion is None:
         return {"drifted": [], "retrain": True, "reason": "no production model: train one"}
     url, key = str(run.config.drift_url), os.environ.get(KEY_ENV)
+    check_key(key, f"${KEY_ENV}")  # a run has no --key
     source = f"the production model ({champion['version']})"
     try:
         training = profile_for_served_bins(

@@ -448,5 +448,28 @@ def test_a_key_no_header_carries_is_named_before_anything_is_sent(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["drift", "--url", "http://127.0.0.1:9", "--key", "clé-0123456789abcdef"])
     code, err = exit_info.value.code, " ".join(capsys.readouterr().err.split())
-    assert code == 2 and "--key (or $AMLSTACK_KEY): keys must be printable ASCII" in err
+    assert code == 2 and "--key or $AMLSTACK_KEY: keys must be printable ASCII" in err
     assert "clé" not in err
+
+
+def test_a_drift_gated_run_names_a_key_no_header_carries_before_it_starts(
+    tmp_path, monkeypatch, capsys
+):
+    """It was named as `--key (or $AMLSTACK_KEY)`, which pipeline run does not have, after the
+    run folder was made, with a resume hint."""
+    from amlstack.cli import main
+    from amlstack.pipeline import stages
+
+    data = tmp_path / "new.csv"
+    data.write_text(
+        "age,y\n" + "".join(f"{20 + i},{'yes' if i % 3 else 'no'}\n" for i in range(60))
+    )
+    monkeypatch.setenv(stages.KEY_ENV, "clé-0123456789abcdef")
+    runs = tmp_path / "runs"
+    folders = ["--runs", str(runs), "--registry", str(tmp_path / "registry")]
+    with pytest.raises(SystemExit) as info:
+        main(["pipeline", "run", "--data", str(data), "--if-drift", "http://127.0.0.1:9", *folders])
+    err = " ".join(capsys.readouterr().err.split())
+    assert info.value.code == 2 and "$AMLSTACK_KEY: keys must be printable ASCII" in err
+    assert "--key" not in err and "resume" not in err and "clé" not in err
+    assert not runs.exists() or not any(runs.iterdir())
