@@ -90,7 +90,8 @@ def few_rows(classes: list[Any], holdout: np.ndarray, selection: np.ndarray) -> 
             continue
         rarest = int(thin[np.argmin(counts[thin])])
         n = int(counts[rarest])
-        text = f"{what} {n} row{'s' * (n != 1)} of class {classes[rarest]!r}"
+        rows_of = "no row" if n == 0 else f"{n} row{'s' * (n != 1)}"
+        text = f"{what} {rows_of} of class {classes[rarest]!r}"
         others = [int(c) for c in thin if c != rarest]
         if len(others) == 1:
             text += f" and {int(counts[others[0]])} of class {classes[others[0]]!r}"

@@ -47,3 +47,11 @@ def test_two_thin_classes_are_both_named():
         "the held-out figures rest on 3 rows of class 'a' and 4 of class 'b': read the held-out "
         "figures as rough"
     )
+
+
+def test_a_class_with_no_held_out_row_is_said_to_have_none():
+    """It read "rest on 0 rows of class 'c'"."""
+    said = few_rows(["a", "b", "c"], np.repeat([0, 1], 40), np.repeat([0, 1, 2], [50, 50, 30]))
+    assert said == (
+        "the held-out figures rest on no row of class 'c': read the held-out figures as rough"
+    )
