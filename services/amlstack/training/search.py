@@ -12,6 +12,7 @@ trials, because no decision depends on wall-clock time.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -371,13 +372,17 @@ def _capped_learner(name: str, max_trees: int, deadline: float | None = None):
 def _every_class_first(x, y, kwargs: dict[str, Any]):
     """``x``, ``y`` (and a sample weight) as given when every class is among the rows FLAML's
     CatBoost learns on (its first ``max(90 %, all but 1,000)``), else with the first row of
-    each class moved to the front, the other rows in their order."""
+    each class moved to the front, the other rows in their order. When even so a class of the
+    rows it stops early on is not learned (a fold of 10 rows of 10 classes), it learns on every
+    row and does not stop early (``use_best_model=False``): CatBoost refuses such a class."""
     labels = np.asarray(y)
-    learned = labels[: max(int(len(labels) * 0.9), len(labels) - 1000)]
-    if len(np.unique(learned)) == len(np.unique(labels)):
+    learned = max(int(len(labels) * 0.9), len(labels) - 1000)
+    if len(np.unique(labels[:learned])) == len(np.unique(labels)):
         return x, y, kwargs  # the common case: the rows and CatBoost's result unchanged
     _, first = np.unique(labels, return_index=True)
     order = np.concatenate([np.sort(first), np.setdiff1d(np.arange(len(labels)), first)])
+    if not set(labels[order][learned:]) <= set(labels[order][:learned]):
+        kwargs = {**kwargs, "use_best_model": False}
     weight = kwargs.get("sample_weight")
     if weight is not None:
         kwargs = {**kwargs, "sample_weight": np.asarray(weight)[order]}
@@ -471,6 +476,7 @@ def _custom_learner(
             super().__init__(task, **config)
             p = self.params
             self._stop = None
+            self._early_stopping = True
 
             def build(**_):
                 from sklearn.neural_network import MLPClassifier
@@ -480,7 +486,7 @@ def _custom_learner(
                         hidden_layer_sizes=(int(p.get("width", 64)), int(p.get("width", 64)) // 2),
                         alpha=float(p.get("alpha", 1e-4)),
                         learning_rate_init=float(p.get("lr", 1e-3)),
-                        early_stopping=True,
+                        early_stopping=self._early_stopping,
                         n_iter_no_change=int(p.get("patience", 5)),
                         batch_size=int(p.get("batch", 256)),
                         max_iter=int(p.get("epochs", 40)),  # early stopping usually ends it before
@@ -501,12 +507,23 @@ def _custom_learner(
                 float("inf") if deadline is None else deadline,
             )
             self._stop = None if stop == float("inf") else stop
+            self._early_stopping = _can_stop_early(len(y_train))
             try:
                 return super().fit(X_train, y_train, budget=budget, **kwargs)
             finally:
                 self._stop = None
 
     return MLPLearner
+
+
+MLP_VALIDATION_SHARE = 0.1  # scikit-learn's validation_fraction, which early stopping holds out
+
+
+def _can_stop_early(rows: int) -> bool:
+    """Whether the MLP's early stopping has the two rows it holds out at the least: a search
+    fold of 10 rows (10 classes of 3 rows) has one, and scikit-learn raised "The validation set
+    is too small"."""
+    return math.ceil(MLP_VALIDATION_SHARE * rows) >= 2
 
 
 def _epochs_until(mlp, deadline: float) -> None:
@@ -573,5 +590,8 @@ def refit(estimator: Any, x: np.ndarray, y: np.ndarray):
         model = type(estimator)(**params)
     else:
         model = clone(estimator)
+        mlp = getattr(model, "named_steps", {}).get("model")
+        if getattr(mlp, "early_stopping", False) and not _can_stop_early(len(y)):
+            mlp.set_params(early_stopping=False)  # an out-of-fold bag's fold of 10 rows
     model.fit(x, y)
     return model

@@ -76,6 +76,35 @@ def test_rows_whose_classes_are_all_learned_keep_their_order():
     assert labels[:3].tolist().count(2) == 1 and sorted(labels.tolist()) == sorted(y.tolist())
 
 
+def test_a_fold_of_one_row_per_class_is_learned_whole_without_early_stopping():
+    """Every class of 3 rows: a search fold held 10 rows of 10 classes, the row CatBoost stops
+    early on was of a class it did not learn, and it refused it (exit 70, "a bug")."""
+    x, y = data(rows=10)
+    y = np.arange(10)
+    _, _, kwargs = search._every_class_first(x, y, {})
+    assert kwargs == {"use_best_model": False}
+    learner = search._capped_learner("catboost", 20, None)
+    model = learner(task="multiclass", n_jobs=1, n_estimators=5)
+    model.fit(x, y)
+    assert model.model.predict_proba(x[:2]).shape == (2, 10)
+
+
+def test_an_mlp_on_too_few_rows_to_hold_out_trains_without_early_stopping():
+    """A search fold of 10 rows (10 classes of 3 rows): scikit-learn's "The validation set is
+    too small" (exit 70)."""
+    assert search._can_stop_early(11) and not search._can_stop_early(10)
+    x, _ = data(rows=10)
+    y = np.arange(10)
+    features = [{"name": f"x{i}", "kind": "numeric"} for i in range(x.shape[1])]
+    model = search._custom_learner("mlp", features, seed=0)(task="multiclass", n_jobs=1, epochs=3)
+    model.fit(x, y)
+    assert model.model.predict_proba(x[:2]).shape == (2, 10)
+    big_x, _ = data(rows=40)
+    trained = search._custom_learner("mlp", features, seed=0)(task="multiclass", epochs=3)
+    trained.fit(big_x, np.arange(40) % 10)  # early stopping: 4 rows held out
+    assert search.refit(trained.model, x, y).predict_proba(x[:2]).shape == (2, 10)
+
+
 def test_the_learners_to_come_give_up_the_best_candidates_refit_time():
     """A CatBoost trial of 4 s on a 39-class table meant refits of 8 s against the 3 s the run
     keeps after the search: the learners after it leave that time to the refits."""
