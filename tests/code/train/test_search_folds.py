@@ -157,3 +157,19 @@ def test_a_candidate_worse_than_chance_on_the_selection_rows_gets_no_weight():
         pool.append(cand)
     assert roc_auc_score(y, noise) < 0.5
     assert ensemble.choose_members(pool, y, "auc", max_members=3, max_trees=None) == {0: 1.0}
+
+
+@pytest.mark.parametrize(("folds", "expected"), [(None, 8.0), (5, 2.0)])
+def test_fit_seconds_is_one_fit_on_the_search_rows(monkeypatch, folds, expected):
+    """Under cross-validation FLAML's train time is the sum of the folds' fits (each on 4/5 of
+    the rows): 8 s over 5 folds is 2 s for one fit on all of them, the pace refits are
+    budgeted at."""
+    import flaml
+
+    class SummedTime(flaml.AutoML):
+        best_config_train_time = property(lambda self: 8.0, lambda self, value: None)
+
+    monkeypatch.setattr(flaml, "AutoML", SummedTime)
+    x, y = data()
+    [cand] = run_search(x, y, folds)
+    assert cand.fit_seconds == expected
