@@ -307,7 +307,7 @@ def _labelled_rows(raw: pd.DataFrame, target: str, path: Path):
     decision = columns.Decision(
         column=target,
         action="unlabelled_rows",
-        detail=f"missing (empty or a missing-value marker) in {len(where)} of {len(raw)} rows "
+        detail=f"missing (empty or a missing-value marker) in {len(where):,} of {len(raw):,} rows "
         f"(data row {shown}): those rows are left out of training and of every metric",
     )
     kept = np.flatnonzero(~empty)
@@ -393,8 +393,8 @@ def _labels_read_as_numbers(
             written[text] = classes[code]
     if not written:
         return []
-    shown = ", ".join(f"{t!r} as {c!r}" for t, c in sorted(written.items())[:6])
-    detail = f"labels read as numbers, and answered so: {shown}"
+    shown = ", ".join(f"{t!r} is answered {c!r}" for t, c in sorted(written.items())[:6])
+    detail = f"labels are numbers, answered in one form whatever the file wrote: {shown}"
     return [columns.Decision(column=target, action="labels_as_numbers", detail=detail)]
 
 

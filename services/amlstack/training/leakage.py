@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 SEPARATING_AUC = 0.999  # a numeric column ranks the two classes apart this well (or 1 - this)
 # Fewer rows of a class than this, and a column can separate them by chance (3 rows in 25 are
 # ranked apart by one random column in ~1,000; a wide table has 2,000).
-MIN_CLASS_ROWS = 10
+MIN_SEPARATED_ROWS = 10
 MIN_CATEGORY_ROWS = 5  # a category this small mapping to one class says nothing
 CATEGORY_COVERAGE = 0.95  # such categories hold this share of the rows: not an identifier
 PURE_SHARE = 0.999  # of those rows, this share is in its category's majority class
@@ -36,7 +36,7 @@ def leaking_columns(
     (almost) perfectly, in schema order: none when no column does or a class is too rare to
     tell a leak from chance."""
     n_classes = int(target.max()) + 1
-    if np.bincount(target, minlength=n_classes).min() < MIN_CLASS_ROWS:
+    if np.bincount(target, minlength=n_classes).min() < MIN_SEPARATED_ROWS:
         return []
     numeric = [f["name"] for f in features if f["kind"] == "numeric"]
     found: dict[str, str] = {}
@@ -73,7 +73,7 @@ def _separating_numbers(values, names, target) -> dict[str, str]:
     for j in candidates:
         present = ~np.isnan(values[:, j])
         labels = positive[present]
-        if min(labels.sum(), (~labels).sum()) < MIN_CLASS_ROWS:
+        if min(labels.sum(), (~labels).sum()) < MIN_SEPARATED_ROWS:
             continue
         auc = rank_auc(labels, values[present, j])
         if max(auc, 1 - auc) >= SEPARATING_AUC:
@@ -103,7 +103,7 @@ def _separating_ranges(values, names, target) -> dict[str, str]:
         high = np.stack([np.nanmax(values[target == c], axis=0) for c in range(n_classes)])
     present = np.stack([(~np.isnan(values[target == c])).sum(axis=0) for c in range(n_classes)])
     found = {}
-    for j in np.flatnonzero(present.min(axis=0) >= MIN_CLASS_ROWS):
+    for j in np.flatnonzero(present.min(axis=0) >= MIN_SEPARATED_ROWS):
         order = np.argsort(low[:, j])
         if np.all(high[order[:-1], j] < low[order[1:], j]):
             found[names[j]] = "each class in a range of its own"
@@ -134,7 +134,7 @@ def _pure_categories(column: pd.Series, target: np.ndarray, n_classes: int) -> s
     # two classes at least, each the class of a category and in enough rows not to be told
     # apart by chance
     majority = np.bincount(big.argmax(axis=1), weights=big.max(axis=1), minlength=n_classes)
-    if np.count_nonzero(majority >= MIN_CLASS_ROWS) < 2:
+    if np.count_nonzero(majority >= MIN_SEPARATED_ROWS) < 2:
         return None
     return "each of its values holds one class"
 

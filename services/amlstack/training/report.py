@@ -29,11 +29,13 @@ def write_report(
 
     matplotlib.use("Agg")  # no display on servers or in containers
     folder.mkdir(parents=True, exist_ok=True)
+    plotted = _plotted_class(y, proba)
+    truth, score, positive = (y == plotted).astype(int), proba[:, plotted], classes[plotted]
     plots = {
-        "roc.png": lambda ax: _roc(ax, y, proba, classes),
-        "precision_recall.png": lambda ax: _pr(ax, y, proba, classes),
+        "roc.png": lambda ax: _roc(ax, truth, score, positive),
+        "precision_recall.png": lambda ax: _pr(ax, truth, score, positive),
         "confusion_matrix.png": lambda ax: _confusion(ax, metrics["confusion_matrix"]),
-        "calibration.png": lambda ax: _calibration(ax, y, proba),
+        "calibration.png": lambda ax: _calibration(ax, truth, score),
         "feature_importance.png": lambda ax: _importance(ax, importance),
     }
     for name, draw in plots.items():
@@ -59,32 +61,25 @@ def _plotted_class(y: np.ndarray, proba: np.ndarray) -> int:
     return int(np.flatnonzero(held)[-1])
 
 
-def _positive(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    plotted = _plotted_class(y, proba)
-    return (y == plotted).astype(int), proba[:, plotted]
-
-
-def _roc(ax, y, proba, classes) -> None:
+def _roc(ax, truth, score, positive) -> None:
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    truth, score = _positive(y, proba)
     fpr, tpr, _ = roc_curve(truth, score)
     ax.plot(fpr, tpr, label=f"AUC {roc_auc_score(truth, score):.4f}")
     ax.plot([0, 1], [0, 1], "--", color="grey", linewidth=0.8)
     ax.set(xlabel="false positive rate", ylabel="true positive rate")
-    ax.set_title(f"ROC (positive class: {classes[_plotted_class(y, proba)]})")
+    ax.set_title(f"ROC (positive class: {positive})")
     ax.legend(loc="lower right")
 
 
-def _pr(ax, y, proba, classes) -> None:
+def _pr(ax, truth, score, positive) -> None:
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    truth, score = _positive(y, proba)
     precision, recall, _ = precision_recall_curve(truth, score)
     ax.plot(recall, precision, label=f"AP {average_precision_score(truth, score):.4f}")
     ax.axhline(truth.mean(), linestyle="--", color="grey", linewidth=0.8, label="base rate")
     ax.set(xlabel="recall", ylabel="precision")
-    ax.set_title(f"Precision-recall ({classes[_plotted_class(y, proba)]})")
+    ax.set_title(f"Precision-recall ({positive})")
     ax.legend(loc="upper right")
 
 
@@ -101,10 +96,9 @@ def _confusion(ax, confusion: dict[str, Any]) -> None:
     ax.set_title("Confusion matrix (held-out rows)")
 
 
-def _calibration(ax, y, proba) -> None:
+def _calibration(ax, truth, score) -> None:
     from sklearn.calibration import calibration_curve
 
-    truth, score = _positive(y, proba)
     observed, predicted = calibration_curve(truth, score, n_bins=10, strategy="quantile")
     ax.plot(predicted, observed, marker="o", label="model")
     ax.plot([0, 1], [0, 1], "--", color="grey", linewidth=0.8, label="perfect")

@@ -36,7 +36,7 @@ import numpy as np
 from amlstack.artifact.schema import CardMetrics, ModelCard, ModelSpec, RowCounts, TrainingRecord
 from amlstack.errors import InternalError, UserError
 from amlstack.training import data as data_mod
-from amlstack.training import defaults
+from amlstack.training import defaults, ensemble
 from amlstack.training.bag import Bag
 from amlstack.training.search import DEFAULT_LEARNERS, FLAML_METRIC, Progress
 
@@ -162,7 +162,7 @@ def _train(
     notice: Callable[[str], None],
     stopped: Callable[[], bool],
 ) -> TrainResult:
-    from amlstack.training import columns, ensemble, evaluate, export, search, store
+    from amlstack.training import columns, evaluate, export, search, store
     from amlstack.training.preprocess import fit_preparation
 
     config.check()
@@ -376,8 +376,6 @@ def _learner_features(features: list[dict[str, Any]], prep) -> list[dict[str, An
 def _affordable_refits(candidates, weights, y_sel, config, *, started, rows, notice):
     """``weights`` without the members whose two refits the time budget has no room left for
     (each left out with a notice), by their pace in the search (``ensemble.refit_seconds``)."""
-    from amlstack.training import ensemble
-
     if config.time_budget is None:
         return weights
     search_rows, train_rows, all_rows = rows
@@ -397,15 +395,23 @@ def _affordable_refits(candidates, weights, y_sel, config, *, started, rows, not
             # the whole ensemble's cost: a cheap member may go so that a better one fits
             notice(
                 f"ensemble member {candidates[i].learner} left out of the shipped model: "
-                f"refitting all {len(weights)} members would take about {total:.0f} s and the "
-                f"time budget has {max(left, 0):.0f} s left"
+                f"refitting all {len(weights)} members would take about {_about(total)} and "
+                f"the time budget has {_about(left)} left"
             )
     if len(kept) == 1 and costs[only := next(iter(kept))] > left:
         notice(
             f"refitting {candidates[only].learner} on every labelled row takes about "
-            f"{costs[only]:.0f} s, past the time budget ({max(left, 0):.0f} s left)"
+            f"{_about(costs[only])}, past the time budget ({_about(left)} left): it is refitted "
+            "anyway, so that the shipped model learns from every row"
         )
     return kept
+
+
+def _about(seconds: float) -> str:
+    """Seconds for a notice: tenths below 10 s, so that 0.6 s of refits against 1.4 s left do
+    not both read "1 s"."""
+    seconds = max(seconds, 0.0)
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:,.0f} s"
 
 
 def _member_info(cand, weight: float) -> dict[str, Any]:
@@ -553,18 +559,18 @@ def measured_model(rows: RowCounts, members: list[dict[str, Any]]) -> str:
     bagged = [m for m in members if "bagged_folds" in m]
     if not bagged:
         return (
-            f"the same configuration fitted on the {fit} non-holdout rows; "
-            f"the shipped model was then refitted on all {total} rows"
+            f"the same configuration fitted on the {fit:,} non-holdout rows; "
+            f"the shipped model was then refitted on all {total:,} rows"
         )
     k = bagged[0]["bagged_folds"]
     text = (
         f"{', '.join(m['learner'] for m in bagged)}: the mean of {k} models of the tuned "
-        f"configuration, each fitted on {k - 1} of {k} folds of the {fit} non-holdout rows"
+        f"configuration, each fitted on {k - 1} of {k} folds of the {fit:,} non-holdout rows"
     )
     single = [m["learner"] for m in members if "bagged_folds" not in m]
     if single:
-        text += f"; {', '.join(single)}: the tuned configuration fitted on those {fit} rows"
-    return text + f"; the shipped model was then built the same way from all {total} rows"
+        text += f"; {', '.join(single)}: the tuned configuration fitted on those {fit:,} rows"
+    return text + f"; the shipped model was then built the same way from all {total:,} rows"
 
 
 def _member_text(member: dict[str, Any], single: bool) -> str:

@@ -767,7 +767,10 @@ def test_labels_written_as_floats_are_read_as_numbers_with_a_notice(tmp_path):
     dataset = load_dataset(path, "y")
     assert dataset.classes == [0, 1]
     said = [d.line() for d in dataset.decisions if d.action == "labels_as_numbers"]
-    assert said == ["column 'y': labels read as numbers, and answered so: '0.0' as 0, '1.0' as 1"]
+    assert said == [
+        "column 'y': labels are numbers, answered in one form whatever the file wrote: "
+        "'0.0' is answered 0, '1.0' is answered 1"
+    ]
     plain = write_csv(tmp_path, ["x", "y"], [[str(i % 7), str(i % 2)] for i in range(ROWS)])
     assert not [d for d in load_dataset(plain, "y").decisions if d.column == "y"]
 

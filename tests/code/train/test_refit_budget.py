@@ -107,3 +107,21 @@ def test_members_whose_refits_fit_all_ship(tmp_path, small_csv, monkeypatch):
     result, notices = run(tmp_path, small_csv, monkeypatch, lgbm_refit_s=1.0)
     assert sorted(m["learner"] for m in result.members) == ["lgbm", "lr"]
     assert not any("refitting" in n for n in notices)
+
+
+def test_a_lone_member_past_the_budget_is_refitted_anyway_and_says_so(
+    tmp_path, small_csv, monkeypatch
+):
+    monkeypatch.setattr(ensemble, "affordable_members", lambda *a, **k: {0: 1.0})
+    result, notices = run(tmp_path, small_csv, monkeypatch, lgbm_refit_s=1e6)
+    assert [m["learner"] for m in result.members] == ["lgbm"]
+    [line] = [n for n in notices if n.startswith("refitting lgbm")]
+    assert "1,000,000 s, past the time budget" in line and "refitted anyway" in line
+
+
+def test_refit_notices_show_tenths_below_ten_seconds():
+    from amlstack.training.train import _about
+
+    assert (_about(0.6), _about(1.4), _about(12.4), _about(-3.0)) == (
+        "0.6 s", "1.4 s", "12 s", "0.0 s",
+    )  # fmt: skip
