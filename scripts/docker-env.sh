@@ -41,6 +41,12 @@ ensure_docker() {
   if docker info >/dev/null 2>&1; then
     return 0
   fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    # a docker client without an engine (e.g. a CLI for a remote host): nothing here to start
+    _amlstack_log "no Docker engine (dockerd) on this machine; installing docker.io with apt"
+    _amlstack_sudo apt-get update -qq
+    _amlstack_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io
+  fi
   _amlstack_log "starting dockerd (log: $AMLSTACK_DOCKERD_LOG)"
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     _amlstack_sudo systemctl start docker || true

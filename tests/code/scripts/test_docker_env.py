@@ -160,3 +160,45 @@ LOGS""",
         "amlstack: a service stopped, saying:",
         "  amlstack scorer: AMLSTACK_PRIMARY_KEY: keys must be at least 16 characters",
     ]
+
+
+def test_a_docker_client_without_an_engine_gets_the_engine_installed(tmp_path):
+    """A machine with a `docker` CLI (and Compose) but no `dockerd`: the set-up waited 60 s for
+    an engine it could not start, then failed. It installs docker.io, then starts it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in (
+        "id",
+        "seq",
+        "sleep",
+        "tail",
+        "setsid",
+        "touch",
+        "env",
+        "bash",
+        "chmod",
+        "dirname",
+    ):
+        found = subprocess.run(["bash", "-c", f"command -v {tool}"], capture_output=True, text=True)
+        (bin_dir / tool).symlink_to(found.stdout.strip())
+    started = tmp_path / "dockerd-started"
+    _stub(
+        bin_dir / "docker",
+        f'case "$1 $2" in "compose version") ;; "info "*) [ -f "{started}" ] ;; *) exit 1 ;; esac',
+    )
+    calls = tmp_path / "apt"
+    # the package brings dockerd, which starts the engine
+    _stub(
+        bin_dir / "apt-get",
+        f'echo "$*" >> "{calls}"\n'
+        f'[ "$1" = install ] && printf \'#!/bin/sh\\ntouch "{started}"\\n\' > "{bin_dir}/dockerd" '
+        f'&& chmod +x "{bin_dir}/dockerd"; exit 0',
+    )
+    environ = {"PATH": str(bin_dir), "AMLSTACK_DOCKERD_LOG": str(tmp_path / "log")}
+    done = subprocess.run(
+        [str(bin_dir / "bash"), "-c", f'source "{DOCKER_ENV}" && ensure_docker'],
+        capture_output=True, text=True, env=environ, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "install -y -qq docker.io" in calls.read_text()
+    assert "no Docker engine (dockerd)" in done.stderr
