@@ -482,6 +482,28 @@ def test_a_windows_or_utf16_file_is_read_with_a_notice(tmp_path, encoding, said)
     assert dataset.decisions[0].line() == f"the file is read as {said}"
 
 
+def test_a_utf8_file_with_a_windows_line_reads_each_line_as_written(tmp_path):
+    # a row pasted in from a Windows export: read whole as Windows-1252, every UTF-8 row's
+    # 'Crédit' was 'CrÃ©dit', a category of its own, and the pasted row's the only 'Crédit'
+    lines = ["pay,age,y"] + [
+        f"{'Crédit' if i % 2 else 'Chèque'},{20 + i},{'yes' if i % 3 == 0 else 'no'}"
+        for i in range(ROWS)
+    ]
+    body = b"".join(
+        (line + "\n").encode("cp1252" if number == 7 else "utf-8")
+        for number, line in enumerate(lines, start=1)
+    )
+    path = tmp_path / "data.csv"
+    path.write_bytes(body)
+    dataset = load_dataset(path, "y")
+    (spec,) = [f for f in dataset.features if f["name"] == "pay"]
+    assert spec["categories"] == ["Chèque", "Crédit"]
+    assert dataset.decisions[0].line() == (
+        "the file is UTF-8 but for 1 line(s) (line 7): those are read as Windows-1252, the "
+        "rest as UTF-8"
+    )
+
+
 def test_a_repeated_header_name_is_refused_and_an_empty_one_named_as_pandas_would(tmp_path):
     rows = [[str(i), str(i % 5), "yes" if i % 3 == 0 else "no"] for i in range(ROWS)]
     with pytest.raises(DataError, match=r"column 'x' appears more than once in the header$"):
