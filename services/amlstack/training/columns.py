@@ -147,8 +147,11 @@ def type_column(
         decisions.append(Decision(name, "missing_values", detail + " in the model"))
     import pandas as pd
 
-    # one plain parse, shared by the numeric test, the refusal and the mixed-types notice
+    # one plain parse, shared by the numeric test, the refusal and the mixed-types notice;
+    # `inf`, `-Infinity` (a ratio's division by zero, as pandas writes it) are no numbers: a
+    # word among numbers, read as missing as other such words are
     plain = pd.to_numeric(present, errors="coerce")
+    plain = plain.where(np.isfinite(plain))
     numeric = _numeric(name, column, present, plain, dots_group_thousands)
     if numeric is not None:
         spec, values, parsed = numeric

@@ -544,6 +544,19 @@ def test_a_few_words_among_numbers_are_read_as_missing_and_remembered(tmp_path):
     ]
 
 
+def test_infinities_among_numbers_are_read_as_missing_with_a_notice(tmp_path):
+    # a ratio exported by pandas or R: `inf` was "column 'ratio' holds an infinite value"
+    ratio = [f"{i / 7:.3f}" for i in range(ROWS)]
+    ratio[4], ratio[11], ratio[20] = "inf", "-Infinity", "Inf"
+    dataset = dataset_of(tmp_path, ratio=ratio)
+    (spec,) = dataset.features
+    assert (spec["kind"], spec["missing_words"]) == ("numeric", ["-infinity", "inf"])
+    assert dataset.frame["ratio"].isna().tolist() == [i in (4, 11, 20) for i in range(ROWS)]
+    assert [d.line() for d in dataset.decisions if d.column == "ratio"] == [
+        "column 'ratio': numbers, and '-infinity', 'inf' in 3 rows read as missing"
+    ]
+
+
 def test_a_few_words_among_amounts_or_percentages_keep_the_column_numeric(tmp_path):
     price = [f'"${1000 + 37 * i:,}"' for i in range(ROWS)]
     share = [f"{i % 50}%" for i in range(ROWS)]
