@@ -290,11 +290,7 @@ def _numeric(
         text = present[numbers.isna().to_numpy()]
         words = sorted(set(text.str.casefold()))
         if len(words) > MAX_MISSING_WORDS or any(c.isdigit() for w in words for c in w):
-            bad_at = text.index[0]
-            raise DataError(
-                f"column {name!r} mixes numbers and text (data row {int(bad_at) + 1}: "
-                f"{column[bad_at]!r}); fix the value or --drop {name}"
-            )
+            raise _mixes_numbers_and_text(name, column, text)
     values = pd.Series(np.nan, index=column.index, dtype=np.float64)
     values[present.index] = numbers.astype(np.float64)
     finite = values.dropna()
@@ -319,6 +315,26 @@ def _numeric(
         missing = f"{shown} in {len(text):,} rows read as missing"
         parsed = f"{parsed}; {missing}" if parsed else f"numbers, and {missing}"
     return spec, values, parsed
+
+
+def _mixes_numbers_and_text(name: str, column: pd.Series, text: pd.Series) -> DataError:
+    """The refusal of a numeric column with cells that are no numbers (``text``), naming the
+    first by row and, when there are more, how many and which others: naming one at a time,
+    a user fixed it, trained again and met the next (10 runs for 10 cells)."""
+    bad_at = text.index[0]
+    first = f"data row {int(bad_at) + 1}: {column[bad_at]!r}"
+    if len(text) == 1:
+        return DataError(
+            f"column {name!r} mixes numbers and text ({first}); fix the value or --drop {name}"
+        )
+    others = list(dict.fromkeys(text.str.strip()))[1:]
+    shown = ", ".join(repr(v) for v in others[:3]) + (", ..." if len(others) > 3 else "")
+    also = f"; also {shown}" if shown else ""
+    return DataError(
+        f"column {name!r} mixes numbers and text in {len(text):,} rows ({first}{also}): up to "
+        f"{MAX_MISSING_WORDS} different words without digits are read as missing, not these; "
+        f"fix the values or --drop {name}"
+    )
 
 
 _FORMAT_NOTES = {

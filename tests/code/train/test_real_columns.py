@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -670,6 +671,20 @@ def test_more_words_or_a_typo_among_numbers_is_still_refused(tmp_path, cells):
         grade[3 + i] = cell
     with pytest.raises(DataError, match="column 'grade' mixes numbers and text"):
         dataset_of(tmp_path, grade=grade)
+
+
+def test_the_refusal_of_text_among_numbers_names_every_kind_of_cell_at_once(tmp_path):
+    # it named the first cell only: a user fixed 'NK', trained again, and met 'about 30'
+    gained = [str(20 + i % 9) for i in range(ROWS)]
+    for i, cell in zip((3, 9, 15, 21), ("NK", "about 30", "30+", "NK"), strict=True):
+        gained[i] = cell
+    message = (
+        "column 'gained' mixes numbers and text in 4 rows (data row 4: 'NK'; also 'about 30', "
+        "'30+'): up to 3 different words without digits are read as missing, not these; fix the "
+        "values or --drop gained"
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        dataset_of(tmp_path, gained=gained)
 
 
 def test_a_delimiter_ending_every_data_row_shifts_no_column(tmp_path):
