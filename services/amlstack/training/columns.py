@@ -44,6 +44,7 @@ MIN_ROWS_FOR_IDENTIFIER = 20  # below this, all-distinct values say nothing
 NEAR_UNIQUE_SHARE = 0.95
 MIN_ROWS_FOR_SPARSE_ID = 100  # distinct integers with gaps: an id from this many rows
 MIN_ID_DENSITY = 0.5  # ... when they fill at least this share of [min, max]
+LONG_ID_DIGITS = 16  # integers this long are codes (float64 is exact only to 2**53, 16 digits)
 ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th"})
 # a number, separators allowed (1,000 kg, 2,7 km/h), then a unit: what a notice names
 _LOOSE_UNIT = r"^(?P<number>[+-]?\d[\d.,]*)\s*(?P<unit>(?:[^\W\d_]|°)[^\s\d]*)?$"
@@ -157,8 +158,8 @@ def type_column(
         spec, values, parsed = numeric
         if parsed:
             decisions.append(Decision(name, "numeric_parsed", parsed))
-        if _is_row_number(values, n_rows):
-            detail = "a row number or id (distinct integers, at least half of their range)"
+        detail = _numeric_id(present, values, n_rows)
+        if detail:
             if not keep:
                 return None, None, [Decision(name, "dropped", detail)]
             decisions.append(_kept(name, detail))
@@ -454,6 +455,22 @@ def _currency_or_decimal_comma(cells: pd.Series) -> str | None:
         return "currency"
     if cells.map(DECIMAL_COMMA.fullmatch).notna().all() and cells.str.contains(",").any():
         return "decimal_comma"
+    return None
+
+
+def _numeric_id(present: pd.Series, values: pd.Series, n_rows: int) -> str | None:
+    """Why a numeric column is an identifier, or None: a row number (`_is_row_number`), or
+    integers of LONG_ID_DIGITS or more digits nearly all distinct (an account, card or
+    transaction number: a code, not a quantity; float64, and the model's float32 even more,
+    cannot tell such numbers apart, and a random one only adds noise)."""
+    if _is_row_number(values, n_rows):
+        return "a row number or id (distinct integers, at least half of their range)"
+    if len(present) < MIN_ROWS_FOR_IDENTIFIER:
+        return None
+    cells = present.str.strip()
+    long = cells.str.fullmatch(rf"[+-]?\d{{{LONG_ID_DIGITS},}}").all()
+    if long and cells.nunique() >= NEAR_UNIQUE_SHARE * len(cells):
+        return f"an identifier (integers of {LONG_ID_DIGITS} or more digits, nearly all distinct)"
     return None
 
 

@@ -402,6 +402,23 @@ def test_an_empty_or_constant_column_and_a_gapped_id_are_dropped_with_a_notice(t
     assert "column 'country': dropped: 'PT' in every row" in lines
 
 
+def test_integers_of_sixteen_digits_or_more_are_an_identifier(tmp_path):
+    # a 20-digit transaction number was kept as a number (float32 cannot tell two apart)
+    ids = [f"{9 - i % 9}{i:04d}{(i * 7919) % 10**15:015d}" for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, txn=ids, x=[str(i % 5) for i in range(ROWS)])
+    assert [f["name"] for f in dataset.features] == ["x"]
+    assert [d.line() for d in dataset.decisions if d.column == "txn"] == [
+        "column 'txn': dropped: an identifier (integers of 16 or more digits, nearly all distinct)"
+    ]
+    cards = [f"4{i:015d}" for i in range(0, 70 * ROWS, 70)]  # sixteen digits, still an id
+    assert "dropped" in decision(
+        dataset_of(tmp_path, card=cards, x=[str(i % 5) for i in range(ROWS)]), "card"
+    )
+    amounts = [f"{i % 4}{i:015d}" for i in range(ROWS)]
+    amounts[:8] = ["1000000000000000"] * 8  # repeats: a quantity, kept
+    assert "dropped" not in decision(dataset_of(tmp_path, n=amounts), "n")
+
+
 def test_distinct_integers_spread_over_a_wide_range_are_kept(tmp_path):
     """Sparse distinct integers (incomes, say) are a measurement, not an id."""
     rows = 120
