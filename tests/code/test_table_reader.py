@@ -198,7 +198,7 @@ def test_an_iso_date_or_a_date_time_is_read_in_a_day_first_column_and_junk_is_re
         encode_text_columns(features, {"called": ["31/01/2021", "", "32/01/2021"]})
 
 
-@pytest.mark.parametrize("cell", ["", " "], ids=["empty", "blank"])
+@pytest.mark.parametrize("cell", ["", " ", "."], ids=["empty", "blank", "sas"])
 def test_one_row_whose_number_is_missing_is_read_as_missing(cell):
     """A lone empty cell read as the JSON list `[ ]`: no number at all, not one missing one."""
     from amlstack.artifact.encoding import Feature

@@ -13,8 +13,10 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-# Cells that mean "no value", compared case-insensitively after stripping blanks.
-MISSING_MARKERS = frozenset({"", "na", "n/a", "null", "?", "nan", "none"})
+# Cells that mean "no value", compared case-insensitively after stripping blanks. A lone `.`
+# is SAS's and Stata's missing number: in a fifth of a column's cells, it made the column
+# categories, one per number, each unseen when scoring.
+MISSING_MARKERS = frozenset({"", "na", "n/a", "null", "?", "nan", "none", "."})
 ISO = "ISO8601"
 # In this order: a column that reads both ways (no day above 12) is read month first, as US
 # exports write it; one day above 12 makes it day first, as most of the world writes it.

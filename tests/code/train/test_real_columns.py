@@ -37,7 +37,7 @@ def decision(dataset, column: str) -> set[str]:
     return {d.action for d in dataset.decisions if d.column == column}
 
 
-@pytest.mark.parametrize("marker", ["", "NA", "n/a", "NULL", "?", "NaN", "none"])
+@pytest.mark.parametrize("marker", ["", "NA", "n/a", "NULL", "?", "NaN", "none", "."])
 def test_missing_markers_are_missing_in_numeric_and_categorical_columns(tmp_path, marker):
     age = [str(20 + i) for i in range(ROWS)]
     job = ["admin" if i % 2 else "tech" for i in range(ROWS)]
@@ -49,6 +49,16 @@ def test_missing_markers_are_missing_in_numeric_and_categorical_columns(tmp_path
     matrix = encode_frame(dataset.frame, dataset.features)
     assert np.isnan(matrix[3, 0]) and np.isnan(matrix[5, 1])
     assert decision(dataset, "age") == {"missing_values"}
+
+
+def test_a_sas_export_missing_a_fifth_of_its_numbers_is_numeric(tmp_path):
+    # SAS and Stata write a missing number as '.': in 21 % of the cells it made the column
+    # categories, one per number (every held-out value unseen)
+    level = [f"{i * 0.37:.2f}" if i % 5 else "." for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, level=level)
+    (spec,) = dataset.features
+    assert (spec["kind"], spec["nullable"]) == ("numeric", True)
+    assert dataset.frame["level"].isna().sum() == ROWS // 5
 
 
 @pytest.mark.parametrize(
