@@ -71,6 +71,7 @@ class Decision:
     # | kept (--keep: a column the identifier rules would have dropped)
     # | repeated_rows (the whole file, column "": rows that repeat an earlier row exactly)
     # | predicts_target (a feature that alone separates the classes: a leak? notice only)
+    # | several_spellings (categories that are one value written several ways: notice only)
     detail: str
     # what a drop of many columns alike is counted under in one printed line (`notice_lines`);
     # "" for a decision printed on its own. Not recorded: model.json lists every column.
@@ -199,6 +200,9 @@ def type_column(
         )
         decisions.append(Decision(name, "mixed_types", detail))
     decisions.extend(units_note)
+    spellings = _several_spellings(categories) if distinct <= MAX_CATEGORIES else None
+    if spellings:
+        decisions.append(Decision(name, "several_spellings", spellings))
     if _boolean_like(categories):
         decisions.append(Decision(name, "boolean", f"boolean-like, coded {categories[0]}=0"))
     elif distinct > MAX_CATEGORIES:
@@ -211,6 +215,27 @@ def type_column(
         )
     spec["nullable"] = nullable
     return spec, column, decisions
+
+
+def _several_spellings(categories: list[str]) -> str | None:
+    """A notice's text when some categories are one value written several ways (`Y`, `yes`,
+    `YES`; `Paris`, `paris`), else None. Each spelling stays a category of its own (a client
+    sending one must be read as training read it), so what the model learns about one is lost
+    on the others: a file mixing them silently split `yes` into three."""
+    groups: dict[str, list[str]] = {}
+    for category in categories:
+        key = category.casefold()
+        key = "yes" if key in TRUE_WORDS else "no" if key in FALSE_WORDS else key
+        groups.setdefault(key, []).append(category)
+    several = [spelt for spelt in groups.values() if len(spelt) > 1]
+    if not several:
+        return None
+    shown = "; ".join(", ".join(repr(s) for s in spelt) for spelt in several[:3])
+    more = f" and {len(several) - 3} more" if len(several) > 3 else ""
+    return (
+        f"{shown}{more}: one value written several ways, each a category of its own; write "
+        "each one way to learn from them as one"
+    )
 
 
 def _kept(name: str, detail: str) -> Decision:

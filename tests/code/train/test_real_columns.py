@@ -191,6 +191,22 @@ def test_us_dates_are_recognised(tmp_path):
     assert spec["kind"] == "date" and spec["date_format"] == "%m/%d/%Y"
 
 
+def test_one_answer_written_several_ways_is_named(tmp_path):
+    # Y / yes / YES and N / no: five categories, without a word
+    smoker = [["Y", "yes", "YES", "N", "no"][i % 5] for i in range(ROWS)]
+    city = ["Paris" if i % 2 else "paris" for i in range(ROWS)]
+    dataset = dataset_of(
+        tmp_path, smoker=smoker, city=city, ok=["yes" if i % 2 else "no" for i in range(ROWS)]
+    )
+    lines = {d.column: d.line() for d in dataset.decisions if d.action == "several_spellings"}
+    assert lines == {
+        "smoker": "column 'smoker': 'N', 'no'; 'Y', 'YES', 'yes': one value written several ways, "
+        "each a category of its own; write each one way to learn from them as one",
+        "city": "column 'city': 'Paris', 'paris': one value written several ways, each a "
+        "category of its own; write each one way to learn from them as one",
+    }
+
+
 def test_boolean_like_column_codes_its_false_value_zero(tmp_path):
     flag = ["Yes" if i % 2 else "no" for i in range(ROWS)]
     dataset = dataset_of(tmp_path, flag=flag, age=[str(i % 9) for i in range(ROWS)])
