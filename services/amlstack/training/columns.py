@@ -179,6 +179,7 @@ def type_column(
         spec["nullable"] = nullable
         return spec, column, decisions
     unread = _unread_units(text) if re.match(r"[+-]?\.?\d", text.iloc[0]) else None
+    unread = unread or _mixed_date_formats(text)
     units_note = [Decision(name, "mixed_types", unread)] if unread else []
     if len(text) >= MIN_ROWS_FOR_IDENTIFIER and distinct >= NEAR_UNIQUE_SHARE * len(text):
         if distinct == len(text):
@@ -269,6 +270,31 @@ def _date_format(text: pd.Series) -> str | None:
     if not _DATE_LIKE.match(text.iloc[0]):
         return None
     return date_format_of(text.unique().tolist())
+
+
+DATES_LOOKED_AT = 2000  # distinct values a notice about mixed date formats judges by
+
+
+def _mixed_date_formats(text: pd.Series) -> str | None:
+    """A notice's text when a column that no one date format reads is dates in several
+    (`31.01.2024` and `01/31/2024`), else None: read as text it is dropped as "free text or an
+    identifier" or kept as categories, and the user should know why. Judged on the first
+    DATES_LOOKED_AT distinct values (bounded time on a large file)."""
+    if not _DATE_LIKE.match(text.iloc[0]):
+        return None
+    formats: list[str] = []
+    for value in text.drop_duplicates().head(DATES_LOOKED_AT):
+        fmt = date_format_of([value])
+        if fmt is None:
+            return None
+        if fmt not in formats:
+            formats.append(fmt)
+    if len(formats) < 2:
+        return None
+    return (
+        f"dates written in several formats ({', '.join(formats)}): read as text; write them "
+        "in one format (2024-01-31) to read them as dates"
+    )
 
 
 def _numeric(

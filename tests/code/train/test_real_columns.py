@@ -501,6 +501,21 @@ def test_a_split_holds_a_row_of_every_class_when_its_share_is_fewer_rows_than_cl
     assert len(split_holdout(wide, 0.2, 0)[1]) == 48
 
 
+def test_dates_in_two_formats_are_named_rather_than_called_free_text(tmp_path):
+    # '31.01.2021' and '02/14/2021' in one column: dropped as "an identifier", without a word
+    days = [(1 + i % 28, 3 + i // 28) for i in range(ROWS)]
+    when = [
+        f"{m:02d}/{d:02d}/2021" if i % 2 else f"{d:02d}.{m:02d}.2021"
+        for i, (d, m) in enumerate(days)
+    ]
+    dataset = dataset_of(tmp_path, when=when, x=[str(i % 5) for i in range(ROWS)])
+    assert [d.line() for d in dataset.decisions if d.column == "when"] == [
+        "column 'when': dates written in several formats (%d.%m.%Y, %m/%d/%Y): read as text; "
+        "write them in one format (2024-01-31) to read them as dates",
+        "column 'when': dropped: an identifier (every value distinct)",
+    ]
+
+
 def test_day_first_dates_are_dates_when_a_day_is_above_twelve(tmp_path):
     days = [f"{1 + i % 28:02d}/{1 + i % 12:02d}/2021" for i in range(ROWS)]
     dataset = dataset_of(tmp_path, when=days)
