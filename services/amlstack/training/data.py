@@ -450,7 +450,9 @@ def infer_features(
             features.append(spec)
             typed[spec["name"]] = values
     if not features:
-        raise DataError("no usable feature columns: every column was dropped (see above)")
+        # the notices are printed after loading, so "see above" pointed at nothing: say why here
+        why = "; ".join(columns.notice_lines(decisions))
+        raise DataError(f"no usable feature columns: every column was dropped ({why})")
     return features, pd.DataFrame(typed, index=frame.index), decisions
 
 

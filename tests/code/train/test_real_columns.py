@@ -516,6 +516,17 @@ def test_dates_in_two_formats_are_named_rather_than_called_free_text(tmp_path):
     ]
 
 
+def test_a_file_whose_every_column_is_dropped_says_why_in_its_refusal(tmp_path):
+    # it said "every column was dropped (see above)", and nothing was above
+    ids = [f"id-{i}" for i in range(ROWS)]
+    with pytest.raises(DataError) as refused:
+        dataset_of(tmp_path, ref=ids, kind=["a"] * ROWS)
+    assert str(refused.value) == (
+        "no usable feature columns: every column was dropped (column 'ref': dropped: an "
+        "identifier (every value distinct); column 'kind': dropped: 'a' in every row)"
+    )
+
+
 def test_day_first_dates_are_dates_when_a_day_is_above_twelve(tmp_path):
     days = [f"{1 + i % 28:02d}/{1 + i % 12:02d}/2021" for i in range(ROWS)]
     dataset = dataset_of(tmp_path, when=days)
