@@ -101,10 +101,14 @@ def predict_spark(
     elif in_format == "csv" and local.is_file():
         encoding = charset.file_encoding(local)  # as training and `amlstack predict` read it
         if encoding not in _SPARK_CHARSETS:
+            convert = (
+                "re-save its Windows-1252 lines as UTF-8"
+                if encoding == charset.MIXED
+                else f"convert it to UTF-8 first (iconv -f {encoding} -t utf-8)"
+            )
             raise UserError(
                 f"--input {source}: a {charset.NAMES[encoding]} file, which Spark's CSV reader "
-                "does not read; score it with --engine local, or convert it to UTF-8 first "
-                f"(iconv -f {encoding} -t utf-8)"
+                f"does not read; score it with --engine local, or {convert}"
             )
         delimiter = detect_delimiter(local, encoding, one_column=len(model.features) == 1)
         names = header_names(header_cells(local, encoding, delimiter))

@@ -41,6 +41,24 @@ def test_a_windows_file_with_a_padded_header_and_short_rows_scores_as_the_plain_
     assert out[2][len(header)] == "“Zoë 1”" and out[1][len(header)] == ""  # padded, in place
 
 
+def test_a_utf8_file_with_a_windows_line_keeps_every_other_line_utf8(
+    tiny_artifact, small_csv, tmp_path
+):
+    lines = small_csv.read_text().splitlines()
+    varied = [f"{lines[0]},note", *(f"{line},Zoë {i}" for i, line in enumerate(lines[1:]))]
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(
+        b"".join(
+            (line + "\n").encode("cp1252" if i == 2 else "utf-8") for i, line in enumerate(varied)
+        )
+    )
+    out = tmp_path / "mixed.out.csv"
+    assert predict_csv(tiny_artifact, mixed, out) == len(lines) - 1
+    with out.open(newline="", encoding="utf-8") as handle:
+        notes = [row[len(lines[0].split(","))] for row in list(csv.reader(handle))[1:]]
+    assert notes == [f"Zoë {i}" for i in range(len(lines) - 1)]  # none read as 'ZoÃ«'
+
+
 def test_a_repeated_header_name_is_refused_naming_it(tiny_artifact, small_csv, tmp_path):
     from amlstack.errors import DataError
 

@@ -149,6 +149,20 @@ def test_a_word_training_read_as_missing_is_missing_and_no_other_is():
         parse_numbers(["9", "unknown"], feat)
 
 
+def test_an_infinity_training_read_as_missing_is_missing_and_else_no_number():
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import TableError, parse_numbers
+
+    spec = FeatureSpec(name="ratio", kind="numeric", nullable=True, missing_words=["inf"])
+    read = parse_numbers(["0.5", "INF", "-0"], Feature.from_spec(spec))
+    assert read[0] == 0.5 and np.isnan(read[1]) and read[2] == 0.0
+    plain = Feature.from_spec(FeatureSpec(name="ratio", kind="numeric"))
+    for cell in ("-Infinity", "+inf", "$inf"):  # never an infinite input to the model
+        with pytest.raises(TableError, match=r"data row 2, column 'ratio': '.*' is not a number"):
+            parse_numbers(["1", cell], plain)
+
+
 def test_a_thousands_column_refuses_commas_that_group_no_thousands():
     from amlstack.artifact.encoding import Feature
     from amlstack.artifact.schema import FeatureSpec
@@ -184,7 +198,7 @@ def test_an_iso_date_or_a_date_time_is_read_in_a_day_first_column_and_junk_is_re
         encode_text_columns(features, {"called": ["31/01/2021", "", "32/01/2021"]})
 
 
-@pytest.mark.parametrize("cell", ["", " "], ids=["empty", "blank"])
+@pytest.mark.parametrize("cell", ["", " ", "."], ids=["empty", "blank", "sas"])
 def test_one_row_whose_number_is_missing_is_read_as_missing(cell):
     """A lone empty cell read as the JSON list `[ ]`: no number at all, not one missing one."""
     from amlstack.artifact.encoding import Feature

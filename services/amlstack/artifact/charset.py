@@ -17,22 +17,120 @@ UTF8 = "utf-8-sig"  # reads a file with or without the byte-order mark Excel add
 UTF16 = "utf-16"
 WINDOWS_1252 = "cp1252"
 LATIN_1 = "latin-1"
-NAMES = {UTF8: "UTF-8", UTF16: "UTF-16", WINDOWS_1252: "Windows-1252", LATIN_1: "Latin-1"}
+MIXED = "amlstack-utf-8-cp1252"  # UTF-8, the bytes that are no UTF-8 read as Windows-1252
+NAMES = {
+    UTF8: "UTF-8",
+    UTF16: "UTF-16",
+    WINDOWS_1252: "Windows-1252",
+    LATIN_1: "Latin-1",
+    MIXED: "UTF-8 with Windows-1252 lines",
+}
 SAMPLE_CHARS = 64 * 1024  # what a reader looks at to judge a file before reading it whole
 BINARY_DATA = "not a CSV file (it holds binary data)"
 _CHUNK = 1 << 20
 
 
 def file_encoding(path: str | Path) -> str:
-    """UTF8, UTF16, WINDOWS_1252 or LATIN_1 (which decodes any bytes): the first that reads
-    the whole file. A file that is not UTF-8 is read twice more at most."""
+    """UTF8, UTF16, MIXED, WINDOWS_1252 or LATIN_1 (which decodes any bytes): the first that
+    reads the whole file. A file that is not UTF-8 is read three times more at most."""
     with open(path, "rb") as handle:
         if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
             return UTF16
-    for encoding in (UTF8, WINDOWS_1252):
-        if _decodes(path, encoding):
-            return encoding
-    return LATIN_1
+    if _decodes(path, UTF8):
+        return UTF8
+    if _mostly_utf8(path):
+        return MIXED
+    return WINDOWS_1252 if _decodes(path, WINDOWS_1252) else LATIN_1
+
+
+def foreign_lines(path: str | Path, limit: int = 5) -> tuple[list[int], int]:
+    """(the first ``limit`` 1-based line numbers that are not UTF-8, how many there are): what
+    a notice about a `MIXED` file names."""
+    shown, count = [], 0
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not _is_utf8(line):
+                count += 1
+                if len(shown) < limit:
+                    shown.append(number)
+    return shown, count
+
+
+def _mostly_utf8(path: str | Path) -> bool:
+    """Whether more lines with bytes above 127 are UTF-8 than not: a UTF-8 file with some
+    lines from elsewhere. (A Windows-1252 file's accented letters are almost never valid
+    UTF-8, so such a file has no UTF-8 line at all.)"""
+    utf8 = other = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.isascii():
+                continue
+            if _is_utf8(line):
+                utf8 += 1
+            else:
+                other += 1
+    return utf8 > other
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode(UTF8)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_FALLBACK = "amlstack-cp1252-fallback"
+
+
+def _as_windows_1252(error: UnicodeError) -> tuple[str, int]:
+    """The bytes UTF-8 could not read, as Windows-1252 (Latin-1 for its five undefined ones)."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return bad.decode(WINDOWS_1252, errors=_LATIN_1_FALLBACK), error.end
+
+
+_LATIN_1_FALLBACK = "amlstack-latin-1-fallback"
+
+
+def _as_latin_1(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return error.object[error.start : error.end].decode(LATIN_1), error.end
+
+
+class _MixedDecoder(codecs.getincrementaldecoder(UTF8)):  # type: ignore[misc]
+    """UTF-8 (a byte-order mark skipped), each byte that is not UTF-8 read as Windows-1252."""
+
+    def __init__(self, errors: str = "strict") -> None:
+        super().__init__(_FALLBACK)
+
+
+def _mixed_codec(name: str) -> codecs.CodecInfo | None:
+    """The `MIXED` codec, so that ``open(path, encoding=MIXED)`` and pandas read such a file."""
+    if name != MIXED.replace("-", "_"):
+        return None
+    utf8 = codecs.lookup(UTF8)
+
+    def decode(data: bytes, errors: str = "strict") -> tuple[str, int]:
+        decoder = _MixedDecoder()
+        return decoder.decode(data, final=True), len(data)
+
+    return codecs.CodecInfo(
+        name=MIXED,
+        encode=utf8.encode,
+        decode=decode,
+        incrementalencoder=utf8.incrementalencoder,
+        incrementaldecoder=_MixedDecoder,
+        streamreader=utf8.streamreader,
+        streamwriter=utf8.streamwriter,
+    )
+
+
+codecs.register_error(_FALLBACK, _as_windows_1252)
+codecs.register_error(_LATIN_1_FALLBACK, _as_latin_1)
+codecs.register(_mixed_codec)
 
 
 def _decodes(path: str | Path, encoding: str) -> bool:

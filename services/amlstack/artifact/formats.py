@@ -13,8 +13,10 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-# Cells that mean "no value", compared case-insensitively after stripping blanks.
-MISSING_MARKERS = frozenset({"", "na", "n/a", "null", "?", "nan", "none"})
+# Cells that mean "no value", compared case-insensitively after stripping blanks. A lone `.`
+# is SAS's and Stata's missing number: in a fifth of a column's cells, it made the column
+# categories, one per number, each unseen when scoring.
+MISSING_MARKERS = frozenset({"", "na", "n/a", "null", "?", "nan", "none", "."})
 ISO = "ISO8601"
 # In this order: a column that reads both ways (no day above 12) is read month first, as US
 # exports write it; one day above 12 makes it day first, as most of the world writes it.
@@ -65,8 +67,16 @@ def is_missing(text: str | None) -> bool:
 
 def parse_number(text: str, number_format: str | None, unit: str | None = None) -> float:
     """A numeric cell as training read it; ValueError when it is not one. ``unit``: the
-    column's unit (format ``unit``), the only one a cell may carry (any case; or none)."""
-    text = text.strip()
+    column's unit (format ``unit``), the only one a cell may carry (any case; or none).
+    ``inf`` or ``-Infinity`` is no number: training reads such a word as missing (then its
+    column's `missing_words` hold it), and the model has no use for an infinite input."""
+    value = _number(text.strip(), number_format, unit)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _number(text: str, number_format: str | None, unit: str | None) -> float:
     if number_format == "unit":
         return _in_unit(text, unit)
     if number_format == "thousands":

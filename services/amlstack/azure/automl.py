@@ -39,6 +39,12 @@ def _csv_header(data: Path) -> tuple[list[str], str, str]:
 
     try:
         encoding = charset.file_encoding(data)
+        if encoding == charset.MIXED:  # MLTable reads a file in one encoding
+            lines, _ = charset.foreign_lines(data, limit=1)
+            raise DataError(
+                f"{data}: UTF-8 but for line {lines[0]} and maybe more (Windows-1252), which "
+                "Azure's MLTable cannot read in one encoding: re-save those lines as UTF-8"
+            )
         delimiter = detect_delimiter(data, encoding)
         with data.open(newline="", encoding=encoding) as handle:
             return next(csv.reader(handle, delimiter=delimiter)), delimiter, encoding

@@ -44,6 +44,7 @@ MIN_ROWS_FOR_IDENTIFIER = 20  # below this, all-distinct values say nothing
 NEAR_UNIQUE_SHARE = 0.95
 MIN_ROWS_FOR_SPARSE_ID = 100  # distinct integers with gaps: an id from this many rows
 MIN_ID_DENSITY = 0.5  # ... when they fill at least this share of [min, max]
+LONG_ID_DIGITS = 16  # integers this long are codes (float64 is exact only to 2**53, 16 digits)
 ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th"})
 # a number, separators allowed (1,000 kg, 2,7 km/h), then a unit: what a notice names
 _LOOSE_UNIT = r"^(?P<number>[+-]?\d[\d.,]*)\s*(?P<unit>(?:[^\W\d_]|°)[^\s\d]*)?$"
@@ -70,6 +71,7 @@ class Decision:
     # | kept (--keep: a column the identifier rules would have dropped)
     # | repeated_rows (the whole file, column "": rows that repeat an earlier row exactly)
     # | predicts_target (a feature that alone separates the classes: a leak? notice only)
+    # | several_spellings (categories that are one value written several ways: notice only)
     detail: str
     # what a drop of many columns alike is counted under in one printed line (`notice_lines`);
     # "" for a decision printed on its own. Not recorded: model.json lists every column.
@@ -147,15 +149,18 @@ def type_column(
         decisions.append(Decision(name, "missing_values", detail + " in the model"))
     import pandas as pd
 
-    # one plain parse, shared by the numeric test, the refusal and the mixed-types notice
+    # one plain parse, shared by the numeric test, the refusal and the mixed-types notice;
+    # `inf`, `-Infinity` (a ratio's division by zero, as pandas writes it) are no numbers: a
+    # word among numbers, read as missing as other such words are
     plain = pd.to_numeric(present, errors="coerce")
+    plain = plain.where(np.isfinite(plain))
     numeric = _numeric(name, column, present, plain, dots_group_thousands)
     if numeric is not None:
         spec, values, parsed = numeric
         if parsed:
             decisions.append(Decision(name, "numeric_parsed", parsed))
-        if _is_row_number(values, n_rows):
-            detail = "a row number or id (distinct integers, at least half of their range)"
+        detail = _numeric_id(present, values, n_rows)
+        if detail:
             if not keep:
                 return None, None, [Decision(name, "dropped", detail)]
             decisions.append(_kept(name, detail))
@@ -174,6 +179,7 @@ def type_column(
         spec["nullable"] = nullable
         return spec, column, decisions
     unread = _unread_units(text) if re.match(r"[+-]?\.?\d", text.iloc[0]) else None
+    unread = unread or _mixed_date_formats(text)
     units_note = [Decision(name, "mixed_types", unread)] if unread else []
     if len(text) >= MIN_ROWS_FOR_IDENTIFIER and distinct >= NEAR_UNIQUE_SHARE * len(text):
         if distinct == len(text):
@@ -195,6 +201,9 @@ def type_column(
         )
         decisions.append(Decision(name, "mixed_types", detail))
     decisions.extend(units_note)
+    spellings = _several_spellings(categories) if distinct <= MAX_CATEGORIES else None
+    if spellings:
+        decisions.append(Decision(name, "several_spellings", spellings))
     if _boolean_like(categories):
         decisions.append(Decision(name, "boolean", f"boolean-like, coded {categories[0]}=0"))
     elif distinct > MAX_CATEGORIES:
@@ -207,6 +216,27 @@ def type_column(
         )
     spec["nullable"] = nullable
     return spec, column, decisions
+
+
+def _several_spellings(categories: list[str]) -> str | None:
+    """A notice's text when some categories are one value written several ways (`Y`, `yes`,
+    `YES`; `Paris`, `paris`), else None. Each spelling stays a category of its own (a client
+    sending one must be read as training read it), so what the model learns about one is lost
+    on the others: a file mixing them silently split `yes` into three."""
+    groups: dict[str, list[str]] = {}
+    for category in categories:
+        key = category.casefold()
+        key = "yes" if key in TRUE_WORDS else "no" if key in FALSE_WORDS else key
+        groups.setdefault(key, []).append(category)
+    several = [spelt for spelt in groups.values() if len(spelt) > 1]
+    if not several:
+        return None
+    shown = "; ".join(", ".join(repr(s) for s in spelt) for spelt in several[:3])
+    more = f" and {len(several) - 3} more" if len(several) > 3 else ""
+    return (
+        f"{shown}{more}: one value written several ways, each a category of its own; write "
+        "each one way to learn from them as one"
+    )
 
 
 def _kept(name: str, detail: str) -> Decision:
@@ -240,6 +270,31 @@ def _date_format(text: pd.Series) -> str | None:
     if not _DATE_LIKE.match(text.iloc[0]):
         return None
     return date_format_of(text.unique().tolist())
+
+
+DATES_LOOKED_AT = 2000  # distinct values a notice about mixed date formats judges by
+
+
+def _mixed_date_formats(text: pd.Series) -> str | None:
+    """A notice's text when a column that no one date format reads is dates in several
+    (`31.01.2024` and `01/31/2024`), else None: read as text it is dropped as "free text or an
+    identifier" or kept as categories, and the user should know why. Judged on the first
+    DATES_LOOKED_AT distinct values (bounded time on a large file)."""
+    if not _DATE_LIKE.match(text.iloc[0]):
+        return None
+    formats: list[str] = []
+    for value in text.drop_duplicates().head(DATES_LOOKED_AT):
+        fmt = date_format_of([value])
+        if fmt is None:
+            return None
+        if fmt not in formats:
+            formats.append(fmt)
+    if len(formats) < 2:
+        return None
+    return (
+        f"dates written in several formats ({', '.join(formats)}): read as text; write them "
+        "in one format (2024-01-31) to read them as dates"
+    )
 
 
 def _numeric(
@@ -287,11 +342,7 @@ def _numeric(
         text = present[numbers.isna().to_numpy()]
         words = sorted(set(text.str.casefold()))
         if len(words) > MAX_MISSING_WORDS or any(c.isdigit() for w in words for c in w):
-            bad_at = text.index[0]
-            raise DataError(
-                f"column {name!r} mixes numbers and text (data row {int(bad_at) + 1}: "
-                f"{column[bad_at]!r}); fix the value or --drop {name}"
-            )
+            raise _mixes_numbers_and_text(name, column, text)
     values = pd.Series(np.nan, index=column.index, dtype=np.float64)
     values[present.index] = numbers.astype(np.float64)
     finite = values.dropna()
@@ -316,6 +367,26 @@ def _numeric(
         missing = f"{shown} in {len(text):,} rows read as missing"
         parsed = f"{parsed}; {missing}" if parsed else f"numbers, and {missing}"
     return spec, values, parsed
+
+
+def _mixes_numbers_and_text(name: str, column: pd.Series, text: pd.Series) -> DataError:
+    """The refusal of a numeric column with cells that are no numbers (``text``), naming the
+    first by row and, when there are more, how many and which others: naming one at a time,
+    a user fixed it, trained again and met the next (10 runs for 10 cells)."""
+    bad_at = text.index[0]
+    first = f"data row {int(bad_at) + 1}: {column[bad_at]!r}"
+    if len(text) == 1:
+        return DataError(
+            f"column {name!r} mixes numbers and text ({first}); fix the value or --drop {name}"
+        )
+    others = list(dict.fromkeys(text.str.strip()))[1:]
+    shown = ", ".join(repr(v) for v in others[:3]) + (", ..." if len(others) > 3 else "")
+    also = f"; also {shown}" if shown else ""
+    return DataError(
+        f"column {name!r} mixes numbers and text in {len(text):,} rows ({first}{also}): up to "
+        f"{MAX_MISSING_WORDS} different words without digits are read as missing, not these; "
+        f"fix the values or --drop {name}"
+    )
 
 
 _FORMAT_NOTES = {
@@ -435,6 +506,22 @@ def _currency_or_decimal_comma(cells: pd.Series) -> str | None:
         return "currency"
     if cells.map(DECIMAL_COMMA.fullmatch).notna().all() and cells.str.contains(",").any():
         return "decimal_comma"
+    return None
+
+
+def _numeric_id(present: pd.Series, values: pd.Series, n_rows: int) -> str | None:
+    """Why a numeric column is an identifier, or None: a row number (`_is_row_number`), or
+    integers of LONG_ID_DIGITS or more digits nearly all distinct (an account, card or
+    transaction number: a code, not a quantity; float64, and the model's float32 even more,
+    cannot tell such numbers apart, and a random one only adds noise)."""
+    if _is_row_number(values, n_rows):
+        return "a row number or id (distinct integers, at least half of their range)"
+    if len(present) < MIN_ROWS_FOR_IDENTIFIER:
+        return None
+    cells = present.str.strip()
+    long = cells.str.fullmatch(rf"[+-]?\d{{{LONG_ID_DIGITS},}}").all()
+    if long and cells.nunique() >= NEAR_UNIQUE_SHARE * len(cells):
+        return f"an identifier (integers of {LONG_ID_DIGITS} or more digits, nearly all distinct)"
     return None
 
 

@@ -132,6 +132,8 @@ def read_table(path: str | Path, target: str | None = None) -> pd.DataFrame:
     renames = frame.attrs["renamed"]
     frame = columns.blank_markers(frame, target)
     frame.attrs.update(encoding=encoding, renamed=renames)
+    if encoding == charset.MIXED:
+        frame.attrs["foreign_lines"] = charset.foreign_lines(path)
     return frame
 
 
@@ -274,7 +276,9 @@ def _file_decisions(raw: pd.DataFrame) -> list[columns.Decision]:
     columns without a name (every reader of a table reads them alike)."""
     decisions = []
     encoding = raw.attrs.get("encoding", charset.UTF8)
-    if encoding != charset.UTF8:
+    if encoding == charset.MIXED:
+        decisions.append(_mixed_encoding(*raw.attrs["foreign_lines"]))
+    elif encoding != charset.UTF8:
         why = "its byte-order mark" if encoding == charset.UTF16 else "it is not UTF-8"
         detail = f"the file is read as {charset.NAMES[encoding]} ({why})"
         decisions.append(columns.Decision(column="", action="text_encoding", detail=detail))
@@ -289,6 +293,17 @@ def _file_decisions(raw: pd.DataFrame) -> list[columns.Decision]:
         )
         decisions.append(columns.Decision(column=name, action="renamed", detail=detail))
     return decisions
+
+
+def _mixed_encoding(lines: list[int], count: int) -> columns.Decision:
+    """The notice for a UTF-8 file with lines in another encoding, naming where they are (a
+    user may want to fix them at the source, and a file scored later is read the same way)."""
+    shown = ", ".join(map(str, lines)) + (", ..." if count > len(lines) else "")
+    detail = (
+        f"the file is UTF-8 but for {count:,} line(s) (line {shown}): those are read as "
+        "Windows-1252, the rest as UTF-8"
+    )
+    return columns.Decision(column="", action="text_encoding", detail=detail)
 
 
 def _labelled_rows(raw: pd.DataFrame, target: str, path: Path):
@@ -435,7 +450,9 @@ def infer_features(
             features.append(spec)
             typed[spec["name"]] = values
     if not features:
-        raise DataError("no usable feature columns: every column was dropped (see above)")
+        # the notices are printed after loading, so "see above" pointed at nothing: say why here
+        why = "; ".join(columns.notice_lines(decisions))
+        raise DataError(f"no usable feature columns: every column was dropped ({why})")
     return features, pd.DataFrame(typed, index=frame.index), decisions
 
 

@@ -52,11 +52,38 @@ def _lightgbm(estimator, n_features):
     from onnxmltools import convert_lightgbm
 
     return convert_lightgbm(
-        estimator,
+        _float32_thresholds(estimator),
         initial_types=_initial_types(n_features),
         target_opset=TARGET_OPSET[""],
         zipmap=False,
     )
+
+
+def _float32_thresholds(estimator):
+    """A copy of a fitted LightGBM model whose split thresholds are each the largest float32 at
+    or below it. The graph compares float32 inputs with float32 thresholds; LightGBM's are
+    doubles, often midway between two adjacent float32 values (epoch seconds near 1.3e9 are 128
+    apart there), which the converter rounded up as often as down: a row at the upper value
+    took the other branch (a member 0.15 off, dropped). For a float32 x, x <= t exactly when x
+    is at most the largest float32 <= t, so the copy predicts as the model does."""
+    import copy
+    import re
+
+    import lightgbm
+
+    def rounded(match: re.Match) -> str:
+        values = np.array(match[1].split(), dtype=np.float64)
+        down = values.astype(np.float32)
+        above = down.astype(np.float64) > values
+        down[above] = np.nextafter(down[above], np.float32(-np.inf))
+        return "threshold=" + " ".join(repr(float(v)) for v in down)
+
+    text = estimator.booster_.model_to_string()
+    text = re.sub(r"(?m)^threshold=(.*)$", rounded, text)
+    text = re.sub(r"(?m)^tree_sizes=.*\n", "", text)  # the byte sizes no longer hold
+    model = copy.copy(estimator)
+    model._Booster = lightgbm.Booster(model_str=text)
+    return model
 
 
 def _xgboost(estimator, n_features):

@@ -13,7 +13,7 @@ from marshmallow.exceptions import ValidationError
 
 from amlstack.azure import specs
 from amlstack.azure.automl import automl_job_spec
-from amlstack.errors import UserError
+from amlstack.errors import DataError, UserError
 from amlstack_scorer import contract
 
 SETTINGS = specs.DeploymentSettings(
@@ -151,6 +151,19 @@ def test_the_mltable_reads_a_windows_1252_file_in_its_encoding(tmp_path: Path) -
     automl_job_spec(excel, "y", tmp_path / "excel")
     table = yaml.safe_load((tmp_path / "excel" / "training-data" / "MLTable").read_text())
     assert table["transformations"][0]["read_delimited"]["encoding"] == "utf8bom"
+
+
+def test_a_utf8_file_with_a_windows_line_is_refused_naming_the_line(tmp_path: Path) -> None:
+    rows = DATA.read_text().splitlines()[:20]
+    mixed = tmp_path / "bank.csv"
+    mixed.write_bytes(
+        b"".join(
+            (f"{row},{'note' if i == 0 else 'Zoë'}\n").encode("cp1252" if i == 4 else "utf-8")
+            for i, row in enumerate(rows)
+        )
+    )
+    with pytest.raises(DataError, match=r"UTF-8 but for line 5 and maybe more .*re-save"):
+        automl_job_spec(mixed, "y", tmp_path / "automl")
 
 
 @pytest.mark.parametrize(

@@ -123,6 +123,13 @@ def test_spark_reads_a_utf16_file_and_names_a_windows_one_it_cannot(
     windows.write_bytes(body.replace("Zoë", "“Zoë”").encode("cp1252"))
     with pytest.raises(UserError, match="a Windows-1252 file, which Spark's CSV reader"):
         predict_spark(tiny_artifact, str(windows), str(tmp_path / "w.csv"), spark=spark)
+    mixed = tmp_path / "mixed.csv"
+    text = body.replace("Zoë", "“Zoë”").splitlines(keepends=True)
+    mixed.write_bytes(
+        b"".join(x.encode("cp1252" if i == 3 else "utf-8") for i, x in enumerate(text))
+    )
+    with pytest.raises(UserError, match=r"Windows-1252 lines file.* re-save its"):
+        predict_spark(tiny_artifact, str(mixed), str(tmp_path / "m.csv"), spark=spark)
 
 
 def test_spark_names_columns_as_every_other_reader(

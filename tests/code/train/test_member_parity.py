@@ -48,3 +48,18 @@ def test_whole_graph_parity_stays_strict():
         InternalError, match="differs from the trained model"
     ):  # a bug, not the user
         train._check_parity(base, base + 5e-5)
+
+
+def test_a_lightgbm_member_splitting_large_numbers_exports_faithfully():
+    # epoch seconds near 1.3e9 are 128 apart in float32: LightGBM's double thresholds sat
+    # midway, the graph's float32 ones were rounded up as often as down, and a row at the upper
+    # value took the other branch (a member 0.15 off, dropped from the shipped model)
+    from lightgbm import LGBMClassifier
+
+    rng = np.random.default_rng(0)
+    seconds = 1.26e9 + rng.integers(0, 2_000_000, size=(2000, 1)) * 64.0
+    x = np.hstack([seconds, rng.normal(size=(2000, 1))]).astype(np.float32)
+    y = ((x[:, 0] % 1e5 > 5e4) ^ (x[:, 1] > 0)).astype(int)
+    model = LGBMClassifier(n_estimators=60, num_leaves=63, verbose=-1).fit(x, y)
+    graph = export.to_onnx(model, x.shape[1])
+    np.testing.assert_allclose(export.onnx_proba(graph, x), model.predict_proba(x), atol=1e-5)

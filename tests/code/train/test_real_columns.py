@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ def decision(dataset, column: str) -> set[str]:
     return {d.action for d in dataset.decisions if d.column == column}
 
 
-@pytest.mark.parametrize("marker", ["", "NA", "n/a", "NULL", "?", "NaN", "none"])
+@pytest.mark.parametrize("marker", ["", "NA", "n/a", "NULL", "?", "NaN", "none", "."])
 def test_missing_markers_are_missing_in_numeric_and_categorical_columns(tmp_path, marker):
     age = [str(20 + i) for i in range(ROWS)]
     job = ["admin" if i % 2 else "tech" for i in range(ROWS)]
@@ -48,6 +49,16 @@ def test_missing_markers_are_missing_in_numeric_and_categorical_columns(tmp_path
     matrix = encode_frame(dataset.frame, dataset.features)
     assert np.isnan(matrix[3, 0]) and np.isnan(matrix[5, 1])
     assert decision(dataset, "age") == {"missing_values"}
+
+
+def test_a_sas_export_missing_a_fifth_of_its_numbers_is_numeric(tmp_path):
+    # SAS and Stata write a missing number as '.': in 21 % of the cells it made the column
+    # categories, one per number (every held-out value unseen)
+    level = [f"{i * 0.37:.2f}" if i % 5 else "." for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, level=level)
+    (spec,) = dataset.features
+    assert (spec["kind"], spec["nullable"]) == ("numeric", True)
+    assert dataset.frame["level"].isna().sum() == ROWS // 5
 
 
 @pytest.mark.parametrize(
@@ -178,6 +189,22 @@ def test_us_dates_are_recognised(tmp_path):
     days = [f"{1 + i % 12}/{1 + i % 28}/2023" for i in range(ROWS)]
     spec = dataset_of(tmp_path, when=days, age=[str(i % 9) for i in range(ROWS)]).features[0]
     assert spec["kind"] == "date" and spec["date_format"] == "%m/%d/%Y"
+
+
+def test_one_answer_written_several_ways_is_named(tmp_path):
+    # Y / yes / YES and N / no: five categories, without a word
+    smoker = [["Y", "yes", "YES", "N", "no"][i % 5] for i in range(ROWS)]
+    city = ["Paris" if i % 2 else "paris" for i in range(ROWS)]
+    dataset = dataset_of(
+        tmp_path, smoker=smoker, city=city, ok=["yes" if i % 2 else "no" for i in range(ROWS)]
+    )
+    lines = {d.column: d.line() for d in dataset.decisions if d.action == "several_spellings"}
+    assert lines == {
+        "smoker": "column 'smoker': 'N', 'no'; 'Y', 'YES', 'yes': one value written several ways, "
+        "each a category of its own; write each one way to learn from them as one",
+        "city": "column 'city': 'Paris', 'paris': one value written several ways, each a "
+        "category of its own; write each one way to learn from them as one",
+    }
 
 
 def test_boolean_like_column_codes_its_false_value_zero(tmp_path):
@@ -401,6 +428,23 @@ def test_an_empty_or_constant_column_and_a_gapped_id_are_dropped_with_a_notice(t
     assert "column 'country': dropped: 'PT' in every row" in lines
 
 
+def test_integers_of_sixteen_digits_or_more_are_an_identifier(tmp_path):
+    # a 20-digit transaction number was kept as a number (float32 cannot tell two apart)
+    ids = [f"{9 - i % 9}{i:04d}{(i * 7919) % 10**15:015d}" for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, txn=ids, x=[str(i % 5) for i in range(ROWS)])
+    assert [f["name"] for f in dataset.features] == ["x"]
+    assert [d.line() for d in dataset.decisions if d.column == "txn"] == [
+        "column 'txn': dropped: an identifier (integers of 16 or more digits, nearly all distinct)"
+    ]
+    cards = [f"4{i:015d}" for i in range(0, 70 * ROWS, 70)]  # sixteen digits, still an id
+    assert "dropped" in decision(
+        dataset_of(tmp_path, card=cards, x=[str(i % 5) for i in range(ROWS)]), "card"
+    )
+    amounts = [f"{i % 4}{i:015d}" for i in range(ROWS)]
+    amounts[:8] = ["1000000000000000"] * 8  # repeats: a quantity, kept
+    assert "dropped" not in decision(dataset_of(tmp_path, n=amounts), "n")
+
+
 def test_distinct_integers_spread_over_a_wide_range_are_kept(tmp_path):
     """Sparse distinct integers (incomes, say) are a measurement, not an id."""
     rows = 120
@@ -457,6 +501,32 @@ def test_a_split_holds_a_row_of_every_class_when_its_share_is_fewer_rows_than_cl
     assert len(split_holdout(wide, 0.2, 0)[1]) == 48
 
 
+def test_dates_in_two_formats_are_named_rather_than_called_free_text(tmp_path):
+    # '31.01.2021' and '02/14/2021' in one column: dropped as "an identifier", without a word
+    days = [(1 + i % 28, 3 + i // 28) for i in range(ROWS)]
+    when = [
+        f"{m:02d}/{d:02d}/2021" if i % 2 else f"{d:02d}.{m:02d}.2021"
+        for i, (d, m) in enumerate(days)
+    ]
+    dataset = dataset_of(tmp_path, when=when, x=[str(i % 5) for i in range(ROWS)])
+    assert [d.line() for d in dataset.decisions if d.column == "when"] == [
+        "column 'when': dates written in several formats (%d.%m.%Y, %m/%d/%Y): read as text; "
+        "write them in one format (2024-01-31) to read them as dates",
+        "column 'when': dropped: an identifier (every value distinct)",
+    ]
+
+
+def test_a_file_whose_every_column_is_dropped_says_why_in_its_refusal(tmp_path):
+    # it said "every column was dropped (see above)", and nothing was above
+    ids = [f"id-{i}" for i in range(ROWS)]
+    with pytest.raises(DataError) as refused:
+        dataset_of(tmp_path, ref=ids, kind=["a"] * ROWS)
+    assert str(refused.value) == (
+        "no usable feature columns: every column was dropped (column 'ref': dropped: an "
+        "identifier (every value distinct); column 'kind': dropped: 'a' in every row)"
+    )
+
+
 def test_day_first_dates_are_dates_when_a_day_is_above_twelve(tmp_path):
     days = [f"{1 + i % 28:02d}/{1 + i % 12:02d}/2021" for i in range(ROWS)]
     dataset = dataset_of(tmp_path, when=days)
@@ -480,6 +550,28 @@ def test_a_windows_or_utf16_file_is_read_with_a_notice(tmp_path, encoding, said)
     (spec,) = [f for f in dataset.features if f["name"] == "name"]
     assert spec["categories"] == [f"“Zoë {i}”" for i in range(4)]
     assert dataset.decisions[0].line() == f"the file is read as {said}"
+
+
+def test_a_utf8_file_with_a_windows_line_reads_each_line_as_written(tmp_path):
+    # a row pasted in from a Windows export: read whole as Windows-1252, every UTF-8 row's
+    # 'Crédit' was 'CrÃ©dit', a category of its own, and the pasted row's the only 'Crédit'
+    lines = ["pay,age,y"] + [
+        f"{'Crédit' if i % 2 else 'Chèque'},{20 + i},{'yes' if i % 3 == 0 else 'no'}"
+        for i in range(ROWS)
+    ]
+    body = b"".join(
+        (line + "\n").encode("cp1252" if number == 7 else "utf-8")
+        for number, line in enumerate(lines, start=1)
+    )
+    path = tmp_path / "data.csv"
+    path.write_bytes(body)
+    dataset = load_dataset(path, "y")
+    (spec,) = [f for f in dataset.features if f["name"] == "pay"]
+    assert spec["categories"] == ["Chèque", "Crédit"]
+    assert dataset.decisions[0].line() == (
+        "the file is UTF-8 but for 1 line(s) (line 7): those are read as Windows-1252, the "
+        "rest as UTF-8"
+    )
 
 
 def test_a_repeated_header_name_is_refused_and_an_empty_one_named_as_pandas_would(tmp_path):
@@ -519,6 +611,19 @@ def test_a_few_words_among_numbers_are_read_as_missing_and_remembered(tmp_path):
     assert values.isna().tolist() == [i in (5, 17, 30) for i in range(ROWS)]
     assert [d.line() for d in dataset.decisions if d.column == "grade"] == [
         "column 'grade': numbers, and '-', 'other' in 3 rows read as missing"
+    ]
+
+
+def test_infinities_among_numbers_are_read_as_missing_with_a_notice(tmp_path):
+    # a ratio exported by pandas or R: `inf` was "column 'ratio' holds an infinite value"
+    ratio = [f"{i / 7:.3f}" for i in range(ROWS)]
+    ratio[4], ratio[11], ratio[20] = "inf", "-Infinity", "Inf"
+    dataset = dataset_of(tmp_path, ratio=ratio)
+    (spec,) = dataset.features
+    assert (spec["kind"], spec["missing_words"]) == ("numeric", ["-infinity", "inf"])
+    assert dataset.frame["ratio"].isna().tolist() == [i in (4, 11, 20) for i in range(ROWS)]
+    assert [d.line() for d in dataset.decisions if d.column == "ratio"] == [
+        "column 'ratio': numbers, and '-infinity', 'inf' in 3 rows read as missing"
     ]
 
 
@@ -635,6 +740,20 @@ def test_more_words_or_a_typo_among_numbers_is_still_refused(tmp_path, cells):
         grade[3 + i] = cell
     with pytest.raises(DataError, match="column 'grade' mixes numbers and text"):
         dataset_of(tmp_path, grade=grade)
+
+
+def test_the_refusal_of_text_among_numbers_names_every_kind_of_cell_at_once(tmp_path):
+    # it named the first cell only: a user fixed 'NK', trained again, and met 'about 30'
+    gained = [str(20 + i % 9) for i in range(ROWS)]
+    for i, cell in zip((3, 9, 15, 21), ("NK", "about 30", "30+", "NK"), strict=True):
+        gained[i] = cell
+    message = (
+        "column 'gained' mixes numbers and text in 4 rows (data row 4: 'NK'; also 'about 30', "
+        "'30+'): up to 3 different words without digits are read as missing, not these; fix the "
+        "values or --drop gained"
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        dataset_of(tmp_path, gained=gained)
 
 
 def test_a_delimiter_ending_every_data_row_shifts_no_column(tmp_path):

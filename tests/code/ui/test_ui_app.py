@@ -360,6 +360,19 @@ def test_a_windows_1252_upload_is_read_as_training_reads_it(client):
     assert [row["note"] for row in rows] == ["“Zoë”"] * 4
 
 
+def test_a_utf8_upload_with_one_windows_line_keeps_the_other_lines_utf8(client):
+    lines = _csv(4, ",").decode().splitlines()
+    text = [f"{lines[0]},note", *(f"{line},“Zoë”" for line in lines[1:])]
+    body = b"\r\n".join(line.encode("cp1252" if i == 2 else "utf-8") for i, line in enumerate(text))
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "m.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status == {**status, "state": "done", "rows_scored": 4, "rows_failed": 0}
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    scored = client.get(f"/batch/{job}/scored.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(scored)))
+    assert [row["note"] for row in rows] == ["“Zoë”"] * 4  # not 'â€œZoÃ«â€'
+
+
 def test_a_word_training_read_as_missing_is_sent_as_null():
     doc = json.loads(GOLDEN.read_text())
     duration = doc["definitions"]["InputRecord"]["properties"]["duration"]
