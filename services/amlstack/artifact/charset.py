@@ -11,6 +11,7 @@ the standard library: the UI image loads this module alone.
 from __future__ import annotations
 
 import codecs
+import functools
 from pathlib import Path
 
 UTF8 = "utf-8-sig"  # reads a file with or without the byte-order mark Excel adds
@@ -39,6 +40,7 @@ def file_encoding(path: str | Path) -> str:
     if _decodes(path, UTF8):
         return UTF8
     if _mostly_utf8(path):
+        _register_mixed()
         return MIXED
     return WINDOWS_1252 if _decodes(path, WINDOWS_1252) else LATIN_1
 
@@ -128,9 +130,13 @@ def _mixed_codec(name: str) -> codecs.CodecInfo | None:
     )
 
 
-codecs.register_error(_FALLBACK, _as_windows_1252)
-codecs.register_error(_LATIN_1_FALLBACK, _as_latin_1)
-codecs.register(_mixed_codec)
+@functools.cache
+def _register_mixed() -> None:
+    """Make `MIXED` a codec that ``open`` and pandas know, once, when a file first needs it
+    (importing this module changes nothing in the interpreter)."""
+    codecs.register_error(_FALLBACK, _as_windows_1252)
+    codecs.register_error(_LATIN_1_FALLBACK, _as_latin_1)
+    codecs.register(_mixed_codec)
 
 
 def _decodes(path: str | Path, encoding: str) -> bool:

@@ -574,6 +574,30 @@ def test_a_utf8_file_with_a_windows_line_reads_each_line_as_written(tmp_path):
     )
 
 
+def test_the_mixed_codec_is_registered_when_a_file_needs_it_not_on_import(tmp_path):
+    """Importing `charset` changes nothing in the interpreter (no import-time side effects);
+    a file of UTF-8 and Windows-1252 lines registers the codec its readers then open it with."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "mixed.csv"
+    path.write_bytes("a,b\nCrédit,1\nChèque,2\n".encode() + "Crédit,3\n".encode("cp1252"))
+    script = f"""
+import codecs
+from amlstack.artifact import charset
+try:
+    codecs.lookup(charset.MIXED)
+    print("registered on import")
+except LookupError:
+    pass
+assert charset.file_encoding({str(path)!r}) == charset.MIXED
+print(open({str(path)!r}, encoding=charset.MIXED).read().split()[-1])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["Crédit,3"]
+
+
 def test_a_repeated_header_name_is_refused_and_an_empty_one_named_as_pandas_would(tmp_path):
     rows = [[str(i), str(i % 5), "yes" if i % 3 == 0 else "no"] for i in range(ROWS)]
     with pytest.raises(DataError, match=r"column 'x' appears more than once in the header$"):
