@@ -73,8 +73,9 @@ class Decision:
     # | predicts_target (a feature that alone separates the classes: a leak? notice only)
     # | several_spellings (categories that are one value written several ways: notice only)
     detail: str
-    # what a drop of many columns alike is counted under in one printed line (`notice_lines`);
-    # "" for a decision printed on its own. Not recorded: model.json lists every column.
+    # what many columns decided alike are counted under in one printed line (`notice_lines`:
+    # "N columns <group> (...)"); "" for a decision printed on its own. Not recorded:
+    # model.json lists every column.
     group: str = field(default="", compare=False)
 
     def line(self) -> str:
@@ -87,6 +88,7 @@ class Decision:
 
 GROUPED_NOTICES = 5  # more drops than this for one reason are printed as one line
 GROUP_NAMES_SHOWN = 3
+SPELLINGS_GROUP = "hold values written several ways, each spelling a category of its own"
 
 
 def notice_lines(decisions: list[Decision]) -> list[str]:
@@ -104,7 +106,7 @@ def notice_lines(decisions: list[Decision]) -> list[str]:
             lines.append(d.line())
         elif d.column == names[0]:
             shown = ", ".join(repr(n) for n in names[:GROUP_NAMES_SHOWN])
-            lines.append(f"{len(names)} columns dropped: {d.group} ({shown}, ...); see model.json")
+            lines.append(f"{len(names)} columns {d.group} ({shown}, ...); see model.json")
     return lines
 
 
@@ -203,7 +205,7 @@ def type_column(
     decisions.extend(units_note)
     spellings = _several_spellings(categories) if distinct <= MAX_CATEGORIES else None
     if spellings:
-        decisions.append(Decision(name, "several_spellings", spellings))
+        decisions.append(Decision(name, "several_spellings", spellings, group=SPELLINGS_GROUP))
     if _boolean_like(categories):
         decisions.append(Decision(name, "boolean", f"boolean-like, coded {categories[0]}=0"))
     elif distinct > MAX_CATEGORIES:
@@ -247,12 +249,12 @@ def _nothing_to_learn(name: str, keep: bool, value: Any = None) -> Decision:
     """The drop of a column that tells no row from another (empty, or ``value`` in every row).
     Kept, it would only be an input every client must send; so ``--keep`` cannot keep it, and
     says so rather than nothing (on a line of its own: the user named that column)."""
-    group = "empty in every row" if value is None else "one value in every row"
-    detail = group if value is None else f"{value!r} in every row"
+    reason = "empty in every row" if value is None else "one value in every row"
+    detail = reason if value is None else f"{value!r} in every row"
     if keep:
         detail += f" (--keep {name} cannot keep it: nothing to learn from it)"
         return Decision(name, "dropped", detail)
-    return Decision(name, "dropped", detail, group=group)
+    return Decision(name, "dropped", detail, group=f"dropped: {reason}")
 
 
 def share_missing_words(specs: list[dict]) -> None:

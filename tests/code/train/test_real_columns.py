@@ -958,3 +958,18 @@ def test_many_constant_columns_are_one_notice_and_each_a_decision(tmp_path):
     recorded = [d.record() for d in dataset.decisions if d.action == "dropped"]
     assert [r.column for r in recorded] == [*constant, *empty]
     assert recorded[0].detail == "'0' in every row"
+
+
+def test_many_columns_of_several_spellings_are_one_notice_and_each_a_decision(tmp_path):
+    """opt's 12 yes/no columns written Y/yes/YES printed 12 lines."""
+    spelt = ["Y", "yes", "YES", "N", "no", "No"]
+    rng = np.random.default_rng(0)
+    answers = {f"q{i}": rng.choice(spelt, ROWS).tolist() for i in range(7)}
+    dataset = dataset_of(tmp_path, x=[f"{i * 1.37:.2f}" for i in range(ROWS)], **answers)
+    lines = columns.notice_lines(dataset.decisions)
+    assert lines == [
+        "7 columns hold values written several ways, each spelling a category of its own "
+        "('q0', 'q1', 'q2', ...); see model.json"
+    ]
+    recorded = [d.record() for d in dataset.decisions if d.action == "several_spellings"]
+    assert [r.column for r in recorded] == list(answers)
