@@ -3,9 +3,10 @@
 Training, ``amlstack predict`` and the UI's file upload read a file alike: UTF-8 (with or
 without a byte-order mark), UTF-16 when it starts with its byte-order mark, otherwise
 Windows-1252 (what Excel on Windows writes; it holds Latin-1's printable characters too), and
-Latin-1 for the few bytes Windows-1252 leaves undefined. Binary data (an image, a zip, a
-spreadsheet's .xlsx) is told apart here too, so every reader refuses it in the same words. Only
-the standard library: the UI image loads this module alone.
+Latin-1 for the few bytes Windows-1252 leaves undefined; a file of both UTF-8 and other lines
+(rows pasted from another export) is read line by line, each as written (`MIXED`). Binary
+data (an image, a zip, a spreadsheet's .xlsx) is told apart here too, so every reader refuses it
+in the same words. Only the standard library: the UI image loads this module alone.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def file_encoding(path: str | Path) -> str:
             return UTF16
     if _decodes(path, UTF8):
         return UTF8
-    if _mostly_utf8(path):
+    if _has_utf8_line(path):
         _register_mixed()
         return MIXED
     return WINDOWS_1252 if _decodes(path, WINDOWS_1252) else LATIN_1
@@ -58,20 +59,13 @@ def foreign_lines(path: str | Path, limit: int = 5) -> tuple[list[int], int]:
     return shown, count
 
 
-def _mostly_utf8(path: str | Path) -> bool:
-    """Whether more lines with bytes above 127 are UTF-8 than not: a UTF-8 file with some
-    lines from elsewhere. (A Windows-1252 file's accented letters are almost never valid
-    UTF-8, so such a file has no UTF-8 line at all.)"""
-    utf8 = other = 0
+def _has_utf8_line(path: str | Path) -> bool:
+    """Whether some line with bytes above 127 is UTF-8, in a file that is not UTF-8 as a whole:
+    lines from two sources. A Windows-1252 line's accented letters are almost never valid
+    UTF-8, so one such line is UTF-8 written on purpose, however few they are (read whole as
+    Windows-1252, three UTF-8 lines among hundreds made 'GenÃ¨ve' a category beside 'Genève')."""
     with open(path, "rb") as handle:
-        for line in handle:
-            if line.isascii():
-                continue
-            if _is_utf8(line):
-                utf8 += 1
-            else:
-                other += 1
-    return utf8 > other
+        return any(not line.isascii() and _is_utf8(line) for line in handle)
 
 
 def _is_utf8(line: bytes) -> bool:

@@ -574,6 +574,27 @@ def test_a_utf8_file_with_a_windows_line_reads_each_line_as_written(tmp_path):
     )
 
 
+@pytest.mark.parametrize("utf8_lines", [1, 3])
+def test_a_windows_file_with_a_few_utf8_lines_reads_each_line_as_written(tmp_path, utf8_lines):
+    """The mirror case: mostly Windows-1252 (its header too), a few UTF-8 lines. Read whole as
+    Windows-1252, the UTF-8 lines' 'Genève' was 'GenÃ¨ve', a category of its own."""
+    lines = ["ville,âge,y"] + [
+        f"{'Genève' if i % 2 else 'Zürich'},{20 + i},{'yes' if i % 3 == 0 else 'no'}"
+        for i in range(ROWS)
+    ]
+    body = b"".join(
+        (line + "\n").encode("utf-8" if 2 <= number < 2 + utf8_lines else "cp1252")
+        for number, line in enumerate(lines, start=1)
+    )
+    path = tmp_path / "data.csv"
+    path.write_bytes(body)
+    dataset = load_dataset(path, "y")
+    (spec,) = [f for f in dataset.features if f["name"] == "ville"]
+    assert spec["categories"] == ["Genève", "Zürich"]
+    assert [f["name"] for f in dataset.features] == ["ville", "âge"]
+    assert dataset.decisions[0].action == "text_encoding"
+
+
 def test_the_mixed_codec_is_registered_when_a_file_needs_it_not_on_import(tmp_path):
     """Importing `charset` changes nothing in the interpreter (no import-time side effects);
     a file of UTF-8 and Windows-1252 lines registers the codec its readers then open it with."""
