@@ -296,12 +296,12 @@ def _file_decisions(raw: pd.DataFrame) -> list[columns.Decision]:
 
 
 def _mixed_encoding(lines: list[int], count: int) -> columns.Decision:
-    """The notice for a UTF-8 file with lines in another encoding, naming where they are (a
+    """The notice for a file of UTF-8 and Windows-1252 lines, naming where the latter are (a
     user may want to fix them at the source, and a file scored later is read the same way)."""
     shown = ", ".join(map(str, lines)) + (", ..." if count > len(lines) else "")
     detail = (
-        f"the file is UTF-8 but for {count:,} line(s) (line {shown}): those are read as "
-        "Windows-1252, the rest as UTF-8"
+        f"the file mixes UTF-8 and Windows-1252 lines ({count:,} Windows-1252: line {shown}); "
+        "each line is read as written"
     )
     return columns.Decision(column="", action="text_encoding", detail=detail)
 

@@ -434,8 +434,13 @@ def test_integers_of_sixteen_digits_or_more_are_an_identifier(tmp_path):
     dataset = dataset_of(tmp_path, txn=ids, x=[str(i % 5) for i in range(ROWS)])
     assert [f["name"] for f in dataset.features] == ["x"]
     assert [d.line() for d in dataset.decisions if d.column == "txn"] == [
-        "column 'txn': dropped: an identifier (integers of 16 or more digits, nearly all distinct)"
+        "column 'txn': dropped: an identifier (integers, nearly all distinct and of 16 or more "
+        "digits)"
     ]
+    ids[5] = "123456789012345"  # a random 64-bit id below 10**15: still an id column
+    assert "dropped" in decision(
+        dataset_of(tmp_path, txn=ids, x=[str(i % 5) for i in range(ROWS)]), "txn"
+    )
     cards = [f"4{i:015d}" for i in range(0, 70 * ROWS, 70)]  # sixteen digits, still an id
     assert "dropped" in decision(
         dataset_of(tmp_path, card=cards, x=[str(i % 5) for i in range(ROWS)]), "card"
@@ -569,8 +574,8 @@ def test_a_utf8_file_with_a_windows_line_reads_each_line_as_written(tmp_path):
     (spec,) = [f for f in dataset.features if f["name"] == "pay"]
     assert spec["categories"] == ["Chèque", "Crédit"]
     assert dataset.decisions[0].line() == (
-        "the file is UTF-8 but for 1 line(s) (line 7): those are read as Windows-1252, the "
-        "rest as UTF-8"
+        "the file mixes UTF-8 and Windows-1252 lines (1 Windows-1252: line 7); each line is "
+        "read as written"
     )
 
 
