@@ -40,10 +40,11 @@ def _csv_header(data: Path) -> tuple[list[str], str, str]:
     try:
         encoding = charset.file_encoding(data)
         if encoding == charset.MIXED:  # MLTable reads a file in one encoding
-            lines, _ = charset.foreign_lines(data, limit=1)
+            lines, count = charset.foreign_lines(data, limit=1)
             raise DataError(
-                f"{data}: UTF-8 but for line {lines[0]} and maybe more (Windows-1252), which "
-                "Azure's MLTable cannot read in one encoding: re-save those lines as UTF-8"
+                f"{data}: mixes UTF-8 and Windows-1252 lines ({count:,} Windows-1252, the first "
+                f"line {lines[0]}), which Azure's MLTable cannot read in one encoding: re-save "
+                "the file as UTF-8"
             )
         delimiter = detect_delimiter(data, encoding)
         with data.open(newline="", encoding=encoding) as handle:

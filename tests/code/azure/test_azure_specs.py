@@ -162,7 +162,10 @@ def test_a_utf8_file_with_a_windows_line_is_refused_naming_the_line(tmp_path: Pa
             for i, row in enumerate(rows)
         )
     )
-    with pytest.raises(DataError, match=r"UTF-8 but for line 5 and maybe more .*re-save"):
+    with pytest.raises(
+        DataError,
+        match=r"mixes UTF-8 and Windows-1252 lines \(1 Windows-1252, the first line 5\).*re-save",
+    ):
         automl_job_spec(mixed, "y", tmp_path / "automl")
 
 
