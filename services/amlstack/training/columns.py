@@ -278,24 +278,38 @@ DATES_LOOKED_AT = 2000  # distinct values a notice about mixed date formats judg
 
 
 def _mixed_date_formats(text: pd.Series) -> str | None:
-    """A notice's text when a column that no one date format reads is dates in several
-    (`31.01.2024` and `01/31/2024`), else None: read as text it is dropped as "free text or an
-    identifier" or kept as categories, and the user should know why. Judged on the first
-    DATES_LOOKED_AT distinct values (bounded time on a large file)."""
+    """A notice's text when a column that no one date format reads is dates nonetheless: in
+    several formats (`31.01.2024` and `01/31/2024`), or with a few cells that are no date
+    (`unknown`, `inf`; at most a tenth of the rows); else None. Read as text, it is dropped as
+    "free text or an identifier" or kept as categories, and the user should know why. Judged
+    on the first DATES_LOOKED_AT distinct values (bounded time on a large file)."""
     if not _DATE_LIKE.match(text.iloc[0]):
         return None
     formats: list[str] = []
-    for value in text.drop_duplicates().head(DATES_LOOKED_AT):
+    words: list[str] = []
+    rows = undated = 0
+    for value, count in text.value_counts(sort=False).head(DATES_LOOKED_AT).items():
+        rows += count
         fmt = date_format_of([value])
         if fmt is None:
-            return None
-        if fmt not in formats:
+            undated += count
+            words.append(value)
+        elif fmt not in formats:
             formats.append(fmt)
-    if len(formats) < 2:
+    if not formats or undated > (1 - MIXED_NUMERIC_SHARE) * rows:
         return None
+    several = f"dates written in several formats ({', '.join(formats)})"
+    if not undated:
+        if len(formats) < 2:
+            return None
+        return (
+            f"{several}: read as text; write them in one format (2024-01-31) to read them as dates"
+        )
+    shown = ", ".join(repr(w) for w in words[:3]) + (", ..." if len(words) > 3 else "")
+    lead = several if len(formats) > 1 else "dates"
     return (
-        f"dates written in several formats ({', '.join(formats)}): read as text; write them "
-        "in one format (2024-01-31) to read them as dates"
+        f"{lead}, but {undated:,} of {rows:,} rows hold no date ({shown}): read as text; write "
+        "those cells empty (missing) to read the column as dates"
     )
 
 

@@ -521,6 +521,21 @@ def test_dates_in_two_formats_are_named_rather_than_called_free_text(tmp_path):
     ]
 
 
+def test_dates_with_a_few_words_are_named_rather_than_silently_categories(tmp_path):
+    # one 'unknown' among dates made every date a category of its own, without a word on dates
+    when = [f"2021-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(ROWS)]
+    when[3] = when[9] = "unknown"
+    when[5] = "inf"
+    dataset = dataset_of(tmp_path, when=when, x=[str(i % 5) for i in range(ROWS)])
+    assert next(d.line() for d in dataset.decisions if d.column == "when") == (
+        f"column 'when': dates, but 3 of {ROWS} rows hold no date ('unknown', 'inf'): read as "
+        "text; write those cells empty (missing) to read the column as dates"
+    )
+    mostly_words = ["2021-01-05"] + [f"code {i % 7}" for i in range(ROWS - 1)]
+    dataset = dataset_of(tmp_path, when=mostly_words, x=[str(i % 5) for i in range(ROWS)])
+    assert not [d for d in dataset.decisions if "date" in d.detail]
+
+
 def test_a_file_whose_every_column_is_dropped_says_why_in_its_refusal(tmp_path):
     # it said "every column was dropped (see above)", and nothing was above
     ids = [f"id-{i}" for i in range(ROWS)]
