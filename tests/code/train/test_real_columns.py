@@ -572,20 +572,26 @@ def test_a_windows_or_utf16_file_is_read_with_a_notice(tmp_path, encoding, said)
     assert dataset.decisions[0].line() == f"the file is read as {said}"
 
 
+def mixed_file(tmp_path, header: str, places: tuple[str, str], cp1252_lines) -> Path:
+    """A file of ROWS rows whose lines numbered in ``cp1252_lines`` are Windows-1252, the
+    others UTF-8; its first column alternates between ``places``."""
+    lines = [header] + [
+        f"{places[i % 2]},{20 + i},{'yes' if i % 3 == 0 else 'no'}" for i in range(ROWS)
+    ]
+    path = tmp_path / "data.csv"
+    path.write_bytes(
+        b"".join(
+            (line + "\n").encode("cp1252" if number in cp1252_lines else "utf-8")
+            for number, line in enumerate(lines, start=1)
+        )
+    )
+    return path
+
+
 def test_a_utf8_file_with_a_windows_line_reads_each_line_as_written(tmp_path):
     # a row pasted in from a Windows export: read whole as Windows-1252, every UTF-8 row's
     # 'Crédit' was 'CrÃ©dit', a category of its own, and the pasted row's the only 'Crédit'
-    lines = ["pay,age,y"] + [
-        f"{'Crédit' if i % 2 else 'Chèque'},{20 + i},{'yes' if i % 3 == 0 else 'no'}"
-        for i in range(ROWS)
-    ]
-    body = b"".join(
-        (line + "\n").encode("cp1252" if number == 7 else "utf-8")
-        for number, line in enumerate(lines, start=1)
-    )
-    path = tmp_path / "data.csv"
-    path.write_bytes(body)
-    dataset = load_dataset(path, "y")
+    dataset = load_dataset(mixed_file(tmp_path, "pay,age,y", ("Chèque", "Crédit"), {7}), "y")
     (spec,) = [f for f in dataset.features if f["name"] == "pay"]
     assert spec["categories"] == ["Chèque", "Crédit"]
     assert dataset.decisions[0].line() == (
@@ -598,17 +604,8 @@ def test_a_utf8_file_with_a_windows_line_reads_each_line_as_written(tmp_path):
 def test_a_windows_file_with_a_few_utf8_lines_reads_each_line_as_written(tmp_path, utf8_lines):
     """The mirror case: mostly Windows-1252 (its header too), a few UTF-8 lines. Read whole as
     Windows-1252, the UTF-8 lines' 'Genève' was 'GenÃ¨ve', a category of its own."""
-    lines = ["ville,âge,y"] + [
-        f"{'Genève' if i % 2 else 'Zürich'},{20 + i},{'yes' if i % 3 == 0 else 'no'}"
-        for i in range(ROWS)
-    ]
-    body = b"".join(
-        (line + "\n").encode("utf-8" if 2 <= number < 2 + utf8_lines else "cp1252")
-        for number, line in enumerate(lines, start=1)
-    )
-    path = tmp_path / "data.csv"
-    path.write_bytes(body)
-    dataset = load_dataset(path, "y")
+    windows = {1, *range(2 + utf8_lines, ROWS + 2)}
+    dataset = load_dataset(mixed_file(tmp_path, "ville,âge,y", ("Zürich", "Genève"), windows), "y")
     (spec,) = [f for f in dataset.features if f["name"] == "ville"]
     assert spec["categories"] == ["Genève", "Zürich"]
     assert [f["name"] for f in dataset.features] == ["ville", "âge"]
