@@ -25,7 +25,7 @@ NAMES = {
     UTF16: "UTF-16",
     WINDOWS_1252: "Windows-1252",
     LATIN_1: "Latin-1",
-    MIXED: "UTF-8 with Windows-1252 lines",
+    MIXED: "mixed UTF-8 and Windows-1252",
 }
 SAMPLE_CHARS = 64 * 1024  # what a reader looks at to judge a file before reading it whole
 BINARY_DATA = "not a CSV file (it holds binary data)"

@@ -181,7 +181,7 @@ def type_column(
         spec["nullable"] = nullable
         return spec, column, decisions
     unread = _unread_units(text) if re.match(r"[+-]?\.?\d", text.iloc[0]) else None
-    unread = unread or _mixed_date_formats(text)
+    unread = unread or _unread_dates(text)
     units_note = [Decision(name, "mixed_types", unread)] if unread else []
     if len(text) >= MIN_ROWS_FOR_IDENTIFIER and distinct >= NEAR_UNIQUE_SHARE * len(text):
         if distinct == len(text):
@@ -277,7 +277,7 @@ def _date_format(text: pd.Series) -> str | None:
 DATES_LOOKED_AT = 2000  # distinct values a notice about mixed date formats judges by
 
 
-def _mixed_date_formats(text: pd.Series) -> str | None:
+def _unread_dates(text: pd.Series) -> str | None:
     """A notice's text when a column that no one date format reads is dates nonetheless: in
     several formats (`31.01.2024` and `01/31/2024`), or with a few cells that are no date
     (`unknown`, `inf`; at most a tenth of the rows); else None. Read as text, it is dropped as

@@ -128,7 +128,7 @@ def test_spark_reads_a_utf16_file_and_names_a_windows_one_it_cannot(
     mixed.write_bytes(
         b"".join(x.encode("cp1252" if i == 3 else "utf-8") for i, x in enumerate(text))
     )
-    with pytest.raises(UserError, match=r"Windows-1252 lines file.* re-save its"):
+    with pytest.raises(UserError, match=r"a mixed UTF-8 and Windows-1252 file.* re-save its"):
         predict_spark(tiny_artifact, str(mixed), str(tmp_path / "m.csv"), spark=spark)
 
 
