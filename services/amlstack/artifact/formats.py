@@ -34,7 +34,28 @@ DATE_FORMATS = (
     "%m/%d/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M:%S",
     "%d.%m.%Y %H:%M:%S",
+    # Month names, in English whatever the machine's locale (Python reads %b in the C locale):
+    # spreadsheets and databases write dates so (15-Jan-2021, Jan 15, 2021, 15 January 2021)
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+    "%d-%b-%Y %H:%M:%S",
+    "%d %b %Y %H:%M:%S",
+    "%b %Y",  # a month (Jan 2021, Jan-21): its first day
+    "%B %Y",
+    "%b-%Y",
+    "%b-%y",
+    # two-digit years (1/15/21), after every four-digit form: %y reads 1969-2068
+    "%m/%d/%y",
+    "%d/%m/%y",
+    "%m/%d/%y %H:%M",
+    "%d/%m/%y %H:%M",
 )
+_TIME_OF_DAY = re.compile(r" %H:%M(:%S)?$")
 _EPOCH = datetime(1970, 1, 1)
 # 1234,5 or 1.234,5 (dots only between groups of three): how European exports write numbers
 DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
@@ -194,7 +215,7 @@ def _moment(text: str, date_format: str, *, lenient: bool = True) -> datetime | 
     elif not lenient:
         formats = (date_format,)
     else:
-        day = date_format.split(" ", 1)[0]
+        day = _TIME_OF_DAY.sub("", date_format)
         formats = (date_format, day, f"{day} %H:%M", f"{day} %H:%M:%S")
     for fmt in formats:
         try:

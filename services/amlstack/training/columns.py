@@ -54,7 +54,14 @@ FALSE_WORDS = frozenset({"no", "false", "n", "f"})
 _THOUSANDS = re.compile(f"^{THOUSANDS.pattern}$")
 _PERCENT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)\s*%$")
 _DOT_THOUSANDS = r"[+-]?[1-9]\d{0,2}(\.\d{3})+"  # 1.108, 12.345.678: in a decimal-comma file
-_DATE_LIKE = re.compile(r"^(\d{4}-\d{2}(-\d{2}|$)|\d{1,2}[/.]\d{1,2}[/.]\d{4})")
+# how the first cell of a column in one of `formats.DATE_FORMATS` begins (2021-01, 2021/1/5,
+# 15.01.21, 15-Jan, Jan 15): only such a column is tried in every format
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+_DATE_LIKE = re.compile(
+    r"^(\d{4}-\d{2}(-\d{2}|$)|\d{4}/\d{1,2}/\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2}"
+    rf"|\d{{1,2}}[- ]{_MONTH}|{_MONTH}[a-z]*[ -]\d)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)

@@ -556,6 +556,44 @@ def test_day_first_dates_are_dates_when_a_day_is_above_twelve(tmp_path):
     assert ambiguous.features[0]["date_format"] == "%m/%d/%Y"  # month first, as US exports
 
 
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+@pytest.mark.parametrize(
+    ("written", "date_format"),
+    [
+        (lambda d, m, y: f"{d:02d}-{MONTHS[m - 1]}-{y}", "%d-%b-%Y"),  # 05-Jan-2021
+        (lambda d, m, y: f"{d:02d}-{MONTHS[m - 1].upper()}-{y % 100:02d}", "%d-%b-%y"),  # Oracle
+        (lambda d, m, y: f"{d} {MONTHS[m - 1]} {y}", "%d %b %Y"),
+        (lambda d, m, y: f"{MONTHS[m - 1]} {d}, {y}", "%b %d, %Y"),
+        (lambda d, m, y: f"{MONTHS[m - 1]}-{y % 100:02d}", "%b-%y"),  # Excel's month format
+        (lambda d, m, y: f"{m}/{d}/{y % 100:02d}", "%m/%d/%y"),
+        (lambda d, m, y: f"{d:02d}-{m:02d}-{y}", "%d-%m-%Y"),  # was listed, never detected
+        (lambda d, m, y: f"{y}/{m}/{d}", "%Y/%m/%d"),
+    ],
+)
+def test_dates_as_spreadsheets_and_databases_write_them_are_dates(tmp_path, written, date_format):
+    # each was kept as categories (or dropped as an identifier), one per day, every new day
+    # unseen when scoring
+    cells = [written(1 + i % 28, 1 + i % 12, 2015 + i % 8) for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, when=cells)
+    (spec,) = dataset.features
+    assert (spec["kind"], spec["date_format"]) == ("date", date_format)
+    from amlstack.artifact.formats import parse_date
+
+    days = encode_frame(dataset.frame, dataset.features)[:, 0]
+    assert days[0] == parse_date("2015-01-01", "ISO8601")  # 1 January 2015, however written
+    day = "01" if "%d" not in date_format else "14"  # a month is its first day
+    assert days[13] == parse_date(f"2020-02-{day}", "ISO8601")
+    assert parse_date(cells[13], date_format) == days[13]  # as the scorer reads a cell
+
+
+def test_a_category_that_starts_like_a_date_stays_a_category(tmp_path):
+    rooms = [["Room 5", "SKU-7", "Jan 2 team", "May 5"][i % 4] for i in range(ROWS)]
+    (spec,) = dataset_of(tmp_path, room=rooms).features
+    assert spec["kind"] == "categorical"
+
+
 @pytest.mark.parametrize(
     ("encoding", "said"),
     [("cp1252", "Windows-1252 (it is not UTF-8)"), ("utf-16", "UTF-16 (its byte-order mark)")],
