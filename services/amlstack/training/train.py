@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import time
 import unicodedata
@@ -144,6 +145,7 @@ def train(
     """
     import warnings
 
+    _sleeping_threads()
     from sklearn.exceptions import ConvergenceWarning
 
     with warnings.catch_warnings():
@@ -154,6 +156,16 @@ def train(
         warnings.filterwarnings("ignore", message="Got `batch_size`", category=UserWarning)
         warnings.filterwarnings("ignore", message="Training interrupted by user")
         return _train(config, on_progress, notice, stopped)
+
+
+def _sleeping_threads() -> None:
+    """OpenMP threads (LightGBM's, XGBoost's, scikit-learn's) sleep while they wait for work
+    instead of spinning, unless the user chose otherwise: with anything else running (a
+    browser, the compose stack, a CI job), two spinning threads on two cores made each fit 9 to
+    13 times slower (`benchmarks/bench_threads.py`), so the search tried a tenth of its trials
+    and the refits overran the budget. libgomp reads the variable once, when it loads: this
+    runs before the first import of a library that loads it."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _train(
