@@ -29,8 +29,8 @@ def predict_csv(
 ) -> int:
     """Write ``source`` rows plus probability and label columns to ``target``; returns rows.
 
-    ``notice`` gets a line per column with categories unseen in training (scored as unknown),
-    once the file is scored."""
+    ``notice`` gets how the file was read when it is not UTF-8 (`charset.how_read`) and a line
+    per column with categories unseen in training (scored as unknown), once it is scored."""
     # a slice of each chunk per CPU, as the scorer does: faster than onnxruntime's own threads,
     # which meet after every member of an ensemble (benchmarks/bench_model.py)
     model = Model(model_dir, parallel_batches=True)
@@ -47,6 +47,7 @@ def predict_csv(
             "manifest); write it elsewhere"
         )
     encoding = charset.file_encoding(source)  # as training reads a file
+    how_read = charset.how_read(source, encoding)
     delimiter = detect_delimiter(source, encoding, one_column=len(model.features) == 1)
     tmp = target.with_name(f".{target.name}.partial")
     try:  # before any row is scored, and as one line naming the option, not a bug report
@@ -84,6 +85,8 @@ def predict_csv(
         tmp.replace(target)  # the output appears whole or not at all
     finally:
         tmp.unlink(missing_ok=True)
+    if how_read:
+        notice(how_read)
     if where:
         notice(f"the input's {', '.join(where)} (an earlier score) now hold this model's scores")
     for name, count in unseen.items():

@@ -32,8 +32,12 @@ def test_a_windows_file_with_a_padded_header_and_short_rows_scores_as_the_plain_
     windows.write_bytes(("\r\n".join(varied) + "\r\n").encode("cp1252"))
 
     plain_out, windows_out = tmp_path / "plain.out.csv", tmp_path / "windows.out.csv"
-    rows = predict_csv(tiny_artifact, small_csv, plain_out)
-    assert predict_csv(tiny_artifact, windows, windows_out) == rows == len(lines) - 1
+    said: list[str] = []
+    rows = predict_csv(tiny_artifact, small_csv, plain_out, notice=said.append)
+    assert said == []  # UTF-8: nothing to say
+    assert predict_csv(tiny_artifact, windows, windows_out, notice=said.append) == rows
+    assert rows == len(lines) - 1
+    assert said == ["the file is read as Windows-1252 (it is not UTF-8)"]  # as training says
     assert probabilities(windows_out) == probabilities(plain_out)
     with windows_out.open(newline="", encoding="utf-8") as handle:
         out = list(csv.reader(handle))
@@ -53,7 +57,12 @@ def test_a_utf8_file_with_a_windows_line_keeps_every_other_line_utf8(
         )
     )
     out = tmp_path / "mixed.out.csv"
-    assert predict_csv(tiny_artifact, mixed, out) == len(lines) - 1
+    said: list[str] = []
+    assert predict_csv(tiny_artifact, mixed, out, notice=said.append) == len(lines) - 1
+    assert said == [
+        "the file mixes UTF-8 and Windows-1252 lines (1 Windows-1252: line 3); each line is "
+        "read as written"
+    ]
     with out.open(newline="", encoding="utf-8") as handle:
         notes = [row[len(lines[0].split(","))] for row in list(csv.reader(handle))[1:]]
     assert notes == [f"Zoë {i}" for i in range(len(lines) - 1)]  # none read as 'ZoÃ«'

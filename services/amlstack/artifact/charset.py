@@ -59,6 +59,23 @@ def foreign_lines(path: str | Path, limit: int = 5) -> tuple[list[int], int]:
     return shown, count
 
 
+def how_read(path: str | Path, encoding: str) -> str | None:
+    """How a file in ``encoding`` (`file_encoding`'s answer) is read, when that is not plain
+    UTF-8: the line training's notice, ``amlstack predict`` and the UI show alike. A mixed file
+    names where its Windows-1252 lines are (a user may want to fix them at the source)."""
+    if encoding == MIXED:
+        lines, count = foreign_lines(path)
+        shown = ", ".join(map(str, lines)) + (", ..." if count > len(lines) else "")
+        return (
+            f"the file mixes UTF-8 and Windows-1252 lines ({count:,} Windows-1252: line "
+            f"{shown}); each line is read as written"
+        )
+    if encoding == UTF8:
+        return None
+    why = "its byte-order mark" if encoding == UTF16 else "it is not UTF-8"
+    return f"the file is read as {NAMES[encoding]} ({why})"
+
+
 def _has_utf8_line(path: str | Path) -> bool:
     """Whether some line with bytes above 127 is UTF-8, in a file that is not UTF-8 as a whole:
     lines from two sources. A Windows-1252 line's accented letters are almost never valid

@@ -131,9 +131,9 @@ def read_table(path: str | Path, target: str | None = None) -> pd.DataFrame:
         )
     renames = frame.attrs["renamed"]
     frame = columns.blank_markers(frame, target)
-    frame.attrs.update(encoding=encoding, renamed=renames)
-    if encoding == charset.MIXED:
-        frame.attrs["foreign_lines"] = charset.foreign_lines(path)
+    frame.attrs.update(
+        encoding=encoding, renamed=renames, how_read=charset.how_read(path, encoding)
+    )
     return frame
 
 
@@ -275,12 +275,8 @@ def _file_decisions(raw: pd.DataFrame) -> list[columns.Decision]:
     """How the file was read, where that is not plain: a text encoding other than UTF-8, and
     columns without a name (every reader of a table reads them alike)."""
     decisions = []
-    encoding = raw.attrs.get("encoding", charset.UTF8)
-    if encoding == charset.MIXED:
-        decisions.append(_mixed_encoding(*raw.attrs["foreign_lines"]))
-    elif encoding != charset.UTF8:
-        why = "its byte-order mark" if encoding == charset.UTF16 else "it is not UTF-8"
-        detail = f"the file is read as {charset.NAMES[encoding]} ({why})"
+    if raw.attrs.get("how_read"):
+        detail = raw.attrs["how_read"]
         decisions.append(columns.Decision(column="", action="text_encoding", detail=detail))
     for i, name in enumerate(raw.columns):
         if name == f"Unnamed: {i}":
@@ -293,17 +289,6 @@ def _file_decisions(raw: pd.DataFrame) -> list[columns.Decision]:
         )
         decisions.append(columns.Decision(column=name, action="renamed", detail=detail))
     return decisions
-
-
-def _mixed_encoding(lines: list[int], count: int) -> columns.Decision:
-    """The notice for a file of UTF-8 and Windows-1252 lines, naming where the latter are (a
-    user may want to fix them at the source, and a file scored later is read the same way)."""
-    shown = ", ".join(map(str, lines)) + (", ..." if count > len(lines) else "")
-    detail = (
-        f"the file mixes UTF-8 and Windows-1252 lines ({count:,} Windows-1252: line {shown}); "
-        "each line is read as written"
-    )
-    return columns.Decision(column="", action="text_encoding", detail=detail)
 
 
 def _labelled_rows(raw: pd.DataFrame, target: str, path: Path):
