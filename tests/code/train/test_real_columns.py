@@ -689,6 +689,25 @@ def test_infinities_among_numbers_are_read_as_missing_with_a_notice(tmp_path):
     ]
 
 
+def test_excel_error_values_among_numbers_are_read_as_missing(tmp_path):
+    # a ratio computed in Excel: '#DIV/0!' holds a digit, so the column was refused as a typo
+    ratio = [f"{i / 7:.3f}" for i in range(ROWS)]
+    ratio[4], ratio[11], ratio[20] = "#DIV/0!", "#VALUE!", "#div/0!"
+    dataset = dataset_of(tmp_path, ratio=ratio)
+    (spec,) = dataset.features
+    assert (spec["kind"], spec["nullable"], spec.get("missing_words")) == ("numeric", True, None)
+    assert dataset.frame["ratio"].isna().tolist() == [i in (4, 11, 20) for i in range(ROWS)]
+
+
+def test_excels_na_in_the_label_column_leaves_the_row_unlabelled(tmp_path):
+    # a lookup that found no label: '#N/A' was a class of its own, and made a -1/1 target a
+    # three-class one of text labels
+    rows = [[str(i % 7), "#N/A" if i % 10 == 3 else ("1" if i % 3 else "-1")] for i in range(ROWS)]
+    dataset = load_dataset(write_csv(tmp_path, ["x", "y"], rows), "y")
+    assert dataset.classes == [-1, 1]
+    assert decision(dataset, "y") == {"unlabelled_rows"}
+
+
 def test_a_few_words_among_amounts_or_percentages_keep_the_column_numeric(tmp_path):
     price = [f'"${1000 + 37 * i:,}"' for i in range(ROWS)]
     share = [f"{i % 50}%" for i in range(ROWS)]
