@@ -480,7 +480,9 @@ MIN_CLASS_ROWS = 3  # one held out, and two left to split into search and valida
 
 
 def check_class_sizes(y: np.ndarray, classes: list[Any]) -> None:
-    """A DataError naming every class with fewer than `MIN_CLASS_ROWS` labelled rows."""
+    """A DataError naming every class with fewer than `MIN_CLASS_ROWS` labelled rows, or, when
+    the target is no set of classes at all, what it looks like: a quantity (regression) or an
+    identifier (a name per row: "drop those rows" would have dropped every row)."""
     counts = np.bincount(y, minlength=len(classes))
     rare = [f"{classes[i]!r} ({int(n)})" for i, n in enumerate(counts) if n < MIN_CLASS_ROWS]
     if rare and _continuous(classes, len(rare)):
@@ -488,6 +490,12 @@ def check_class_sizes(y: np.ndarray, classes: list[Any]) -> None:
             f"the target holds {len(classes):,} distinct numbers, {len(rare):,} of them in fewer "
             f"than {MIN_CLASS_ROWS} rows: a quantity to predict (regression), where amlstack "
             "trains classifiers; make classes of it (e.g. above or below a threshold)"
+        )
+    if rare and _identifier(len(classes), len(y)):
+        raise DataError(
+            f"the target holds {len(classes):,} distinct values in {len(y):,} labelled rows: "
+            "an identifier or a name, not classes to learn; pass the column to predict as "
+            "--target"
         )
     if rare:
         shown = ", ".join(rare[:10]) + (f" and {len(rare) - 10} more" if len(rare) > 10 else "")
@@ -502,11 +510,22 @@ def _continuous(classes: list[Any], rare: int) -> bool:
     """Numbers for labels, most of them too rare to be classes: a regression target."""
     if len(classes) <= 20 or rare < len(classes) / 2:
         return False
+    return _numbers(classes)
+
+
+def _numbers(classes: list[Any]) -> bool:
     try:
         [float(c) for c in classes]
     except (TypeError, ValueError):
         return False
     return True
+
+
+def _identifier(n_classes: int, n_rows: int) -> bool:
+    """Nearly a class per row, as the rule that drops an identifier column reads it."""
+    return n_rows >= columns.MIN_ROWS_FOR_IDENTIFIER and n_classes >= (
+        columns.NEAR_UNIQUE_SHARE * n_rows
+    )
 
 
 def split_holdout(

@@ -955,9 +955,26 @@ def test_a_continuous_target_is_named_a_regression_target():
     y = np.arange(len(prices))  # every price its own class, one row each
     with pytest.raises(DataError, match=r"distinct numbers, .* a quantity to predict"):
         check_class_sizes(y, prices)
-    words = [f"w{i}" for i in range(len(prices))]  # many rare word classes: the old message
-    with pytest.raises(DataError, match="class\\(es\\) with fewer than 3 labelled rows"):
+    words = [f"w{i}" for i in range(len(prices))]  # a word per row: an identifier (below)
+    with pytest.raises(DataError, match="an identifier or a name, not classes to learn"):
         check_class_sizes(y, words)
+
+
+def test_an_identifier_target_is_named_so_not_as_classes_to_drop():
+    # mammals' species, one row each: "49 class(es) with fewer than 3 labelled rows ... (drop
+    # those rows or merge each class with another)" would have dropped every row
+    from amlstack.training.data import check_class_sizes
+
+    names = [f"species {i}" for i in range(49)]
+    with pytest.raises(DataError) as refused:
+        check_class_sizes(np.arange(49), names)
+    assert str(refused.value) == (
+        "the target holds 49 distinct values in 49 labelled rows: an identifier or a name, not "
+        "classes to learn; pass the column to predict as --target"
+    )
+    tail = np.array([0] * 30 + [1] * 30 + [2] * 2)  # a long-tailed class column: as before
+    with pytest.raises(DataError, match=r"^1 class\(es\) with fewer than 3 labelled rows"):
+        check_class_sizes(tail, ["a", "b", "c"])
 
 
 def test_labels_written_as_floats_are_read_as_numbers_with_a_notice(tmp_path):
