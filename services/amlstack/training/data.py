@@ -502,7 +502,7 @@ def check_class_sizes(y: np.ndarray, classes: list[Any]) -> None:
         raise DataError(
             f"{len(rare)} class(es) with fewer than {MIN_CLASS_ROWS} labelled rows: {shown}; "
             "every class needs one held-out row and two to train and validate on (drop those "
-            "rows or merge each class with another)"
+            f"rows or merge each class with another{_if_a_quantity(classes)})"
         )
 
 
@@ -511,6 +511,18 @@ def _continuous(classes: list[Any], rare: int) -> bool:
     if len(classes) <= 20 or rare < len(classes) / 2:
         return False
     return _numbers(classes)
+
+
+def _if_a_quantity(classes: list[Any]) -> str:
+    """The rare-class refusal's other way out when the labels are many numbers: a quantity
+    rounded to whole numbers (a strength in MPa, 79 values) has rare values without most of
+    them being rare, and merging them makes a classifier of a regression."""
+    if len(classes) <= 20 or not _numbers(classes):
+        return ""
+    return (
+        f"; or, if the {len(classes)} numbers are a quantity rather than class codes, make "
+        "classes of it, e.g. above or below a threshold: amlstack trains classifiers"
+    )
 
 
 def _numbers(classes: list[Any]) -> bool:

@@ -977,6 +977,22 @@ def test_an_identifier_target_is_named_so_not_as_classes_to_drop():
         check_class_sizes(tail, ["a", "b", "c"])
 
 
+def test_whole_numbers_with_a_few_rare_values_are_named_as_a_possible_quantity():
+    # concrete strength rounded to whole MPa: 79 values, 11 of them in 1 or 2 rows; "drop those
+    # rows or merge each class" alone led to a 68-class classifier of a quantity
+    from amlstack.training.data import check_class_sizes
+
+    y = np.array([i for i in range(79) for _ in range(1 if i < 11 else 10)])
+    with pytest.raises(
+        DataError,
+        match=r"merge each class with another; or, if the 79 numbers "
+        r"are a quantity rather than class codes, make classes",
+    ):
+        check_class_sizes(y, list(range(2, 81)))
+    with pytest.raises(DataError, match=r"merge each class with another\)$"):  # class codes
+        check_class_sizes(np.array([0] * 9 + [1] * 9 + [2]), [1, 2, 3])  # fmt: skip
+
+
 def test_labels_written_as_floats_are_read_as_numbers_with_a_notice(tmp_path):
     path = write_csv(
         tmp_path, ["x", "y"], [[str(i % 7), "1.0" if i % 3 == 0 else "0.0"] for i in range(ROWS)]
