@@ -243,6 +243,7 @@ def load_dataset(
     read_as = _file_decisions(raw)
     raw, file_rows, unlabelled = _labelled_rows(raw, target, path)
     labels, merged = _one_spelling(raw[target].to_numpy(dtype=object), target)
+    merged += _labels_written_several_ways(labels, target)
     classes, target_codes = _classes_of(labels)
     merged += _labels_read_as_numbers(labels, classes, target_codes, target)
     if len(classes) < 2:
@@ -376,6 +377,21 @@ def _one_spelling(labels: np.ndarray, target: str) -> tuple[np.ndarray, list[col
         detail=f"labels that differ only in case are one class: {shown}",
     )
     return np.array([rename.get(v, v) for v in values.tolist()], dtype=object), [decision]
+
+
+def _labels_written_several_ways(labels: np.ndarray, target: str) -> list[columns.Decision]:
+    """A notice when labels left apart are one yes/no word written several ways (``Y`` and
+    ``Yes``): each is a class of its own, so a yes/no target silently became a four-class
+    one (no threshold, a macro AUC). Not merged: which spelling means what is the user's."""
+    groups = columns.spelling_groups(sorted(set(labels.tolist())))
+    if not groups:
+        return []
+    detail = (
+        f"labels {columns.shown_groups(groups)} look like one value written several ways, "
+        f"yet each is a class of its own ({len(set(labels.tolist()))} classes); write each "
+        "one way if they are one"
+    )
+    return [columns.Decision(column=target, action="labels_several_spellings", detail=detail)]
 
 
 def _classes_of(labels: np.ndarray) -> tuple[list[Any], np.ndarray]:

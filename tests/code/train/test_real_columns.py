@@ -993,6 +993,26 @@ def test_whole_numbers_with_a_few_rare_values_are_named_as_a_possible_quantity()
         check_class_sizes(np.array([0] * 9 + [1] * 9 + [2]), [1, 2, 3])  # fmt: skip
 
 
+def test_yes_no_labels_written_as_different_words_are_named(tmp_path):
+    # Y / Yes and N / No: a yes/no target became four classes (no threshold, a macro AUC)
+    # without a word; case variants (yes / YES) are merged, as before
+    spelt = ["Y", "Yes", "yes", "N", "No"]
+    path = write_csv(tmp_path, ["x", "y"], [[str(i % 7), spelt[i % 5]] for i in range(ROWS)])
+    dataset = load_dataset(path, "y")
+    assert dataset.classes == ["N", "No", "Y", "Yes"]
+    said = [d.line() for d in dataset.decisions if d.action == "labels_several_spellings"]
+    assert said == [
+        "column 'y': labels 'N', 'No'; 'Y', 'Yes' look like one value written several ways, yet "
+        "each is a class of its own (4 classes); write each one way if they are one"
+    ]
+    plain = write_csv(
+        tmp_path, ["x", "y"], [[str(i % 7), "yes" if i % 3 else "no"] for i in range(ROWS)]
+    )
+    assert not [
+        d for d in load_dataset(plain, "y").decisions if d.action == "labels_several_spellings"
+    ]
+
+
 def test_labels_written_as_floats_are_read_as_numbers_with_a_notice(tmp_path):
     path = write_csv(
         tmp_path, ["x", "y"], [[str(i % 7), "1.0" if i % 3 == 0 else "0.0"] for i in range(ROWS)]
