@@ -484,9 +484,10 @@ def _unit_cells(cells: pd.Series) -> pd.Series | None:
 def _unread_units(cells: pd.Series) -> str | None:
     """Why a column of numbers with units was not read as numbers (several units, a
     magnitude such as 84K, separators such as 1,000 kg), for a notice; None when it is no such
-    column (or an ordinal one: 1st, 2nd)."""
+    column (or an ordinal one: 1st, 2nd; or a numbered list: `1. White`, `2. Black`, as R's
+    factors are often labelled, which was named "numbers in several units ('white', ...)")."""
     written = _units_written(cells, _LOOSE_UNIT)
-    if written is None:
+    if written is None or cells.str.extract(_LOOSE_UNIT)["number"].str.fullmatch(r"\d+\.").all():
         return None
     units = written.dropna()
     counts = units.str.casefold().value_counts()

@@ -800,7 +800,8 @@ def test_a_magnitude_is_not_read_as_the_unit_it_case_folds_to(tmp_path):
      (["84K", "12K", "7K"], "categorical", "numbers with a magnitude ('84K')"),
      (["1,000 kg", "1,250 kg"], "categorical", "numbers with a unit and separators ('1,000 kg')"),
      (["1st", "2nd", "3rd"], "categorical", None),  # ordinals: ranks, left as categories
-     (["9th", "10th", "11th"], "categorical", None)],
+     (["9th", "10th", "11th"], "categorical", None),
+     (["1. White", "2. Black", "3. Asian"], "categorical", None)],  # a numbered list, no units
 )  # fmt: skip
 def test_several_units_or_ordinals_stay_categories(tmp_path, cells, kind, said):
     """84K read as 84 'K' let a plain 84000 at scoring be read 1000 times larger; 1,000 kg
