@@ -15,8 +15,11 @@ from datetime import UTC, datetime
 
 # Cells that mean "no value", compared case-insensitively after stripping blanks. A lone `.`
 # is SAS's and Stata's missing number: in a fifth of a column's cells, it made the column
-# categories, one per number, each unseen when scoring.
-MISSING_MARKERS = frozenset({"", "na", "n/a", "null", "?", "nan", "none", "."})
+# categories, one per number, each unseen when scoring. Excel's error values are what it writes
+# for a formula with no value (a division by zero, a lookup that found nothing): #DIV/0! among
+# numbers was refused as a typo, and #N/A in a label column made a class of its own.
+EXCEL_ERRORS = frozenset({"#div/0!", "#n/a", "#name?", "#null!", "#num!", "#ref!", "#value!"})
+MISSING_MARKERS = frozenset({"", "na", "n/a", "null", "?", "nan", "none", "."}) | EXCEL_ERRORS
 ISO = "ISO8601"
 # In this order: a column that reads both ways (no day above 12) is read month first, as US
 # exports write it; one day above 12 makes it day first, as most of the world writes it.

@@ -79,6 +79,7 @@ class Decision:
     # | repeated_rows (the whole file, column "": rows that repeat an earlier row exactly)
     # | predicts_target (a feature that alone separates the classes: a leak? notice only)
     # | several_spellings (categories that are one value written several ways: notice only)
+    # | labels_several_spellings (the target: Y and Yes left two classes: notice only)
     detail: str
     # what many columns decided alike are counted under in one printed line (`notice_lines`:
     # "N columns <group> (...)"); "" for a decision printed on its own. Not recorded:
@@ -232,20 +233,29 @@ def _several_spellings(categories: list[str]) -> str | None:
     `YES`; `Paris`, `paris`), else None. Each spelling stays a category of its own (a client
     sending one must be read as training read it), so what the model learns about one is lost
     on the others: a file mixing them silently split `yes` into three."""
-    groups: dict[str, list[str]] = {}
-    for category in categories:
-        key = category.casefold()
-        key = "yes" if key in TRUE_WORDS else "no" if key in FALSE_WORDS else key
-        groups.setdefault(key, []).append(category)
-    several = [spelt for spelt in groups.values() if len(spelt) > 1]
+    several = spelling_groups(categories)
     if not several:
         return None
-    shown = "; ".join(", ".join(repr(s) for s in spelt) for spelt in several[:3])
-    more = f" and {len(several) - 3} more" if len(several) > 3 else ""
     return (
-        f"{shown}{more}: one value written several ways, each a category of its own; write "
-        "each one way to learn from them as one"
+        f"{shown_groups(several)}: one value written several ways, each a category of its own; "
+        "write each one way to learn from them as one"
     )
+
+
+def spelling_groups(values: list[str]) -> list[list[str]]:
+    """The groups of ``values`` that are one value written several ways: the same case aside,
+    or one yes/no word (`Y`, `yes`, `TRUE`)."""
+    groups: dict[str, list[str]] = {}
+    for value in values:
+        key = value.casefold()
+        key = "yes" if key in TRUE_WORDS else "no" if key in FALSE_WORDS else key
+        groups.setdefault(key, []).append(value)
+    return [spelt for spelt in groups.values() if len(spelt) > 1]
+
+
+def shown_groups(groups: list[list[str]]) -> str:
+    shown = "; ".join(", ".join(repr(s) for s in spelt) for spelt in groups[:3])
+    return shown + (f" and {len(groups) - 3} more" if len(groups) > 3 else "")
 
 
 def _kept(name: str, detail: str) -> Decision:
@@ -481,9 +491,10 @@ def _unit_cells(cells: pd.Series) -> pd.Series | None:
 def _unread_units(cells: pd.Series) -> str | None:
     """Why a column of numbers with units was not read as numbers (several units, a
     magnitude such as 84K, separators such as 1,000 kg), for a notice; None when it is no such
-    column (or an ordinal one: 1st, 2nd)."""
+    column (or an ordinal one: 1st, 2nd; or a numbered list: `1. White`, `2. Black`, as R's
+    factors are often labelled, which was named "numbers in several units ('white', ...)")."""
     written = _units_written(cells, _LOOSE_UNIT)
-    if written is None:
+    if written is None or cells.str.extract(_LOOSE_UNIT)["number"].str.fullmatch(r"\d+\.").all():
         return None
     units = written.dropna()
     counts = units.str.casefold().value_counts()

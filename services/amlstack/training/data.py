@@ -243,6 +243,7 @@ def load_dataset(
     read_as = _file_decisions(raw)
     raw, file_rows, unlabelled = _labelled_rows(raw, target, path)
     labels, merged = _one_spelling(raw[target].to_numpy(dtype=object), target)
+    merged += _labels_written_several_ways(labels, target)
     classes, target_codes = _classes_of(labels)
     merged += _labels_read_as_numbers(labels, classes, target_codes, target)
     if len(classes) < 2:
@@ -363,6 +364,21 @@ def _one_spelling(labels: np.ndarray, target: str) -> tuple[np.ndarray, list[col
     return np.array([rename.get(v, v) for v in values.tolist()], dtype=object), [decision]
 
 
+def _labels_written_several_ways(labels: np.ndarray, target: str) -> list[columns.Decision]:
+    """A notice when labels left apart are one yes/no word written several ways (``Y`` and
+    ``Yes``): each is a class of its own, so a yes/no target silently became a four-class
+    one (no threshold, a macro AUC). Not merged: which spelling means what is the user's."""
+    groups = columns.spelling_groups(sorted(set(labels.tolist())))
+    if not groups:
+        return []
+    detail = (
+        f"labels {columns.shown_groups(groups)} look like one value written several ways, "
+        f"yet each is a class of its own ({len(set(labels.tolist()))} classes); write each "
+        "one way if they are one"
+    )
+    return [columns.Decision(column=target, action="labels_several_spellings", detail=detail)]
+
+
 def _classes_of(labels: np.ndarray) -> tuple[list[Any], np.ndarray]:
     """Sorted classes (numbers stay numbers) and each row's class index; of two classes, the
     second is the positive one."""
@@ -465,7 +481,9 @@ MIN_CLASS_ROWS = 3  # one held out, and two left to split into search and valida
 
 
 def check_class_sizes(y: np.ndarray, classes: list[Any]) -> None:
-    """A DataError naming every class with fewer than `MIN_CLASS_ROWS` labelled rows."""
+    """A DataError naming every class with fewer than `MIN_CLASS_ROWS` labelled rows, or, when
+    the target is no set of classes at all, what it looks like: a quantity (regression) or an
+    identifier (a name per row: "drop those rows" would have dropped every row)."""
     counts = np.bincount(y, minlength=len(classes))
     rare = [f"{classes[i]!r} ({int(n)})" for i, n in enumerate(counts) if n < MIN_CLASS_ROWS]
     if rare and _continuous(classes, len(rare)):
@@ -474,12 +492,18 @@ def check_class_sizes(y: np.ndarray, classes: list[Any]) -> None:
             f"than {MIN_CLASS_ROWS} rows: a quantity to predict (regression), where amlstack "
             "trains classifiers; make classes of it (e.g. above or below a threshold)"
         )
+    if rare and _identifier(len(classes), len(y)):
+        raise DataError(
+            f"the target holds {len(classes):,} distinct values in {len(y):,} labelled rows: "
+            "an identifier or a name, not classes to learn; pass the column to predict as "
+            "--target"
+        )
     if rare:
         shown = ", ".join(rare[:10]) + (f" and {len(rare) - 10} more" if len(rare) > 10 else "")
         raise DataError(
             f"{len(rare)} class(es) with fewer than {MIN_CLASS_ROWS} labelled rows: {shown}; "
             "every class needs one held-out row and two to train and validate on (drop those "
-            "rows or merge each class with another)"
+            f"rows or merge each class with another{_if_a_quantity(classes)})"
         )
 
 
@@ -487,11 +511,34 @@ def _continuous(classes: list[Any], rare: int) -> bool:
     """Numbers for labels, most of them too rare to be classes: a regression target."""
     if len(classes) <= 20 or rare < len(classes) / 2:
         return False
+    return _numbers(classes)
+
+
+def _if_a_quantity(classes: list[Any]) -> str:
+    """The rare-class refusal's other way out when the labels are many numbers: a quantity
+    rounded to whole numbers (a strength in MPa, 79 values) has rare values without most of
+    them being rare, and merging them makes a classifier of a regression."""
+    if len(classes) <= 20 or not _numbers(classes):
+        return ""
+    return (
+        f"; or, if the {len(classes)} numbers are a quantity rather than class codes, make "
+        "classes of it, e.g. above or below a threshold: amlstack trains classifiers"
+    )
+
+
+def _numbers(classes: list[Any]) -> bool:
     try:
         [float(c) for c in classes]
     except (TypeError, ValueError):
         return False
     return True
+
+
+def _identifier(n_classes: int, n_rows: int) -> bool:
+    """Nearly a class per row, as the rule that drops an identifier column reads it."""
+    return n_rows >= columns.MIN_ROWS_FOR_IDENTIFIER and n_classes >= (
+        columns.NEAR_UNIQUE_SHARE * n_rows
+    )
 
 
 def split_holdout(

@@ -516,7 +516,7 @@ def _custom_learner(
                 float("inf") if deadline is None else deadline,
             )
             self._stop = None if stop == float("inf") else stop
-            self._early_stopping = _can_stop_early(len(y_train))
+            self._early_stopping = _can_stop_early(y_train)
             try:
                 return super().fit(X_train, y_train, budget=budget, **kwargs)
             finally:
@@ -528,11 +528,17 @@ def _custom_learner(
 MLP_VALIDATION_SHARE = 0.1  # scikit-learn's validation_fraction, which early stopping holds out
 
 
-def _can_stop_early(rows: int) -> bool:
-    """Whether the MLP's early stopping has the two rows it holds out at the least: a search
-    fold of 10 rows (10 classes of 3 rows) has one, and scikit-learn raised "The validation set
-    is too small"."""
-    return math.ceil(MLP_VALIDATION_SHARE * rows) >= 2
+def _can_stop_early(y) -> bool:
+    """Whether the MLP's early stopping can hold out its validation rows from labels ``y``:
+    two at the least (a search fold of 10 rows, 10 classes of 3 rows, has one, and
+    scikit-learn raised "The validation set is too small"), and, of two classes, two rows of
+    each, since scikit-learn then stratifies them (a fold holding one positive row: 3
+    positives among 3,500 rows, "The least populated classes in y have only 1 member")."""
+    labels = np.asarray(y)
+    if math.ceil(MLP_VALIDATION_SHARE * len(labels)) < 2:
+        return False
+    _, counts = np.unique(labels, return_counts=True)
+    return len(counts) != 2 or int(counts.min()) >= 2
 
 
 def _epochs_until(mlp, deadline: float) -> None:
@@ -600,7 +606,7 @@ def refit(estimator: Any, x: np.ndarray, y: np.ndarray):
     else:
         model = clone(estimator)
         mlp = getattr(model, "named_steps", {}).get("model")
-        if getattr(mlp, "early_stopping", False) and not _can_stop_early(len(y)):
+        if getattr(mlp, "early_stopping", False) and not _can_stop_early(y):
             mlp.set_params(early_stopping=False)  # an out-of-fold bag's fold of 10 rows
     model.fit(x, y)
     return model

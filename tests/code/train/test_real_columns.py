@@ -727,6 +727,25 @@ def test_infinities_among_numbers_are_read_as_missing_with_a_notice(tmp_path):
     ]
 
 
+def test_excel_error_values_among_numbers_are_read_as_missing(tmp_path):
+    # a ratio computed in Excel: '#DIV/0!' holds a digit, so the column was refused as a typo
+    ratio = [f"{i / 7:.3f}" for i in range(ROWS)]
+    ratio[4], ratio[11], ratio[20] = "#DIV/0!", "#VALUE!", "#div/0!"
+    dataset = dataset_of(tmp_path, ratio=ratio)
+    (spec,) = dataset.features
+    assert (spec["kind"], spec["nullable"], spec.get("missing_words")) == ("numeric", True, None)
+    assert dataset.frame["ratio"].isna().tolist() == [i in (4, 11, 20) for i in range(ROWS)]
+
+
+def test_excels_na_in_the_label_column_leaves_the_row_unlabelled(tmp_path):
+    # a lookup that found no label: '#N/A' was a class of its own, and made a -1/1 target a
+    # three-class one of text labels
+    rows = [[str(i % 7), "#N/A" if i % 10 == 3 else ("1" if i % 3 else "-1")] for i in range(ROWS)]
+    dataset = load_dataset(write_csv(tmp_path, ["x", "y"], rows), "y")
+    assert dataset.classes == [-1, 1]
+    assert decision(dataset, "y") == {"unlabelled_rows"}
+
+
 def test_a_few_words_among_amounts_or_percentages_keep_the_column_numeric(tmp_path):
     price = [f'"${1000 + 37 * i:,}"' for i in range(ROWS)]
     share = [f"{i % 50}%" for i in range(ROWS)]
@@ -819,7 +838,8 @@ def test_a_magnitude_is_not_read_as_the_unit_it_case_folds_to(tmp_path):
      (["84K", "12K", "7K"], "categorical", "numbers with a magnitude ('84K')"),
      (["1,000 kg", "1,250 kg"], "categorical", "numbers with a unit and separators ('1,000 kg')"),
      (["1st", "2nd", "3rd"], "categorical", None),  # ordinals: ranks, left as categories
-     (["9th", "10th", "11th"], "categorical", None)],
+     (["9th", "10th", "11th"], "categorical", None),
+     (["1. White", "2. Black", "3. Asian"], "categorical", None)],  # a numbered list, no units
 )  # fmt: skip
 def test_several_units_or_ordinals_stay_categories(tmp_path, cells, kind, said):
     """84K read as 84 'K' let a plain 84000 at scoring be read 1000 times larger; 1,000 kg
@@ -974,9 +994,62 @@ def test_a_continuous_target_is_named_a_regression_target():
     y = np.arange(len(prices))  # every price its own class, one row each
     with pytest.raises(DataError, match=r"distinct numbers, .* a quantity to predict"):
         check_class_sizes(y, prices)
-    words = [f"w{i}" for i in range(len(prices))]  # many rare word classes: the old message
-    with pytest.raises(DataError, match="class\\(es\\) with fewer than 3 labelled rows"):
+    words = [f"w{i}" for i in range(len(prices))]  # a word per row: an identifier (below)
+    with pytest.raises(DataError, match="an identifier or a name, not classes to learn"):
         check_class_sizes(y, words)
+
+
+def test_an_identifier_target_is_named_so_not_as_classes_to_drop():
+    # mammals' species, one row each: "49 class(es) with fewer than 3 labelled rows ... (drop
+    # those rows or merge each class with another)" would have dropped every row
+    from amlstack.training.data import check_class_sizes
+
+    names = [f"species {i}" for i in range(49)]
+    with pytest.raises(DataError) as refused:
+        check_class_sizes(np.arange(49), names)
+    assert str(refused.value) == (
+        "the target holds 49 distinct values in 49 labelled rows: an identifier or a name, not "
+        "classes to learn; pass the column to predict as --target"
+    )
+    tail = np.array([0] * 30 + [1] * 30 + [2] * 2)  # a long-tailed class column: as before
+    with pytest.raises(DataError, match=r"^1 class\(es\) with fewer than 3 labelled rows"):
+        check_class_sizes(tail, ["a", "b", "c"])
+
+
+def test_whole_numbers_with_a_few_rare_values_are_named_as_a_possible_quantity():
+    # concrete strength rounded to whole MPa: 79 values, 11 of them in 1 or 2 rows; "drop those
+    # rows or merge each class" alone led to a 68-class classifier of a quantity
+    from amlstack.training.data import check_class_sizes
+
+    y = np.array([i for i in range(79) for _ in range(1 if i < 11 else 10)])
+    with pytest.raises(
+        DataError,
+        match=r"merge each class with another; or, if the 79 numbers "
+        r"are a quantity rather than class codes, make classes",
+    ):
+        check_class_sizes(y, list(range(2, 81)))
+    with pytest.raises(DataError, match=r"merge each class with another\)$"):  # class codes
+        check_class_sizes(np.array([0] * 9 + [1] * 9 + [2]), [1, 2, 3])  # fmt: skip
+
+
+def test_yes_no_labels_written_as_different_words_are_named(tmp_path):
+    # Y / Yes and N / No: a yes/no target became four classes (no threshold, a macro AUC)
+    # without a word; case variants (yes / YES) are merged, as before
+    spelt = ["Y", "Yes", "yes", "N", "No"]
+    path = write_csv(tmp_path, ["x", "y"], [[str(i % 7), spelt[i % 5]] for i in range(ROWS)])
+    dataset = load_dataset(path, "y")
+    assert dataset.classes == ["N", "No", "Y", "Yes"]
+    said = [d.line() for d in dataset.decisions if d.action == "labels_several_spellings"]
+    assert said == [
+        "column 'y': labels 'N', 'No'; 'Y', 'Yes' look like one value written several ways, yet "
+        "each is a class of its own (4 classes); write each one way if they are one"
+    ]
+    plain = write_csv(
+        tmp_path, ["x", "y"], [[str(i % 7), "yes" if i % 3 else "no"] for i in range(ROWS)]
+    )
+    assert not [
+        d for d in load_dataset(plain, "y").decisions if d.action == "labels_several_spellings"
+    ]
 
 
 def test_labels_written_as_floats_are_read_as_numbers_with_a_notice(tmp_path):

@@ -92,7 +92,7 @@ def test_a_fold_of_one_row_per_class_is_learned_whole_without_early_stopping():
 def test_an_mlp_on_too_few_rows_to_hold_out_trains_without_early_stopping():
     """A search fold of 10 rows (10 classes of 3 rows): scikit-learn's "The validation set is
     too small" (exit 70)."""
-    assert search._can_stop_early(11) and not search._can_stop_early(10)
+    assert search._can_stop_early(np.arange(11)) and not search._can_stop_early(np.arange(10))
     x, _ = data(rows=10)
     y = np.arange(10)
     features = [{"name": f"x{i}", "kind": "numeric"} for i in range(x.shape[1])]
@@ -103,6 +103,23 @@ def test_an_mlp_on_too_few_rows_to_hold_out_trains_without_early_stopping():
     trained = search._custom_learner("mlp", features, seed=0)(task="multiclass", epochs=3)
     trained.fit(big_x, np.arange(40) % 10)  # early stopping: 4 rows held out
     assert search.refit(trained.model, x, y).predict_proba(x[:2]).shape == (2, 10)
+
+
+def test_an_mlp_on_a_fold_with_one_row_of_a_class_of_two_trains_without_early_stopping():
+    """3 positives among 3,500 rows: a search fold held one, and scikit-learn's stratified
+    split for early stopping raised "The least populated classes in y have only 1 member"
+    (exit 70, "a bug")."""
+    x, _ = data(rows=40)
+    y = np.zeros(40, dtype=int)
+    y[7] = 1
+    features = [{"name": f"x{i}", "kind": "numeric"} for i in range(x.shape[1])]
+    model = search._custom_learner("mlp", features, seed=0)(task="binary", n_jobs=1, epochs=3)
+    model.fit(x, y)
+    assert model.model.predict_proba(x[:2]).shape == (2, 2)
+    assert not search._can_stop_early(y) and search._can_stop_early(np.arange(40) % 2)
+    trained = search._custom_learner("mlp", features, seed=0)(task="binary", epochs=3)
+    trained.fit(x, np.arange(40) % 2)  # early stopping: 4 rows held out, 2 of each class
+    assert search.refit(trained.model, x, y).predict_proba(x[:2]).shape == (2, 2)
 
 
 def test_the_learners_to_come_give_up_the_best_candidates_refit_time():
