@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import time
 import unicodedata
@@ -37,7 +36,7 @@ import numpy as np
 from amlstack.artifact.schema import CardMetrics, ModelCard, ModelSpec, RowCounts, TrainingRecord
 from amlstack.errors import InternalError, UserError
 from amlstack.training import data as data_mod
-from amlstack.training import defaults, ensemble
+from amlstack.training import defaults, ensemble, threads
 from amlstack.training.bag import Bag
 from amlstack.training.search import DEFAULT_LEARNERS, FLAML_METRIC, Progress
 
@@ -145,10 +144,10 @@ def train(
     """
     import warnings
 
-    _sleeping_threads()
+    threads.settle_openmp()  # before the first library that loads libgomp
     from sklearn.exceptions import ConvergenceWarning
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threads.one_blas_thread():
         # The learners' own warnings about what the search chose on purpose, printed with a
         # site-packages path per fit: the MLP's epochs are capped to fit the budget; on a few
         # dozen rows a fold is smaller than its batch, which scikit-learn clips (as wanted).
@@ -156,16 +155,6 @@ def train(
         warnings.filterwarnings("ignore", message="Got `batch_size`", category=UserWarning)
         warnings.filterwarnings("ignore", message="Training interrupted by user")
         return _train(config, on_progress, notice, stopped)
-
-
-def _sleeping_threads() -> None:
-    """OpenMP threads (LightGBM's, XGBoost's, scikit-learn's) sleep while they wait for work
-    instead of spinning, unless the user chose otherwise: with anything else running (a
-    browser, the compose stack, a CI job), two spinning threads on two cores made each fit 9 to
-    13 times slower (`benchmarks/bench_threads.py`), so the search tried a tenth of its trials
-    and the refits overran the budget. libgomp reads the variable once, when it loads: this
-    runs before the first import of a library that loads it."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _train(
