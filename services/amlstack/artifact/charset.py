@@ -61,8 +61,8 @@ def foreign_lines(path: str | Path, limit: int = 5) -> tuple[list[int], int]:
 
 def how_read(path: str | Path, encoding: str) -> str | None:
     """How a file in ``encoding`` (`file_encoding`'s answer) is read, when that is not plain
-    UTF-8: the line training's notice, ``amlstack predict`` and the UI show alike. A mixed file
-    names where its Windows-1252 lines are (a user may want to fix them at the source)."""
+    UTF-8: the line training's notice and ``amlstack predict`` show alike. A mixed file names
+    where its Windows-1252 lines are (a user may want to fix them at the source)."""
     if encoding == MIXED:
         lines, count = foreign_lines(path)
         shown = ", ".join(map(str, lines)) + (", ..." if count > len(lines) else "")

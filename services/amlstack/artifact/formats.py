@@ -21,42 +21,37 @@ from datetime import UTC, datetime
 EXCEL_ERRORS = frozenset({"#div/0!", "#n/a", "#name?", "#null!", "#num!", "#ref!", "#value!"})
 MISSING_MARKERS = frozenset({"", "na", "n/a", "null", "?", "nan", "none", "."}) | EXCEL_ERRORS
 ISO = "ISO8601"
-# In this order: a column that reads both ways (no day above 12) is read month first, as US
-# exports write it; one day above 12 makes it day first, as most of the world writes it.
-DATE_FORMATS = (
-    ISO,
-    "%Y-%m",  # a year and month (2021-03): its first day
+# Dates with a day, in this order: a column that reads both ways (no day above 12) is read month
+# first, as US exports write it; one day above 12 makes it day first, as most of the world
+# writes it. Month names are English whatever the machine's locale (Python reads %b in the C
+# locale): spreadsheets and databases write 15-Jan-2021, Jan 15, 2021, 15 January 2021.
+_DAYS = (
     "%m/%d/%Y",
     "%d/%m/%Y",
     "%d.%m.%Y",
     "%Y/%m/%d",
+    "%m-%d-%Y",
     "%d-%m-%Y",
-    "%m/%d/%Y %H:%M",
-    "%d/%m/%Y %H:%M",
-    "%d.%m.%Y %H:%M",
-    "%m/%d/%Y %H:%M:%S",
-    "%d/%m/%Y %H:%M:%S",
-    "%d.%m.%Y %H:%M:%S",
-    # Month names, in English whatever the machine's locale (Python reads %b in the C locale):
-    # spreadsheets and databases write dates so (15-Jan-2021, Jan 15, 2021, 15 January 2021)
     "%d-%b-%Y",
-    "%d-%b-%y",
     "%d %b %Y",
     "%d %B %Y",
     "%b %d, %Y",
     "%B %d, %Y",
     "%b %d %Y",
-    "%d-%b-%Y %H:%M:%S",
-    "%d %b %Y %H:%M:%S",
-    "%b %Y",  # a month (Jan 2021, Jan-21): its first day
-    "%B %Y",
-    "%b-%Y",
-    "%b-%y",
-    # two-digit years (1/15/21), after every four-digit form: %y reads 1969-2068
+    # two-digit years (1/15/21, 15-JAN-21), after every four-digit form: %y reads 1969-2068
     "%m/%d/%y",
     "%d/%m/%y",
-    "%m/%d/%y %H:%M",
-    "%d/%m/%y %H:%M",
+    "%d-%b-%y",
+)
+TWO_DIGIT_YEARS = range(1969, 2069)  # what %y reads 69..99, 00..68 as
+# A year and month (2021-03, Jan 2021, Jan-21, Excel's month format): its first day
+_MONTHS = ("%Y-%m", "%b %Y", "%B %Y", "%b-%Y", "%b-%y")
+_TIMES = (" %H:%M", " %H:%M:%S")
+DATE_FORMATS = (
+    ISO,
+    *_MONTHS,
+    *_DAYS,
+    *(f"{day}{time}" for time in _TIMES for day in _DAYS),
 )
 _TIME_OF_DAY = re.compile(r" %H:%M(:%S)?$")
 _EPOCH = datetime(1970, 1, 1)

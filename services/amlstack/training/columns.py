@@ -12,6 +12,7 @@ training and written to model.json.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from amlstack.artifact.formats import (
     TIME,
     WITH_UNIT,
     date_format_of,
+    parse_date,
     parse_number,
 )
 from amlstack.artifact.schema import ColumnDecision
@@ -55,7 +57,7 @@ _THOUSANDS = re.compile(f"^{THOUSANDS.pattern}$")
 _PERCENT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)\s*%$")
 _DOT_THOUSANDS = r"[+-]?[1-9]\d{0,2}(\.\d{3})+"  # 1.108, 12.345.678: in a decimal-comma file
 # how the first cell of a column in one of `formats.DATE_FORMATS` begins (2021-01, 2021/1/5,
-# 15.01.21, 15-Jan, Jan 15): only such a column is tried in every format
+# 1/15/21, 15-Jan, Jan 15): only such a column is tried in every format
 _MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
 _DATE_LIKE = re.compile(
     r"^(\d{4}-\d{2}(-\d{2}|$)|\d{4}/\d{1,2}/\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2}"
@@ -182,9 +184,8 @@ def type_column(
     distinct = text.nunique()
     date_format = _date_format(text)
     if date_format is not None:
-        decisions.append(
-            Decision(name, "date", f"a date ({date_format}): days since 1970-01-01, and weekday")
-        )
+        detail = f"a date ({date_format}): days since 1970-01-01, and weekday"
+        decisions.append(Decision(name, "date", detail + _years_ahead(text, date_format)))
         spec = {"name": name, "kind": "date", "dtype": "date", "date_format": date_format}
         spec["nullable"] = nullable
         return spec, column, decisions
@@ -289,6 +290,23 @@ def _date_format(text: pd.Series) -> str | None:
     if not _DATE_LIKE.match(text.iloc[0]):
         return None
     return date_format_of(text.unique().tolist())
+
+
+def _years_ahead(text: pd.Series, date_format: str) -> str:
+    """What a decision adds when two-digit years put dates after today: ``%y`` reads 00-68 as
+    2000-2068, so a birth date written 03/15/58 is 2058, and the column's order and weekdays
+    are wrong unless the user writes four digits (nothing in the cells says which century)."""
+    if "%y" not in date_format:
+        return ""
+    today = time.time() / 86400.0
+    ahead = [v for v in text.unique().tolist() if parse_date(v, date_format) > today]
+    if not ahead:
+        return ""
+    rows = int(text.isin(ahead).sum())
+    return (
+        f"; {rows:,} rows fall after today ({ahead[0]!r}: two-digit years are read as "
+        "1969-2068); write four-digit years if they are earlier"
+    )
 
 
 DATES_LOOKED_AT = 2000  # distinct values a notice about mixed date formats judges by

@@ -5,10 +5,10 @@ one running something else (a browser, the compose stack, a CI job): `benchmarks
   default. Beside other busy processes a fit now and then took 10 to 40 times longer (a 0.08 s
   trial: 3.3 s; a 0.56 s one: 6.8 s), so the search ran fewer trials and refits estimated from
   them overran the budget. Spinning briefly, then sleeping (`SPIN_COUNT`), keeps the quiet
-  machine's pace; sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) cost a quiet machine 40 to
-  100 % on a search trial's size.
+  machine's pace; sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) cost a quiet machine 30 to
+  100 %.
 - The MLP's matrix products (numpy's OpenBLAS): on its batch sizes two threads are no faster
-  than one on a quiet machine, and 2.3 times slower on a busy one.
+  than one on a quiet machine, and 2.7 to 3.4 times slower on a busy one.
 """
 
 from __future__ import annotations

@@ -62,6 +62,24 @@ def test_a_users_own_choice_of_how_threads_wait_is_kept(chosen):
     assert threads.environment({"PATH": "/bin"}) == {"GOMP_SPINCOUNT": threads.SPIN_COUNT}
 
 
+BLAS_IN_TRAIN = """
+from pathlib import Path
+from threadpoolctl import threadpool_info
+import numpy
+from amlstack.training import train as train_module
+
+def _train(*args):
+    return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+train_module._train = _train
+print(sorted(train_module.train(train_module.TrainConfig(data=Path("x.csv")))))
+"""
+
+
+def test_training_runs_blas_on_one_thread():
+    assert _run(BLAS_IN_TRAIN, OPENBLAS_NUM_THREADS="2") == "[1]"
+
+
 def test_blas_runs_on_one_thread_during_training_and_as_before_after():
     import numpy  # noqa: F401  (its OpenBLAS is the one the MLP's products run on)
     from threadpoolctl import threadpool_info

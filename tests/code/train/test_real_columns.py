@@ -569,7 +569,10 @@ MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
         (lambda d, m, y: f"{MONTHS[m - 1]}-{y % 100:02d}", "%b-%y"),  # Excel's month format
         (lambda d, m, y: f"{m}/{d}/{y % 100:02d}", "%m/%d/%y"),
         (lambda d, m, y: f"{d:02d}-{m:02d}-{y}", "%d-%m-%Y"),  # was listed, never detected
+        (lambda d, m, y: f"{m:02d}-{d:02d}-{y}", "%m-%d-%Y"),  # US, with dashes
         (lambda d, m, y: f"{y}/{m}/{d}", "%Y/%m/%d"),
+        (lambda d, m, y: f"{d:02d}-{m:02d}-{y} 00:00", "%d-%m-%Y %H:%M"),  # every day format
+        (lambda d, m, y: f"{MONTHS[m - 1]} {d}, {y} 00:00", "%b %d, %Y %H:%M"),  # with times
     ],
 )
 def test_dates_as_spreadsheets_and_databases_write_them_are_dates(tmp_path, written, date_format):
@@ -589,9 +592,31 @@ def test_dates_as_spreadsheets_and_databases_write_them_are_dates(tmp_path, writ
 
 
 def test_a_category_that_starts_like_a_date_stays_a_category(tmp_path):
-    rooms = [["Room 5", "SKU-7", "Jan 2 team", "May 5"][i % 4] for i in range(ROWS)]
+    rooms = [["Jan 2 team", "Room 5", "SKU-7", "May 5"][i % 4] for i in range(ROWS)]
     (spec,) = dataset_of(tmp_path, room=rooms).features
     assert spec["kind"] == "categorical"
+
+
+def test_us_dates_with_dashes_and_no_day_above_twelve_are_read_month_first(tmp_path):
+    # 01-02-2024 ... 12-01-2024 were read day first (1-12 January), as 31-01-2024 is
+    days = [f"{1 + i % 12:02d}-{1 + i % 5:02d}-2024" for i in range(ROWS)]
+    (spec,) = dataset_of(tmp_path, when=days).features
+    assert spec["date_format"] == "%m-%d-%Y"
+
+
+def test_two_digit_years_that_fall_after_today_are_named(tmp_path):
+    # %y reads 58 as 2058: a birth date's order and weekday are wrong, and nothing says so
+    born = [f"{1 + i % 12}/{1 + i % 28}/{[58, 61, 75, 83][i % 4]}" for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, born=born)
+    (said,) = [d.detail for d in dataset.decisions if d.action == "date"]
+    assert said == (
+        "a date (%m/%d/%y): days since 1970-01-01, and weekday; 20 rows fall after today "
+        "('1/1/58': two-digit years are read as 1969-2068); write four-digit years if they are "
+        "earlier"
+    )
+    recent = dataset_of(tmp_path, born=[f"{1 + i % 12}/{1 + i % 28}/21" for i in range(ROWS)])
+    (said,) = [d.detail for d in recent.decisions if d.action == "date"]
+    assert said == "a date (%m/%d/%y): days since 1970-01-01, and weekday"
 
 
 @pytest.mark.parametrize(
