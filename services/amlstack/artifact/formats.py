@@ -43,7 +43,6 @@ _DAYS = (
     "%d/%m/%y",
     "%d-%b-%y",
 )
-TWO_DIGIT_YEARS = range(1969, 2069)  # what %y reads 69..99, 00..68 as
 # A year and month (2021-03, Jan 2021, Jan-21, Excel's month format): its first day
 _MONTHS = ("%Y-%m", "%b %Y", "%B %Y", "%b-%Y", "%b-%y")
 _TIMES = (" %H:%M", " %H:%M:%S")
@@ -214,7 +213,7 @@ def _moment(text: str, date_format: str, *, lenient: bool = True) -> datetime | 
         formats = (date_format,)
     else:
         day = _TIME_OF_DAY.sub("", date_format)
-        formats = (date_format, day, f"{day} %H:%M", f"{day} %H:%M:%S")
+        formats = (date_format, day, *(f"{day}{time}" for time in _TIMES))
     for fmt in formats:
         try:
             return datetime.strptime(text, fmt)

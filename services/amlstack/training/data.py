@@ -368,12 +368,13 @@ def _labels_written_several_ways(labels: np.ndarray, target: str) -> list[column
     """A notice when labels left apart are one yes/no word written several ways (``Y`` and
     ``Yes``): each is a class of its own, so a yes/no target silently became a four-class
     one (no threshold, a macro AUC). Not merged: which spelling means what is the user's."""
-    groups = columns.spelling_groups(sorted(set(labels.tolist())))
+    distinct = sorted(set(labels.tolist()))
+    groups = columns.spelling_groups(distinct)
     if not groups:
         return []
     detail = (
         f"labels {columns.shown_groups(groups)} look like one value written several ways, "
-        f"yet each is a class of its own ({len(set(labels.tolist()))} classes); write each "
+        f"yet each is a class of its own ({len(distinct)} classes); write each "
         "one way if they are one"
     )
     return [columns.Decision(column=target, action="labels_several_spellings", detail=detail)]
