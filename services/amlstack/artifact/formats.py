@@ -17,8 +17,14 @@ from datetime import UTC, datetime
 # is SAS's and Stata's missing number: in a fifth of a column's cells, it made the column
 # categories, one per number, each unseen when scoring. Excel's error values are what it writes
 # for a formula with no value (a division by zero, a lookup that found nothing): #DIV/0! among
-# numbers was refused as a typo, and #N/A in a label column made a class of its own.
-EXCEL_ERRORS = frozenset({"#div/0!", "#n/a", "#name?", "#null!", "#num!", "#ref!", "#value!"})
+# numbers was refused as a typo, and #N/A in a label column made a class of its own. Excel 365
+# adds #SPILL!, #CALC! and others, Google Sheets #ERROR!, LibreOffice writes Err:501..Err:539.
+EXCEL_ERRORS = frozenset(
+    {"#div/0!", "#n/a", "#name?", "#null!", "#num!", "#ref!", "#value!", "#spill!", "#calc!",
+     "#field!", "#blocked!", "#connect!", "#busy!", "#unknown!", "#getting_data", "#python!",
+     "#error!"}
+    | {f"err:{code}" for code in range(501, 540)}
+)  # fmt: skip
 MISSING_MARKERS = frozenset({"", "na", "n/a", "null", "?", "nan", "none", "."}) | EXCEL_ERRORS
 ISO = "ISO8601"
 # Dates with a day, in this order: a column that reads both ways (no day above 12) is read month

@@ -756,10 +756,13 @@ def test_excel_error_values_among_numbers_are_read_as_missing(tmp_path):
     # a ratio computed in Excel: '#DIV/0!' holds a digit, so the column was refused as a typo
     ratio = [f"{i / 7:.3f}" for i in range(ROWS)]
     ratio[4], ratio[11], ratio[20] = "#DIV/0!", "#VALUE!", "#div/0!"
+    # Excel 365's, Google Sheets' and LibreOffice's error values too
+    ratio[25], ratio[30], ratio[33], ratio[36] = "#SPILL!", "#CALC!", "#ERROR!", "Err:502"
     dataset = dataset_of(tmp_path, ratio=ratio)
     (spec,) = dataset.features
     assert (spec["kind"], spec["nullable"], spec.get("missing_words")) == ("numeric", True, None)
-    assert dataset.frame["ratio"].isna().tolist() == [i in (4, 11, 20) for i in range(ROWS)]
+    blanked = (4, 11, 20, 25, 30, 33, 36)
+    assert dataset.frame["ratio"].isna().tolist() == [i in blanked for i in range(ROWS)]
 
 
 def test_excels_na_in_the_label_column_leaves_the_row_unlabelled(tmp_path):
