@@ -44,9 +44,11 @@ _DAYS = (
     "%b %d, %Y",
     "%B %d, %Y",
     "%b %d %Y",
-    # two-digit years (1/15/21, 15-JAN-21), after every four-digit form: %y reads 1969-2068
+    # two-digit years (1/15/21, 15-JAN-21, 15.01.21), after every four-digit form: %y reads
+    # 1969-2068
     "%m/%d/%y",
     "%d/%m/%y",
+    "%d.%m.%y",
     "%d-%b-%y",
 )
 # A year and month (2021-03, Jan 2021, Jan-21, Excel's month format): its first day
@@ -59,6 +61,8 @@ DATE_FORMATS = (
     *(f"{day}{time}" for time in _TIMES for day in _DAYS),
 )
 _TIME_OF_DAY = re.compile(r" %H:%M(:%S)?$")
+# Sept, as British writing abbreviates September: Python's %b knows only Sep
+_SEPT = re.compile(r"(?<![a-z])sept(?![a-z])", re.IGNORECASE)
 _EPOCH = datetime(1970, 1, 1)
 # 1234,5 or 1.234,5 (dots only between groups of three): how European exports write numbers
 DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
@@ -213,6 +217,8 @@ def date_example(date_format: str) -> str:
 def _moment(text: str, date_format: str, *, lenient: bool = True) -> datetime | None:
     """``text`` in the column's format; else (``lenient``) as that date with a time of day, or
     without the format's time; else ISO 8601 (2021-01-31), which is what JSON clients send."""
+    if "%b" in date_format:
+        text = _SEPT.sub("Sep", text)
     if date_format == ISO:
         formats: tuple[str, ...] = ()
     elif not lenient:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from amlstack.artifact.formats import DATE_FORMATS, date_example, date_format_of, parse_date
 from amlstack.errors import DataError
 from amlstack.training import columns
 from amlstack.training.data import encode_frame, load_dataset
@@ -568,6 +569,8 @@ MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
         (lambda d, m, y: f"{MONTHS[m - 1]} {d}, {y}", "%b %d, %Y"),
         (lambda d, m, y: f"{MONTHS[m - 1]}-{y % 100:02d}", "%b-%y"),  # Excel's month format
         (lambda d, m, y: f"{m}/{d}/{y % 100:02d}", "%m/%d/%y"),
+        (lambda d, m, y: f"{d:02d}.{m:02d}.{y % 100:02d}", "%d.%m.%y"),  # German short dates
+        (lambda d, m, y: f"{d} {'Sept' if m == 9 else MONTHS[m - 1]} {y}", "%d %b %Y"),  # British
         (lambda d, m, y: f"{d:02d}-{m:02d}-{y}", "%d-%m-%Y"),  # was listed, never detected
         (lambda d, m, y: f"{m:02d}-{d:02d}-{y}", "%m-%d-%Y"),  # US, with dashes
         (lambda d, m, y: f"{y}/{m}/{d}", "%Y/%m/%d"),
@@ -582,13 +585,21 @@ def test_dates_as_spreadsheets_and_databases_write_them_are_dates(tmp_path, writ
     dataset = dataset_of(tmp_path, when=cells)
     (spec,) = dataset.features
     assert (spec["kind"], spec["date_format"]) == ("date", date_format)
-    from amlstack.artifact.formats import parse_date
-
     days = encode_frame(dataset.frame, dataset.features)[:, 0]
     assert days[0] == parse_date("2015-01-01", "ISO8601")  # 1 January 2015, however written
     day = "01" if "%d" not in date_format else "14"  # a month is its first day
     assert days[13] == parse_date(f"2020-02-{day}", "ISO8601")
     assert parse_date(cells[13], date_format) == days[13]  # as the scorer reads a cell
+
+
+@pytest.mark.parametrize("date_format", [f for f in DATE_FORMATS if f != "ISO8601"])
+def test_every_date_format_passes_the_first_cell_check_and_is_detected(date_format):
+    # the first-cell check restates the formats' shapes: a format it does not let through is
+    # never detected (31-01-2024 and 2024/1/31 were listed and never read as dates)
+    written = date_example(date_format)
+    assert columns._DATE_LIKE.match(written), written
+    detected = date_format_of([written])
+    assert parse_date(written, detected) == parse_date(written, date_format)
 
 
 def test_a_category_that_starts_like_a_date_stays_a_category(tmp_path):
