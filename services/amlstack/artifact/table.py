@@ -364,9 +364,8 @@ def encode_text_columns(
         elif feat.kind == "date":
             wide[:, i] = _dates(list(col), feat, first_row)
         else:
-            clean = clean_cell if _plain_categories(feat) else None
-            cells = list(col) if clean is not None else [clean_cell(v) for v in col]
-            wide[:, i], count = category_codes(feat, cells, clean)
+            cells = list(col) if _plain_categories(feat) else [clean_cell(v) for v in col]
+            wide[:, i], count = category_codes(feat, cells)
             if count:
                 unseen[feat.name] = count
     try:
@@ -466,10 +465,11 @@ def _category_cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feat:
     unseen = 0
     seen: dict[str, float] = {}
     for i in np.flatnonzero(~hit).tolist():
-        text = clean_cell(bytes(buf[starts[i] : ends[i]]).decode())
+        text = bytes(buf[starts[i] : ends[i]]).decode()
         code = seen.get(text)
-        if code is None:  # codes[None] (missing) is NaN, never None
-            code = seen[text] = feat.codes.get(text, feat.unseen)
+        if code is None:  # a missing cell's code is NaN, never None
+            code = feat.code(text)
+            code = seen[text] = feat.unseen if code is None else code
         unseen += code == feat.unseen
         codes[i] = code
     return Codes(codes, int(unseen))
