@@ -88,7 +88,10 @@ class Schema:
                 )
             decoded += 1 + keys
         if batch.missing or _key_tokens(body) != decoded:
-            _refuse_duplicate_keys(body)
+            doc = _refuse_duplicate_keys(body)
+            if batch.missing and isinstance(doc, dict):
+                rows = doc["data"] if prefix == "data" else doc["Inputs"]["data"]
+                _refuse_misnamed_fields(rows, prefix, self.feature_names)
         return batch, params
 
     def _decode(self, body: bytes) -> Any:
@@ -192,14 +195,32 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return repeated
 
 
-def _refuse_duplicate_keys(body: bytes) -> None:
-    """The exact check: 422 naming the first key given twice, with its path."""
+def _refuse_misnamed_fields(rows: list[Any], prefix: str, names: list[str]) -> None:
+    """422 for a record key that names a field the record lacks but for case or blanks
+    (``FAGE``, `` fage `` for ``fage``): the field would be read as absent and imputed, a
+    silent guess, where `amlstack predict`, text/csv and V2 refuse such a column."""
+    known = set(names)
+    folded = {name.strip().casefold(): name for name in names}
+    for i, row in enumerate(rows):
+        for key in row:
+            name = None if key in known else folded.get(key.strip().casefold())
+            if name is not None and name not in row:
+                raise InvalidInput(
+                    f"key {key!r} is not a field of the model; {name!r} is (field names are "
+                    "matched exactly)",
+                    field=f"{prefix}[{i}].{key}",
+                )
+
+
+def _refuse_duplicate_keys(body: bytes) -> Any:
+    """The exact check: 422 naming the first key given twice, with its path. Returns the
+    document (None when only msgspec could read it)."""
     try:
         doc = json.loads(body, object_pairs_hook=_pairs)
     except RecursionError:
         raise MalformedJSON(f"JSON nested {nesting_depth(body)} levels deep") from None
     except ValueError:
-        return  # msgspec took it; anything json cannot read has no duplicate it can see
+        return None  # msgspec took it; anything json cannot read has no duplicate it can see
     pending: list[tuple[str, Any]] = [("", doc)]
     while pending:
         path, item = pending.pop()
@@ -216,6 +237,7 @@ def _refuse_duplicate_keys(body: bytes) -> None:
         else:
             continue
         pending.extend(reversed(children))  # depth first, in document order
+    return doc
 
 
 def _record_type(model: Model) -> type:

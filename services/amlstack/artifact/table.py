@@ -74,7 +74,8 @@ def positions(features: Sequence[Feature], header: Sequence[str]) -> list[int]:
     missing = [f.name for f in features if f.name not in index]
     if missing:
         raise TableError(
-            f"missing column(s) the model needs: {', '.join(missing)}", column=missing[0]
+            f"missing column(s) the model needs: {', '.join(missing)}{_near(missing, header)}",
+            column=missing[0],
         )
     if len(index) < len(header):
         counts = Counter(header)
@@ -84,6 +85,16 @@ def positions(features: Sequence[Feature], header: Sequence[str]) -> list[int]:
                     f"column {f.name!r} appears more than once in the header", column=f.name
                 )
     return [index[f.name] for f in features]
+
+
+def _near(missing: Sequence[str], header: Sequence[str]) -> str:
+    """The header's names that differ from a missing column's in case alone, as a hint."""
+    folded = {name.casefold(): name for name in missing}
+    near = [(h, folded[h.casefold()]) for h in header if h.casefold() in folded]
+    if not near:
+        return ""
+    shown = ", ".join(f"{h!r} for {name!r}" for h, name in near)
+    return f" (the header has {shown}: names are matched exactly, case included)"
 
 
 def check_widths(rows: Sequence[Sequence[str]], width: int, first_row: int = 1) -> None:

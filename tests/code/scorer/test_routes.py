@@ -377,6 +377,27 @@ def test_a_record_with_none_of_the_models_fields_is_refused(client, auth, sample
 
 
 @pytest.mark.parametrize("wrap", ["data", "Inputs"])
+@pytest.mark.parametrize("spelt", [str.upper, lambda name: f" {name} "], ids=["case", "blanks"])
+def test_a_field_named_in_another_case_or_with_blanks_is_refused_naming_both(
+    client, auth, sample, wrap, spelt
+):
+    """`AGE` for `age` was read as an absent field and imputed, without a word (predict,
+    text/csv and V2 refuse such a column); an extra key that names no field is still ignored."""
+    name = next(iter(sample[0]))
+    record = {(spelt(k) if k == name else k): v for k, v in sample[0].items()}
+    records = [sample[0], record]
+    body = {"data": records} if wrap == "data" else {"Inputs": {"data": records}}
+    resp = client.post(c.SCORING_ROUTE, json=body, headers=auth)
+    assert resp.status_code == 422
+    error = resp.get_json()["error"]
+    prefix = "data" if wrap == "data" else "Inputs.data"
+    assert error["field"] == f"{prefix}[1].{spelt(name)}"
+    assert f"{spelt(name)!r} is not a field of the model; {name!r} is" in error["message"]
+    extra = {**sample[0], "customer_id": 7, spelt(name): 1}  # the field itself is there
+    assert client.post(c.SCORING_ROUTE, json={"data": [extra]}, headers=auth).status_code == 200
+
+
+@pytest.mark.parametrize("wrap", ["data", "Inputs"])
 def test_a_record_naming_every_field_as_null_is_scored_as_an_empty_csv_row(
     client, auth, sample, wrap
 ):
