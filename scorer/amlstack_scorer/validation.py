@@ -100,7 +100,7 @@ class Schema:
         except msgspec.ValidationError as exc:
             raise _invalid(str(exc)) from None
         except msgspec.DecodeError as exc:
-            raise MalformedJSON(f"body is not valid JSON: {exc}{_encoding_hint(body)}") from None
+            raise MalformedJSON(f"body is not valid JSON: {exc}{encoding_hint(body)}") from None
         except RecursionError:
             raise MalformedJSON(
                 f"JSON nested {nesting_depth(body)} levels deep; the decoder's limit is "
@@ -259,8 +259,9 @@ def _record_type(model: Model) -> type:
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
-def _encoding_hint(body: bytes) -> str:
-    """Why a body that is JSON in another encoding does not read (send UTF-8, no BOM)."""
+def encoding_hint(body: bytes) -> str:
+    """Why a body that is JSON in another encoding, or with NaN, does not read (send UTF-8, no
+    BOM, null for a missing value): for /score and V2 infer alike."""
     if body.startswith(b"\xef\xbb\xbf"):
         return " (it starts with a byte-order mark: send UTF-8 JSON without one)"
     if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
