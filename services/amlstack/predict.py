@@ -9,6 +9,7 @@ from pathlib import Path
 
 from amlstack.artifact import charset, table
 from amlstack.artifact.delimiters import header_names
+from amlstack.artifact.encoding import outside_range
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
 from amlstack.artifact.manifest import artifact_holding
 from amlstack.artifact.reader import Model
@@ -30,7 +31,8 @@ def predict_csv(
     """Write ``source`` rows plus probability and label columns to ``target``; returns rows.
 
     ``notice`` gets how the file was read when it is not UTF-8 (`charset.how_read`) and a line
-    per column with categories unseen in training (scored as unknown), once it is scored."""
+    per column with categories unseen in training (scored as unknown) or numbers outside the
+    training range (`encoding.outside_range`), once it is scored."""
     # a slice of each chunk per CPU, as the scorer does: faster than onnxruntime's own threads,
     # which meet after every member of an ensemble (benchmarks/bench_model.py)
     model = Model(model_dir, parallel_batches=True)
@@ -56,6 +58,7 @@ def predict_csv(
         raise UserError(f"--output {target}: cannot write there ({exc.strerror})") from None
     rows = 0
     unseen: Counter[str] = Counter()
+    outside: Counter[str] = Counter()
     try:
         with dst, source.open(newline="", encoding=encoding) as src:
             reader = csv.reader(src, delimiter=delimiter)
@@ -76,6 +79,7 @@ def predict_csv(
                 except TableError as exc:
                     raise DataError(f"{source}: {exc}") from None
                 unseen.update(batch.unseen)
+                outside.update(outside_range(model.features, batch.matrix))
                 proba = model.predict_proba(batch.matrix)
                 labels = model.labels(proba)
                 for row, p, label in zip(chunk, proba.tolist(), labels, strict=True):
@@ -94,7 +98,16 @@ def predict_csv(
             f"column {name!r}: {count} row(s) with a category not seen in training "
             "(scored as an unknown category)"
         )
+    for name, count in outside.items():
+        notice(f"column {name!r}: {count} row(s) outside the training range {_range(model, name)}")
     return rows
+
+
+def _range(model: Model, name: str) -> str:
+    """A numeric feature's training range as a notice shows it (scored as sent: a tree model
+    treats a value beyond it as the nearest one it learned from)."""
+    feature = model.features[model.feature_names.index(name)]
+    return f"[{feature.minimum:g}, {feature.maximum:g}] (scored as written)"
 
 
 def output_columns(model: Model) -> list[str]:

@@ -148,6 +148,20 @@ def refuse_too_large(wide: np.ndarray, names: Sequence[str]) -> None:
         raise ValueTooLarge(int(r), names[c])
 
 
+def outside_range(features: Sequence[Feature], matrix: np.ndarray) -> dict[str, int]:
+    """Per numeric feature, how many values of an encoded batch (float32, a column per
+    feature) lie outside the range training saw (model.json ``min``/``max``): scored as sent (a
+    tree model treats them as the nearest value it learned from), and counted, as unseen
+    categories are, so that `amlstack predict` and the scorer's /metrics can say so."""
+    numeric = [f.kind == "numeric" and f.minimum is not None for f in features]
+    lows = [f.minimum if n else -math.inf for f, n in zip(features, numeric, strict=True)]
+    highs = [f.maximum if n else math.inf for f, n in zip(features, numeric, strict=True)]
+    # float32 bounds: a value equal to the maximum (0.1) is not above it once both are float32
+    outside = (matrix < np.float32(lows)) | (matrix > np.float32(highs))
+    counts = outside.sum(axis=0)
+    return {features[j].name: int(counts[j]) for j in np.flatnonzero(counts)}
+
+
 @dataclass(frozen=True)
 class Encoded:
     """An encoded batch; per feature its unseen categories and its missing values (null or

@@ -109,6 +109,26 @@ def test_unseen_category_is_scored_and_counted(client, auth, sample, model):
     assert f'amlstack_unseen_categories_total{{feature="{feature}"}} 2.0' in metrics
 
 
+@pytest.mark.parametrize("route", ["json", "csv"])
+def test_a_number_outside_the_training_range_is_scored_and_counted(
+    client, auth, sample, model, route
+):
+    """As an unseen category is (it was scored without a count); the maximum itself is inside."""
+    feature = next(f for f in model.features if f.kind == "numeric" and f.maximum is not None)
+    far = [dict(sample[0], **{feature.name: v}) for v in (feature.maximum * 10 + 1, -1e9)]
+    records = [*far, dict(sample[0], **{feature.name: feature.maximum})]
+    if route == "json":
+        resp = post(client, auth, {"data": records})
+    else:
+        lines = [",".join(records[0])]
+        lines += [",".join("" if v is None else str(v) for v in r.values()) for r in records]
+        headers = {**auth, "Content-Type": "text/csv"}
+        resp = client.post(c.SCORING_ROUTE, data="\n".join(lines) + "\n", headers=headers)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    metrics = client.get(c.METRICS_ROUTE, headers=auth).get_data(as_text=True)
+    assert f'amlstack_out_of_range_values_total{{feature="{feature.name}"}} 2.0' in metrics
+
+
 def test_malformed_json_is_400(client, auth):
     resp = client.post(c.SCORING_ROUTE, data=b'{"data": [', headers={**auth, **JSON})
     assert_error(resp, 400, "malformed_json")
