@@ -260,8 +260,10 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
 def encoding_hint(body: bytes) -> str:
-    """Why a body that is JSON in another encoding, or with NaN, does not read (send UTF-8, no
-    BOM, null for a missing value): for /score and V2 infer alike."""
+    """Why a body that is JSON in another encoding, or with NaN, or empty, does not read (send
+    UTF-8, no BOM, null for a missing value): for /score and V2 infer alike."""
+    if not body.strip():  # msgspec says "Input data was truncated"
+        return " (the body is empty: send a JSON object)"
     if body.startswith(b"\xef\xbb\xbf"):
         return " (it starts with a byte-order mark: send UTF-8 JSON without one)"
     if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:

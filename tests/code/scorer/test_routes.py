@@ -134,6 +134,13 @@ def test_malformed_json_is_400(client, auth):
     assert_error(resp, 400, "malformed_json")
 
 
+@pytest.mark.parametrize("route", [c.SCORING_ROUTE, "/v2/models/{name}/infer"])
+def test_an_empty_json_body_is_400_saying_so(client, auth, model, route):
+    """An export that wrote nothing: "Input data was truncated" alone did not say so."""
+    resp = client.post(route.format(name=model.name), data=b"\n", headers={**auth, **JSON})
+    assert resp.status_code == 400 and "the body is empty" in resp.get_data(as_text=True)
+
+
 def test_unknown_route_is_404(client):
     assert_error(client.get("/no-such-route"), 404, "not_found")
 
