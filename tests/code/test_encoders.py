@@ -116,3 +116,13 @@ def test_a_category_in_another_case_or_another_yes_no_word_is_read_as_training_w
     np.testing.assert_array_equal(by_rows.matrix, encode_columns(ANSWERS, columns))
     assert by_rows.matrix[:4].tolist() == [[1.0, 2.0], [1.0, -1.0], [0.0, 2.0], [-1.0, 2.0]]
     assert by_rows.unseen == {"smoker": copies, "city": copies}
+
+
+def test_a_category_in_another_unicode_form_is_read_as_training_wrote_it():
+    """`Zoë` typed as `Zoe` and a combining diaeresis (macOS, some exports) was unseen."""
+    town = Feature.from_spec(
+        FeatureSpec(name="town", kind="categorical", categories=["Zoë", "Ærø"])
+    )
+    decomposed = ["Zoe\u0308", "ZOE\u0308", "ÆRØ", "Zoe"]
+    batch = Encoder([town]).records([{"town": t} for t in decomposed])
+    assert batch.matrix[:, 0].tolist() == [0.0, 0.0, 1.0, -1.0] and batch.unseen == {"town": 1}

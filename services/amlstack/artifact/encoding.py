@@ -21,6 +21,7 @@ by a 64-bit hash of the float32 encodings; an unknown combination gets the prior
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,7 +55,7 @@ class Feature:
     unit: str | None = None  # schema.FeatureSpec.unit
     date_format: str = "ISO8601"
     missing_words: frozenset[str] = frozenset()  # schema.FeatureSpec.missing_words
-    # other spellings of the categories, casefolded -> code (`category_aliases`)
+    # other spellings of the categories, `loose` -> code (`category_aliases`)
     aliases: Mapping[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -92,19 +93,25 @@ class Feature:
         value = clean_cell(value)
         code = self.codes.get(value)
         if code is None and isinstance(value, str):
-            code = self.aliases.get(value.casefold())
+            code = self.aliases.get(loose(value))
         return code
 
 
+def loose(text: str) -> str:
+    """A category as another spelling is matched: case aside, and in one Unicode form (NFKC:
+    `é` typed as e and a combining accent, as macOS exports write it, is `é`)."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def category_aliases(categories: Sequence[str], codes: Mapping[Any, float]) -> dict[str, float]:
-    """Spellings a client may send for a category, casefolded, with the category's code: the
-    category in any case (`YES` for `yes`), unless two categories are one word case aside
-    (training keeps `Paris` and `paris` apart, so neither is guessed); and in a boolean-like
+    """Spellings a client may send for a category (`loose`), with the category's code: the
+    category in any case or Unicode form (`YES` for `yes`), unless two categories are one word
+    so (training keeps `Paris` and `paris` apart, so neither is guessed); and in a boolean-like
     column (one yes word and one no word, `formats.TRUE_WORDS`) any yes/no word for its side
     (`TRUE`, `Y` for `yes`). A number (`1`) is never read as yes: it may be any code."""
     folded: dict[str, list[str]] = {}
     for category in categories:
-        folded.setdefault(category.casefold(), []).append(category)
+        folded.setdefault(loose(category), []).append(category)
     aliases = {key: codes[spelt[0]] for key, spelt in folded.items() if len(spelt) == 1}
     yes = [key for key in aliases if key in TRUE_WORDS]
     no = [key for key in aliases if key in FALSE_WORDS]
