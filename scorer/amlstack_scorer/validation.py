@@ -23,6 +23,7 @@ import msgspec
 import numpy as np
 
 from amlstack.artifact.encoding import CellError, Encoded
+from amlstack.artifact.formats import parse_number
 from amlstack.artifact.reader import Model
 from amlstack_scorer.errors import InvalidInput, MalformedJSON
 
@@ -51,6 +52,7 @@ class Schema:
         )
         self._decoder = msgspec.json.Decoder(payload)
         self._encoder = model.encoder
+        self._features = {f.name: f for f in model.features}
         self._width = len(self.feature_names)
 
     def decode(self, body: bytes) -> tuple[list[Any], str]:
@@ -98,7 +100,10 @@ class Schema:
         try:
             return self._decoder.decode(body)
         except msgspec.ValidationError as exc:
-            raise _invalid(str(exc)) from None
+            error = _invalid(str(exc))
+            if error.message in _TEXT_FOR_NUMBER:
+                error = _text_for_number(error, body, self._features)
+            raise error from None
         except msgspec.DecodeError as exc:
             raise MalformedJSON(f"body is not valid JSON: {exc}{encoding_hint(body)}") from None
         except RecursionError:
@@ -135,6 +140,34 @@ class Schema:
                     f"the record holds none of the model's fields ({shown})",
                     field=f"{prefix}[{i}]",
                 )
+
+
+_TEXT_FOR_NUMBER = ("Expected `float | null`, got `str`", "Expected `float`, got `str`")
+_RECORD_FIELD = re.compile(r"(?:Inputs\.)?data\[(?P<row>\d+)\]\.(?P<name>.+)")
+
+
+def _text_for_number(error: InvalidInput, body: bytes, features: dict[str, Any]) -> InvalidInput:
+    """A number field sent as text (``"12%"``, ``"$1,200"``, ``"1e309"``): msgspec names only
+    the types; name the text, and when the column's format (as training read the CSV) reads
+    it, the number to send. Only on this error is the body parsed again."""
+    match = _RECORD_FIELD.fullmatch(error.field or "")
+    feature = features.get(match["name"]) if match else None
+    try:
+        doc = json.loads(body)
+        rows = doc["data"] if "data" in doc else doc["Inputs"]["data"]
+        text = rows[int(match["row"])][match["name"]] if match and feature else None
+    except (ValueError, KeyError, IndexError, TypeError):
+        text = None
+    if not isinstance(text, str):
+        return error
+    try:
+        number = parse_number(text, feature.number_format, feature.unit)
+        hint = f"; send it as a JSON number: {number:.10g}"
+    except ValueError:
+        hint = ""
+    return InvalidInput(
+        f"expected a number or null, got the text {text!r}{hint}", field=error.field
+    )
 
 
 def _records(payload: Any) -> tuple[list[Any], str]:

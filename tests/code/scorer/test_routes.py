@@ -190,7 +190,7 @@ def test_chunked_body_within_the_limit_is_scored(client, auth, sample):
 @pytest.mark.parametrize(
     ("mutate", "field", "fragment"),
     [
-        (lambda r, num, cat: r.update({num: "abc"}), "data[0].{num}", "Expected `float"),
+        (lambda r, num, cat: r.update({num: "abc"}), "data[0].{num}", "got the text 'abc'"),
         (lambda r, num, cat: r.update({num: True}), "data[0].{num}", "Expected `float"),
         (lambda r, num, cat: r.update({cat: 3}), "data[0].{cat}", "Expected `str"),
     ],
@@ -206,6 +206,22 @@ def test_schema_violations_are_422_naming_the_field(
     error = assert_error(post(client, auth, {"data": [record]}), 422, "invalid_input")
     assert error["field"] == field.format(num=num, cat=cat)
     assert fragment in error["message"]
+
+
+@pytest.mark.parametrize("wrap", ["data", "Inputs"])
+def test_a_number_sent_as_text_is_named_with_the_number_to_send(client, auth, sample, model, wrap):
+    """msgspec said only "Expected `float | null`, got `str`"; a client converting a CSV sends
+    `"1,250"` or `"1e309"`: the message names the text, and the number when one reads."""
+    num = next(f.name for f in model.features if f.kind == "numeric" and not f.number_format)
+    for text, said in [
+        (" 17.5 ", "got the text ' 17.5 '; send it as a JSON number: 17.5"),
+        ("1e309", "got the text '1e309'"),
+    ]:
+        records = [sample[0], dict(sample[0], **{num: text})]
+        body = {"data": records} if wrap == "data" else {"Inputs": {"data": records}}
+        error = assert_error(post(client, auth, body), 422, "invalid_input")
+        assert error["field"].endswith(f"data[1].{num}") and said in error["message"]
+        assert error["message"].startswith("expected a number or null")
 
 
 def test_error_names_the_record_index(client, auth, sample, model):
