@@ -118,6 +118,26 @@ def test_numbers_outside_the_training_range_are_scored_and_counted_once(
     ]
 
 
+def test_missing_values_in_a_column_never_missing_in_training_are_counted_once(
+    tiny_artifact, small_csv, tmp_path
+):
+    """Imputed and scored, as the scorer counts them in /metrics; predict said nothing."""
+    lines = small_csv.read_text().splitlines()
+    age = lines[0].split(",").index("age")
+    rows = [line.split(",") for line in lines[1:]]
+    for row, marker in zip(rows[:3], ("", "NA", "?"), strict=True):
+        row[age] = marker
+    blanked = tmp_path / "blanked.csv"
+    blanked.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n")
+    said: list[str] = []
+    assert predict_csv(tiny_artifact, blanked, tmp_path / "out.csv", notice=said.append) == len(
+        rows
+    )
+    assert said == [
+        "column 'age': 3 row(s) missing, in a column never missing in training (imputed)"
+    ]
+
+
 def test_a_delimiter_ending_every_row_scores_as_without_it(tiny_artifact, small_csv, tmp_path):
     lines = small_csv.read_text().splitlines()
     trailing = tmp_path / "trailing.csv"
