@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests, latency, records, classes, unseen categories, missing values.
+"""Prometheus metrics: requests, latency, records, classes, unseen categories, missing values,
+numbers outside the training range.
 
 Under gunicorn, PROMETHEUS_MULTIPROC_DIR is set (gunicorn_conf.py) before prometheus_client is
 imported, every worker writes its samples to files there, and /metrics merges them. Without it
@@ -50,6 +51,12 @@ class Metrics:
             ["feature"],
             registry=r,
         )
+        self.outside = Counter(
+            "amlstack_out_of_range_values",
+            "Numeric values outside the range seen in training (scored as sent)",
+            ["feature"],
+            registry=r,
+        )
         self.missing = Counter(
             "amlstack_missing_values",
             "Input values missing (null, absent or an unreadable date), imputed by the model",
@@ -90,7 +97,11 @@ class Metrics:
         self.abandoned.labels(reason).inc()
 
     def observe_scores(
-        self, labels: list, unseen: dict[str, int], missing: dict[str, int] | None = None
+        self,
+        labels: list,
+        unseen: dict[str, int],
+        missing: dict[str, int] | None = None,
+        outside: dict[str, int] | None = None,
     ) -> None:
         self.records.inc(len(labels))
         # collections.Counter counts in C, in first-seen order: the same children, same order.
@@ -103,6 +114,8 @@ class Metrics:
             self.unseen.labels(feature).inc(n)
         for feature, n in (missing or {}).items():
             self.missing.labels(feature).inc(n)
+        for feature, n in (outside or {}).items():
+            self.outside.labels(feature).inc(n)
 
     def render(self, extra: Iterable[CollectorRegistry] = ()) -> tuple[bytes, str]:
         """The exposition text, merged across gunicorn workers when in multi-process mode.

@@ -24,6 +24,7 @@ import numpy as np
 
 from amlstack.artifact.reader import Model
 from amlstack_scorer.errors import BadRequest, InvalidInput
+from amlstack_scorer.validation import encoding_hint
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 PROBABILITIES = "probabilities"
@@ -105,7 +106,7 @@ def decode(body: bytes, header_length: str | None, model: Model, max_batch: int)
     except msgspec.ValidationError as exc:
         raise BadRequest(f"not an inference request: {exc}") from None
     except msgspec.DecodeError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from None
+        raise BadRequest(f"body is not valid JSON: {exc}{encoding_hint(header)}") from None
     except RecursionError:
         raise BadRequest("body is JSON nested too deep") from None
     by_name = {}

@@ -23,6 +23,7 @@ import msgspec
 import numpy as np
 
 from amlstack.artifact.encoding import CellError, Encoded
+from amlstack.artifact.formats import parse_number
 from amlstack.artifact.reader import Model
 from amlstack_scorer.errors import InvalidInput, MalformedJSON
 
@@ -51,6 +52,7 @@ class Schema:
         )
         self._decoder = msgspec.json.Decoder(payload)
         self._encoder = model.encoder
+        self._features = {f.name: f for f in model.features}
         self._width = len(self.feature_names)
 
     def decode(self, body: bytes) -> tuple[list[Any], str]:
@@ -88,16 +90,22 @@ class Schema:
                 )
             decoded += 1 + keys
         if batch.missing or _key_tokens(body) != decoded:
-            _refuse_duplicate_keys(body)
+            doc = _refuse_duplicate_keys(body)
+            if batch.missing and isinstance(doc, dict):
+                rows = doc["data"] if prefix == "data" else doc["Inputs"]["data"]
+                _refuse_misnamed_fields(rows, prefix, self.feature_names)
         return batch, params
 
     def _decode(self, body: bytes) -> Any:
         try:
             return self._decoder.decode(body)
         except msgspec.ValidationError as exc:
-            raise _invalid(str(exc)) from None
+            error = _invalid(str(exc))
+            if error.message in _TEXT_FOR_NUMBER:
+                error = _text_for_number(error, body, self._features)
+            raise error from None
         except msgspec.DecodeError as exc:
-            raise MalformedJSON(f"body is not valid JSON: {exc}{_encoding_hint(body)}") from None
+            raise MalformedJSON(f"body is not valid JSON: {exc}{encoding_hint(body)}") from None
         except RecursionError:
             raise MalformedJSON(
                 f"JSON nested {nesting_depth(body)} levels deep; the decoder's limit is "
@@ -132,6 +140,34 @@ class Schema:
                     f"the record holds none of the model's fields ({shown})",
                     field=f"{prefix}[{i}]",
                 )
+
+
+_TEXT_FOR_NUMBER = ("Expected `float | null`, got `str`", "Expected `float`, got `str`")
+_RECORD_FIELD = re.compile(r"(?:Inputs\.)?data\[(?P<row>\d+)\]\.(?P<name>.+)")
+
+
+def _text_for_number(error: InvalidInput, body: bytes, features: dict[str, Any]) -> InvalidInput:
+    """A number field sent as text (``"12%"``, ``"$1,200"``, ``"1e309"``): msgspec names only
+    the types; name the text, and when the column's format (as training read the CSV) reads
+    it, the number to send. Only on this error is the body parsed again."""
+    match = _RECORD_FIELD.fullmatch(error.field or "")
+    feature = features.get(match["name"]) if match else None
+    try:
+        doc = json.loads(body)
+        rows = doc["data"] if "data" in doc else doc["Inputs"]["data"]
+        text = rows[int(match["row"])][match["name"]] if match and feature else None
+    except (ValueError, KeyError, IndexError, TypeError):
+        text = None
+    if not isinstance(text, str):
+        return error
+    try:
+        number = parse_number(text, feature.number_format, feature.unit)
+        hint = f"; send it as a JSON number: {number:.10g}"
+    except ValueError:
+        hint = ""
+    return InvalidInput(
+        f"expected a number or null, got the text {text!r}{hint}", field=error.field
+    )
 
 
 def _records(payload: Any) -> tuple[list[Any], str]:
@@ -192,14 +228,32 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return repeated
 
 
-def _refuse_duplicate_keys(body: bytes) -> None:
-    """The exact check: 422 naming the first key given twice, with its path."""
+def _refuse_misnamed_fields(rows: list[Any], prefix: str, names: list[str]) -> None:
+    """422 for a record key that names a field the record lacks but for case or blanks
+    (``FAGE``, `` fage `` for ``fage``): the field would be read as absent and imputed, a
+    silent guess, where `amlstack predict`, text/csv and V2 refuse such a column."""
+    known = set(names)
+    folded = {name.strip().casefold(): name for name in names}
+    for i, row in enumerate(rows):
+        for key in row:
+            name = None if key in known else folded.get(key.strip().casefold())
+            if name is not None and name not in row:
+                raise InvalidInput(
+                    f"key {key!r} is not a field of the model; {name!r} is (field names are "
+                    "matched exactly)",
+                    field=f"{prefix}[{i}].{key}",
+                )
+
+
+def _refuse_duplicate_keys(body: bytes) -> Any:
+    """The exact check: 422 naming the first key given twice, with its path. Returns the
+    document (None when only msgspec could read it)."""
     try:
         doc = json.loads(body, object_pairs_hook=_pairs)
     except RecursionError:
         raise MalformedJSON(f"JSON nested {nesting_depth(body)} levels deep") from None
     except ValueError:
-        return  # msgspec took it; anything json cannot read has no duplicate it can see
+        return None  # msgspec took it; anything json cannot read has no duplicate it can see
     pending: list[tuple[str, Any]] = [("", doc)]
     while pending:
         path, item = pending.pop()
@@ -216,6 +270,7 @@ def _refuse_duplicate_keys(body: bytes) -> None:
         else:
             continue
         pending.extend(reversed(children))  # depth first, in document order
+    return doc
 
 
 def _record_type(model: Model) -> type:
@@ -237,8 +292,11 @@ def _record_type(model: Model) -> type:
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
-def _encoding_hint(body: bytes) -> str:
-    """Why a body that is JSON in another encoding does not read (send UTF-8, no BOM)."""
+def encoding_hint(body: bytes) -> str:
+    """Why a body that is JSON in another encoding, or with NaN, or empty, does not read (send
+    UTF-8, no BOM, null for a missing value): for /score and V2 infer alike."""
+    if not body.strip():  # msgspec says "Input data was truncated"
+        return " (the body is empty: send a JSON object)"
     if body.startswith(b"\xef\xbb\xbf"):
         return " (it starts with a byte-order mark: send UTF-8 JSON without one)"
     if body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:

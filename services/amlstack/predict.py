@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from amlstack.artifact import charset, table
 from amlstack.artifact.delimiters import header_names
+from amlstack.artifact.encoding import Encoded, outside_range
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
 from amlstack.artifact.manifest import artifact_holding
 from amlstack.artifact.reader import Model
@@ -30,7 +32,7 @@ def predict_csv(
     """Write ``source`` rows plus probability and label columns to ``target``; returns rows.
 
     ``notice`` gets how the file was read when it is not UTF-8 (`charset.how_read`) and a line
-    per column with categories unseen in training (scored as unknown), once it is scored."""
+    per column with what training never saw (`Unusual`), once it is scored."""
     # a slice of each chunk per CPU, as the scorer does: faster than onnxruntime's own threads,
     # which meet after every member of an ensemble (benchmarks/bench_model.py)
     model = Model(model_dir, parallel_batches=True)
@@ -55,7 +57,7 @@ def predict_csv(
     except OSError as exc:
         raise UserError(f"--output {target}: cannot write there ({exc.strerror})") from None
     rows = 0
-    unseen: Counter[str] = Counter()
+    unusual = Unusual()
     try:
         with dst, source.open(newline="", encoding=encoding) as src:
             reader = csv.reader(src, delimiter=delimiter)
@@ -75,7 +77,7 @@ def predict_csv(
                     batch = encode_text_rows(model.features, header, chunk, first_row=rows + 1)
                 except TableError as exc:
                     raise DataError(f"{source}: {exc}") from None
-                unseen.update(batch.unseen)
+                unusual.add(model, batch)
                 proba = model.predict_proba(batch.matrix)
                 labels = model.labels(proba)
                 for row, p, label in zip(chunk, proba.tolist(), labels, strict=True):
@@ -89,12 +91,46 @@ def predict_csv(
         notice(how_read)
     if where:
         notice(f"the input's {', '.join(where)} (an earlier score) now hold this model's scores")
-    for name, count in unseen.items():
-        notice(
+    for line in unusual.notices(model):
+        notice(line)
+    return rows
+
+
+@dataclass
+class Unusual:
+    """What training never saw in a file, counted per column over its chunks: categories,
+    numbers outside the training range (`encoding.outside_range`) and missing values in a
+    column that had none. Each row is scored (unknown, as written, imputed); a notice says so."""
+
+    unseen: Counter[str] = field(default_factory=Counter)
+    outside: Counter[str] = field(default_factory=Counter)
+    missing: Counter[str] = field(default_factory=Counter)
+
+    def add(self, model: Model, batch: Encoded) -> None:
+        self.unseen.update(batch.unseen)
+        self.outside.update(outside_range(model.features, batch.matrix))
+        never = {f.name for f in model.features if not f.nullable}
+        self.missing.update({n: c for n, c in batch.missing.items() if n in never})
+
+    def notices(self, model: Model) -> list[str]:
+        by_name = {f.name: f for f in model.features}
+        lines = [
             f"column {name!r}: {count} row(s) with a category not seen in training "
             "(scored as an unknown category)"
-        )
-    return rows
+            for name, count in self.unseen.items()
+        ]
+        for name, count in self.outside.items():
+            low, high = by_name[name].minimum, by_name[name].maximum
+            lines.append(
+                f"column {name!r}: {count} row(s) outside the training range "
+                f"[{low:g}, {high:g}] (scored as written)"
+            )
+        lines += [
+            f"column {name!r}: {count} row(s) missing, in a column never missing in training "
+            "(imputed)"
+            for name, count in self.missing.items()
+        ]
+        return lines
 
 
 def output_columns(model: Model) -> list[str]:

@@ -94,3 +94,35 @@ def test_a_json_string_is_read_as_a_csv_cell_is(copies):
     jobs = batch.matrix[:, 2].reshape(-1, 4)
     assert np.isnan(jobs[:, :2]).all() and (jobs[:, 2] == 0.0).all() and (jobs[:, 3] == -1.0).all()
     assert batch.unseen == {"job": copies}
+
+
+ANSWERS = [
+    Feature.from_spec(FeatureSpec(name="smoker", kind="categorical", categories=["no", "yes"])),
+    Feature.from_spec(
+        FeatureSpec(name="city", kind="categorical", categories=["Paris", "paris", "Lyon"])
+    ),
+]
+
+
+@pytest.mark.parametrize("copies", [1, 10], ids=["row-wise", "column-wise"])
+def test_a_category_in_another_case_or_another_yes_no_word_is_read_as_training_wrote_it(copies):
+    """`YES` for `yes`, `True` or ` n ` in a yes/no column, `LYON` for `Lyon`: the category
+    (they were unseen categories); `PARIS` when training had `Paris` and `paris`, and `1` for
+    yes, stay unseen: which one is meant is a guess."""
+    pairs = [("YES", "LYON"), ("True", "PARIS"), (" n ", "lyon"), ("1", "Lyon")]
+    records = [{"smoker": s, "city": c} for s, c in pairs] * copies
+    by_rows = Encoder(ANSWERS).records(records)
+    columns = {n: np.asarray([r[n] for r in records], dtype=object) for n in ("smoker", "city")}
+    np.testing.assert_array_equal(by_rows.matrix, encode_columns(ANSWERS, columns))
+    assert by_rows.matrix[:4].tolist() == [[1.0, 2.0], [1.0, -1.0], [0.0, 2.0], [-1.0, 2.0]]
+    assert by_rows.unseen == {"smoker": copies, "city": copies}
+
+
+def test_a_category_in_another_unicode_form_is_read_as_training_wrote_it():
+    """`Zoë` typed as `Zoe` and a combining diaeresis (macOS, some exports) was unseen."""
+    town = Feature.from_spec(
+        FeatureSpec(name="town", kind="categorical", categories=["Zoë", "Ærø"])
+    )
+    decomposed = ["Zoe\u0308", "ZOE\u0308", "ÆRØ", "Zoe"]
+    batch = Encoder([town]).records([{"town": t} for t in decomposed])
+    assert batch.matrix[:, 0].tolist() == [0.0, 0.0, 1.0, -1.0] and batch.unseen == {"town": 1}

@@ -4,6 +4,7 @@ empty header cell, rows short of trailing fields; and writes every row back in o
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,46 @@ def test_categories_unseen_in_training_are_scored_and_counted_once(
     assert said == [
         "column 'job': 3 row(s) with a category not seen in training "
         "(scored as an unknown category)"
+    ]
+
+
+def test_numbers_outside_the_training_range_are_scored_and_counted_once(
+    tiny_artifact, small_csv, tmp_path
+):
+    """As unseen categories are: they were scored without a word."""
+    lines = small_csv.read_text().splitlines()
+    age = lines[0].split(",").index("age")
+    rows = [line.split(",") for line in lines[1:]]
+    for row, value in zip(rows[:3], ("1000000", "-40", "1e30"), strict=True):
+        row[age] = value
+    varied = tmp_path / "outside.csv"
+    varied.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n")
+    said: list[str] = []
+    assert predict_csv(tiny_artifact, varied, tmp_path / "out.csv", notice=said.append) == len(rows)
+    feature = json.loads((tiny_artifact / "model.json").read_text())["features"]
+    low, high = next((f["min"], f["max"]) for f in feature if f["name"] == "age")
+    assert said == [
+        f"column 'age': 3 row(s) outside the training range [{low:g}, {high:g}] (scored as written)"
+    ]
+
+
+def test_missing_values_in_a_column_never_missing_in_training_are_counted_once(
+    tiny_artifact, small_csv, tmp_path
+):
+    """Imputed and scored, as the scorer counts them in /metrics; predict said nothing."""
+    lines = small_csv.read_text().splitlines()
+    age = lines[0].split(",").index("age")
+    rows = [line.split(",") for line in lines[1:]]
+    for row, marker in zip(rows[:3], ("", "NA", "?"), strict=True):
+        row[age] = marker
+    blanked = tmp_path / "blanked.csv"
+    blanked.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n")
+    said: list[str] = []
+    assert predict_csv(tiny_artifact, blanked, tmp_path / "out.csv", notice=said.append) == len(
+        rows
+    )
+    assert said == [
+        "column 'age': 3 row(s) missing, in a column never missing in training (imputed)"
     ]
 
 

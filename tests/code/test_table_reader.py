@@ -225,3 +225,19 @@ def test_a_table_whose_first_model_column_is_categorical_is_read():
     batch = encode_text_columns([job, age], columns)
     assert rows == 2 and batch.matrix.tolist() == [[1.0, 41.0], [-1.0, 7.0]]
     assert batch.unseen == {"job": 1}
+
+
+@pytest.mark.parametrize("quote", ["", '"'], ids=["plain", "quoted"])
+def test_a_category_in_another_case_or_another_yes_no_word_is_read_from_a_cell(quote):
+    """As a JSON value is (test_encoders): `yes`, ` Y ` or `True` in a TRUE/FALSE column is
+    TRUE, `false` is FALSE; `1` stays an unseen category."""
+    from amlstack.artifact.schema import FeatureSpec
+
+    spec = FeatureSpec(name="smoker", kind="categorical", categories=["FALSE", "TRUE"])
+    smoker, age = Feature.from_spec(spec), Feature("age", "numeric")
+    cells = ["TRUE", "yes", " Y ", "True", "false", "1"]
+    text = "smoker,age\n" + "".join(f"{quote}{c}{quote},7\n" for c in cells)
+    columns, rows, _ = table.read_text(text, [smoker, age])
+    batch = table.encode_text_columns([smoker, age], columns)
+    assert rows == 6 and batch.matrix[:, 0].tolist() == [1.0, 1.0, 1.0, 1.0, 0.0, -1.0]
+    assert batch.unseen == {"smoker": 1}

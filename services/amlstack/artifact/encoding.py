@@ -21,13 +21,14 @@ by a 64-bit hash of the float32 encodings; an unknown combination gets the prior
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from amlstack.artifact.formats import is_missing, parse_date
+from amlstack.artifact.formats import FALSE_WORDS, TRUE_WORDS, is_missing, parse_date
 from amlstack.artifact.names import UNSEEN_CODE
 from amlstack.artifact.schema import FeatureSpec
 
@@ -54,6 +55,8 @@ class Feature:
     unit: str | None = None  # schema.FeatureSpec.unit
     date_format: str = "ISO8601"
     missing_words: frozenset[str] = frozenset()  # schema.FeatureSpec.missing_words
+    # other spellings of the categories, `loose` -> code (`category_aliases`)
+    aliases: Mapping[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_spec(cls, spec: FeatureSpec) -> Feature:
@@ -80,7 +83,42 @@ class Feature:
             unit=spec.unit,
             date_format=spec.date_format or "ISO8601",
             missing_words=frozenset(spec.missing_words or ()),
+            aliases=category_aliases(categories, codes),
         )
+
+    def code(self, value: Any) -> float | None:
+        """The code of a categorical value that is no category as sent: the value cleaned as
+        a CSV cell is (`clean_cell`), else another spelling of a category (`aliases`); None
+        when it is neither (an unseen category)."""
+        value = clean_cell(value)
+        code = self.codes.get(value)
+        if code is None and isinstance(value, str):
+            code = self.aliases.get(loose(value))
+        return code
+
+
+def loose(text: str) -> str:
+    """A category as another spelling is matched: case aside, and in one Unicode form (NFKC:
+    `é` typed as e and a combining accent, as macOS exports write it, is `é`)."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def category_aliases(categories: Sequence[str], codes: Mapping[Any, float]) -> dict[str, float]:
+    """Spellings a client may send for a category (`loose`), with the category's code: the
+    category in any case or Unicode form (`YES` for `yes`), unless two categories are one word
+    so (training keeps `Paris` and `paris` apart, so neither is guessed); and in a boolean-like
+    column (one yes word and one no word, `formats.TRUE_WORDS`) any yes/no word for its side
+    (`TRUE`, `Y` for `yes`). A number (`1`) is never read as yes: it may be any code."""
+    folded: dict[str, list[str]] = {}
+    for category in categories:
+        folded.setdefault(loose(category), []).append(category)
+    aliases = {key: codes[spelt[0]] for key, spelt in folded.items() if len(spelt) == 1}
+    yes = [key for key in aliases if key in TRUE_WORDS]
+    no = [key for key in aliases if key in FALSE_WORDS]
+    if len(categories) == 2 and len(yes) == 1 and len(no) == 1:
+        aliases.update(dict.fromkeys(TRUE_WORDS, aliases[yes[0]]))
+        aliases.update(dict.fromkeys(FALSE_WORDS, aliases[no[0]]))
+    return aliases
 
 
 class CellError(ValueError):
@@ -117,6 +155,20 @@ def refuse_too_large(wide: np.ndarray, names: Sequence[str]) -> None:
         raise ValueTooLarge(int(r), names[c])
 
 
+def outside_range(features: Sequence[Feature], matrix: np.ndarray) -> dict[str, int]:
+    """Per numeric feature, how many values of an encoded batch (float32, a column per
+    feature) lie outside the range training saw (model.json ``min``/``max``): scored as sent (a
+    tree model treats them as the nearest value it learned from), and counted, as unseen
+    categories are, so that `amlstack predict` and the scorer's /metrics can say so."""
+    numeric = [f.kind == "numeric" and f.minimum is not None for f in features]
+    lows = [f.minimum if n else -math.inf for f, n in zip(features, numeric, strict=True)]
+    highs = [f.maximum if n else math.inf for f, n in zip(features, numeric, strict=True)]
+    # float32 bounds: a value equal to the maximum (0.1) is not above it once both are float32
+    outside = (matrix < np.float32(lows)) | (matrix > np.float32(highs))
+    counts = outside.sum(axis=0)
+    return {features[j].name: int(counts[j]) for j in np.flatnonzero(counts)}
+
+
 @dataclass(frozen=True)
 class Encoded:
     """An encoded batch; per feature its unseen categories and its missing values (null or
@@ -138,7 +190,7 @@ class Encoder:
         self.features = list(features)
         self.names = [f.name for f in self.features]
         self._categorical = [
-            (i, f.name, f.codes, f.unseen)
+            (i, f, f.codes, f.unseen)
             for i, f in enumerate(self.features)
             if f.kind == "categorical"
         ]
@@ -166,13 +218,13 @@ class Encoder:
         out = []
         for values in rows:
             row = list(values)
-            for i, name, codes, unseen_code in self._categorical:
+            for i, feature, codes, unseen_code in self._categorical:
                 code = codes.get(row[i])
                 if code is None:
-                    code = codes.get(clean_cell(row[i]))
+                    code = feature.code(row[i])
                     if code is None:
                         code = unseen_code
-                        unseen[name] = unseen.get(name, 0) + 1
+                        unseen[feature.name] = unseen.get(feature.name, 0) + 1
                 row[i] = code
             for i, fmt in self._dates:
                 row[i] = _date(row[i], fmt, len(out), self.names[i])
@@ -182,10 +234,10 @@ class Encoder:
     def _columns(self, rows: Sequence[Sequence[Any]], unseen: dict[str, int]) -> list[Any]:
         # Large batches: one list comprehension per categorical column beats a per-cell loop.
         columns: list[Any] = list(zip(*rows, strict=True))
-        for i, name, _, _ in self._categorical:
-            columns[i], count = category_codes(self.features[i], list(columns[i]), clean_cell)
+        for i, feature, _, _ in self._categorical:
+            columns[i], count = category_codes(feature, list(columns[i]))
             if count:
-                unseen[name] = count
+                unseen[feature.name] = count
         for i, fmt in self._dates:
             columns[i] = dates(columns[i], fmt, self.names[i])
         return columns
@@ -320,14 +372,12 @@ def _codes_for(values: np.ndarray, feat: Feature) -> np.ndarray:
     return category_codes(feat, values.tolist())[0]
 
 
-def category_codes(
-    feat: Feature, values: list[Any], clean: Callable[[Any], Any] | None = None
-) -> tuple[np.ndarray, int]:
+def category_codes(feat: Feature, values: list[Any]) -> tuple[np.ndarray, int]:
     """A categorical column's codes (float64) and how many of its values were unseen.
 
-    ``clean`` (CSV text: strip, missing markers -> None) is applied only to a value that is not
-    a category as it stands, so a column of plain categories costs one C-level dict look-up per
-    cell: a dict look-up beats numpy's string sorting and searching for this (measured).
+    `Feature.code` (cleaned as a CSV cell, another spelling) is asked only for a value that is
+    not a category as it stands, so a column of plain categories costs one C-level dict
+    look-up per cell: a dict look-up beats numpy's string sorting and searching (measured).
     """
     get, unseen_code = feat.codes.get, feat.unseen
     # numpy turns a None (not a category) into NaN, so only NaN cells need a second look
@@ -336,8 +386,7 @@ def category_codes(
     for i in np.flatnonzero(np.isnan(found)).tolist():
         if get(values[i]) is not None:
             continue  # a missing value: NaN is its code
-        value = values[i] if clean is None else clean(values[i])
-        code = get(value)
+        code = feat.code(values[i])
         if code is None:
             code, unseen = unseen_code, unseen + 1
         found[i] = code

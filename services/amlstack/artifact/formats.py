@@ -26,6 +26,10 @@ EXCEL_ERRORS = frozenset(
     | {f"err:{code}" for code in range(501, 540)}
 )  # fmt: skip
 MISSING_MARKERS = frozenset({"", "na", "n/a", "null", "?", "nan", "none", "."}) | EXCEL_ERRORS
+# The yes/no words, compared case-insensitively: a column of one of each is boolean-like in
+# training, and when scoring any of them reads as that column's word for the same answer.
+TRUE_WORDS = frozenset({"yes", "true", "y", "t"})
+FALSE_WORDS = frozenset({"no", "false", "n", "f"})
 ISO = "ISO8601"
 # Dates with a day, in this order: a column that reads both ways (no day above 12) is read month
 # first, as US exports write it; one day above 12 makes it day first, as most of the world

@@ -74,7 +74,8 @@ def positions(features: Sequence[Feature], header: Sequence[str]) -> list[int]:
     missing = [f.name for f in features if f.name not in index]
     if missing:
         raise TableError(
-            f"missing column(s) the model needs: {', '.join(missing)}", column=missing[0]
+            f"missing column(s) the model needs: {', '.join(missing)}{_near(missing, header)}",
+            column=missing[0],
         )
     if len(index) < len(header):
         counts = Counter(header)
@@ -84,6 +85,16 @@ def positions(features: Sequence[Feature], header: Sequence[str]) -> list[int]:
                     f"column {f.name!r} appears more than once in the header", column=f.name
                 )
     return [index[f.name] for f in features]
+
+
+def _near(missing: Sequence[str], header: Sequence[str]) -> str:
+    """The header's names that differ from a missing column's in case alone, as a hint."""
+    folded = {name.casefold(): name for name in missing}
+    near = [(h, folded[h.casefold()]) for h in header if h.casefold() in folded]
+    if not near:
+        return ""
+    shown = ", ".join(f"{h!r} for {name!r}" for h, name in near)
+    return f" (the header has {shown}: names are matched exactly, case included)"
 
 
 def check_widths(rows: Sequence[Sequence[str]], width: int, first_row: int = 1) -> None:
@@ -364,9 +375,8 @@ def encode_text_columns(
         elif feat.kind == "date":
             wide[:, i] = _dates(list(col), feat, first_row)
         else:
-            clean = clean_cell if _plain_categories(feat) else None
-            cells = list(col) if clean is not None else [clean_cell(v) for v in col]
-            wide[:, i], count = category_codes(feat, cells, clean)
+            cells = list(col) if _plain_categories(feat) else [clean_cell(v) for v in col]
+            wide[:, i], count = category_codes(feat, cells)
             if count:
                 unseen[feat.name] = count
     try:
@@ -466,10 +476,11 @@ def _category_cells(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, feat:
     unseen = 0
     seen: dict[str, float] = {}
     for i in np.flatnonzero(~hit).tolist():
-        text = clean_cell(bytes(buf[starts[i] : ends[i]]).decode())
+        text = bytes(buf[starts[i] : ends[i]]).decode()
         code = seen.get(text)
-        if code is None:  # codes[None] (missing) is NaN, never None
-            code = seen[text] = feat.codes.get(text, feat.unseen)
+        if code is None:  # a missing cell's code is NaN, never None
+            code = feat.code(text)
+            code = seen[text] = feat.unseen if code is None else code
         unseen += code == feat.unseen
         codes[i] = code
     return Codes(codes, int(unseen))

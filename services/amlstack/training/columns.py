@@ -20,10 +20,12 @@ import numpy as np
 
 from amlstack.artifact.formats import (
     DECIMAL_COMMA,
+    FALSE_WORDS,
     MAGNITUDES,
     MISSING_MARKERS,
     THOUSANDS,
     TIME,
+    TRUE_WORDS,
     WITH_UNIT,
     date_format_of,
     parse_date,
@@ -50,8 +52,6 @@ LONG_ID_DIGITS = 16  # integers this long are codes (float64 is exact only to 2*
 ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th"})
 # a number, separators allowed (1,000 kg, 2,7 km/h), then a unit: what a notice names
 _LOOSE_UNIT = r"^(?P<number>[+-]?\d[\d.,]*)\s*(?P<unit>(?:[^\W\d_]|°)[^\s\d]*)?$"
-TRUE_WORDS = frozenset({"yes", "true", "y", "t"})
-FALSE_WORDS = frozenset({"no", "false", "n", "f"})
 # a leading group is never 0: 0,125 is a decimal comma, not 125
 _THOUSANDS = re.compile(f"^{THOUSANDS.pattern}$")
 _PERCENT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)\s*%$")

@@ -117,6 +117,14 @@ def test_a_missing_column_is_422_naming_it(client, auth, model, sample):
     assert dropped in error["message"]
 
 
+def test_a_column_named_in_another_case_is_422_naming_both(client, auth, model, sample):
+    """As a JSON key in another case is (test_routes): the hint names the header's spelling."""
+    name = model.feature_names[1]
+    text = to_csv(sample[:2], model.feature_names).replace(name, name.upper(), 1)
+    error = assert_error(score_csv(client, auth, text), 422, "invalid_input", name)
+    assert f"the header has {name.upper()!r} for {name!r}" in error["message"]
+
+
 @pytest.mark.parametrize(
     ("cell", "record", "named"),
     [("lots", 1, ("line 3", "'lots'")), ("1e39", 0, ("line 2",))],  # not a number; too large

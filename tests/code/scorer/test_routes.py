@@ -109,9 +109,36 @@ def test_unseen_category_is_scored_and_counted(client, auth, sample, model):
     assert f'amlstack_unseen_categories_total{{feature="{feature}"}} 2.0' in metrics
 
 
+@pytest.mark.parametrize("route", ["json", "csv"])
+def test_a_number_outside_the_training_range_is_scored_and_counted(
+    client, auth, sample, model, route
+):
+    """As an unseen category is (it was scored without a count); the maximum itself is inside."""
+    feature = next(f for f in model.features if f.kind == "numeric" and f.maximum is not None)
+    far = [dict(sample[0], **{feature.name: v}) for v in (feature.maximum * 10 + 1, -1e9)]
+    records = [*far, dict(sample[0], **{feature.name: feature.maximum})]
+    if route == "json":
+        resp = post(client, auth, {"data": records})
+    else:
+        lines = [",".join(records[0])]
+        lines += [",".join("" if v is None else str(v) for v in r.values()) for r in records]
+        headers = {**auth, "Content-Type": "text/csv"}
+        resp = client.post(c.SCORING_ROUTE, data="\n".join(lines) + "\n", headers=headers)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    metrics = client.get(c.METRICS_ROUTE, headers=auth).get_data(as_text=True)
+    assert f'amlstack_out_of_range_values_total{{feature="{feature.name}"}} 2.0' in metrics
+
+
 def test_malformed_json_is_400(client, auth):
     resp = client.post(c.SCORING_ROUTE, data=b'{"data": [', headers={**auth, **JSON})
     assert_error(resp, 400, "malformed_json")
+
+
+@pytest.mark.parametrize("route", [c.SCORING_ROUTE, "/v2/models/{name}/infer"])
+def test_an_empty_json_body_is_400_saying_so(client, auth, model, route):
+    """An export that wrote nothing: "Input data was truncated" alone did not say so."""
+    resp = client.post(route.format(name=model.name), data=b"\n", headers={**auth, **JSON})
+    assert resp.status_code == 400 and "the body is empty" in resp.get_data(as_text=True)
 
 
 def test_unknown_route_is_404(client):
@@ -163,7 +190,7 @@ def test_chunked_body_within_the_limit_is_scored(client, auth, sample):
 @pytest.mark.parametrize(
     ("mutate", "field", "fragment"),
     [
-        (lambda r, num, cat: r.update({num: "abc"}), "data[0].{num}", "Expected `float"),
+        (lambda r, num, cat: r.update({num: "abc"}), "data[0].{num}", "got the text 'abc'"),
         (lambda r, num, cat: r.update({num: True}), "data[0].{num}", "Expected `float"),
         (lambda r, num, cat: r.update({cat: 3}), "data[0].{cat}", "Expected `str"),
     ],
@@ -179,6 +206,22 @@ def test_schema_violations_are_422_naming_the_field(
     error = assert_error(post(client, auth, {"data": [record]}), 422, "invalid_input")
     assert error["field"] == field.format(num=num, cat=cat)
     assert fragment in error["message"]
+
+
+@pytest.mark.parametrize("wrap", ["data", "Inputs"])
+def test_a_number_sent_as_text_is_named_with_the_number_to_send(client, auth, sample, model, wrap):
+    """msgspec said only "Expected `float | null`, got `str`"; a client converting a CSV sends
+    `"1,250"` or `"1e309"`: the message names the text, and the number when one reads."""
+    num = next(f.name for f in model.features if f.kind == "numeric" and not f.number_format)
+    for text, said in [
+        (" 17.5 ", "got the text ' 17.5 '; send it as a JSON number: 17.5"),
+        ("1e309", "got the text '1e309'"),
+    ]:
+        records = [sample[0], dict(sample[0], **{num: text})]
+        body = {"data": records} if wrap == "data" else {"Inputs": {"data": records}}
+        error = assert_error(post(client, auth, body), 422, "invalid_input")
+        assert error["field"].endswith(f"data[1].{num}") and said in error["message"]
+        assert error["message"].startswith("expected a number or null")
 
 
 def test_error_names_the_record_index(client, auth, sample, model):
@@ -374,6 +417,27 @@ def test_a_record_with_none_of_the_models_fields_is_refused(client, auth, sample
     assert resp.status_code == 422
     error = resp.get_json()["error"]
     assert error["field"] == "data[1]" and "none of the model's fields" in error["message"]
+
+
+@pytest.mark.parametrize("wrap", ["data", "Inputs"])
+@pytest.mark.parametrize("spelt", [str.upper, lambda name: f" {name} "], ids=["case", "blanks"])
+def test_a_field_named_in_another_case_or_with_blanks_is_refused_naming_both(
+    client, auth, sample, wrap, spelt
+):
+    """`AGE` for `age` was read as an absent field and imputed, without a word (predict,
+    text/csv and V2 refuse such a column); an extra key that names no field is still ignored."""
+    name = next(iter(sample[0]))
+    record = {(spelt(k) if k == name else k): v for k, v in sample[0].items()}
+    records = [sample[0], record]
+    body = {"data": records} if wrap == "data" else {"Inputs": {"data": records}}
+    resp = client.post(c.SCORING_ROUTE, json=body, headers=auth)
+    assert resp.status_code == 422
+    error = resp.get_json()["error"]
+    prefix = "data" if wrap == "data" else "Inputs.data"
+    assert error["field"] == f"{prefix}[1].{spelt(name)}"
+    assert f"{spelt(name)!r} is not a field of the model; {name!r} is" in error["message"]
+    extra = {**sample[0], "customer_id": 7, spelt(name): 1}  # the field itself is there
+    assert client.post(c.SCORING_ROUTE, json={"data": [extra]}, headers=auth).status_code == 200
 
 
 @pytest.mark.parametrize("wrap", ["data", "Inputs"])

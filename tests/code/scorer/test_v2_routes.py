@@ -156,6 +156,21 @@ def test_a_value_the_model_cannot_read_names_its_input_and_element(client, model
     assert answer.get_json()["error"].startswith(f"{numeric}[1]: value is too large")
 
 
+@pytest.mark.parametrize(
+    ("value", "hint"), [("NaN", "send null for a missing value"), ("-Infinity", "not JSON")]
+)
+def test_nan_in_the_body_is_a_400_saying_to_send_null(client, model, sample, value, hint):
+    """What Python's json.dumps writes for a float NaN: /score named it, V2 said only
+    "invalid character (byte 1079)"."""
+    numeric = next(f.name for f in model.features if f.kind == "numeric")
+    body = json.dumps(_tensor_body(model, sample[:2], **{numeric: {"data": [None, 1.0]}}))
+    body = body.replace("[null, 1.0]", f"[{value}, 1.0]", 1)
+    answer = client.post(
+        f"/v2/models/{model.name}/infer", data=body, headers=AUTH, content_type="application/json"
+    )
+    assert answer.status_code == 400 and hint in answer.get_json()["error"]
+
+
 def test_deeply_nested_json_is_a_400(client, model):
     deep = "[" * 5000 + "]" * 5000
     body = '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": ' + deep + "}]}"
