@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from amlstack.artifact.encoding import Encoded, outside_range
+from amlstack.artifact.encoding import Encoded
 from amlstack_scorer import deadline, telemetry
 from amlstack_scorer.contract import JSON_MIMETYPE, REQUEST_ID_HEADER
 from amlstack_scorer.errors import (
@@ -151,7 +151,7 @@ class RawEndpoint:
             raise ModelFailure("the model failed on this input; quote the request id") from exc
         labels = list(map(model.classes.__getitem__, indices))
         if state.metrics is not None:
-            outside = outside_range(model.features, batch.matrix)
+            outside = model.training_range.outside(batch.matrix)
             state.metrics.observe_scores(labels, batch.unseen, batch.missing, outside)
         return proba, indices, labels
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from amlstack.artifact import charset, table
 from amlstack.artifact.delimiters import header_names
-from amlstack.artifact.encoding import Encoded, outside_range
+from amlstack.artifact.encoding import Encoded
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
 from amlstack.artifact.manifest import artifact_holding
 from amlstack.artifact.reader import Model
@@ -99,7 +99,7 @@ def predict_csv(
 @dataclass
 class Unusual:
     """What training never saw in a file, counted per column over its chunks: categories,
-    numbers outside the training range (`encoding.outside_range`) and missing values in a
+    numbers outside the training range (`encoding.TrainingRange`) and missing values in a
     column that had none. Each row is scored (unknown, as written, imputed); a notice says so."""
 
     unseen: Counter[str] = field(default_factory=Counter)
@@ -108,7 +108,7 @@ class Unusual:
 
     def add(self, model: Model, batch: Encoded) -> None:
         self.unseen.update(batch.unseen)
-        self.outside.update(outside_range(model.features, batch.matrix))
+        self.outside.update(model.training_range.outside(batch.matrix))
         never = {f.name for f in model.features if not f.nullable}
         self.missing.update({n: c for n, c in batch.missing.items() if n in never})
 

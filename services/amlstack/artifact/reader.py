@@ -27,7 +27,14 @@ import msgspec
 import numpy as np
 
 from amlstack.artifact.delimiters import header_names
-from amlstack.artifact.encoding import Context, Encoder, Feature, encode_columns, with_context
+from amlstack.artifact.encoding import (
+    Context,
+    Encoder,
+    Feature,
+    TrainingRange,
+    encode_columns,
+    with_context,
+)
 from amlstack.artifact.manifest import ArtifactError, ArtifactFiles, plain_name, read_verified
 from amlstack.artifact.names import (
     ARTIFACT_FORMAT,
@@ -173,6 +180,7 @@ class Model:
         self.version: str = str(self.card.version if self.card.version is not None else "0")
         self.feature_names = [f.name for f in self.features]
         self.encoder = Encoder(self.features)
+        self.training_range = TrainingRange(self.features)
         spec = self.card.model
         graph = self.contents.get(spec.file)
         if graph is None:
