@@ -156,8 +156,8 @@ def _text_for_number(error: InvalidInput, body: bytes, features: dict[str, Any])
         doc = json.loads(body)
         rows = doc["data"] if "data" in doc else doc["Inputs"]["data"]
         text = rows[int(match["row"])][match["name"]] if match and feature else None
-    except (ValueError, KeyError, IndexError, TypeError):
-        text = None
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError):
+        text = None  # msgspec stopped at the field: the rest may be no JSON json can read
     if not isinstance(text, str):
         return error
     try:

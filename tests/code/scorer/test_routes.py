@@ -224,6 +224,16 @@ def test_a_number_sent_as_text_is_named_with_the_number_to_send(client, auth, sa
         assert error["message"].startswith("expected a number or null")
 
 
+def test_a_number_sent_as_text_before_deep_nesting_is_still_a_422(client, auth, sample, model):
+    # msgspec stops at the text; parsing the body again to name it met the nesting (a 500)
+    num = next(f.name for f in model.features if f.kind == "numeric")
+    record = json.dumps(dict(sample[0], **{num: "12"}))
+    body = '{"data": [' + record[:-1] + ', "deep": ' + "[" * 100_000 + "]" * 100_000 + "}]}"
+    resp = client.post(c.SCORING_ROUTE, data=body, headers={**auth, **JSON})
+    error = assert_error(resp, 422, "invalid_input")
+    assert error["field"] == f"data[0].{num}"
+
+
 def test_error_names_the_record_index(client, auth, sample, model):
     num = next(f.name for f in model.features if f.kind == "numeric")
     bad = dict(sample[0], **{num: "x"})
