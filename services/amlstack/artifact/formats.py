@@ -65,6 +65,10 @@ DATE_FORMATS = (
     *(f"{day}{time}" for time in _TIMES for day in _DAYS),
 )
 _TIME_OF_DAY = re.compile(r" %H:%M(:%S)?$")
+# 31.01.24 is detected only zero-padded, as German spreadsheets write it: 1.2.12 or 3.10.29 is
+# far more often a version number (strptime reads %d and %m from one digit)
+_DOTTED_SHORT = "%d.%m.%y"
+_PADDED_DOTTED_SHORT = re.compile(r"\d{2}\.\d{2}\.\d{2}(?!\d)")
 # Sept, as British writing abbreviates September: Python's %b knows only Sep
 _SEPT = re.compile(r"(?<![a-z])sept(?![a-z])", re.IGNORECASE)
 _EPOCH = datetime(1970, 1, 1)
@@ -250,6 +254,10 @@ def _days(moment: datetime) -> float:
 def date_format_of(values: list[str]) -> str | None:
     """The first format under which every value is a date, or None."""
     for fmt in DATE_FORMATS:
+        if fmt.startswith(_DOTTED_SHORT) and not all(
+            _PADDED_DOTTED_SHORT.match(v.strip()) for v in values
+        ):
+            continue
         if all(_moment(v.strip(), fmt, lenient=False) is not None for v in values):
             return fmt
     return None

@@ -602,6 +602,13 @@ def test_every_date_format_passes_the_first_cell_check_and_is_detected(date_form
     assert parse_date(written, detected) == parse_date(written, date_format)
 
 
+def test_version_numbers_are_not_german_short_dates(tmp_path):
+    # 1.2.12 reads as 1 February 2012 under %d.%m.%y: a later 2.0.14 was then refused
+    versions = [f"{1 + i % 2}.{1 + i % 3}.{10 + i % 4}" for i in range(ROWS)]
+    (spec,) = dataset_of(tmp_path, version=versions).features
+    assert spec["kind"] == "categorical"
+
+
 def test_a_category_that_starts_like_a_date_stays_a_category(tmp_path):
     rooms = [["Jan 2 team", "Room 5", "SKU-7", "May 5"][i % 4] for i in range(ROWS)]
     (spec,) = dataset_of(tmp_path, room=rooms).features
