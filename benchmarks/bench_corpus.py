@@ -4,7 +4,7 @@
         --autogluon-python .venv-autogluon/bin/python          # about an hour on 2 cores
     python benchmarks/bench_corpus.py ... --datasets penguins,wine --rows 500   # a smoke run
     python benchmarks/bench_corpus.py ... --bank-default        # + bank data, default budget
-    python benchmarks/bench_corpus.py ... --report --work DIR  # the tables of an earlier run
+    python benchmarks/bench_corpus.py --report --work DIR       # the tables of an earlier run
 
 The corpus (benchmarks/corpus.py, built in the FLAML venv, which holds the data packages) is cut
 into a seeded, stratified 80/20 split per data set; every system trains on the same 80 % as a
@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 SYSTEMS = ("amlstack", "flaml", "autogluon_medium", "autogluon_best")
 DRAWS = 1000  # bootstrap resamples of the test rows
+BANK_DEFAULT = "bank-default-budget"  # --bank-default's runs, in results and predictions
 
 
 @dataclass
@@ -70,6 +72,8 @@ def command(system: str, split: Path, target: str, budget: float, out: Path, arg
 def run_one(system: str, name: str, split: Path, target: str, budget: float, args) -> Run:
     """Train and score ``system`` on one split; its probabilities are kept in
     `predictions_file`."""
+    kept = predictions_file(args.work, name, system)
+    kept.unlink(missing_ok=True)  # a failure leaves none, not an earlier run's
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "proba.csv"
         cmd = command(system, split, target, budget, out, args)
@@ -86,7 +90,6 @@ def run_one(system: str, name: str, split: Path, target: str, budget: float, arg
         if proc.returncode != 0 or not out.is_file():
             last = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
             return Run(name, system, None, seconds, last[:200])
-        kept = predictions_file(args.work, name, system)
         kept.parent.mkdir(parents=True, exist_ok=True)
         kept.write_bytes(out.read_bytes())
         return Run(name, system, score(split / "test.csv", target, kept), seconds)
@@ -189,8 +192,8 @@ def build_corpus(args, folder: Path) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flaml-python", required=True)
-    parser.add_argument("--autogluon-python", required=True)
+    parser.add_argument("--flaml-python", help="required unless --report")
+    parser.add_argument("--autogluon-python", help="required unless --report")
     parser.add_argument("--datasets", help="comma-separated subset of the corpus")
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--rows", type=int, help="at most this many rows per data set (smoke)")
@@ -201,13 +204,15 @@ def main() -> None:
     parser.add_argument("--report", action="store_true",
                         help="print the tables of the run in --work; train nothing")  # fmt: skip
     args = parser.parse_args()
+    if args.report:
+        report(args.work)
+        return
+    if not (args.flaml_python and args.autogluon_python):
+        parser.error("--flaml-python and --autogluon-python are required to run the systems")
     # absolute: every run's working directory is a temporary folder
     args.flaml_python = str(Path(args.flaml_python).absolute())
     args.autogluon_python = str(Path(args.autogluon_python).absolute())
     systems = args.systems.split(",")
-    if args.report:
-        report(args.work, systems)
-        return
     args.work.mkdir(parents=True, exist_ok=True)
     corpus = build_corpus(args, args.work / "corpus")
     runs: list[Run] = []
@@ -236,10 +241,14 @@ def bank_default(args, corpus: list[dict]) -> None:
         return
     budget = defaults.TIME_BUDGET_S
     print(f"\nbank data, default budget ({budget:g} s), 20 % test rows none of them saw:")
+    name = BANK_DEFAULT  # its own predictions: the 60 s run's stay the corpus table's
     for system in ("amlstack", "autogluon_best"):
-        run = run_one(system, "bank", Path(entry["folder"]), entry["target"], budget, args)
+        run = run_one(system, name, Path(entry["folder"]), entry["target"], budget, args)
         shown = "fail" if run.auc is None else f"{run.auc:.4f}"
         print(f"  {system:<18} AUC {shown}  {run.seconds:.0f} s {run.error}", flush=True)
+    difference = _difference(args.work, {**entry, "name": name}, "amlstack", "autogluon_best")
+    if difference is not None:
+        print(f"  amlstack minus autogluon_best: {difference.shown()} (95 % interval)")
 
 
 def _save(work: Path, runs: list[Run]) -> None:
@@ -270,10 +279,13 @@ def print_table(
     print(f"{'wall time, s':<28}" + "".join(f"{wall[s]:>18.0f}" for s in systems))
 
 
-def report(work: Path, systems: list[str]) -> None:
-    """Both tables of the run kept in ``work`` (its results.json, corpus and predictions)."""
+def report(work: Path) -> None:
+    """Both tables of the run kept in ``work`` (its results.json, corpus and predictions),
+    for the systems and data sets it ran."""
     corpus = json.loads((work / "corpus" / "corpus.json").read_text())
     runs = [Run(**r) for r in json.loads((work / "results.json").read_text())]
+    ran = {r.system for r in runs}
+    systems = [s for s in SYSTEMS if s in ran]
     done = {(r.dataset, r.system) for r in runs}
     corpus = [e for e in corpus if all((e["name"], s) in done for s in systems)]
     print_table(corpus, systems, runs, budget=None)
@@ -301,6 +313,8 @@ def print_differences(corpus: list[dict], systems: list[str], work: Path) -> Non
     # each data set is resampled on its own, so the mean of their draws resamples the mean
     means = [_mean_difference(pooled[a]) for a in anchors]
     print(f"{'mean':<16}" + "".join(f"{'-' if m is None else m.shown():>30}" for m in means))
+    # a failure has no predictions: the mean is over the data sets both systems scored
+    print(f"{'over data sets':<16}" + "".join(f"{len(pooled[a]):>30}" for a in anchors))
     print("ahead/behind (interval above/below 0):")
     for anchor in anchors:
         ahead = sum(d.interval()[0] > 0 for d in pooled[anchor])
@@ -333,7 +347,12 @@ def _difference(work: Path, entry: dict, ours: str, anchor: str) -> Difference |
     test = Path(entry["folder"]) / "test.csv"
     y, mine = labelled_scores(test, entry["target"], files[0])
     _, theirs = labelled_scores(test, entry["target"], files[1])
-    return Difference(_auc(y, mine) - _auc(y, theirs), paired_differences(y, mine, theirs))
+    # a seed of its own per data set: two with the same class counts must not share resamples,
+    # or the mean's draws would not be independent
+    seed = zlib.crc32(entry["name"].encode())
+    return Difference(
+        _auc(y, mine) - _auc(y, theirs), paired_differences(y, mine, theirs, seed=seed)
+    )
 
 
 def _mean_difference(differences: list[Difference]) -> Difference | None:

@@ -61,10 +61,11 @@ def test_bank_default_runs_both_systems_with_the_default_budget(monkeypatch, tmp
 
     monkeypatch.setattr(bench, "run_one", fake_run)
     corpus = [{"name": "bank", "folder": str(tmp_path), "target": "y"}]
-    bench.bank_default(Namespace(), corpus)
+    bench.bank_default(Namespace(work=tmp_path), corpus)
+    # under a name of its own: the 60 s run's predictions stay the corpus table's
     assert calls == [
-        ("amlstack", "bank", defaults.TIME_BUDGET_S),
-        ("autogluon_best", "bank", defaults.TIME_BUDGET_S),
+        ("amlstack", bench.BANK_DEFAULT, defaults.TIME_BUDGET_S),
+        ("autogluon_best", bench.BANK_DEFAULT, defaults.TIME_BUDGET_S),
     ]
     assert "AUC 0.9500" in capsys.readouterr().out
 
@@ -133,8 +134,19 @@ def test_the_report_prints_both_tables_from_a_kept_run(tmp_path, capsys):
     (tmp_path / "corpus" / "corpus.json").write_text(json.dumps(corpus))
     runs = [bench.Run(e["name"], s, 0.9, 60.0) for e in corpus for s in ("amlstack", "flaml")]
     bench._save(tmp_path, runs)
-    bench.report(tmp_path, ["amlstack", "flaml"])
+    bench.report(tmp_path)  # the systems the run holds, though SYSTEMS names four
     out = capsys.readouterr().out
     assert "Test AUC" in out and "mean AUC" in out
     assert "amlstack minus each system" in out
     assert "flaml: ahead on 2, behind on 0, within noise on 0" in out
+    assert "autogluon" not in out
+
+
+def test_a_failed_run_leaves_no_predictions_of_an_earlier_run(monkeypatch, tmp_path):
+    kept = bench.predictions_file(tmp_path, "one", "amlstack")
+    kept.parent.mkdir(parents=True)
+    kept.write_text("0,1\n0.5,0.5\n")
+    monkeypatch.setattr(bench, "command", lambda *a: [sys.executable, "-c", "raise SystemExit(2)"])
+    args = Namespace(work=tmp_path, lock=None)
+    run = bench.run_one("amlstack", "one", tmp_path, "y", 1.0, args)
+    assert run.auc is None and not kept.exists()
