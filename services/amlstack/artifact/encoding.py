@@ -24,6 +24,7 @@ import math
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -55,8 +56,6 @@ class Feature:
     unit: str | None = None  # schema.FeatureSpec.unit
     date_format: str = "ISO8601"
     missing_words: frozenset[str] = frozenset()  # schema.FeatureSpec.missing_words
-    # other spellings of the categories, `loose` -> code (`category_aliases`)
-    aliases: Mapping[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_spec(cls, spec: FeatureSpec) -> Feature:
@@ -83,8 +82,14 @@ class Feature:
             unit=spec.unit,
             date_format=spec.date_format or "ISO8601",
             missing_words=frozenset(spec.missing_words or ()),
-            aliases=category_aliases(categories, codes),
         )
+
+    @cached_property
+    def aliases(self) -> dict[str, float]:
+        """Other spellings of the categories, `loose` -> code (`category_aliases`), built when
+        a value first is no category as sent: a model whose column has 200,000 categories
+        loads ten times slower with them built up front, in every scorer worker."""
+        return category_aliases(self.categories, self.codes)
 
     def code(self, value: Any) -> float | None:
         """The code of a categorical value that is no category as sent: the value cleaned as
