@@ -23,7 +23,7 @@ import msgspec
 import numpy as np
 
 from amlstack.artifact.encoding import CellError, Encoded
-from amlstack.artifact.formats import parse_number
+from amlstack.artifact.formats import is_missing, parse_number
 from amlstack.artifact.reader import Model
 from amlstack_scorer.errors import InvalidInput, MalformedJSON
 
@@ -160,11 +160,16 @@ def _text_for_number(error: InvalidInput, body: bytes, features: dict[str, Any])
         text = None  # msgspec stopped at the field: the rest may be no JSON json can read
     if not isinstance(text, str):
         return error
-    try:
-        number = parse_number(text, feature.number_format, feature.unit)
-        hint = f"; send it as a JSON number: {number:.10g}"
-    except ValueError:
-        hint = ""
+    if is_missing(text):
+        hint = "; send null for a missing value"
+    else:
+        try:
+            number = parse_number(text, feature.number_format, feature.unit)
+            # the shortest text that reads back as this float: 12345678901, not 1.23456789e+10
+            whole = number.is_integer() and abs(number) < 1e15
+            hint = f"; send it as a JSON number: {int(number) if whole else number!r}"
+        except ValueError:
+            hint = ""
     return InvalidInput(
         f"expected a number or null, got the text {text!r}{hint}", field=error.field
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 from amlstack.artifact import charset, table
 from amlstack.artifact.delimiters import header_names
 from amlstack.artifact.encoding import Encoded
-from amlstack.artifact.formats import show_probability, writes_decimal_commas
+from amlstack.artifact.formats import show_number, show_probability, writes_decimal_commas
 from amlstack.artifact.manifest import artifact_holding
 from amlstack.artifact.reader import Model
 from amlstack.artifact.scored import earlier_columns, placed
@@ -120,10 +120,13 @@ class Unusual:
             for name, count in self.unseen.items()
         ]
         for name, count in self.outside.items():
-            low, high = by_name[name].minimum, by_name[name].maximum
+            feature = by_name[name]
+            low, high = (
+                show_number(v, feature.number_format) for v in (feature.minimum, feature.maximum)
+            )
             lines.append(
                 f"column {name!r}: {count} row(s) outside the training range "
-                f"[{low:g}, {high:g}] (scored as written)"
+                f"[{low}, {high}] (scored as written)"
             )
         lines += [
             f"column {name!r}: {count} row(s) missing, in a column never missing in training "

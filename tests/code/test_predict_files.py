@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,24 @@ def test_numbers_outside_the_training_range_are_scored_and_counted_once(
     low, high = next((f["min"], f["max"]) for f in feature if f["name"] == "age")
     assert said == [
         f"column 'age': 3 row(s) outside the training range [{low:g}, {high:g}] (scored as written)"
+    ]
+
+
+def test_the_training_range_is_shown_as_the_column_was_written():
+    # `:g` showed [0, 1.23457e+06] for a maximum of 1234568, so 1234568 read as outside it
+    from types import SimpleNamespace
+
+    from amlstack.artifact.encoding import Feature
+    from amlstack.predict import Unusual
+
+    price = Feature("price", "numeric", minimum=0.0, maximum=1234568.0)
+    hours = Feature("opens", "numeric", minimum=7.5, maximum=9.25, number_format="time")
+    said = Unusual(outside=Counter(price=2, opens=1)).notices(
+        SimpleNamespace(features=[price, hours])
+    )
+    assert [line.split("range ")[1] for line in said] == [
+        "[0, 1234568] (scored as written)",
+        "[07:30, 09:15] (scored as written)",
     ]
 
 

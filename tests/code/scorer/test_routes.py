@@ -216,6 +216,9 @@ def test_a_number_sent_as_text_is_named_with_the_number_to_send(client, auth, sa
     for text, said in [
         (" 17.5 ", "got the text ' 17.5 '; send it as a JSON number: 17.5"),
         ("1e309", "got the text '1e309'"),
+        ("12345678901", "send it as a JSON number: 12345678901"),  # not 1.23456789e+10
+        ("0.1", "send it as a JSON number: 0.1"),
+        ("NA", "got the text 'NA'; send null for a missing value"),
     ]:
         records = [sample[0], dict(sample[0], **{num: text})]
         body = {"data": records} if wrap == "data" else {"Inputs": {"data": records}}
