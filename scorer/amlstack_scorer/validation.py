@@ -25,6 +25,7 @@ import numpy as np
 from amlstack.artifact.encoding import CellError, Encoded
 from amlstack.artifact.formats import is_missing, parse_number
 from amlstack.artifact.reader import Model
+from amlstack.artifact.table import by_spelling, loose_name
 from amlstack_scorer.errors import InvalidInput, MalformedJSON
 
 _NOT_JSON_NUMBER = re.compile(rb"[:\[,]\s*-?(NaN|Infinity)\b")
@@ -53,6 +54,7 @@ class Schema:
         self._decoder = msgspec.json.Decoder(payload)
         self._encoder = model.encoder
         self._features = {f.name: f for f in model.features}
+        self._spellings = by_spelling(self.feature_names)
         self._width = len(self.feature_names)
 
     def decode(self, body: bytes) -> tuple[list[Any], str]:
@@ -93,7 +95,7 @@ class Schema:
             doc = _refuse_duplicate_keys(body)
             if batch.missing and isinstance(doc, dict):
                 rows = doc["data"] if prefix == "data" else doc["Inputs"]["data"]
-                _refuse_misnamed_fields(rows, prefix, self.feature_names)
+                _refuse_misnamed_fields(rows, prefix, self._spellings)
         return batch, params
 
     def _decode(self, body: bytes) -> Any:
@@ -132,6 +134,7 @@ class Schema:
             return
         raw = json.loads(body)
         rows = raw["data"] if prefix == "data" else raw["Inputs"]["data"]
+        _refuse_misnamed_fields(rows, prefix, self._spellings)  # AGE, JOB, ...: say so
         names = set(self.feature_names)
         for i in empty.tolist():
             if not names.intersection(rows[i]):
@@ -233,16 +236,15 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return repeated
 
 
-def _refuse_misnamed_fields(rows: list[Any], prefix: str, names: list[str]) -> None:
+def _refuse_misnamed_fields(rows: list[Any], prefix: str, spellings: dict[str, str | None]) -> None:
     """422 for a record key that names a field the record lacks but for case or blanks
-    (``FAGE``, `` fage `` for ``fage``): the field would be read as absent and imputed, a
-    silent guess, where `amlstack predict`, text/csv and V2 refuse such a column."""
-    known = set(names)
-    folded = {name.strip().casefold(): name for name in names}
+    (``FAGE``, `` fage `` for ``fage``; ``spellings``: `table.by_spelling` of the fields): the
+    field would be read as absent and imputed, a silent guess, where `amlstack predict`,
+    text/csv and V2 refuse such a column."""
     for i, row in enumerate(rows):
         for key in row:
-            name = None if key in known else folded.get(key.strip().casefold())
-            if name is not None and name not in row:
+            name = spellings.get(loose_name(key))
+            if name is not None and name != key and name not in row:
                 raise InvalidInput(
                     f"key {key!r} is not a field of the model; {name!r} is (field names are "
                     "matched exactly)",

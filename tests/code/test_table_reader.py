@@ -241,3 +241,14 @@ def test_a_category_in_another_case_or_another_yes_no_word_is_read_from_a_cell(q
     batch = table.encode_text_columns([smoker, age], columns)
     assert rows == 6 and batch.matrix[:, 0].tolist() == [1.0, 1.0, 1.0, 1.0, 0.0, -1.0]
     assert batch.unseen == {"smoker": 1}
+
+
+def test_a_header_in_another_case_is_hinted_unless_two_features_are_alike():
+    from amlstack.artifact.table import TableError, positions
+
+    with pytest.raises(TableError, match=r"the header has 'AGE' for 'age'"):
+        positions([Feature("age", "numeric")], ["AGE", "x"])
+    # 'Age' and 'age' both features: which one 'AGE' means is a guess, so no hint
+    with pytest.raises(TableError) as refused:
+        positions([Feature("Age", "numeric"), Feature("age", "numeric")], ["Age", "AGE"])
+    assert str(refused.value) == "missing column(s) the model needs: age"

@@ -422,7 +422,7 @@ def test_access_log_has_one_json_line_per_request(settings, model, auth, sample,
 
 
 @pytest.mark.parametrize(
-    "record", [{}, {"AGE": 57, "Job": "technician"}], ids=["empty", "misspelt"]
+    "record", [{}, {"agee": 57, "jobb": "technician"}], ids=["empty", "misspelt"]
 )
 def test_a_record_with_none_of_the_models_fields_is_refused(client, auth, sample, record):
     """Every field imputed would answer with a guess: a 422 naming the record."""
@@ -451,6 +451,16 @@ def test_a_field_named_in_another_case_or_with_blanks_is_refused_naming_both(
     assert f"{spelt(name)!r} is not a field of the model; {name!r} is" in error["message"]
     extra = {**sample[0], "customer_id": 7, spelt(name): 1}  # the field itself is there
     assert client.post(c.SCORING_ROUTE, json={"data": [extra]}, headers=auth).status_code == 200
+
+
+def test_a_record_with_every_key_upper_cased_gets_the_case_hint(client, auth, sample):
+    # as Snowflake and Oracle exports write names: "none of the model's fields" said less
+    shouting = {k.upper(): v for k, v in sample[0].items()}
+    resp = client.post(c.SCORING_ROUTE, json={"data": [sample[0], shouting]}, headers=auth)
+    error = assert_error(resp, 422, "invalid_input")
+    first = next(iter(sample[0]))
+    assert error["field"] == f"data[1].{first.upper()}"
+    assert f"{first.upper()!r} is not a field of the model; {first!r} is" in error["message"]
 
 
 @pytest.mark.parametrize("wrap", ["data", "Inputs"])
