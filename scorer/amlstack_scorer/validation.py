@@ -54,6 +54,7 @@ class Schema:
         self._decoder = msgspec.json.Decoder(payload)
         self._encoder = model.encoder
         self._features = {f.name: f for f in model.features}
+        self._names = frozenset(self.feature_names)
         self._spellings = by_spelling(self.feature_names)
         self._width = len(self.feature_names)
 
@@ -95,7 +96,7 @@ class Schema:
             doc = _refuse_duplicate_keys(body)
             if batch.missing and isinstance(doc, dict):
                 rows = doc["data"] if prefix == "data" else doc["Inputs"]["data"]
-                _refuse_misnamed_fields(rows, prefix, self._spellings)
+                _refuse_misnamed_fields(rows, prefix, self._names, self._spellings)
         return batch, params
 
     def _decode(self, body: bytes) -> Any:
@@ -134,7 +135,7 @@ class Schema:
             return
         raw = json.loads(body)
         rows = raw["data"] if prefix == "data" else raw["Inputs"]["data"]
-        _refuse_misnamed_fields(rows, prefix, self._spellings)  # AGE, JOB, ...: say so
+        _refuse_misnamed_fields(rows, prefix, self._names, self._spellings)  # AGE, JOB, ...: say so
         names = set(self.feature_names)
         for i in empty.tolist():
             if not names.intersection(rows[i]):
@@ -236,15 +237,19 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return repeated
 
 
-def _refuse_misnamed_fields(rows: list[Any], prefix: str, spellings: dict[str, str | None]) -> None:
+def _refuse_misnamed_fields(
+    rows: list[Any], prefix: str, names: frozenset[str], spellings: dict[str, str | None]
+) -> None:
     """422 for a record key that names a field the record lacks but for case or blanks
     (``FAGE``, `` fage `` for ``fage``; ``spellings``: `table.by_spelling` of the fields): the
     field would be read as absent and imputed, a silent guess, where `amlstack predict`,
     text/csv and V2 refuse such a column."""
     for i, row in enumerate(rows):
         for key in row:
+            if key in names:
+                continue
             name = spellings.get(loose_name(key))
-            if name is not None and name != key and name not in row:
+            if name is not None and name not in row:
                 raise InvalidInput(
                     f"key {key!r} is not a field of the model; {name!r} is (field names are "
                     "matched exactly)",
