@@ -99,19 +99,26 @@ def test_categories_unseen_in_training_are_scored_and_counted_once(
     ]
 
 
+def _notices_with_ages(artifact: Path, csv_path: Path, tmp_path: Path, ages) -> list[str]:
+    """What predict says of ``csv_path`` with its first rows' ages set to ``ages`` (every row
+    is scored)."""
+    lines = csv_path.read_text().splitlines()
+    age = lines[0].split(",").index("age")
+    rows = [line.split(",") for line in lines[1:]]
+    for row, value in zip(rows, ages, strict=False):
+        row[age] = value
+    varied = tmp_path / "varied.csv"
+    varied.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n")
+    said: list[str] = []
+    assert predict_csv(artifact, varied, tmp_path / "out.csv", notice=said.append) == len(rows)
+    return said
+
+
 def test_numbers_outside_the_training_range_are_scored_and_counted_once(
     tiny_artifact, small_csv, tmp_path
 ):
     """As unseen categories are: they were scored without a word."""
-    lines = small_csv.read_text().splitlines()
-    age = lines[0].split(",").index("age")
-    rows = [line.split(",") for line in lines[1:]]
-    for row, value in zip(rows[:3], ("1000000", "-40", "1e30"), strict=True):
-        row[age] = value
-    varied = tmp_path / "outside.csv"
-    varied.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n")
-    said: list[str] = []
-    assert predict_csv(tiny_artifact, varied, tmp_path / "out.csv", notice=said.append) == len(rows)
+    said = _notices_with_ages(tiny_artifact, small_csv, tmp_path, ("1000000", "-40", "1e30"))
     feature = json.loads((tiny_artifact / "model.json").read_text())["features"]
     low, high = next((f["min"], f["max"]) for f in feature if f["name"] == "age")
     assert said == [
@@ -141,17 +148,7 @@ def test_missing_values_in_a_column_never_missing_in_training_are_counted_once(
     tiny_artifact, small_csv, tmp_path
 ):
     """Imputed and scored, as the scorer counts them in /metrics; predict said nothing."""
-    lines = small_csv.read_text().splitlines()
-    age = lines[0].split(",").index("age")
-    rows = [line.split(",") for line in lines[1:]]
-    for row, marker in zip(rows[:3], ("", "NA", "?"), strict=True):
-        row[age] = marker
-    blanked = tmp_path / "blanked.csv"
-    blanked.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n")
-    said: list[str] = []
-    assert predict_csv(tiny_artifact, blanked, tmp_path / "out.csv", notice=said.append) == len(
-        rows
-    )
+    said = _notices_with_ages(tiny_artifact, small_csv, tmp_path, ("", "NA", "?"))
     assert said == [
         "column 'age': 3 row(s) missing, in a column never missing in training (imputed)"
     ]
