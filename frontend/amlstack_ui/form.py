@@ -76,6 +76,8 @@ _FRIENDLY = (
     (re.compile(r"^Object missing required field"), "{field} is required"),
     # "| null": the field may be left empty (the model imputes it), but text is still refused.
     (re.compile(r"^Expected `(float|number|int)( \| null)?`"), "{field} must be a number"),
+    # the scorer's own words for text in a number field (it names the text, and what to send)
+    (re.compile(r"^expected a number or null, got the text"), "{field} must be a number"),
     (re.compile(r"^Expected `str( \| null)?`"), "{field} must be one of its categories"),
 )
 

@@ -254,6 +254,10 @@ def test_a_100k_row_file_is_scored_in_bounded_memory(tmp_path, scorer):
     [
         ("Expected `float`, got `str`", "age must be a number"),
         ("Expected `float | null`, got `str`", "age must be a number"),  # a nullable field
+        (
+            "expected a number or null, got the text '12%'; send it as a JSON number: 12",
+            "age must be a number",
+        ),  # the scorer names the text it refused
         ("Expected `str | null`, got `int`", "age must be one of its categories"),
         ("Object missing required field `age`", "age is required"),
         ("something else", "something else"),
