@@ -95,8 +95,9 @@ class Schema:
         if batch.missing or _key_tokens(body) != decoded:
             doc = _refuse_duplicate_keys(body)
             if batch.missing and isinstance(doc, dict):
-                rows = doc["data"] if prefix == "data" else doc["Inputs"]["data"]
-                _refuse_misnamed_fields(rows, prefix, self._names, self._spellings)
+                _refuse_misnamed_fields(
+                    _records_in(doc, prefix), prefix, self._names, self._spellings
+                )
         return batch, params
 
     def _decode(self, body: bytes) -> Any:
@@ -133,8 +134,7 @@ class Schema:
         empty = np.flatnonzero(np.isnan(batch.matrix).all(axis=1))
         if not len(empty):
             return
-        raw = json.loads(body)
-        rows = raw["data"] if prefix == "data" else raw["Inputs"]["data"]
+        rows = _records_in(json.loads(body), prefix)
         _refuse_misnamed_fields(rows, prefix, self._names, self._spellings)  # AGE, JOB, ...: say so
         names = set(self.feature_names)
         for i in empty.tolist():
@@ -156,10 +156,11 @@ def _text_for_number(error: InvalidInput, body: bytes, features: dict[str, Any])
     it, the number to send. Only on this error is the body parsed again."""
     match = _RECORD_FIELD.fullmatch(error.field or "")
     feature = features.get(match["name"]) if match else None
+    if feature is None:
+        return error
     try:
-        doc = json.loads(body)
-        rows = doc["data"] if "data" in doc else doc["Inputs"]["data"]
-        text = rows[int(match["row"])][match["name"]] if match and feature else None
+        prefix = "Inputs.data" if error.field.startswith("Inputs.") else "data"
+        text = _records_in(json.loads(body), prefix)[int(match["row"])][match["name"]]
     except (ValueError, KeyError, IndexError, TypeError, RecursionError):
         text = None  # msgspec stopped at the field: the rest may be no JSON json can read
     if not isinstance(text, str):
@@ -189,6 +190,11 @@ def _records(payload: Any) -> tuple[list[Any], str]:
     raise InvalidInput(
         "body must be {'data': [records]} or {'Inputs': {'data': [records]}}", field="data"
     )
+
+
+def _records_in(doc: Any, prefix: str) -> Any:
+    """The records of a body parsed again with ``json`` (``prefix`` as ``_records`` named it)."""
+    return doc["data"] if prefix == "data" else doc["Inputs"]["data"]
 
 
 _SPACED_KEY = re.compile(rb'"\s+:')
