@@ -31,6 +31,7 @@ from amlstack.artifact.formats import (
     parse_date,
     parse_number,
 )
+from amlstack.artifact.encoding import loose
 from amlstack.artifact.schema import ColumnDecision
 from amlstack.errors import DataError
 
@@ -244,11 +245,12 @@ def _several_spellings(categories: list[str]) -> str | None:
 
 
 def spelling_groups(values: list[str]) -> list[list[str]]:
-    """The groups of ``values`` that are one value written several ways: the same case aside,
-    or one yes/no word (`Y`, `yes`, `TRUE`)."""
+    """The groups of ``values`` that are one value written several ways: the same as the scorer
+    reads another spelling (``encoding.loose``: case and Unicode form aside), or one yes/no word
+    (`Y`, `yes`, `TRUE`)."""
     groups: dict[str, list[str]] = {}
     for value in values:
-        key = value.casefold()
+        key = loose(value)
         key = "yes" if key in TRUE_WORDS else "no" if key in FALSE_WORDS else key
         groups.setdefault(key, []).append(value)
     return [spelt for spelt in groups.values() if len(spelt) > 1]
