@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from amlstack.artifact.encoding import Encoder, Feature, NotADate, ValueTooLarge, encode_columns
+from amlstack.artifact.encoding import (
+    Encoder,
+    Feature,
+    NotADate,
+    TrainingRange,
+    ValueTooLarge,
+    encode_columns,
+)
 from amlstack.artifact.schema import FeatureSpec
 
 FEATURES = [
@@ -138,3 +145,14 @@ def test_other_spellings_are_gathered_on_the_first_value_that_needs_them():
     assert "aliases" not in vars(town)
     assert encoder.records([{"town": "LYON"}]).matrix.tolist() == [[0.0]]
     assert "aliases" in vars(town)
+
+
+def test_numbers_are_held_to_the_training_range_and_missing_stays_missing():
+    ranged = [
+        Feature.from_spec(FeatureSpec(name="age", kind="numeric", minimum=18, maximum=95)),
+        Feature.from_spec(FeatureSpec(name="job", kind="categorical", categories=["a", "b"])),
+    ]
+    matrix = np.float32([[-3.4e38, 5.0], [3.4e38, np.nan], [np.nan, -1.0], [40.0, 1.0]])
+    held = TrainingRange(ranged).clipped(matrix)
+    assert held.dtype == np.float32
+    np.testing.assert_array_equal(held, [[18, 5], [95, np.nan], [np.nan, -1], [40, 1]])

@@ -162,10 +162,10 @@ def refuse_too_large(wide: np.ndarray, names: Sequence[str]) -> None:
 
 class TrainingRange:
     """Per numeric feature, the range training saw (model.json ``min``/``max``), to count the
-    values of an encoded batch (float32, a column per feature) outside it: scored as sent (a
-    tree model treats them as the nearest value it learned from), and counted, as unseen
-    categories are, so that `amlstack predict` and the scorer's /metrics can say so. Built once
-    per model: the bounds cost more to gather than to compare on a one-row request."""
+    values of an encoded batch (float32, a column per feature) outside it, as unseen categories
+    are, so that `amlstack predict` and the scorer's /metrics can say so; and to score them as
+    the nearest value training saw (`clipped`). Built once per model: the bounds cost more to
+    gather than to compare on a one-row request."""
 
     def __init__(self, features: Sequence[Feature]) -> None:
         numeric = [f.kind == "numeric" and f.minimum is not None for f in features]
@@ -178,6 +178,15 @@ class TrainingRange:
         self._highs = np.float32(
             [f.maximum if n else math.inf for f, n in zip(features, numeric, strict=True)]
         )
+
+    def clipped(self, matrix: np.ndarray) -> np.ndarray:
+        """``matrix`` with each value outside the range moved to its nearest bound (NaN stays
+        NaN: the graph imputes it). A tree scores such a value as its bound anyway, since every
+        split lies inside the range; a linear or neural member would extrapolate, and two
+        values near float32's limits (-3.4e38 and 3.4e38) summed to inf - inf: a NaN
+        probability. (Two ufuncs cost 1.3 µs on one row: less than testing first, or np.clip.)"""
+        held = np.maximum(matrix, self._lows)
+        return np.minimum(held, self._highs, out=held)
 
     def outside(self, matrix: np.ndarray) -> dict[str, int]:
         """Per feature with any, how many of ``matrix``'s values lie outside the range."""

@@ -251,7 +251,9 @@ class Model:
         return self._run(matrix)
 
     def _run(self, matrix: np.ndarray) -> np.ndarray:
-        """One onnxruntime call on encoded rows, their context columns added first."""
+        """One onnxruntime call on encoded rows, their context columns added first and their
+        numbers held to the training range (`TrainingRange.clipped`)."""
+        matrix = self.training_range.clipped(matrix)
         if self.contexts:
             matrix = with_context(matrix, self.contexts)
         return self._session.run(self._output, {self._input: matrix})[0]

@@ -6,6 +6,8 @@ import json
 import os
 import re
 
+import numpy as np
+
 from amlstack_scorer.validation import nesting_depth
 
 
@@ -49,3 +51,15 @@ def test_request_ids_do_not_carry_the_pid(client):
     request_id = client.get("/").headers["X-Request-ID"]
     assert not request_id.startswith(f"{os.getpid():x}-")
     assert len(request_id) >= 16
+
+
+def test_numbers_at_float32_limits_get_finite_probabilities(client, auth, sample, model):
+    """A fuzzer's record: -3.4e38 in one column and 3.4e38 in another met as inf - inf in the
+    logistic member: 200 with null probabilities. Numbers are held to the training range."""
+    numeric = [f.name for f in model.features if f.kind == "numeric"]
+    limit = float(np.finfo(np.float32).max)
+    record = dict(sample[0], **{n: limit * (-1) ** i for i, n in enumerate(numeric)})
+    resp = client.post("/score", json={"data": [record, sample[0]]}, headers=auth)
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:200]
+    probabilities = resp.get_json()["probabilities"]
+    assert all(np.isfinite(p) for row in probabilities for p in row.values())
