@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from amlstack.artifact.encoding import loose
 from amlstack.artifact.formats import (
     DECIMAL_COMMA,
     FALSE_WORDS,
@@ -31,7 +32,6 @@ from amlstack.artifact.formats import (
     parse_date,
     parse_number,
 )
-from amlstack.artifact.encoding import loose
 from amlstack.artifact.schema import ColumnDecision
 from amlstack.errors import DataError
 
