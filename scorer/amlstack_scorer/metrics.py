@@ -53,7 +53,7 @@ class Metrics:
         )
         self.outside = Counter(
             "amlstack_out_of_range_values",
-            "Numeric values outside the range seen in training (scored as sent)",
+            "Numeric values outside the range seen in training (scored as the nearest bound)",
             ["feature"],
             registry=r,
         )

@@ -126,7 +126,7 @@ class Unusual:
             )
             lines.append(
                 f"column {name!r}: {count} row(s) outside the training range "
-                f"[{low}, {high}] (scored as written)"
+                f"[{low}, {high}] (scored as the nearest bound)"
             )
         lines += [
             f"column {name!r}: {count} row(s) missing, in a column never missing in training "

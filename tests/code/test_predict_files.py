@@ -122,7 +122,7 @@ def test_numbers_outside_the_training_range_are_scored_and_counted_once(
     feature = json.loads((tiny_artifact / "model.json").read_text())["features"]
     low, high = next((f["min"], f["max"]) for f in feature if f["name"] == "age")
     assert said == [
-        f"column 'age': 3 row(s) outside the training range [{low:g}, {high:g}] (scored as written)"
+        f"column 'age': 3 row(s) outside the training range [{low:g}, {high:g}] (scored as the nearest bound)"
     ]
 
 
@@ -139,8 +139,8 @@ def test_the_training_range_is_shown_as_the_column_was_written():
         SimpleNamespace(features=[price, hours])
     )
     assert [line.split("range ")[1] for line in said] == [
-        "[0, 1234568] (scored as written)",
-        "[07:30, 09:15] (scored as written)",
+        "[0, 1234568] (scored as the nearest bound)",
+        "[07:30, 09:15] (scored as the nearest bound)",
     ]
 
 
