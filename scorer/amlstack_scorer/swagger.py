@@ -96,6 +96,9 @@ def _field(feature: Feature, version: int, example: Any, nullable: bool) -> dict
             "an unknown category (counted in /metrics).",
             "x-training-categories": list(feature.categories),
         }
+        if feature.yes_no is not None:
+            yes, no = feature.yes_no
+            spec["description"] += f" JSON true and false are read as {yes!r} and {no!r}."
     elif feature.kind == "date":
         spec = {"type": "string", "format": "date", "description": "A date, as in training."}
     else:
@@ -513,8 +516,8 @@ def v2_paths(model: Model, version: int, ref: str) -> dict[str, Any]:
             "tags": [V2_TAG],
             "operationId": op,
             "description": "Score the batch: one input per feature (BYTES for a categorical "
-            "feature or a date as ISO 8601 text, a numeric datatype otherwise; null for a missing "
-            "value), shape [N] or [N, 1]; answers "
+            "feature or a date as ISO 8601 text, or BOOL for a yes/no feature; a numeric datatype "
+            "otherwise; null for a missing value), shape [N] or [N, 1]; answers "
             "`probabilities` (FP32 [N, classes]) and `label` (BYTES [N]). Triton's binary "
             "tensor extension is also accepted (Inference-Header-Content-Length).",
             "security": [{"Bearer": []}],

@@ -175,8 +175,13 @@ def _values(tensor: Tensor, blob: bytes | None, model: Model, index: int) -> lis
     count = shape[0]
     kind = model.features[index].kind
     categorical = kind != "numeric"
-    if categorical and tensor.datatype != "BYTES":
-        raise BadRequest(f"input {name!r}: a {kind} feature takes BYTES, not {tensor.datatype}")
+    # a boolean-like feature also takes BOOL: true/false are its yes and no categories
+    answers = model.features[index].yes_no is not None and kind == "categorical"
+    if categorical and tensor.datatype != "BYTES" and not (answers and tensor.datatype == "BOOL"):
+        also = " or BOOL" if answers else ""
+        raise BadRequest(
+            f"input {name!r}: a {kind} feature takes BYTES{also}, not {tensor.datatype}"
+        )
     if not categorical and tensor.datatype not in NUMERIC:
         raise BadRequest(f"input {name!r}: a numeric feature takes INT64/FP32/FP64, not "
                          f"{tensor.datatype}")  # fmt: skip
@@ -189,8 +194,12 @@ def _values(tensor: Tensor, blob: bytes | None, model: Model, index: int) -> lis
     if len(values) != count:
         raise BadRequest(f"input {name!r}: shape {shape} needs {count} values, got {len(values)}")
     if categorical:
-        if not all(v is None or isinstance(v, str) for v in values):
-            raise BadRequest(f"input {name!r}: BYTES data must be strings (or null: missing)")
+        kind_of = bool if tensor.datatype == "BOOL" else str
+        if not all(v is None or isinstance(v, kind_of) for v in values):
+            raise BadRequest(
+                f"input {name!r}: {tensor.datatype} data must be "
+                f"{'true/false' if kind_of is bool else 'strings'} (or null: missing)"
+            )
         return values
     bools = tensor.datatype == "BOOL"  # true/false are numbers in a BOOL tensor only
     if not all(

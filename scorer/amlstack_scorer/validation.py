@@ -292,13 +292,16 @@ def _refuse_duplicate_keys(body: bytes) -> Any:
 
 
 def _record_type(model: Model) -> type:
-    """A Struct with one field per feature; JSON names may hold dots, so fields are renamed."""
+    """A Struct with one field per feature; JSON names may hold dots, so fields are renamed.
+    A boolean-like field also takes true/false (a client's boolean column, as pandas sends it)."""
     fields = []
     rename = {}
     for i, feature in enumerate(model.features):
         attr = f"f{i}"
         rename[attr] = feature.name
         kind: Any = float if feature.kind == "numeric" else str
+        if feature.kind == "categorical" and feature.yes_no is not None:
+            kind = str | bool
         if may_be_missing(model, feature):
             fields.append((attr, kind | None, None))
         else:

@@ -91,10 +91,19 @@ class Feature:
         loads ten times slower with them built up front, in every scorer worker."""
         return category_aliases(self.categories, self.codes)
 
+    @cached_property
+    def yes_no(self) -> tuple[str, str] | None:
+        """The (yes, no) categories when the column is boolean-like (`yes_no`), else None."""
+        return yes_no(self.categories)
+
     def code(self, value: Any) -> float | None:
         """The code of a categorical value that is no category as sent: the value cleaned as
         a CSV cell is (`clean_cell`), else another spelling of a category (`aliases`); None
-        when it is neither (an unseen category)."""
+        when it is neither (an unseen category). A boolean (JSON true/false, a V2 BOOL
+        tensor) is the column's yes or no category when the column is boolean-like."""
+        if isinstance(value, bool | np.bool_):
+            answers = self.yes_no
+            return None if answers is None else self.codes[answers[0 if value else 1]]
         value = clean_cell(value)
         code = self.codes.get(value)
         if code is None and isinstance(value, str):
@@ -118,12 +127,23 @@ def category_aliases(categories: Sequence[str], codes: Mapping[Any, float]) -> d
     for category in categories:
         folded.setdefault(loose(category), []).append(category)
     aliases = {key: codes[spelt[0]] for key, spelt in folded.items() if len(spelt) == 1}
-    yes = [key for key in aliases if key in TRUE_WORDS]
-    no = [key for key in aliases if key in FALSE_WORDS]
-    if len(categories) == 2 and len(yes) == 1 and len(no) == 1:
-        aliases.update(dict.fromkeys(TRUE_WORDS, aliases[yes[0]]))
-        aliases.update(dict.fromkeys(FALSE_WORDS, aliases[no[0]]))
+    answers = yes_no(categories)
+    if answers is not None:
+        aliases.update(dict.fromkeys(TRUE_WORDS, codes[answers[0]]))
+        aliases.update(dict.fromkeys(FALSE_WORDS, codes[answers[1]]))
     return aliases
+
+
+def yes_no(categories: Sequence[str]) -> tuple[str, str] | None:
+    """A boolean-like column's (yes, no) categories: two categories, one a yes word and the
+    other a no word (`formats.TRUE_WORDS`, compared `loose`); None for any other column."""
+    if len(categories) != 2:
+        return None
+    first, second = (loose(c) for c in categories)
+    for yes, no, answer in ((first, second, categories), (second, first, categories[::-1])):
+        if yes in TRUE_WORDS and no in FALSE_WORDS:
+            return answer[0], answer[1]
+    return None
 
 
 class CellError(ValueError):
