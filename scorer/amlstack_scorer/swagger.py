@@ -111,7 +111,8 @@ def _field(feature: Feature, version: int, example: Any, nullable: bool) -> dict
         if feature.minimum is not None and feature.maximum is not None:
             low, high = clean_number(feature.minimum), clean_number(feature.maximum)
             spec["description"] = (
-                f"Seen in training: {low:g} to {high:g}. Any number a float32 can hold is accepted."
+                f"Seen in training: {low:g} to {high:g}. Any number a float32 can hold is "
+                "accepted; one outside this range is scored as the nearest of the two."
             )
             spec["x-training-minimum"] = low
             spec["x-training-maximum"] = high

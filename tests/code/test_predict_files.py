@@ -122,7 +122,8 @@ def test_numbers_outside_the_training_range_are_scored_and_counted_once(
     feature = json.loads((tiny_artifact / "model.json").read_text())["features"]
     low, high = next((f["min"], f["max"]) for f in feature if f["name"] == "age")
     assert said == [
-        f"column 'age': 3 row(s) outside the training range [{low:g}, {high:g}] (scored as the nearest bound)"
+        f"column 'age': 3 row(s) outside the training range [{low:g}, {high:g}] "
+        "(scored as the nearest bound)"
     ]
 
 

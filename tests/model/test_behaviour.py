@@ -161,3 +161,14 @@ def test_same_data_seed_and_iteration_budget_give_the_same_model(small_csv, tmp_
     assert timeless(first.leaderboard) == timeless(second.leaderboard)
     np.testing.assert_array_equal(first.memory_holdout_proba, second.memory_holdout_proba)
     assert (first.path / "model.onnx").read_bytes() == (second.path / "model.onnx").read_bytes()
+
+
+def test_a_number_outside_the_range_scores_as_its_bound_with_an_unknown_context(model, holdout):
+    """Numbers are held to the training range after the context look-up: a key outside the
+    range is one training never saw (the prior), not the combination at the bound."""
+    matrix = holdout[0][:200]
+    j = model.feature_names.index("cons.price.idx")
+    at, above, far = (matrix.copy() for _ in range(3))
+    at[:, j], above[:, j], far[:, j] = (model.features[j].maximum + d for d in (0, 1, 1000))
+    np.testing.assert_array_equal(model.predict_proba(above), model.predict_proba(far))
+    assert (model.predict_proba(above) != model.predict_proba(at)).any()

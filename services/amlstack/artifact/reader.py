@@ -251,12 +251,15 @@ class Model:
         return self._run(matrix)
 
     def _run(self, matrix: np.ndarray) -> np.ndarray:
-        """One onnxruntime call on encoded rows, their context columns added first and their
-        numbers held to the training range (`TrainingRange.clipped`)."""
-        matrix = self.training_range.clipped(matrix)
+        """One onnxruntime call on encoded rows: their context columns added (looked up with the
+        values as sent: one outside the range is a key training never saw, so the prior), then
+        their numbers held to the training range (`TrainingRange.clipped`)."""
         if self.contexts:
-            matrix = with_context(matrix, self.contexts)
-        return self._session.run(self._output, {self._input: matrix})[0]
+            full = with_context(matrix, self.contexts)  # a new array: clipped in place
+            self.training_range.clipped(matrix, out=full[:, : matrix.shape[1]])
+        else:
+            full = self.training_range.clipped(matrix)
+        return self._session.run(self._output, {self._input: full})[0]
 
     def _predict_slices(self, matrix: np.ndarray) -> np.ndarray:
         """A large batch cut into one slice per CPU, scored side by side: the same numbers as
