@@ -1,8 +1,9 @@
 """The Open Inference Protocol (KServe V2, as Triton speaks it over HTTP): documents and tensors.
 
 The model takes one input tensor per feature, named after the feature, shape ``[-1]`` (or
-``[-1, 1]``): ``BYTES`` for a categorical or a date feature (a date as ISO 8601 text), ``INT64``
-or ``FP32`` for a numeric one (any numeric datatype is accepted). A missing value is JSON
+``[-1, 1]``): ``BYTES`` for a categorical or a date feature (a date as ISO 8601 text; ``BOOL``
+also for a yes/no feature), ``INT64`` or ``FP32`` for a numeric one (any numeric datatype is
+accepted). A missing value is JSON
 ``null`` (or NaN in a binary float tensor): the model imputes it, as /score does for ``null``.
 It answers ``probabilities`` (``FP32`` ``[N, classes]``, columns in the order of the metadata's
 ``classes`` parameter) and ``label`` (``BYTES`` ``[N]``).
@@ -167,7 +168,7 @@ def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
 
 
 def _values(tensor: Tensor, blob: bytes | None, model: Model, index: int) -> list[Any]:
-    """The tensor's elements as Python values the scorer's encoder takes (str or float)."""
+    """The tensor's elements as Python values the scorer's encoder takes (str, bool or float)."""
     name = tensor.name
     shape = tensor.shape
     if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)) or shape[0] < 0:
@@ -176,7 +177,7 @@ def _values(tensor: Tensor, blob: bytes | None, model: Model, index: int) -> lis
     kind = model.features[index].kind
     categorical = kind != "numeric"
     # a boolean-like feature also takes BOOL: true/false are its yes and no categories
-    answers = model.features[index].yes_no is not None and kind == "categorical"
+    answers = model.features[index].yes_no is not None
     if categorical and tensor.datatype != "BYTES" and not (answers and tensor.datatype == "BOOL"):
         also = " or BOOL" if answers else ""
         raise BadRequest(

@@ -2,7 +2,8 @@
 
 Both Azure payload shapes are accepted: ``{"data": [record, ...]}`` (v1) and
 ``{"Inputs": {"data": [...]}, "GlobalParameters": {...}}`` (AutoML v2). Records decode straight
-into Structs (numeric fields float, ints accepted; categorical fields str; unknown keys ignored),
+into Structs (numeric fields float, ints accepted; categorical fields str, and true/false for a
+yes/no field; unknown keys ignored),
 then into the float32 matrix the ONNX graph takes. Errors name the record index and the field.
 
 A key given twice in one object (``{"duration": 0, ..., "duration": 4000}``) is refused (422
@@ -107,6 +108,8 @@ class Schema:
             error = _invalid(str(exc))
             if error.message in _TEXT_FOR_NUMBER:
                 error = _text_for_number(error, body, self._features)
+            elif error.message in _BOOL_FOR_TEXT:
+                error = _bool_for_text(error, self._features)
             raise error from None
         except msgspec.DecodeError as exc:
             raise MalformedJSON(f"body is not valid JSON: {exc}{encoding_hint(body)}") from None
@@ -147,6 +150,7 @@ class Schema:
 
 
 _TEXT_FOR_NUMBER = ("Expected `float | null`, got `str`", "Expected `float`, got `str`")
+_BOOL_FOR_TEXT = ("Expected `str | null`, got `bool`", "Expected `str`, got `bool`")
 _RECORD_FIELD = re.compile(r"(?:Inputs\.)?data\[(?P<row>\d+)\]\.(?P<name>.+)")
 
 
@@ -177,6 +181,26 @@ def _text_for_number(error: InvalidInput, body: bytes, features: dict[str, Any])
             hint = ""
     return InvalidInput(
         f"expected a number or null, got the text {text!r}{hint}", field=error.field
+    )
+
+
+def _bool_for_text(error: InvalidInput, features: dict[str, Any]) -> InvalidInput:
+    """true/false for a text field that is not yes/no (msgspec names only the types): say
+    what the field takes, with a few of its categories."""
+    match = _RECORD_FIELD.fullmatch(error.field or "")
+    feature = features.get(match["name"]) if match else None
+    if feature is None:
+        return error
+    if feature.kind == "date":
+        takes = "a date as text"
+    else:
+        shown = ", ".join(repr(c) for c in feature.categories[:5])
+        takes = (
+            f"text, one of its categories ({shown}{', ...' if len(feature.categories) > 5 else ''})"
+        )
+    return InvalidInput(
+        f"true/false is read only for a yes/no field; {feature.name!r} takes {takes}",
+        field=error.field,
     )
 
 
@@ -300,7 +324,7 @@ def _record_type(model: Model) -> type:
         attr = f"f{i}"
         rename[attr] = feature.name
         kind: Any = float if feature.kind == "numeric" else str
-        if feature.kind == "categorical" and feature.yes_no is not None:
+        if feature.yes_no is not None:
             kind = str | bool
         if may_be_missing(model, feature):
             fields.append((attr, kind | None, None))

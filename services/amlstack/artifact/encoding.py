@@ -94,7 +94,7 @@ class Feature:
     @cached_property
     def yes_no(self) -> tuple[str, str] | None:
         """The (yes, no) categories when the column is boolean-like (`yes_no`), else None."""
-        return yes_no(self.categories)
+        return yes_no(self.categories) if self.kind == "categorical" else None
 
     def code(self, value: Any) -> float | None:
         """The code of a categorical value that is no category as sent: the value cleaned as

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from amlstack.artifact.encoding import loose
+from amlstack.artifact.encoding import loose, yes_no
 from amlstack.artifact.formats import (
     DECIMAL_COMMA,
     FALSE_WORDS,
@@ -216,7 +216,7 @@ def type_column(
     spellings = _several_spellings(categories) if distinct <= MAX_CATEGORIES else None
     if spellings:
         decisions.append(Decision(name, "several_spellings", spellings, group=SPELLINGS_GROUP))
-    if _boolean_like(categories):
+    if yes_no(categories) is not None:
         decisions.append(Decision(name, "boolean", f"boolean-like, coded {categories[0]}=0"))
     elif distinct > MAX_CATEGORIES:
         counts = text.value_counts()
@@ -603,16 +603,10 @@ def _is_row_number(values: pd.Series, n_rows: int) -> bool:
 def _categories(text: pd.Series) -> list[str]:
     """Sorted categories; a boolean-like pair puts its false-like value first (coded 0)."""
     categories = sorted(text.unique().tolist())
-    if _boolean_like(categories) and categories[0].lower() in TRUE_WORDS:
+    answers = yes_no(categories)
+    if answers is not None and categories[0] == answers[0]:
         categories.reverse()
     return categories
-
-
-def _boolean_like(categories: list[str]) -> bool:
-    if len(categories) != 2:
-        return False
-    low = {c.lower() for c in categories}
-    return len(low & TRUE_WORDS) == 1 and len(low & FALSE_WORDS) == 1
 
 
 def percent(part: int, whole: int) -> str:

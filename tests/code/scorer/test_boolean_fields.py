@@ -48,6 +48,10 @@ def test_a_boolean_for_another_categorical_field_is_still_refused(model):
     with pytest.raises(InvalidInput) as caught:
         Schema(model, max_batch=10).read(body)
     assert caught.value.field == "data[0].city"
+    assert str(caught.value) == (
+        "true/false is read only for a yes/no field; 'city' takes text, one of its categories "
+        "('Lyon', 'Paris')"
+    )
 
 
 def _infer(smoker: dict, city: dict) -> bytes:
