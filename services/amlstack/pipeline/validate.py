@@ -182,7 +182,9 @@ def split(
     fraction: float = HOLDOUT_FRACTION,
     seed: int = 0,
 ) -> tuple[Any, Any, dict[str, Any]]:
-    """(train, holdout, info): the holdout is drawn only from rows the champion never trained on."""
+    """(train, holdout, info): the holdout is drawn only from rows the champion never trained on,
+    and training gets no copy of a holdout row (a file with repeated rows would otherwise have
+    the challenger scored on rows it learnt)."""
     hashes = row_hashes(frame)
     eligible = np.ones(len(frame), dtype=bool)
     if champion_rows is not None:
@@ -204,12 +206,14 @@ def split(
         )
     mask = np.zeros(len(frame), dtype=bool)
     mask[holdout_idx] = True
+    copies = ~mask & np.isin(hashes, hashes[mask])
     info = {
         "rows": len(frame),
         "eligible_for_holdout": int(eligible.sum()),
         "holdout_rows": int(mask.sum()),
-        "train_rows": int((~mask).sum()),
+        "train_rows": int((~mask & ~copies).sum()),
+        "copies_of_holdout_rows_left_out": int(copies.sum()),
         "champion_rows_known": champion_rows is not None,
         "seed": seed,
     }
-    return frame[~mask], frame[mask], info
+    return frame[~mask & ~copies], frame[mask], info

@@ -352,3 +352,12 @@ def test_registry_commands_name_the_model_from_the_artifact_or_the_registry(tmp_
     assert both.exit_code != 0 and "holds the models churn, loans: say which" in str(
         both.exception or both.output
     )
+
+
+def test_a_row_written_several_times_is_never_both_trained_and_evaluated_on(bank):
+    from amlstack.pipeline.validate import row_hashes, split
+
+    rows = bank.head(400)
+    train, holdout, info = split(pd.concat([rows, rows, rows]), "y", None, fraction=0.2)
+    assert not np.isin(row_hashes(train), row_hashes(holdout)).any()
+    assert info["train_rows"] == len(train) and info["copies_of_holdout_rows_left_out"] > 0
