@@ -25,10 +25,10 @@ def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> d
 
     model = Model(artifact)  # verifies the manifest
     lineage: dict[str, Any] = {"run_id": None, "parent": None, "code_version": reg.code_version()}
-    rows = None
+    rows = columns = None
     if data is not None:
         from amlstack.pipeline.stages import sha256_path
-        from amlstack.pipeline.validate import row_hashes
+        from amlstack.pipeline.validate import model_columns, row_hashes
         from amlstack.training.data import read_table
 
         # the reader training and the pipeline use, with the same label column: same row hashes
@@ -38,10 +38,11 @@ def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> d
         held = _held_out_rows(Path(artifact), digest) if _holdout_unseen(model.meta) else []
         keep = np.ones(len(frame), dtype=bool)
         keep[held] = False
-        rows = row_hashes(frame[keep])
+        columns = model_columns(model, model.card.target)
+        rows = row_hashes(frame[keep], columns)
     metrics = registry_metrics(model.meta.get("metrics", {}))
     return registry.register(Path(artifact), lineage=lineage, metrics=metrics,
-                             trained_rows=rows)  # fmt: skip
+                             trained_rows=rows, trained_columns=columns)  # fmt: skip
 
 
 def _holdout_unseen(meta: dict[str, Any]) -> bool:

@@ -33,6 +33,7 @@ from amlstack.pipeline.jsonio import read_json, write_json
 TAGS = ("staging", "production")
 INDEX = "index.json"
 TRAINED_ROWS = "trained_rows.npy"
+TRAINED_COLUMNS = "trained_rows_columns"  # an entry's field: the columns its row hashes cover
 IDENTITY = "artifact_sha256"  # an entry's field: the sha256 of the artifact's MANIFEST.json
 
 
@@ -151,6 +152,11 @@ class Registry:
         path = self.folder / str(version) / TRAINED_ROWS
         return np.load(path) if path.is_file() else None
 
+    def trained_columns(self, version: str) -> list[str] | None:
+        """The columns ``trained_rows`` hashed (`validate.row_hashes`); None: every column of
+        the data file, in its order (entries registered before this was recorded)."""
+        return self.get(version).get(TRAINED_COLUMNS)
+
     def history(self) -> list[dict[str, Any]]:
         return self._index()["history"]
 
@@ -162,6 +168,7 @@ class Registry:
         lineage: dict[str, Any],
         metrics: dict[str, Any] | None = None,
         trained_rows: np.ndarray | None = None,
+        trained_columns: list[str] | None = None,
         copy: bool = False,
     ) -> dict[str, Any]:
         """Add an artifact as the next registry version (the same artifact twice: one version; the
@@ -171,6 +178,7 @@ class Registry:
         roots may share a version number; the entry keeps the artifact's as ``artifact_version``.
         ``copy`` stores the artifact inside the registry (a path relative to it), for registries
         that move between machines, such as a datastore folder shared by Azure ML jobs.
+        ``trained_columns``: the columns ``trained_rows`` hashed (`validate.model_columns`).
         """
         index = self._index()
         source = Path(artifact).resolve()
@@ -199,6 +207,8 @@ class Registry:
             "metrics": metrics or {},
             **lineage,
         }
+        if trained_columns is not None:
+            entry[TRAINED_COLUMNS] = sorted(trained_columns)
         if trained_rows is not None:
             (self.folder / version).mkdir(parents=True, exist_ok=True)
             np.save(self.folder / version / TRAINED_ROWS, np.asarray(trained_rows, np.uint64))

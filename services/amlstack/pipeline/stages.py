@@ -257,7 +257,6 @@ def stage_validate_data(run: Run) -> dict[str, Any]:
         align_labels,
         check_schema,
         labelled,
-        row_hashes,
         split,
     )
 
@@ -286,12 +285,12 @@ def stage_validate_data(run: Run) -> dict[str, Any]:
         labelled(frame, cfg.target),
         cfg.target,
         champion_rows,
+        columns=registry.trained_columns(champion["version"]) if champion else None,
         fraction=cfg.holdout_fraction,
         seed=cfg.seed,
     )
     train.to_csv(out / "train.csv", index=False)
     holdout.to_csv(out / "holdout.csv", index=False)
-    np.save(out / "train_rows.npy", row_hashes(train))
     return {
         "champion": champion["version"] if champion else None,
         "champion_artifact": champion["artifact"] if champion else None,
@@ -365,10 +364,10 @@ def stage_register(run: Run) -> dict[str, Any]:
         "gate": {"decision": gate["decision"], "reasons": gate["reasons"]},
     }
     metrics = {m: v for m, v in evaluation["metrics"]["challenger"].items()}
-    rows = np.load(run.stage_dir("validate_data") / "train_rows.npy")
+    rows, columns = _trained_rows(run, run.path(trained["artifact"]))
     entry = registry.register(
-        run.path(trained["artifact"]), lineage=lineage, metrics=metrics,
-        trained_rows=rows, copy=bool(run.config.extra.get("copy_artifacts")),
+        run.path(trained["artifact"]), lineage=lineage, metrics=metrics, trained_rows=rows,
+        trained_columns=columns, copy=bool(run.config.extra.get("copy_artifacts")),
     )  # fmt: skip
     registry.set_tag("staging", entry["version"], reason=f"run {run.run_id}")
     registry.promote(entry["version"], reason=f"gate passed in run {run.run_id}")
@@ -378,6 +377,17 @@ def stage_register(run: Run) -> dict[str, Any]:
 
         azure = register_in_workspace(run.path(trained["artifact"]), run.config.name)
     return {"registered": True, "version": entry["version"], "tag": "production", "azure": azure}
+
+
+def _trained_rows(run: Run, artifact: Path) -> tuple[np.ndarray, list[str]]:
+    """The row hashes of the challenger's training rows, over its own columns (its features
+    and the target), so the next run knows them whatever columns its file adds or reorders."""
+    from amlstack.artifact.reader import Model
+    from amlstack.pipeline.validate import model_columns, row_hashes
+
+    columns = model_columns(Model(artifact), run.config.target)
+    train = _read_csv(run.path(run.result("validate_data")["outputs"]["train"]), run.config.target)
+    return row_hashes(train, columns), columns
 
 
 def stage_deploy(run: Run) -> dict[str, Any]:

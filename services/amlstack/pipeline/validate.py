@@ -162,11 +162,24 @@ def _numbers(column, spec: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
     return values, []
 
 
-def row_hashes(frame) -> np.ndarray:
-    """A 64-bit hash per row (values only), to know which rows a model trained on."""
+def row_hashes(frame, columns: list[str] | None = None) -> np.ndarray:
+    """A 64-bit hash per row (values only), to know which rows a model trained on.
+
+    With ``columns`` (a model's features and target, `model_columns`) only those are hashed, in
+    name order, so a later file with another column, one column fewer or another column order
+    still names the same rows; without it, every column in the file's order (as registry entries
+    without ``trained_rows_columns`` were hashed)."""
     import pandas as pd
 
+    if columns is not None:
+        frame = frame[sorted(columns)]
     return pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy(np.uint64)
+
+
+def model_columns(model, target: str) -> list[str]:
+    """The columns that make a row for ``model`` (an artifact `Model`): its features and the
+    target, sorted; what `row_hashes` hashes for the registry."""
+    return sorted([*model.feature_names, target])
 
 
 def labelled(frame, target: str):
@@ -179,13 +192,14 @@ def split(
     target: str,
     champion_rows: np.ndarray | None,
     *,
+    columns: list[str] | None = None,
     fraction: float = HOLDOUT_FRACTION,
     seed: int = 0,
 ) -> tuple[Any, Any, dict[str, Any]]:
     """(train, holdout, info): the holdout is drawn only from rows the champion never trained on,
     and training gets no copy of a holdout row (a file with repeated rows would otherwise have
-    the challenger scored on rows it learnt)."""
-    hashes = row_hashes(frame)
+    the challenger scored on rows it learnt). ``champion_rows`` are `row_hashes` of ``columns``."""
+    hashes = row_hashes(frame, columns)
     eligible = np.ones(len(frame), dtype=bool)
     if champion_rows is not None:
         eligible = ~np.isin(hashes, champion_rows)

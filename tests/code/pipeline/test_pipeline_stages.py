@@ -94,6 +94,21 @@ def test_holdout_rows_are_new_rows_only_and_never_trained_on(tmp_path, first_row
     assert result["champion"] == "1"
 
 
+def test_the_champions_rows_stay_known_when_the_file_adds_or_reorders_columns(
+    tmp_path, bank, first_rows, appended_rows
+):
+    # The next export has one more column and another column order: the champion's 3000 rows
+    # are still its own, and only the 1500 appended and the 600 it was evaluated on are new.
+    run(config(tmp_path, first_rows))
+    later = pd.read_csv(appended_rows).assign(region="north")
+    later = later[list(reversed(later.columns))]
+    later.to_csv(tmp_path / "data_v3.csv", index=False)
+    record = run(config(tmp_path, tmp_path / "data_v3.csv"))
+    folder = tmp_path / "runs" / record["run_id"] / "validate_data"
+    result = json.loads((folder / "result.json").read_text())
+    assert result["split"]["eligible_for_holdout"] == 1500 + 600
+
+
 def test_weaker_challenger_is_refused_with_reasons(tmp_path, first_rows, appended_rows):
     run(config(tmp_path, first_rows))
     # Without `duration`, the strongest feature, the challenger loses ~0.1 AUC.
