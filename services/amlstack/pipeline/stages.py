@@ -330,7 +330,9 @@ def stage_evaluate(run: Run) -> dict[str, Any]:
     )
     out = run.stage_dir("evaluate")
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "scores.npz", y=result.pop("_y"), **result.pop("_scores"))
+    y, scores = result.pop("_y"), result.pop("_scores")
+    if result["positives"] is not None:  # binary: the report's ROC curves
+        np.savez(out / "scores.npz", y=y, **scores)
     return result
 
 
