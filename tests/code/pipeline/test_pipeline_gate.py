@@ -49,6 +49,15 @@ def test_refusal_names_every_failed_rule():
     assert "behavioural checks failed: probabilities_sum_to_1" in text
 
 
+def test_a_challenger_that_lost_one_of_the_champions_classes_is_refused():
+    # A batch without a row of 'Lib': the challenger, as good on the rest, cannot predict it.
+    lost = evaluation(0.95, 0.90)
+    lost["classes"] = {"challenger": ["Con", "Lab"], "champion": ["Con", "Lab", "Lib"]}
+    result = decide(lost, PASSING, GatePolicy(0.005, 0.75))
+    assert result["decision"] == "refuse"
+    assert "cannot predict 'Lib', which the champion predicts" in result["reasons"][2]
+
+
 def test_behaviour_checks_pass_on_a_real_artifact(bank, tmp_path):
     artifact = tiny_trainer.write_artifact(bank.head(1500), "y", tmp_path, "bank")
     checks = behaviour_checks(artifact, bank.iloc[2000:2300])
