@@ -52,7 +52,9 @@ def check_schema(frame, target: str, meta: dict[str, Any] | None) -> dict[str, A
         balance = frame[target].dropna().astype(str).value_counts(normalize=True).round(4)
         balance = balance.to_dict()
         details["label_balance"] = balance
-        if len(balance) < 2:
+        if not balance:
+            breaking.append(f"target {target!r} is empty in every row: no label to learn from")
+        elif len(balance) < 2:
             breaking.append(f"target {target!r} has a single label {list(balance)}")
     if frame.empty:
         breaking.append("the data has no rows")

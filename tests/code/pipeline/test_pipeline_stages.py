@@ -271,6 +271,13 @@ def test_single_label_data_is_refused(tmp_path, bank):
         run(config(tmp_path, path))
 
 
+def test_data_without_any_label_is_refused_saying_so(tmp_path, bank):
+    path = tmp_path / "unlabelled.csv"
+    bank.head(1000).assign(y="").to_csv(path, index=False)
+    with pytest.raises(DataError, match="target 'y' is empty in every row"):
+        run(config(tmp_path, path))
+
+
 def test_too_few_new_rows_for_a_fair_evaluation(tmp_path, champion):
     # Only rows the champion trained on: no fair evaluation slice exists.
     trained = next((tmp_path / "runs").glob("*/validate_data/train.csv"))
