@@ -187,10 +187,15 @@ def create_run(config: RunConfig, run_id: str | None = None) -> Run:
         started_at=reg.now(),
         code_version=reg.code_version(),
         config=asdict(config),
-        inputs={"data": str(data.resolve()), "data_sha256": sha256_path(data)},
+        inputs=_inputs(data),
         stages={},
     )
     return run
+
+
+def _inputs(data: Path) -> dict[str, str]:
+    """The run record's ``inputs``: the data file and its sha256 (lineage of what is registered)."""
+    return {"data": str(data.resolve()), "data_sha256": sha256_path(data)}
 
 
 def open_run(runs: Path, run_id: str | None) -> Run:
@@ -262,6 +267,8 @@ def stage_validate_data(run: Run) -> dict[str, Any]:
 
     cfg = run.config
     frame = _read_csv(Path(cfg.data), cfg.target)
+    # A run resumed here after its data file was fixed reads the file anew: record what it read.
+    run.update_record(inputs=_inputs(Path(cfg.data)))
     registry = run.registry()
     champion = registry.tagged("production")
     if champion:

@@ -168,6 +168,20 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(tmp_path, first_ro
     assert again["started_at"] == validated_at["started_at"]
 
 
+def test_a_run_resumed_on_its_fixed_data_file_records_the_file_it_read(tmp_path, bank):
+    # The first try names a label the data lacks; the user fixes the file in place and resumes.
+    path = tmp_path / "data.csv"
+    bank.head(1000).assign(y="").to_csv(path, index=False)
+    pipeline_run = stages.create_run(config(tmp_path, path))
+    with pytest.raises(DataError):
+        stages.run_pipeline(pipeline_run, trainer=tiny_trainer.trainer)
+    bank.head(1000).to_csv(path, index=False)
+    record = stages.run_pipeline(pipeline_run, start="validate_data", trainer=tiny_trainer.trainer)
+    assert record["inputs"]["data_sha256"] == stages.sha256_path(path)
+    entry = Registry(tmp_path / "registry", "bankmarketing").tagged("production")
+    assert entry["data"]["data_sha256"] == stages.sha256_path(path)
+
+
 def test_resuming_a_stage_whose_input_is_missing_says_so(tmp_path, first_rows):
     pipeline_run = stages.create_run(config(tmp_path, first_rows))
     with pytest.raises(UserError, match="stage validate_data has no finished result"):
