@@ -177,7 +177,14 @@ class Run:
 
 
 def create_run(config: RunConfig, run_id: str | None = None) -> Run:
+    """A new run folder; an existing run's id is refused, since its record is the lineage of
+    whatever it registered (resume that run with ``--from`` instead)."""
     folder = Path(config.runs) / (run_id or new_run_id())
+    if (folder / RUN_RECORD).is_file():
+        raise UserError(
+            f"run {folder.name!r} already exists under {config.runs}: resume it (--from STAGE "
+            f"--run-id {folder.name}) or give a new --run-id"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     run = Run(folder, config)
     data = Path(config.data)

@@ -182,6 +182,14 @@ def test_a_run_resumed_on_its_fixed_data_file_records_the_file_it_read(tmp_path,
     assert entry["data"]["data_sha256"] == stages.sha256_path(path)
 
 
+def test_a_new_run_with_an_existing_runs_id_is_refused_and_the_record_kept(tmp_path, first_rows):
+    cfg = config(tmp_path, first_rows)
+    first = stages.run_pipeline(stages.create_run(cfg, "monthly"), trainer=tiny_trainer.trainer)
+    with pytest.raises(UserError, match=r"run 'monthly' already exists under .*--from STAGE"):
+        stages.create_run(cfg, "monthly")
+    assert stages.open_run(Path(cfg.runs), "monthly").record() == first
+
+
 def test_resuming_a_stage_whose_input_is_missing_says_so(tmp_path, first_rows):
     pipeline_run = stages.create_run(config(tmp_path, first_rows))
     with pytest.raises(UserError, match="stage validate_data has no finished result"):
