@@ -29,7 +29,10 @@ def check_schema(frame, target: str, meta: dict[str, Any] | None) -> dict[str, A
             hint = f" (new columns: {', '.join(extra)}; renamed?)" if extra else ""
             breaking.append(f"missing columns: {', '.join(missing)}{hint}")
         elif extra:
-            warnings.append(f"extra columns ignored by the model: {', '.join(extra)}")
+            warnings.append(
+                f"columns the champion does not use: {', '.join(extra)} (the challenger may "
+                "learn from them, and then scoring it needs them)"
+            )
         for f in features:
             if f["name"] in frame.columns:
                 _check_feature(f, frame[f["name"]], breaking, warnings, details)

@@ -263,6 +263,17 @@ def test_new_categories_and_out_of_range_values_are_warnings(tmp_path, bank, cha
     assert {"age", "job"} <= set(json.loads((folder / "data_drift.json").read_text())["drifted"])
 
 
+def test_a_new_column_is_named_as_one_the_challenger_may_need(tmp_path, bank, champion):
+    def change(f):
+        f["channel"] = "web"
+        return f
+
+    record = run(config(tmp_path, _bad_data(tmp_path, bank, change)))
+    folder = tmp_path / "runs" / record["run_id"]
+    warnings = json.loads((folder / "validate_data" / "result.json").read_text())["warnings"]
+    assert "columns the champion does not use: channel (the challenger may learn" in warnings[0]
+
+
 def test_labels_spelt_differently_are_read_as_the_champions_classes(tmp_path, bank, champion):
     def respell(f):
         f["y"] = f["y"].map({"yes": "Yes", "no": "NO "})
