@@ -372,6 +372,7 @@ def stage_register(run: Run) -> dict[str, Any]:
     evaluation = run.result("evaluate")
     record = run.record()
     registry = run.registry()
+    _check_champion_unchanged(registry, validated.get("champion"))
     lineage = {
         "run_id": run.run_id,
         "data": record["inputs"],
@@ -393,6 +394,19 @@ def stage_register(run: Run) -> dict[str, Any]:
 
         azure = register_in_workspace(run.path(trained["artifact"]), run.config.name)
     return {"registered": True, "version": entry["version"], "tag": "production", "azure": azure}
+
+
+def _check_champion_unchanged(registry: reg.Registry, champion: str | None) -> None:
+    """Refuse to promote past a production model the challenger was never compared with (one
+    another run or a person promoted after this run's validate_data)."""
+    current = registry.tagged("production")
+    version = current["version"] if current else None
+    if version != champion:
+        raise UserError(
+            f"production is now version {version} of {registry.name!r}, not {champion} as when "
+            "this run was evaluated: the challenger was never compared with it; run the "
+            "pipeline again (or resume it --from validate_data)"
+        )
 
 
 def _trained_rows(run: Run, artifact: Path) -> tuple[np.ndarray, list[str]]:

@@ -190,6 +190,23 @@ def test_a_new_run_with_an_existing_runs_id_is_refused_and_the_record_kept(tmp_p
     assert stages.open_run(Path(cfg.runs), "monthly").record() == first
 
 
+def test_a_run_never_promotes_past_a_model_promoted_since_it_was_evaluated(
+    tmp_path, first_rows, appended_rows
+):
+    # Run B is evaluated against version 1; run A promotes version 2 meanwhile: B's challenger
+    # was never compared with version 2 and must not replace it.
+    run(config(tmp_path, first_rows))
+    late = stages.create_run(config(tmp_path, appended_rows))
+    for stage in ("validate_data", "train", "evaluate", "gate"):
+        stages.run_stage(late, stage, tiny_trainer.trainer)
+    run(config(tmp_path, appended_rows))
+    registry = Registry(tmp_path / "registry", "bankmarketing")
+    assert registry.tagged("production")["version"] == "2"
+    with pytest.raises(UserError, match=r"production is now version 2 .* not 1 as when"):
+        stages.run_stage(late, "register")
+    assert registry.tagged("production")["version"] == "2"
+
+
 def test_resuming_a_stage_whose_input_is_missing_says_so(tmp_path, first_rows):
     pipeline_run = stages.create_run(config(tmp_path, first_rows))
     with pytest.raises(UserError, match="stage validate_data has no finished result"):
