@@ -16,7 +16,8 @@ from amlstack.pipeline import registry as reg
 def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> dict[str, Any]:
     """Register ``artifact``; with ``data`` (its training CSV) record the rows it trained on.
 
-    Training writes ``holdout.json`` (the data rows its measured model never saw); when the
+    Training writes ``holdout.json`` (the data rows its measured model never saw, and the
+    sha256 of its data: other ``data`` is refused, whatever rows count); when the
     shipped model was refitted on every row (model.json ``training.rows.shipped_model``, as
     `amlstack train` does), it has seen them too, and every row of that data counts as trained
     on; otherwise every row but those. The pipeline never evaluates this model on them.
@@ -25,23 +26,25 @@ def add_artifact(registry: reg.Registry, artifact: Path, data: Path | None) -> d
 
     model = Model(artifact)  # verifies the manifest
     lineage: dict[str, Any] = {"run_id": None, "parent": None, "code_version": reg.code_version()}
-    rows = None
+    rows = columns = None
     if data is not None:
         from amlstack.pipeline.stages import sha256_path
-        from amlstack.pipeline.validate import row_hashes
+        from amlstack.pipeline.validate import model_columns, row_hashes
         from amlstack.training.data import read_table
 
         # the reader training and the pipeline use, with the same label column: same row hashes
         frame = read_table(data, model.card.target)
         digest = sha256_path(data)
         lineage["data"] = {"data": str(Path(data).resolve()), "data_sha256": digest}
-        held = _held_out_rows(Path(artifact), digest) if _holdout_unseen(model.meta) else []
+        held = _held_out_rows(Path(artifact), digest)  # checks the data is the artifact's
+        held = held if _holdout_unseen(model.meta) else []
         keep = np.ones(len(frame), dtype=bool)
         keep[held] = False
-        rows = row_hashes(frame[keep])
+        columns = model_columns(model, model.card.target)
+        rows = row_hashes(frame[keep], columns)
     metrics = registry_metrics(model.meta.get("metrics", {}))
     return registry.register(Path(artifact), lineage=lineage, metrics=metrics,
-                             trained_rows=rows)  # fmt: skip
+                             trained_rows=rows, trained_columns=columns)  # fmt: skip
 
 
 def _holdout_unseen(meta: dict[str, Any]) -> bool:

@@ -103,13 +103,25 @@ def compare_feature(
         )
     else:
         stat, p = binned_ks(expected[:-1], actual[:-1])
-        result.update(test="ks", statistic=stat, p_value=p)
+        p_missing, shift = _missing_shift(expected, actual)
+        # KS compares the present values only: a column now half empty is drift too
+        result.update(test="ks", statistic=stat, p_value=min(p, p_missing), missing_shift=shift)
     if rows < MIN_ROWS:
         result["drifted"] = False
         result["note"] = f"only {int(rows)} rows observed (< {MIN_ROWS}); not judged"
     else:
-        result["drifted"] = bool(result["psi"] >= threshold and p < alpha)
+        result["drifted"] = bool(result["psi"] >= threshold and result["p_value"] < alpha)
     return result
+
+
+def _missing_shift(expected: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
+    """(p-value, change) of a numeric feature's share of missing values (the last slot), live
+    minus training, by the chi-square test categoricals use for every slot."""
+    _, p = chi_square(
+        np.array([expected[:-1].sum(), expected[-1]]), np.array([actual[:-1].sum(), actual[-1]])
+    )
+    change = actual[-1] / max(actual.sum(), 1.0) - expected[-1] / max(expected.sum(), 1.0)
+    return p, float(change)
 
 
 def compare(
@@ -330,6 +342,8 @@ def render_text(report: Mapping[str, Any]) -> list[str]:
         if "largest_shift" in r:
             shift = r["largest_shift"]
             extra += f"  largest shift {shift['category']} {shift['change']:+.1%}"
+        if abs(r.get("missing_shift", 0)) >= 0.005:
+            extra += f"  missing {r['missing_shift']:+.1%}"
         lines.append(
             f"{flag:5} {name:16} psi={r['psi']:.3f} {r['test']}={r['statistic']:.3f} "
             f"p={r['p_value']:.2g} rows={r['rows']}{extra}"

@@ -66,9 +66,41 @@ def client_records(model, frame) -> list[dict[str, Any]]:
     ]
 
 
-def predict_frame(model, frame) -> np.ndarray:
-    """Probability of the positive class (``classes[1]``) for every row of ``frame``."""
-    return model.predict_proba(encode_frame(model, frame))[:, 1].astype(np.float64)
+def predict_frame(model, frame, classes: list[str] | None = None) -> np.ndarray:
+    """Probability of the positive class (``classes[1]``) for every row of ``frame``; with
+    ``classes`` (more than two), one column per class in that order, 0 for a class the model
+    does not know."""
+    proba = model.predict_proba(encode_frame(model, frame)).astype(np.float64)
+    if classes is None:
+        return proba[:, 1]
+    own = [str(c) for c in model.classes]
+    out = np.zeros((len(proba), len(classes)))
+    for j, label in enumerate(classes):
+        if label in own:
+            out[:, j] = proba[:, own.index(label)]
+    return out
+
+
+def multiclass_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """AUC, accuracy, F1 and log loss as training reports them for more than two classes:
+    one-vs-rest AUC averaged over the classes ``y`` holds, the most probable class as the
+    label, macro F1."""
+    from amlstack.training.evaluate import auc, score
+
+    one_class = len(np.unique(y)) < 2  # a bootstrap draw of one class: no AUC (left out of the CI)
+    return {
+        AUC: float("nan") if one_class else auc(y, proba),
+        ACCURACY: score(ACCURACY, y, proba),
+        F1: score("f1", y, proba),
+        LOG_LOSS: -score(LOG_LOSS, y, proba),
+    }
+
+
+def _metrics(y: np.ndarray, score: np.ndarray, threshold: float, rare: int) -> dict[str, float]:
+    """`point_metrics` of a binary score, `multiclass_metrics` of a probability matrix."""
+    if score.ndim == 2:
+        return multiclass_metrics(y, score)
+    return point_metrics(y, score, threshold, rare)
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -111,7 +143,9 @@ def _interval(values: np.ndarray) -> list[float]:
 def bootstrap(
     y: np.ndarray, scores: dict[str, np.ndarray], thresholds: dict[str, float], *, seed: int = 0
 ) -> dict[str, dict[str, Any]]:
-    """Metrics with CIs per model; the same resamples for every model, so deltas are paired."""
+    """Metrics with CIs per model; the same resamples for every model, so deltas are paired.
+    Binary: ``y`` is 0/1 and each score p(classes[1]); more classes: ``y`` holds class indices
+    and each score is a probability matrix (`predict_frame` with ``classes``)."""
     from amlstack.training.evaluate import rarer_class
 
     rng = np.random.default_rng(seed)
@@ -120,11 +154,11 @@ def bootstrap(
     for _ in range(BOOTSTRAP):
         idx = rng.integers(0, len(y), len(y))
         for name, score in scores.items():
-            for metric, value in point_metrics(y[idx], score[idx], thresholds[name], rare).items():
+            for metric, value in _metrics(y[idx], score[idx], thresholds[name], rare).items():
                 draws[name][metric].append(value)
     out: dict[str, dict[str, Any]] = {}
     for name, score in scores.items():
-        point = point_metrics(y, score, thresholds[name], rare)
+        point = _metrics(y, score, thresholds[name], rare)
         out[name] = {
             m: {"value": point[m], "ci": _interval(np.asarray(draws[name][m]))} for m in point
         }
@@ -141,6 +175,14 @@ def bootstrap(
     return out
 
 
+def _classes(models: dict[str, Any]) -> list[str]:
+    """The classes the evaluation is about: the challenger's, then any only the champion has."""
+    classes = [str(c) for c in models["challenger"].classes]
+    if "champion" in models:
+        classes += [str(c) for c in models["champion"].classes if str(c) not in classes]
+    return classes
+
+
 def evaluate(
     holdout,
     target: str,
@@ -153,13 +195,19 @@ def evaluate(
     models = {"challenger": load_model(challenger)}
     if champion is not None:
         models["champion"] = load_model(champion)
-    positive = str(models["challenger"].classes[1])
-    y = (holdout[target].astype(str).to_numpy() == positive).astype(np.int64)
-    scores = {name: predict_frame(m, holdout) for name, m in models.items()}
+    classes = _classes(models)
+    labels = holdout[target].astype(str).to_numpy()
+    if len(classes) == 2:
+        y = (labels == classes[1]).astype(np.int64)
+        scores = {name: predict_frame(m, holdout) for name, m in models.items()}
+    else:  # every model's probabilities in one class order, so AUCs are about the same classes
+        y = np.array([classes.index(label) for label in labels], dtype=np.int64)
+        scores = {name: predict_frame(m, holdout, classes) for name, m in models.items()}
     thresholds = {name: m.threshold for name, m in models.items()}
     return {
         "rows": len(holdout),
-        "positives": int(y.sum()),
+        "positives": int(y.sum()) if len(classes) == 2 else None,
+        "classes": {name: [str(c) for c in m.classes] for name, m in models.items()},
         "primary_metric": PRIMARY_METRIC,
         "bootstrap": {"draws": BOOTSTRAP, "confidence": CONFIDENCE, "seed": seed},
         "models": {

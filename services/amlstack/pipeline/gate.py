@@ -86,6 +86,14 @@ def decide(evaluation: dict[str, Any], behaviour: list[dict[str, Any]], policy: 
         reasons.append(
             "no champion in production: the challenger is compared with the minimum only"
         )
+    lost = _classes_lost(evaluation)
+    if lost:
+        passed = False
+        reasons.append(
+            f"the challenger cannot predict {', '.join(map(repr, lost))}, which the champion "
+            "predicts (the new data has no rows of it); if it is gone for good, promote by hand "
+            "(amlstack registry promote)"
+        )
     failed = [c["check"] for c in behaviour if not c["passed"]]
     if failed:
         passed = False
@@ -98,3 +106,11 @@ def decide(evaluation: dict[str, Any], behaviour: list[dict[str, Any]], policy: 
         "policy": {"tolerance": policy.tolerance, "min_auc": policy.min_auc},
         "behaviour": behaviour,
     }
+
+
+def _classes_lost(evaluation: dict[str, Any]) -> list[str]:
+    """The champion's classes the challenger does not know (it never saw a row of them)."""
+    classes = evaluation.get("classes") or {}
+    if "champion" not in classes:
+        return []
+    return [c for c in classes["champion"] if c not in classes["challenger"]]

@@ -18,6 +18,8 @@ from __future__ import annotations
 import getpass
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +35,8 @@ from amlstack.pipeline.jsonio import read_json, write_json
 TAGS = ("staging", "production")
 INDEX = "index.json"
 TRAINED_ROWS = "trained_rows.npy"
+TRAINED_COLUMNS = "trained_rows_columns"  # an entry's field: the columns its row hashes cover
+LOCK = ".lock"  # held while the index is read and rewritten
 IDENTITY = "artifact_sha256"  # an entry's field: the sha256 of the artifact's MANIFEST.json
 
 
@@ -103,6 +107,24 @@ class Registry:
     def _save(self, index: dict[str, Any]) -> None:
         write_json(self.folder / INDEX, index)
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the registry's lock from reading the index to saving it: two runs registering
+        at once (a schedule and a manual run) would otherwise each save an index without the
+        other's version. No lock where the platform has no ``flock`` (Windows)."""
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / LOCK, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     # -- reading ------------------------------------------------------------------------
     def versions(self) -> list[dict[str, Any]]:
         index = self._index()
@@ -151,6 +173,11 @@ class Registry:
         path = self.folder / str(version) / TRAINED_ROWS
         return np.load(path) if path.is_file() else None
 
+    def trained_columns(self, version: str) -> list[str] | None:
+        """The columns ``trained_rows`` hashed (`validate.row_hashes`); None: every column of
+        the data file, in its order (entries registered before this was recorded)."""
+        return self.get(version).get(TRAINED_COLUMNS)
+
     def history(self) -> list[dict[str, Any]]:
         return self._index()["history"]
 
@@ -162,6 +189,7 @@ class Registry:
         lineage: dict[str, Any],
         metrics: dict[str, Any] | None = None,
         trained_rows: np.ndarray | None = None,
+        trained_columns: list[str] | None = None,
         copy: bool = False,
     ) -> dict[str, Any]:
         """Add an artifact as the next registry version (the same artifact twice: one version; the
@@ -171,69 +199,74 @@ class Registry:
         roots may share a version number; the entry keeps the artifact's as ``artifact_version``.
         ``copy`` stores the artifact inside the registry (a path relative to it), for registries
         that move between machines, such as a datastore folder shared by Azure ML jobs.
+        ``trained_columns``: the columns ``trained_rows`` hashed (`validate.model_columns`).
         """
-        index = self._index()
-        source = Path(artifact).resolve()
-        try:
-            identity = artifact_identity(source)
-        except ArtifactError as exc:  # a user's folder, not a bug: one line
-            raise UserError(str(exc)) from None
-        for entry in index["versions"].values():
-            # the same folder with other contents is another artifact: a new version
-            if entry.get("source") == str(source) and entry.get(IDENTITY, identity) == identity:
-                return entry
-        version = str(max((int(v) for v in index["versions"]), default=0) + 1)
-        stored: Path = source
-        if copy:
-            stored = Path(version) / "artifact"
-            shutil.copytree(source, self.folder / stored, dirs_exist_ok=True)
-        entry = {
-            "name": self.name,
-            "version": version,
-            "artifact": str(stored),
-            "source": str(source),
-            IDENTITY: identity,
-            "artifact_version": str((read_json(source / "model.json") or {}).get("version")),
-            "registered_at": now(),
-            "registered_by": who(),
-            "metrics": metrics or {},
-            **lineage,
-        }
-        if trained_rows is not None:
-            (self.folder / version).mkdir(parents=True, exist_ok=True)
-            np.save(self.folder / version / TRAINED_ROWS, np.asarray(trained_rows, np.uint64))
-        index["versions"][version] = entry
-        index["history"].append(
-            {"at": now(), "by": who(), "action": "register", "version": version}
-        )
-        self._save(index)
-        return entry
+        with self._locked():
+            index = self._index()
+            source = Path(artifact).resolve()
+            try:
+                identity = artifact_identity(source)
+            except ArtifactError as exc:  # a user's folder, not a bug: one line
+                raise UserError(str(exc)) from None
+            for entry in index["versions"].values():
+                # the same folder with other contents is another artifact: a new version
+                if entry.get("source") == str(source) and entry.get(IDENTITY, identity) == identity:
+                    return entry
+            version = str(max((int(v) for v in index["versions"]), default=0) + 1)
+            stored: Path = source
+            if copy:
+                stored = Path(version) / "artifact"
+                shutil.copytree(source, self.folder / stored, dirs_exist_ok=True)
+            entry = {
+                "name": self.name,
+                "version": version,
+                "artifact": str(stored),
+                "source": str(source),
+                IDENTITY: identity,
+                "artifact_version": str((read_json(source / "model.json") or {}).get("version")),
+                "registered_at": now(),
+                "registered_by": who(),
+                "metrics": metrics or {},
+                **lineage,
+            }
+            if trained_columns is not None:
+                entry[TRAINED_COLUMNS] = sorted(trained_columns)
+            if trained_rows is not None:
+                (self.folder / version).mkdir(parents=True, exist_ok=True)
+                np.save(self.folder / version / TRAINED_ROWS, np.asarray(trained_rows, np.uint64))
+            index["versions"][version] = entry
+            index["history"].append(
+                {"at": now(), "by": who(), "action": "register", "version": version}
+            )
+            self._save(index)
+            return entry
 
     def set_tag(self, tag: str, version: str, *, reason: str = "") -> dict[str, Any]:
         if tag not in TAGS:
             raise UserError(f"unknown stage tag {tag!r}; use one of {', '.join(TAGS)}")
-        index = self._index()
-        version = str(version)
-        if version not in index["versions"]:
-            raise UserError(f"model {self.name!r} has no version {version!r}")
-        previous = index["tags"].get(tag)
-        if previous == version:  # already there (a resumed run promoting again): no event
+        with self._locked():
+            index = self._index()
+            version = str(version)
+            if version not in index["versions"]:
+                raise UserError(f"model {self.name!r} has no version {version!r}")
+            previous = index["tags"].get(tag)
+            if previous == version:  # already there (a resumed run promoting again): no event
+                return index["versions"][version]
+            self.artifact_path(index["versions"][version])  # never tag a folder that changed
+            index["tags"][tag] = version
+            index["history"].append(
+                {
+                    "at": now(),
+                    "by": who(),
+                    "action": "tag",
+                    "tag": tag,
+                    "version": version,
+                    "previous": previous,
+                    "reason": reason,
+                }
+            )
+            self._save(index)
             return index["versions"][version]
-        self.artifact_path(index["versions"][version])  # never tag a folder that changed
-        index["tags"][tag] = version
-        index["history"].append(
-            {
-                "at": now(),
-                "by": who(),
-                "action": "tag",
-                "tag": tag,
-                "version": version,
-                "previous": previous,
-                "reason": reason,
-            }
-        )
-        self._save(index)
-        return index["versions"][version]
 
     def promote(self, version: str, tag: str = "production", *, reason: str = "") -> dict:
         return self.set_tag(tag, version, reason=reason or "promoted")

@@ -177,7 +177,14 @@ class Run:
 
 
 def create_run(config: RunConfig, run_id: str | None = None) -> Run:
+    """A new run folder; an existing run's id is refused, since its record is the lineage of
+    whatever it registered (resume that run with ``--from`` instead)."""
     folder = Path(config.runs) / (run_id or new_run_id())
+    if (folder / RUN_RECORD).is_file():
+        raise UserError(
+            f"run {folder.name!r} already exists under {config.runs}: resume it (--from STAGE "
+            f"--run-id {folder.name}) or give a new --run-id"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     run = Run(folder, config)
     data = Path(config.data)
@@ -187,10 +194,15 @@ def create_run(config: RunConfig, run_id: str | None = None) -> Run:
         started_at=reg.now(),
         code_version=reg.code_version(),
         config=asdict(config),
-        inputs={"data": str(data.resolve()), "data_sha256": sha256_path(data)},
+        inputs=_inputs(data),
         stages={},
     )
     return run
+
+
+def _inputs(data: Path) -> dict[str, str]:
+    """The run record's ``inputs``: the data file and its sha256 (lineage of what is registered)."""
+    return {"data": str(data.resolve()), "data_sha256": sha256_path(data)}
 
 
 def open_run(runs: Path, run_id: str | None) -> Run:
@@ -257,12 +269,13 @@ def stage_validate_data(run: Run) -> dict[str, Any]:
         align_labels,
         check_schema,
         labelled,
-        row_hashes,
         split,
     )
 
     cfg = run.config
     frame = _read_csv(Path(cfg.data), cfg.target)
+    # A run resumed here after its data file was fixed reads the file anew: record what it read.
+    run.update_record(inputs=_inputs(Path(cfg.data)))
     registry = run.registry()
     champion = registry.tagged("production")
     if champion:
@@ -286,12 +299,12 @@ def stage_validate_data(run: Run) -> dict[str, Any]:
         labelled(frame, cfg.target),
         cfg.target,
         champion_rows,
+        columns=registry.trained_columns(champion["version"]) if champion else None,
         fraction=cfg.holdout_fraction,
         seed=cfg.seed,
     )
     train.to_csv(out / "train.csv", index=False)
     holdout.to_csv(out / "holdout.csv", index=False)
-    np.save(out / "train_rows.npy", row_hashes(train))
     return {
         "champion": champion["version"] if champion else None,
         "champion_artifact": champion["artifact"] if champion else None,
@@ -331,7 +344,9 @@ def stage_evaluate(run: Run) -> dict[str, Any]:
     )
     out = run.stage_dir("evaluate")
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "scores.npz", y=result.pop("_y"), **result.pop("_scores"))
+    y, scores = result.pop("_y"), result.pop("_scores")
+    if result["positives"] is not None:  # binary: the report's ROC curves
+        np.savez(out / "scores.npz", y=y, **scores)
     return result
 
 
@@ -357,6 +372,7 @@ def stage_register(run: Run) -> dict[str, Any]:
     evaluation = run.result("evaluate")
     record = run.record()
     registry = run.registry()
+    _check_champion_unchanged(registry, validated.get("champion"))
     lineage = {
         "run_id": run.run_id,
         "data": record["inputs"],
@@ -365,10 +381,10 @@ def stage_register(run: Run) -> dict[str, Any]:
         "gate": {"decision": gate["decision"], "reasons": gate["reasons"]},
     }
     metrics = {m: v for m, v in evaluation["metrics"]["challenger"].items()}
-    rows = np.load(run.stage_dir("validate_data") / "train_rows.npy")
+    rows, columns = _trained_rows(run, run.path(trained["artifact"]))
     entry = registry.register(
-        run.path(trained["artifact"]), lineage=lineage, metrics=metrics,
-        trained_rows=rows, copy=bool(run.config.extra.get("copy_artifacts")),
+        run.path(trained["artifact"]), lineage=lineage, metrics=metrics, trained_rows=rows,
+        trained_columns=columns, copy=bool(run.config.extra.get("copy_artifacts")),
     )  # fmt: skip
     registry.set_tag("staging", entry["version"], reason=f"run {run.run_id}")
     registry.promote(entry["version"], reason=f"gate passed in run {run.run_id}")
@@ -378,6 +394,30 @@ def stage_register(run: Run) -> dict[str, Any]:
 
         azure = register_in_workspace(run.path(trained["artifact"]), run.config.name)
     return {"registered": True, "version": entry["version"], "tag": "production", "azure": azure}
+
+
+def _check_champion_unchanged(registry: reg.Registry, champion: str | None) -> None:
+    """Refuse to promote past a production model the challenger was never compared with (one
+    another run or a person promoted after this run's validate_data)."""
+    current = registry.tagged("production")
+    version = current["version"] if current else None
+    if version != champion:
+        raise UserError(
+            f"production is now version {version} of {registry.name!r}, not {champion} as when "
+            "this run was evaluated: the challenger was never compared with it; run the "
+            "pipeline again (or resume it --from validate_data)"
+        )
+
+
+def _trained_rows(run: Run, artifact: Path) -> tuple[np.ndarray, list[str]]:
+    """The row hashes of the challenger's training rows, over its own columns (its features
+    and the target), so the next run knows them whatever columns its file adds or reorders."""
+    from amlstack.artifact.reader import Model
+    from amlstack.pipeline.validate import model_columns, row_hashes
+
+    columns = model_columns(Model(artifact), run.config.target)
+    train = _read_csv(run.path(run.result("validate_data")["outputs"]["train"]), run.config.target)
+    return row_hashes(train, columns), columns
 
 
 def stage_deploy(run: Run) -> dict[str, Any]:

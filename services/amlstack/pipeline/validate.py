@@ -29,7 +29,10 @@ def check_schema(frame, target: str, meta: dict[str, Any] | None) -> dict[str, A
             hint = f" (new columns: {', '.join(extra)}; renamed?)" if extra else ""
             breaking.append(f"missing columns: {', '.join(missing)}{hint}")
         elif extra:
-            warnings.append(f"extra columns ignored by the model: {', '.join(extra)}")
+            warnings.append(
+                f"columns the champion does not use: {', '.join(extra)} (the challenger may "
+                "learn from them, and then scoring it needs them)"
+            )
         for f in features:
             if f["name"] in frame.columns:
                 _check_feature(f, frame[f["name"]], breaking, warnings, details)
@@ -52,7 +55,9 @@ def check_schema(frame, target: str, meta: dict[str, Any] | None) -> dict[str, A
         balance = frame[target].dropna().astype(str).value_counts(normalize=True).round(4)
         balance = balance.to_dict()
         details["label_balance"] = balance
-        if len(balance) < 2:
+        if not balance:
+            breaking.append(f"target {target!r} is empty in every row: no label to learn from")
+        elif len(balance) < 2:
             breaking.append(f"target {target!r} has a single label {list(balance)}")
     if frame.empty:
         breaking.append("the data has no rows")
@@ -162,11 +167,24 @@ def _numbers(column, spec: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
     return values, []
 
 
-def row_hashes(frame) -> np.ndarray:
-    """A 64-bit hash per row (values only), to know which rows a model trained on."""
+def row_hashes(frame, columns: list[str] | None = None) -> np.ndarray:
+    """A 64-bit hash per row (values only), to know which rows a model trained on.
+
+    With ``columns`` (a model's features and target, `model_columns`) only those are hashed, in
+    name order, so a later file with another column, one column fewer or another column order
+    still names the same rows; without it, every column in the file's order (as registry entries
+    without ``trained_rows_columns`` were hashed)."""
     import pandas as pd
 
+    if columns is not None:
+        frame = frame[sorted(columns)]
     return pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy(np.uint64)
+
+
+def model_columns(model, target: str) -> list[str]:
+    """The columns that make a row for ``model`` (an artifact `Model`): its features and the
+    target, sorted; what `row_hashes` hashes for the registry."""
+    return sorted([*model.feature_names, target])
 
 
 def labelled(frame, target: str):
@@ -179,11 +197,14 @@ def split(
     target: str,
     champion_rows: np.ndarray | None,
     *,
+    columns: list[str] | None = None,
     fraction: float = HOLDOUT_FRACTION,
     seed: int = 0,
 ) -> tuple[Any, Any, dict[str, Any]]:
-    """(train, holdout, info): the holdout is drawn only from rows the champion never trained on."""
-    hashes = row_hashes(frame)
+    """(train, holdout, info): the holdout is drawn only from rows the champion never trained on,
+    and training gets no copy of a holdout row (a file with repeated rows would otherwise have
+    the challenger scored on rows it learnt). ``champion_rows`` are `row_hashes` of ``columns``."""
+    hashes = row_hashes(frame, columns)
     eligible = np.ones(len(frame), dtype=bool)
     if champion_rows is not None:
         eligible = ~np.isin(hashes, champion_rows)
@@ -204,12 +225,14 @@ def split(
         )
     mask = np.zeros(len(frame), dtype=bool)
     mask[holdout_idx] = True
+    copies = ~mask & np.isin(hashes, hashes[mask])
     info = {
         "rows": len(frame),
         "eligible_for_holdout": int(eligible.sum()),
         "holdout_rows": int(mask.sum()),
-        "train_rows": int((~mask).sum()),
+        "train_rows": int((~mask & ~copies).sum()),
+        "copies_of_holdout_rows_left_out": int(copies.sum()),
         "champion_rows_known": champion_rows is not None,
         "seed": seed,
     }
-    return frame[~mask], frame[mask], info
+    return frame[~mask & ~copies], frame[mask], info

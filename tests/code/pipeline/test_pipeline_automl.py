@@ -7,11 +7,12 @@ import json
 import pandas as pd
 import pytest
 
-from amlstack.errors import DataError
+from amlstack.errors import DataError, UserError
 from amlstack.pipeline import stages
 from amlstack.pipeline.bootstrap import add_artifact
 from amlstack.pipeline.registry import Registry
 from amlstack.pipeline.validate import row_hashes
+from amlstack.training.data import read_table
 
 
 @pytest.mark.slow
@@ -38,7 +39,10 @@ def test_appended_rows_retrain_and_gate_against_a_hand_trained_champion(
     assert any("champion" in r for r in record["decision"]["reasons"])
     folder = tmp_path / "runs" / record["run_id"]
     holdout = pd.read_csv(folder / "validate_data" / "holdout.csv")
-    assert not set(row_hashes(holdout)) & set(trained)
+    columns = registry.trained_columns(entry["version"])
+    read = read_table(folder / "validate_data" / "holdout.csv", "y")  # as the pipeline reads it
+    assert len(read) == len(holdout)
+    assert not set(row_hashes(read, columns)) & set(trained)
     evaluation = json.loads((folder / "evaluate" / "result.json").read_text())
     assert set(evaluation["metrics"]) == {"challenger", "champion", "delta"}
     production = registry.tagged("production")["version"]
@@ -98,3 +102,17 @@ def test_dates_amounts_and_times_run_through_every_stage(tmp_path):
         DataError, match=r"column 'booked' changed type: expected dates, found '31/02/2022'"
     ):
         run(tmp_path / "junk.csv")
+
+
+@pytest.mark.slow
+def test_registering_a_model_with_data_it_was_not_trained_on_is_refused(
+    tiny_training, bank, tmp_path
+):
+    # Refitted on every row, the model needs no held-out row numbers, but wrong --data would
+    # record other rows as its own and later evaluate it on the ones it learnt.
+    other = tmp_path / "other.csv"
+    bank.iloc[5000:6000].to_csv(other, index=False)
+    registry = Registry(tmp_path / "registry", "bankmarketing")
+    with pytest.raises(UserError, match="was trained on other data"):
+        add_artifact(registry, tiny_training.path, other)
+    assert registry.versions() == []

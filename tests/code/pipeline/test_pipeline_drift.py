@@ -87,6 +87,17 @@ def test_few_rows_are_not_judged(artifact, split):
     assert age.startswith("-") and "not judged" in age  # not "ok": nothing was judged
 
 
+def test_a_numeric_feature_now_half_missing_is_drift(artifact, split):
+    # The present ages are as in training (KS sees nothing); half of them are gone.
+    frame = split[1].copy()
+    frame["age"] = frame["age"].astype(float).mask(np.arange(len(frame)) % 2 == 0)
+    report = live_report(artifact, frame)
+    assert report["drifted"] == ["age"]
+    assert report["features"]["age"]["missing_shift"] == pytest.approx(0.5)
+    age = next(line for line in drift.render_text(report) if " age " in line)
+    assert age.startswith("DRIFT") and "missing +50.0%" in age
+
+
 def test_new_data_is_compared_in_the_same_bins(artifact, split):
     training = drift.read_training_profile(artifact)
     report = drift.compare(training, drift.frame_counts(shift(split[1]), training))

@@ -49,6 +49,15 @@ def test_refusal_names_every_failed_rule():
     assert "behavioural checks failed: probabilities_sum_to_1" in text
 
 
+def test_a_challenger_that_lost_one_of_the_champions_classes_is_refused():
+    # A batch without a row of 'Lib': the challenger, as good on the rest, cannot predict it.
+    lost = evaluation(0.95, 0.90)
+    lost["classes"] = {"challenger": ["Con", "Lab"], "champion": ["Con", "Lab", "Lib"]}
+    result = decide(lost, PASSING, GatePolicy(0.005, 0.75))
+    assert result["decision"] == "refuse"
+    assert "cannot predict 'Lib', which the champion predicts" in result["reasons"][2]
+
+
 def test_behaviour_checks_pass_on_a_real_artifact(bank, tmp_path):
     artifact = tiny_trainer.write_artifact(bank.head(1500), "y", tmp_path, "bank")
     checks = behaviour_checks(artifact, bank.iloc[2000:2300])
@@ -74,3 +83,43 @@ def test_the_evaluation_f1_is_about_the_rarer_class_as_trainings_is():
     proba = np.column_stack([1 - score, score])
     trained = classification_metrics(y, proba, ["bad", "good"], 0.5)
     assert metrics["challenger"][F1]["value"] == trained[F1] == 0.0
+
+
+class _Fixed:
+    """A model stand-in whose probabilities are given (one row per holdout row)."""
+
+    def __init__(self, classes, proba, version="1"):
+        self.classes, self.proba, self.version, self.directory = classes, proba, version, "x"
+        self.threshold = 0.5
+
+    def predict_proba(self, rows):
+        return self.proba[rows]
+
+
+def test_more_than_two_classes_are_evaluated_as_training_measures_them(monkeypatch):
+    """Three classes: the AUC is one-vs-rest over every class (training's figure), not the AUC
+    of classes[1] alone; a champion ranking only that class well is the worse model."""
+    import numpy as np
+    import pandas as pd
+
+    from amlstack.pipeline import evaluate as ev
+    from amlstack.training.evaluate import auc
+
+    rng = np.random.default_rng(0)
+    labels = np.array(["Con", "Lab", "Lib"])[rng.integers(0, 3, 300)]
+    truth = np.eye(3)[[["Con", "Lab", "Lib"].index(v) for v in labels]]
+    sharp = 0.8 * truth + 0.2 * rng.random((300, 3))
+    sharp /= sharp.sum(axis=1, keepdims=True)
+    blur = rng.random((300, 3))
+    blur[:, 1] = sharp[:, 1]  # as good on 'Lab', noise on the other two
+    blur /= blur.sum(axis=1, keepdims=True)
+    classes = ["Con", "Lab", "Lib"]
+    models = {"new": _Fixed(classes, sharp), "old": _Fixed(classes, blur)}
+    monkeypatch.setattr(ev, "load_model", lambda d: models[str(d)])
+    monkeypatch.setattr(ev, "encode_frame", lambda model, frame: frame.index.to_numpy())
+    holdout = pd.DataFrame({"vote": labels})
+    result = ev.evaluate(holdout, "vote", "new", "old")
+    champion = result["metrics"]["champion"][AUC]["value"]
+    y = np.array([["Con", "Lab", "Lib"].index(v) for v in labels])
+    assert champion == pytest.approx(auc(y, blur))
+    assert result["metrics"]["delta"][AUC]["value"] > 0.1

@@ -197,3 +197,28 @@ def test_an_index_edited_into_something_else_is_named_not_read_as_empty(tmp_path
     (registry.folder / "index.json").write_text(text)
     with pytest.raises(DataError, match=r"index\.json: "):
         registry.versions()
+
+
+def _register_each(root, folders):
+    reg = Registry(root, "bank")
+    for folder in folders:
+        reg.register(folder, lineage={"run_id": folder.name, "parent": None})
+
+
+def test_two_processes_registering_at_once_lose_no_version(tmp_path):
+    # A scheduled run and a manual one registering into one registry at the same time.
+    import multiprocessing
+
+    folders = [_artifact(tmp_path / "artifacts" / f"a{i}", version=str(i)) for i in range(80)]
+    context = multiprocessing.get_context("fork")
+    workers = [
+        context.Process(target=_register_each, args=(tmp_path / "registry", folders[k::2]))
+        for k in (0, 1)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    versions = Registry(tmp_path / "registry", "bank").versions()
+    assert sorted(v["run_id"] for v in versions) == sorted(f.name for f in folders)
+    assert sorted(int(v["version"]) for v in versions) == list(range(1, 81))

@@ -94,6 +94,21 @@ def test_holdout_rows_are_new_rows_only_and_never_trained_on(tmp_path, first_row
     assert result["champion"] == "1"
 
 
+def test_the_champions_rows_stay_known_when_the_file_adds_or_reorders_columns(
+    tmp_path, bank, first_rows, appended_rows
+):
+    # The next export has one more column and another column order: the champion's 3000 rows
+    # are still its own, and only the 1500 appended and the 600 it was evaluated on are new.
+    run(config(tmp_path, first_rows))
+    later = pd.read_csv(appended_rows).assign(region="north")
+    later = later[list(reversed(later.columns))]
+    later.to_csv(tmp_path / "data_v3.csv", index=False)
+    record = run(config(tmp_path, tmp_path / "data_v3.csv"))
+    folder = tmp_path / "runs" / record["run_id"] / "validate_data"
+    result = json.loads((folder / "result.json").read_text())
+    assert result["split"]["eligible_for_holdout"] == 1500 + 600
+
+
 def test_weaker_challenger_is_refused_with_reasons(tmp_path, first_rows, appended_rows):
     run(config(tmp_path, first_rows))
     # Without `duration`, the strongest feature, the challenger loses ~0.1 AUC.
@@ -151,6 +166,45 @@ def test_failed_stage_is_recorded_and_the_run_resumes_from_it(tmp_path, first_ro
     # validate_data was not run again.
     again = json.loads((pipeline_run.folder / "validate_data" / "result.json").read_text())
     assert again["started_at"] == validated_at["started_at"]
+
+
+def test_a_run_resumed_on_its_fixed_data_file_records_the_file_it_read(tmp_path, bank):
+    # The first try names a label the data lacks; the user fixes the file in place and resumes.
+    path = tmp_path / "data.csv"
+    bank.head(1000).assign(y="").to_csv(path, index=False)
+    pipeline_run = stages.create_run(config(tmp_path, path))
+    with pytest.raises(DataError):
+        stages.run_pipeline(pipeline_run, trainer=tiny_trainer.trainer)
+    bank.head(1000).to_csv(path, index=False)
+    record = stages.run_pipeline(pipeline_run, start="validate_data", trainer=tiny_trainer.trainer)
+    assert record["inputs"]["data_sha256"] == stages.sha256_path(path)
+    entry = Registry(tmp_path / "registry", "bankmarketing").tagged("production")
+    assert entry["data"]["data_sha256"] == stages.sha256_path(path)
+
+
+def test_a_new_run_with_an_existing_runs_id_is_refused_and_the_record_kept(tmp_path, first_rows):
+    cfg = config(tmp_path, first_rows)
+    first = stages.run_pipeline(stages.create_run(cfg, "monthly"), trainer=tiny_trainer.trainer)
+    with pytest.raises(UserError, match=r"run 'monthly' already exists under .*--from STAGE"):
+        stages.create_run(cfg, "monthly")
+    assert stages.open_run(Path(cfg.runs), "monthly").record() == first
+
+
+def test_a_run_never_promotes_past_a_model_promoted_since_it_was_evaluated(
+    tmp_path, first_rows, appended_rows
+):
+    # Run B is evaluated against version 1; run A promotes version 2 meanwhile: B's challenger
+    # was never compared with version 2 and must not replace it.
+    run(config(tmp_path, first_rows))
+    late = stages.create_run(config(tmp_path, appended_rows))
+    for stage in ("validate_data", "train", "evaluate", "gate"):
+        stages.run_stage(late, stage, tiny_trainer.trainer)
+    run(config(tmp_path, appended_rows))
+    registry = Registry(tmp_path / "registry", "bankmarketing")
+    assert registry.tagged("production")["version"] == "2"
+    with pytest.raises(UserError, match=r"production is now version 2 .* not 1 as when"):
+        stages.run_stage(late, "register")
+    assert registry.tagged("production")["version"] == "2"
 
 
 def test_resuming_a_stage_whose_input_is_missing_says_so(tmp_path, first_rows):
@@ -226,6 +280,17 @@ def test_new_categories_and_out_of_range_values_are_warnings(tmp_path, bank, cha
     assert {"age", "job"} <= set(json.loads((folder / "data_drift.json").read_text())["drifted"])
 
 
+def test_a_new_column_is_named_as_one_the_challenger_may_need(tmp_path, bank, champion):
+    def change(f):
+        f["channel"] = "web"
+        return f
+
+    record = run(config(tmp_path, _bad_data(tmp_path, bank, change)))
+    folder = tmp_path / "runs" / record["run_id"]
+    warnings = json.loads((folder / "validate_data" / "result.json").read_text())["warnings"]
+    assert "columns the champion does not use: channel (the challenger may learn" in warnings[0]
+
+
 def test_labels_spelt_differently_are_read_as_the_champions_classes(tmp_path, bank, champion):
     def respell(f):
         f["y"] = f["y"].map({"yes": "Yes", "no": "NO "})
@@ -253,6 +318,13 @@ def test_single_label_data_is_refused(tmp_path, bank):
     path = tmp_path / "one.csv"
     bank[bank["y"] == "no"].head(1000).to_csv(path, index=False)
     with pytest.raises(DataError, match="single label"):
+        run(config(tmp_path, path))
+
+
+def test_data_without_any_label_is_refused_saying_so(tmp_path, bank):
+    path = tmp_path / "unlabelled.csv"
+    bank.head(1000).assign(y="").to_csv(path, index=False)
+    with pytest.raises(DataError, match="target 'y' is empty in every row"):
         run(config(tmp_path, path))
 
 
@@ -352,3 +424,12 @@ def test_registry_commands_name_the_model_from_the_artifact_or_the_registry(tmp_
     assert both.exit_code != 0 and "holds the models churn, loans: say which" in str(
         both.exception or both.output
     )
+
+
+def test_a_row_written_several_times_is_never_both_trained_and_evaluated_on(bank):
+    from amlstack.pipeline.validate import row_hashes, split
+
+    rows = bank.head(400)
+    train, holdout, info = split(pd.concat([rows, rows, rows]), "y", None, fraction=0.2)
+    assert not np.isin(row_hashes(train), row_hashes(holdout)).any()
+    assert info["train_rows"] == len(train) and info["copies_of_holdout_rows_left_out"] > 0
