@@ -152,7 +152,8 @@ def run_command(
             # The first stage: resuming it is running again, with the key set right.
             raise
         except (UserError, InternalError) as exc:
-            failed = run.record().get("failed_stage")
+            # a stage may know resuming it cannot help (production moved: compare again)
+            failed = getattr(exc, "resume_from", None) or run.record().get("failed_stage")
             resume = f"amlstack pipeline run --from {failed} --run-id {run.run_id}"
             if isinstance(exc, InternalError):
                 raise InternalError(f"{exc} (resume: {resume})", log=exc.log) from None

@@ -183,6 +183,24 @@ def _classes(models: dict[str, Any]) -> list[str]:
     return classes
 
 
+def _known_labels(holdout, labels: np.ndarray, classes: list[str]):
+    """The holdout rows whose label some model learnt, and a warning per label left out: a
+    class whose every row was held out (a handful of rows in the file) is no class either
+    model can predict, and scoring it as the other class would flatter or sink both alike."""
+    known = np.isin(labels, classes)
+    if known.all():
+        return holdout, labels, []
+    left, counts = np.unique(labels[~known], return_counts=True)
+    warnings = [
+        f"{n} holdout row(s) labelled {label!r}, which neither model learnt, left out of the "
+        "comparison"
+        for label, n in zip(left.tolist(), counts.tolist(), strict=True)
+    ]
+    if not known.any():
+        raise DataError(f"no holdout row has a label the models learnt ({'; '.join(warnings)})")
+    return holdout[known], labels[known], warnings
+
+
 def evaluate(
     holdout,
     target: str,
@@ -197,6 +215,7 @@ def evaluate(
         models["champion"] = load_model(champion)
     classes = _classes(models)
     labels = holdout[target].astype(str).to_numpy()
+    holdout, labels, warnings = _known_labels(holdout, labels, classes)
     if len(classes) == 2:
         y = (labels == classes[1]).astype(np.int64)
         scores = {name: predict_frame(m, holdout) for name, m in models.items()}
@@ -206,6 +225,7 @@ def evaluate(
     thresholds = {name: m.threshold for name, m in models.items()}
     return {
         "rows": len(holdout),
+        "warnings": warnings,
         "positives": int(y.sum()) if len(classes) == 2 else None,
         "classes": {name: [str(c) for c in m.classes] for name, m in models.items()},
         "primary_metric": PRIMARY_METRIC,

@@ -91,7 +91,7 @@ def decide(evaluation: dict[str, Any], behaviour: list[dict[str, Any]], policy: 
         passed = False
         reasons.append(
             f"the challenger cannot predict {', '.join(map(repr, lost))}, which the champion "
-            "predicts (the new data has no rows of it); if it is gone for good, promote by hand "
+            "predicts (it learnt from no row of it); if it is gone for good, promote by hand "
             "(amlstack registry promote)"
         )
     failed = [c["check"] for c in behaviour if not c["passed"]]

@@ -37,6 +37,13 @@ INDEX = "index.json"
 TRAINED_ROWS = "trained_rows.npy"
 TRAINED_COLUMNS = "trained_rows_columns"  # an entry's field: the columns its row hashes cover
 LOCK = ".lock"  # held while the index is read and rewritten
+ANY_VERSION = object()  # set_tag's ``replacing`` when the tag may point anywhere now
+
+
+class TagMoved(UserError):
+    """A tag no longer points at the version the caller compared with (`Registry.set_tag`)."""
+
+
 IDENTITY = "artifact_sha256"  # an entry's field: the sha256 of the artifact's MANIFEST.json
 
 
@@ -108,17 +115,26 @@ class Registry:
         write_json(self.folder / INDEX, index)
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, create: bool = False) -> Iterator[None]:
         """Hold the registry's lock from reading the index to saving it: two runs registering
         at once (a schedule and a manual run) would otherwise each save an index without the
-        other's version. No lock where the platform has no ``flock`` (Windows)."""
+        other's version. ``create``: make the registry's folder (a first registration); a
+        registry that is not there (a mistyped --name) gets no folder. No lock where the
+        platform has no ``flock`` (Windows) or the folder is read-only (nothing can be saved
+        there; a no-op, such as promoting the version already in production, still works)."""
         try:
             import fcntl
         except ImportError:
             yield
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / LOCK, "a") as handle:
+        if create:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = open(self.folder / LOCK, "a")  # noqa: SIM115 (closed below)
+        except OSError:
+            yield
+            return
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -201,7 +217,7 @@ class Registry:
         that move between machines, such as a datastore folder shared by Azure ML jobs.
         ``trained_columns``: the columns ``trained_rows`` hashed (`validate.model_columns`).
         """
-        with self._locked():
+        with self._locked(create=True):
             index = self._index()
             source = Path(artifact).resolve()
             try:
@@ -241,7 +257,12 @@ class Registry:
             self._save(index)
             return entry
 
-    def set_tag(self, tag: str, version: str, *, reason: str = "") -> dict[str, Any]:
+    def set_tag(
+        self, tag: str, version: str, *, reason: str = "", replacing: Any = ANY_VERSION
+    ) -> dict[str, Any]:
+        """Point ``tag`` at ``version``. ``replacing``: the version (or None) the tag must point
+        at now, checked under the lock, so that a run never moves it past a version it was not
+        compared with (another run's, promoted in between)."""
         if tag not in TAGS:
             raise UserError(f"unknown stage tag {tag!r}; use one of {', '.join(TAGS)}")
         with self._locked():
@@ -252,6 +273,12 @@ class Registry:
             previous = index["tags"].get(tag)
             if previous == version:  # already there (a resumed run promoting again): no event
                 return index["versions"][version]
+            if replacing is not ANY_VERSION and previous != replacing:
+                raise TagMoved(
+                    f"{tag} is now version {previous} of {self.name!r}, not {replacing or 'none'}"
+                    f" as when version {version} was evaluated: it was never compared with it; "
+                    "run the pipeline again"
+                )
             self.artifact_path(index["versions"][version])  # never tag a folder that changed
             index["tags"][tag] = version
             index["history"].append(
@@ -268,8 +295,15 @@ class Registry:
             self._save(index)
             return index["versions"][version]
 
-    def promote(self, version: str, tag: str = "production", *, reason: str = "") -> dict:
-        return self.set_tag(tag, version, reason=reason or "promoted")
+    def promote(
+        self,
+        version: str,
+        tag: str = "production",
+        *,
+        reason: str = "",
+        replacing: Any = ANY_VERSION,
+    ) -> dict:
+        return self.set_tag(tag, version, reason=reason or "promoted", replacing=replacing)
 
     def rollback(self, tag: str = "production") -> dict[str, Any]:
         """Move ``tag`` back to the version it pointed at before its latest move."""

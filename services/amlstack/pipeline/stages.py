@@ -372,7 +372,7 @@ def stage_register(run: Run) -> dict[str, Any]:
     evaluation = run.result("evaluate")
     record = run.record()
     registry = run.registry()
-    _check_champion_unchanged(registry, validated.get("champion"))
+    _check_champion_unchanged(registry, validated.get("champion"), run.run_id)
     lineage = {
         "run_id": run.run_id,
         "data": record["inputs"],
@@ -387,7 +387,13 @@ def stage_register(run: Run) -> dict[str, Any]:
         trained_columns=columns, copy=bool(run.config.extra.get("copy_artifacts")),
     )  # fmt: skip
     registry.set_tag("staging", entry["version"], reason=f"run {run.run_id}")
-    registry.promote(entry["version"], reason=f"gate passed in run {run.run_id}")
+    try:
+        registry.promote(
+            entry["version"], reason=f"gate passed in run {run.run_id}",
+            replacing=validated.get("champion"),
+        )  # fmt: skip
+    except reg.TagMoved as exc:
+        raise StaleChampion(str(exc)) from None
     azure = None
     if run.config.backend == "azure":
         from amlstack.pipeline.azure_pipeline import register_in_workspace
@@ -396,16 +402,24 @@ def stage_register(run: Run) -> dict[str, Any]:
     return {"registered": True, "version": entry["version"], "tag": "production", "azure": azure}
 
 
-def _check_champion_unchanged(registry: reg.Registry, champion: str | None) -> None:
+class StaleChampion(UserError):
+    """Production moved since the run's validate_data: only a new comparison can help."""
+
+    resume_from = "validate_data"
+
+
+def _check_champion_unchanged(registry: reg.Registry, champion: str | None, run_id: str) -> None:
     """Refuse to promote past a production model the challenger was never compared with (one
-    another run or a person promoted after this run's validate_data)."""
+    another run or a person promoted after this run's validate_data); this run's own model in
+    production (a resumed register) is no such model. `Registry.promote` checks again, under
+    the registry's lock, for a run promoting in between."""
     current = registry.tagged("production")
     version = current["version"] if current else None
-    if version != champion:
-        raise UserError(
-            f"production is now version {version} of {registry.name!r}, not {champion} as when "
-            "this run was evaluated: the challenger was never compared with it; run the "
-            "pipeline again (or resume it --from validate_data)"
+    if version != champion and (current or {}).get("run_id") != run_id:
+        raise StaleChampion(
+            f"production is now version {version} of {registry.name!r}, not "
+            f"{champion or 'none'} as when this run was evaluated: the challenger was never "
+            "compared with it; run the pipeline again"
         )
 
 

@@ -21,6 +21,12 @@ def check_schema(frame, target: str, meta: dict[str, Any] | None) -> dict[str, A
     if target not in frame.columns:
         breaking.append(f"target column {target!r} is missing")
     if meta is not None:
+        theirs = meta.get("target")
+        if theirs and theirs != target:  # the rows, the labels, the gate: nothing compares
+            breaking.append(
+                f"the target is {target!r}, the champion's {theirs!r}: a challenger of another "
+                f"target cannot be gated against it (--target {theirs}, or rename the column)"
+            )
         features = meta["features"]
         expected = {f["name"] for f in features}
         missing = sorted(expected - set(frame.columns))

@@ -123,3 +123,25 @@ def test_more_than_two_classes_are_evaluated_as_training_measures_them(monkeypat
     y = np.array([["Con", "Lab", "Lib"].index(v) for v in labels])
     assert champion == pytest.approx(auc(y, blur))
     assert result["metrics"]["delta"][AUC]["value"] > 0.1
+
+
+@pytest.mark.parametrize("classes", [["no", "yes"], ["Con", "Lab", "Lib"]])
+def test_holdout_rows_of_a_label_no_model_learnt_are_left_out_with_a_warning(monkeypatch, classes):
+    """A class whose every row was held out (a first run on a file with a handful of them):
+    with three classes it raised ValueError; with two it was scored as the negative class."""
+    import numpy as np
+    import pandas as pd
+
+    from amlstack.pipeline import evaluate as ev
+
+    rng = np.random.default_rng(1)
+    labels = np.array([*np.array(classes)[rng.integers(0, len(classes), 200)], "maybe", "maybe"])
+    proba = rng.random((202, len(classes)))
+    proba /= proba.sum(axis=1, keepdims=True)
+    monkeypatch.setattr(ev, "load_model", lambda d: _Fixed(classes, proba))
+    monkeypatch.setattr(ev, "encode_frame", lambda model, frame: frame.index.to_numpy())
+    result = ev.evaluate(pd.DataFrame({"t": labels}), "t", "new")
+    assert result["rows"] == 200
+    assert result["warnings"] == [
+        "2 holdout row(s) labelled 'maybe', which neither model learnt, left out of the comparison"
+    ]

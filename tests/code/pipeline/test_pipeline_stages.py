@@ -433,3 +433,42 @@ def test_a_row_written_several_times_is_never_both_trained_and_evaluated_on(bank
     train, holdout, info = split(pd.concat([rows, rows, rows]), "y", None, fraction=0.2)
     assert not np.isin(row_hashes(train), row_hashes(holdout)).any()
     assert info["train_rows"] == len(train) and info["copies_of_holdout_rows_left_out"] > 0
+
+
+def test_a_resumed_register_of_the_runs_own_model_in_production_passes(tmp_path, first_rows):
+    # e.g. the Azure workspace registration after the promote failed: resume --from register
+    cfg = config(tmp_path, first_rows)
+    first = stages.create_run(cfg)
+    stages.run_pipeline(first, trainer=tiny_trainer.trainer)
+    assert stages.run_stage(first, "register")["version"] == "1"
+    assert Registry(tmp_path / "registry", "bankmarketing").tagged("production")["version"] == "1"
+
+
+def test_a_promotion_checks_the_version_it_replaces_under_the_lock(
+    tmp_path, first_rows, appended_rows
+):
+    """Two runs gated against version 1 may both pass register's first check; the promote
+    itself must refuse to move production past a version the second run never saw."""
+    from amlstack.pipeline.registry import TagMoved
+
+    run(config(tmp_path, first_rows))
+    run(config(tmp_path, appended_rows))
+    registry = Registry(tmp_path / "registry", "bankmarketing")
+    with pytest.raises(TagMoved, match=r"production is now version 2 .*, not 1 as when version 1"):
+        registry.promote("1", replacing="1")
+    registry.promote("2", replacing="1")  # already there: nothing to move
+    assert registry.tagged("production")["version"] == "2"
+
+
+def test_a_registry_that_is_not_there_gets_no_folder(tmp_path):
+    with pytest.raises(UserError, match="has no version '1'"):
+        Registry(tmp_path / "registry", "typo").promote("1")
+    assert not (tmp_path / "registry").exists()
+
+
+def test_a_target_other_than_the_champions_is_a_hard_stop(tmp_path, bank, champion):
+    # row hashes, labels and the gate are about the champion's target: it was a KeyError
+    path = _bad_data(tmp_path, bank, lambda f: f.rename(columns={"y": "label"}))
+    cfg = stages.RunConfig(**{**config(tmp_path, path).__dict__, "target": "label"})
+    with pytest.raises(DataError, match=r"the target is 'label', the champion's 'y'"):
+        run(cfg)
