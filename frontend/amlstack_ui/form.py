@@ -60,15 +60,16 @@ class Field:
     def range_text(self) -> str:
         if self.minimum is None or self.maximum is None:
             return ""
-        return f"{self._fmt(self.minimum)} to {self._fmt(self.maximum)}"
+        return f"{self.show(self.minimum)} to {self.show(self.maximum)}"
 
     @property
     def default(self) -> str:
         if self.example is None:
             return ""
-        return self._fmt(self.example) if isinstance(self.example, float) else str(self.example)
+        return self.show(self.example) if isinstance(self.example, float) else str(self.example)
 
-    def _fmt(self, value: float) -> str:
+    def show(self, value: float) -> str:
+        """A number as the column was written in training (1,234.5; 12%; 07:30)."""
         return show_number(value, self.number_format)
 
 
@@ -187,7 +188,8 @@ def field_of(path: str | None) -> tuple[int | None, str | None]:
 
 
 def range_notes(fields: list[Field], record: Mapping[str, Any]) -> dict[str, str]:
-    """Numeric values outside the training range: scored, but the model never saw such values."""
+    """Numeric values outside the training range: scored as the nearest bound (the scorer holds
+    numbers to the range), so the answer is the bound's."""
     notes = {}
     for field in fields:
         value = record.get(field.name)
@@ -195,7 +197,10 @@ def range_notes(fields: list[Field], record: Mapping[str, Any]) -> dict[str, str
             continue
         low, high = field.minimum, field.maximum
         if (low is not None and value < low) or (high is not None and value > high):
-            notes[field.name] = f"outside the training range ({field.range_text})"
+            bound = low if low is not None and value < low else high
+            notes[field.name] = (
+                f"outside the training range ({field.range_text}): scored as {field.show(bound)}"
+            )
     return notes
 
 

@@ -113,7 +113,7 @@ def test_an_out_of_range_value_is_scored_with_a_note(client, scorer):
     values = {f.name: str(f.example) for f in scorer.fields}
     values["age"] = "120"
     page = client.post("/score", data=values).get_data(as_text=True)
-    assert "outside the training range (18 to 86)" in page
+    assert "outside the training range (18 to 86): scored as 86" in page
 
 
 def test_names_that_spell_alike_in_ascii_get_their_own_ids(tmp_path):
