@@ -232,17 +232,31 @@ def status_command(
     from amlstack.pipeline import stages
 
     record = stages.open_run(runs, run_id).record()
+    record["status"] = stages.run_state(record)
     if as_json:
         print(json.dumps(record, indent=2))
         return
     out.print(
         f"run [bold]{record['run_id']}[/] by {record.get('who')} at {record.get('started_at')}"
     )
-    out.print(f"status {record.get('status', 'running')}")
+    out.print(f"status {record['status']}{_stopped_hint(record)}", highlight=False)
     out.print(f"data {record['inputs']['data']} sha256 {record['inputs']['data_sha256'][:16]}...")
     for stage, state in record.get("stages", {}).items():
         out.print(f"  {stage:14} {state}")
     _print_decision(record)
+
+
+def _stopped_hint(record: dict) -> str:
+    """How a run that stopped without finishing, or was interrupted, is resumed."""
+    if record["status"] not in ("stopped", "interrupted"):
+        return ""
+    running = [name for name, state in record.get("stages", {}).items() if state != "done"]
+    if not running:
+        return ""
+    owner = record.get("process") or {}
+    gone = f": its process (pid {owner.get('pid')}) ended" if record["status"] == "stopped" else ""
+    resume = f"amlstack pipeline run --from {running[0]} --run-id {record['run_id']}"
+    return f" during stage {running[0]}{gone} (resume: {resume})"
 
 
 def _definitions(out_dir: Path, cron: str, compute: str, code: Path):

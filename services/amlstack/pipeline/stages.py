@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from amlstack.errors import DataError, ExternalError, InternalError, UserError, write_bug_log
+from amlstack.pipeline import process
 from amlstack.pipeline import registry as reg
 from amlstack.pipeline.jsonio import read_json, write_json
 
@@ -33,6 +34,8 @@ DRIFT_STAGE = "drift"  # optional first stage: retrain only when the live traffi
 KEY_ENV = "AMLSTACK_KEY"  # the scoring key is read from the environment, never stored in a run
 DEPLOY_MODES = ("none", "compose", "azure")
 RESULT = "result.json"
+FEW_TRAIN_ROWS = 100  # below this, a challenger's training rows are worth a warning
+FEW_ROWS_SHARE = 0.5  # ... and below this share of the rows the champion learnt from
 RUN_RECORD = "run.json"
 
 
@@ -305,6 +308,9 @@ def stage_validate_data(run: Run) -> dict[str, Any]:
     )
     train.to_csv(out / "train.csv", index=False)
     holdout.to_csv(out / "holdout.csv", index=False)
+    few = _few_rows(info["train_rows"], champion_rows)
+    if few:
+        report["warnings"].append(few)
     return {
         "champion": champion["version"] if champion else None,
         "champion_artifact": champion["artifact"] if champion else None,
@@ -314,6 +320,22 @@ def stage_validate_data(run: Run) -> dict[str, Any]:
         "split": info,
         "outputs": {"train": run.rel(out / "train.csv"), "holdout": run.rel(out / "holdout.csv")},
     }
+
+
+def _few_rows(train_rows: int, champion_rows: np.ndarray | None) -> str | None:
+    """A warning when the challenger has far fewer rows to learn from than it needs, or than the
+    champion had: a run retrains on the file it is given, so a file of new rows alone gives a
+    challenger that learnt from them alone."""
+    known = None if champion_rows is None else len(np.unique(champion_rows))
+    if known and train_rows < FEW_ROWS_SHARE * known:
+        return (
+            f"the challenger trains on {train_rows} rows, the production model learnt from "
+            f"{known}: a run retrains on --data alone, so give it every row (old and new), "
+            "not only the new ones"
+        )
+    if train_rows < FEW_TRAIN_ROWS:
+        return f"the challenger trains on {train_rows} rows only: its model may be poor"
+    return None
 
 
 def stage_train(run: Run, trainer: Trainer) -> dict[str, Any]:
@@ -465,10 +487,14 @@ def run_stage(run: Run, stage: str, trainer: Trainer | None = None) -> dict[str,
         "register": stage_register,
         "deploy": stage_deploy,
     }
+    _claim(run, stage)
     started = time.monotonic()
     status: dict[str, Any] = {"stage": stage, "started_at": reg.now()}
     try:
         output = functions[stage](run)
+    except KeyboardInterrupt:
+        _record_stage(run, stage, {**status, "status": "interrupted"})
+        raise
     except UserError as exc:
         _record_stage(run, stage, {**status, "status": "failed", "error": str(exc)})
         raise
@@ -480,6 +506,34 @@ def run_stage(run: Run, stage: str, trainer: Trainer | None = None) -> dict[str,
         raise InternalError(f"stage {stage} failed: {detail['error']}", log=log) from exc
     status.update(status="done", seconds=round(time.monotonic() - started, 3), **output)
     _record_stage(run, stage, status)
+    return status
+
+
+def _claim(run: Run, stage: str) -> None:
+    """Record this process as the one running ``stage``, unless another live process runs the
+    run: two writers would interleave their results and registrations."""
+    record = run.record()
+    owner = record.get("process") or {}
+    if (
+        record.get("status", "running") == "running"
+        and owner.get("pid") != os.getpid()
+        and process.alive(owner)
+    ):
+        raise UserError(
+            f"run {run.run_id} is still running (pid {owner['pid']} on {owner['host']}): "
+            "wait for it to finish, or stop that process first"
+        )
+    record.setdefault("stages", {})[stage] = "running"
+    record["process"] = process.current()
+    write_json(run.folder / RUN_RECORD, record)
+
+
+def run_state(record: dict[str, Any]) -> str:
+    """The run's status as it stands: a run recorded as running whose process has gone (killed,
+    or its machine restarted) is ``stopped``; only its record says otherwise."""
+    status = record.get("status", "running")
+    if status == "running" and process.alive(record.get("process")) is False:
+        return "stopped"
     return status
 
 
@@ -507,11 +561,16 @@ def run_pipeline(
     """
     order = (DRIFT_STAGE, *STAGES) if run.config.drift_url else STAGES
     first = order.index(start) if start else 0
+    _claim(run, order[first])
+    run.update_record(status="running")
     for stage in order[first:]:
         if on_stage:
             on_stage(stage, "start")
         try:
             run_stage(run, stage, trainer)
+        except KeyboardInterrupt:
+            run.update_record(finished_at=reg.now(), status="interrupted", failed_stage=stage)
+            raise
         except (UserError, InternalError):
             if on_stage:
                 on_stage(stage, "failed")

@@ -472,3 +472,37 @@ def test_a_target_other_than_the_champions_is_a_hard_stop(tmp_path, bank, champi
     cfg = stages.RunConfig(**{**config(tmp_path, path).__dict__, "target": "label"})
     with pytest.raises(DataError, match=r"the target is 'label', the champion's 'y'"):
         run(cfg)
+
+
+def test_a_challenger_with_far_fewer_rows_than_the_champion_is_warned_about(tmp_path, bank):
+    first = tmp_path / "all.csv"
+    bank.head(3000).to_csv(first, index=False)
+    run(config(tmp_path, first))
+    batch = tmp_path / "new_rows_only.csv"
+    bank.iloc[3000:3700].to_csv(batch, index=False)
+    record = run(config(tmp_path, batch))
+    folder = tmp_path / "runs" / record["run_id"] / "validate_data"
+    warnings = json.loads((folder / "result.json").read_text())["warnings"]
+    assert any(
+        w.startswith("the challenger trains on 500 rows, the production model learnt from 2")
+        and "give it every row (old and new)" in w
+        for w in warnings
+    ), warnings
+    # the same data with the old rows: no warning
+    both = tmp_path / "both.csv"
+    bank.head(3700).to_csv(both, index=False)
+    record = run(config(tmp_path, both))
+    folder = tmp_path / "runs" / record["run_id"] / "validate_data"
+    assert not any(
+        "challenger trains on" in w
+        for w in json.loads((folder / "result.json").read_text())["warnings"]
+    )
+
+
+def test_a_first_model_on_very_few_rows_is_warned_about(tmp_path, bank):
+    path = tmp_path / "tiny.csv"
+    bank.head(290).to_csv(path, index=False)
+    record = run(config(tmp_path, path))
+    folder = tmp_path / "runs" / record["run_id"] / "validate_data"
+    warnings = json.loads((folder / "result.json").read_text())["warnings"]
+    assert "the challenger trains on 90 rows only: its model may be poor" in warnings

@@ -95,3 +95,13 @@ def trainer(data: Path, out: Path, config) -> Path:
         frame, config.target, Path(out), config.name,
         c=float(extra.get("c", 1.0)), drop=tuple(extra.get("drop", ())),
     )  # fmt: skip
+
+
+def stalled_trainer(data: Path, out: Path, config) -> Path:
+    """Touches ``$STALLED_SIGNAL`` (training has begun), then waits to be killed."""
+    import os
+    import time
+
+    Path(os.environ["STALLED_SIGNAL"]).touch()
+    time.sleep(120)
+    raise AssertionError("the test should have killed this process")

@@ -1,0 +1,118 @@
+"""A run's process: a killed run reads as stopped, a live one cannot be resumed beside itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import tiny_trainer
+
+from amlstack.errors import UserError
+from amlstack.pipeline import process, stages
+
+HERE = Path(__file__).resolve().parent
+CLI = [sys.executable, "-m", "amlstack.cli"]
+
+
+def _config(tmp_path: Path, data: Path) -> stages.RunConfig:
+    return stages.RunConfig(
+        data=str(data), runs=str(tmp_path / "runs"), registry=str(tmp_path / "registry"),
+        artifacts=str(tmp_path / "artifacts"),
+    )  # fmt: skip
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the stalled trainer never started"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_killed_run_reads_as_stopped_and_resumes_from_its_stage(tmp_path, first_rows):
+    signal_file = tmp_path / "training-began"
+    env = {**os.environ, "PYTHONPATH": str(HERE), "STALLED_SIGNAL": str(signal_file)}
+    opts = ["--runs", "runs", "--registry", "registry", "--artifacts", "artifacts"]
+    proc = subprocess.Popen(
+        [*CLI, "pipeline", "run", "--data", str(first_rows), *opts, "--run-id", "r1",
+         "--trainer", "tiny_trainer:stalled_trainer"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _wait_for(signal_file, proc)
+        live = subprocess.run(
+            [*CLI, "pipeline", "status", "r1", "--runs", "runs", "--json"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        assert json.loads(live.stdout)["status"] == "running"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+
+    status = subprocess.run(
+        [*CLI, "pipeline", "status", "r1", "--runs", "runs"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert "status stopped during stage train: its process" in status.stdout
+    assert "amlstack pipeline run --from train --run-id r1" in status.stdout
+    resumed = subprocess.run(
+        [*CLI, "pipeline", "run", *opts, "--from", "train", "--run-id", "r1",
+         "--trainer", "tiny_trainer:trainer"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    record = json.loads((tmp_path / "runs" / "r1" / "run.json").read_text())
+    assert record["status"] == "done" and set(record["stages"].values()) == {"done"}
+
+
+def test_a_run_held_by_a_live_process_is_not_resumed_beside_it(tmp_path, first_rows):
+    cfg = _config(tmp_path, first_rows)
+    run = stages.create_run(cfg, "r1")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        info = {**process.current(), "pid": holder.pid}
+        info.pop("start_tick", None)
+        run.update_record(status="running", process=info)
+        with pytest.raises(UserError, match=f"still running \\(pid {holder.pid} on "):
+            stages.run_pipeline(run, trainer=tiny_trainer.trainer)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert stages.run_state(run.record()) == "stopped"
+    resumed = stages.open_run(Path(cfg.runs), "r1")
+    record = stages.run_pipeline(resumed, trainer=tiny_trainer.trainer)
+    assert record["status"] == "done"
+
+
+def test_a_reused_pid_is_not_the_recorded_process(tmp_path):
+    # same pid, other start tick: a later process given the dead one's pid
+    info = process.current()
+    if "start_tick" not in info:
+        pytest.skip("no /proc on this system")
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert process.alive({**info, "pid": other.pid}) is False
+        assert process.alive({**info, "pid": other.pid, "start_tick": None}) is True
+    finally:
+        other.kill()
+        other.wait(timeout=30)
+    assert process.alive({**info, "host": "another-machine"}) is None
+
+
+def test_an_interrupted_run_records_it(tmp_path, first_rows):
+    def interrupted(data, out, config):
+        raise KeyboardInterrupt
+
+    run = stages.create_run(_config(tmp_path, first_rows), "r1")
+    with pytest.raises(KeyboardInterrupt):
+        stages.run_pipeline(run, trainer=interrupted)
+    record = run.record()
+    assert record["status"] == "interrupted" and record["failed_stage"] == "train"
+    assert record["stages"]["train"] == "interrupted"
