@@ -141,6 +141,23 @@ def test_context_lookup_small_and_large_batches_agree(model, holdout):
     np.testing.assert_array_equal(batch, one_by_one)
 
 
+def test_scoring_leaves_the_rows_as_sent_with_context_columns(model, holdout):
+    """The clip writes into the model's input array; the caller's rows keep their values, on
+    the small-batch and large-batch context paths alike."""
+    from amlstack.artifact.encoding import SMALL_BATCH
+
+    assert model.contexts
+    column = model.feature_names.index("age")
+    for rows in (3, SMALL_BATCH + 5):
+        matrix = holdout[0][:rows].copy()
+        matrix[:, column] = 1e6  # far above the training range: clipped for the graph
+        sent = matrix.copy()
+        clipped = matrix.copy()
+        clipped[:, column] = model.training_range.clipped(matrix)[:, column]
+        np.testing.assert_array_equal(model.predict_proba(matrix), model.predict_proba(clipped))
+        np.testing.assert_array_equal(matrix, sent)
+
+
 @pytest.mark.slow
 def test_same_data_seed_and_iteration_budget_give_the_same_model(small_csv, tmp_path):
     from amlstack.training.train import TrainConfig, train

@@ -40,11 +40,11 @@ LOCK = ".lock"  # held while the index is read and rewritten
 ANY_VERSION = object()  # set_tag's ``replacing`` when the tag may point anywhere now
 
 
+IDENTITY = "artifact_sha256"  # an entry's field: the sha256 of the artifact's MANIFEST.json
+
+
 class TagMoved(UserError):
     """A tag no longer points at the version the caller compared with (`Registry.set_tag`)."""
-
-
-IDENTITY = "artifact_sha256"  # an entry's field: the sha256 of the artifact's MANIFEST.json
 
 
 def now() -> str:
