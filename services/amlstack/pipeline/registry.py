@@ -38,8 +38,6 @@ TRAINED_ROWS = "trained_rows.npy"
 TRAINED_COLUMNS = "trained_rows_columns"  # an entry's field: the columns its row hashes cover
 LOCK = ".lock"  # held while the index is read and rewritten
 ANY_VERSION = object()  # set_tag's ``replacing`` when the tag may point anywhere now
-
-
 IDENTITY = "artifact_sha256"  # an entry's field: the sha256 of the artifact's MANIFEST.json
 
 
