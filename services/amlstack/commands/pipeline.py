@@ -14,6 +14,7 @@ from rich.console import Console
 from amlstack.errors import InternalError, UserError
 
 out = Console()
+PIPED_WIDTH = 160  # the width of a table printed to a pipe or file: ids are never cut short
 DEFAULT_DATA = Path("data/bankmarketing_train.csv")
 DEFAULT_NAME = "bankmarketing"
 DRIFT_EXIT = 1  # drift found: distinct from user errors (2) and unreachable services (3)
@@ -337,15 +338,19 @@ def registry_list(registry: RegistryDir = Path("registry"), name: Name = None) -
     if not versions:  # a typo in --registry read as an empty one, as a table with no rows
         out.print(f"nothing registered in {registry} (amlstack registry add ARTIFACT)")
         return
-    table = Table("version", "tags", AUC, "parent", "run", "registered")
+    # training's AUC and a run's are on other rows: the table says which each is
+    table = Table("version", "tags", AUC, "measured on", "parent", "run", "registered")
     for entry in versions:
-        auc = entry.get("metrics", {}).get(AUC, {}).get("value")
+        auc = entry.get("metrics", {}).get(AUC, {})
         table.add_row(
-            entry["version"], ",".join(entry["tags"]), f"{auc:.4f}" if auc is not None else "-",
+            entry["version"], ",".join(entry["tags"]),
+            f"{auc['value']:.4f}" if auc.get("value") is not None else "-",
+            auc.get("measured_on", "-"),
             str(entry.get("parent") or "-"), str(entry.get("run_id") or "-"),
             entry["registered_at"],
         )  # fmt: skip
-    out.print(table)
+    # a pipe or a file has no width: rich's 80 columns would cut the run ids short
+    (out if out.is_terminal else Console(width=PIPED_WIDTH)).print(table)
 
 
 @registry_app.command("add")

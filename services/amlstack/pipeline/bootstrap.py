@@ -76,7 +76,7 @@ def registry_metrics(card_metrics: dict[str, Any]) -> dict[str, Any]:
     """
     holdout = card_metrics.get("holdout") or {}
     return {
-        name: {"value": holdout[name]}
+        name: {"value": holdout[name], "measured_on": reg.MEASURED_BY_TRAINING}
         for name in (AUC, ACCURACY, F1, LOG_LOSS)
         if isinstance(holdout.get(name), int | float)
     }

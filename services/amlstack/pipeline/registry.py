@@ -38,6 +38,9 @@ TRAINED_ROWS = "trained_rows.npy"
 TRAINED_COLUMNS = "trained_rows_columns"  # an entry's field: the columns its row hashes cover
 LOCK = ".lock"  # held while the index is read and rewritten
 ANY_VERSION = object()  # set_tag's ``replacing`` when the tag may point anywhere now
+# an entry's metrics say which rows measured them: training's own split, or a run's holdout
+MEASURED_BY_TRAINING = "training split"
+MEASURED_BY_PIPELINE = "run holdout"
 IDENTITY = "artifact_sha256"  # an entry's field: the sha256 of the artifact's MANIFEST.json
 
 

@@ -402,7 +402,10 @@ def stage_register(run: Run) -> dict[str, Any]:
         "parent": validated.get("champion"),
         "gate": {"decision": gate["decision"], "reasons": gate["reasons"]},
     }
-    metrics = {m: v for m, v in evaluation["metrics"]["challenger"].items()}
+    metrics = {
+        m: {**v, "measured_on": reg.MEASURED_BY_PIPELINE}
+        for m, v in evaluation["metrics"]["challenger"].items()
+    }
     rows, columns = _trained_rows(run, run.path(trained["artifact"]))
     entry = registry.register(
         run.path(trained["artifact"]), lineage=lineage, metrics=metrics, trained_rows=rows,

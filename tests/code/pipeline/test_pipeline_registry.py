@@ -117,9 +117,11 @@ def test_a_champion_added_by_hand_shows_its_training_auc_in_the_list(tmp_path, b
         with pytest.raises(SystemExit) as done:
             main([*argv, "--registry", root, "--name", "bank"])
         assert done.value.code == 0
-    assert "0.8765" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "0.8765" in listed and "training split" in listed
     entry = Registry(tmp_path / "registry", "bank").versions()[0]
-    assert entry["metrics"] == {AUC: {"value": 0.8765}, ACCURACY: {"value": 0.9}}
+    on = {"measured_on": "training split"}
+    assert entry["metrics"] == {AUC: {"value": 0.8765, **on}, ACCURACY: {"value": 0.9, **on}}
 
 
 # -- the artifact registered is the artifact handed back --------------------------------------

@@ -372,7 +372,8 @@ def test_cli_run_status_and_registry(tmp_path, first_rows):
         [*base, "registry", "list", "--registry", "registry"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
-    assert "production" in listed.stdout
+    assert "production" in listed.stdout and "run holdout" in listed.stdout
+    assert record["run_id"] in listed.stdout  # whole, though a pipe has no width
     missing = subprocess.run(
         [*base, "pipeline", "run", "--data", "nope.csv", *opts],
         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
