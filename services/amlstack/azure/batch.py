@@ -84,7 +84,9 @@ def deployment_spec(s: BatchSettings) -> dict[str, Any]:
         "output_action": "summary_only",  # the script writes the scored files itself
         "output_file_name": "summary.txt",
         "retry_settings": {"max_retries": s.retries, "timeout": s.timeout_s},
-        "error_threshold": 0,
+        # batch_score.run leaves a file it cannot score out of its result (Azure counts it as
+        # failed, the job's log names it); 0 would end the whole job at the first such file.
+        "error_threshold": -1,
         "logging_level": "info",
         "tags": {"managed-by": "amlstack", "model-name": s.model_name},
     }

@@ -107,3 +107,33 @@ def test_first_party_files_follow_imports_transitively():
     assert "amlstack/azure/__init__.py" in files
     assert "amlstack/errors.py" in files  # predict -> errors
     assert "amlstack/artifact/reader.py" in files  # the artifact reader
+
+
+def test_a_bad_file_fails_alone_and_the_rest_of_its_mini_batch_is_scored(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """Azure counts a file left out of run()'s result as failed; raising would fail (and retry)
+    the whole mini-batch, and error_threshold 0 would then end the job: the good files after a
+    bad one were never scored."""
+    from amlstack.azure import batch_score
+
+    lines = DATA.open().readlines()
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.csv").write_text("".join(lines[:11]))
+    (inputs / "empty.csv").write_text("")
+    (inputs / "other.csv").write_text("a,b\n1,2\n")
+    (inputs / "b.csv").write_text("".join(lines[:1] + lines[11:21]))
+    deployment = yaml.safe_load((plan / "batch-deployment.yml").read_text())
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(plan))
+    monkeypatch.setenv("AZUREML_BI_OUTPUT_PATH", str(tmp_path / "out"))
+    for key, value in deployment["environment_variables"].items():
+        monkeypatch.setenv(key, value)
+    batch_score.init()
+    names = ["a.csv", "empty.csv", "other.csv", "b.csv"]
+    result = batch_score.run([str(inputs / n) for n in names])
+    assert result == ["a.csv: 10 rows", "b.csv: 10 rows"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.csv", "b.csv"]
+    assert "empty.csv: not scored" in caplog.text and "other.csv: not scored" in caplog.text
+    # and the job goes on past the failed files (they are named in its log)
+    assert load_batch_deployment(plan / "batch-deployment.yml").error_threshold == -1
