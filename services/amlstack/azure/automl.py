@@ -58,6 +58,16 @@ def _has_utf8_bom(data: Path) -> bool:
         return handle.read(3) == codecs.BOM_UTF8
 
 
+def check_data(data: Path, target: str, drop: tuple[str, ...] = ()) -> tuple[str, str]:
+    """DataError unless ``data`` is a CSV AutoML can read with ``target`` and ``drop`` among its
+    columns (as local training checks them); its delimiter and text encoding."""
+    from amlstack.training.data import check_column_options
+
+    header, delimiter, encoding = _csv_header(data)
+    check_column_options(data, header, target, drop)
+    return delimiter, encoding
+
+
 def automl_job_spec(
     data: Path,
     target: str,
@@ -66,10 +76,7 @@ def automl_job_spec(
     drop: tuple[str, ...] = (),
 ) -> Path:
     """Write ``out/job.yml`` and the MLTable folder it trains on; returns the job file (offline)."""
-    from amlstack.training.data import check_column_options
-
-    header, delimiter, encoding = _csv_header(data)
-    check_column_options(data, header, target, drop)  # as local training checks them
+    delimiter, encoding = check_data(data, target, drop)
     settings = settings or specs.AutoMLSettings(target=target)
     table = out / "training-data"
     table.mkdir(parents=True, exist_ok=True)

@@ -145,12 +145,14 @@ def plan_cmd(
 ) -> None:
     """Write the image ref, endpoint/deployment (and AutoML job) YAML and commands; offline."""
     from amlstack.azure import plan as planning
-    from amlstack.azure.automl import automl_job_spec
+    from amlstack.azure.automl import automl_job_spec, check_data
 
     ws = _workspace(config, subscription_id, resource_group, workspace)
     model, settings = _settings(
         artifact, registry, repository, endpoint, instance_type, instance_count, appinsights
     )
+    if automl_data is not None:  # before anything is written: no half plan on a bad file
+        check_data(automl_data, target)
     plan = planning.Plan(
         ws, settings, source_image or planning.default_source_image(model), artifact=artifact
     )

@@ -477,3 +477,24 @@ def test_plan_refuses_an_artifact_the_scorer_would_not_load(
     assert code == 2, err
     assert "not a usable amlstack artifact" in err and words in err and "bug" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "target", "says"),
+    [("missing.csv", "y", "cannot read a CSV header"), (None, "Y", "no target column 'Y'")],
+)
+def test_plan_with_unusable_automl_data_writes_no_half_plan(
+    capsys, tmp_path: Path, azure_artifact: Path, no_credential: None, no_clients: None,
+    data: str | None, target: str, says: str,
+) -> None:  # fmt: skip
+    """The AutoML data is checked before the plan is written: a failed plan left endpoint.yml,
+    commands.sh and a plan.json without the job behind, for a command that exited 2."""
+    shipped = Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"
+    out = tmp_path / "plan"
+    code, _, err = amlstack(
+        capsys, "azure", "plan", "--artifact", str(azure_artifact), "--registry", "myacr",
+        "--out", str(out), "--automl-data", str(tmp_path / data) if data else str(shipped),
+        "--target", target, *WS_ARGS,
+    )  # fmt: skip
+    assert code == 2 and says in err, err
+    assert not out.exists()
