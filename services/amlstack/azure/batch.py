@@ -203,7 +203,7 @@ def write_plan_for(
         model_name=model.name,
         model_version=model.version,
         artifact_folder=f"{model.name}-{model.version}",
-        compute=compute,
+        compute=specs.check_name(compute, "compute", source="--compute"),
         instance_count=instance_count,
         mini_batch_size=mini_batch_size,
     )

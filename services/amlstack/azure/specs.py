@@ -255,6 +255,9 @@ class AutoMLSettings:
     max_concurrent_trials: int = 2
     n_cross_validations: int = 5
 
+    def __post_init__(self) -> None:
+        check_name(self.compute, "compute", source="--compute")
+
     @classmethod
     def from_budget(
         cls, target: str, compute: str | None, time_budget: float | None, max_iter: int | None

@@ -151,6 +151,7 @@ def plan_cmd(
     model, settings = _settings(
         artifact, registry, repository, endpoint, instance_type, instance_count, appinsights
     )
+    automl = specs.AutoMLSettings(target=target, compute=compute)
     if automl_data is not None:  # before anything is written: no half plan on a bad file
         check_data(automl_data, target)
     plan = planning.Plan(
@@ -158,12 +159,7 @@ def plan_cmd(
     )
     planning.write_plan(plan, out, sample_input=artifact / "sample_input.json")
     if automl_data is not None:
-        job = automl_job_spec(
-            automl_data,
-            target,
-            out / "automl",
-            specs.AutoMLSettings(target=target, compute=compute),
-        )
+        job = automl_job_spec(automl_data, target, out / "automl", automl)
         plan.files["automl_job"] = str(job)
         (out / "plan.json").write_text(json.dumps(planning.plan_document(plan), indent=2) + "\n")
     console.print(f"image        {settings.image}")

@@ -498,3 +498,24 @@ def test_plan_with_unusable_automl_data_writes_no_half_plan(
     )  # fmt: skip
     assert code == 2 and says in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["plan", "batch-plan", "train"])
+def test_a_compute_name_azure_refuses_is_refused_before_anything_is_written(
+    capsys, tmp_path: Path, azure_artifact: Path, no_credential: None, no_clients: None,
+    command: str,
+) -> None:  # fmt: skip
+    """The AutoML job and the batch deployment took `--compute 'cpu cluster'` as it came (the
+    SDK's loaders accept it): Azure refused it only once the job or deployment was sent."""
+    data = str(Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv")
+    out = tmp_path / "out"
+    args = {
+        "plan": ["azure", "plan", "--artifact", str(azure_artifact), "--registry", "myacr",
+                 "--automl-data", data, *WS_ARGS],
+        "batch-plan": ["azure", "batch-plan", "--artifact", str(azure_artifact)],
+        "train": ["train", "--backend", "azure", "--data", data, *WS_ARGS],
+    }[command]  # fmt: skip
+    code, _, err = amlstack(capsys, *args, "--out", str(out), "--compute", "cpu cluster")
+    assert code == 2, err
+    assert "--compute 'cpu cluster': a compute name is" in err
+    assert not out.exists()
