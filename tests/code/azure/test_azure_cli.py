@@ -519,3 +519,17 @@ def test_a_compute_name_azure_refuses_is_refused_before_anything_is_written(
     assert code == 2, err
     assert "--compute 'cpu cluster': a compute name is" in err
     assert not out.exists()
+
+
+def test_train_backend_azure_refuses_a_model_name_before_the_job(
+    capsys, tmp_path: Path, no_credential: None, no_clients: None
+) -> None:
+    """The name was checked only when the artifact was written, after the AutoML job had run
+    (up to hours, billed); the dry run took it."""
+    data = Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"
+    code, _, err = amlstack(
+        capsys, "train", "--backend", "azure", "--data", str(data), "--out", str(tmp_path / "o"),
+        "--name", "my model", *WS_ARGS,
+    )  # fmt: skip
+    assert code == 2 and "model name 'my model'" in err, err
+    assert not (tmp_path / "o").exists()
