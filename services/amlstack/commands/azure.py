@@ -7,6 +7,7 @@ import os
 import shlex
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -271,8 +272,11 @@ def deploy_cmd(
     model, settings = _settings(
         artifact, registry, repository, endpoint, instance_type, instance_count, appinsights
     )
+    if slot:  # checked as the live deploy checks it, and shown in the dry run
+        settings = replace(settings, deployment=specs.check_name(slot, "deployment"))
     if not live_mode(dry_run):
-        plan = planning.Plan(ws, settings, planning.default_source_image(model), artifact=artifact)
+        source = source_image or planning.default_source_image(model)
+        plan = planning.Plan(ws, settings, source, artifact=artifact, canary=canary)
         for line in planning.deploy_commands(plan):
             typer.echo(line)
         return

@@ -533,3 +533,27 @@ def test_train_backend_azure_refuses_a_model_name_before_the_job(
     )  # fmt: skip
     assert code == 2 and "model name 'my model'" in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_deploy_dry_run_shows_the_slot_and_canary_it_was_given(
+    capsys, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    """The dry run printed blue and `--traffic blue=100` whatever --slot and --canary said."""
+    code, stdout, err = amlstack(
+        capsys, "azure", "deploy", "--artifact", str(azure_artifact), "--registry", "myacr",
+        "--slot", "green", "--canary", "10", "--source-image", "mine:1", *WS_ARGS,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "azureml-model-deployment: green" in stdout and "blue'" not in stdout
+    assert "--traffic 'green=10 blue=90'" in stdout and "=100" not in stdout
+    assert "--source-image mine:1" in stdout
+
+
+def test_deploy_dry_run_refuses_a_slot_the_live_deploy_would_refuse(
+    capsys, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    code, _, err = amlstack(
+        capsys, "azure", "deploy", "--artifact", str(azure_artifact), "--registry", "myacr",
+        "--slot", "Bad_Slot", *WS_ARGS,
+    )  # fmt: skip
+    assert code == 2 and "'Bad_Slot': an endpoint or deployment name is" in err, err
