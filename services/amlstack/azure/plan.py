@@ -104,7 +104,9 @@ def write_plan(plan: Plan, out: Path, *, sample_input: Path | None = None) -> Pl
     output_folder(out)
     s = plan.settings
     files = {
-        "endpoint": specs.write_yaml(out / "endpoint.yml", specs.endpoint_spec(s.endpoint)),
+        "endpoint": specs.write_yaml(
+            out / "endpoint.yml", specs.endpoint_spec(s.endpoint, model_name=s.model_name)
+        ),
         "deployment": specs.write_yaml(out / "deployment.yml", specs.deployment_spec(s)),
     }
     (out / "image.txt").write_text(s.image + "\n")
