@@ -137,3 +137,40 @@ def test_a_bad_file_fails_alone_and_the_rest_of_its_mini_batch_is_scored(
     assert "empty.csv: not scored" in caplog.text and "other.csv: not scored" in caplog.text
     # and the job goes on past the failed files (they are named in its log)
     assert load_batch_deployment(plan / "batch-deployment.yml").error_threshold == -1
+
+
+def test_batch_commands_run_as_a_script_check_everything_before_creating_anything(
+    plan: Path, tmp_path: Path
+):
+    """`sh batch-commands.sh` ran into its `--input <folder of CSVs>` placeholder (a shell
+    redirection) only after the endpoint and deployment were created, and sent no
+    --subscription: az used its default one, not AZURE_SUBSCRIPTION_ID's."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "az-calls"
+    fake_az = bin_dir / "az"
+    fake_az.write_text(f'#!/bin/sh\nprintf "%s|" "$@" >> {calls}\necho >> {calls}\n')
+    fake_az.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "AZURE_SUBSCRIPTION_ID": "sub-1",
+           "AZURE_RESOURCE_GROUP": "rg 1", "AZUREML_WORKSPACE_NAME": "ws1"}  # fmt: skip
+    script = str(plan / "batch-commands.sh")
+
+    def sh(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", script, *args], cwd=plan, env=env | extra,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+
+    missing = sh()
+    assert missing.returncode != 0 and "folder of CSV files" in missing.stderr
+    unset = sh("in dir", AZURE_SUBSCRIPTION_ID="")
+    assert unset.returncode != 0 and "AZURE_SUBSCRIPTION_ID" in unset.stderr
+    assert not calls.exists()  # nothing was created
+    assert sh("in dir").returncode == 0
+    lines = [line.split("|")[:-1] for line in calls.read_text().splitlines()]
+    assert [line[:3] for line in lines] == [
+        ["ml", "batch-endpoint", "create"], ["ml", "batch-deployment", "create"],
+        ["ml", "batch-endpoint", "invoke"],
+    ]  # fmt: skip
+    for line in lines:
+        assert line[line.index("--subscription") + 1] == "sub-1"
+        assert line[line.index("--resource-group") + 1] == "rg 1"
+    assert lines[2][lines[2].index("--input") + 1] == "in dir"
