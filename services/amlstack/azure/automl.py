@@ -277,6 +277,12 @@ def write_artifact(
             workspace=lineage.workspace,
         ),
     )
+    # The AutoML graph reads each category's text, which the adapter decodes from its code; a
+    # frequency (local training's encoding of a column with many values) names no category.
+    card = msgspec.structs.replace(card, features=[
+        msgspec.structs.replace(f, encoding=None, frequencies=None) if f.encoding else f
+        for f in card.features
+    ])  # fmt: skip
     columns = [onnx_adapter.Column(f.name, tuple(f.categories or ())) for f in card.features]
     classes = [str(c) for c in dataset.classes]
     adapted = onnx_adapter.adapt(onnx.load(str(onnx_path)), columns, classes)

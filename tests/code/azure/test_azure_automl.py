@@ -196,3 +196,47 @@ def test_the_download_layout_is_the_documented_one(automl_onnx: Path, tmp_path: 
     rec.ml.jobs.download(name="automl-1_3", download_path=str(tmp_path), all=True)
     assert (tmp_path / "artifacts" / "outputs" / "mlflow-model" / "MLmodel").is_file()
     assert not (tmp_path / automl.ONNX_IN_DOWNLOAD).exists()  # no ONNX job was submitted
+
+
+def test_a_column_with_many_values_scores_as_the_automl_model_does(tmp_path: Path) -> None:
+    """Local training frequency-encodes a text column of more than 1,000 values; the artifact
+    card kept that encoding, so the scorer sent a share of rows that the adapter decoded as a
+    category code: every row read as the first category (probabilities off by up to 0.5)."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from amlstack.training.columns import MAX_CATEGORIES
+
+    rng = np.random.default_rng(0)
+    shops = [f"shop{i:04d}" for i in range(MAX_CATEGORIES + 200)]
+    effect = dict(zip(shops, rng.normal(size=len(shops)) * 3, strict=True))
+    shop = np.array(shops * 2)
+    x = rng.normal(size=len(shop))
+    yes = rng.random(len(shop)) < 1 / (1 + np.exp(-(np.array([effect[s] for s in shop]) + x)))
+    frame = pd.DataFrame({"shop": shop, "x": x, "y": np.where(yes, "yes", "no")})
+    data = tmp_path / "shops.csv"
+    frame.to_csv(data, index=False)
+    encode = ColumnTransformer(
+        [("c", OneHotEncoder(handle_unknown="ignore"), ["shop"]), ("n", "passthrough", ["x"])]
+    )
+    pipe = Pipeline([("prep", encode), ("clf", LogisticRegression(max_iter=300))])
+    pipe.fit(frame[["shop", "x"]], frame["y"])
+    types = [("shop", StringTensorType([None, 1])), ("x", FloatTensorType([None, 1]))]
+    options = {id(pipe.steps[-1][1]): {"zipmap": True}}
+    onnx_model = convert_sklearn(
+        pipe, initial_types=types, options=options, target_opset={"": 17, "ai.onnx.ml": 3}
+    )
+    onnx_path = tmp_path / "model.onnx"
+    onnx_path.write_bytes(onnx_model.SerializeToString())
+    lineage = automl.AzureLineage(job="j", best_run="j_1", workspace="ws")
+    artifact = automl.write_artifact(
+        onnx_path, data, "y", out=tmp_path / "out", name="shops", metrics={}, lineage=lineage
+    )
+    model = Model(artifact)
+    rows = frame.drop(columns=["y"]).head(200)
+    ours = model.predict_proba(model.encode_records(rows.to_dict(orient="records")))
+    np.testing.assert_allclose(ours, automl_probabilities(onnx_path, rows), atol=1e-5)
