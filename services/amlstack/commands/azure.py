@@ -319,7 +319,20 @@ def _ml(config: Path | None, sub: str | None, group: str | None, ws: str | None,
     return make_clients().ml_client(workspace)
 
 
-EndpointReq = Annotated[str, typer.Option("--endpoint", envvar=ENDPOINT_ENV, help="Endpoint name.")]
+def _endpoint_name(value: str | None) -> str | None:
+    """An --endpoint Azure accepts (checked before the dry run says what it would do)."""
+    source = f"--endpoint (or {ENDPOINT_ENV})"
+    return specs.check_name(value, "endpoint", source=source) if value is not None else None
+
+
+def _deployment_name(value: str | None) -> str | None:
+    return specs.check_name(value, "deployment", source="--deployment") if value else value
+
+
+EndpointReq = Annotated[
+    str,
+    typer.Option("--endpoint", envvar=ENDPOINT_ENV, help="Endpoint name.", callback=_endpoint_name),
+]
 
 
 @azure_app.command("rollback")
@@ -342,7 +355,9 @@ def rollback_cmd(
 @azure_app.command("promote")
 def promote_cmd(
     endpoint: EndpointReq,
-    deployment: Annotated[str, typer.Option(help="Deployment that takes all traffic.")],
+    deployment: Annotated[
+        str, typer.Option(help="Deployment that takes all traffic.", callback=_deployment_name)
+    ],
     config: ConfigOpt = None,
     subscription_id: SubOpt = None,
     resource_group: GroupOpt = None,
@@ -380,7 +395,9 @@ def keys_cmd(
 @azure_app.command("logs")
 def logs_cmd(
     endpoint: EndpointReq,
-    deployment: Annotated[str, typer.Option(help="Deployment name.")] = specs.DEPLOYMENT_SLOTS[0],
+    deployment: Annotated[
+        str, typer.Option(help="Deployment name.", callback=_deployment_name)
+    ] = specs.DEPLOYMENT_SLOTS[0],
     lines: Annotated[int, typer.Option(min=1, max=10000)] = 100,
     storage_initializer: Annotated[
         bool, typer.Option(help="Logs of the image pull/model mount.")
@@ -414,7 +431,9 @@ def score_cmd(
     data: Annotated[
         Path, typer.Option(help='JSON file {"data": [records]} (e.g. sample_input.json).')
     ],
-    deployment: Annotated[str | None, typer.Option(help="Score on this deployment only.")] = None,
+    deployment: Annotated[
+        str | None, typer.Option(help="Score on this deployment only.", callback=_deployment_name)
+    ] = None,
     config: ConfigOpt = None,
     subscription_id: SubOpt = None,
     resource_group: GroupOpt = None,

@@ -299,10 +299,10 @@ def test_push_with_docker_login_goes_live_without_azure_credential(
 @pytest.mark.parametrize(
     "args",
     [
-        ("keys", "--endpoint", "ep"),
-        ("logs", "--endpoint", "ep"),
-        ("rollback", "--endpoint", "ep"),
-        ("promote", "--endpoint", "ep", "--deployment", "green"),
+        ("keys", "--endpoint", "ep1"),
+        ("logs", "--endpoint", "ep1"),
+        ("rollback", "--endpoint", "ep1"),
+        ("promote", "--endpoint", "ep1", "--deployment", "green"),
     ],
 )
 def test_endpoint_commands_without_credential_are_dry_runs(
@@ -557,3 +557,26 @@ def test_deploy_dry_run_refuses_a_slot_the_live_deploy_would_refuse(
         "--slot", "Bad_Slot", *WS_ARGS,
     )  # fmt: skip
     assert code == 2 and "'Bad_Slot': an endpoint or deployment name is" in err, err
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["keys", "--endpoint", "Bad_Name"], "--endpoint (or AMLSTACK_AZURE_ENDPOINT) 'Bad_Name'"),
+        (["rollback", "--endpoint", "ab"], "--endpoint (or AMLSTACK_AZURE_ENDPOINT) 'ab'"),
+        (["benchmark", "--endpoint", "1ep"], "'1ep'"),
+        (["score", "--endpoint", "ep-", "--data", "x.json"], "'ep-'"),
+        (["logs", "--endpoint", "ep1", "--deployment", "Bad_Slot"], "--deployment 'Bad_Slot'"),
+        (["promote", "--endpoint", "ep1", "--deployment", "g"], "--deployment 'g'"),
+        (["score", "--endpoint", "ep1", "--data", "x.json", "--deployment", "b.1"], "'b.1'"),
+    ],
+)
+def test_endpoint_and_deployment_names_azure_refuses_are_refused_in_the_dry_run(
+    capsys, no_credential: None, no_clients: None, args: list[str], named: str
+) -> None:
+    """keys, logs, score, benchmark, promote and rollback took any --endpoint/--deployment: the
+    dry run said what it "would" do with it (exit 0); live, Azure refused it."""
+    code, stdout, err = amlstack(capsys, "azure", *args, *WS_ARGS)
+    assert code == 2, stdout
+    assert named in err and "an endpoint or deployment name is 3-32" in err
+    assert "would" not in stdout
