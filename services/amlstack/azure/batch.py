@@ -24,13 +24,16 @@ SCRIPT_MODULE = "amlstack.azure.batch_score"
 # batch-commands.sh reads the workspace from the variables every amlstack command reads
 WORKSPACE_VARIABLES = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME")
 FIRST_PARTY = ("amlstack", "amlstack_scorer")
-# Azure's batch driver needs azureml-core and the dataset runtime in the job's environment.
+# Azure's batch driver needs azureml-core and the dataset runtime in the job's environment;
+# the code folder needs the scorer's own three (the artifact reader decodes model.json with
+# msgspec).
 BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 CONDA_PIP = (
     "azureml-core",
     "azureml-dataset-runtime[fuse]",
     "numpy>=1.26",
     "onnxruntime>=1.18",
+    "msgspec>=0.18",
 )
 
 
