@@ -68,6 +68,16 @@ def check_data(data: Path, target: str, drop: tuple[str, ...] = ()) -> tuple[str
     return delimiter, encoding
 
 
+def schema_drops(data: Path, target: str, drop: tuple[str, ...] = ()) -> list[str]:
+    """The columns amlstack's schema leaves out (identifiers, row numbers, constant or empty
+    columns): the job drops them too. AutoML's ONNX takes every column it was trained on as an
+    input, and the artifact has no such feature to feed it: its import failed after the job."""
+    from amlstack.training.data import load_dataset
+
+    dataset = load_dataset(data, target, drop)
+    return [d.column for d in dataset.decisions if d.action == "dropped" and d.column not in drop]
+
+
 def automl_job_spec(
     data: Path,
     target: str,
@@ -77,6 +87,7 @@ def automl_job_spec(
 ) -> Path:
     """Write ``out/job.yml`` and the MLTable folder it trains on; returns the job file (offline)."""
     delimiter, encoding = check_data(data, target, drop)
+    drop = (*drop, *schema_drops(data, target, drop))
     settings = settings or specs.AutoMLSettings(target=target)
     table = out / "training-data"
     table.mkdir(parents=True, exist_ok=True)

@@ -240,3 +240,26 @@ def test_a_column_with_many_values_scores_as_the_automl_model_does(tmp_path: Pat
     rows = frame.drop(columns=["y"]).head(200)
     ours = model.predict_proba(model.encode_records(rows.to_dict(orient="records")))
     np.testing.assert_allclose(ours, automl_probabilities(onnx_path, rows), atol=1e-5)
+
+
+def test_the_job_drops_the_columns_the_artifact_schema_leaves_out(tmp_path: Path) -> None:
+    """AutoML's ONNX takes every column the job trained on as an input; amlstack's schema drops
+    identifiers, row numbers and constant columns, so the import after the job failed with
+    "AutoML model input 'customer_id' matches no column". The job now drops them too."""
+    import yaml
+
+    from amlstack.training.data import load_dataset
+
+    frame = pd.read_csv(DATA, nrows=300)
+    frame.insert(0, "customer_id", [f"C{i:05d}" for i in range(len(frame))])
+    frame.insert(1, "row", range(1, len(frame) + 1))
+    frame["constant"] = "x"
+    data = tmp_path / "ids.csv"
+    frame.to_csv(data, index=False)
+    job = automl.automl_job_spec(data, "y", tmp_path / "job", drop=("duration",))
+    mltable = yaml.safe_load((job.parent / "training-data" / "MLTable").read_text())
+    dropped = next(s["drop_columns"] for s in mltable["transformations"] if "drop_columns" in s)
+    assert dropped == ["duration", "customer_id", "row", "constant"]
+    trained_on = [c for c in frame.columns if c not in dropped and c != "y"]
+    features = load_dataset(data, "y", ("duration",)).features
+    assert trained_on == [f["name"] for f in features]
