@@ -58,6 +58,26 @@ def _has_utf8_bom(data: Path) -> bool:
         return handle.read(3) == codecs.BOM_UTF8
 
 
+def check_data(data: Path, target: str, drop: tuple[str, ...] = ()) -> tuple[str, str]:
+    """DataError unless ``data`` is a CSV AutoML can read with ``target`` and ``drop`` among its
+    columns (as local training checks them); its delimiter and text encoding."""
+    from amlstack.training.data import check_column_options
+
+    header, delimiter, encoding = _csv_header(data)
+    check_column_options(data, header, target, drop)
+    return delimiter, encoding
+
+
+def schema_drops(data: Path, target: str, drop: tuple[str, ...] = ()) -> list[str]:
+    """The columns amlstack's schema leaves out (identifiers, row numbers, constant or empty
+    columns): the job drops them too. AutoML's ONNX takes every column it was trained on as an
+    input, and the artifact has no such feature to feed it: its import failed after the job."""
+    from amlstack.training.data import load_dataset
+
+    dataset = load_dataset(data, target, drop)
+    return [d.column for d in dataset.decisions if d.action == "dropped" and d.column not in drop]
+
+
 def automl_job_spec(
     data: Path,
     target: str,
@@ -66,10 +86,8 @@ def automl_job_spec(
     drop: tuple[str, ...] = (),
 ) -> Path:
     """Write ``out/job.yml`` and the MLTable folder it trains on; returns the job file (offline)."""
-    from amlstack.training.data import check_column_options
-
-    header, delimiter, encoding = _csv_header(data)
-    check_column_options(data, header, target, drop)  # as local training checks them
+    delimiter, encoding = check_data(data, target, drop)
+    drop = (*drop, *schema_drops(data, target, drop))
     settings = settings or specs.AutoMLSettings(target=target)
     table = out / "training-data"
     table.mkdir(parents=True, exist_ok=True)
@@ -270,6 +288,12 @@ def write_artifact(
             workspace=lineage.workspace,
         ),
     )
+    # The AutoML graph reads each category's text, which the adapter decodes from its code; a
+    # frequency (local training's encoding of a column with many values) names no category.
+    card = msgspec.structs.replace(card, features=[
+        msgspec.structs.replace(f, encoding=None, frequencies=None) if f.encoding else f
+        for f in card.features
+    ])  # fmt: skip
     columns = [onnx_adapter.Column(f.name, tuple(f.categories or ())) for f in card.features]
     classes = [str(c) for c in dataset.classes]
     adapted = onnx_adapter.adapt(onnx.load(str(onnx_path)), columns, classes)

@@ -21,14 +21,19 @@ from amlstack.errors import UserError
 from amlstack.outputs import output_folder
 
 SCRIPT_MODULE = "amlstack.azure.batch_score"
+# batch-commands.sh reads the workspace from the variables every amlstack command reads
+WORKSPACE_VARIABLES = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME")
 FIRST_PARTY = ("amlstack", "amlstack_scorer")
-# Azure's batch driver needs azureml-core and the dataset runtime in the job's environment.
+# Azure's batch driver needs azureml-core and the dataset runtime in the job's environment;
+# the code folder needs the scorer's own three (the artifact reader decodes model.json with
+# msgspec).
 BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 CONDA_PIP = (
     "azureml-core",
     "azureml-dataset-runtime[fuse]",
     "numpy>=1.26",
     "onnxruntime>=1.18",
+    "msgspec>=0.18",
 )
 
 
@@ -84,7 +89,9 @@ def deployment_spec(s: BatchSettings) -> dict[str, Any]:
         "output_action": "summary_only",  # the script writes the scored files itself
         "output_file_name": "summary.txt",
         "retry_settings": {"max_retries": s.retries, "timeout": s.timeout_s},
-        "error_threshold": 0,
+        # batch_score.run leaves a file it cannot score out of its result (Azure counts it as
+        # failed, the job's log names it); 0 would end the whole job at the first such file.
+        "error_threshold": -1,
         "logging_level": "info",
         "tags": {"managed-by": "amlstack", "model-name": s.model_name},
     }
@@ -155,10 +162,15 @@ def write_code(out: Path) -> Path:
 
 
 def commands(s: BatchSettings, ws_args: str) -> list[str]:
+    """`sh batch-commands.sh <folder of CSV files>`: every value is checked before the first
+    command creates anything (a placeholder such as `<folder>` would be read as a redirection
+    once the endpoint and deployment were made)."""
     return [
+        ': "${1:?usage: sh batch-commands.sh <folder of CSV files>}"',
+        *(f': "${{{v}:?set {v}}}"' for v in WORKSPACE_VARIABLES),
         f"az ml batch-endpoint create --file batch-endpoint.yml {ws_args}",
         f"az ml batch-deployment create --file batch-deployment.yml --set-default {ws_args}",
-        f"az ml batch-endpoint invoke --name {s.endpoint} --input <folder of CSVs> "
+        f'az ml batch-endpoint invoke --name {s.endpoint} --input "$1" '
         f"--input-type uri_folder {ws_args}",
     ]
 
@@ -201,9 +213,11 @@ def write_plan_for(
         model_name=model.name,
         model_version=model.version,
         artifact_folder=f"{model.name}-{model.version}",
-        compute=compute,
+        compute=specs.check_name(compute, "compute", source="--compute"),
         instance_count=instance_count,
         mini_batch_size=mini_batch_size,
     )
-    ws_args = "--resource-group $AZURE_RESOURCE_GROUP --workspace-name $AZUREML_WORKSPACE_NAME"
+    ws_args = " ".join(f'{option} "${variable}"' for option, variable in
+                       zip(("--subscription", "--resource-group", "--workspace-name"),
+                           WORKSPACE_VARIABLES, strict=True))  # fmt: skip
     return write_batch_plan(settings, artifact, out, ws_args)

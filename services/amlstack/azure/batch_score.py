@@ -5,14 +5,22 @@ node, mounts the registered artifact under ``AZUREML_MODEL_DIR`` and calls ``run
 input files per mini-batch. Each file is scored by ``amlstack predict``'s own function, so a batch
 job and a local run give the same columns and the same probabilities; the scored CSVs go to the
 job's output folder (``AZUREML_BI_OUTPUT_PATH``) under the input file's name.
+
+A file that cannot be scored (empty, other columns, a cell the model refuses) is named in the
+job's log and left out of ``run``'s result, which is how Azure counts it as failed; the other
+files of its mini-batch are still scored (raising would fail, and retry, the whole mini-batch).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
+from amlstack.errors import UserError
 from amlstack.predict import predict_csv
+
+log = logging.getLogger("amlstack.batch")
 
 MODEL_FOLDER_ENV = "AMLSTACK_MODEL_DIR"  # the artifact's folder inside the registered model
 OUTPUT_ENV = "AZUREML_BI_OUTPUT_PATH"
@@ -37,6 +45,10 @@ def run(mini_batch: list[str]) -> list[str]:
     results = []
     for name in mini_batch:
         source = Path(name)
-        rows = predict_csv(_model_dir, source, _output_dir / source.name)
+        try:
+            rows = predict_csv(_model_dir, source, _output_dir / source.name)
+        except UserError as exc:  # this file only: the rest of the mini-batch is still scored
+            log.error("%s: not scored: %s", source.name, exc)
+            continue
         results.append(f"{source.name}: {rows} rows")
     return results

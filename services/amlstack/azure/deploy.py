@@ -99,8 +99,9 @@ def shifted_traffic(previous: Mapping[str, int], new: str, percent: int) -> dict
     return split
 
 
-def ensure_endpoint(ml: Any, name: str, progress: Progress = _quiet) -> Any:
-    """The endpoint, created with key auth when it does not exist yet."""
+def ensure_endpoint(ml: Any, name: str, progress: Progress = _quiet, model_name: str = "") -> Any:
+    """The endpoint, created with key auth (and tagged with ``model_name``) when it does not
+    exist yet."""
     from azure.ai.ml import load_online_endpoint
     from azure.core.exceptions import ResourceNotFoundError
 
@@ -110,7 +111,7 @@ def ensure_endpoint(ml: Any, name: str, progress: Progress = _quiet) -> Any:
         except ResourceNotFoundError:
             progress("endpoint", f"creating endpoint {name} (auth_mode key)")
             ml.online_endpoints.begin_create_or_update(
-                load_entity(load_online_endpoint, specs.endpoint_spec(name))
+                load_entity(load_online_endpoint, specs.endpoint_spec(name, model_name=model_name))
             ).result()
             endpoint = ml.online_endpoints.get(name)
     if getattr(endpoint, "auth_mode", "key") != "key":
@@ -119,6 +120,22 @@ def ensure_endpoint(ml: Any, name: str, progress: Progress = _quiet) -> Any:
             "key-authenticated endpoints"
         )
     return endpoint
+
+
+def check_endpoint_model(endpoint: Any, settings: specs.DeploymentSettings) -> None:
+    """UserError when the model's default endpoint name is an endpoint created for another model:
+    names that differ only in case, in '_' or '.' for '-', or past the 32nd character
+    (`Bank_Marketing` and `bank.marketing`) get the same default, and the second deploy would
+    silently take the first model's traffic. A name given with --endpoint is the user's choice."""
+    owner = (endpoint.tags or {}).get(specs.MODEL_TAG)
+    if settings.endpoint_given or not owner or not settings.model_name:
+        return
+    if owner != settings.model_name:
+        raise UserError(
+            f"endpoint {endpoint.name} was created for model {owner!r}, and model "
+            f"{settings.model_name!r} gets the same default endpoint name: choose one with "
+            f"--endpoint (or AMLSTACK_AZURE_ENDPOINT); naming this one replaces {owner!r}"
+        )
 
 
 def smoke_test(
@@ -178,7 +195,8 @@ def deploy(
     if not sample_rows:
         raise UserError("the artifact has no sample_input.json rows to smoke-test the deployment")
     progress("endpoint", f"endpoint {settings.endpoint}")
-    endpoint = ensure_endpoint(ml, settings.endpoint, progress)
+    endpoint = ensure_endpoint(ml, settings.endpoint, progress, settings.model_name)
+    check_endpoint_model(endpoint, settings)
     previous = {k: int(v) for k, v in (endpoint.traffic or {}).items()}
     mirror = {k: int(v) for k, v in (getattr(endpoint, "mirror_traffic", None) or {}).items()}
     name = specs.check_name(slot, "deployment") if slot else choose_slot(previous, mirror)

@@ -33,6 +33,7 @@ class Plan:
     settings: specs.DeploymentSettings
     source_image: str
     artifact: Path | None = None
+    canary: int | None = None  # `deploy --canary`: the new slot's share of the traffic
     files: dict[str, str] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
 
@@ -84,9 +85,17 @@ def deploy_commands(plan: Plan) -> list[str]:
         f'curl -X POST "$SCORING_URI" -H "Authorization: Bearer $KEY" '
         f"-H {q(f'{DEPLOYMENT_HEADER}: {s.deployment}')} -H 'Content-Type: application/json' "
         "-d @sample_input.json",
-        az.format("update")
-        + f" --traffic {q(f'{s.deployment}=100')}   # only after the smoke test",
     ]
+    if plan.canary and plan.canary < 100:
+        other = next(slot for slot in specs.DEPLOYMENT_SLOTS if slot != s.deployment)
+        lines.append(
+            f"# canary: {s.deployment} takes {plan.canary}%, the other deployments keep their "
+            f"proportions of the other {100 - plan.canary}% ({other} alone here)"
+        )
+        split = f"{s.deployment}={plan.canary} {other}={100 - plan.canary}"
+    else:
+        split = f"{s.deployment}=100"
+    lines.append(az.format("update") + f" --traffic {q(split)}   # only after the smoke test")
     return lines
 
 
@@ -95,7 +104,9 @@ def write_plan(plan: Plan, out: Path, *, sample_input: Path | None = None) -> Pl
     output_folder(out)
     s = plan.settings
     files = {
-        "endpoint": specs.write_yaml(out / "endpoint.yml", specs.endpoint_spec(s.endpoint)),
+        "endpoint": specs.write_yaml(
+            out / "endpoint.yml", specs.endpoint_spec(s.endpoint, model_name=s.model_name)
+        ),
         "deployment": specs.write_yaml(out / "deployment.yml", specs.deployment_spec(s)),
     }
     (out / "image.txt").write_text(s.image + "\n")

@@ -55,6 +55,7 @@ def deployment_settings(
         appinsights_connection_string=appinsights,
         model_name=model.name,
         model_version=model.version,
+        endpoint_given=bool(endpoint),
     )
     return model, settings
 

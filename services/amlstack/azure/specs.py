@@ -61,6 +61,8 @@ class DeploymentSettings:
     appinsights_connection_string: str | None = None
     model_name: str = ""
     model_version: str = ""
+    # --endpoint (or AMLSTACK_AZURE_ENDPOINT) named the endpoint; False: the model's default
+    endpoint_given: bool = False
 
     def __post_init__(self) -> None:
         check_name(self.instance_type, "instance type", source="--instance-type")
@@ -161,13 +163,16 @@ def image_ref(registry: str, repository: str, model_name: str, model_version: st
     return f"{server}/{repository}:{image_tag(model_name, model_version)}"
 
 
-def endpoint_spec(name: str, *, description: str = "") -> dict[str, Any]:
+MODEL_TAG = "model-name"  # the endpoint's: the model it was created for
+
+
+def endpoint_spec(name: str, *, description: str = "", model_name: str = "") -> dict[str, Any]:
     return {
         "$schema": SCHEMA_ROOT + "managedOnlineEndpoint.schema.json",
         "name": name,
         "auth_mode": "key",
         "description": description or "amlstack scorer (key auth at the Azure ML front door)",
-        "tags": {"managed-by": "amlstack"},
+        "tags": {"managed-by": "amlstack"} | ({MODEL_TAG: model_name} if model_name else {}),
     }
 
 
@@ -225,7 +230,7 @@ def deployment_spec(
     }
     tags = {"managed-by": "amlstack"}
     if s.model_name:
-        tags |= {"model-name": s.model_name, "model-version": s.model_version}
+        tags |= {MODEL_TAG: s.model_name, "model-version": s.model_version}
     return {
         "$schema": SCHEMA_ROOT + "managedOnlineDeployment.schema.json",
         "name": s.deployment,
@@ -254,6 +259,9 @@ class AutoMLSettings:
     max_trials: int = 20
     max_concurrent_trials: int = 2
     n_cross_validations: int = 5
+
+    def __post_init__(self) -> None:
+        check_name(self.compute, "compute", source="--compute")
 
     @classmethod
     def from_budget(

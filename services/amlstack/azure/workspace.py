@@ -51,10 +51,18 @@ def read_config(path: Path) -> dict[str, str]:
         raise UserError(f"{path}: an Azure ML config.json must hold a JSON object")
     # Older files spell the group and workspace with a capital letter.
     return {
-        "subscription_id": str(doc.get("subscription_id", "")),
-        "resource_group": str(doc.get("resource_group", doc.get("resourceGroup", ""))),
-        "workspace_name": str(doc.get("workspace_name", doc.get("workspaceName", ""))),
+        "subscription_id": _field(doc, "subscription_id"),
+        "resource_group": _field(doc, "resource_group", "resourceGroup"),
+        "workspace_name": _field(doc, "workspace_name", "workspaceName"),
     }
+
+
+def _field(doc: dict, *keys: str) -> str:
+    """The first of ``keys`` that holds a value; a null one is not set (not the name 'None')."""
+    for key in keys:
+        if doc.get(key) not in (None, ""):
+            return str(doc[key])
+    return ""
 
 
 def resolve_workspace(

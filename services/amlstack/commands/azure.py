@@ -7,6 +7,7 @@ import os
 import shlex
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -145,23 +146,21 @@ def plan_cmd(
 ) -> None:
     """Write the image ref, endpoint/deployment (and AutoML job) YAML and commands; offline."""
     from amlstack.azure import plan as planning
-    from amlstack.azure.automl import automl_job_spec
+    from amlstack.azure.automl import automl_job_spec, check_data
 
     ws = _workspace(config, subscription_id, resource_group, workspace)
     model, settings = _settings(
         artifact, registry, repository, endpoint, instance_type, instance_count, appinsights
     )
+    automl = specs.AutoMLSettings(target=target, compute=compute)
+    if automl_data is not None:  # before anything is written: no half plan on a bad file
+        check_data(automl_data, target)
     plan = planning.Plan(
         ws, settings, source_image or planning.default_source_image(model), artifact=artifact
     )
     planning.write_plan(plan, out, sample_input=artifact / "sample_input.json")
     if automl_data is not None:
-        job = automl_job_spec(
-            automl_data,
-            target,
-            out / "automl",
-            specs.AutoMLSettings(target=target, compute=compute),
-        )
+        job = automl_job_spec(automl_data, target, out / "automl", automl)
         plan.files["automl_job"] = str(job)
         (out / "plan.json").write_text(json.dumps(planning.plan_document(plan), indent=2) + "\n")
     console.print(f"image        {settings.image}")
@@ -273,8 +272,11 @@ def deploy_cmd(
     model, settings = _settings(
         artifact, registry, repository, endpoint, instance_type, instance_count, appinsights
     )
+    if slot:  # checked as the live deploy checks it, and shown in the dry run
+        settings = replace(settings, deployment=specs.check_name(slot, "deployment"))
     if not live_mode(dry_run):
-        plan = planning.Plan(ws, settings, planning.default_source_image(model), artifact=artifact)
+        source = source_image or planning.default_source_image(model)
+        plan = planning.Plan(ws, settings, source, artifact=artifact, canary=canary)
         for line in planning.deploy_commands(plan):
             typer.echo(line)
         return
@@ -317,7 +319,20 @@ def _ml(config: Path | None, sub: str | None, group: str | None, ws: str | None,
     return make_clients().ml_client(workspace)
 
 
-EndpointReq = Annotated[str, typer.Option("--endpoint", envvar=ENDPOINT_ENV, help="Endpoint name.")]
+def _endpoint_name(value: str | None) -> str | None:
+    """An --endpoint Azure accepts (checked before the dry run says what it would do)."""
+    source = f"--endpoint (or {ENDPOINT_ENV})"
+    return specs.check_name(value, "endpoint", source=source) if value is not None else None
+
+
+def _deployment_name(value: str | None) -> str | None:
+    return specs.check_name(value, "deployment", source="--deployment") if value else value
+
+
+EndpointReq = Annotated[
+    str,
+    typer.Option("--endpoint", envvar=ENDPOINT_ENV, help="Endpoint name.", callback=_endpoint_name),
+]
 
 
 @azure_app.command("rollback")
@@ -340,7 +355,9 @@ def rollback_cmd(
 @azure_app.command("promote")
 def promote_cmd(
     endpoint: EndpointReq,
-    deployment: Annotated[str, typer.Option(help="Deployment that takes all traffic.")],
+    deployment: Annotated[
+        str, typer.Option(help="Deployment that takes all traffic.", callback=_deployment_name)
+    ],
     config: ConfigOpt = None,
     subscription_id: SubOpt = None,
     resource_group: GroupOpt = None,
@@ -378,7 +395,9 @@ def keys_cmd(
 @azure_app.command("logs")
 def logs_cmd(
     endpoint: EndpointReq,
-    deployment: Annotated[str, typer.Option(help="Deployment name.")] = specs.DEPLOYMENT_SLOTS[0],
+    deployment: Annotated[
+        str, typer.Option(help="Deployment name.", callback=_deployment_name)
+    ] = specs.DEPLOYMENT_SLOTS[0],
     lines: Annotated[int, typer.Option(min=1, max=10000)] = 100,
     storage_initializer: Annotated[
         bool, typer.Option(help="Logs of the image pull/model mount.")
@@ -412,7 +431,9 @@ def score_cmd(
     data: Annotated[
         Path, typer.Option(help='JSON file {"data": [records]} (e.g. sample_input.json).')
     ],
-    deployment: Annotated[str | None, typer.Option(help="Score on this deployment only.")] = None,
+    deployment: Annotated[
+        str | None, typer.Option(help="Score on this deployment only.", callback=_deployment_name)
+    ] = None,
     config: ConfigOpt = None,
     subscription_id: SubOpt = None,
     resource_group: GroupOpt = None,

@@ -171,8 +171,11 @@ def _train_azure(data, target, name, time_budget, max_iter, out, drop, compute, 
         raise UserError(
             f"--backend azure needs the azure extra: pip install 'amlstack[azure]' ({exc.name})"
         ) from None
+    from amlstack.training.store import check_name
     from amlstack.training.train import default_name
 
+    # before the job: the artifact is named only once it has run, up to hours later
+    name = check_name(name or default_name(data))
     config, subscription_id, resource_group, workspace_name = ws
     workspace = resolve_workspace(
         config=config, subscription_id=subscription_id, resource_group=resource_group,
@@ -180,7 +183,7 @@ def _train_azure(data, target, name, time_budget, max_iter, out, drop, compute, 
     )  # fmt: skip
     settings = AutoMLSettings.from_budget(target, compute, time_budget, max_iter)
     path = train_on_azure(
-        data, target, out=out, name=name or default_name(data), progress=console.print,
+        data, target, out=out, name=name, progress=console.print,
         settings=settings, workspace=workspace, drop=drop,
     )  # fmt: skip
     if path is None:

@@ -196,3 +196,70 @@ def test_the_download_layout_is_the_documented_one(automl_onnx: Path, tmp_path: 
     rec.ml.jobs.download(name="automl-1_3", download_path=str(tmp_path), all=True)
     assert (tmp_path / "artifacts" / "outputs" / "mlflow-model" / "MLmodel").is_file()
     assert not (tmp_path / automl.ONNX_IN_DOWNLOAD).exists()  # no ONNX job was submitted
+
+
+def test_a_column_with_many_values_scores_as_the_automl_model_does(tmp_path: Path) -> None:
+    """Local training frequency-encodes a text column of more than 1,000 values; the artifact
+    card kept that encoding, so the scorer sent a share of rows that the adapter decoded as a
+    category code: every row read as the first category (probabilities off by up to 0.5)."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from amlstack.training.columns import MAX_CATEGORIES
+
+    rng = np.random.default_rng(0)
+    shops = [f"shop{i:04d}" for i in range(MAX_CATEGORIES + 200)]
+    effect = dict(zip(shops, rng.normal(size=len(shops)) * 3, strict=True))
+    shop = np.array(shops * 2)
+    x = rng.normal(size=len(shop))
+    yes = rng.random(len(shop)) < 1 / (1 + np.exp(-(np.array([effect[s] for s in shop]) + x)))
+    frame = pd.DataFrame({"shop": shop, "x": x, "y": np.where(yes, "yes", "no")})
+    data = tmp_path / "shops.csv"
+    frame.to_csv(data, index=False)
+    encode = ColumnTransformer(
+        [("c", OneHotEncoder(handle_unknown="ignore"), ["shop"]), ("n", "passthrough", ["x"])]
+    )
+    pipe = Pipeline([("prep", encode), ("clf", LogisticRegression(max_iter=300))])
+    pipe.fit(frame[["shop", "x"]], frame["y"])
+    types = [("shop", StringTensorType([None, 1])), ("x", FloatTensorType([None, 1]))]
+    options = {id(pipe.steps[-1][1]): {"zipmap": True}}
+    onnx_model = convert_sklearn(
+        pipe, initial_types=types, options=options, target_opset={"": 17, "ai.onnx.ml": 3}
+    )
+    onnx_path = tmp_path / "model.onnx"
+    onnx_path.write_bytes(onnx_model.SerializeToString())
+    lineage = automl.AzureLineage(job="j", best_run="j_1", workspace="ws")
+    artifact = automl.write_artifact(
+        onnx_path, data, "y", out=tmp_path / "out", name="shops", metrics={}, lineage=lineage
+    )
+    model = Model(artifact)
+    rows = frame.drop(columns=["y"]).head(200)
+    ours = model.predict_proba(model.encode_records(rows.to_dict(orient="records")))
+    np.testing.assert_allclose(ours, automl_probabilities(onnx_path, rows), atol=1e-5)
+
+
+def test_the_job_drops_the_columns_the_artifact_schema_leaves_out(tmp_path: Path) -> None:
+    """AutoML's ONNX takes every column the job trained on as an input; amlstack's schema drops
+    identifiers, row numbers and constant columns, so the import after the job failed with
+    "AutoML model input 'customer_id' matches no column". The job now drops them too."""
+    import yaml
+
+    from amlstack.training.data import load_dataset
+
+    frame = pd.read_csv(DATA, nrows=300)
+    frame.insert(0, "customer_id", [f"C{i:05d}" for i in range(len(frame))])
+    frame.insert(1, "row", range(1, len(frame) + 1))
+    frame["constant"] = "x"
+    data = tmp_path / "ids.csv"
+    frame.to_csv(data, index=False)
+    job = automl.automl_job_spec(data, "y", tmp_path / "job", drop=("duration",))
+    mltable = yaml.safe_load((job.parent / "training-data" / "MLTable").read_text())
+    dropped = next(s["drop_columns"] for s in mltable["transformations"] if "drop_columns" in s)
+    assert dropped == ["duration", "customer_id", "row", "constant"]
+    trained_on = [c for c in frame.columns if c not in dropped and c != "y"]
+    features = load_dataset(data, "y", ("duration",)).features
+    assert trained_on == [f["name"] for f in features]

@@ -107,3 +107,146 @@ def test_first_party_files_follow_imports_transitively():
     assert "amlstack/azure/__init__.py" in files
     assert "amlstack/errors.py" in files  # predict -> errors
     assert "amlstack/artifact/reader.py" in files  # the artifact reader
+
+
+def test_a_bad_file_fails_alone_and_the_rest_of_its_mini_batch_is_scored(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """Azure counts a file left out of run()'s result as failed; raising would fail (and retry)
+    the whole mini-batch, and error_threshold 0 would then end the job: the good files after a
+    bad one were never scored."""
+    from amlstack.azure import batch_score
+
+    lines = DATA.open().readlines()
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.csv").write_text("".join(lines[:11]))
+    (inputs / "empty.csv").write_text("")
+    (inputs / "other.csv").write_text("a,b\n1,2\n")
+    (inputs / "b.csv").write_text("".join(lines[:1] + lines[11:21]))
+    deployment = yaml.safe_load((plan / "batch-deployment.yml").read_text())
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(plan))
+    monkeypatch.setenv("AZUREML_BI_OUTPUT_PATH", str(tmp_path / "out"))
+    for key, value in deployment["environment_variables"].items():
+        monkeypatch.setenv(key, value)
+    batch_score.init()
+    names = ["a.csv", "empty.csv", "other.csv", "b.csv"]
+    result = batch_score.run([str(inputs / n) for n in names])
+    assert result == ["a.csv: 10 rows", "b.csv: 10 rows"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.csv", "b.csv"]
+    assert "empty.csv: not scored" in caplog.text and "other.csv: not scored" in caplog.text
+    # and the job goes on past the failed files (they are named in its log)
+    assert load_batch_deployment(plan / "batch-deployment.yml").error_threshold == -1
+
+
+def test_batch_commands_run_as_a_script_check_everything_before_creating_anything(
+    plan: Path, tmp_path: Path
+):
+    """`sh batch-commands.sh` ran into its `--input <folder of CSVs>` placeholder (a shell
+    redirection) only after the endpoint and deployment were created, and sent no
+    --subscription: az used its default one, not AZURE_SUBSCRIPTION_ID's."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "az-calls"
+    fake_az = bin_dir / "az"
+    fake_az.write_text(f'#!/bin/sh\nprintf "%s|" "$@" >> {calls}\necho >> {calls}\n')
+    fake_az.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "AZURE_SUBSCRIPTION_ID": "sub-1",
+           "AZURE_RESOURCE_GROUP": "rg 1", "AZUREML_WORKSPACE_NAME": "ws1"}  # fmt: skip
+    script = str(plan / "batch-commands.sh")
+
+    def sh(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", script, *args], cwd=plan, env=env | extra,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+
+    missing = sh()
+    assert missing.returncode != 0 and "folder of CSV files" in missing.stderr
+    unset = sh("in dir", AZURE_SUBSCRIPTION_ID="")
+    assert unset.returncode != 0 and "AZURE_SUBSCRIPTION_ID" in unset.stderr
+    assert not calls.exists()  # nothing was created
+    assert sh("in dir").returncode == 0
+    lines = [line.split("|")[:-1] for line in calls.read_text().splitlines()]
+    assert [line[:3] for line in lines] == [
+        ["ml", "batch-endpoint", "create"], ["ml", "batch-deployment", "create"],
+        ["ml", "batch-endpoint", "invoke"],
+    ]  # fmt: skip
+    for line in lines:
+        assert line[line.index("--subscription") + 1] == "sub-1"
+        assert line[line.index("--resource-group") + 1] == "rg 1"
+    assert lines[2][lines[2].index("--input") + 1] == "in dir"
+
+
+# Run by the test below in a fresh interpreter: only the standard library, the code folder and
+# what environment.yml installs (with what those need) can be imported.
+_ONLY_THE_ENVIRONMENT = """
+import os, sys
+allowed = set(sys.argv[3].split(",")) | set(sys.stdlib_module_names) | {"batch_score"}
+class OnlyTheEnvironment:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] not in allowed:
+            raise ModuleNotFoundError(f"No module named {name!r} in the batch environment")
+sys.meta_path.insert(0, OnlyTheEnvironment())
+import batch_score
+batch_score.init()
+print(batch_score.run([sys.argv[2]]))
+"""
+
+
+def _importable_with(pip_specs: list[str]) -> set[str]:
+    """Top-level modules of the installed distributions ``pip_specs`` name, with their
+    dependencies (those not installed here, such as azureml-core, are skipped)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    def norm(name: str) -> str:
+        return name.lower().replace("_", "-").replace(".", "-")
+
+    seen: set[str] = set()
+    pending = [Requirement(spec).name for spec in pip_specs]
+    while pending:
+        name = norm(pending.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for line in requires:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                pending.append(req.name)
+    return {
+        module
+        for module, dists in metadata.packages_distributions().items()
+        if any(norm(d) in seen for d in dists)
+    }
+
+
+def test_the_script_runs_with_only_what_the_environment_installs(
+    plan: Path, tmp_path: Path
+) -> None:
+    """environment.yml had numpy and onnxruntime but not msgspec, which the artifact reader
+    imports: on Azure init() failed with ModuleNotFoundError for every mini-batch."""
+    conda = yaml.safe_load((plan / "environment.yml").read_text())
+    pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
+    allowed = _importable_with(pip) | {"amlstack", "amlstack_scorer"}
+    rows = tmp_path / "part.csv"
+    rows.write_text("".join(DATA.open().readlines()[:11]))
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(plan / "code"),
+        AZUREML_MODEL_DIR=str(plan),
+        AMLSTACK_MODEL_DIR=yaml.safe_load((plan / "batch-deployment.yml").read_text())[
+            "environment_variables"
+        ]["AMLSTACK_MODEL_DIR"],
+        AZUREML_BI_OUTPUT_PATH=str(tmp_path / "out"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _ONLY_THE_ENVIRONMENT, str(plan / "code"), str(rows),
+         ",".join(sorted(allowed))],
+        cwd=plan / "code", env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-800:]
+    assert "part.csv: 10 rows" in done.stdout

@@ -299,10 +299,10 @@ def test_push_with_docker_login_goes_live_without_azure_credential(
 @pytest.mark.parametrize(
     "args",
     [
-        ("keys", "--endpoint", "ep"),
-        ("logs", "--endpoint", "ep"),
-        ("rollback", "--endpoint", "ep"),
-        ("promote", "--endpoint", "ep", "--deployment", "green"),
+        ("keys", "--endpoint", "ep1"),
+        ("logs", "--endpoint", "ep1"),
+        ("rollback", "--endpoint", "ep1"),
+        ("promote", "--endpoint", "ep1", "--deployment", "green"),
     ],
 )
 def test_endpoint_commands_without_credential_are_dry_runs(
@@ -477,3 +477,106 @@ def test_plan_refuses_an_artifact_the_scorer_would_not_load(
     assert code == 2, err
     assert "not a usable amlstack artifact" in err and words in err and "bug" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "target", "says"),
+    [("missing.csv", "y", "cannot read a CSV header"), (None, "Y", "no target column 'Y'")],
+)
+def test_plan_with_unusable_automl_data_writes_no_half_plan(
+    capsys, tmp_path: Path, azure_artifact: Path, no_credential: None, no_clients: None,
+    data: str | None, target: str, says: str,
+) -> None:  # fmt: skip
+    """The AutoML data is checked before the plan is written: a failed plan left endpoint.yml,
+    commands.sh and a plan.json without the job behind, for a command that exited 2."""
+    shipped = Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"
+    out = tmp_path / "plan"
+    code, _, err = amlstack(
+        capsys, "azure", "plan", "--artifact", str(azure_artifact), "--registry", "myacr",
+        "--out", str(out), "--automl-data", str(tmp_path / data) if data else str(shipped),
+        "--target", target, *WS_ARGS,
+    )  # fmt: skip
+    assert code == 2 and says in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["plan", "batch-plan", "train"])
+def test_a_compute_name_azure_refuses_is_refused_before_anything_is_written(
+    capsys, tmp_path: Path, azure_artifact: Path, no_credential: None, no_clients: None,
+    command: str,
+) -> None:  # fmt: skip
+    """The AutoML job and the batch deployment took `--compute 'cpu cluster'` as it came (the
+    SDK's loaders accept it): Azure refused it only once the job or deployment was sent."""
+    data = str(Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv")
+    out = tmp_path / "out"
+    args = {
+        "plan": ["azure", "plan", "--artifact", str(azure_artifact), "--registry", "myacr",
+                 "--automl-data", data, *WS_ARGS],
+        "batch-plan": ["azure", "batch-plan", "--artifact", str(azure_artifact)],
+        "train": ["train", "--backend", "azure", "--data", data, *WS_ARGS],
+    }[command]  # fmt: skip
+    code, _, err = amlstack(capsys, *args, "--out", str(out), "--compute", "cpu cluster")
+    assert code == 2, err
+    assert "--compute 'cpu cluster': a compute name is" in err
+    assert not out.exists()
+
+
+def test_train_backend_azure_refuses_a_model_name_before_the_job(
+    capsys, tmp_path: Path, no_credential: None, no_clients: None
+) -> None:
+    """The name was checked only when the artifact was written, after the AutoML job had run
+    (up to hours, billed); the dry run took it."""
+    data = Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"
+    code, _, err = amlstack(
+        capsys, "train", "--backend", "azure", "--data", str(data), "--out", str(tmp_path / "o"),
+        "--name", "my model", *WS_ARGS,
+    )  # fmt: skip
+    assert code == 2 and "model name 'my model'" in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_deploy_dry_run_shows_the_slot_and_canary_it_was_given(
+    capsys, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    """The dry run printed blue and `--traffic blue=100` whatever --slot and --canary said."""
+    code, stdout, err = amlstack(
+        capsys, "azure", "deploy", "--artifact", str(azure_artifact), "--registry", "myacr",
+        "--slot", "green", "--canary", "10", "--source-image", "mine:1", *WS_ARGS,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "azureml-model-deployment: green" in stdout and "blue'" not in stdout
+    assert "--traffic 'green=10 blue=90'" in stdout and "=100" not in stdout
+    assert "--source-image mine:1" in stdout
+
+
+def test_deploy_dry_run_refuses_a_slot_the_live_deploy_would_refuse(
+    capsys, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    code, _, err = amlstack(
+        capsys, "azure", "deploy", "--artifact", str(azure_artifact), "--registry", "myacr",
+        "--slot", "Bad_Slot", *WS_ARGS,
+    )  # fmt: skip
+    assert code == 2 and "'Bad_Slot': an endpoint or deployment name is" in err, err
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["keys", "--endpoint", "Bad_Name"], "--endpoint (or AMLSTACK_AZURE_ENDPOINT) 'Bad_Name'"),
+        (["rollback", "--endpoint", "ab"], "--endpoint (or AMLSTACK_AZURE_ENDPOINT) 'ab'"),
+        (["benchmark", "--endpoint", "1ep"], "'1ep'"),
+        (["score", "--endpoint", "ep-", "--data", "x.json"], "'ep-'"),
+        (["logs", "--endpoint", "ep1", "--deployment", "Bad_Slot"], "--deployment 'Bad_Slot'"),
+        (["promote", "--endpoint", "ep1", "--deployment", "g"], "--deployment 'g'"),
+        (["score", "--endpoint", "ep1", "--data", "x.json", "--deployment", "b.1"], "'b.1'"),
+    ],
+)
+def test_endpoint_and_deployment_names_azure_refuses_are_refused_in_the_dry_run(
+    capsys, no_credential: None, no_clients: None, args: list[str], named: str
+) -> None:
+    """keys, logs, score, benchmark, promote and rollback took any --endpoint/--deployment: the
+    dry run said what it "would" do with it (exit 0); live, Azure refused it."""
+    code, stdout, err = amlstack(capsys, "azure", *args, *WS_ARGS)
+    assert code == 2, stdout
+    assert named in err and "an endpoint or deployment name is 3-32" in err
+    assert "would" not in stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint
@@ -302,3 +303,30 @@ def test_push_accepts_the_image_that_serves_the_artifact(tmp_path) -> None:
         rec, "amlstack/scorer:local", SETTINGS.image, use_azure_credential=False, artifact=tmp_path
     )
     assert rec.names() == ["docker.get", "docker.run", "docker.tag", "docker.push"]
+
+
+def test_a_model_whose_default_endpoint_name_collides_is_refused_before_any_change() -> None:
+    """`Bank_Marketing` and `bank.marketing` both default to amlstack-bank-marketing: the second
+    deploy took the first model's endpoint and moved all of its traffic to another model."""
+    first = specs.DeploymentSettings(
+        endpoint=specs.default_endpoint_name("bank.marketing"), deployment="blue",
+        image="myacr.azurecr.io/amlstack-scorer:bank.marketing-1",
+        model_name="bank.marketing", model_version="1",
+    )  # fmt: skip
+    rec = Recorder()
+    deploy.deploy(rec.ml, rec.http(), first, ROWS)
+    assert rec.state.endpoint.tags[specs.MODEL_TAG] == "bank.marketing"
+    second = specs.DeploymentSettings(
+        endpoint=specs.default_endpoint_name("Bank_Marketing"), deployment="blue",
+        image="myacr.azurecr.io/amlstack-scorer:Bank_Marketing-1",
+        model_name="Bank_Marketing", model_version="1",
+    )  # fmt: skip
+    assert second.endpoint == first.endpoint == "amlstack-bank-marketing"
+    before = len(rec.calls)
+    with pytest.raises(UserError, match=r"created for model 'bank\.marketing'.*--endpoint"):
+        deploy.deploy(rec.ml, rec.http(), second, ROWS)
+    assert [c[0] for c in rec.calls[before:]] == ["online_endpoints.get"]
+    assert rec.state.endpoint.traffic == {"blue": 100}
+    # named on purpose, the same endpoint takes the other model (blue/green as ever)
+    result = deploy.deploy(rec.ml, rec.http(), replace(second, endpoint_given=True), ROWS)
+    assert result.traffic == {"blue": 0, "green": 100}

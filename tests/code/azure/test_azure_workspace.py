@@ -121,3 +121,17 @@ def test_az_login_counts_only_with_a_token_cache_and_a_subscription(tmp_path, mo
     assert credential_source({}, home=tmp_path) is None
     (azure / "azureProfile.json").write_text('\ufeff{"subscriptions": [{"id": "s"}]}')
     assert credential_source({}, home=tmp_path) == "Azure CLI login (az login)"
+
+
+def test_a_null_config_field_is_not_set_rather_than_named_none(tmp_path: Path) -> None:
+    """`"subscription_id": null` was read as the subscription 'None' ("not a GUID"), and a null
+    `resource_group` hid the older `resourceGroup` spelling beside it."""
+    (tmp_path / "config.json").write_text(
+        json.dumps({"subscription_id": None, "resource_group": None, "resourceGroup": "rg1",
+                    "workspace_name": "ws1"})
+    )  # fmt: skip
+    with pytest.raises(UserError) as caught:
+        resolve_workspace(env={}, cwd=tmp_path)
+    assert str(caught.value).startswith("no Azure ML workspace: set --subscription-id or")
+    env = {"AZURE_SUBSCRIPTION_ID": SUB1}
+    assert resolve_workspace(env=env, cwd=tmp_path) == Workspace(SUB1, "rg1", "ws1")
