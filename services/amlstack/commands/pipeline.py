@@ -194,11 +194,15 @@ def stage_command(
     copy_artifacts: Annotated[
         bool, typer.Option(help="Store promoted artifacts inside the registry.")
     ] = False,
-    name: Annotated[str, typer.Option(help="Model name.")] = DEFAULT_NAME,
-    target: str = "y",
+    name: Annotated[str, typer.Option(help="Model name (first stage only).")] = DEFAULT_NAME,
+    target: Annotated[str, typer.Option(help="Label column (first stage only).")] = "y",
+    time_budget: Annotated[int, typer.Option(help="AutoML seconds (first stage only).")] = 60,
+    max_iter: Annotated[int, typer.Option(help="AutoML trials (first stage only).")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed (first stage only).")] = 0,
     trainer: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
-    """Run one stage on a run folder (what each Azure ML component executes)."""
+    """Run one stage on a run folder (what each Azure ML component executes). The first stage
+    creates the run and its config; later stages read them from the run folder."""
     from amlstack.pipeline import stages
 
     if run_in is not None and run_in.resolve() != run_dir.resolve():
@@ -215,9 +219,10 @@ def stage_command(
             raise UserError(f"{run_dir} holds no run yet: the first stage needs --data")
         config = stages.RunConfig(
             data=str(data), name=name, target=target, runs=str(run_dir.parent),
-            registry=str(registry), artifacts=artifacts,
-            extra={"copy_artifacts": copy_artifacts},
+            registry=str(registry), artifacts=artifacts, time_budget=time_budget,
+            max_iter=max_iter, seed=seed, extra={"copy_artifacts": copy_artifacts},
         )  # fmt: skip
+        stages.train_config(data, Path(artifacts), config).check()
         run = stages.create_run(config, run_dir.name)
     result = stages.run_stage(run, stage, stages.load_trainer(trainer))
     out.print(f"{stage}: {result['status']}")
@@ -260,13 +265,43 @@ def _stopped_hint(record: dict) -> str:
     return f" during stage {running[0]}{gone} (resume: {resume})"
 
 
-def _definitions(out_dir: Path, cron: str, compute: str, code: Path):
+def _definitions(out_dir: Path, cron: str, compute: str, code: Path, run_inputs):
     from amlstack.pipeline import azure_pipeline
     from amlstack.pipeline.stages import STAGES
 
     return azure_pipeline.write_definitions(
-        out_dir, code=code, stages=STAGES, cron=cron, compute=compute
+        out_dir, code=code, stages=STAGES, cron=cron, compute=compute, run_inputs=run_inputs
     )
+
+
+def _run_inputs(data: str | None, name: str | None, target: str, time_budget: int,
+                max_iter: int, seed: int):  # fmt: skip
+    """The pipeline job's inputs; the model is named after the data file, as `pipeline run`
+    names it."""
+    from amlstack.pipeline.azure_pipeline import DATA_PATH, RunInputs
+    from amlstack.training.train import default_name
+
+    data = data or DATA_PATH
+    return RunInputs(
+        data=data, name=name or default_name(Path(data.rstrip("/").rsplit("/", 1)[-1])),
+        target=target, time_budget=time_budget, max_iter=max_iter, seed=seed,
+    )  # fmt: skip
+
+
+AzureDataOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        help="The training data the job reads: an azureml:// or https:// URI of a CSV "
+        "(default: the bank data in the workspace's default datastore).",
+    ),
+]
+AzureNameOpt = Annotated[
+    str | None, typer.Option("--name", help="Model name (default: the data file's name).")
+]
+TargetOpt = Annotated[str, typer.Option(help="Label column.")]
+BudgetOpt = Annotated[int, typer.Option(help="AutoML seconds.")]
+TrialsOpt = Annotated[int, typer.Option(help="AutoML trials.")]
 
 
 # The components upload a checkout's source; the installed package does not know where one is.
@@ -294,11 +329,18 @@ def publish_command(
     compute: Annotated[str, typer.Option(help="Compute cluster name.")] = "cpu-cluster",
     dry_run: AzureDryOpt = None,
     code: CodeOpt = Path("."),
+    data: AzureDataOpt = None,
+    name: AzureNameOpt = None,
+    target: TargetOpt = "y",
+    time_budget: BudgetOpt = 60,
+    max_iter: TrialsOpt = 20,
+    seed: int = 0,
 ) -> None:
     """Publish the stages as Azure ML components, a pipeline job and a schedule."""
     from amlstack.pipeline import azure_pipeline
 
-    files = _definitions(out_dir, cron, compute, code)
+    run_inputs = _run_inputs(data, name, target, time_budget, max_iter, seed)
+    files = _definitions(out_dir, cron, compute, code, run_inputs)
     result = azure_pipeline.publish(files, dry_run=dry_run)
     out.print(f"definitions in {out_dir} validate ({len(files) - 1} files)")
     out.print(json.dumps(result), highlight=False)
@@ -312,11 +354,18 @@ def trigger_command(
     compute: Annotated[str, typer.Option(help="Compute cluster name.")] = "cpu-cluster",
     dry_run: AzureDryOpt = None,
     code: CodeOpt = Path("."),
+    data: AzureDataOpt = None,
+    name: AzureNameOpt = None,
+    target: TargetOpt = "y",
+    time_budget: BudgetOpt = 60,
+    max_iter: TrialsOpt = 20,
+    seed: int = 0,
 ) -> None:
     """Start the published pipeline now."""
     from amlstack.pipeline import azure_pipeline
 
-    files = _definitions(out_dir, azure_pipeline.DEFAULT_CRON, compute, code)
+    run_inputs = _run_inputs(data, name, target, time_budget, max_iter, seed)
+    files = _definitions(out_dir, azure_pipeline.DEFAULT_CRON, compute, code, run_inputs)
     out.print(json.dumps(azure_pipeline.trigger(files, dry_run=dry_run)), highlight=False)
 
 

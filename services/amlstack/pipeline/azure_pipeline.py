@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,51 @@ COMPUTE = "cpu-cluster"
 DEFAULT_CRON = "0 3 * * 1"  # Mondays 03:00 UTC
 REGISTRY_PATH = "azureml://datastores/workspaceblobstore/paths/amlstack/registry/"
 DATA_PATH = "azureml://datastores/workspaceblobstore/paths/amlstack/data/bankmarketing_train.csv"
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run of the pipeline job trains on: the job's inputs, which the first component
+    turns into the run's config (later stages read it from the run folder). A one-off run may
+    override any of them (``az ml job create --file pipeline.yml --set inputs.target=churned``).
+    """
+
+    data: str = DATA_PATH
+    name: str = "bankmarketing"
+    target: str = "y"
+    time_budget: int = 60
+    max_iter: int = 20
+    seed: int = 0
+
+    def check(self) -> None:
+        """A UserError naming the option whose value the first stage would refuse, before the
+        job is written (the same checks as `pipeline run`'s, which a component runs)."""
+        from amlstack.training.store import check_name
+        from amlstack.training.train import TrainConfig
+
+        check_name(self.name)
+        if not self.target.strip() or "'" in self.target:
+            raise UserError(f"--target {self.target!r}: name the label column (without a ')")
+        if not self.data.strip():
+            raise UserError("--data: name the training data (an azureml:// or https:// URI)")
+        TrainConfig(time_budget=self.time_budget, max_iter=self.max_iter, seed=self.seed).check()
+
+    def literals(self) -> dict[str, str | int]:
+        """The inputs other than the data file, by name: each is an option of the first stage."""
+        return {k: v for k, v in asdict(self).items() if k != "data"}
+
+
+def _literal_type(value: str | int) -> str:
+    return "integer" if isinstance(value, int) else "string"
+
+
+def _literal_option(name: str, value: str | int) -> str:
+    """``--option ${{inputs.name}}``; a text value in single quotes, since Azure ML puts it
+    into the command as it is (a label column may be called ``has churned``)."""
+    bound = f"${{{{inputs.{name}}}}}"
+    return f"--{name.replace('_', '-')} " + (f"'{bound}'" if isinstance(value, str) else bound)
+
+
 PINNED = (
     "flaml", "lightgbm", "xgboost-cpu", "catboost", "scikit-learn", "pandas", "numpy", "scipy",
     "onnx", "onnxruntime", "skl2onnx", "onnxmltools", "matplotlib", "typer", "rich", "msgspec",
@@ -118,6 +166,7 @@ def stage_command(stage: str) -> str:
     ]
     if stage == FIRST_STAGE:
         parts += ["--data ${{inputs.data}}", "--copy-artifacts", "--artifacts artifacts"]
+        parts += [_literal_option(k, v) for k, v in RunInputs().literals().items()]
     else:
         parts.append("--run-in ${{inputs.run_in}}")
     if stage == REGISTER_STAGE:
@@ -130,6 +179,8 @@ def component_spec(stage: str, code: str, environment: str, code_hash: str) -> d
     inputs: dict[str, Any] = {"registry": {"type": "uri_folder", "mode": "ro_mount"}}
     if stage == FIRST_STAGE:
         inputs["data"] = {"type": "uri_file", "mode": "download"}
+        for key, value in RunInputs().literals().items():
+            inputs[key] = {"type": _literal_type(value)}
     else:
         inputs["run_in"] = {"type": "uri_folder", "mode": "download"}
     outputs: dict[str, Any] = {"run_out": {"type": "uri_folder", "mode": "rw_mount"}}
@@ -152,7 +203,7 @@ def component_spec(stage: str, code: str, environment: str, code_hash: str) -> d
 
 
 def pipeline_spec(
-    stages: Sequence[str], compute: str, data_path: str, registry_path: str
+    stages: Sequence[str], compute: str, run_inputs: RunInputs, registry_path: str
 ) -> dict[str, Any]:
     jobs: dict[str, Any] = {}
     previous = None
@@ -163,7 +214,8 @@ def pipeline_spec(
             "inputs": {"registry": "${{parent.inputs.registry}}"},
         }
         if previous is None:
-            job["inputs"]["data"] = "${{parent.inputs.data}}"
+            for key in ("data", *run_inputs.literals()):
+                job["inputs"][key] = f"${{{{parent.inputs.{key}}}}}"
         else:
             job["inputs"]["run_in"] = f"${{{{parent.jobs.{previous}.outputs.run_out}}}}"
         if stage == REGISTER_STAGE:
@@ -179,8 +231,9 @@ def pipeline_spec(
         "experiment_name": "amlstack-retraining",
         "settings": {"default_compute": f"azureml:{compute}", "continue_on_step_failure": False},
         "inputs": {
-            "data": {"type": "uri_file", "path": data_path},
+            "data": {"type": "uri_file", "path": run_inputs.data},
             "registry": {"type": "uri_folder", "path": registry_path},
+            **run_inputs.literals(),
         },
         "jobs": jobs,
     }
@@ -240,13 +293,17 @@ def write_definitions(
     stages: Sequence[str],
     cron: str = DEFAULT_CRON,
     compute: str = COMPUTE,
-    data_path: str = DATA_PATH,
+    run_inputs: RunInputs | None = None,
     registry_path: str = REGISTRY_PATH,
 ) -> dict[str, Path]:
-    """Write every definition under ``out``; ``code`` is the source folder components upload.
+    """Write every definition under ``out``; ``code`` is the source folder components upload,
+    ``run_inputs`` the data, model name, target and budget the job trains with (default: the
+    bank data's).
 
     Returns the files by kind (DEFINITION_KINDS) and by stage, stages in run order.
     """
+    run_inputs = run_inputs or RunInputs()
+    run_inputs.check()
     if not stages or stages[0] != FIRST_STAGE or REGISTER_STAGE not in stages:
         raise ValueError(f"stages must start with {FIRST_STAGE} and include {REGISTER_STAGE}")
     check_inputs(cron, compute, code)
@@ -260,7 +317,7 @@ def write_definitions(
         "environment": _dump(out / "environment.yml", environment),
         "conda": _dump(out / "conda.yml", conda),
         "pipeline": _dump(
-            out / "pipeline.yml", pipeline_spec(stages, compute, data_path, registry_path)
+            out / "pipeline.yml", pipeline_spec(stages, compute, run_inputs, registry_path)
         ),
         "schedule": _dump(out / "schedule.yml", schedule_spec(cron)),
     }
@@ -275,6 +332,19 @@ def stage_names(files: dict[str, Path]) -> list[str]:
     return [key for key in files if key not in DEFINITION_KINDS]
 
 
+@contextmanager
+def _sdk_notes_muted() -> Iterator[None]:
+    """azure-ai-ml logs "This is an experimental class" for each of the six schema classes a
+    pipeline job's loader builds: notes about the SDK, not about the user's definitions."""
+    logger = logging.getLogger("azure.ai.ml._utils._experimental")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def load_definitions(files: dict[str, Path]) -> dict[str, Any]:
     """Load every definition with azure-ai-ml's loaders (schema validation, no network)."""
     from azure.ai.ml import load_component, load_environment, load_job
@@ -283,13 +353,14 @@ def load_definitions(files: dict[str, Path]) -> dict[str, Any]:
 
     stages = stage_names(files)
     try:
-        loaded = {
-            "environment": load_environment(source=files["environment"]),
-            "pipeline": load_job(source=files["pipeline"]),
-        }
-        loaded["schedule"] = schedule_entity(files["schedule"], loaded["pipeline"])
-        for stage in stages:
-            loaded[stage] = load_component(source=files[stage])
+        with _sdk_notes_muted():
+            loaded = {
+                "environment": load_environment(source=files["environment"]),
+                "pipeline": load_job(source=files["pipeline"]),
+            }
+            loaded["schedule"] = schedule_entity(files["schedule"], loaded["pipeline"])
+            for stage in stages:
+                loaded[stage] = load_component(source=files[stage])
     except (ValidationException, ValidationError, yaml.YAMLError) as exc:
         raise UserError(f"an Azure ML definition does not validate: {exc}") from None
     # The loaders check each file's schema; the job's own validation checks the wiring between
