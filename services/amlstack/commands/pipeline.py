@@ -155,7 +155,7 @@ def run_command(
         except (UserError, InternalError) as exc:
             # a stage may know resuming it cannot help (production moved: compare again)
             failed = getattr(exc, "resume_from", None) or run.record().get("failed_stage")
-            resume = f"amlstack pipeline run --from {failed} --run-id {run.run_id}"
+            resume = stages.resume_command(run.run_id, failed)
             if isinstance(exc, InternalError):
                 raise InternalError(f"{exc} (resume: {resume})", log=exc.log) from None
             raise UserError(f"{exc} (resume: {resume})") from None
@@ -245,7 +245,8 @@ def status_command(
     out.print(
         f"run [bold]{record['run_id']}[/] by {record.get('who')} at {record.get('started_at')}"
     )
-    out.print(f"status {record['status']}{_stopped_hint(record)}", highlight=False)
+    # soft wrap: the resume command stays on one line, copyable
+    out.print(f"status {record['status']}{_stopped_hint(record)}", highlight=False, soft_wrap=True)
     out.print(f"data {record['inputs']['data']} sha256 {record['inputs']['data_sha256'][:16]}...")
     for stage, state in record.get("stages", {}).items():
         out.print(f"  {stage:14} {state}")
@@ -254,15 +255,14 @@ def status_command(
 
 def _stopped_hint(record: dict) -> str:
     """How a run that stopped without finishing, or was interrupted, is resumed."""
-    if record["status"] not in ("stopped", "interrupted"):
-        return ""
-    running = [name for name, state in record.get("stages", {}).items() if state != "done"]
-    if not running:
+    from amlstack.pipeline.stages import resume_command, resume_stage
+
+    stage = resume_stage(record)
+    if record["status"] not in ("stopped", "interrupted") or stage is None:
         return ""
     owner = record.get("process") or {}
     gone = f": its process (pid {owner.get('pid')}) ended" if record["status"] == "stopped" else ""
-    resume = f"amlstack pipeline run --from {running[0]} --run-id {record['run_id']}"
-    return f" during stage {running[0]}{gone} (resume: {resume})"
+    return f" at stage {stage}{gone} (resume: {resume_command(record['run_id'], stage)})"
 
 
 def _definitions(out_dir: Path, cron: str, compute: str, code: Path, run_inputs):

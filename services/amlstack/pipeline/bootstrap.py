@@ -70,7 +70,8 @@ def _held_out_rows(artifact: Path, data_sha256: str) -> list[int]:
 
 
 def registry_metrics(card_metrics: dict[str, Any]) -> dict[str, Any]:
-    """model.json's held-out metrics in the registry's shape (``{name: {"value": ...}}``).
+    """model.json's held-out metrics in the registry's shape (``{name: {"value": ...,
+    "measured_on": "training split"}}``).
 
     Training measured them once, on its own held-out rows, so there is no confidence interval.
     """

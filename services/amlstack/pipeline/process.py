@@ -16,8 +16,13 @@ from typing import Any
 
 def current() -> dict[str, Any]:
     """This process, as a run record stores it."""
-    info: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
-    started = _start_tick(os.getpid())
+    return of(os.getpid())
+
+
+def of(pid: int) -> dict[str, Any]:
+    """A process of this machine, as a run record stores it."""
+    info: dict[str, Any] = {"host": socket.gethostname(), "pid": pid}
+    started = _start_tick(pid)
     if started is not None:
         info["start_tick"] = started
     return info
@@ -25,20 +30,26 @@ def current() -> dict[str, Any]:
 
 def alive(info: dict[str, Any] | None) -> bool | None:
     """Whether the recorded process still runs: None when this machine cannot tell (another
-    host, or a record without one)."""
+    host, or a record without a start tick: no ``/proc``, so a live process given the same pid
+    could not be told from it)."""
     if not info or info.get("host") != socket.gethostname() or "pid" not in info:
         return None
+    if info.get("start_tick") is None or os.name == "nt":  # on Windows, signal 0 is Ctrl-C
+        return None
     pid = int(info["pid"])
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass  # another user's process: it exists
-    recorded = info.get("start_tick")
-    return recorded is None or _start_tick(pid) in (None, recorded)
+    return _start_tick(pid) == info["start_tick"]
+
+
+def is_current(info: dict[str, Any] | None) -> bool:
+    """Whether ``info`` is this process (pid alone is not enough: two containers sharing a
+    host name each have a pid 1)."""
+    return bool(info) and current() == {k: info.get(k) for k in current()}
 
 
 def _start_tick(pid: int) -> int | None:

@@ -35,7 +35,7 @@ KEY_ENV = "AMLSTACK_KEY"  # the scoring key is read from the environment, never 
 DEPLOY_MODES = ("none", "compose", "azure")
 RESULT = "result.json"
 FEW_TRAIN_ROWS = 100  # below this, a challenger's training rows are worth a warning
-FEW_ROWS_SHARE = 0.5  # ... and below this share of the rows the champion learnt from
+FEW_ROWS_SHARE = 0.5  # ... or below this share of the rows the champion learnt from
 RUN_RECORD = "run.json"
 
 
@@ -326,7 +326,7 @@ def _few_rows(train_rows: int, champion_rows: np.ndarray | None) -> str | None:
     """A warning when the challenger has far fewer rows to learn from than it needs, or than the
     champion had: a run retrains on the file it is given, so a file of new rows alone gives a
     challenger that learnt from them alone."""
-    known = None if champion_rows is None else len(np.unique(champion_rows))
+    known = None if champion_rows is None else len(champion_rows)  # copies too, as train_rows
     if known and train_rows < FEW_ROWS_SHARE * known:
         return (
             f"the challenger trains on {train_rows} rows, the production model learnt from "
@@ -517,11 +517,7 @@ def _claim(run: Run, stage: str) -> None:
     run: two writers would interleave their results and registrations."""
     record = run.record()
     owner = record.get("process") or {}
-    if (
-        record.get("status", "running") == "running"
-        and owner.get("pid") != os.getpid()
-        and process.alive(owner)
-    ):
+    if _busy(record) and not process.is_current(owner) and process.alive(owner):
         raise UserError(
             f"run {run.run_id} is still running (pid {owner['pid']} on {owner['host']}): "
             "wait for it to finish, or stop that process first"
@@ -531,13 +527,59 @@ def _claim(run: Run, stage: str) -> None:
     write_json(run.folder / RUN_RECORD, record)
 
 
+def _busy(record: dict[str, Any]) -> bool:
+    """Whether the record says a process is working on the run: `run_pipeline` between its
+    stages, or any runner inside a stage."""
+    return record.get("status") == "running" or "running" in record.get("stages", {}).values()
+
+
 def run_state(record: dict[str, Any]) -> str:
-    """The run's status as it stands: a run recorded as running whose process has gone (killed,
-    or its machine restarted) is ``stopped``; only its record says otherwise."""
-    status = record.get("status", "running")
-    if status == "running" and process.alive(record.get("process")) is False:
+    """The run's status as it stands. A busy run whose process has gone (killed, or its machine
+    restarted) is ``stopped``, though its record cannot say so. A run driven one stage at a time
+    (`pipeline stage`, as Azure ML components run it) has no status of its own: it is ``done``
+    once every stage is, else ``running``."""
+    status = record.get("status")
+    if status not in (None, "running"):
+        return status
+    if _busy(record) and process.alive(record.get("process")) is False:
         return "stopped"
-    return status
+    stages = record.get("stages", {})
+    if status is None and all(stages.get(stage) == "done" for stage in STAGES):
+        return "done"
+    return "running"
+
+
+def resume_stage(record: dict[str, Any]) -> str | None:
+    """The first stage of the run that is not done: where a stopped run resumes."""
+    order = (DRIFT_STAGE, *STAGES) if record.get("config", {}).get("drift_url") else STAGES
+    stages = record.get("stages", {})
+    return next((stage for stage in order if stages.get(stage) != "done"), None)
+
+
+def resume_command(run_id: str, stage: str) -> str:
+    return f"amlstack pipeline run --from {stage} --run-id {run_id}"
+
+
+def _run_one(run: Run, stage: str, trainer, on_stage) -> str:
+    """One stage of `run_pipeline`, reported to ``on_stage``; ``skipped`` when the drift stage
+    found nothing to retrain (the run ends there)."""
+    if on_stage:
+        on_stage(stage, "start")
+    try:
+        run_stage(run, stage, trainer)
+    except (UserError, InternalError):
+        if on_stage:
+            on_stage(stage, "failed")
+        run.update_record(finished_at=reg.now(), status="failed", failed_stage=stage)
+        raise
+    if on_stage:
+        on_stage(stage, "done")
+    if stage == DRIFT_STAGE and not run.result(DRIFT_STAGE)["retrain"]:
+        reason = run.result(DRIFT_STAGE)["reason"]
+        decision = {"decision": "none", "reasons": [f"{reason}: nothing to retrain"]}
+        run.update_record(finished_at=reg.now(), status="skipped", decision=decision)
+        return "skipped"
+    return "done"
 
 
 def _record_stage(run: Run, stage: str, result: dict[str, Any]) -> None:
@@ -565,27 +607,15 @@ def run_pipeline(
     order = (DRIFT_STAGE, *STAGES) if run.config.drift_url else STAGES
     first = order.index(start) if start else 0
     _claim(run, order[first])
-    run.update_record(status="running")
-    for stage in order[first:]:
-        if on_stage:
-            on_stage(stage, "start")
-        try:
-            run_stage(run, stage, trainer)
-        except KeyboardInterrupt:
-            run.update_record(finished_at=reg.now(), status="interrupted", failed_stage=stage)
-            raise
-        except (UserError, InternalError):
-            if on_stage:
-                on_stage(stage, "failed")
-            run.update_record(finished_at=reg.now(), status="failed", failed_stage=stage)
-            raise
-        if on_stage:
-            on_stage(stage, "done")
-        if stage == DRIFT_STAGE and not run.result(DRIFT_STAGE)["retrain"]:
-            reason = run.result(DRIFT_STAGE)["reason"]
-            decision = {"decision": "none", "reasons": [f"{reason}: nothing to retrain"]}
-            run.update_record(finished_at=reg.now(), status="skipped", decision=decision)
-            return run.record()
+    run.update_record(status="running", finished_at=None, failed_stage=None)
+    try:
+        for stage in order[first:]:
+            if _run_one(run, stage, trainer, on_stage) == "skipped":
+                return run.record()
+    except KeyboardInterrupt:  # in a stage, or in the caller's progress display between two
+        failed = resume_stage(run.record())
+        run.update_record(finished_at=reg.now(), status="interrupted", failed_stage=failed)
+        raise
     run.update_record(finished_at=reg.now(), status="done", failed_stage=None)
     from amlstack.pipeline.report import write_report
 

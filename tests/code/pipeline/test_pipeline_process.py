@@ -56,11 +56,11 @@ def test_a_killed_run_reads_as_stopped_and_resumes_from_its_stage(tmp_path, firs
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
 
-    status = subprocess.run(
-        [*CLI, "pipeline", "status", "r1", "--runs", "runs"],
+    status = subprocess.run(  # a narrow terminal: the resume command stays on one line
+        [*CLI, "pipeline", "status", "r1", "--runs", "runs"], env={**os.environ, "COLUMNS": "50"},
         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
-    assert "status stopped during stage train: its process" in status.stdout
+    assert "status stopped at stage train: its process" in status.stdout
     assert "amlstack pipeline run --from train --run-id r1" in status.stdout
     resumed = subprocess.run(
         [*CLI, "pipeline", "run", *opts, "--from", "train", "--run-id", "r1",
@@ -77,9 +77,7 @@ def test_a_run_held_by_a_live_process_is_not_resumed_beside_it(tmp_path, first_r
     run = stages.create_run(cfg, "r1")
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        info = {**process.current(), "pid": holder.pid}
-        info.pop("start_tick", None)
-        run.update_record(status="running", process=info)
+        run.update_record(status="running", process=process.of(holder.pid))
         with pytest.raises(UserError, match=f"still running \\(pid {holder.pid} on "):
             stages.run_pipeline(run, trainer=tiny_trainer.trainer)
     finally:
@@ -91,19 +89,48 @@ def test_a_run_held_by_a_live_process_is_not_resumed_beside_it(tmp_path, first_r
     assert record["status"] == "done"
 
 
-def test_a_reused_pid_is_not_the_recorded_process(tmp_path):
-    # same pid, other start tick: a later process given the dead one's pid
+def test_a_reused_pid_is_not_the_recorded_process():
     info = process.current()
     if "start_tick" not in info:
         pytest.skip("no /proc on this system")
+    # same pid, other start tick: a later process given the dead one's pid (or this process,
+    # in another container of the same host name)
+    assert process.alive({**info, "start_tick": info["start_tick"] - 1}) is False
+    assert not process.is_current({**info, "start_tick": info["start_tick"] - 1})
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
+        assert process.alive(process.of(other.pid)) is True
         assert process.alive({**info, "pid": other.pid}) is False
-        assert process.alive({**info, "pid": other.pid, "start_tick": None}) is True
+        # without a start tick, a live process may be another with the same pid: cannot tell
+        assert process.alive({"host": info["host"], "pid": other.pid}) is None
     finally:
         other.kill()
         other.wait(timeout=30)
     assert process.alive({**info, "host": "another-machine"}) is None
+
+
+def test_a_run_driven_stage_by_stage_is_done_when_its_stages_are(tmp_path, first_rows):
+    """`pipeline stage`, as Azure ML components run it, records no run status of its own."""
+    run = stages.create_run(_config(tmp_path, first_rows), "r1")
+    for stage in stages.STAGES[:2]:
+        stages.run_stage(run, stage, tiny_trainer.trainer)
+        assert stages.run_state(run.record()) == "running"  # between two components
+    for stage in stages.STAGES[2:]:
+        stages.run_stage(run, stage, tiny_trainer.trainer)
+    assert stages.run_state(run.record()) == "done"
+
+
+def test_ctrl_c_between_stages_records_where_to_resume(tmp_path, first_rows):
+    def progress(stage, event):
+        if (stage, event) == ("validate_data", "done"):
+            raise KeyboardInterrupt  # in the caller's progress display
+
+    run = stages.create_run(_config(tmp_path, first_rows), "r1")
+    with pytest.raises(KeyboardInterrupt):
+        stages.run_pipeline(run, trainer=tiny_trainer.trainer, on_stage=progress)
+    record = run.record()
+    assert record["status"] == "interrupted" and record["failed_stage"] == "train"
+    assert stages.resume_stage(record) == "train"
 
 
 def test_an_interrupted_run_records_it(tmp_path, first_rows):
