@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from amlstack.azure import specs
+from amlstack.azure.batch import ERROR_THRESHOLD
 from amlstack.azure.clients import Clients, credential_source
 from amlstack.azure.release import ENDPOINT_ENV, REGISTRY_ENV, require_registry
 from amlstack.azure.workspace import Workspace, resolve_workspace
@@ -523,6 +524,14 @@ def batch_plan_cmd(
     ] = None,
     instance_count: Annotated[int, typer.Option(min=1, help="Nodes per job.")] = 1,
     mini_batch_size: Annotated[int, typer.Option(min=1, help="Files per run() call.")] = 4,
+    error_threshold: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Files that may fail to score before Azure ends the job as failed "
+            "(0: the first one does).",
+        ),
+    ] = ERROR_THRESHOLD,
     out: Annotated[Path, typer.Option(help="Folder for the plan.")] = Path("azure-batch-plan"),
 ) -> None:
     """Write an Azure ML batch endpoint and model deployment for an artifact; offline."""
@@ -530,7 +539,7 @@ def batch_plan_cmd(
 
     files = write_plan_for(
         artifact, out, compute=compute, endpoint=endpoint, instance_count=instance_count,
-        mini_batch_size=mini_batch_size,
+        mini_batch_size=mini_batch_size, error_threshold=error_threshold,
     )  # fmt: skip
     for kind, path in files.items():
         typer.echo(f"{kind:<17}{path}")
