@@ -299,3 +299,40 @@ def test_the_script_runs_with_only_what_the_environment_installs(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-800:]
     assert "part.csv: 10 rows" in done.stdout
+
+
+def test_a_cell_over_128_kib_is_scored_and_one_over_the_limit_is_a_data_error(
+    plan: Path, azure_artifact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Python's csv refuses a cell over 128 KiB (`field_size_limit`) with csv.Error, not a user
+    error: `amlstack predict` called it a bug, and the batch script's run() raised, so the good
+    files of its mini-batch went unscored. Training (pandas) reads such a cell: so does scoring,
+    up to a bound that an unclosed quote reaches as one line naming the file and line."""
+    import csv
+
+    from amlstack import predict
+    from amlstack.azure import batch_score
+    from amlstack.errors import DataError
+
+    lines = DATA.open().readlines()
+    header = lines[0].rstrip("\n").split(",")
+    row = lines[1].rstrip("\n").split(",")
+    row[header.index("job")] = "x" * 200_000  # an unseen category: scored as unknown
+    big = tmp_path / "in" / "big.csv"
+    big.parent.mkdir()
+    big.write_text(lines[0] + lines[1] + ",".join(row) + "\n" + lines[2])
+    good = tmp_path / "in" / "good.csv"
+    good.write_text("".join(lines[:4]))
+    assert predict_csv(azure_artifact, big, tmp_path / "big-scored.csv") == 3
+    _batch_environment(plan, tmp_path / "out", monkeypatch)
+    batch_score.init()
+    assert batch_score.run([str(big), str(good)]) == ["big.csv: 3 rows", "good.csv: 3 rows"]
+
+    limit = csv.field_size_limit()
+    monkeypatch.setattr(predict, "MAX_CELL_CHARS", 1000)
+    try:
+        with pytest.raises(DataError, match=r"big\.csv: line 3: a cell longer than 1,000 "):
+            predict_csv(azure_artifact, big, tmp_path / "refused.csv")
+    finally:
+        csv.field_size_limit(limit)
+    assert not (tmp_path / "refused.csv").exists()
