@@ -65,17 +65,33 @@ def check_data(data: Path, target: str, drop: tuple[str, ...] = ()) -> tuple[str
 
     header, delimiter, encoding = _csv_header(data)
     check_column_options(data, header, target, drop)
+    unnamed = next((i for i, cell in enumerate(header) if not cell.strip()), None)
+    if unnamed is not None:  # amlstack calls it `Unnamed: <i>`, as pandas does; MLTable cannot
+        raise DataError(
+            f"{data}: column {unnamed + 1} has no name in the header line (a row index written "
+            "by pandas' to_csv()?), and Azure's MLTable cannot name it to drop or train on it: "
+            "name it, or remove it (to_csv(index=False))"
+        )
     return delimiter, encoding
 
 
 def schema_drops(data: Path, target: str, drop: tuple[str, ...] = ()) -> list[str]:
     """The columns amlstack's schema leaves out (identifiers, row numbers, constant or empty
     columns): the job drops them too. AutoML's ONNX takes every column it was trained on as an
-    input, and the artifact has no such feature to feed it: its import failed after the job."""
+    input, and the artifact has no such feature to feed it: its import failed after the job.
+    Named as the header line writes them, which MLTable reads, not as amlstack names them
+    (`header_names`: a `"` becomes `'`, a backslash `/`)."""
+    from amlstack.artifact.delimiters import header_names
     from amlstack.training.data import load_dataset
 
     dataset = load_dataset(data, target, drop)
-    return [d.column for d in dataset.decisions if d.action == "dropped" and d.column not in drop]
+    header = _csv_header(data)[0]
+    as_written = dict(zip(header_names(header), header, strict=True))
+    return [
+        as_written.get(d.column, d.column)
+        for d in dataset.decisions
+        if d.action == "dropped" and d.column not in drop
+    ]
 
 
 def automl_job_spec(
