@@ -58,9 +58,19 @@ def _has_utf8_bom(data: Path) -> bool:
         return handle.read(3) == codecs.BOM_UTF8
 
 
-def check_data(data: Path, target: str, drop: tuple[str, ...] = ()) -> tuple[str, str]:
+@dataclass(frozen=True)
+class CheckedData:
+    """How the job's MLTable reads a checked CSV (`check_data`)."""
+
+    delimiter: str
+    encoding: str
+    drops: tuple[str, ...]  # `--drop`, then the columns amlstack's schema leaves out
+
+
+def check_data(data: Path, target: str, drop: tuple[str, ...] = ()) -> CheckedData:
     """DataError unless ``data`` is a CSV AutoML can read with ``target`` and ``drop`` among its
-    columns (as local training checks them); its delimiter and text encoding."""
+    columns and local training could train on (`load_dataset`: more than one class, a feature
+    left); how its MLTable reads it. All of it before a plan or job file is written."""
     from amlstack.training.data import check_column_options
 
     header, delimiter, encoding = _csv_header(data)
@@ -72,7 +82,7 @@ def check_data(data: Path, target: str, drop: tuple[str, ...] = ()) -> tuple[str
             "by pandas' to_csv()?), and Azure's MLTable cannot name it to drop or train on it: "
             "name it, or remove it (to_csv(index=False))"
         )
-    return delimiter, encoding
+    return CheckedData(delimiter, encoding, (*drop, *schema_drops(data, target, drop)))
 
 
 def schema_drops(data: Path, target: str, drop: tuple[str, ...] = ()) -> list[str]:
@@ -100,18 +110,19 @@ def automl_job_spec(
     out: Path,
     settings: specs.AutoMLSettings | None = None,
     drop: tuple[str, ...] = (),
+    checked: CheckedData | None = None,
 ) -> Path:
-    """Write ``out/job.yml`` and the MLTable folder it trains on; returns the job file (offline)."""
-    delimiter, encoding = check_data(data, target, drop)
-    drop = (*drop, *schema_drops(data, target, drop))
+    """Write ``out/job.yml`` and the MLTable folder it trains on; returns the job file (offline).
+    ``checked``: `check_data`'s answer for these arguments, when the caller already has it."""
+    checked = checked or check_data(data, target, drop)
     settings = settings or specs.AutoMLSettings(target=target)
     table = out / "training-data"
     table.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(data, table / data.name)
-    specs.write_yaml(
-        table / "MLTable",
-        specs.mltable_spec(data.name, delimiter, tuple(drop), encoding, _has_utf8_bom(data)),
+    mltable = specs.mltable_spec(
+        data.name, checked.delimiter, checked.drops, checked.encoding, _has_utf8_bom(data)
     )
+    specs.write_yaml(table / "MLTable", mltable)
     return specs.write_yaml(out / "job.yml", specs.automl_job_spec(settings, "./training-data"))
 
 

@@ -154,14 +154,15 @@ def plan_cmd(
         artifact, registry, repository, endpoint, instance_type, instance_count, appinsights
     )
     automl = specs.AutoMLSettings(target=target, compute=compute)
+    checked = None
     if automl_data is not None:  # before anything is written: no half plan on a bad file
-        check_data(automl_data, target)
+        checked = check_data(automl_data, target)
     plan = planning.Plan(
         ws, settings, source_image or planning.default_source_image(model), artifact=artifact
     )
     planning.write_plan(plan, out, sample_input=artifact / "sample_input.json")
     if automl_data is not None:
-        job = automl_job_spec(automl_data, target, out / "automl", automl)
+        job = automl_job_spec(automl_data, target, out / "automl", automl, checked=checked)
         plan.files["automl_job"] = str(job)
         (out / "plan.json").write_text(json.dumps(planning.plan_document(plan), indent=2) + "\n")
     console.print(f"image        {settings.image}")

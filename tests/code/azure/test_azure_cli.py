@@ -479,17 +479,30 @@ def test_plan_refuses_an_artifact_the_scorer_would_not_load(
     assert not out.exists()
 
 
+# What training refuses beyond the header and --target (load_dataset): one class, no feature
+_UNTRAINABLE = {
+    "oneclass.csv": "a,y\n" + "".join(f"{i},yes\n" for i in range(50)),
+    "nofeature.csv": "id,c,y\n" + "".join(f"C{i:03d},k,{'yes' if i % 3 else 'no'}\n"
+                                           for i in range(50)),
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("data", "target", "says"),
-    [("missing.csv", "y", "cannot read a CSV header"), (None, "Y", "no target column 'Y'")],
-)
+    [("missing.csv", "y", "cannot read a CSV header"), (None, "Y", "no target column 'Y'"),
+     ("oneclass.csv", "y", "target 'y' has only one class"),
+     ("nofeature.csv", "y", "no usable feature columns")],
+)  # fmt: skip
 def test_plan_with_unusable_automl_data_writes_no_half_plan(
     capsys, tmp_path: Path, azure_artifact: Path, no_credential: None, no_clients: None,
     data: str | None, target: str, says: str,
 ) -> None:  # fmt: skip
     """The AutoML data is checked before the plan is written: a failed plan left endpoint.yml,
-    commands.sh and a plan.json without the job behind, for a command that exited 2."""
+    commands.sh and a plan.json without the job behind, for a command that exited 2. The check
+    was the header and --target only: what load_dataset refuses came after the plan files."""
     shipped = Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"
+    if data in _UNTRAINABLE:
+        (tmp_path / data).write_text(_UNTRAINABLE[data])
     out = tmp_path / "plan"
     code, _, err = amlstack(
         capsys, "azure", "plan", "--artifact", str(azure_artifact), "--registry", "myacr",
