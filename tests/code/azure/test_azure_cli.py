@@ -329,7 +329,7 @@ def test_invalid_endpoint_name_is_refused_before_anything_runs(
         *WS_ARGS,
     )
     assert code == 2
-    assert "endpoint name '9-bad_name'" in err
+    assert "--endpoint (or AMLSTACK_AZURE_ENDPOINT) '9-bad_name'" in err
 
 
 @pytest.mark.parametrize("command", ["plan", "batch-plan"])
@@ -593,3 +593,34 @@ def test_endpoint_and_deployment_names_azure_refuses_are_refused_in_the_dry_run(
     assert code == 2, stdout
     assert named in err and "an endpoint or deployment name is 3-32" in err
     assert "would" not in stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["promote", "--endpoint", "ep1", "--deployment", ""], {}, "--deployment ''"),
+        (["logs", "--endpoint", "ep1", "--deployment", ""], {}, "--deployment ''"),
+        (["deploy", "--registry", "myacr"], {"AMLSTACK_AZURE_ENDPOINT": "Bad_Name"},
+         "--endpoint (or AMLSTACK_AZURE_ENDPOINT) 'Bad_Name'"),
+        (["plan", "--registry", "myacr", "--endpoint", ""], {},
+         "--endpoint (or AMLSTACK_AZURE_ENDPOINT) ''"),
+        (["deploy", "--registry", "myacr", "--slot", ""], {}, "--slot ''"),
+        (["batch-plan", "--endpoint", "Bad_Name"], {}, "--endpoint 'Bad_Name'"),
+    ],
+)  # fmt: skip
+def test_an_empty_or_bad_name_is_refused_naming_its_option(
+    capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, azure_artifact: Path,
+    no_credential: None, no_clients: None, args: list[str], env: dict[str, str], named: str,
+) -> None:  # fmt: skip
+    """`--deployment ""` passed unchecked (the dry run would "give  all traffic of ep1"), and a
+    bad endpoint name for deploy, plan or batch-plan was "endpoint name 'Bad_Name'", naming
+    neither the option nor the variable it came from."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    artifact = [] if args[0] in ("promote", "logs") else ["--artifact", str(azure_artifact)]
+    out = [] if args[0] in ("promote", "logs", "deploy") else ["--out", str(tmp_path / "out")]
+    workspace = [] if args[0] == "batch-plan" else WS_ARGS
+    code, stdout, err = amlstack(capsys, "azure", *args, *artifact, *out, *workspace)
+    assert code == 2, stdout
+    assert f"{named}: an endpoint or deployment name is 3-32" in err, err
+    assert "would" not in stdout and not (tmp_path / "out").exists()
