@@ -558,8 +558,27 @@ def test_deploy_dry_run_shows_the_slot_and_canary_it_was_given(
     )  # fmt: skip
     assert code == 0, err
     assert "azureml-model-deployment: green" in stdout and "blue'" not in stdout
-    assert "--traffic 'green=10 blue=90'" in stdout and "=100" not in stdout
+    update = [line for line in stdout.splitlines() if "online-endpoint update" in line]
+    assert len(update) == 1 and "--traffic 'green=10 blue=90'" in update[0], update
     assert "--source-image mine:1" in stdout
+
+
+def test_the_deploy_dry_run_says_what_a_canary_does_on_a_new_endpoint(
+    capsys, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    """The dry run showed only `--traffic 'blue=10 green=90'`; on a new endpoint the live deploy
+    gives blue all the traffic (there is no green to keep the rest)."""
+    from amlstack.azure.deploy import shifted_traffic
+
+    code, stdout, err = amlstack(
+        capsys, "azure", "deploy", "--artifact", str(azure_artifact), "--registry", "myacr",
+        "--canary", "10", *WS_ARGS,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "--traffic 'blue=10 green=90'" in stdout
+    new_endpoint = "on a new\n# endpoint, with no other deployment yet, blue takes all the traffic"
+    assert new_endpoint in stdout and "(--traffic blue=100)" in stdout
+    assert shifted_traffic({}, "blue", 10) == {"blue": 100}  # as the live deploy does
 
 
 def test_deploy_dry_run_refuses_a_slot_the_live_deploy_would_refuse(
