@@ -126,7 +126,7 @@ def ensure_endpoint(ml: Any, name: str, progress: Progress = _quiet, model_name:
 
 
 def check_endpoint_model(endpoint: Any, settings: specs.DeploymentSettings) -> None:
-    """UserError when the model's default endpoint name is an endpoint created for another model:
+    """UserError when the model's default endpoint name is an endpoint serving another model:
     names that differ only in case, in '_' or '.' for '-', or past the 32nd character
     (`Bank_Marketing` and `bank.marketing`) get the same default, and the second deploy would
     silently take the first model's traffic. A name given with --endpoint is the user's choice."""
@@ -135,7 +135,7 @@ def check_endpoint_model(endpoint: Any, settings: specs.DeploymentSettings) -> N
         return
     if owner != settings.model_name:
         raise UserError(
-            f"endpoint {endpoint.name} was created for model {owner!r}, and model "
+            f"endpoint {endpoint.name} serves model {owner!r}, and model "
             f"{settings.model_name!r} gets the same default endpoint name: choose one with "
             f"--endpoint (or AMLSTACK_AZURE_ENDPOINT); naming this one replaces {owner!r}"
         )

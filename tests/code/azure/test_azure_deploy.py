@@ -323,7 +323,7 @@ def test_a_model_whose_default_endpoint_name_collides_is_refused_before_any_chan
     )  # fmt: skip
     assert second.endpoint == first.endpoint == "amlstack-bank-marketing"
     before = len(rec.calls)
-    with pytest.raises(UserError, match=r"created for model 'bank\.marketing'.*--endpoint"):
+    with pytest.raises(UserError, match=r"serves model 'bank\.marketing'.*--endpoint"):
         deploy.deploy(rec.ml, rec.http(), second, ROWS)
     assert [c[0] for c in rec.calls[before:]] == ["online_endpoints.get"]
     assert rec.state.endpoint.traffic == {"blue": 100}
@@ -353,7 +353,7 @@ def test_the_model_tag_follows_the_traffic_and_rollback_restores_it() -> None:
     taken = replace(settings("Bank_Marketing", "1"), endpoint_given=True)
     deploy.deploy(rec.ml, rec.http(), taken, ROWS)
     assert rec.state.endpoint.tags[specs.MODEL_TAG] == "Bank_Marketing"
-    with pytest.raises(UserError, match=r"created for model 'Bank_Marketing'"):
+    with pytest.raises(UserError, match=r"serves model 'Bank_Marketing'"):
         deploy.deploy(rec.ml, rec.http(), settings("bank.marketing", "2"), ROWS)
     assert rec.state.endpoint.traffic == {"blue": 100, "green": 0}
     # rollback gives the traffic back to bank.marketing, and the tag with it; undone, both return
