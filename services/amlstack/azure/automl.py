@@ -295,8 +295,7 @@ def write_artifact(
     dataset = load_dataset(data, target, drop)
     card = store.model_card(
         dataset,
-        name=name,
-        dropped=list(drop),
+        name=name,  # dropped_columns: --drop and the schema's, as the job dropped them
         model=ModelSpec(
             input=onnx_adapter.INPUT,
             output=onnx_adapter.OUTPUT,

@@ -290,3 +290,22 @@ def test_the_job_drops_columns_by_the_header_s_names_and_refuses_an_unnamed_one(
     with pytest.raises(DataError, match=r"indexed\.csv: column 1 has no name .*name it, or remove"):
         automl.automl_job_spec(indexed, "y", tmp_path / "indexed-job")
     assert not (tmp_path / "indexed-job").exists()
+
+
+def test_the_automl_card_lists_every_column_the_job_dropped(
+    automl_onnx: Path, tmp_path: Path
+) -> None:
+    """The job drops the columns the schema leaves out as well as --drop's, but the AutoML card's
+    dropped_columns listed only --drop's (a local card lists both)."""
+    import json
+
+    frame = pd.read_csv(DATA, nrows=1500)
+    frame.insert(0, "customer_id", [f"C{i:05d}" for i in range(len(frame))])
+    data = tmp_path / "ids.csv"
+    frame.to_csv(data, index=False)
+    lineage = automl.AzureLineage(job="j", best_run="j_1", workspace="ws")
+    artifact = automl.write_artifact(
+        automl_onnx, data, "y", out=tmp_path / "out", name="ids", metrics={}, lineage=lineage
+    )
+    card = json.loads((artifact / "model.json").read_text())
+    assert card["dropped_columns"] == ["customer_id"]
