@@ -20,10 +20,14 @@ from amlstack.errors import DataError, UserError
 from amlstack.training.data import detect_delimiter
 
 CHUNK_ROWS = 50_000
+# The longest cell read: Python's csv default (128 KiB) refused text that training (pandas,
+# no limit) reads; a bound all the same, or an unclosed quote reads the rest of the file into
+# one cell, in memory.
+MAX_CELL_CHARS = 64 * 1024 * 1024
 
 
 def predict_csv(
-    model_dir: Path,
+    model_dir: Path | Model,
     source: Path,
     target: Path,
     chunk_rows: int = CHUNK_ROWS,
@@ -31,11 +35,13 @@ def predict_csv(
 ) -> int:
     """Write ``source`` rows plus probability and label columns to ``target``; returns rows.
 
+    ``model_dir`` is the artifact's folder or a `Model` already loaded from it (the batch
+    script loads it once per worker, not once per file).
     ``notice`` gets how the file was read when it is not UTF-8 (`charset.how_read`) and a line
     per column with what training never saw (`Unusual`), once it is scored."""
     # a slice of each chunk per CPU, as the scorer does: faster than onnxruntime's own threads,
     # which meet after every member of an ensemble (benchmarks/bench_model.py)
-    model = Model(model_dir, parallel_batches=True)
+    model = model_dir if isinstance(model_dir, Model) else Model(model_dir, parallel_batches=True)
     if not source.is_file():
         raise UserError(f"--input {source}: no such file")
     if target.resolve() == source.resolve():
@@ -58,6 +64,7 @@ def predict_csv(
         raise UserError(f"--output {target}: cannot write there ({exc.strerror})") from None
     rows = 0
     unusual = Unusual()
+    csv.field_size_limit(MAX_CELL_CHARS)  # the module's, for every reader: set, not raised
     try:
         with dst, source.open(newline="", encoding=encoding) as src:
             reader = csv.reader(src, delimiter=delimiter)
@@ -85,6 +92,8 @@ def predict_csv(
                     writer.writerow(placed(row, added, values, where))
                 rows += len(chunk)
         tmp.replace(target)  # the output appears whole or not at all
+    except csv.Error as exc:  # the reader's: the writer quotes whatever it is given
+        raise DataError(f"{source}: line {reader.line_num}: {_unreadable(exc)}") from None
     finally:
         tmp.unlink(missing_ok=True)
     if how_read:
@@ -94,6 +103,12 @@ def predict_csv(
     for line in unusual.notices(model):
         notice(line)
     return rows
+
+
+def _unreadable(exc: csv.Error) -> str:
+    if "field limit" in str(exc):
+        return f"a cell longer than {MAX_CELL_CHARS:,} characters (a quote left open?)"
+    return f"not readable as CSV ({exc})"
 
 
 @dataclass

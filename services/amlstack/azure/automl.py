@@ -58,24 +58,50 @@ def _has_utf8_bom(data: Path) -> bool:
         return handle.read(3) == codecs.BOM_UTF8
 
 
-def check_data(data: Path, target: str, drop: tuple[str, ...] = ()) -> tuple[str, str]:
+@dataclass(frozen=True)
+class CheckedData:
+    """How the job's MLTable reads a checked CSV (`check_data`)."""
+
+    delimiter: str
+    encoding: str
+    drops: tuple[str, ...]  # `--drop`, then the columns amlstack's schema leaves out
+
+
+def check_data(data: Path, target: str, drop: tuple[str, ...] = ()) -> CheckedData:
     """DataError unless ``data`` is a CSV AutoML can read with ``target`` and ``drop`` among its
-    columns (as local training checks them); its delimiter and text encoding."""
+    columns and local training could train on (`load_dataset`: more than one class, a feature
+    left); how its MLTable reads it. All of it before a plan or job file is written."""
     from amlstack.training.data import check_column_options
 
     header, delimiter, encoding = _csv_header(data)
     check_column_options(data, header, target, drop)
-    return delimiter, encoding
+    unnamed = next((i for i, cell in enumerate(header) if not cell.strip()), None)
+    if unnamed is not None:  # amlstack calls it `Unnamed: <i>`, as pandas does; MLTable cannot
+        raise DataError(
+            f"{data}: column {unnamed + 1} has no name in the header line (a row index written "
+            "by pandas' to_csv()?), and Azure's MLTable cannot name it to drop or train on it: "
+            "name it, or remove it (to_csv(index=False))"
+        )
+    return CheckedData(delimiter, encoding, (*drop, *schema_drops(data, target, drop)))
 
 
 def schema_drops(data: Path, target: str, drop: tuple[str, ...] = ()) -> list[str]:
     """The columns amlstack's schema leaves out (identifiers, row numbers, constant or empty
     columns): the job drops them too. AutoML's ONNX takes every column it was trained on as an
-    input, and the artifact has no such feature to feed it: its import failed after the job."""
+    input, and the artifact has no such feature to feed it: its import failed after the job.
+    Named as the header line writes them, which MLTable reads, not as amlstack names them
+    (`header_names`: a `"` becomes `'`, a backslash `/`)."""
+    from amlstack.artifact.delimiters import header_names
     from amlstack.training.data import load_dataset
 
     dataset = load_dataset(data, target, drop)
-    return [d.column for d in dataset.decisions if d.action == "dropped" and d.column not in drop]
+    header = _csv_header(data)[0]
+    as_written = dict(zip(header_names(header), header, strict=True))
+    return [
+        as_written.get(d.column, d.column)
+        for d in dataset.decisions
+        if d.action == "dropped" and d.column not in drop
+    ]
 
 
 def automl_job_spec(
@@ -84,18 +110,19 @@ def automl_job_spec(
     out: Path,
     settings: specs.AutoMLSettings | None = None,
     drop: tuple[str, ...] = (),
+    checked: CheckedData | None = None,
 ) -> Path:
-    """Write ``out/job.yml`` and the MLTable folder it trains on; returns the job file (offline)."""
-    delimiter, encoding = check_data(data, target, drop)
-    drop = (*drop, *schema_drops(data, target, drop))
+    """Write ``out/job.yml`` and the MLTable folder it trains on; returns the job file (offline).
+    ``checked``: `check_data`'s answer for these arguments, when the caller already has it."""
+    checked = checked or check_data(data, target, drop)
     settings = settings or specs.AutoMLSettings(target=target)
     table = out / "training-data"
     table.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(data, table / data.name)
-    specs.write_yaml(
-        table / "MLTable",
-        specs.mltable_spec(data.name, delimiter, tuple(drop), encoding, _has_utf8_bom(data)),
+    mltable = specs.mltable_spec(
+        data.name, checked.delimiter, checked.drops, checked.encoding, _has_utf8_bom(data)
     )
+    specs.write_yaml(table / "MLTable", mltable)
     return specs.write_yaml(out / "job.yml", specs.automl_job_spec(settings, "./training-data"))
 
 
@@ -268,8 +295,7 @@ def write_artifact(
     dataset = load_dataset(data, target, drop)
     card = store.model_card(
         dataset,
-        name=name,
-        dropped=list(drop),
+        name=name,  # dropped_columns: --drop and the schema's, as the job dropped them
         model=ModelSpec(
             input=onnx_adapter.INPUT,
             output=onnx_adapter.OUTPUT,

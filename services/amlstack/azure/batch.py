@@ -36,6 +36,11 @@ CONDA_PIP = (
     "msgspec>=0.18",
 )
 
+# Files that may fail before Azure ends the job as failed (`batch-plan --error-threshold`).
+# Finite: -1, Azure's "ignore every failure", let a job whose every file failed (the wrong
+# folder, say) end as Completed.
+ERROR_THRESHOLD = 10
+
 
 @dataclass(frozen=True)
 class BatchSettings:
@@ -50,6 +55,7 @@ class BatchSettings:
     mini_batch_size: int = 4  # files per run() call
     retries: int = 2
     timeout_s: int = 300
+    error_threshold: int = ERROR_THRESHOLD
 
 
 def endpoint_spec(s: BatchSettings) -> dict[str, Any]:
@@ -90,8 +96,8 @@ def deployment_spec(s: BatchSettings) -> dict[str, Any]:
         "output_file_name": "summary.txt",
         "retry_settings": {"max_retries": s.retries, "timeout": s.timeout_s},
         # batch_score.run leaves a file it cannot score out of its result (Azure counts it as
-        # failed, the job's log names it); 0 would end the whole job at the first such file.
-        "error_threshold": -1,
+        # failed, the job's log names it); past this many the job ends as failed.
+        "error_threshold": s.error_threshold,
         "logging_level": "info",
         "tags": {"managed-by": "amlstack", "model-name": s.model_name},
     }
@@ -201,6 +207,7 @@ def write_plan_for(
     endpoint: str | None = None,
     instance_count: int = 1,
     mini_batch_size: int = 4,
+    error_threshold: int = ERROR_THRESHOLD,
 ) -> dict[str, Path]:
     """The batch plan for ``artifact`` in ``out``, named after its model (offline)."""
     from amlstack.azure.plan import read_model
@@ -216,6 +223,7 @@ def write_plan_for(
         compute=specs.check_name(compute, "compute", source="--compute"),
         instance_count=instance_count,
         mini_batch_size=mini_batch_size,
+        error_threshold=error_threshold,
     )
     ws_args = " ".join(f'{option} "${variable}"' for option, variable in
                        zip(("--subscription", "--resource-group", "--workspace-name"),

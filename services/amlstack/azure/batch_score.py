@@ -6,9 +6,12 @@ input files per mini-batch. Each file is scored by ``amlstack predict``'s own fu
 job and a local run give the same columns and the same probabilities; the scored CSVs go to the
 job's output folder (``AZUREML_BI_OUTPUT_PATH``) under the input file's name.
 
+The artifact is loaded once, in ``init``: one that cannot be read (a wrong
+``AMLSTACK_MODEL_DIR``, a changed file) fails the job at its start, not each file in turn.
 A file that cannot be scored (empty, other columns, a cell the model refuses) is named in the
 job's log and left out of ``run``'s result, which is how Azure counts it as failed; the other
 files of its mini-batch are still scored (raising would fail, and retry, the whole mini-batch).
+Past the deployment's ``error_threshold`` failed files Azure ends the job as failed.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import os
 from pathlib import Path
 
+from amlstack.artifact.reader import Model
 from amlstack.errors import UserError
 from amlstack.predict import predict_csv
 
@@ -25,28 +29,30 @@ log = logging.getLogger("amlstack.batch")
 MODEL_FOLDER_ENV = "AMLSTACK_MODEL_DIR"  # the artifact's folder inside the registered model
 OUTPUT_ENV = "AZUREML_BI_OUTPUT_PATH"
 
-_model_dir: Path | None = None
+_model: Model | None = None
 _output_dir: Path | None = None
 
 
 def init() -> None:
-    """Locate the artifact and the output folder once per worker process."""
-    global _model_dir, _output_dir
+    """Load the artifact and locate the output folder once per worker process; an artifact
+    that cannot be read raises here, which fails the job instead of every file."""
+    global _model, _output_dir
     root = Path(os.environ["AZUREML_MODEL_DIR"])
-    _model_dir = root / os.environ.get(MODEL_FOLDER_ENV, "")
+    # a slice of each chunk per CPU, as `amlstack predict` scores
+    _model = Model(root / os.environ.get(MODEL_FOLDER_ENV, ""), parallel_batches=True)
     _output_dir = Path(os.environ[OUTPUT_ENV])
     _output_dir.mkdir(parents=True, exist_ok=True)
 
 
 def run(mini_batch: list[str]) -> list[str]:
     """Score each input file; one summary line per file goes to Azure's job log."""
-    if _model_dir is None or _output_dir is None:
+    if _model is None or _output_dir is None:
         raise RuntimeError("init() was not called")
     results = []
     for name in mini_batch:
         source = Path(name)
         try:
-            rows = predict_csv(_model_dir, source, _output_dir / source.name)
+            rows = predict_csv(_model, source, _output_dir / source.name)
         except UserError as exc:  # this file only: the rest of the mini-batch is still scored
             log.error("%s: not scored: %s", source.name, exc)
             continue

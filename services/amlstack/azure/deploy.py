@@ -3,7 +3,8 @@
 Order (the plan prints the same steps): ensure the key-auth endpoint, create or update the
 idle slot's deployment at 0% traffic, smoke-test it through the ``azureml-model-deployment``
 header, then move traffic (all of it, or a canary share). The replaced split is stored in an
-endpoint tag so `rollback` can restore it from any machine.
+endpoint tag so `rollback` can restore it from any machine; so is the replaced model tag, which
+each traffic move sets to the model it gives the traffic to (`check_endpoint_model` reads it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from amlstack.azure.failures import azure_call
 from amlstack.errors import ExternalError, UserError
 
 PREVIOUS_TRAFFIC_TAG = "amlstack-previous-traffic"
+# the endpoint's model tag (`specs.MODEL_TAG`) the last traffic move replaced, JSON (null: none)
+PREVIOUS_MODEL_TAG = "amlstack-previous-model-name"
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 SMOKE_ATTEMPTS = 3
 SMOKE_TIMEOUT_S = 60
@@ -123,7 +126,7 @@ def ensure_endpoint(ml: Any, name: str, progress: Progress = _quiet, model_name:
 
 
 def check_endpoint_model(endpoint: Any, settings: specs.DeploymentSettings) -> None:
-    """UserError when the model's default endpoint name is an endpoint created for another model:
+    """UserError when the model's default endpoint name is an endpoint serving another model:
     names that differ only in case, in '_' or '.' for '-', or past the 32nd character
     (`Bank_Marketing` and `bank.marketing`) get the same default, and the second deploy would
     silently take the first model's traffic. A name given with --endpoint is the user's choice."""
@@ -132,7 +135,7 @@ def check_endpoint_model(endpoint: Any, settings: specs.DeploymentSettings) -> N
         return
     if owner != settings.model_name:
         raise UserError(
-            f"endpoint {endpoint.name} was created for model {owner!r}, and model "
+            f"endpoint {endpoint.name} serves model {owner!r}, and model "
             f"{settings.model_name!r} gets the same default endpoint name: choose one with "
             f"--endpoint (or AMLSTACK_AZURE_ENDPOINT); naming this one replaces {owner!r}"
         )
@@ -217,14 +220,31 @@ def deploy(
 
     traffic = shifted_traffic(previous, name, canary or 100)
     progress("traffic", f"traffic {previous or '{}'} -> {traffic}")
-    set_traffic(ml, endpoint, traffic, previous)
+    set_traffic(ml, endpoint, traffic, previous, model_name=settings.model_name or None)
     return DeployResult(settings.endpoint, name, previous, traffic, endpoint.scoring_uri)
 
 
-def set_traffic(ml: Any, endpoint: Any, traffic: dict[str, int], previous: dict[str, int]) -> None:
-    """Apply a split and remember the one it replaces (for rollback)."""
+def set_traffic(
+    ml: Any,
+    endpoint: Any,
+    traffic: dict[str, int],
+    previous: dict[str, int],
+    model_name: str | None = None,
+    *,
+    untag: bool = False,
+) -> None:
+    """Apply a split and remember the one it replaces, and the model tag (for rollback), in one
+    update. ``model_name``: the model the split serves now, for the endpoint's tag (an endpoint
+    taken with --endpoint, or created before the tag, is tagged here); ``untag``: it had none."""
+    tags = dict(endpoint.tags or {})
+    tags[PREVIOUS_TRAFFIC_TAG] = json.dumps(previous)
+    tags[PREVIOUS_MODEL_TAG] = json.dumps(tags.get(specs.MODEL_TAG))
+    if model_name:
+        tags[specs.MODEL_TAG] = model_name
+    elif untag:
+        tags.pop(specs.MODEL_TAG, None)
     endpoint.traffic = dict(traffic)
-    endpoint.tags = {**(endpoint.tags or {}), PREVIOUS_TRAFFIC_TAG: json.dumps(previous)}
+    endpoint.tags = tags
     with azure_call(f"traffic of {endpoint.name}"):
         ml.online_endpoints.begin_create_or_update(endpoint).result()
 
@@ -247,7 +267,10 @@ def rollback(ml: Any, endpoint_name: str) -> tuple[dict[str, int], dict[str, int
         )
     current = {k: int(v) for k, v in (endpoint.traffic or {}).items()}
     target = {name: int(previous.get(name, 0)) for name in sorted(existing | set(previous))}
-    set_traffic(ml, endpoint, target, current)
+    # the model tag the split had (none recorded, by an amlstack before it: left as it is)
+    recorded = (endpoint.tags or {}).get(PREVIOUS_MODEL_TAG)
+    model = json.loads(recorded) if recorded else None
+    set_traffic(ml, endpoint, target, current, model, untag=bool(recorded) and model is None)
     return current, target
 
 

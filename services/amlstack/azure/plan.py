@@ -88,10 +88,12 @@ def deploy_commands(plan: Plan) -> list[str]:
     ]
     if plan.canary and plan.canary < 100:
         other = next(slot for slot in specs.DEPLOYMENT_SLOTS if slot != s.deployment)
-        lines.append(
+        lines += [
             f"# canary: {s.deployment} takes {plan.canary}%, the other deployments keep their "
-            f"proportions of the other {100 - plan.canary}% ({other} alone here)"
-        )
+            f"proportions of the other {100 - plan.canary}% ({other} alone here); on a new",
+            f"# endpoint, with no other deployment yet, {s.deployment} takes all the traffic "
+            f"instead (--traffic {s.deployment}=100)",
+        ]
         split = f"{s.deployment}={plan.canary} {other}={100 - plan.canary}"
     else:
         split = f"{s.deployment}=100"

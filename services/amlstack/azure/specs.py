@@ -163,7 +163,7 @@ def image_ref(registry: str, repository: str, model_name: str, model_version: st
     return f"{server}/{repository}:{image_tag(model_name, model_version)}"
 
 
-MODEL_TAG = "model-name"  # the endpoint's: the model it was created for
+MODEL_TAG = "model-name"  # the endpoint's: the model its last traffic move served
 
 
 def endpoint_spec(name: str, *, description: str = "", model_name: str = "") -> dict[str, Any]:

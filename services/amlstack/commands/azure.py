@@ -7,6 +7,7 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from amlstack.azure import specs
+from amlstack.azure.batch import ERROR_THRESHOLD
 from amlstack.azure.clients import Clients, credential_source
 from amlstack.azure.release import ENDPOINT_ENV, REGISTRY_ENV, require_registry
 from amlstack.azure.workspace import Workspace, resolve_workspace
@@ -48,10 +50,29 @@ RegistryOpt = Annotated[
     typer.Option("--registry", envvar=REGISTRY_ENV, help="ACR name (<name>.azurecr.io)."),
 ]
 RepoOpt = Annotated[str, typer.Option("--repository", help="Repository in the registry.")]
+
+
+def _name_check(kind: str, source: str) -> Callable[[str | None], str | None]:
+    """An option's callback: its value if Azure accepts it as a ``kind`` name (checked before a
+    dry run says what it would do, or a plan is written), else one line naming ``source``; an
+    empty value is refused too, not taken as the option left out."""
+
+    def check(value: str | None) -> str | None:
+        return specs.check_name(value, kind, source=source) if value is not None else None
+
+    return check
+
+
+_endpoint_name = _name_check("endpoint", f"--endpoint (or {ENDPOINT_ENV})")
+_deployment_name = _name_check("deployment", "--deployment")
+
 EndpointOpt = Annotated[
     str | None,
     typer.Option(
-        "--endpoint", envvar=ENDPOINT_ENV, help="Endpoint name (default amlstack-<model name>)."
+        "--endpoint",
+        envvar=ENDPOINT_ENV,
+        help="Endpoint name (default amlstack-<model name>).",
+        callback=_endpoint_name,
     ),
 ]
 DryOpt = Annotated[
@@ -153,14 +174,15 @@ def plan_cmd(
         artifact, registry, repository, endpoint, instance_type, instance_count, appinsights
     )
     automl = specs.AutoMLSettings(target=target, compute=compute)
+    checked = None
     if automl_data is not None:  # before anything is written: no half plan on a bad file
-        check_data(automl_data, target)
+        checked = check_data(automl_data, target)
     plan = planning.Plan(
         ws, settings, source_image or planning.default_source_image(model), artifact=artifact
     )
     planning.write_plan(plan, out, sample_input=artifact / "sample_input.json")
     if automl_data is not None:
-        job = automl_job_spec(automl_data, target, out / "automl", automl)
+        job = automl_job_spec(automl_data, target, out / "automl", automl, checked=checked)
         plan.files["automl_job"] = str(job)
         (out / "plan.json").write_text(json.dumps(planning.plan_document(plan), indent=2) + "\n")
     console.print(f"image        {settings.image}")
@@ -253,7 +275,11 @@ def deploy_cmd(
         int | None, typer.Option(min=1, max=100, help="Traffic % for the new deployment.")
     ] = None,
     slot: Annotated[
-        str | None, typer.Option(help="Deployment name (default: the idle blue/green slot).")
+        str | None,
+        typer.Option(
+            help="Deployment name (default: the idle blue/green slot).",
+            callback=_name_check("deployment", "--slot"),
+        ),
     ] = None,
     push: Annotated[bool, typer.Option(help="Push the image first (as `push` does).")] = False,
     source_image: SourceOpt = None,
@@ -317,16 +343,6 @@ def _ml(config: Path | None, sub: str | None, group: str | None, ws: str | None,
         typer.echo(f"would {what} in workspace {workspace.workspace_name}")
         raise typer.Exit(0)
     return make_clients().ml_client(workspace)
-
-
-def _endpoint_name(value: str | None) -> str | None:
-    """An --endpoint Azure accepts (checked before the dry run says what it would do)."""
-    source = f"--endpoint (or {ENDPOINT_ENV})"
-    return specs.check_name(value, "endpoint", source=source) if value is not None else None
-
-
-def _deployment_name(value: str | None) -> str | None:
-    return specs.check_name(value, "deployment", source="--deployment") if value else value
 
 
 EndpointReq = Annotated[
@@ -519,10 +535,22 @@ def batch_plan_cmd(
     artifact: ArtifactOpt,
     compute: Annotated[str, typer.Option(help="Compute cluster the jobs run on.")] = "cpu-cluster",
     endpoint: Annotated[
-        str | None, typer.Option(help="Batch endpoint name (default amlstack-<model>-batch).")
+        str | None,
+        typer.Option(
+            help="Batch endpoint name (default amlstack-<model>-batch).",
+            callback=_name_check("endpoint", "--endpoint"),
+        ),
     ] = None,
     instance_count: Annotated[int, typer.Option(min=1, help="Nodes per job.")] = 1,
     mini_batch_size: Annotated[int, typer.Option(min=1, help="Files per run() call.")] = 4,
+    error_threshold: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Files that may fail to score before Azure ends the job as failed "
+            "(0: the first one does).",
+        ),
+    ] = ERROR_THRESHOLD,
     out: Annotated[Path, typer.Option(help="Folder for the plan.")] = Path("azure-batch-plan"),
 ) -> None:
     """Write an Azure ML batch endpoint and model deployment for an artifact; offline."""
@@ -530,7 +558,7 @@ def batch_plan_cmd(
 
     files = write_plan_for(
         artifact, out, compute=compute, endpoint=endpoint, instance_count=instance_count,
-        mini_batch_size=mini_batch_size,
+        mini_batch_size=mini_batch_size, error_threshold=error_threshold,
     )  # fmt: skip
     for kind, path in files.items():
         typer.echo(f"{kind:<17}{path}")

@@ -263,3 +263,49 @@ def test_the_job_drops_the_columns_the_artifact_schema_leaves_out(tmp_path: Path
     trained_on = [c for c in frame.columns if c not in dropped and c != "y"]
     features = load_dataset(data, "y", ("duration",)).features
     assert trained_on == [f["name"] for f in features]
+
+
+def test_the_job_drops_columns_by_the_header_s_names_and_refuses_an_unnamed_one(
+    tmp_path: Path,
+) -> None:
+    """The MLTable's drop_columns took amlstack's names, not the header's: `"` became `'`, `\\`
+    became `/`, and an empty header cell (the row index pandas' to_csv() writes) `Unnamed: 0`,
+    names the file has no column for. They are the header's now; a column with no name cannot be
+    named in the MLTable, so the job is refused before anything is written."""
+    import yaml
+
+    frame = pd.read_csv(DATA, nrows=300)
+    frame.insert(0, 'customer "id"', [f"C{i:05d}" for i in range(len(frame))])
+    frame.insert(1, "row\\no", range(1, len(frame) + 1))
+    data = tmp_path / "quoted.csv"
+    frame.to_csv(data, index=False)
+    job = automl.automl_job_spec(data, "y", tmp_path / "job")
+    mltable = yaml.safe_load((job.parent / "training-data" / "MLTable").read_text())
+    dropped = next(s["drop_columns"] for s in mltable["transformations"] if "drop_columns" in s)
+    assert dropped == ['customer "id"', "row\\no"]
+    assert set(dropped) <= set(pd.read_csv(data, nrows=0).columns)  # as MLTable reads them
+
+    indexed = tmp_path / "indexed.csv"
+    pd.read_csv(DATA, nrows=300).to_csv(indexed)  # index=True: a first column with no name
+    with pytest.raises(DataError, match=r"indexed\.csv: column 1 has no name .*name it, or remove"):
+        automl.automl_job_spec(indexed, "y", tmp_path / "indexed-job")
+    assert not (tmp_path / "indexed-job").exists()
+
+
+def test_the_automl_card_lists_every_column_the_job_dropped(
+    automl_onnx: Path, tmp_path: Path
+) -> None:
+    """The job drops the columns the schema leaves out as well as --drop's, but the AutoML card's
+    dropped_columns listed only --drop's (a local card lists both)."""
+    import json
+
+    frame = pd.read_csv(DATA, nrows=1500)
+    frame.insert(0, "customer_id", [f"C{i:05d}" for i in range(len(frame))])
+    data = tmp_path / "ids.csv"
+    frame.to_csv(data, index=False)
+    lineage = automl.AzureLineage(job="j", best_run="j_1", workspace="ws")
+    artifact = automl.write_artifact(
+        automl_onnx, data, "y", out=tmp_path / "out", name="ids", metrics={}, lineage=lineage
+    )
+    card = json.loads((artifact / "model.json").read_text())
+    assert card["dropped_columns"] == ["customer_id"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -135,8 +136,56 @@ def test_a_bad_file_fails_alone_and_the_rest_of_its_mini_batch_is_scored(
     assert result == ["a.csv: 10 rows", "b.csv: 10 rows"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.csv", "b.csv"]
     assert "empty.csv: not scored" in caplog.text and "other.csv: not scored" in caplog.text
-    # and the job goes on past the failed files (they are named in its log)
-    assert load_batch_deployment(plan / "batch-deployment.yml").error_threshold == -1
+    # and the job goes on past the failed files (they are named in its log), up to a point
+    assert load_batch_deployment(plan / "batch-deployment.yml").error_threshold == 10
+
+
+def _batch_environment(plan: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(plan))
+    monkeypatch.setenv("AZUREML_BI_OUTPUT_PATH", str(out))
+    deployment = yaml.safe_load((plan / "batch-deployment.yml").read_text())
+    for key, value in deployment["environment_variables"].items():
+        monkeypatch.setenv(key, value)
+
+
+def test_a_broken_artifact_fails_the_job_at_init_not_every_file_silently(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The model was read per file inside predict_csv: a wrong AMLSTACK_MODEL_DIR (or a changed
+    artifact file) failed every mini-batch, which error_threshold -1 then ignored, and the job
+    ended as Completed with no output. init() loads it once, so the job fails at its start."""
+    from amlstack.artifact.manifest import ArtifactError
+    from amlstack.azure import batch_score
+
+    _batch_environment(plan, tmp_path / "out", monkeypatch)
+    monkeypatch.setenv(batch_score.MODEL_FOLDER_ENV, "no-such-folder")
+    with pytest.raises(ArtifactError, match="no-such-folder"):
+        batch_score.init()
+    # a good one is read once, by init(): the files are scored with it, not re-read per file
+    monkeypatch.undo()
+    folder = yaml.safe_load((plan / "batch-deployment.yml").read_text())["model"]["path"]
+    root = tmp_path / "model"
+    shutil.copytree(plan / folder, root / folder)
+    _batch_environment(plan, tmp_path / "out", monkeypatch)
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(root))
+    batch_score.init()
+    shutil.rmtree(root)
+    rows = tmp_path / "part.csv"
+    rows.write_text("".join(DATA.open().readlines()[:6]))
+    assert batch_score.run([str(rows), str(rows)]) == ["part.csv: 5 rows"] * 2
+
+
+def test_a_job_whose_files_all_fail_ends_as_failed(azure_artifact: Path, tmp_path: Path):
+    """error_threshold -1 (Azure: ignore every failure) let a job whose every file failed end as
+    Completed; the threshold is finite, `--error-threshold` sets it and refuses a negative one."""
+    app = build_app()
+    base = ["azure", "batch-plan", "--artifact", str(azure_artifact), "--out"]
+    done = CliRunner().invoke(app, [*base, str(tmp_path / "p0"), "--error-threshold", "0"])
+    assert done.exit_code == 0, done.output
+    assert load_batch_deployment(tmp_path / "p0" / "batch-deployment.yml").error_threshold == 0
+    refused = CliRunner().invoke(app, [*base, str(tmp_path / "p1"), "--error-threshold", "-1"])
+    assert refused.exit_code == 2 and "--error-threshold" in refused.output
+    assert not (tmp_path / "p1").exists()
 
 
 def test_batch_commands_run_as_a_script_check_everything_before_creating_anything(
@@ -250,3 +299,40 @@ def test_the_script_runs_with_only_what_the_environment_installs(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-800:]
     assert "part.csv: 10 rows" in done.stdout
+
+
+def test_a_cell_over_128_kib_is_scored_and_one_over_the_limit_is_a_data_error(
+    plan: Path, azure_artifact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Python's csv refuses a cell over 128 KiB (`field_size_limit`) with csv.Error, not a user
+    error: `amlstack predict` called it a bug, and the batch script's run() raised, so the good
+    files of its mini-batch went unscored. Training (pandas) reads such a cell: so does scoring,
+    up to a bound that an unclosed quote reaches as one line naming the file and line."""
+    import csv
+
+    from amlstack import predict
+    from amlstack.azure import batch_score
+    from amlstack.errors import DataError
+
+    lines = DATA.open().readlines()
+    header = lines[0].rstrip("\n").split(",")
+    row = lines[1].rstrip("\n").split(",")
+    row[header.index("job")] = "x" * 200_000  # an unseen category: scored as unknown
+    big = tmp_path / "in" / "big.csv"
+    big.parent.mkdir()
+    big.write_text(lines[0] + lines[1] + ",".join(row) + "\n" + lines[2])
+    good = tmp_path / "in" / "good.csv"
+    good.write_text("".join(lines[:4]))
+    assert predict_csv(azure_artifact, big, tmp_path / "big-scored.csv") == 3
+    _batch_environment(plan, tmp_path / "out", monkeypatch)
+    batch_score.init()
+    assert batch_score.run([str(big), str(good)]) == ["big.csv: 3 rows", "good.csv: 3 rows"]
+
+    limit = csv.field_size_limit()
+    monkeypatch.setattr(predict, "MAX_CELL_CHARS", 1000)
+    try:
+        with pytest.raises(DataError, match=r"big\.csv: line 3: a cell longer than 1,000 "):
+            predict_csv(azure_artifact, big, tmp_path / "refused.csv")
+    finally:
+        csv.field_size_limit(limit)
+    assert not (tmp_path / "refused.csv").exists()

@@ -329,7 +329,7 @@ def test_invalid_endpoint_name_is_refused_before_anything_runs(
         *WS_ARGS,
     )
     assert code == 2
-    assert "endpoint name '9-bad_name'" in err
+    assert "--endpoint (or AMLSTACK_AZURE_ENDPOINT) '9-bad_name'" in err
 
 
 @pytest.mark.parametrize("command", ["plan", "batch-plan"])
@@ -479,17 +479,30 @@ def test_plan_refuses_an_artifact_the_scorer_would_not_load(
     assert not out.exists()
 
 
+# What training refuses beyond the header and --target (load_dataset): one class, no feature
+_UNTRAINABLE = {
+    "oneclass.csv": "a,y\n" + "".join(f"{i},yes\n" for i in range(50)),
+    "nofeature.csv": "id,c,y\n" + "".join(f"C{i:03d},k,{'yes' if i % 3 else 'no'}\n"
+                                           for i in range(50)),
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("data", "target", "says"),
-    [("missing.csv", "y", "cannot read a CSV header"), (None, "Y", "no target column 'Y'")],
-)
+    [("missing.csv", "y", "cannot read a CSV header"), (None, "Y", "no target column 'Y'"),
+     ("oneclass.csv", "y", "target 'y' has only one class"),
+     ("nofeature.csv", "y", "no usable feature columns")],
+)  # fmt: skip
 def test_plan_with_unusable_automl_data_writes_no_half_plan(
     capsys, tmp_path: Path, azure_artifact: Path, no_credential: None, no_clients: None,
     data: str | None, target: str, says: str,
 ) -> None:  # fmt: skip
     """The AutoML data is checked before the plan is written: a failed plan left endpoint.yml,
-    commands.sh and a plan.json without the job behind, for a command that exited 2."""
+    commands.sh and a plan.json without the job behind, for a command that exited 2. The check
+    was the header and --target only: what load_dataset refuses came after the plan files."""
     shipped = Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"
+    if data in _UNTRAINABLE:
+        (tmp_path / data).write_text(_UNTRAINABLE[data])
     out = tmp_path / "plan"
     code, _, err = amlstack(
         capsys, "azure", "plan", "--artifact", str(azure_artifact), "--registry", "myacr",
@@ -545,8 +558,27 @@ def test_deploy_dry_run_shows_the_slot_and_canary_it_was_given(
     )  # fmt: skip
     assert code == 0, err
     assert "azureml-model-deployment: green" in stdout and "blue'" not in stdout
-    assert "--traffic 'green=10 blue=90'" in stdout and "=100" not in stdout
+    update = [line for line in stdout.splitlines() if "online-endpoint update" in line]
+    assert len(update) == 1 and "--traffic 'green=10 blue=90'" in update[0], update
     assert "--source-image mine:1" in stdout
+
+
+def test_the_deploy_dry_run_says_what_a_canary_does_on_a_new_endpoint(
+    capsys, azure_artifact: Path, no_credential: None, no_clients: None
+) -> None:
+    """The dry run showed only `--traffic 'blue=10 green=90'`; on a new endpoint the live deploy
+    gives blue all the traffic (there is no green to keep the rest)."""
+    from amlstack.azure.deploy import shifted_traffic
+
+    code, stdout, err = amlstack(
+        capsys, "azure", "deploy", "--artifact", str(azure_artifact), "--registry", "myacr",
+        "--canary", "10", *WS_ARGS,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "--traffic 'blue=10 green=90'" in stdout
+    new_endpoint = "on a new\n# endpoint, with no other deployment yet, blue takes all the traffic"
+    assert new_endpoint in stdout and "(--traffic blue=100)" in stdout
+    assert shifted_traffic({}, "blue", 10) == {"blue": 100}  # as the live deploy does
 
 
 def test_deploy_dry_run_refuses_a_slot_the_live_deploy_would_refuse(
@@ -580,3 +612,34 @@ def test_endpoint_and_deployment_names_azure_refuses_are_refused_in_the_dry_run(
     assert code == 2, stdout
     assert named in err and "an endpoint or deployment name is 3-32" in err
     assert "would" not in stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["promote", "--endpoint", "ep1", "--deployment", ""], {}, "--deployment ''"),
+        (["logs", "--endpoint", "ep1", "--deployment", ""], {}, "--deployment ''"),
+        (["deploy", "--registry", "myacr"], {"AMLSTACK_AZURE_ENDPOINT": "Bad_Name"},
+         "--endpoint (or AMLSTACK_AZURE_ENDPOINT) 'Bad_Name'"),
+        (["plan", "--registry", "myacr", "--endpoint", ""], {},
+         "--endpoint (or AMLSTACK_AZURE_ENDPOINT) ''"),
+        (["deploy", "--registry", "myacr", "--slot", ""], {}, "--slot ''"),
+        (["batch-plan", "--endpoint", "Bad_Name"], {}, "--endpoint 'Bad_Name'"),
+    ],
+)  # fmt: skip
+def test_an_empty_or_bad_name_is_refused_naming_its_option(
+    capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, azure_artifact: Path,
+    no_credential: None, no_clients: None, args: list[str], env: dict[str, str], named: str,
+) -> None:  # fmt: skip
+    """`--deployment ""` passed unchecked (the dry run would "give  all traffic of ep1"), and a
+    bad endpoint name for deploy, plan or batch-plan was "endpoint name 'Bad_Name'", naming
+    neither the option nor the variable it came from."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    artifact = [] if args[0] in ("promote", "logs") else ["--artifact", str(azure_artifact)]
+    out = [] if args[0] in ("promote", "logs", "deploy") else ["--out", str(tmp_path / "out")]
+    workspace = [] if args[0] == "batch-plan" else WS_ARGS
+    code, stdout, err = amlstack(capsys, "azure", *args, *artifact, *out, *workspace)
+    assert code == 2, stdout
+    assert f"{named}: an endpoint or deployment name is 3-32" in err, err
+    assert "would" not in stdout and not (tmp_path / "out").exists()

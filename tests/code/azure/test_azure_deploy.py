@@ -323,10 +323,44 @@ def test_a_model_whose_default_endpoint_name_collides_is_refused_before_any_chan
     )  # fmt: skip
     assert second.endpoint == first.endpoint == "amlstack-bank-marketing"
     before = len(rec.calls)
-    with pytest.raises(UserError, match=r"created for model 'bank\.marketing'.*--endpoint"):
+    with pytest.raises(UserError, match=r"serves model 'bank\.marketing'.*--endpoint"):
         deploy.deploy(rec.ml, rec.http(), second, ROWS)
     assert [c[0] for c in rec.calls[before:]] == ["online_endpoints.get"]
     assert rec.state.endpoint.traffic == {"blue": 100}
     # named on purpose, the same endpoint takes the other model (blue/green as ever)
     result = deploy.deploy(rec.ml, rec.http(), replace(second, endpoint_given=True), ROWS)
     assert result.traffic == {"blue": 0, "green": 100}
+
+
+def test_the_model_tag_follows_the_traffic_and_rollback_restores_it() -> None:
+    """The endpoint's model tag was written only when it was created: after a takeover with
+    --endpoint (as the refusal advises) it still named the old model, so the new owner's default
+    deploys were refused and the old model's took its traffic; an endpoint created before the
+    tag was never tagged. Each traffic move tags it now, and rollback restores the old tag."""
+
+    def settings(model: str, version: str) -> specs.DeploymentSettings:
+        return specs.DeploymentSettings(
+            endpoint=specs.default_endpoint_name(model), deployment="blue",
+            image=f"myacr.azurecr.io/amlstack-scorer:{model}-{version}",
+            model_name=model, model_version=version,
+        )  # fmt: skip
+
+    untagged = existing_endpoint({"blue": 100})  # created before the tag
+    untagged.endpoint.name = "amlstack-bank-marketing"
+    rec = Recorder(untagged)
+    deploy.deploy(rec.ml, rec.http(), settings("bank.marketing", "1"), ROWS)
+    assert rec.state.endpoint.tags[specs.MODEL_TAG] == "bank.marketing"
+    taken = replace(settings("Bank_Marketing", "1"), endpoint_given=True)
+    deploy.deploy(rec.ml, rec.http(), taken, ROWS)
+    assert rec.state.endpoint.tags[specs.MODEL_TAG] == "Bank_Marketing"
+    with pytest.raises(UserError, match=r"serves model 'Bank_Marketing'"):
+        deploy.deploy(rec.ml, rec.http(), settings("bank.marketing", "2"), ROWS)
+    assert rec.state.endpoint.traffic == {"blue": 100, "green": 0}
+    # rollback gives the traffic back to bank.marketing, and the tag with it; undone, both return
+    deploy.rollback(rec.ml, "amlstack-bank-marketing")
+    assert rec.state.endpoint.traffic == {"blue": 0, "green": 100}
+    assert rec.state.endpoint.tags[specs.MODEL_TAG] == "bank.marketing"
+    deploy.rollback(rec.ml, "amlstack-bank-marketing")
+    assert rec.state.endpoint.tags[specs.MODEL_TAG] == "Bank_Marketing"
+    result = deploy.deploy(rec.ml, rec.http(), settings("Bank_Marketing", "2"), ROWS)
+    assert result.traffic == {"blue": 0, "green": 100}  # the owner's default deploys go on
