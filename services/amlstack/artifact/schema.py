@@ -108,6 +108,9 @@ class TrainingRecord(msgspec.Struct, omit_defaults=True, kw_only=True):
     validation_size: float | None = None
     tuning: str | None = None  # what trials were scored on: "5-fold cross-validation", ...
     member_selection: str | None = None  # "5-fold out-of-fold" or "validation split"
+    # the map of the ensemble's probabilities fitted on those rows (training.calibrate): kind
+    # ("platt", "temperature" or "none"), its parameters, their log loss before and after
+    calibration: dict[str, Any] | None = None
     seconds: float | None = None
     libraries: dict[str, str] | None = None
     python: str | None = None

@@ -20,6 +20,8 @@ from amlstack.training.search import Candidate, refit, tree_count
 OOF_MAX_ROWS = 8000  # up to this many non-holdout rows, members are chosen out of fold
 SEARCH_CV_MAX_ROWS = 3000  # up to this many, the search scores trials out of fold too
 OOF_FOLDS = 5
+# selection_rows' description when the rows are ones the model was fitted on (no held-out view)
+IN_SAMPLE = "cross-validated score, the best model alone (no time to blend)"
 
 
 def selection_rows(candidates, matrix, y, train_idx, val_idx, *, metric, seed, deadline):
@@ -70,7 +72,7 @@ def selection_rows(candidates, matrix, y, train_idx, val_idx, *, metric, seed, d
         return y[val_idx], "validation split (no time for out-of-fold predictions)"
     if not done:
         del candidates[1:]
-        return y[val_idx], "cross-validated score, the best model alone (no time to blend)"
+        return y[val_idx], IN_SAMPLE
     for cand, oof, bag in done:
         # the leaderboard then shows the score the candidates are ranked and chosen on
         cand.val_proba, cand.bag, cand.val_score = oof, bag, score(metric, y_train, oof)

@@ -5,7 +5,9 @@ the search and every reported metric is measured on it; the rest is cut again in
 candidates are fitted on and the validation rows that FLAML tunes on and the ensemble weights
 and decision threshold are chosen on. On small data the three are chosen out of fold instead
 (``ensemble.selection_folds``), and on smaller data still FLAML scores trials by k-fold
-cross-validation over both (``ensemble.search_folds``). The chosen members
+cross-validation over both (``ensemble.search_folds``). The blend's probabilities are
+recalibrated on those rows when that clearly lowers their log loss (``calibrate``; the threshold
+is then cut on the calibrated ones, and the map is the graph's last step). The chosen members
 are then refitted on all non-holdout rows with their tuned configuration (small data: bagged)
 and measured on the holdout (the "measured model"); then refitted once more on every labelled
 row, holdout included, and that model is the one exported and shipped (as AutoGluon's
@@ -163,7 +165,7 @@ def _train(
     notice: Callable[[str], None],
     stopped: Callable[[], bool],
 ) -> TrainResult:
-    from amlstack.training import columns, evaluate, export, search, store
+    from amlstack.training import calibrate, columns, evaluate, export, search, store
     from amlstack.training.preprocess import fit_preparation
 
     config.check()
@@ -232,7 +234,10 @@ def _train(
     )  # fmt: skip
     members = [candidates[i] for i in weights]
     val_proba = sum(w * candidates[i].val_proba for i, w in weights.items())
+    calibration = _calibration(y_sel, val_proba, selection, config.seed, notice)
+    val_proba = calibrate.apply(calibration, val_proba)
     binary = len(dataset.classes) == 2
+    # cut on the calibrated probabilities: those are what the scorer compares with it
     threshold = evaluate.best_threshold(y_sel, val_proba) if binary else 0.5
 
     weights = {candidates.index(c): weights[candidates.index(c)] for c in members}
@@ -242,7 +247,7 @@ def _train(
     templates = [c.estimator for c in members]  # the search's models, refitted below
     for cand in members:
         cand.estimator = cand.bag or search.refit(cand.estimator, matrix[train_idx], y[train_idx])
-    test_proba = ensemble.blend(candidates, weights, x_test)
+    test_proba = calibrate.apply(calibration, ensemble.blend(candidates, weights, x_test))
     metrics = evaluate.classification_metrics(y_test, test_proba, dataset.classes, threshold)
     leaderboard = _leaderboard(candidates, weights, x_test, y_test)
     for cand, template in zip(members, templates, strict=True):
@@ -253,12 +258,12 @@ def _train(
         )
     weights = _faithful_members(candidates, weights, x_test, notice)
     members = [candidates[i] for i in weights]
+    fused = export.fuse([(export.to_onnx(candidates[i].estimator, matrix.shape[1]), w)
+                         for i, w in weights.items()])  # fmt: skip
     onnx_model = export.with_preparation(
-        export.fuse([(export.to_onnx(candidates[i].estimator, matrix.shape[1]), w)
-                     for i, w in weights.items()]),
-        prep,
-    )  # fmt: skip
-    memory_proba = ensemble.blend(candidates, weights, x_test)
+        calibrate.with_calibration(fused, calibration, export.OUTPUT), prep
+    )
+    memory_proba = calibrate.apply(calibration, ensemble.blend(candidates, weights, x_test))
     _check_parity(export.onnx_proba(onnx_model, raw[test_idx]), memory_proba)
     _check_context_parity(base[test_idx], raw[test_idx], contexts, dataset)
     members_info = [_member_info(c, weights[candidates.index(c)]) for c in members]
@@ -278,6 +283,7 @@ def _train(
                        holdout=len(test_idx), shipped_model=len(y)),
         n_inputs=int(raw.shape[1]), importance=importance, leaderboard=leaderboard,
         contexts=contexts, seconds=time.monotonic() - started, few_rows=few_rows,
+        calibration=calibration.record(),
     )  # fmt: skip
 
     # Training rows only (never held-out ones), a fixed random draw for reproducibility.
@@ -372,6 +378,20 @@ def _learner_features(features: list[dict[str, Any]], prep) -> list[dict[str, An
         out.append(spec if ordinal else {"name": spec["name"], "kind": "numeric"})
     extra = prep.n_outputs - len(features)
     return out + [{"name": f"prepared_{i}", "kind": "numeric"} for i in range(extra)]
+
+
+def _calibration(y_sel, val_proba, selection, seed, notice):
+    """The map of the blend's probabilities, fitted on the selection rows (a notice when it is
+    applied); the identity when those rows are ones the model was fitted on, where its
+    probabilities look surer than on new rows."""
+    from amlstack.training import calibrate
+
+    if selection == ensemble.IN_SAMPLE:
+        return calibrate.Calibration("none", reason="no rows the model was not fitted on")
+    calibration = calibrate.fit(y_sel, val_proba, seed=seed)
+    if calibration.applied:
+        notice(calibration.notice())
+    return calibration
 
 
 def _affordable_refits(candidates, weights, y_sel, config, *, started, rows, notice):
@@ -507,7 +527,7 @@ ENCODING = (
 
 def _model_card(config, dataset, name, metrics, members, threshold, *, prep, selection,
                 tuning, rows, n_inputs, importance, leaderboard, contexts,
-                seconds, few_rows=None) -> ModelCard:  # fmt: skip
+                seconds, few_rows=None, calibration=None) -> ModelCard:  # fmt: skip
     from amlstack.training.store import model_card
 
     single = members[0]["learner"] if len(members) == 1 else None
@@ -543,6 +563,7 @@ def _model_card(config, dataset, name, metrics, members, threshold, *, prep, sel
             validation_size=config.val_size,
             tuning=tuning,
             member_selection=selection,
+            calibration=calibration,
             seconds=round(seconds, 1),
             libraries=_library_versions(),
             python=platform.python_version(),
