@@ -93,10 +93,25 @@ def test_probabilities_of_zero_and_one_give_no_nan():
         np.testing.assert_array_equal(out.argmax(axis=1), [2, 0, 2])
 
 
-def test_the_same_rows_give_the_same_map():
-    x, y = separable()
-    proba = timid_booster(x[:600], y[:600]).predict_proba(x[600:])
-    assert calibrate.fit(y[600:], proba, seed=3) == calibrate.fit(y[600:], proba, seed=3)
+def test_an_overconfident_booster_gets_no_softening_map_and_its_graph_agrees():
+    """Softening reads the logit of probabilities float32 rounded to 1: graph and memory then
+    differed by 0.08 and training wrote no artifact."""
+    from lightgbm import LGBMClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1500, 5)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] + 0.8 * rng.normal(size=1500) > 0).astype(int)
+    model = LGBMClassifier(n_estimators=300, learning_rate=0.2, verbose=-1, random_state=0)
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    out_of_fold = cross_val_predict(model, x, y, cv=folds, method="predict_proba")
+    found = calibrate.fit(y, out_of_fold, seed=42)
+    assert found.slope >= 1
+    model.fit(x, y)
+    new_rows = rng.normal(size=(2000, 5)).astype(np.float32)
+    graph = calibrate.with_calibration(export.to_onnx(model, 5), found, export.OUTPUT)
+    in_memory = calibrate.apply(found, model.predict_proba(new_rows))
+    np.testing.assert_allclose(export.onnx_proba(graph, new_rows), in_memory, atol=1e-5)
 
 
 def test_training_ships_calibrated_probabilities_cut_where_the_card_says(tmp_path):
