@@ -82,10 +82,10 @@ def check_data(data: Path, target: str, drop: tuple[str, ...] = ()) -> CheckedDa
             "by pandas' to_csv()?), and Azure's MLTable cannot name it to drop or train on it: "
             "name it, or remove it (to_csv(index=False))"
         )
-    return CheckedData(delimiter, encoding, (*drop, *schema_drops(data, target, drop)))
+    return CheckedData(delimiter, encoding, (*drop, *_schema_drops(data, header, target, drop)))
 
 
-def schema_drops(data: Path, target: str, drop: tuple[str, ...] = ()) -> list[str]:
+def _schema_drops(data: Path, header: list[str], target: str, drop: tuple[str, ...]) -> list[str]:
     """The columns amlstack's schema leaves out (identifiers, row numbers, constant or empty
     columns): the job drops them too. AutoML's ONNX takes every column it was trained on as an
     input, and the artifact has no such feature to feed it: its import failed after the job.
@@ -95,7 +95,6 @@ def schema_drops(data: Path, target: str, drop: tuple[str, ...] = ()) -> list[st
     from amlstack.training.data import load_dataset
 
     dataset = load_dataset(data, target, drop)
-    header = _csv_header(data)[0]
     as_written = dict(zip(header_names(header), header, strict=True))
     return [
         as_written.get(d.column, d.column)

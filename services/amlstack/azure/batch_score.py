@@ -56,5 +56,8 @@ def run(mini_batch: list[str]) -> list[str]:
         except UserError as exc:  # this file only: the rest of the mini-batch is still scored
             log.error("%s: not scored: %s", source.name, exc)
             continue
+        except Exception:  # a bug, met on this file: its traceback goes to the job's log
+            log.exception("%s: not scored: an amlstack bug (its traceback follows)", source.name)
+            continue
         results.append(f"{source.name}: {rows} rows")
     return results

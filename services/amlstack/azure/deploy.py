@@ -254,8 +254,7 @@ def rollback(ml: Any, endpoint_name: str) -> tuple[dict[str, int], dict[str, int
     with azure_call(f"endpoint {endpoint_name}"):
         endpoint = ml.online_endpoints.get(endpoint_name)
         existing = {d.name for d in ml.online_deployments.list(endpoint_name)}
-    recorded = (endpoint.tags or {}).get(PREVIOUS_TRAFFIC_TAG)
-    previous = json.loads(recorded) if recorded else None
+    previous = _recorded(endpoint, PREVIOUS_TRAFFIC_TAG, dict)
     if not previous:
         raise UserError(
             f"endpoint {endpoint_name}: no earlier traffic split recorded; nothing to roll back to"
@@ -269,9 +268,31 @@ def rollback(ml: Any, endpoint_name: str) -> tuple[dict[str, int], dict[str, int
     target = {name: int(previous.get(name, 0)) for name in sorted(existing | set(previous))}
     # the model tag the split had (none recorded, by an amlstack before it: left as it is)
     recorded = (endpoint.tags or {}).get(PREVIOUS_MODEL_TAG)
-    model = json.loads(recorded) if recorded else None
+    model = _recorded(endpoint, PREVIOUS_MODEL_TAG, str)
     set_traffic(ml, endpoint, target, current, model, untag=bool(recorded) and model is None)
     return current, target
+
+
+def _recorded(endpoint: Any, tag: str, kind: type) -> Any:
+    """What `set_traffic` recorded in the endpoint's ``tag`` (None when nothing is): a value
+    edited by hand into something else is one line naming the tag, not a traceback."""
+    recorded = (endpoint.tags or {}).get(tag)
+    if not recorded:
+        return None
+    try:
+        value = json.loads(recorded)
+    except ValueError:
+        value = recorded
+    well_formed = value is None or (
+        isinstance(value, kind)
+        and (kind is not dict or all(isinstance(v, int) and v >= 0 for v in value.values()))
+    )
+    if not well_formed:
+        raise UserError(
+            f"endpoint {endpoint.name}: its tag {tag} is not as amlstack wrote it ({recorded!r}); "
+            "fix or remove the tag, or set the traffic with `az ml online-endpoint update`"
+        )
+    return value
 
 
 def promote(ml: Any, endpoint_name: str, deployment: str) -> dict[str, int]:

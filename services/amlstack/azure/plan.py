@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,9 @@ from amlstack.azure.workspace import Workspace
 from amlstack.errors import UserError
 from amlstack.outputs import output_folder
 
-DEFAULT_SOURCE_IMAGE = "amlstack/scorer:local"  # docker-compose.yml's scorer image, default tag
+SOURCE_REPOSITORY = "amlstack/scorer"  # docker-compose.yml's scorer image
+TAG_ENV = "AMLSTACK_TAG"
+DEFAULT_SOURCE_IMAGE = f"{SOURCE_REPOSITORY}:local"
 
 
 @dataclass(frozen=True)
@@ -55,9 +59,34 @@ def read_model(directory: Path) -> ModelInfo:
     return ModelInfo(card.name, str(card.version), directory)
 
 
-def default_source_image(model: ModelInfo) -> str:
-    """The image the local stack builds and tests (`bash scripts/stack.sh compose build scorer`)."""
-    return DEFAULT_SOURCE_IMAGE
+def default_source_image(
+    env: Mapping[str, str] | None = None, env_file: Path = Path(".env")
+) -> str:
+    """The image the local stack builds and tests (`bash scripts/stack.sh compose build scorer`):
+    tagged ``${AMLSTACK_TAG:-local}``, which Compose takes from the environment, else from the
+    ``.env`` file of the folder it runs in."""
+    env = os.environ if env is None else env
+    tag = env.get(TAG_ENV)
+    if tag is None:
+        tag = _env_file_value(env_file, TAG_ENV)
+    return f"{SOURCE_REPOSITORY}:{tag or 'local'}"
+
+
+def _env_file_value(env_file: Path, key: str) -> str | None:
+    """``key``'s value in a Compose ``.env`` file: its last ``KEY=value`` line, quotes or an
+    inline `` # comment`` removed; None when the file or the line is absent."""
+    try:
+        lines = env_file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    found = None
+    for line in lines:
+        name, sep, value = line.partition("=")
+        if sep and name.strip() == key:
+            found = value.strip()
+    if found and found[0] in "'\"" and found.endswith(found[0]) and len(found) > 1:
+        return found[1:-1]
+    return found.split(" #", 1)[0].strip() if found is not None else None
 
 
 def deploy_commands(plan: Plan) -> list[str]:

@@ -170,7 +170,7 @@ def plan_cmd(
     from amlstack.azure.automl import automl_job_spec, check_data
 
     ws = _workspace(config, subscription_id, resource_group, workspace)
-    model, settings = _settings(
+    _, settings = _settings(
         artifact, registry, repository, endpoint, instance_type, instance_count, appinsights
     )
     automl = specs.AutoMLSettings(target=target, compute=compute)
@@ -178,7 +178,7 @@ def plan_cmd(
     if automl_data is not None:  # before anything is written: no half plan on a bad file
         checked = check_data(automl_data, target)
     plan = planning.Plan(
-        ws, settings, source_image or planning.default_source_image(model), artifact=artifact
+        ws, settings, source_image or planning.default_source_image(), artifact=artifact
     )
     planning.write_plan(plan, out, sample_input=artifact / "sample_input.json")
     if automl_data is not None:
@@ -231,7 +231,7 @@ def push_cmd(
 
     model = read_model(artifact)
     target = specs.image_ref(require_registry(registry), repository, model.name, model.version)
-    source = source_image or default_source_image(model)
+    source = source_image or default_source_image()
     server = registry_push.login_server(target)
     use_credential = credential_source() is not None
     logged_in = use_credential or registry_push.docker_config_has_login(server)
@@ -295,13 +295,13 @@ def deploy_cmd(
     from amlstack.azure.release import release
 
     ws = _workspace(config, subscription_id, resource_group, workspace)
-    model, settings = _settings(
+    _, settings = _settings(
         artifact, registry, repository, endpoint, instance_type, instance_count, appinsights
     )
-    if slot:  # checked as the live deploy checks it, and shown in the dry run
-        settings = replace(settings, deployment=specs.check_name(slot, "deployment"))
+    if slot:  # the dry run shows it (its callback checked it)
+        settings = replace(settings, deployment=slot)
     if not live_mode(dry_run):
-        source = source_image or planning.default_source_image(model)
+        source = source_image or planning.default_source_image()
         plan = planning.Plan(ws, settings, source, artifact=artifact, canary=canary)
         for line in planning.deploy_commands(plan):
             typer.echo(line)
@@ -319,7 +319,7 @@ def deploy_cmd(
             ws,
             settings,
             rows,
-            source_image=(source_image or planning.default_source_image(model)) if push else None,
+            source_image=(source_image or planning.default_source_image()) if push else None,
             use_azure_credential=True,
             artifact=artifact,
             canary=canary,

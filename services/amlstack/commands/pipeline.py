@@ -278,12 +278,12 @@ def _run_inputs(data: str | None, name: str | None, target: str, time_budget: in
                 max_iter: int, seed: int):  # fmt: skip
     """The pipeline job's inputs; the model is named after the data file, as `pipeline run`
     names it."""
-    from amlstack.pipeline.azure_pipeline import DATA_PATH, RunInputs
+    from amlstack.pipeline.azure_pipeline import DATA_PATH, RunInputs, data_name
     from amlstack.training.train import default_name
 
     data = data or DATA_PATH
     return RunInputs(
-        data=data, name=name or default_name(Path(data.rstrip("/").rsplit("/", 1)[-1])),
+        data=data, name=name or default_name(Path(data_name(data))),
         target=target, time_budget=time_budget, max_iter=max_iter, seed=seed,
     )  # fmt: skip
 

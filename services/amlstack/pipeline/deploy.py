@@ -183,12 +183,12 @@ def deploy_azure(
     from amlstack_scorer.contract import APPINSIGHTS_ENV
 
     env = os.environ if env is None else env
-    model, settings = rel.deployment_settings(
+    _, settings = rel.deployment_settings(
         artifact, env.get(rel.REGISTRY_ENV), endpoint=env.get(rel.ENDPOINT_ENV),
         appinsights=env.get(APPINSIGHTS_ENV),
     )  # fmt: skip
     workspace = resolve_workspace(env=env)
-    source = default_source_image(model)
+    source = default_source_image(env)
     base = {"target": "azure", "image": settings.image, "source_image": source,
             "endpoint": settings.endpoint, "workspace": workspace.workspace_name}  # fmt: skip
     if clients is None and credential_source(env) is None:

@@ -49,7 +49,8 @@ def alive(info: dict[str, Any] | None) -> bool | None:
 def is_current(info: dict[str, Any] | None) -> bool:
     """Whether ``info`` is this process (pid alone is not enough: two containers sharing a
     host name each have a pid 1)."""
-    return bool(info) and current() == {k: info.get(k) for k in current()}
+    me = current()
+    return bool(info) and me == {key: info.get(key) for key in me}
 
 
 def _start_tick(pid: int) -> int | None:

@@ -513,8 +513,16 @@ def run_stage(run: Run, stage: str, trainer: Trainer | None = None) -> dict[str,
 
 
 def _claim(run: Run, stage: str) -> None:
-    """Record this process as the one running ``stage``, unless another live process runs the
-    run: two writers would interleave their results and registrations."""
+    """Record this process as the one running ``stage``."""
+    record = _free_record(run)
+    record.setdefault("stages", {})[stage] = "running"
+    record["process"] = process.current()
+    write_json(run.folder / RUN_RECORD, record)
+
+
+def _free_record(run: Run) -> dict[str, Any]:
+    """The run's record, unless another live process runs the run: two writers would interleave
+    their results and registrations."""
     record = run.record()
     owner = record.get("process") or {}
     if _busy(record) and not process.is_current(owner) and process.alive(owner):
@@ -522,9 +530,7 @@ def _claim(run: Run, stage: str) -> None:
             f"run {run.run_id} is still running (pid {owner['pid']} on {owner['host']}): "
             "wait for it to finish, or stop that process first"
         )
-    record.setdefault("stages", {})[stage] = "running"
-    record["process"] = process.current()
-    write_json(run.folder / RUN_RECORD, record)
+    return record
 
 
 def _busy(record: dict[str, Any]) -> bool:
@@ -549,10 +555,15 @@ def run_state(record: dict[str, Any]) -> str:
     return "running"
 
 
+def stage_order(drift_url: str | None) -> tuple[str, ...]:
+    """The stages a run goes through: a run given a drift URL starts by checking for drift."""
+    return (DRIFT_STAGE, *STAGES) if drift_url else STAGES
+
+
 def resume_stage(record: dict[str, Any]) -> str | None:
     """The first stage of the run that is not done: where a stopped run resumes."""
-    order = (DRIFT_STAGE, *STAGES) if record.get("config", {}).get("drift_url") else STAGES
     stages = record.get("stages", {})
+    order = stage_order(record.get("config", {}).get("drift_url"))
     return next((stage for stage in order if stages.get(stage) != "done"), None)
 
 
@@ -604,10 +615,14 @@ def run_pipeline(
     With ``drift_url`` in the config the run starts with the drift stage and stops there, as
     skipped, when no feature drifted.
     """
-    order = (DRIFT_STAGE, *STAGES) if run.config.drift_url else STAGES
+    order = stage_order(run.config.drift_url)
+    if start is not None and start not in order:
+        raise UserError(f"run {run.run_id} has no {start} stage (started without --if-drift)")
     first = order.index(start) if start else 0
-    _claim(run, order[first])
-    run.update_record(status="running", finished_at=None, failed_stage=None)
+    _free_record(run)
+    run.update_record(
+        status="running", process=process.current(), finished_at=None, failed_stage=None
+    )
     try:
         for stage in order[first:]:
             if _run_one(run, stage, trainer, on_stage) == "skipped":

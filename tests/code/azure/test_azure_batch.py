@@ -140,6 +140,28 @@ def test_a_bad_file_fails_alone_and_the_rest_of_its_mini_batch_is_scored(
     assert load_batch_deployment(plan / "batch-deployment.yml").error_threshold == 10
 
 
+def test_a_bug_met_on_one_file_fails_that_file_alone(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    from amlstack.azure import batch_score
+
+    real = batch_score.predict_csv
+
+    def buggy(model, source, target):
+        if source.name == "bug.csv":
+            raise RecursionError("a bug")
+        return real(model, source, target)
+
+    monkeypatch.setattr(batch_score, "predict_csv", buggy)
+    _batch_environment(plan, tmp_path / "out", monkeypatch)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("".join(DATA.open().readlines()[:6]))
+    batch_score.init()
+    assert batch_score.run([str(tmp_path / "bug.csv"), str(rows)]) == ["rows.csv: 5 rows"]
+    assert "bug.csv: not scored: an amlstack bug" in caplog.text
+    assert "RecursionError: a bug" in caplog.text
+
+
 def _batch_environment(plan: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZUREML_MODEL_DIR", str(plan))
     monkeypatch.setenv("AZUREML_BI_OUTPUT_PATH", str(out))

@@ -161,6 +161,30 @@ def test_push_without_any_login_is_a_dry_run(
     )
 
 
+@pytest.mark.parametrize(
+    ("environment", "env_file", "image"),
+    [({"AMLSTACK_TAG": "t7"}, "AMLSTACK_TAG=t8\n", "amlstack/scorer:t7"),
+     ({}, "# AMLSTACK_TAG=x\nAMLSTACK_TAG = 't8' \n", "amlstack/scorer:t8"),
+     ({}, "AMLSTACK_TAG=t9 # the release\n", "amlstack/scorer:t9"),
+     ({"AMLSTACK_TAG": ""}, "AMLSTACK_TAG=t8\n", "amlstack/scorer:local")],
+)  # fmt: skip
+def test_push_takes_the_image_compose_built(
+    capsys, monkeypatch, tmp_path, azure_artifact, no_credential, no_clients,
+    environment, env_file, image,
+) -> None:  # fmt: skip
+    """Compose tags its images ``${AMLSTACK_TAG:-local}``, from the environment or ``.env``."""
+    monkeypatch.delenv("AMLSTACK_TAG", raising=False)
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    (tmp_path / ".env").write_text(env_file)
+    monkeypatch.chdir(tmp_path)
+    code, stdout, _ = amlstack(
+        capsys, "azure", "push", "--artifact", str(azure_artifact), "--registry", "myacr"
+    )
+    assert code == 0
+    assert f"would run: docker tag {image} myacr.azurecr.io" in " ".join(stdout.split())
+
+
 def test_push_dry_run_refuses_an_image_that_serves_another_model(
     capsys, monkeypatch, azure_artifact: Path, no_credential: None, no_clients: None
 ) -> None:

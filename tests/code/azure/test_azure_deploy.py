@@ -165,6 +165,23 @@ def test_rollback_refuses_when_a_deployment_is_gone() -> None:
         deploy.rollback(rec.ml, "ep1")
 
 
+@pytest.mark.parametrize(
+    ("tag", "value"),
+    [
+        (deploy.PREVIOUS_TRAFFIC_TAG, "blue=100"),
+        (deploy.PREVIOUS_TRAFFIC_TAG, '["blue"]'),
+        (deploy.PREVIOUS_TRAFFIC_TAG, '{"blue": "all"}'),
+        (deploy.PREVIOUS_MODEL_TAG, "[1]"),
+    ],
+)
+def test_rollback_names_a_tag_edited_by_hand(tag, value) -> None:
+    tags = {deploy.PREVIOUS_TRAFFIC_TAG: '{"blue": 100}', tag: value}
+    rec = Recorder(existing_endpoint({"blue": 0, "green": 100}, tags))
+    with pytest.raises(UserError, match=f"its tag {tag} is not as amlstack wrote it"):
+        deploy.rollback(rec.ml, "ep1")
+    assert "online_endpoints.begin_create_or_update" not in rec.names()
+
+
 def test_promote_finishes_a_canary() -> None:
     rec = Recorder(existing_endpoint({"blue": 100}))
     run(rec, canary=25)

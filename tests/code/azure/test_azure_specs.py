@@ -140,7 +140,7 @@ def test_the_mltable_reads_a_windows_1252_file_in_its_encoding(tmp_path: Path) -
     windows = tmp_path / "bank.csv"
     rows = DATA.read_text().splitlines()[:200]
     windows.write_bytes(
-        # a note of three values: a constant column would be dropped (automl.schema_drops)
+        # a note of three values: a constant column would be dropped (automl._schema_drops)
         (
             "\n".join([f"{rows[0]},note", *(f"{r},Zoë{i % 3}" for i, r in enumerate(rows[1:]))])
         ).encode("cp1252")

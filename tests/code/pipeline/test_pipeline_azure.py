@@ -264,6 +264,25 @@ def test_publish_takes_the_users_data_target_and_name(tmp_path, no_credential):
 
 
 @pytest.mark.parametrize(
+    ("data", "name"),
+    [("azureml:churn:3", "churn"), ("azureml:churn@latest", "churn"),
+     ("azureml://subscriptions/s/resourcegroups/r/workspaces/w/data/churn/versions/2", "churn"),
+     ("azureml://datastores/blob/paths/in/churn_train.csv", "churn"),
+     ("https://acct.blob.core.windows.net/c/churn.csv?sv=2022&sig=x%2Fy", "churn")],
+)  # fmt: skip
+def test_the_model_is_named_after_the_data_not_its_uri(tmp_path, no_credential, data, name):
+    from amlstack.cli import main
+
+    out = tmp_path / "defs"
+    with pytest.raises(SystemExit) as done:
+        main(["pipeline", "publish", "--dry-run", "--out", str(out), "--code", str(REPO),
+              "--data", data])  # fmt: skip
+    assert done.value.code == 0
+    job = yaml.safe_load((out / "pipeline.yml").read_text())
+    assert (job["inputs"]["name"], job["inputs"]["data"]["path"]) == (name, data)
+
+
+@pytest.mark.parametrize(
     ("args", "named"),
     [(["--time-budget", "0"], "--time-budget 0"), (["--max-iter", "0"], "--max-iter 0"),
      (["--name", "my model"], "model name 'my model'"), (["--target", "it's"], "--target"),

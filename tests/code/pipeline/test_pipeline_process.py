@@ -143,3 +143,10 @@ def test_an_interrupted_run_records_it(tmp_path, first_rows):
     record = run.record()
     assert record["status"] == "interrupted" and record["failed_stage"] == "train"
     assert record["stages"]["train"] == "interrupted"
+
+
+def test_a_run_without_drift_cannot_resume_from_the_drift_stage(tmp_path, first_rows):
+    run = stages.create_run(_config(tmp_path, first_rows), "r1")
+    with pytest.raises(UserError, match="run r1 has no drift stage"):
+        stages.run_pipeline(run, start=stages.DRIFT_STAGE, trainer=tiny_trainer.trainer)
+    assert run.record().get("status") is None  # refused before anything was claimed
