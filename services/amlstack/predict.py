@@ -27,7 +27,7 @@ MAX_CELL_CHARS = 64 * 1024 * 1024
 
 
 def predict_csv(
-    model_dir: Path | Model,
+    artifact: Path | Model,
     source: Path,
     target: Path,
     chunk_rows: int = CHUNK_ROWS,
@@ -35,13 +35,13 @@ def predict_csv(
 ) -> int:
     """Write ``source`` rows plus probability and label columns to ``target``; returns rows.
 
-    ``model_dir`` is the artifact's folder or a `Model` already loaded from it (the batch
+    ``artifact`` is the artifact's folder or a `Model` already loaded from it (the batch
     script loads it once per worker, not once per file).
     ``notice`` gets how the file was read when it is not UTF-8 (`charset.how_read`) and a line
     per column with what training never saw (`Unusual`), once it is scored."""
     # a slice of each chunk per CPU, as the scorer does: faster than onnxruntime's own threads,
     # which meet after every member of an ensemble (benchmarks/bench_model.py)
-    model = model_dir if isinstance(model_dir, Model) else Model(model_dir, parallel_batches=True)
+    model = artifact if isinstance(artifact, Model) else Model(artifact, parallel_batches=True)
     if not source.is_file():
         raise UserError(f"--input {source}: no such file")
     if target.resolve() == source.resolve():

@@ -233,12 +233,10 @@ def _train(
         rows=(search_rows, len(train_idx), len(y)), notice=notice,
     )  # fmt: skip
     members = [candidates[i] for i in weights]
-    val_proba = sum(w * candidates[i].val_proba for i, w in weights.items())
-    calibration = _calibration(y_sel, val_proba, selection, config.seed, notice)
-    val_proba = calibrate.apply(calibration, val_proba)
     binary = len(dataset.classes) == 2
-    # cut on the calibrated probabilities: those are what the scorer compares with it
-    threshold = evaluate.best_threshold(y_sel, val_proba) if binary else 0.5
+    calibration, threshold = _map_and_threshold(
+        candidates, weights, y_sel, selection, config.seed, binary
+    )
 
     weights = {candidates.index(c): weights[candidates.index(c)] for c in members}
     x_test, y_test = matrix[test_idx], y[test_idx]
@@ -247,16 +245,35 @@ def _train(
     templates = [c.estimator for c in members]  # the search's models, refitted below
     for cand in members:
         cand.estimator = cand.bag or search.refit(cand.estimator, matrix[train_idx], y[train_idx])
-    test_proba = calibrate.apply(calibration, ensemble.blend(candidates, weights, x_test))
-    metrics = evaluate.classification_metrics(y_test, test_proba, dataset.classes, threshold)
-    leaderboard = _leaderboard(candidates, weights, x_test, y_test)
+    measured = {i: candidates[i].estimator for i in weights}
+    held_out = (x_test, y_test, dataset.classes)
+    test_proba, metrics, leaderboard = _holdout_figures(
+        candidates, weights, calibration, threshold, held_out
+    )
     for cand, template in zip(members, templates, strict=True):
         cand.estimator = (
             ensemble.fit_bag(template, matrix, y, folds=len(cand.bag.models), seed=config.seed)
             if cand.bag
             else search.refit(template, matrix, y)
         )
-    weights = _faithful_members(candidates, weights, x_test, notice)
+    kept = _faithful_members(candidates, weights, x_test, notice)
+    if kept.keys() != weights.keys():
+        # the map, the threshold and the held-out figures described a blend with the dropped
+        # member: all three are redone on the members that ship (measured as they were)
+        calibration, threshold = _map_and_threshold(
+            candidates, kept, y_sel, selection, config.seed, binary
+        )
+        shipped = {i: candidates[i].estimator for i in weights}
+        for i in weights:  # the dropped one too: its leaderboard row is a held-out figure
+            candidates[i].estimator = measured[i]
+        test_proba, metrics, leaderboard = _holdout_figures(
+            candidates, kept, calibration, threshold, held_out
+        )
+        for i in weights:
+            candidates[i].estimator = shipped[i]
+    weights = kept
+    if calibration.applied:
+        notice(calibration.notice())
     members = [candidates[i] for i in weights]
     fused = export.fuse([(export.to_onnx(candidates[i].estimator, matrix.shape[1]), w)
                          for i, w in weights.items()])  # fmt: skip
@@ -380,18 +397,31 @@ def _learner_features(features: list[dict[str, Any]], prep) -> list[dict[str, An
     return out + [{"name": f"prepared_{i}", "kind": "numeric"} for i in range(extra)]
 
 
-def _calibration(y_sel, val_proba, selection, seed, notice):
-    """The map of the blend's probabilities, fitted on the selection rows (a notice when it is
-    applied); the identity when those rows are ones the model was fitted on, where its
-    probabilities look surer than on new rows."""
-    from amlstack.training import calibrate
+def _map_and_threshold(candidates, weights, y_sel, selection, seed, binary):
+    """The map of the blend's probabilities, fitted on the selection rows, and the decision
+    threshold, cut on the mapped probabilities (those are what the scorer compares with it; 0.5
+    for more than two classes). The map is the identity when those rows are ones the model was
+    fitted on, where its probabilities look surer than on new rows."""
+    from amlstack.training import calibrate, evaluate
 
+    val_proba = sum(w * candidates[i].val_proba for i, w in weights.items())
     if selection == ensemble.IN_SAMPLE:
-        return calibrate.Calibration("none", reason="no rows the model was not fitted on")
-    calibration = calibrate.fit(y_sel, val_proba, seed=seed)
-    if calibration.applied:
-        notice(calibration.notice())
-    return calibration
+        calibration = calibrate.Calibration("none", reason="no rows the model was not fitted on")
+    else:
+        calibration = calibrate.fit(y_sel, val_proba, seed=seed)
+    val_proba = calibrate.apply(calibration, val_proba)
+    return calibration, evaluate.best_threshold(y_sel, val_proba) if binary else 0.5
+
+
+def _holdout_figures(candidates, weights, calibration, threshold, held_out):
+    """The blend's probabilities and metrics on the held-out rows (x, y, classes), and the
+    leaderboard."""
+    from amlstack.training import calibrate, evaluate
+
+    x_test, y_test, classes = held_out
+    proba = calibrate.apply(calibration, ensemble.blend(candidates, weights, x_test))
+    metrics = evaluate.classification_metrics(y_test, proba, classes, threshold)
+    return proba, metrics, _leaderboard(candidates, weights, x_test, y_test)
 
 
 def _affordable_refits(candidates, weights, y_sel, config, *, started, rows, notice):

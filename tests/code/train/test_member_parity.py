@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,59 @@ def test_a_lightgbm_member_splitting_large_numbers_exports_faithfully():
     model = LGBMClassifier(n_estimators=60, num_leaves=63, verbose=-1).fit(x, y)
     graph = export.to_onnx(model, x.shape[1])
     np.testing.assert_allclose(export.onnx_proba(graph, x), model.predict_proba(x), atol=1e-5)
+
+
+def test_a_member_dropped_at_export_leaves_the_figures_of_the_blend_that_ships(
+    tmp_path, monkeypatch
+):
+    """The map, the threshold and the held-out figures are redone without the dropped member:
+    they described the blend with it."""
+    from amlstack.training.train import TrainConfig
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1500, 3))
+    signal = x[:, 0] + np.sin(3 * x[:, 1]) + 0.5 * x[:, 2] * (x[:, 0] > 0)
+    y = np.where(signal + 0.8 * rng.normal(size=1500) > 0, "yes", "no")
+    data = tmp_path / "mixed.csv"
+    data.write_text(
+        "a,b,c,y\n"
+        + "".join(f"{a:.4f},{b:.4f},{c:.4f},{t}\n" for (a, b, c), t in zip(x, y, strict=True))
+    )
+    real_faithful, real_map, real_figures = (
+        train._faithful_members,
+        train._map_and_threshold,
+        train._holdout_figures,
+    )
+    seen: dict[str, list] = {"map": [], "figures": [], "kept": []}
+
+    def drop_the_last(candidates, weights, x_test, notice):
+        assert len(weights) >= 2, "the test needs a blend of two members"
+        kept = dict(real_faithful(candidates, weights, x_test, notice))
+        del kept[max(kept)]
+        seen["kept"].append(set(kept))
+        return {i: w / sum(kept.values()) for i, w in kept.items()}
+
+    def spy_map(candidates, weights, *args):
+        seen["map"].append(set(weights))
+        return real_map(candidates, weights, *args)
+
+    def spy_figures(candidates, weights, *args):
+        out = real_figures(candidates, weights, *args)
+        seen["figures"].append((set(weights), out[1]))
+        return out
+
+    monkeypatch.setattr(train, "_faithful_members", drop_the_last)
+    monkeypatch.setattr(train, "_map_and_threshold", spy_map)
+    monkeypatch.setattr(train, "_holdout_figures", spy_figures)
+    config = TrainConfig(
+        data=data, target="y", out=tmp_path / "art", time_budget=None, max_iter=4,
+        learners=("lgbm", "lr"), seed=0,
+    )  # fmt: skip
+    result = train.train(config)
+    meta = json.loads((result.path / "model.json").read_text())
+    (kept,) = seen["kept"]
+    assert seen["map"][-1] == kept and seen["figures"][-1][0] == kept
+    assert meta["metrics"]["holdout"]["AUC"] == pytest.approx(
+        seen["figures"][-1][1]["AUC"], abs=1e-6
+    )
+    assert len(meta["model"]["members"]) == len(kept)
