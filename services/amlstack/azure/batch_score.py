@@ -4,7 +4,9 @@ Azure copies the plan's ``code/`` folder (this file plus the amlstack modules it
 node, mounts the registered artifact under ``AZUREML_MODEL_DIR`` and calls ``run`` with a list of
 input files per mini-batch. Each file is scored by ``amlstack predict``'s own function, so a batch
 job and a local run give the same columns and the same probabilities; the scored CSVs go to the
-job's output folder (``AZUREML_BI_OUTPUT_PATH``) under the input file's name.
+job's output folder (``AZUREML_BI_OUTPUT_PATH``) under the input file's name; a second input
+of that name, from another folder, is refused rather than overwrite the first one's scores (in
+one worker: workers do not see each other's files).
 
 The artifact is loaded once, in ``init``: one that cannot be read (a wrong
 ``AMLSTACK_MODEL_DIR``, a changed file) fails the job at its start, not each file in turn.
@@ -31,12 +33,14 @@ OUTPUT_ENV = "AZUREML_BI_OUTPUT_PATH"
 
 _model: Model | None = None
 _output_dir: Path | None = None
+_sources: dict[str, Path] = {}  # output name -> the input file it was scored from
 
 
 def init() -> None:
     """Load the artifact and locate the output folder once per worker process; an artifact
     that cannot be read raises here, which fails the job instead of every file."""
     global _model, _output_dir
+    _sources.clear()
     root = Path(os.environ["AZUREML_MODEL_DIR"])
     # a slice of each chunk per CPU, as `amlstack predict` scores
     _model = Model(root / os.environ.get(MODEL_FOLDER_ENV, ""), parallel_batches=True)
@@ -51,6 +55,14 @@ def run(mini_batch: list[str]) -> list[str]:
     results = []
     for name in mini_batch:
         source = Path(name)
+        first = _sources.setdefault(source.name, source)
+        if first != source:  # a retried mini-batch rescores the same path: that may overwrite
+            log.error(
+                "%s: not scored: %s holds the scores of %s already (the outputs are named after "
+                "their inputs: give the input files distinct names)",
+                source, source.name, first,
+            )  # fmt: skip
+            continue
         try:
             rows = predict_csv(_model, source, _output_dir / source.name)
         except UserError as exc:  # this file only: the rest of the mini-batch is still scored

@@ -162,6 +162,24 @@ def test_a_bug_met_on_one_file_fails_that_file_alone(
     assert "RecursionError: a bug" in caplog.text
 
 
+def test_a_second_input_of_the_same_name_does_not_overwrite_the_first(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    from amlstack.azure import batch_score
+
+    _batch_environment(plan, tmp_path / "out", monkeypatch)
+    lines = DATA.open().readlines()
+    for folder, rows in (("a", 5), ("b", 7)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "part.csv").write_text("".join(lines[: rows + 1]))
+    batch_score.init()
+    first, second = tmp_path / "a" / "part.csv", tmp_path / "b" / "part.csv"
+    assert batch_score.run([str(first), str(second)]) == ["part.csv: 5 rows"]
+    assert len((tmp_path / "out" / "part.csv").read_text().splitlines()) == 6
+    assert f"{second}: not scored: part.csv holds the scores of {first}" in caplog.text
+    assert batch_score.run([str(first)]) == ["part.csv: 5 rows"]  # a retry of the same file
+
+
 def _batch_environment(plan: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZUREML_MODEL_DIR", str(plan))
     monkeypatch.setenv("AZUREML_BI_OUTPUT_PATH", str(out))
