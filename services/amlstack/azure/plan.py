@@ -97,13 +97,16 @@ def deploy_commands(plan: Plan) -> list[str]:
     q = shlex.quote
     image, source = q(s.image), q(plan.source_image)
     artifact = q(str(plan.artifact)) if plan.artifact else "<artifact>"
+    # absolute for push: commands.sh runs in the plan's folder, wherever it was written from
+    pushed = q(str(plan.artifact.resolve())) if plan.artifact else "<artifact>"
     az = f"az ml online-endpoint {{}} --name {q(s.endpoint)} {ws.cli_args()}"
     lines = [
         f"# the local image {source} must serve {artifact} (the same MANIFEST.json), or the tag",
-        f"# {image} would name another model; build it with",
+        f"# {image} would name another model; build it, from the repository's folder (the",
+        "# artifact inside it), with",
         f"# AMLSTACK_MODEL_DIR_BUILD={artifact} bash scripts/stack.sh compose build scorer",
         f"# push checks this, then runs: docker tag {source} {image} && docker push {image}",
-        f"amlstack azure push --artifact {artifact} "
+        f"amlstack azure push --artifact {pushed} "
         f"--registry {q(registry_push.login_server(s.image))} --source-image {source}",
     ]
     for step, what in DEPLOY_STEPS:
@@ -145,7 +148,9 @@ def write_plan(plan: Plan, out: Path, *, sample_input: Path | None = None) -> Pl
     if sample_input is not None and sample_input.is_file():
         files["sample_input"] = Path(shutil.copyfile(sample_input, out / "sample_input.json"))
     plan.commands = deploy_commands(plan)
-    (out / "commands.sh").write_text("#!/bin/sh\n" + "\n".join(plan.commands) + "\n")
+    # the az commands name the plan's files (endpoint.yml, sample_input.json) from its folder
+    script = ["#!/bin/sh", "set -e", 'cd "$(dirname "$0")"', *plan.commands]
+    (out / "commands.sh").write_text("\n".join(script) + "\n")
     files["commands"] = out / "commands.sh"
     plan.files.update({k: str(v) for k, v in files.items()})
     (out / "plan.json").write_text(json.dumps(plan_document(plan), indent=2) + "\n")

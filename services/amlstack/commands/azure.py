@@ -181,6 +181,12 @@ def plan_cmd(
         ws, settings, source_image or planning.default_source_image(), artifact=artifact
     )
     planning.write_plan(plan, out, sample_input=artifact / "sample_input.json")
+    if automl_data is None and (out / "automl").exists():
+        console.print(
+            f"[yellow]note[/]: {out / 'automl'} is from an earlier plan; this one has no AutoML "
+            "job (--automl-data)",
+            highlight=False,
+        )
     if automl_data is not None:
         job = automl_job_spec(automl_data, target, out / "automl", automl, checked=checked)
         plan.files["automl_job"] = str(job)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -422,6 +423,55 @@ def test_plan_commands_are_quoted_for_a_shell(
     for command in (w for w in words if w[:2] == ["az", "ml"]):
         assert command[command.index("--resource-group") + 1] == "rg(test)"
         assert command[command.index("--subscription") + 1] == SUB
+
+
+def test_commands_sh_runs_from_any_folder_and_names_files_that_exist(
+    capsys, tmp_path, monkeypatch, azure_artifact, no_credential, no_clients
+) -> None:
+    """The az commands name the plan's files, push names the artifact: from any folder."""
+    import shutil
+    import subprocess
+
+    shutil.copytree(azure_artifact, tmp_path / "work" / "art")
+    monkeypatch.chdir(tmp_path / "work")  # the artifact and plan given as relative paths
+    code, _, err = amlstack(
+        capsys, "azure", "plan", "--artifact", "art", "--registry", "myacr", "--out", "plan",
+        *WS_ARGS,
+    )  # fmt: skip
+    assert code == 0, err
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    missing = tmp_path / "missing.txt"
+    for tool in ("az", "amlstack", "curl"):  # each notes the files its arguments name, not there
+        (stubs / tool).write_text(
+            '#!/bin/sh\nfor a in "$@"; do case $a in *.yml|@*.json|art|*/art)\n'
+            f'  [ -e "${{a#@}}" ] || echo "{tool}: no ${{a#@}} in $PWD" >> {missing} ;;\n'
+            "esac; done\n"
+        )
+        (stubs / tool).chmod(0o755)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        ["sh", str(tmp_path / "work" / "plan" / "commands.sh")], cwd=elsewhere,
+        env={**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}"},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert not missing.exists(), missing.read_text()
+
+
+def test_a_plan_without_automl_names_the_automl_folder_an_earlier_plan_left(
+    capsys, tmp_path, azure_artifact, no_credential, no_clients
+) -> None:
+    out = tmp_path / "plan"
+    data = Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"
+    base = ["azure", "plan", "--artifact", str(azure_artifact), "--registry", "myacr",
+            "--out", str(out), *WS_ARGS]  # fmt: skip
+    assert amlstack(capsys, *base, "--automl-data", str(data))[0] == 0
+    code, stdout, _ = amlstack(capsys, *base)
+    assert code == 0
+    assert f"note: {out / 'automl'} is from an earlier plan" in " ".join(stdout.split())
+    assert "automl_job" not in json.loads((out / "plan.json").read_text())["files"]
 
 
 def test_train_backend_azure_dry_run_takes_workspace_compute_and_drop(
