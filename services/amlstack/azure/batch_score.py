@@ -10,9 +10,10 @@ one worker: workers do not see each other's files).
 
 The artifact is loaded once, in ``init``: one that cannot be read (a wrong
 ``AMLSTACK_MODEL_DIR``, a changed file) fails the job at its start, not each file in turn.
-A file that cannot be scored (empty, other columns, a cell the model refuses) is named in the
-job's log and left out of ``run``'s result, which is how Azure counts it as failed; the other
-files of its mini-batch are still scored (raising would fail, and retry, the whole mini-batch).
+A file that cannot be scored (empty, other columns, a cell the model refuses, or a bug met on it,
+with its traceback) is named in the job's log and left out of ``run``'s result, which is how
+Azure counts it as failed; the other files of its mini-batch are still scored. An I/O error or
+running out of memory raises instead: that fails the whole mini-batch, which Azure retries.
 Past the deployment's ``error_threshold`` failed files Azure ends the job as failed.
 """
 
@@ -68,6 +69,8 @@ def run(mini_batch: list[str]) -> list[str]:
         except UserError as exc:  # this file only: the rest of the mini-batch is still scored
             log.error("%s: not scored: %s", source.name, exc)
             continue
+        except (OSError, MemoryError):
+            raise  # the node's trouble, not the file's: Azure retries the mini-batch
         except Exception:  # a bug, met on this file: its traceback goes to the job's log
             log.exception("%s: not scored: an amlstack bug (its traceback follows)", source.name)
             continue

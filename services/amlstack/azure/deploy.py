@@ -273,6 +273,14 @@ def rollback(ml: Any, endpoint_name: str) -> tuple[dict[str, int], dict[str, int
     return current, target
 
 
+def _is_traffic(split: dict) -> bool:
+    """Whether ``split`` is a traffic split Azure takes: whole percentages summing to 100 (or
+    nothing anywhere)."""
+    shares = list(split.values())
+    whole = all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 100 for v in shares)
+    return whole and sum(shares) in (0, 100)
+
+
 def _recorded(endpoint: Any, tag: str, kind: type) -> Any:
     """What `set_traffic` recorded in the endpoint's ``tag`` (None when nothing is): a value
     edited by hand into something else is one line naming the tag, not a traceback."""
@@ -284,8 +292,7 @@ def _recorded(endpoint: Any, tag: str, kind: type) -> Any:
     except ValueError:
         value = recorded
     well_formed = value is None or (
-        isinstance(value, kind)
-        and (kind is not dict or all(isinstance(v, int) and v >= 0 for v in value.values()))
+        isinstance(value, kind) and (kind is not dict or _is_traffic(value))
     )
     if not well_formed:
         raise UserError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 from collections.abc import Mapping
@@ -21,6 +22,8 @@ from amlstack.outputs import output_folder
 
 SOURCE_REPOSITORY = "amlstack/scorer"  # docker-compose.yml's scorer image
 TAG_ENV = "AMLSTACK_TAG"
+COMPOSE_FILE = "docker-compose.yml"
+ENV_LINE = re.compile(r"^\s*(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)\s*[=:](?P<value>.*)$")
 DEFAULT_SOURCE_IMAGE = f"{SOURCE_REPOSITORY}:local"
 
 
@@ -59,34 +62,41 @@ def read_model(directory: Path) -> ModelInfo:
     return ModelInfo(card.name, str(card.version), directory)
 
 
-def default_source_image(
-    env: Mapping[str, str] | None = None, env_file: Path = Path(".env")
-) -> str:
+def default_source_image(env: Mapping[str, str] | None = None, folder: Path | None = None) -> str:
     """The image the local stack builds and tests (`bash scripts/stack.sh compose build scorer`):
     tagged ``${AMLSTACK_TAG:-local}``, which Compose takes from the environment, else from the
-    ``.env`` file of the folder it runs in."""
+    ``.env`` file beside docker-compose.yml (in ``folder``, default the current one, or the
+    nearest parent holding it, as Compose finds its file)."""
     env = os.environ if env is None else env
     tag = env.get(TAG_ENV)
     if tag is None:
-        tag = _env_file_value(env_file, TAG_ENV)
+        project = _compose_project(Path.cwd() if folder is None else folder)
+        tag = _env_file_value(project / ".env", TAG_ENV) if project else None
     return f"{SOURCE_REPOSITORY}:{tag or 'local'}"
 
 
+def _compose_project(folder: Path) -> Path | None:
+    folder = folder.resolve()
+    return next((f for f in (folder, *folder.parents) if (f / COMPOSE_FILE).is_file()), None)
+
+
 def _env_file_value(env_file: Path, key: str) -> str | None:
-    """``key``'s value in a Compose ``.env`` file: its last ``KEY=value`` line, quotes or an
-    inline `` # comment`` removed; None when the file or the line is absent."""
+    """``key``'s value in a Compose ``.env`` file, read by its rules: the last ``KEY=value`` (or
+    ``export KEY=value``, or ``KEY: value``) line; a quoted value is what is inside the quotes,
+    an unquoted one ends at a `` #`` comment. None when the file or the line is absent."""
     try:
-        lines = env_file.read_text(encoding="utf-8").splitlines()
+        text = env_file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return None
     found = None
-    for line in lines:
-        name, sep, value = line.partition("=")
-        if sep and name.strip() == key:
-            found = value.strip()
-    if found and found[0] in "'\"" and found.endswith(found[0]) and len(found) > 1:
-        return found[1:-1]
-    return found.split(" #", 1)[0].strip() if found is not None else None
+    for line in text.splitlines():
+        match = ENV_LINE.match(line)
+        if match and match["key"] == key:
+            found = match["value"].strip()
+    if found and found[0] in "'\"":
+        closing = found.find(found[0], 1)
+        return found[1:closing] if closing > 0 else found[1:]
+    return re.split(r"\s#", found, maxsplit=1)[0].strip() if found is not None else None
 
 
 def deploy_commands(plan: Plan) -> list[str]:

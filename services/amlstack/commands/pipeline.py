@@ -109,6 +109,7 @@ def run_command(
         if start not in (stages.DRIFT_STAGE, *stages.STAGES):
             raise UserError(f"--from must be one of drift, {', '.join(stages.STAGES)}")
         run = stages.open_run(runs, run_id)
+        stages.check_start(run, start)
     else:
         from amlstack.training.train import default_name
 
@@ -276,14 +277,14 @@ def _definitions(out_dir: Path, cron: str, compute: str, code: Path, run_inputs)
 
 def _run_inputs(data: str | None, name: str | None, target: str, time_budget: int,
                 max_iter: int, seed: int):  # fmt: skip
-    """The pipeline job's inputs; the model is named after the data file, as `pipeline run`
-    names it."""
+    """The pipeline job's inputs; the model is named after the data (a data asset's name, or
+    the file's), as `pipeline run` names it."""
     from amlstack.pipeline.azure_pipeline import DATA_PATH, RunInputs, data_name
-    from amlstack.training.train import default_name
+    from amlstack.training.train import model_name
 
     data = data or DATA_PATH
     return RunInputs(
-        data=data, name=name or default_name(Path(data_name(data))),
+        data=data, name=name or model_name(data_name(data)),
         target=target, time_budget=time_budget, max_iter=max_iter, seed=seed,
     )  # fmt: skip
 

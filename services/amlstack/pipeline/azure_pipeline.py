@@ -86,14 +86,14 @@ class RunInputs:
 
 def data_name(uri: str) -> str:
     """The data's name in a URI the job may read, which names a model trained on it: a data
-    asset's name (``azureml:churn:3``, ``azureml:churn@latest``, ``.../data/churn/versions/3``),
-    else the file's name without a query string (``https://.../churn.csv?sv=...`` is ``churn``).
-    """
+    asset's name (``azureml:churn:3``, ``azureml:churn@latest``, ``.../data/churn/versions/3``
+    or ``/labels/latest``), else the file's name without its extension or a query string
+    (``https://.../churn.csv?sv=...`` is ``churn``)."""
     path = uri.split("?", 1)[0].rstrip("/")
     if path.startswith("azureml:") and not path.startswith("azureml://"):
         return re.split("[:@]", path.removeprefix("azureml:"), maxsplit=1)[0]
-    asset = re.search(r"/data/([^/]+)/versions/[^/]+$", path)
-    return asset.group(1) if asset else path.rsplit("/", 1)[-1]
+    asset = re.search(r"/data/([^/]+)/(?:versions|labels)/[^/]+$", path)
+    return asset.group(1) if asset else Path(path.rsplit("/", 1)[-1]).stem
 
 
 def _literal_type(value: str | int) -> str:

@@ -560,6 +560,18 @@ def stage_order(drift_url: str | None) -> tuple[str, ...]:
     return (DRIFT_STAGE, *STAGES) if drift_url else STAGES
 
 
+def check_start(run: Run, start: str) -> None:
+    """A UserError unless ``start`` is one of the run's stages (the drift stage is one only for a
+    run started with a drift URL)."""
+    order = stage_order(run.config.drift_url)
+    if start not in order:
+        why = " (it was started without --if-drift)" if start == DRIFT_STAGE else ""
+        raise UserError(
+            f"--from {start}: run {run.run_id} has no such stage{why}; its stages: "
+            + ", ".join(order)
+        )
+
+
 def resume_stage(record: dict[str, Any]) -> str | None:
     """The first stage of the run that is not done: where a stopped run resumes."""
     stages = record.get("stages", {})
@@ -616,8 +628,8 @@ def run_pipeline(
     skipped, when no feature drifted.
     """
     order = stage_order(run.config.drift_url)
-    if start is not None and start not in order:
-        raise UserError(f"run {run.run_id} has no {start} stage (started without --if-drift)")
+    if start is not None:
+        check_start(run, start)
     first = order.index(start) if start else 0
     _free_record(run)
     run.update_record(

@@ -379,9 +379,14 @@ def _check_context_parity(base_test, full_test, contexts, dataset) -> None:
 
 
 def default_name(data: Path) -> str:
-    """A model name from the data file's name: ASCII letters, digits, '.', '_' and '-' (an
-    accent is dropped from its letter, anything else becomes '-')."""
-    ascii_stem = unicodedata.normalize("NFKD", Path(data).stem).encode("ascii", "ignore").decode()
+    """A model name from the data file's name (`model_name` of its stem)."""
+    return model_name(Path(data).stem)
+
+
+def model_name(text: str) -> str:
+    """A model name from ``text``: ASCII letters, digits, '.', '_' and '-' (an accent is
+    dropped from its letter, anything else becomes '-'), without a ``_train`` ending."""
+    ascii_stem = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in ascii_stem)
     stem = stem.removesuffix("_train").removesuffix("-train").strip("-._") or "model"
     return stem[:63]

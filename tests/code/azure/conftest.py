@@ -57,3 +57,10 @@ def with_credential(monkeypatch: pytest.MonkeyPatch, no_credential: None) -> Non
     monkeypatch.setenv("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000001")
     monkeypatch.setenv("AZURE_TENANT_ID", "00000000-0000-0000-0000-000000000002")
     monkeypatch.setenv("AZURE_CLIENT_SECRET", "not-a-secret")
+
+
+@pytest.fixture(autouse=True)
+def compose_tag_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local source image is `amlstack/scorer:local`, whatever tag the developer's shell or
+    `.env` gives Compose (an empty AMLSTACK_TAG reads as unset, as in `${AMLSTACK_TAG:-local}`)."""
+    monkeypatch.setenv("AMLSTACK_TAG", "")

@@ -162,6 +162,21 @@ def test_a_bug_met_on_one_file_fails_that_file_alone(
     assert "RecursionError: a bug" in caplog.text
 
 
+def test_an_io_error_fails_the_mini_batch_for_azure_to_retry(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from amlstack.azure import batch_score
+
+    def unreachable(model, source, target):
+        raise OSError(107, "Transport endpoint is not connected")  # a blobfuse mount dropped
+
+    monkeypatch.setattr(batch_score, "predict_csv", unreachable)
+    _batch_environment(plan, tmp_path / "out", monkeypatch)
+    batch_score.init()
+    with pytest.raises(OSError, match="not connected"):
+        batch_score.run([str(tmp_path / "part.csv")])
+
+
 def test_a_second_input_of_the_same_name_does_not_overwrite_the_first(
     plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):

@@ -167,6 +167,7 @@ def test_push_without_any_login_is_a_dry_run(
     [({"AMLSTACK_TAG": "t7"}, "AMLSTACK_TAG=t8\n", "amlstack/scorer:t7"),
      ({}, "# AMLSTACK_TAG=x\nAMLSTACK_TAG = 't8' \n", "amlstack/scorer:t8"),
      ({}, "AMLSTACK_TAG=t9 # the release\n", "amlstack/scorer:t9"),
+     ({}, "\ufeffexport AMLSTACK_TAG='t9' # the release\r\n", "amlstack/scorer:t9"),
      ({"AMLSTACK_TAG": ""}, "AMLSTACK_TAG=t8\n", "amlstack/scorer:local")],
 )  # fmt: skip
 def test_push_takes_the_image_compose_built(
@@ -174,11 +175,13 @@ def test_push_takes_the_image_compose_built(
     environment, env_file, image,
 ) -> None:  # fmt: skip
     """Compose tags its images ``${AMLSTACK_TAG:-local}``, from the environment or ``.env``."""
-    monkeypatch.delenv("AMLSTACK_TAG", raising=False)
+    monkeypatch.delenv("AMLSTACK_TAG")
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
     (tmp_path / ".env").write_text(env_file)
-    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")  # Compose finds its file, and .env, in a parent too
     code, stdout, _ = amlstack(
         capsys, "azure", "push", "--artifact", str(azure_artifact), "--registry", "myacr"
     )

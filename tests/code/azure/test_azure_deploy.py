@@ -171,6 +171,9 @@ def test_rollback_refuses_when_a_deployment_is_gone() -> None:
         (deploy.PREVIOUS_TRAFFIC_TAG, "blue=100"),
         (deploy.PREVIOUS_TRAFFIC_TAG, '["blue"]'),
         (deploy.PREVIOUS_TRAFFIC_TAG, '{"blue": "all"}'),
+        (deploy.PREVIOUS_TRAFFIC_TAG, '{"blue": true}'),
+        (deploy.PREVIOUS_TRAFFIC_TAG, '{"blue": 250}'),
+        (deploy.PREVIOUS_TRAFFIC_TAG, '{"blue": 30}'),
         (deploy.PREVIOUS_MODEL_TAG, "[1]"),
     ],
 )

@@ -33,3 +33,10 @@ def appended_rows(bank, tmp_path) -> Path:
     path = tmp_path / "data_v2.csv"
     bank.head(4500).to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(autouse=True)
+def compose_tag_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local source image is `amlstack/scorer:local`, whatever tag the developer's shell or
+    `.env` gives Compose (an empty AMLSTACK_TAG reads as unset, as in `${AMLSTACK_TAG:-local}`)."""
+    monkeypatch.setenv("AMLSTACK_TAG", "")

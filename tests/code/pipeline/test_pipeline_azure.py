@@ -268,7 +268,10 @@ def test_publish_takes_the_users_data_target_and_name(tmp_path, no_credential):
     [("azureml:churn:3", "churn"), ("azureml:churn@latest", "churn"),
      ("azureml://subscriptions/s/resourcegroups/r/workspaces/w/data/churn/versions/2", "churn"),
      ("azureml://datastores/blob/paths/in/churn_train.csv", "churn"),
-     ("https://acct.blob.core.windows.net/c/churn.csv?sv=2022&sig=x%2Fy", "churn")],
+     ("https://acct.blob.core.windows.net/c/churn.csv?sv=2022&sig=x%2Fy", "churn"),
+     ("azureml:bank.marketing@latest", "bank.marketing"),
+     ("azureml://subscriptions/s/resourcegroups/r/workspaces/w/data/churn/labels/latest",
+      "churn")],
 )  # fmt: skip
 def test_the_model_is_named_after_the_data_not_its_uri(tmp_path, no_credential, data, name):
     from amlstack.cli import main

@@ -147,6 +147,13 @@ def test_an_interrupted_run_records_it(tmp_path, first_rows):
 
 def test_a_run_without_drift_cannot_resume_from_the_drift_stage(tmp_path, first_rows):
     run = stages.create_run(_config(tmp_path, first_rows), "r1")
-    with pytest.raises(UserError, match="run r1 has no drift stage"):
+    with pytest.raises(UserError, match=r"run r1 has no such stage \(it was started without"):
         stages.run_pipeline(run, start=stages.DRIFT_STAGE, trainer=tiny_trainer.trainer)
     assert run.record().get("status") is None  # refused before anything was claimed
+    said = subprocess.run(
+        [*CLI, "pipeline", "run", "--from", "drift", "--run-id", "r1", "--runs", "runs"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert said.returncode == 2
+    assert said.stderr.strip().startswith("error: --from drift: run r1 has no such stage")
+    assert "resume" not in said.stderr  # no resume command: nothing failed

@@ -88,13 +88,14 @@ def test_a_member_dropped_at_export_leaves_the_figures_of_the_blend_that_ships(
         train._map_and_threshold,
         train._holdout_figures,
     )
-    seen: dict[str, list] = {"map": [], "figures": [], "kept": []}
+    seen: dict[str, list] = {"map": [], "figures": [], "kept": [], "shipped": []}
 
     def drop_the_last(candidates, weights, x_test, notice):
         assert len(weights) >= 2, "the test needs a blend of two members"
         kept = dict(real_faithful(candidates, weights, x_test, notice))
         del kept[max(kept)]
         seen["kept"].append(set(kept))
+        seen["shipped"] = [(candidates, {i: candidates[i].estimator for i in weights})]
         return {i: w / sum(kept.values()) for i, w in kept.items()}
 
     def spy_map(candidates, weights, *args):
@@ -103,7 +104,8 @@ def test_a_member_dropped_at_export_leaves_the_figures_of_the_blend_that_ships(
 
     def spy_figures(candidates, weights, *args):
         out = real_figures(candidates, weights, *args)
-        seen["figures"].append((set(weights), out[1]))
+        used = {id(c.estimator) for c in candidates if c.estimator is not None}
+        seen["figures"].append((set(weights), out[1], used))
         return out
 
     monkeypatch.setattr(train, "_faithful_members", drop_the_last)
@@ -121,3 +123,8 @@ def test_a_member_dropped_at_export_leaves_the_figures_of_the_blend_that_ships(
         seen["figures"][-1][1]["AUC"], abs=1e-6
     )
     assert len(meta["model"]["members"]) == len(kept)
+    # measured with the models that never saw the held-out rows, then the full refits ship
+    (first, *_), (last, *_) = seen["figures"][0][2:], seen["figures"][-1][2:]
+    candidates, shipped = seen["shipped"][0]
+    assert first == last and not last & {id(e) for e in shipped.values()}
+    assert all(candidates[i].estimator is shipped[i] for i in shipped)
