@@ -13,7 +13,8 @@ import hashlib
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ RESULT = "result.json"
 FEW_TRAIN_ROWS = 100  # below this, a challenger's training rows are worth a warning
 FEW_ROWS_SHARE = 0.5  # ... or below this share of the rows the champion learnt from
 RUN_RECORD = "run.json"
+RUN_LOCK = ".run.lock"  # held while a process checks that the run is free and claims it
 
 
 class Trainer(Protocol):
@@ -514,10 +516,29 @@ def run_stage(run: Run, stage: str, trainer: Trainer | None = None) -> dict[str,
 
 def _claim(run: Run, stage: str) -> None:
     """Record this process as the one running ``stage``."""
-    record = _free_record(run)
-    record.setdefault("stages", {})[stage] = "running"
-    record["process"] = process.current()
-    write_json(run.folder / RUN_RECORD, record)
+    with claim_lock(run):
+        record = _free_record(run)
+        record.setdefault("stages", {})[stage] = "running"
+        record["process"] = process.current()
+        write_json(run.folder / RUN_RECORD, record)
+
+
+@contextmanager
+def claim_lock(run: Run) -> Iterator[None]:
+    """The run's lock, held from the check that no other process runs it to the record that this
+    one does: two processes resuming one run at once would otherwise both find it free. Where
+    there are no advisory file locks (Windows) that narrow race stays."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with (run.folder / RUN_LOCK).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _free_record(run: Run) -> dict[str, Any]:
@@ -631,10 +652,11 @@ def run_pipeline(
     if start is not None:
         check_start(run, start)
     first = order.index(start) if start else 0
-    _free_record(run)
-    run.update_record(
-        status="running", process=process.current(), finished_at=None, failed_stage=None
-    )
+    with claim_lock(run):
+        _free_record(run)
+        run.update_record(
+            status="running", process=process.current(), finished_at=None, failed_stage=None
+        )
     try:
         for stage in order[first:]:
             if _run_one(run, stage, trainer, on_stage) == "skipped":

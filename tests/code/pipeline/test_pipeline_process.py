@@ -157,3 +157,32 @@ def test_a_run_without_drift_cannot_resume_from_the_drift_stage(tmp_path, first_
     assert said.returncode == 2
     assert said.stderr.strip().startswith("error: --from drift: run r1 has no such stage")
     assert "resume" not in said.stderr  # no resume command: nothing failed
+
+
+def test_two_processes_resuming_one_run_at_once_do_not_both_claim_it(tmp_path, first_rows):
+    """The check that a run is free and the claim are one step: a process that checked while
+    another was between its check and its claim ran beside it."""
+    pytest.importorskip("fcntl")
+    run = stages.create_run(_config(tmp_path, first_rows), "r1")
+    checked = tmp_path / "checked"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import pathlib, sys, time\n"
+            "from amlstack.pipeline import process, stages\n"
+            "run = stages.open_run(pathlib.Path(sys.argv[1]), 'r1')\n"
+            "with stages.claim_lock(run):\n"
+            "    stages._free_record(run)\n"
+            "    pathlib.Path(sys.argv[2]).touch()\n"
+            "    time.sleep(1.5)  # between its check and its claim\n"
+            "    run.update_record(status='running', process=process.current())\n"
+            "time.sleep(60)\n"
+        ), str(tmp_path / "runs"), str(checked)],
+    )  # fmt: skip
+    try:
+        _wait_for(checked, holder, seconds=60)
+        with pytest.raises(UserError, match=f"still running \\(pid {holder.pid} on "):
+            stages.run_pipeline(run, trainer=tiny_trainer.trainer)
+        assert run.record().get("stages", {}) == {}  # refused before it ran a stage beside it
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
