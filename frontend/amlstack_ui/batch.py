@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from amlstack.artifact.charset import BINARY_DATA, SAMPLE_CHARS, file_encoding, holds_binary
-from amlstack.artifact.delimiters import header_names, sniff_delimiter
+from amlstack.artifact.delimiters import MAX_CELL_CHARS, header_names, sniff_delimiter, unreadable
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
 from amlstack.artifact.scored import earlier_columns, placed
 from amlstack_ui.form import Field, field_of, friendly, record_from_values
@@ -198,7 +198,11 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
     if not first.strip():
         raise BatchError("the file is empty: expected a header line with the column names")
     delimiter = sniff_delimiter(first)
-    header = header_names(next(csv.reader([first], delimiter=delimiter)))
+    csv.field_size_limit(MAX_CELL_CHARS)  # the module's, for every reader: set, not raised
+    try:
+        header = header_names(next(csv.reader([first], delimiter=delimiter)))
+    except csv.Error as exc:
+        raise BatchError(f"line 1: {unreadable(exc, MAX_CELL_CHARS)}") from None
     # every model column, as `amlstack predict` and text/csv want it: a column left out of a
     # file is not a missing value (an empty cell is)
     missing = [f.name for f in fields if f.name not in header]
@@ -209,16 +213,22 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
 
 
 def _chunks(handle: IO[str], delimiter: str, size: int) -> Iterator[list[tuple[int, list[str]]]]:
+    """The file's rows, ``size`` at a time, with their line numbers; a cell the reader cannot
+    read (over MAX_CELL_CHARS, as `amlstack predict` reads them) is a BatchError naming its line."""
     reader = csv.reader(handle, delimiter=delimiter)
-    next(reader)  # header
     chunk: list[tuple[int, list[str]]] = []
-    for row in reader:
-        if not row:
-            continue
-        chunk.append((reader.line_num, row))
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
+    try:
+        next(reader)  # header
+        for row in reader:
+            if not row:
+                continue
+            chunk.append((reader.line_num, row))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except csv.Error as exc:
+        # a cell over 128 KiB (csv's default limit) was "internal error (Error)"
+        raise BatchError(f"line {reader.line_num}: {unreadable(exc, MAX_CELL_CHARS)}") from None
     if chunk:
         yield chunk
 

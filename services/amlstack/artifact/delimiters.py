@@ -7,6 +7,10 @@ the delimiter here (the UI image loads this module alone: it imports nothing).
 
 DELIMITERS = (",", ";", "\t", "|")  # what CSV exports use
 DELIMITER_NAMES = "comma, semicolon, tab or pipe"
+# The longest cell a file reader reads: Python's csv default (128 KiB) refused text that
+# training (pandas, no limit) reads; a bound all the same, or an unclosed quote reads the rest of
+# the file into one cell, in memory.
+MAX_CELL_CHARS = 64 * 1024 * 1024
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -35,3 +39,10 @@ def renamed(cells: list[str]) -> dict[str, str]:
         for cell, name in zip(cells, header_names(cells), strict=True)
         if cell.strip() and name != cell.strip()
     }
+
+
+def unreadable(exc: Exception, limit: int = MAX_CELL_CHARS) -> str:
+    """A csv reader's error (``csv.Error``) in one line: a cell over ``limit``, or the reason."""
+    if "field limit" in str(exc):
+        return f"a cell longer than {limit:,} characters (a quote left open?)"
+    return f"not readable as CSV ({exc})"

@@ -191,6 +191,34 @@ def test_a_file_without_a_model_column_fails_with_one_line(client):
     assert status["message"] == "the file has no column age (columns are read from line 1)"
 
 
+def test_a_cell_over_128_kib_is_scored_and_one_over_the_limit_fails_naming_its_line(
+    client, monkeypatch
+):
+    """Python's csv refuses a cell over 128 KiB: the job said "internal error (Error)". It
+    reads cells as `amlstack predict` does, up to MAX_CELL_CHARS, and one past that is a line."""
+    lines = _csv(5, ",").decode().splitlines()
+    lines = [lines[0] + ",note"] + [f"{line},{'x' * 200_000 if i == 2 else 'short'}"
+                                    for i, line in enumerate(lines[1:], 1)]  # fmt: skip
+    body = ("\n".join(lines) + "\n").encode()
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "long.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status == {**status, "state": "done", "rows_scored": 5, "message": ""}
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    scored = client.get(f"/batch/{job}/scored.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(scored)))
+    assert len(rows[1]["note"]) == 200_000 and rows[1]["probability"]
+
+    limit = csv.field_size_limit()
+    monkeypatch.setattr(batch, "MAX_CELL_CHARS", 1000)
+    try:
+        response = client.post("/batch", data={"file": (io.BytesIO(body), "long.csv")})
+        status = _finish(client, response.headers["Location"])
+    finally:
+        csv.field_size_limit(limit)
+    assert status["state"] == "failed"
+    assert status["message"] == "line 3: a cell longer than 1,000 characters (a quote left open?)"
+
+
 def test_an_upload_over_the_limit_is_refused(client):
     big = b"age,job\n" + b"1,x\n" * 400_000  # > 1 MB
     response = client.post("/batch", data={"file": (io.BytesIO(big), "big.csv")})
