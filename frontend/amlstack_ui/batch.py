@@ -312,7 +312,7 @@ def _score_chunk(client: ScorerClient, records: list[dict[str, Any]], retry: Ret
     if answer.status != 422 or len(records) == 1:
         error = answer.error
         message = error.get("message") or f"the scorer answered HTTP {answer.status}"
-        if answer.status in (401, 413, 415) or answer.status >= 500:
+        if answer.status in (413, 415) or answer.status >= 500:
             raise ScorerUnavailable(f"the scorer refused the file: {message}")
         _, name = field_of(error.get("field"))
         return [("", "", {"field": name, "message": friendly(message, name)})] * len(records)

@@ -738,3 +738,35 @@ def test_a_swagger_without_a_batch_limit_leaves_the_chunk_size_alone():
     assert form.batch_limit({"definitions": {"ServiceInput": {"properties": {"data": []}}}}) is None
     assert form.batch_limit({"definitions": {"ServiceInput": ["not", "a", "schema"]}}) is None
     assert form.batch_limit({"components": ["not", "a", "mapping"]}) is None
+
+
+def test_a_key_the_scorer_refuses_is_the_scorer_being_unavailable_not_a_form_error(tmp_path):
+    """A wrong key showed "invalid key" above the form with a 422, as if the person's input
+    were wrong; the model card said "the scorer answered 401". Both now say whose key it is."""
+    swagger = GOLDEN.read_bytes()
+
+    class Session:
+        def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+            answer = requests.Response()
+            answer.headers["Content-Type"] = "application/json"
+            if url.endswith("/swagger.json"):
+                answer.status_code, answer._content = 200, swagger
+            else:
+                answer.status_code, answer._content = 401, b'{"error": {"message": "invalid key"}}'
+            return answer
+
+    settings = Settings(jobs_dir=tmp_path / "jobs", primary_key="not-the-scorers-key")
+    scorer = ScorerClient(settings, Session())  # type: ignore[arg-type]
+    client = create_app(settings, client=scorer).test_client()
+    expected = (
+        "the scorer refused this UI&#39;s key (invalid key): AMLSTACK_PRIMARY_KEY does not "
+        "hold a key the scorer accepts"
+    )
+    values = {f.name: f.default for f in form.fields_from_swagger(json.loads(swagger))}
+    for response in (client.post("/score", data=values), client.get("/model")):
+        page = response.get_data(as_text=True)
+        assert response.status_code == 503 and "The scorer is not available" in page
+        assert expected in page and 'class="form-error"' not in page
+    response = client.post("/batch", data={"file": (io.BytesIO(_csv(3, ",")), "x.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "failed" and status["message"] == html.unescape(expected)
