@@ -770,3 +770,19 @@ def test_a_key_the_scorer_refuses_is_the_scorer_being_unavailable_not_a_form_err
     response = client.post("/batch", data={"file": (io.BytesIO(_csv(3, ",")), "x.csv")})
     status = _finish(client, response.headers["Location"])
     assert status["state"] == "failed" and status["message"] == html.unescape(expected)
+
+
+def test_a_deleted_job_says_so_in_words_with_a_way_back(client):
+    """A link to a job deleted after its TTL was Flask's bare "Not Found" page (no navigation,
+    no reason), and the progress script polled its 404 as "Waiting for the server" forever."""
+    gone = "0" * 32
+    for path in (f"/batch/{gone}", f"/batch/{gone}/scored.csv", f"/batch/{gone}/errors.csv"):
+        response = client.get(path)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 404
+        assert "a job and its files are deleted 1 hour after the upload" in page
+        assert 'href="/batch"' in page and "Score a customer" in page  # the way back
+    status = client.get(f"/batch/{gone}/status")
+    assert status.status_code == 404 and status.get_json()["state"] == "gone"
+    page = client.get("/no-such-page").get_data(as_text=True)
+    assert "Not found" in page and "Try again" not in page
