@@ -122,7 +122,8 @@ def create_app(
         else:
             _, name = form.field_of(answer.error.get("field"))
             message = answer.error.get("message") or f"HTTP {answer.status}"
-            errors[name if name in values else "_form"] = form.friendly(message, name)
+            writing = form.writing_of(fields, name)
+            errors[name if name in values else "_form"] = form.friendly(message, name, writing)
         notes = form.range_notes(fields, record)
         status = 200 if answer.ok else 422
         return render_template(

@@ -34,7 +34,7 @@ from amlstack.artifact.charset import BINARY_DATA, SAMPLE_CHARS, file_encoding, 
 from amlstack.artifact.delimiters import MAX_CELL_CHARS, header_names, sniff_delimiter, unreadable
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
 from amlstack.artifact.scored import earlier_columns, placed
-from amlstack_ui.form import Field, field_of, friendly, record_from_values
+from amlstack_ui.form import Field, field_of, friendly, record_from_values, writing_of
 from amlstack_ui.scorer import BUSY_STATUSES, Answer, ScorerBusy, ScorerClient, ScorerUnavailable
 
 INPUT = "input.csv"
@@ -295,7 +295,7 @@ def _score_rows(
         for i, (_, row) in enumerate(chunk)
         if i not in wide
     ]
-    scored = iter(_score_chunk(client, records, retry) if records else [])
+    scored = iter(_score_chunk(client, fields, records, retry) if records else [])
     return [
         ("", "", {"field": None, "message": f"{len(row)} fields, the header has {width}"})
         if i in wide
@@ -304,7 +304,9 @@ def _score_rows(
     ]
 
 
-def _score_chunk(client: ScorerClient, records: list[dict[str, Any]], retry: Retry) -> list[tuple]:
+def _score_chunk(
+    client: ScorerClient, fields: list[Field], records: list[dict[str, Any]], retry: Retry
+) -> list[tuple]:
     """(probability, label, error) per record; a refused chunk is retried one record at a time."""
     answer = _call(client, records, retry)
     if answer.ok:
@@ -315,10 +317,11 @@ def _score_chunk(client: ScorerClient, records: list[dict[str, Any]], retry: Ret
         if answer.status in (413, 415) or answer.status >= 500:
             raise ScorerUnavailable(f"the scorer refused the file: {message}")
         _, name = field_of(error.get("field"))
-        return [("", "", {"field": name, "message": friendly(message, name)})] * len(records)
+        reason = friendly(message, name, writing_of(fields, name))
+        return [("", "", {"field": name, "message": reason})] * len(records)
     out: list[tuple] = []
     for record in records:
-        out.extend(_score_chunk(client, [record], retry))
+        out.extend(_score_chunk(client, fields, [record], retry))
     return out
 
 

@@ -786,3 +786,49 @@ def test_a_deleted_job_says_so_in_words_with_a_way_back(client):
     assert status.status_code == 404 and status.get_json()["state"] == "gone"
     page = client.get("/no-such-page").get_data(as_text=True)
     assert "Not found" in page and "Try again" not in page
+
+
+@pytest.mark.parametrize(
+    ("number_format", "unit", "typed", "expected"),
+    [
+        ("decimal_comma", None, "1.5", "must be a number with a decimal comma, such as 17,5"),
+        ("time", None, "half past", "must be a number a time of day, such as 07:30"),
+        ("unit", "days", "5 kg", "must be a number in days, such as 5 days"),
+        (None, None, "long", "must be a number"),
+    ],
+)  # fmt: skip
+def test_a_number_field_refused_says_how_its_numbers_are_written(
+    tmp_path, scorer, number_format, unit, typed, expected
+):
+    """'1.5' in a decimal-comma field was "must be a number", which it is; the error now says
+    how training wrote the column, in the form and in a file's error report alike."""
+    expected = f"duration {expected}"
+    spec = scorer.doc["definitions"]["InputRecord"]["properties"]["duration"]
+    spec.update({"x-number-format": number_format, "x-unit": unit})
+    scorer.fields = form.fields_from_swagger(scorer.doc)
+    client = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer).test_client()
+    values = {f.name: f.default for f in scorer.fields}
+    page = client.post("/score", data={**values, "duration": typed}).get_data(as_text=True)
+    duration = next(f for f in scorer.fields if f.name == "duration")
+    assert f'id="{duration.input_id}-error" role="alert">{html.escape(expected)}<' in page
+    lines = _csv(2, ",").decode().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("duration")] = typed
+    body = "\n".join([lines[0], ",".join(row)]).encode()
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "x.csv")})
+    assert _finish(client, response.headers["Location"])["rows_failed"] == 1
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    errors = client.get(f"/batch/{job}/errors.csv").get_data(as_text=True)
+    assert list(csv.reader(io.StringIO(errors)))[1] == ["2", "duration", expected]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("value is not a date (send ISO 8601: 2024-01-31)", "age must be a date, such as 2024-"),
+        ("value is too large for a float32 number", "age is too large a number"),
+    ],
+)  # fmt: skip
+def test_the_scorers_date_and_overflow_errors_name_the_field(message, expected):
+    assert form.friendly(message, "age").startswith(expected)
