@@ -832,3 +832,17 @@ def test_a_number_field_refused_says_how_its_numbers_are_written(
 )  # fmt: skip
 def test_the_scorers_date_and_overflow_errors_name_the_field(message, expected):
     assert form.friendly(message, "age").startswith(expected)
+
+
+def test_a_field_without_a_training_range_shows_its_example_without_a_stray_separator(
+    client, tmp_path
+):
+    """A date field's help read " · e.g. 27/08/2018": the separator of a range it has not."""
+    page = client.get("/score").get_data(as_text=True)
+    assert 'id="f0-age-help">Training range 18 to 86 · e.g. 52<' in page
+    scorer = FakeScorer()
+    props = scorer.doc["definitions"]["InputRecord"]["properties"]
+    props["pdays"] = {"type": "string", "format": "date", "example": "27/08/2018"}
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    page = app.test_client().get("/score").get_data(as_text=True)
+    assert re.search(r'id="f\d+-pdays-help">e\.g\. 27/08/2018<', page)
