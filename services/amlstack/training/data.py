@@ -83,7 +83,12 @@ def detect_delimiter(path: Path, encoding: str | None = None, one_column: bool =
             "hides it; other readers do not know it)"
         )
     try:
-        return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+        # The Sniffer takes a doubled quote before a comma in a quoted cell (`"say ""hi"", 1"`)
+        # for a comma-separated file; a delimiter the header line does not hold is not the
+        # file's (the UI's upload reads the header alone: they disagreed).
+        best = sniff_delimiter(first)
+        return best if sniffed not in first and best in first else sniffed
     except csv.Error:
         header = sample.splitlines()[0]
         best = sniff_delimiter(header)

@@ -20,7 +20,7 @@ from amlstack_ui.scorer import Answer, ScorerBusy, ScorerClient, ScorerUnavailab
 from amlstack_ui.settings import Settings, SettingsError
 
 from amlstack.errors import DataError
-from amlstack.training.data import read_table
+from amlstack.training.data import detect_delimiter, read_table
 
 GOLDEN = Path(__file__).resolve().parents[1] / "scorer" / "golden" / "swagger2.json"
 DATA = Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"
@@ -846,3 +846,20 @@ def test_a_field_without_a_training_range_shows_its_example_without_a_stray_sepa
     app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
     page = app.test_client().get("/score").get_data(as_text=True)
     assert re.search(r'id="f\d+-pdays-help">e\.g\. 27/08/2018<', page)
+
+
+def test_a_semicolon_file_with_doubled_quotes_before_a_comma_is_read_as_the_upload_reads_it(
+    client, tmp_path
+):
+    """csv.Sniffer read `"say ""hi"", 0"` in a semicolon file as a comma-separated file, so
+    `amlstack predict` (and training) refused, missing every column, the file the UI scored."""
+    lines = _csv(4, ";").decode().splitlines()
+    lines = ["note;" + lines[0]] + [
+        f'"line {i}\nsay ""hi"", {i}";{line}' for i, line in enumerate(lines[1:])
+    ]
+    body = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / "notes.csv"
+    path.write_bytes(body)
+    assert detect_delimiter(path) == ";"
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "notes.csv")})
+    assert _finish(client, response.headers["Location"])["rows_scored"] == 4
