@@ -31,7 +31,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from amlstack.artifact.charset import BINARY_DATA, SAMPLE_CHARS, file_encoding, holds_binary
-from amlstack.artifact.delimiters import MAX_CELL_CHARS, header_names, sniff_delimiter, unreadable
+from amlstack.artifact.delimiters import (
+    MAX_CELL_CHARS,
+    REPEATED,
+    header_names,
+    repeated_column,
+    sniff_delimiter,
+    unreadable,
+)
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
 from amlstack.artifact.scored import earlier_columns, placed
 from amlstack_ui.form import Field, field_of, friendly, record_from_values, writing_of
@@ -209,6 +216,10 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise BatchError(f"the file has no column {shown} (columns are read from line 1)")
+    # as `amlstack predict` refuses it: a row's second cell of the name was scored, silently
+    repeated = repeated_column(header, [f.name for f in fields])
+    if repeated is not None:
+        raise BatchError(REPEATED.format(repeated))
     return delimiter, header, encoding
 
 

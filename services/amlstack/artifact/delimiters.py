@@ -46,3 +46,14 @@ def unreadable(exc: Exception, limit: int = MAX_CELL_CHARS) -> str:
     if "field limit" in str(exc):
         return f"a cell longer than {limit:,} characters (a quote left open?)"
     return f"not readable as CSV ({exc})"
+
+
+REPEATED = "column {!r} appears more than once in the header"  # which of the two is meant?
+
+
+def repeated_column(header: list[str], names: list[str]) -> str | None:
+    """The first of ``names`` (the model's columns) the header writes more than once (`REPEATED`
+    says so); None when none is."""
+    seen: set[str] = set()
+    twice = {name for name in header if name in seen or seen.add(name)}
+    return next((name for name in names if name in twice), None)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from amlstack.artifact.delimiters import header_names, sniff_delimiter
+from amlstack.artifact.delimiters import REPEATED, header_names, repeated_column, sniff_delimiter
 from amlstack.artifact.encoding import (
     Encoded,
     Feature,
@@ -77,13 +77,9 @@ def positions(features: Sequence[Feature], header: Sequence[str]) -> list[int]:
         raise TableError(
             f"missing column(s) the model needs: {', '.join(missing)}{hint}", column=missing[0]
         )
-    if len(index) < len(header):
-        counts = Counter(header)
-        for f in features:
-            if counts[f.name] > 1:
-                raise TableError(
-                    f"column {f.name!r} appears more than once in the header", column=f.name
-                )
+    repeated = repeated_column(list(header), [f.name for f in features])
+    if repeated is not None:
+        raise TableError(REPEATED.format(repeated), column=repeated)
     return [index[f.name] for f in features]
 
 

@@ -863,3 +863,17 @@ def test_a_semicolon_file_with_doubled_quotes_before_a_comma_is_read_as_the_uplo
     assert detect_delimiter(path) == ";"
     response = client.post("/batch", data={"file": (io.BytesIO(body), "notes.csv")})
     assert _finish(client, response.headers["Location"])["rows_scored"] == 4
+
+
+def test_a_file_naming_a_model_column_twice_is_refused_as_amlstack_predict_refuses_it(client):
+    """The upload scored a row with the second cell of a column written twice (`amlstack
+    predict` refuses the file: which one is meant?): every row silently had the wrong age."""
+    lines = _csv(3, ",").decode().splitlines()
+    body = ("\n".join([lines[0] + ",age"] + [line + ",99" for line in lines[1:]]) + "\n").encode()
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "twice.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "failed" and status["rows_done"] == 0
+    assert status["message"] == "column 'age' appears more than once in the header"
+    extra = "\n".join([lines[0] + ",note,note"] + [line + ",a,b" for line in lines[1:]]) + "\n"
+    response = client.post("/batch", data={"file": (io.BytesIO(extra.encode()), "notes.csv")})
+    assert _finish(client, response.headers["Location"])["rows_scored"] == 3  # not a model column
