@@ -34,6 +34,7 @@ from amlstack.artifact.charset import BINARY_DATA, SAMPLE_CHARS, file_encoding, 
 from amlstack.artifact.delimiters import (
     MAX_CELL_CHARS,
     REPEATED,
+    excel_hint,
     header_names,
     repeated_column,
     sniff_delimiter,
@@ -204,6 +205,9 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
         raise BatchError(BINARY_DATA)
     if not first.strip():
         raise BatchError("the file is empty: expected a header line with the column names")
+    hint = excel_hint(first)  # it read as "the file has no column ..."
+    if hint:
+        raise BatchError(hint)
     delimiter = sniff_delimiter(first)
     csv.field_size_limit(MAX_CELL_CHARS)  # the module's, for every reader: set, not raised
     try:

@@ -57,3 +57,15 @@ def repeated_column(header: list[str], names: list[str]) -> str | None:
     seen: set[str] = set()
     twice = {name for name in header if name in seen or seen.add(name)}
     return next((name for name in names if name in twice), None)
+
+
+def excel_hint(first_line: str) -> str | None:
+    """What is wrong when line 1 is Excel's ``sep=;`` hint rather than the header (Excel hides
+    it; other readers take it for the header and find no column); None for a header."""
+    first = first_line.lstrip("\ufeff").strip()
+    if first.lower().startswith("sep=") and len(first) == 5:
+        return (
+            f"line 1 is Excel's {first!r} hint, not a header: delete that line (Excel hides "
+            "it; other readers do not know it)"
+        )
+    return None

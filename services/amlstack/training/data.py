@@ -16,6 +16,7 @@ from amlstack.artifact import charset
 from amlstack.artifact.delimiters import (
     DELIMITER_NAMES,
     DELIMITERS,
+    excel_hint,
     header_names,
     renamed,
     sniff_delimiter,
@@ -77,11 +78,9 @@ def detect_delimiter(path: Path, encoding: str | None = None, one_column: bool =
     if charset.holds_binary(sample):
         raise DataError(f"{path}: {charset.BINARY_DATA}")
     first = sample.lstrip("\ufeff").split("\n", 1)[0].strip()
-    if first.lower().startswith("sep=") and len(first) == 5:
-        raise DataError(
-            f"{path}: line 1 is Excel's {first!r} hint, not a header: delete that line (Excel "
-            "hides it; other readers do not know it)"
-        )
+    hint = excel_hint(first)
+    if hint:
+        raise DataError(f"{path}: {hint}")
     try:
         sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
         # The Sniffer takes a doubled quote before a comma in a quoted cell (`"say ""hi"", 1"`)

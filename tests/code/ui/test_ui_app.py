@@ -877,3 +877,16 @@ def test_a_file_naming_a_model_column_twice_is_refused_as_amlstack_predict_refus
     extra = "\n".join([lines[0] + ",note,note"] + [line + ",a,b" for line in lines[1:]]) + "\n"
     response = client.post("/batch", data={"file": (io.BytesIO(extra.encode()), "notes.csv")})
     assert _finish(client, response.headers["Location"])["rows_scored"] == 3  # not a model column
+
+
+def test_an_upload_starting_with_excels_sep_hint_says_so_as_amlstack_predict_does(client):
+    """Line 1 `sep=;` (Excel's hint, which Excel hides) read as "the file has no column age,
+    job, ..."; `amlstack predict` says what it is and what to do."""
+    body = b"sep=;\n" + _csv(3, ";")
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "excel.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "failed"
+    assert status["message"] == (
+        "line 1 is Excel's 'sep=;' hint, not a header: delete that line (Excel hides it; "
+        "other readers do not know it)"
+    )
