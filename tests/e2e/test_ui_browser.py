@@ -179,3 +179,20 @@ def test_a_link_to_a_deleted_job_says_so_and_leads_back_by_keyboard(stack, page)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{stack.ui}/batch")
     assert page.get_by_label("CSV file").count() == 1
+
+
+def test_after_a_refused_value_the_keyboard_is_on_that_field(stack, page):
+    """Keyboard only: Enter submits, and the refused field has the focus (it was <body>), so
+    the fix is typed and sent at once."""
+    page.goto(f"{stack.ui}/score")
+    duration = page.get_by_label("duration", exact=True)
+    duration.fill("long")
+    duration.press("Enter")
+    page.locator("small.error").wait_for()
+    focused = page.evaluate("document.activeElement.id")
+    assert focused == duration.get_attribute("id")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("371")
+    page.keyboard.press("Enter")
+    page.locator("#predicted-label").wait_for()
+    assert page.locator("small.error").count() == 0

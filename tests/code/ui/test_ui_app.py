@@ -109,6 +109,15 @@ def test_the_scorers_field_error_is_shown_next_to_the_field(client, scorer):
     assert 'id="f0-age" name="age" value="" aria-invalid="true"' in page
 
 
+def test_the_refused_field_has_the_focus_so_a_keyboard_user_can_fix_it_at_once(client, scorer):
+    """After a 422 the page opened with the focus on <body>: a keyboard user tabbed through
+    every field before the refused one to reach it."""
+    values = {f.name: str(f.example) for f in scorer.fields}
+    page = client.post("/score", data={**values, "duration": "long"}).get_data(as_text=True)
+    assert page.count(" autofocus") == 1
+    assert re.search(r'<input [^>]*id="f\d+-duration"[^>]* aria-invalid="true" autofocus', page)
+
+
 def test_an_out_of_range_value_is_scored_with_a_note(client, scorer):
     values = {f.name: str(f.example) for f in scorer.fields}
     values["age"] = "120"
