@@ -899,3 +899,14 @@ def test_an_upload_starting_with_excels_sep_hint_says_so_as_amlstack_predict_doe
         "line 1 is Excel's 'sep=;' hint, not a header: delete that line (Excel hides it; "
         "other readers do not know it)"
     )
+
+
+def test_a_reasons_feature_name_wraps_rather_than_being_cut(client):
+    """Names in "Why" were cut with an ellipsis at 8rem: 'mean concave p…' and 'worst
+    fractal di…' on a 55-column model, and names that differ at the end read alike. A browser
+    (Chromium, the sweep's wide model) showed three cut names; now none (the rule wraps)."""
+    css = client.get("/static/app.css").get_data(as_text=True)
+    rule = re.search(r"^\.bar \.name \{([^}]*)\}", css, re.M)
+    assert rule is not None
+    assert "ellipsis" not in rule.group(1) and "nowrap" not in rule.group(1)
+    assert "overflow-wrap: anywhere" in rule.group(1)
