@@ -119,13 +119,21 @@ def create_app(
         result = None
         if answer.ok:
             result = _result(answer.body, client)
+        elif answer.status >= 500:
+            # busy or failing (a 503 with a JSON body: the proxy's full queue, the deadline): the
+            # scorer's trouble, not the person's input, which was a 422 in red; values stay
+            message = answer.error.get("message") or f"HTTP {answer.status}"
+            errors["_form"] = (
+                f"The scorer could not score this just now ({message}). The values are kept: "
+                "send them again."
+            )
         else:
             _, name = form.field_of(answer.error.get("field"))
             message = answer.error.get("message") or f"HTTP {answer.status}"
             writing = form.writing_of(fields, name)
             errors[name if name in values else "_form"] = form.friendly(message, name, writing)
         notes = form.range_notes(fields, record)
-        status = 200 if answer.ok else 422
+        status = 200 if answer.ok else 503 if answer.status >= 500 else 422
         return render_template(
             "score.html", fields=fields, values=values, errors=errors, notes=notes, result=result
         ), status

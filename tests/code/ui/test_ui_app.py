@@ -910,3 +910,19 @@ def test_a_reasons_feature_name_wraps_rather_than_being_cut(client):
     assert rule is not None
     assert "ellipsis" not in rule.group(1) and "nowrap" not in rule.group(1)
     assert "overflow-wrap: anywhere" in rule.group(1)
+
+
+def test_a_busy_scorers_answer_is_not_shown_as_the_persons_mistake(client, scorer, monkeypatch):
+    """A 503 with a JSON error (the proxy's full queue, the request deadline) was shown as a
+    form error with HTTP 422, as if the input were wrong; it is a 503 that keeps the values."""
+    busy = {"error": {"code": "overloaded", "message": "the scorer is at capacity; retry later"}}
+    monkeypatch.setattr(scorer, "score", lambda records, explain=False: Answer(503, busy, 1.0))
+    values = {f.name: str(f.example) for f in scorer.fields}
+    response = client.post("/score", data={**values, "age": "33"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert (
+        "The scorer could not score this just now (the scorer is at capacity; retry later). "
+        "The values are kept: send them again." in page
+    )
+    assert 'id="f0-age" name="age" value="33"' in page
