@@ -36,6 +36,7 @@ from amlstack.artifact.delimiters import (
     REPEATED,
     excel_hint,
     header_names,
+    near_names,
     repeated_column,
     sniff_delimiter,
     unreadable,
@@ -219,7 +220,9 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
     missing = [f.name for f in fields if f.name not in header]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise BatchError(f"the file has no column {shown} (columns are read from line 1)")
+        # as `amlstack predict` says it: 'AGE' for 'age' is not the column (names match exactly)
+        near = near_names(missing, header, [f.name for f in fields])
+        raise BatchError(f"the file has no column {shown} (columns are read from line 1){near}")
     # as `amlstack predict` refuses it: a row's second cell of the name was scored, silently
     repeated = repeated_column(header, [f.name for f in fields])
     if repeated is not None:

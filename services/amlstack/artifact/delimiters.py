@@ -69,3 +69,30 @@ def excel_hint(first_line: str) -> str | None:
             "it; other readers do not know it)"
         )
     return None
+
+
+def near_names(missing: list[str], header: list[str], names: list[str]) -> str:
+    """The header's names that write a missing column's but for case, as a hint (``names``:
+    every feature's, so that two alike are no hint)."""
+    spellings = by_spelling(names)
+    near = [(h, spellings.get(loose_name(h))) for h in header]
+    near = [(h, name) for h, name in near if name in missing]
+    if not near:
+        return ""
+    shown = ", ".join(f"{h!r} for {name!r}" for h, name in near)
+    return f" (the header has {shown}: names are matched exactly, case included)"
+
+
+def by_spelling(names: list[str]) -> dict[str, str | None]:
+    """``names`` by `loose_name`: a header or a JSON key that writes one of them but for case
+    or blanks (``AGE``, `` age `` for ``age``) finds it; None where two names share a spelling
+    (``Age`` and ``age``), as which one is meant is a guess."""
+    found: dict[str, str | None] = {}
+    for name in names:
+        key = loose_name(name)
+        found[key] = None if key in found else name
+    return found
+
+
+def loose_name(name: str) -> str:
+    return name.strip().casefold()

@@ -926,3 +926,16 @@ def test_a_busy_scorers_answer_is_not_shown_as_the_persons_mistake(client, score
         "The values are kept: send them again." in page
     )
     assert 'id="f0-age" name="age" value="33"' in page
+
+
+def test_an_upload_naming_a_column_in_another_case_gets_predicts_hint(client):
+    """'AGE' for 'age': `amlstack predict` names the near miss, the upload listed the columns
+    it lacked and left the person to spot the case."""
+    lines = _csv(2, ",").decode().splitlines()
+    body = ("\n".join([lines[0].replace("age", "AGE", 1), *lines[1:]]) + "\n").encode()
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "upper.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["message"] == (
+        "the file has no column age (columns are read from line 1) (the header has 'AGE' for "
+        "'age': names are matched exactly, case included)"
+    )
