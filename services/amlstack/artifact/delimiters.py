@@ -1,5 +1,6 @@
 """The CSV delimiters every reader of a table accepts, how one is told from a header line, and
-how the header's cells name the columns.
+how the header's cells name the columns; the longest cell read, and the header's problems in the
+readers' shared words (a column written twice, one in another case, Excel's ``sep=`` line).
 
 Training, ``amlstack predict``, the scorer's text/csv body and the UI's file upload all detect
 the delimiter here (the UI image loads this module alone: it imports nothing).
