@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Flask, abort, jsonify, redirect, render_template, request, send_file, url_for
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from amlstack.artifact.delimiters import DELIMITER_NAMES
 from amlstack_ui import batch, form, insights
@@ -58,6 +58,22 @@ def create_app(
     def _schema(exc: form.SchemaError):
         return render_template("problem.html", title="No model schema", message=str(exc)), 503
 
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound):
+        # a link to a deleted job was Flask's bare "Not Found" page, with no way back
+        return render_template(
+            "problem.html", title="Not found", message=exc.description, retry=False
+        ), 404
+
+    def no_job() -> NoReturn:
+        abort(
+            404,
+            description=(
+                "There is no such file job here: a job and its files are deleted "
+                f"{_duration(settings.job_ttl_s)} after the upload. Upload the file again."
+            ),
+        )
+
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc):
         message = f"The file is larger than the {settings.max_upload_mb} MB upload limit."
@@ -103,12 +119,21 @@ def create_app(
         result = None
         if answer.ok:
             result = _result(answer.body, client)
+        elif answer.status >= 500:
+            # busy or failing (a 503 with a JSON body: the proxy's full queue, the deadline): the
+            # scorer's trouble, not the person's input, which was a 422 in red; values stay
+            message = answer.error.get("message") or f"HTTP {answer.status}"
+            errors["_form"] = (
+                f"The scorer could not score this just now ({message}). The values are kept: "
+                "send them again."
+            )
         else:
             _, name = form.field_of(answer.error.get("field"))
             message = answer.error.get("message") or f"HTTP {answer.status}"
-            errors[name if name in values else "_form"] = form.friendly(message, name)
+            writing = form.writing_of(fields, name)
+            errors[name if name in values else "_form"] = form.friendly(message, name, writing)
         notes = form.range_notes(fields, record)
-        status = 200 if answer.ok else 422
+        status = 200 if answer.ok else 503 if answer.status >= 500 else 422
         return render_template(
             "score.html", fields=fields, values=values, errors=errors, notes=notes, result=result
         ), status
@@ -131,12 +156,14 @@ def create_app(
 
     @app.get("/batch/<job_id>")
     def job_page(job_id: str):
-        status = jobs.status(job_id) or abort(404)
+        status = jobs.status(job_id) or no_job()
         return render_template("job.html", job_id=job_id, status=status)
 
     @app.get("/batch/<job_id>/status")
     def job_status(job_id: str):
-        status = jobs.status(job_id) or abort(404)
+        status = jobs.status(job_id)
+        if status is None:  # job.js reloads the page, which says why
+            return jsonify(state="gone", message="no such job"), 404
         return jsonify(
             state=status.state,
             percent=status.percent,
@@ -148,11 +175,11 @@ def create_app(
 
     @app.get("/batch/<job_id>/<any(scored, errors):kind>.csv")
     def job_file(job_id: str, kind: str):
-        status = jobs.status(job_id) or abort(404)
+        status = jobs.status(job_id) or no_job()
         path = jobs.path(job_id, f"{kind}.csv")
         # a failed job's files hold the rows scored before it stopped: still worth having
         if status.state not in ("done", "failed") or path is None or not path.is_file():
-            abort(404)
+            abort(404, description="The file is not ready: the job is still scoring it.")
         stem = Path(status.filename).stem or "file"
         return send_file(
             path, mimetype="text/csv", as_attachment=True, download_name=f"{stem}-{kind}.csv"
@@ -201,6 +228,15 @@ def create_app(
         return render_template("insights.html", **data)
 
     return app
+
+
+def _duration(seconds: int) -> str:
+    """A job's lifetime in words: "1 hour", "90 minutes", "75 seconds"."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
 
 
 def _result(body: dict[str, Any], client: ScorerClient) -> dict[str, Any]:

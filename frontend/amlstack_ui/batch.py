@@ -31,10 +31,19 @@ from pathlib import Path
 from typing import IO, Any
 
 from amlstack.artifact.charset import BINARY_DATA, SAMPLE_CHARS, file_encoding, holds_binary
-from amlstack.artifact.delimiters import header_names, sniff_delimiter
+from amlstack.artifact.delimiters import (
+    MAX_CELL_CHARS,
+    REPEATED,
+    excel_hint,
+    header_names,
+    near_names,
+    repeated_column,
+    sniff_delimiter,
+    unreadable,
+)
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
 from amlstack.artifact.scored import earlier_columns, placed
-from amlstack_ui.form import Field, field_of, friendly, record_from_values
+from amlstack_ui.form import Field, field_of, friendly, record_from_values, writing_of
 from amlstack_ui.scorer import BUSY_STATUSES, Answer, ScorerBusy, ScorerClient, ScorerUnavailable
 
 INPUT = "input.csv"
@@ -197,28 +206,47 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
         raise BatchError(BINARY_DATA)
     if not first.strip():
         raise BatchError("the file is empty: expected a header line with the column names")
+    hint = excel_hint(first)  # it read as "the file has no column ..."
+    if hint:
+        raise BatchError(hint)
     delimiter = sniff_delimiter(first)
-    header = header_names(next(csv.reader([first], delimiter=delimiter)))
+    csv.field_size_limit(MAX_CELL_CHARS)  # the module's, for every reader: set, not raised
+    try:
+        header = header_names(next(csv.reader([first], delimiter=delimiter)))
+    except csv.Error as exc:
+        raise BatchError(f"line 1: {unreadable(exc, MAX_CELL_CHARS)}") from None
     # every model column, as `amlstack predict` and text/csv want it: a column left out of a
     # file is not a missing value (an empty cell is)
     missing = [f.name for f in fields if f.name not in header]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise BatchError(f"the file has no column {shown} (columns are read from line 1)")
+        # as `amlstack predict` says it: 'AGE' for 'age' is not the column (names match exactly)
+        near = near_names(missing, header, [f.name for f in fields])
+        raise BatchError(f"the file has no column {shown} (columns are read from line 1){near}")
+    # as `amlstack predict` refuses it: a row's second cell of the name was scored, silently
+    repeated = repeated_column(header, [f.name for f in fields])
+    if repeated is not None:
+        raise BatchError(REPEATED.format(repeated))
     return delimiter, header, encoding
 
 
 def _chunks(handle: IO[str], delimiter: str, size: int) -> Iterator[list[tuple[int, list[str]]]]:
+    """The file's rows, ``size`` at a time, with their line numbers; a cell the reader cannot
+    read (over MAX_CELL_CHARS, as `amlstack predict` reads them) is a BatchError naming its line."""
     reader = csv.reader(handle, delimiter=delimiter)
-    next(reader)  # header
     chunk: list[tuple[int, list[str]]] = []
-    for row in reader:
-        if not row:
-            continue
-        chunk.append((reader.line_num, row))
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
+    try:
+        next(reader)  # header
+        for row in reader:
+            if not row:
+                continue
+            chunk.append((reader.line_num, row))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except csv.Error as exc:
+        # a cell over 128 KiB (csv's default limit) was "internal error (Error)"
+        raise BatchError(f"line {reader.line_num}: {unreadable(exc, MAX_CELL_CHARS)}") from None
     if chunk:
         yield chunk
 
@@ -285,7 +313,7 @@ def _score_rows(
         for i, (_, row) in enumerate(chunk)
         if i not in wide
     ]
-    scored = iter(_score_chunk(client, records, retry) if records else [])
+    scored = iter(_score_chunk(client, fields, records, retry) if records else [])
     return [
         ("", "", {"field": None, "message": f"{len(row)} fields, the header has {width}"})
         if i in wide
@@ -294,7 +322,9 @@ def _score_rows(
     ]
 
 
-def _score_chunk(client: ScorerClient, records: list[dict[str, Any]], retry: Retry) -> list[tuple]:
+def _score_chunk(
+    client: ScorerClient, fields: list[Field], records: list[dict[str, Any]], retry: Retry
+) -> list[tuple]:
     """(probability, label, error) per record; a refused chunk is retried one record at a time."""
     answer = _call(client, records, retry)
     if answer.ok:
@@ -302,13 +332,14 @@ def _score_chunk(client: ScorerClient, records: list[dict[str, Any]], retry: Ret
     if answer.status != 422 or len(records) == 1:
         error = answer.error
         message = error.get("message") or f"the scorer answered HTTP {answer.status}"
-        if answer.status in (401, 413, 415) or answer.status >= 500:
+        if answer.status in (413, 415) or answer.status >= 500:
             raise ScorerUnavailable(f"the scorer refused the file: {message}")
         _, name = field_of(error.get("field"))
-        return [("", "", {"field": name, "message": friendly(message, name)})] * len(records)
+        reason = friendly(message, name, writing_of(fields, name))
+        return [("", "", {"field": name, "message": reason})] * len(records)
     out: list[tuple] = []
     for record in records:
-        out.extend(_score_chunk(client, [record], retry))
+        out.extend(_score_chunk(client, fields, [record], retry))
     return out
 
 

@@ -72,6 +72,18 @@ class Field:
         """A number as the column was written in training (1,234.5; 12%; 07:30)."""
         return show_number(value, self.number_format)
 
+    @property
+    def writing(self) -> str:
+        """How to write this field's number when training's format is one a person would not
+        guess ("with a decimal comma, such as 17,5"); "" for a plain number."""
+        if self.number_format == "decimal_comma":
+            return f"with a decimal comma, such as {self.show(17.5)}"
+        if self.number_format == "time":
+            return f"a time of day, such as {self.show(7.5)}"
+        if self.number_format == "unit" and self.unit:
+            return f"in {self.unit}, such as 5 {self.unit}"
+        return ""
+
 
 _FRIENDLY = (
     (re.compile(r"^Object missing required field"), "{field} is required"),
@@ -80,16 +92,28 @@ _FRIENDLY = (
     # the scorer's own words for text in a number field (it names the text, and what to send)
     (re.compile(r"^expected a number or null, got the text"), "{field} must be a number"),
     (re.compile(r"^Expected `str( \| null)?`"), "{field} must be one of its categories"),
+    # the scorer's words (`encoding.NotADate`, `ValueTooLarge`) name no field and speak JSON
+    (re.compile(r"^value is not a date"), "{field} must be a date, such as 2024-01-31"),
+    (re.compile(r"^value is too large"), "{field} is too large a number"),
 )
+_A_NUMBER = "must be a number"
 
 
-def friendly(message: str, field: str | None) -> str:
-    """The scorer's validation message in words for people who do not write JSON."""
+def friendly(message: str, field: str | None, writing: str = "") -> str:
+    """The scorer's validation message in words for people who do not write JSON; ``writing``
+    (`Field.writing`) says how the field's numbers are written, after "must be a number"."""
     if field:
         for pattern, text in _FRIENDLY:
             if pattern.match(message):
-                return text.format(field=field)
+                text = text.format(field=field)
+                # "17.5" in a decimal-comma field was "must be a number": it is one
+                return f"{text} {writing}" if writing and text.endswith(_A_NUMBER) else text
     return message
+
+
+def writing_of(fields: list[Field], name: str | None) -> str:
+    """`Field.writing` of the field called ``name``; "" for none."""
+    return next((f.writing for f in fields if f.name == name), "")
 
 
 def _schemas(doc: Mapping[str, Any]) -> Mapping[str, Any]:

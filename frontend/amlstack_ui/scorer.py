@@ -91,7 +91,18 @@ class ScorerClient:
         response = self._send(method, route, keyed, False, **kwargs)
         if keyed and response.status_code == 401:  # a rotated key: read it again, retry once
             response = self._send(method, route, keyed, True, **kwargs)
+        if keyed and response.status_code == 401:
+            # the form showed the scorer's "invalid key" as if the person's input were wrong
+            raise ScorerUnavailable(
+                f"the scorer refused this UI's key ({_message(response) or 'HTTP 401'}): "
+                f"{self._key_source()} does not hold a key the scorer accepts"
+            )
         return response
+
+    def _key_source(self) -> str:
+        if self.settings.primary_key:
+            return "AMLSTACK_PRIMARY_KEY"
+        return f"the key file {self.settings.key_file} (AMLSTACK_KEY_FILE)"
 
     def _send(self, method: str, route: str, keyed: bool, refresh: bool, **kwargs):
         headers = {"Authorization": f"Bearer {self.key(refresh)}"} if keyed else {}
@@ -153,6 +164,17 @@ class ScorerClient:
                 raise ScorerBusy(message, retry_after)
             raise ScorerUnavailable(message)
         return Answer(response.status_code, body, retry_after)
+
+
+def _message(response: requests.Response) -> str:
+    """The scorer's JSON error message, or "" when the body has none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else ""
 
 
 def _seconds(retry_after: str | None) -> float | None:

@@ -23,10 +23,10 @@ from typing import Annotated, Any
 import msgspec
 import numpy as np
 
+from amlstack.artifact.delimiters import by_spelling, loose_name
 from amlstack.artifact.encoding import CellError, Encoded
 from amlstack.artifact.formats import is_missing, parse_number
 from amlstack.artifact.reader import Model
-from amlstack.artifact.table import by_spelling, loose_name
 from amlstack_scorer.errors import InvalidInput, MalformedJSON
 
 _NOT_JSON_NUMBER = re.compile(rb"[:\[,]\s*-?(NaN|Infinity)\b")
@@ -271,7 +271,7 @@ def _refuse_misnamed_fields(
     rows: list[Any], prefix: str, names: frozenset[str], spellings: dict[str, str | None]
 ) -> None:
     """422 for a record key that names a field the record lacks but for case or blanks
-    (``FAGE``, `` fage `` for ``fage``; ``spellings``: `table.by_spelling` of the fields): the
+    (``FAGE``, `` fage `` for ``fage``; ``spellings``: `delimiters.by_spelling` of the fields): the
     field would be read as absent and imputed, a silent guess, where `amlstack predict`,
     text/csv and V2 refuse such a column."""
     for i, row in enumerate(rows):

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amlstack.artifact import charset, table
+from amlstack.artifact import charset, delimiters, table
 from amlstack.artifact.delimiters import header_names
 from amlstack.artifact.encoding import Encoded
 from amlstack.artifact.formats import show_number, show_probability, writes_decimal_commas
@@ -20,10 +20,7 @@ from amlstack.errors import DataError, UserError
 from amlstack.training.data import detect_delimiter
 
 CHUNK_ROWS = 50_000
-# The longest cell read: Python's csv default (128 KiB) refused text that training (pandas,
-# no limit) reads; a bound all the same, or an unclosed quote reads the rest of the file into
-# one cell, in memory.
-MAX_CELL_CHARS = 64 * 1024 * 1024
+MAX_CELL_CHARS = delimiters.MAX_CELL_CHARS  # the longest cell read (the UI's upload too)
 
 
 def predict_csv(
@@ -93,7 +90,8 @@ def predict_csv(
                 rows += len(chunk)
         tmp.replace(target)  # the output appears whole or not at all
     except csv.Error as exc:  # the reader's: the writer quotes whatever it is given
-        raise DataError(f"{source}: line {reader.line_num}: {_unreadable(exc)}") from None
+        message = delimiters.unreadable(exc, MAX_CELL_CHARS)
+        raise DataError(f"{source}: line {reader.line_num}: {message}") from None
     finally:
         tmp.unlink(missing_ok=True)
     if how_read:
@@ -103,12 +101,6 @@ def predict_csv(
     for line in unusual.notices(model):
         notice(line)
     return rows
-
-
-def _unreadable(exc: csv.Error) -> str:
-    if "field limit" in str(exc):
-        return f"a cell longer than {MAX_CELL_CHARS:,} characters (a quote left open?)"
-    return f"not readable as CSV ({exc})"
 
 
 @dataclass

@@ -165,3 +165,34 @@ def test_insights_shows_the_load_of_a_locust_run_from_prometheus(stack, page):
     assert page.locator("#drift tbody tr").count() >= 5
     page.wait_for_timeout(500)  # the charts draw after load
     shot(page, "insights")
+
+
+def test_a_link_to_a_deleted_job_says_so_and_leads_back_by_keyboard(stack, page):
+    """A job's link outlives the job (deleted after AMLSTACK_UI_JOB_TTL_S): it was Flask's bare
+    "Not Found" page, with no reason and no way back."""
+    response = page.goto(f"{stack.ui}/batch/{'0' * 32}")
+    assert response is not None and response.status == 404
+    assert "deleted" in page.locator("main").inner_text()
+    shot(page, "job-deleted")
+    link = page.get_by_role("button", name="Score a file")
+    link.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{stack.ui}/batch")
+    assert page.get_by_label("CSV file").count() == 1
+
+
+def test_after_a_refused_value_the_keyboard_is_on_that_field(stack, page):
+    """Keyboard only: Enter submits, and the refused field has the focus (it was <body>), so
+    the fix is typed and sent at once."""
+    page.goto(f"{stack.ui}/score")
+    duration = page.get_by_label("duration", exact=True)
+    duration.fill("long")
+    duration.press("Enter")
+    page.locator("small.error").wait_for()
+    focused = page.evaluate("document.activeElement.id")
+    assert focused == duration.get_attribute("id")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("371")
+    page.keyboard.press("Enter")
+    page.locator("#predicted-label").wait_for()
+    assert page.locator("small.error").count() == 0

@@ -7,6 +7,10 @@
   async function poll() {
     try {
       const response = await fetch(job.dataset.statusUrl, { cache: "no-store" });
+      if (response.status === 404) {  // the job was deleted: the page says so
+        window.location.reload();
+        return;
+      }
       const status = await response.json();
       bar.value = status.percent;
       // the message of a running job says why it waits (the scorer is down for a moment)

@@ -1,5 +1,6 @@
 """The CSV delimiters every reader of a table accepts, how one is told from a header line, and
-how the header's cells name the columns.
+how the header's cells name the columns; the longest cell read, and the header's problems in the
+readers' shared words (a column written twice, one in another case, Excel's ``sep=`` line).
 
 Training, ``amlstack predict``, the scorer's text/csv body and the UI's file upload all detect
 the delimiter here (the UI image loads this module alone: it imports nothing).
@@ -7,6 +8,10 @@ the delimiter here (the UI image loads this module alone: it imports nothing).
 
 DELIMITERS = (",", ";", "\t", "|")  # what CSV exports use
 DELIMITER_NAMES = "comma, semicolon, tab or pipe"
+# The longest cell a file reader reads: Python's csv default (128 KiB) refused text that
+# training (pandas, no limit) reads; a bound all the same, or an unclosed quote reads the rest of
+# the file into one cell, in memory.
+MAX_CELL_CHARS = 64 * 1024 * 1024
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -35,3 +40,60 @@ def renamed(cells: list[str]) -> dict[str, str]:
         for cell, name in zip(cells, header_names(cells), strict=True)
         if cell.strip() and name != cell.strip()
     }
+
+
+def unreadable(exc: Exception, limit: int = MAX_CELL_CHARS) -> str:
+    """A csv reader's error (``csv.Error``) in one line: a cell over ``limit``, or the reason."""
+    if "field limit" in str(exc):
+        return f"a cell longer than {limit:,} characters (a quote left open?)"
+    return f"not readable as CSV ({exc})"
+
+
+REPEATED = "column {!r} appears more than once in the header"  # which of the two is meant?
+
+
+def repeated_column(header: list[str], names: list[str]) -> str | None:
+    """The first of ``names`` (the model's columns) the header writes more than once (`REPEATED`
+    says so); None when none is."""
+    seen: set[str] = set()
+    twice = {name for name in header if name in seen or seen.add(name)}
+    return next((name for name in names if name in twice), None)
+
+
+def excel_hint(first_line: str) -> str | None:
+    """What is wrong when line 1 is Excel's ``sep=;`` hint rather than the header (Excel hides
+    it; other readers take it for the header and find no column); None for a header."""
+    first = first_line.lstrip("\ufeff").strip()
+    if first.lower().startswith("sep=") and len(first) == 5:
+        return (
+            f"line 1 is Excel's {first!r} hint, not a header: delete that line (Excel hides "
+            "it; other readers do not know it)"
+        )
+    return None
+
+
+def near_names(missing: list[str], header: list[str], names: list[str]) -> str:
+    """The header's names that write a missing column's but for case, as a hint (``names``:
+    every feature's, so that two alike are no hint)."""
+    spellings = by_spelling(names)
+    near = [(h, spellings.get(loose_name(h))) for h in header]
+    near = [(h, name) for h, name in near if name in missing]
+    if not near:
+        return ""
+    shown = ", ".join(f"{h!r} for {name!r}" for h, name in near)
+    return f" (the header has {shown}: names are matched exactly, case included)"
+
+
+def by_spelling(names: list[str]) -> dict[str, str | None]:
+    """``names`` by `loose_name`: a header or a JSON key that writes one of them but for case
+    or blanks (``AGE``, `` age `` for ``age``) finds it; None where two names share a spelling
+    (``Age`` and ``age``), as which one is meant is a guess."""
+    found: dict[str, str | None] = {}
+    for name in names:
+        key = loose_name(name)
+        found[key] = None if key in found else name
+    return found
+
+
+def loose_name(name: str) -> str:
+    return name.strip().casefold()

@@ -15,8 +15,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +24,13 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from amlstack.artifact.delimiters import header_names, sniff_delimiter
+from amlstack.artifact.delimiters import (
+    REPEATED,
+    header_names,
+    near_names,
+    repeated_column,
+    sniff_delimiter,
+)
 from amlstack.artifact.encoding import (
     Encoded,
     Feature,
@@ -73,45 +79,14 @@ def positions(features: Sequence[Feature], header: Sequence[str]) -> list[int]:
         index.setdefault(name, i)
     missing = [f.name for f in features if f.name not in index]
     if missing:
-        hint = _near(missing, header, [f.name for f in features])
+        hint = near_names(missing, list(header), [f.name for f in features])
         raise TableError(
             f"missing column(s) the model needs: {', '.join(missing)}{hint}", column=missing[0]
         )
-    if len(index) < len(header):
-        counts = Counter(header)
-        for f in features:
-            if counts[f.name] > 1:
-                raise TableError(
-                    f"column {f.name!r} appears more than once in the header", column=f.name
-                )
+    repeated = repeated_column(list(header), [f.name for f in features])
+    if repeated is not None:
+        raise TableError(REPEATED.format(repeated), column=repeated)
     return [index[f.name] for f in features]
-
-
-def _near(missing: Sequence[str], header: Sequence[str], names: Sequence[str]) -> str:
-    """The header's names that write a missing column's but for case, as a hint (``names``:
-    every feature's, so that two alike are no hint)."""
-    spellings = by_spelling(names)
-    near = [(h, spellings.get(loose_name(h))) for h in header]
-    near = [(h, name) for h, name in near if name in missing]
-    if not near:
-        return ""
-    shown = ", ".join(f"{h!r} for {name!r}" for h, name in near)
-    return f" (the header has {shown}: names are matched exactly, case included)"
-
-
-def by_spelling(names: Iterable[str]) -> dict[str, str | None]:
-    """``names`` by `loose_name`: a header or a JSON key that writes one of them but for case
-    or blanks (``AGE``, `` age `` for ``age``) finds it; None where two names share a spelling
-    (``Age`` and ``age``), as which one is meant is a guess."""
-    found: dict[str, str | None] = {}
-    for name in names:
-        key = loose_name(name)
-        found[key] = None if key in found else name
-    return found
-
-
-def loose_name(name: str) -> str:
-    return name.strip().casefold()
 
 
 def check_widths(rows: Sequence[Sequence[str]], width: int, first_row: int = 1) -> None:

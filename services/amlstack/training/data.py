@@ -16,6 +16,7 @@ from amlstack.artifact import charset
 from amlstack.artifact.delimiters import (
     DELIMITER_NAMES,
     DELIMITERS,
+    excel_hint,
     header_names,
     renamed,
     sniff_delimiter,
@@ -77,13 +78,16 @@ def detect_delimiter(path: Path, encoding: str | None = None, one_column: bool =
     if charset.holds_binary(sample):
         raise DataError(f"{path}: {charset.BINARY_DATA}")
     first = sample.lstrip("\ufeff").split("\n", 1)[0].strip()
-    if first.lower().startswith("sep=") and len(first) == 5:
-        raise DataError(
-            f"{path}: line 1 is Excel's {first!r} hint, not a header: delete that line (Excel "
-            "hides it; other readers do not know it)"
-        )
+    hint = excel_hint(first)
+    if hint:
+        raise DataError(f"{path}: {hint}")
     try:
-        return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+        # The Sniffer takes a doubled quote before a comma in a quoted cell (`"say ""hi"", 1"`)
+        # for a comma-separated file; a delimiter the header line does not hold is not the
+        # file's (the UI's upload reads the header alone: they disagreed).
+        best = sniff_delimiter(first)
+        return best if sniffed not in first and best in first else sniffed
     except csv.Error:
         header = sample.splitlines()[0]
         best = sniff_delimiter(header)

@@ -20,7 +20,7 @@ from amlstack_ui.scorer import Answer, ScorerBusy, ScorerClient, ScorerUnavailab
 from amlstack_ui.settings import Settings, SettingsError
 
 from amlstack.errors import DataError
-from amlstack.training.data import read_table
+from amlstack.training.data import detect_delimiter, read_table
 
 GOLDEN = Path(__file__).resolve().parents[1] / "scorer" / "golden" / "swagger2.json"
 DATA = Path(__file__).resolve().parents[3] / "data" / "bankmarketing_train.csv"
@@ -109,6 +109,15 @@ def test_the_scorers_field_error_is_shown_next_to_the_field(client, scorer):
     assert 'id="f0-age" name="age" value="" aria-invalid="true"' in page
 
 
+def test_the_refused_field_has_the_focus_so_a_keyboard_user_can_fix_it_at_once(client, scorer):
+    """After a 422 the page opened with the focus on <body>: a keyboard user tabbed through
+    every field before the refused one to reach it."""
+    values = {f.name: str(f.example) for f in scorer.fields}
+    page = client.post("/score", data={**values, "duration": "long"}).get_data(as_text=True)
+    assert page.count(" autofocus") == 1
+    assert re.search(r'<input [^>]*id="f\d+-duration"[^>]* aria-invalid="true" autofocus', page)
+
+
 def test_an_out_of_range_value_is_scored_with_a_note(client, scorer):
     values = {f.name: str(f.example) for f in scorer.fields}
     values["age"] = "120"
@@ -189,6 +198,34 @@ def test_a_file_without_a_model_column_fails_with_one_line(client):
     status = _finish(client, response.headers["Location"])
     assert status["state"] == "failed"
     assert status["message"] == "the file has no column age (columns are read from line 1)"
+
+
+def test_a_cell_over_128_kib_is_scored_and_one_over_the_limit_fails_naming_its_line(
+    client, monkeypatch
+):
+    """Python's csv refuses a cell over 128 KiB: the job said "internal error (Error)". It
+    reads cells as `amlstack predict` does, up to MAX_CELL_CHARS, and one past that is a line."""
+    lines = _csv(5, ",").decode().splitlines()
+    lines = [lines[0] + ",note"] + [f"{line},{'x' * 200_000 if i == 2 else 'short'}"
+                                    for i, line in enumerate(lines[1:], 1)]  # fmt: skip
+    body = ("\n".join(lines) + "\n").encode()
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "long.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status == {**status, "state": "done", "rows_scored": 5, "message": ""}
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    scored = client.get(f"/batch/{job}/scored.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(scored)))
+    assert len(rows[1]["note"]) == 200_000 and rows[1]["probability"]
+
+    limit = csv.field_size_limit()
+    monkeypatch.setattr(batch, "MAX_CELL_CHARS", 1000)
+    try:
+        response = client.post("/batch", data={"file": (io.BytesIO(body), "long.csv")})
+        status = _finish(client, response.headers["Location"])
+    finally:
+        csv.field_size_limit(limit)
+    assert status["state"] == "failed"
+    assert status["message"] == "line 3: a cell longer than 1,000 characters (a quote left open?)"
 
 
 def test_an_upload_over_the_limit_is_refused(client):
@@ -710,3 +747,195 @@ def test_a_swagger_without_a_batch_limit_leaves_the_chunk_size_alone():
     assert form.batch_limit({"definitions": {"ServiceInput": {"properties": {"data": []}}}}) is None
     assert form.batch_limit({"definitions": {"ServiceInput": ["not", "a", "schema"]}}) is None
     assert form.batch_limit({"components": ["not", "a", "mapping"]}) is None
+
+
+def test_a_key_the_scorer_refuses_is_the_scorer_being_unavailable_not_a_form_error(tmp_path):
+    """A wrong key showed "invalid key" above the form with a 422, as if the person's input
+    were wrong; the model card said "the scorer answered 401". Both now say whose key it is."""
+    swagger = GOLDEN.read_bytes()
+
+    class Session:
+        def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+            answer = requests.Response()
+            answer.headers["Content-Type"] = "application/json"
+            if url.endswith("/swagger.json"):
+                answer.status_code, answer._content = 200, swagger
+            else:
+                answer.status_code, answer._content = 401, b'{"error": {"message": "invalid key"}}'
+            return answer
+
+    settings = Settings(jobs_dir=tmp_path / "jobs", primary_key="not-the-scorers-key")
+    scorer = ScorerClient(settings, Session())  # type: ignore[arg-type]
+    client = create_app(settings, client=scorer).test_client()
+    expected = (
+        "the scorer refused this UI&#39;s key (invalid key): AMLSTACK_PRIMARY_KEY does not "
+        "hold a key the scorer accepts"
+    )
+    values = {f.name: f.default for f in form.fields_from_swagger(json.loads(swagger))}
+    for response in (client.post("/score", data=values), client.get("/model")):
+        page = response.get_data(as_text=True)
+        assert response.status_code == 503 and "The scorer is not available" in page
+        assert expected in page and 'class="form-error"' not in page
+    response = client.post("/batch", data={"file": (io.BytesIO(_csv(3, ",")), "x.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "failed" and status["message"] == html.unescape(expected)
+
+
+def test_a_deleted_job_says_so_in_words_with_a_way_back(client):
+    """A link to a job deleted after its TTL was Flask's bare "Not Found" page (no navigation,
+    no reason), and the progress script polled its 404 as "Waiting for the server" forever."""
+    gone = "0" * 32
+    for path in (f"/batch/{gone}", f"/batch/{gone}/scored.csv", f"/batch/{gone}/errors.csv"):
+        response = client.get(path)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 404
+        assert "a job and its files are deleted 1 hour after the upload" in page
+        assert 'href="/batch"' in page and "Score a customer" in page  # the way back
+    status = client.get(f"/batch/{gone}/status")
+    assert status.status_code == 404 and status.get_json()["state"] == "gone"
+    page = client.get("/no-such-page").get_data(as_text=True)
+    assert "Not found" in page and "Try again" not in page
+
+
+@pytest.mark.parametrize(
+    ("number_format", "unit", "typed", "expected"),
+    [
+        ("decimal_comma", None, "1.5", "must be a number with a decimal comma, such as 17,5"),
+        ("time", None, "half past", "must be a number a time of day, such as 07:30"),
+        ("unit", "days", "5 kg", "must be a number in days, such as 5 days"),
+        (None, None, "long", "must be a number"),
+    ],
+)  # fmt: skip
+def test_a_number_field_refused_says_how_its_numbers_are_written(
+    tmp_path, scorer, number_format, unit, typed, expected
+):
+    """'1.5' in a decimal-comma field was "must be a number", which it is; the error now says
+    how training wrote the column, in the form and in a file's error report alike."""
+    expected = f"duration {expected}"
+    spec = scorer.doc["definitions"]["InputRecord"]["properties"]["duration"]
+    spec.update({"x-number-format": number_format, "x-unit": unit})
+    scorer.fields = form.fields_from_swagger(scorer.doc)
+    client = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer).test_client()
+    values = {f.name: f.default for f in scorer.fields}
+    page = client.post("/score", data={**values, "duration": typed}).get_data(as_text=True)
+    duration = next(f for f in scorer.fields if f.name == "duration")
+    assert f'id="{duration.input_id}-error" role="alert">{html.escape(expected)}<' in page
+    lines = _csv(2, ",").decode().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("duration")] = typed
+    body = "\n".join([lines[0], ",".join(row)]).encode()
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "x.csv")})
+    assert _finish(client, response.headers["Location"])["rows_failed"] == 1
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    errors = client.get(f"/batch/{job}/errors.csv").get_data(as_text=True)
+    assert list(csv.reader(io.StringIO(errors)))[1] == ["2", "duration", expected]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("value is not a date (send ISO 8601: 2024-01-31)", "age must be a date, such as 2024-"),
+        ("value is too large for a float32 number", "age is too large a number"),
+    ],
+)  # fmt: skip
+def test_the_scorers_date_and_overflow_errors_name_the_field(message, expected):
+    assert form.friendly(message, "age").startswith(expected)
+
+
+def test_a_field_without_a_training_range_shows_its_example_without_a_stray_separator(
+    client, tmp_path
+):
+    """A date field's help read " · e.g. 27/08/2018": the separator of a range it has not."""
+    page = client.get("/score").get_data(as_text=True)
+    assert 'id="f0-age-help">Training range 18 to 86 · e.g. 52<' in page
+    scorer = FakeScorer()
+    props = scorer.doc["definitions"]["InputRecord"]["properties"]
+    props["pdays"] = {"type": "string", "format": "date", "example": "27/08/2018"}
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    page = app.test_client().get("/score").get_data(as_text=True)
+    assert re.search(r'id="f\d+-pdays-help">e\.g\. 27/08/2018<', page)
+
+
+def test_a_semicolon_file_with_doubled_quotes_before_a_comma_is_read_as_the_upload_reads_it(
+    client, tmp_path
+):
+    """csv.Sniffer read `"say ""hi"", 0"` in a semicolon file as a comma-separated file, so
+    `amlstack predict` (and training) refused, missing every column, the file the UI scored."""
+    lines = _csv(4, ";").decode().splitlines()
+    lines = ["note;" + lines[0]] + [
+        f'"line {i}\nsay ""hi"", {i}";{line}' for i, line in enumerate(lines[1:])
+    ]
+    body = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / "notes.csv"
+    path.write_bytes(body)
+    assert detect_delimiter(path) == ";"
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "notes.csv")})
+    assert _finish(client, response.headers["Location"])["rows_scored"] == 4
+
+
+def test_a_file_naming_a_model_column_twice_is_refused_as_amlstack_predict_refuses_it(client):
+    """The upload scored a row with the second cell of a column written twice (`amlstack
+    predict` refuses the file: which one is meant?): every row silently had the wrong age."""
+    lines = _csv(3, ",").decode().splitlines()
+    body = ("\n".join([lines[0] + ",age"] + [line + ",99" for line in lines[1:]]) + "\n").encode()
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "twice.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "failed" and status["rows_done"] == 0
+    assert status["message"] == "column 'age' appears more than once in the header"
+    extra = "\n".join([lines[0] + ",note,note"] + [line + ",a,b" for line in lines[1:]]) + "\n"
+    response = client.post("/batch", data={"file": (io.BytesIO(extra.encode()), "notes.csv")})
+    assert _finish(client, response.headers["Location"])["rows_scored"] == 3  # not a model column
+
+
+def test_an_upload_starting_with_excels_sep_hint_says_so_as_amlstack_predict_does(client):
+    """Line 1 `sep=;` (Excel's hint, which Excel hides) read as "the file has no column age,
+    job, ..."; `amlstack predict` says what it is and what to do."""
+    body = b"sep=;\n" + _csv(3, ";")
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "excel.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "failed"
+    assert status["message"] == (
+        "line 1 is Excel's 'sep=;' hint, not a header: delete that line (Excel hides it; "
+        "other readers do not know it)"
+    )
+
+
+def test_a_reasons_feature_name_wraps_rather_than_being_cut(client):
+    """Names in "Why" were cut with an ellipsis at 8rem: 'mean concave p…' and 'worst
+    fractal di…' on a 55-column model, and names that differ at the end read alike. A browser
+    (Chromium, the sweep's wide model) showed three cut names; now none (the rule wraps)."""
+    css = client.get("/static/app.css").get_data(as_text=True)
+    rule = re.search(r"^\.bar \.name \{([^}]*)\}", css, re.M)
+    assert rule is not None
+    assert "ellipsis" not in rule.group(1) and "nowrap" not in rule.group(1)
+    assert "overflow-wrap: anywhere" in rule.group(1)
+
+
+def test_a_busy_scorers_answer_is_not_shown_as_the_persons_mistake(client, scorer, monkeypatch):
+    """A 503 with a JSON error (the proxy's full queue, the request deadline) was shown as a
+    form error with HTTP 422, as if the input were wrong; it is a 503 that keeps the values."""
+    busy = {"error": {"code": "overloaded", "message": "the scorer is at capacity; retry later"}}
+    monkeypatch.setattr(scorer, "score", lambda records, explain=False: Answer(503, busy, 1.0))
+    values = {f.name: str(f.example) for f in scorer.fields}
+    response = client.post("/score", data={**values, "age": "33"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert (
+        "The scorer could not score this just now (the scorer is at capacity; retry later). "
+        "The values are kept: send them again." in page
+    )
+    assert 'id="f0-age" name="age" value="33"' in page
+
+
+def test_an_upload_naming_a_column_in_another_case_gets_predicts_hint(client):
+    """'AGE' for 'age': `amlstack predict` names the near miss, the upload listed the columns
+    it lacked and left the person to spot the case."""
+    lines = _csv(2, ",").decode().splitlines()
+    body = ("\n".join([lines[0].replace("age", "AGE", 1), *lines[1:]]) + "\n").encode()
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "upper.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["message"] == (
+        "the file has no column age (columns are read from line 1) (the header has 'AGE' for "
+        "'age': names are matched exactly, case included)"
+    )
