@@ -159,7 +159,8 @@ def write_plan(plan: Plan, out: Path, *, sample_input: Path | None = None) -> Pl
         files["sample_input"] = Path(shutil.copyfile(sample_input, out / "sample_input.json"))
     plan.commands = deploy_commands(plan)
     # the az commands name the plan's files (endpoint.yml, sample_input.json) from its folder
-    script = ["#!/bin/sh", "set -e", 'cd "$(dirname "$0")"', *plan.commands]
+    # (no `set -e`: the endpoint's create step fails, as it should, on an endpoint that exists)
+    script = ["#!/bin/sh", 'cd "$(dirname "$0")" || exit 1', *plan.commands]
     (out / "commands.sh").write_text("\n".join(script) + "\n")
     files["commands"] = out / "commands.sh"
     plan.files.update({k: str(v) for k, v in files.items()})
