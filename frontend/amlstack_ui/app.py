@@ -20,6 +20,9 @@ from amlstack_ui.settings import Settings
 
 VENDOR_DIR = Path(os.environ.get("AMLSTACK_UI_VENDOR_DIR", "/app/vendor"))
 TOP_FEATURES = 5
+# The scorer's answers that refuse what the person typed (shown next to the field); any other
+# refusal is the scorer's trouble
+INPUT_REFUSED = (400, 413, 422)
 SHOWN_MIN = 5e-4  # contributions under 0.05 points are noise, not reasons
 NAV = (
     ("score_page", "Score a customer"),
@@ -119,9 +122,10 @@ def create_app(
         result = None
         if answer.ok:
             result = _result(answer.body, client)
-        elif answer.status >= 500:
-            # busy or failing (a 503 with a JSON body: the proxy's full queue, the deadline): the
-            # scorer's trouble, not the person's input, which was a 422 in red; values stay
+        elif answer.status not in INPUT_REFUSED:
+            # busy, failing or refusing the UI itself (a 503 with a JSON body: the proxy's full
+            # queue, the deadline; a 403, a 429): the scorer's trouble, not the person's input,
+            # which was a 422 in red; values stay
             message = answer.error.get("message") or f"HTTP {answer.status}"
             errors["_form"] = (
                 f"The scorer could not score this just now ({message}). The values are kept: "
@@ -133,7 +137,7 @@ def create_app(
             writing = form.writing_of(fields, name)
             errors[name if name in values else "_form"] = form.friendly(message, name, writing)
         notes = form.range_notes(fields, record)
-        status = 200 if answer.ok else 503 if answer.status >= 500 else 422
+        status = 200 if answer.ok else 422 if answer.status in INPUT_REFUSED else 503
         return render_template(
             "score.html", fields=fields, values=values, errors=errors, notes=notes, result=result
         ), status

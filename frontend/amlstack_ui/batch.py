@@ -32,7 +32,6 @@ from typing import IO, Any
 
 from amlstack.artifact.charset import BINARY_DATA, SAMPLE_CHARS, file_encoding, holds_binary
 from amlstack.artifact.delimiters import (
-    MAX_CELL_CHARS,
     REPEATED,
     excel_hint,
     header_names,
@@ -46,6 +45,9 @@ from amlstack.artifact.scored import earlier_columns, placed
 from amlstack_ui.form import Field, field_of, friendly, record_from_values, writing_of
 from amlstack_ui.scorer import BUSY_STATUSES, Answer, ScorerBusy, ScorerClient, ScorerUnavailable
 
+# The longest cell an upload may hold: below `amlstack predict`'s 64 Mi, since the UI holds a
+# chunk of rows at once in a 512 MB container, and the scorer takes bodies of 16 MiB at most.
+MAX_CELL_CHARS = 4 * 1024 * 1024
 INPUT = "input.csv"
 SCORED = "scored.csv"
 ERRORS = "errors.csv"
@@ -232,7 +234,7 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
 
 def _chunks(handle: IO[str], delimiter: str, size: int) -> Iterator[list[tuple[int, list[str]]]]:
     """The file's rows, ``size`` at a time, with their line numbers; a cell the reader cannot
-    read (over MAX_CELL_CHARS, as `amlstack predict` reads them) is a BatchError naming its line."""
+    read (over MAX_CELL_CHARS, or a quote left open) is a BatchError naming its line."""
     reader = csv.reader(handle, delimiter=delimiter)
     chunk: list[tuple[int, list[str]]] = []
     try:

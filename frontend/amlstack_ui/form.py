@@ -79,7 +79,7 @@ class Field:
         if self.number_format == "decimal_comma":
             return f"with a decimal comma, such as {self.show(17.5)}"
         if self.number_format == "time":
-            return f"a time of day, such as {self.show(7.5)}"
+            return f"written as a time of day, such as {self.show(7.5)}"
         if self.number_format == "unit" and self.unit:
             return f"in {self.unit}, such as 5 {self.unit}"
         return ""

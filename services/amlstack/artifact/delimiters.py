@@ -21,6 +21,20 @@ def sniff_delimiter(header_line: str) -> str:
     return DELIMITERS[best] if counts[best] else ","
 
 
+def unquoted_header(sample: str) -> str:
+    """The first record of ``sample`` with its quoted parts left out: what separates the header's
+    names (a quoted name may hold a delimiter, or a line break, and end on a later line)."""
+    kept, quoted = [], False
+    for char in sample.lstrip("\ufeff"):
+        if char == '"':
+            quoted = not quoted  # a doubled quote inside a quoted name toggles back
+        elif not quoted:
+            if char in "\r\n":
+                break
+            kept.append(char)
+    return "".join(kept)
+
+
 # What a JSON schema field name (the scorer's msgspec records) cannot hold, and its stand-in.
 _UNNAMEABLE = str.maketrans({'"': "'", "\\": "/", **{chr(c): " " for c in (*range(32), 127)}})
 

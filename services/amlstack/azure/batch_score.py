@@ -56,7 +56,7 @@ def run(mini_batch: list[str]) -> list[str]:
     results = []
     for name in mini_batch:
         source = Path(name)
-        first = _sources.setdefault(source.name, source)
+        first = _sources.get(source.name, source)
         if first != source:  # a retried mini-batch rescores the same path: that may overwrite
             log.error(
                 "%s: not scored: %s holds the scores of %s already (the outputs are named after "
@@ -74,5 +74,6 @@ def run(mini_batch: list[str]) -> list[str]:
         except Exception:  # a bug, met on this file: its traceback goes to the job's log
             log.exception("%s: not scored: an amlstack bug (its traceback follows)", source.name)
             continue
+        _sources[source.name] = source
         results.append(f"{source.name}: {rows} rows")
     return results

@@ -527,14 +527,19 @@ def _claim(run: Run, stage: str) -> None:
 def claim_lock(run: Run) -> Iterator[None]:
     """The run's lock, held from the check that no other process runs it to the record that this
     one does: two processes resuming one run at once would otherwise both find it free. Where
-    there are no advisory file locks (Windows) that narrow race stays."""
+    there are no advisory file locks (Windows, some network file systems) that narrow race
+    stays."""
     try:
         import fcntl
     except ImportError:
         yield
         return
     with (run.folder / RUN_LOCK).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks (NFS without lockd): as on Windows
+            yield
+            return
         try:
             yield
         finally:

@@ -20,6 +20,7 @@ from amlstack.artifact.delimiters import (
     header_names,
     renamed,
     sniff_delimiter,
+    unquoted_header,
 )
 from amlstack.artifact.manifest import sha256_file
 from amlstack.errors import DataError, UserError
@@ -84,10 +85,11 @@ def detect_delimiter(path: Path, encoding: str | None = None, one_column: bool =
     try:
         sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
         # The Sniffer takes a doubled quote before a comma in a quoted cell (`"say ""hi"", 1"`)
-        # for a comma-separated file; a delimiter the header line does not hold is not the
-        # file's (the UI's upload reads the header alone: they disagreed).
-        best = sniff_delimiter(first)
-        return best if sniffed not in first and best in first else sniffed
+        # for a comma-separated file; a delimiter the header does not hold between its names is
+        # not the file's (the UI's upload reads the header alone: they disagreed).
+        header = unquoted_header(sample)
+        best = sniff_delimiter(header)
+        return best if sniffed not in header and best in header else sniffed
     except csv.Error:
         header = sample.splitlines()[0]
         best = sniff_delimiter(header)

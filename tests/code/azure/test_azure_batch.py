@@ -193,6 +193,14 @@ def test_a_second_input_of_the_same_name_does_not_overwrite_the_first(
     assert len((tmp_path / "out" / "part.csv").read_text().splitlines()) == 6
     assert f"{second}: not scored: part.csv holds the scores of {first}" in caplog.text
     assert batch_score.run([str(first)]) == ["part.csv: 5 rows"]  # a retry of the same file
+    # a first one of the name that failed wrote nothing: the next one is scored
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "x.csv").write_text("")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.csv").write_text("".join(lines[:4]))
+    assert batch_score.run([str(tmp_path / "c" / "x.csv"), str(tmp_path / "d" / "x.csv")]) == [
+        "x.csv: 3 rows"
+    ]
 
 
 def _batch_environment(plan: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:

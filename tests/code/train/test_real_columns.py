@@ -250,6 +250,22 @@ def test_every_delimiter_exports_use_is_detected(tmp_path, delimiter):
     assert dataset.features[1]["categories"] == ["j0", "j1", "j2"]
 
 
+@pytest.mark.parametrize(
+    ("header", "cell"),
+    [('"amount (EUR, incl.\nVAT)";job;y', "{i}"),  # a quoted name wraps: its comma is none
+     ("amount;job;y", '"say ""hi"", {i}"')],  # the Sniffer took this cell for a comma file
+)  # fmt: skip
+def test_the_delimiter_is_the_one_between_the_headers_names(tmp_path, header, cell):
+    path = tmp_path / "data.csv"
+    rows = [f"{cell.format(i=i % 7)};j{i % 3};{y}" for i, y in enumerate(labels())]
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    dataset = load_dataset(path, "y")
+    assert [f["name"] for f in dataset.features] == [
+        header.split(";")[0].strip('"').replace("\n", " "),
+        "job",
+    ]
+
+
 def test_a_file_without_any_delimiter_is_refused_by_naming_them(tmp_path):
     path = tmp_path / "one-column.txt"
     path.write_text("y\n" + "\n".join(labels()) + "\n")

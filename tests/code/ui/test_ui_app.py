@@ -204,7 +204,7 @@ def test_a_cell_over_128_kib_is_scored_and_one_over_the_limit_fails_naming_its_l
     client, monkeypatch
 ):
     """Python's csv refuses a cell over 128 KiB: the job said "internal error (Error)". It
-    reads cells as `amlstack predict` does, up to MAX_CELL_CHARS, and one past that is a line."""
+    reads cells up to MAX_CELL_CHARS, and one past that is a line."""
     lines = _csv(5, ",").decode().splitlines()
     lines = [lines[0] + ",note"] + [f"{line},{'x' * 200_000 if i == 2 else 'short'}"
                                     for i, line in enumerate(lines[1:], 1)]  # fmt: skip
@@ -226,6 +226,21 @@ def test_a_cell_over_128_kib_is_scored_and_one_over_the_limit_fails_naming_its_l
         csv.field_size_limit(limit)
     assert status["state"] == "failed"
     assert status["message"] == "line 3: a cell longer than 1,000 characters (a quote left open?)"
+
+
+def test_an_upload_cell_longer_than_the_ui_holds_fails_naming_its_line(tmp_path, scorer):
+    """The UI holds a chunk of rows in a 512 MB container: a cell it reads is at most 4 Mi
+    characters (an unclosed quote reads to the end of the file: 64 Mi of it weighed 450 MB)."""
+    settings = Settings(jobs_dir=tmp_path / "jobs", chunk_rows=7, max_upload_mb=8)
+    client = create_app(settings, client=scorer).test_client()  # type: ignore[arg-type]
+    lines = _csv(3, ",").decode().splitlines()
+    body = "\n".join([lines[0] + ",note", lines[1] + ',"' + "x" * (4 * 1024 * 1024 + 1)]) + "\n"
+    response = client.post("/batch", data={"file": (io.BytesIO(body.encode()), "open.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "failed"
+    assert status["message"] == (
+        "line 2: a cell longer than 4,194,304 characters (a quote left open?)"
+    )
 
 
 def test_an_upload_over_the_limit_is_refused(client):
@@ -801,7 +816,7 @@ def test_a_deleted_job_says_so_in_words_with_a_way_back(client):
     ("number_format", "unit", "typed", "expected"),
     [
         ("decimal_comma", None, "1.5", "must be a number with a decimal comma, such as 17,5"),
-        ("time", None, "half past", "must be a number a time of day, such as 07:30"),
+        ("time", None, "half past", "must be a number written as a time of day, such as 07:30"),
         ("unit", "days", "5 kg", "must be a number in days, such as 5 days"),
         (None, None, "long", "must be a number"),
     ],
@@ -912,11 +927,15 @@ def test_a_reasons_feature_name_wraps_rather_than_being_cut(client):
     assert "overflow-wrap: anywhere" in rule.group(1)
 
 
-def test_a_busy_scorers_answer_is_not_shown_as_the_persons_mistake(client, scorer, monkeypatch):
-    """A 503 with a JSON error (the proxy's full queue, the request deadline) was shown as a
-    form error with HTTP 422, as if the input were wrong; it is a 503 that keeps the values."""
+@pytest.mark.parametrize("status", [503, 429, 403, 404])
+def test_a_busy_scorers_answer_is_not_shown_as_the_persons_mistake(
+    client, scorer, monkeypatch, status
+):
+    """A 503 with a JSON error (the proxy's full queue, the request deadline), or a refusal of
+    the UI itself, was shown as a form error with HTTP 422, as if the input were wrong; it is a
+    503 that keeps the values."""
     busy = {"error": {"code": "overloaded", "message": "the scorer is at capacity; retry later"}}
-    monkeypatch.setattr(scorer, "score", lambda records, explain=False: Answer(503, busy, 1.0))
+    monkeypatch.setattr(scorer, "score", lambda records, explain=False: Answer(status, busy, 1.0))
     values = {f.name: str(f.example) for f in scorer.fields}
     response = client.post("/score", data={**values, "age": "33"})
     page = response.get_data(as_text=True)
