@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from amlstack.artifact.formats import is_missing, show_number
+from amlstack.artifact.formats import DECIMAL_COMMA_FORMATS, is_missing, show_number
 from amlstack.artifact.formats import parse_number as parse_formatted
 
 _FIELD_PATH = re.compile(r"^(?:Inputs\.)?data\[(?P<row>\d+)\]\.(?P<field>.+)$")
@@ -76,7 +76,7 @@ class Field:
     def writing(self) -> str:
         """How to write this field's number when training's format is one a person would not
         guess ("with a decimal comma, such as 17,5"); "" for a plain number."""
-        if self.number_format == "decimal_comma":
+        if self.number_format in DECIMAL_COMMA_FORMATS:
             return f"with a decimal comma, such as {self.show(17.5)}"
         if self.number_format == "time":
             return f"written as a time of day, such as {self.show(7.5)}"

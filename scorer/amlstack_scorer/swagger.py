@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from amlstack.artifact.encoding import FLOAT32_MAX, Feature
-from amlstack.artifact.formats import show_number
+from amlstack.artifact.formats import DECIMAL_COMMA_FORMATS, show_number, writes_decimal_commas
 from amlstack.artifact.reader import Model
 from amlstack_scorer import contract as c
 from amlstack_scorer import explain
@@ -80,6 +80,8 @@ _WRITTEN = {
     "thousands": "with thousands separators (1,234.5)",
     "percent": "with a percent sign (12.5%)",
     "decimal_comma": "with a decimal comma (1.234,5)",
+    "decimal_comma_percent": "with a decimal comma and a percent sign (12,5%)",
+    "decimal_comma_currency": "as an amount with a decimal comma (1.234,50 €)",
     "currency": "as an amount ($1,234.50; (5) for -5)",
     "time": "as a time of day, read as hours since midnight (07:30 is 7.5)",
     "unit": "with the unit {unit!r} after each number (5 {unit})",
@@ -329,7 +331,7 @@ def csv_example(model: Model, record: dict[str, Any], answer: dict[str, Any] | N
     """The CSV request (header + the example record, each cell written as training saw its
     column: a decimal comma, and then semicolons; a time of day) and, with ``answer``, its CSV
     answer, in the request's delimiter."""
-    commas = any(f.number_format == "decimal_comma" for f in model.features)
+    commas = writes_decimal_commas(f.number_format for f in model.features)
     delimiter = ";" if commas else ","
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
@@ -347,7 +349,7 @@ def csv_example(model: Model, record: dict[str, Any], answer: dict[str, Any] | N
 def _cell(feature: Feature, value: Any) -> str:
     if value is None:
         return ""
-    if feature.number_format in ("decimal_comma", "time"):  # the formats a plain number fails
+    if feature.number_format in (*DECIMAL_COMMA_FORMATS, "time"):  # a plain number fails these
         return show_number(float(value), feature.number_format)
     return str(value)
 

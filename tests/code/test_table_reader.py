@@ -120,6 +120,29 @@ def test_an_amount_column_reads_signs_commas_and_accountants_parentheses():
             parse_numbers(["$1", cell], feat)
 
 
+@pytest.mark.parametrize(
+    ("number_format", "cells", "expected", "refused"),
+    [("decimal_comma_percent", ["60,3%", "1.234,5 %", "-0,5%", "12", "12,5"],
+      [60.3, 1234.5, -0.5, 12.0, 12.5], ["12.5%", "5 €", "%"]),
+     ("decimal_comma_currency", ["1.000,50 €", "€ 5,25", "-3,00 €", "€-3", "7"],
+      [1000.5, 5.25, -3.0, -3.0, 7.0], ["1.5 €", "€5€", "-€-5", "5 %"])],
+)  # fmt: skip
+def test_a_decimal_comma_percent_or_amount_column_reads_as_training_wrote_it(
+    number_format, cells, expected, refused
+):
+    """`60,3%` and `1.000,50 €`, as European exports write them, were categories (one format
+    at a time: a percent sign, or a decimal comma); a form's `12,5` (no sign) reads too."""
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import TableError, parse_numbers
+
+    feat = Feature.from_spec(FeatureSpec(name="t", kind="numeric", number_format=number_format))
+    np.testing.assert_array_equal(parse_numbers(cells, feat), expected)
+    for cell in refused:
+        with pytest.raises(TableError, match=r"data row 2, column 't'"):
+            parse_numbers(["1", cell], feat)
+
+
 def test_a_time_column_reads_hours_since_midnight_and_names_anything_else():
     from amlstack.artifact.encoding import Feature
     from amlstack.artifact.formats import show_time

@@ -74,6 +74,18 @@ _SEPT = re.compile(r"(?<![a-z])sept(?![a-z])", re.IGNORECASE)
 _EPOCH = datetime(1970, 1, 1)
 # 1234,5 or 1.234,5 (dots only between groups of three): how European exports write numbers
 DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
+# The same numbers with a percent sign (12,5 %) or one currency sign (1.234,50 €, € -5): the
+# sign may be left out when scoring (a form writes 12,5), a plain 1.5 is refused as above
+_DC_NUMBER = r"(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
+DECIMAL_COMMA_PERCENT = re.compile(rf"(?P<number>[+-]?{_DC_NUMBER})\s*%?")
+DECIMAL_COMMA_AMOUNT = re.compile(
+    rf"(?P<sign>[+-])?\s*(?P<pre>[$€£¥])?\s*(?P<sign2>[+-])?\s*(?P<number>{_DC_NUMBER})"
+    r"\s*(?P<post>[$€£¥])?"
+)
+# The formats that write a decimal comma (then a scored file writes its probabilities so)
+DECIMAL_COMMA_FORMATS = frozenset(
+    {"decimal_comma", "decimal_comma_percent", "decimal_comma_currency"}
+)
 # 1,234,567.5: commas between groups of three, the first group never 0 (0,125 is no thousands)
 THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?")
 # An amount: one currency sign before or after the number ($1,234.50, -€5, 1,234 £), commas
@@ -130,7 +142,24 @@ def _number(text: str, number_format: str | None, unit: str | None) -> float:
         if not DECIMAL_COMMA.fullmatch(text):
             raise ValueError(text)
         text = text.replace(".", "").replace(",", ".")
+    elif number_format in ("decimal_comma_percent", "decimal_comma_currency"):
+        return _signed_decimal_comma(text, number_format)
     return float(text)
+
+
+def _signed_decimal_comma(text: str, number_format: str) -> float:
+    """A decimal-comma number with a percent or a currency sign (see DECIMAL_COMMA_PERCENT and
+    DECIMAL_COMMA_AMOUNT); ValueError when it is not one."""
+    percent = number_format == "decimal_comma_percent"
+    match = (DECIMAL_COMMA_PERCENT if percent else DECIMAL_COMMA_AMOUNT).fullmatch(text)
+    if match is None:
+        raise ValueError(text)
+    value = float(match["number"].replace(".", "").replace(",", "."))
+    if percent:
+        return value
+    if (match["sign"] and match["sign2"]) or (match["pre"] and match["post"]):
+        raise ValueError(text)
+    return -value if "-" in (match["sign"] or "", match["sign2"] or "") else value
 
 
 def _in_unit(text: str, unit: str | None) -> float:
@@ -168,7 +197,7 @@ def show_probability(value: float, decimal_comma: bool) -> str:
 
 def writes_decimal_commas(number_formats: Iterable[str | None]) -> bool:
     """Whether a model's columns were written with decimal commas (then so are its scores)."""
-    return "decimal_comma" in number_formats
+    return any(f in DECIMAL_COMMA_FORMATS for f in number_formats)
 
 
 def show_number(value: float, number_format: str | None) -> str:
@@ -177,7 +206,7 @@ def show_number(value: float, number_format: str | None) -> str:
     if number_format == "time":
         return show_time(value)
     text = f"{value:.10g}"  # 92.893, not 92.89299999999999
-    return text.replace(".", ",") if number_format == "decimal_comma" else text
+    return text.replace(".", ",") if number_format in DECIMAL_COMMA_FORMATS else text
 
 
 def show_time(hours: float) -> str:

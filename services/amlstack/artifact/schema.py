@@ -41,7 +41,17 @@ class FeatureSpec(msgspec.Struct, omit_defaults=True, kw_only=True):
     encoding: Literal["frequency"] | None = None
     frequencies: list[float] | None = None
     number_format: (
-        Literal["thousands", "percent", "decimal_comma", "currency", "time", "unit"] | None
+        Literal[
+            "thousands",
+            "percent",
+            "decimal_comma",
+            "currency",
+            "time",
+            "unit",
+            "decimal_comma_percent",
+            "decimal_comma_currency",
+        ]
+        | None
     ) = msgspec.field(default=None, name="format")  # how the CSV writes the numbers
     unit: str | None = None  # format "unit": the unit after every number (lb in `135 lb`)
     date_format: str | None = None  # formats.DATE_FORMATS

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -446,6 +447,8 @@ _FORMAT_NOTES = {
     "thousands": "numbers with thousands separators: read without the commas",
     "percent": "percentages: read as the number before the % sign",
     "decimal_comma": "numbers with a decimal comma: 1.234,5 read as 1234.5",
+    "decimal_comma_percent": "percentages with a decimal comma: 12,5% read as 12.5",
+    "decimal_comma_currency": "amounts with a decimal comma: 1.234,50 € read as 1234.5",
     "currency": "amounts: read without the currency sign and commas, (5) as -5",
     "time": "times of day: read as hours since midnight (07:30 as 7.5)",
     "unit": "numbers with a unit: read without {unit!r} (a cell in another unit is refused)",
@@ -547,7 +550,9 @@ def _one_unit(cells: pd.Series) -> str | None:
 def _currency_or_decimal_comma(cells: pd.Series) -> str | None:
     """``currency`` when every cell is an amount and one has a currency sign or an accountant's
     parentheses; ``decimal_comma`` when every cell is a decimal-comma number (1.5 too would be
-    ambiguous) and one has a comma; else None."""
+    ambiguous) and one has a comma; ``decimal_comma_percent`` or ``decimal_comma_currency`` when
+    every cell is one with or without its sign, and one has a comma and one the sign; else
+    None."""
 
     def amount(cell: str) -> bool:
         try:
@@ -560,7 +565,24 @@ def _currency_or_decimal_comma(cells: pd.Series) -> str | None:
         return "currency"
     if cells.map(DECIMAL_COMMA.fullmatch).notna().all() and cells.str.contains(",").any():
         return "decimal_comma"
+    if not cells.str.contains(",").any():
+        return None
+    signed = (("decimal_comma_percent", "%"), ("decimal_comma_currency", "[$€£¥]"))
+    for number_format, sign in signed:
+        if cells.str.contains(sign).any() and cells.map(_reads_as(number_format)).all():
+            return number_format
     return None
+
+
+def _reads_as(number_format: str) -> Callable[[str], bool]:
+    def reads(cell: str) -> bool:
+        try:
+            parse_number(cell, number_format)
+        except ValueError:
+            return False
+        return True
+
+    return reads
 
 
 def _numeric_id(present: pd.Series, values: pd.Series, n_rows: int) -> str | None:

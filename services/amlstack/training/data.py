@@ -22,6 +22,7 @@ from amlstack.artifact.delimiters import (
     sniff_delimiter,
     unquoted_header,
 )
+from amlstack.artifact.formats import DECIMAL_COMMA_FORMATS
 from amlstack.artifact.manifest import sha256_file
 from amlstack.errors import DataError, UserError
 from amlstack.training import columns, leakage
@@ -438,7 +439,7 @@ def infer_features(
         columns.type_column(name, frame[name], len(frame), keep=name in keep)
         for name in frame.columns
     ]
-    if any(spec and spec.get("format") == "decimal_comma" for spec, _, _ in typed_columns):
+    if any(spec and spec.get("format") in DECIMAL_COMMA_FORMATS for spec, _, _ in typed_columns):
         # a file writing 17,5 writes 1.108 for 1108: its plain-looking numbers are read again
         typed_columns = [
             columns.type_column(

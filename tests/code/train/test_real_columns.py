@@ -266,6 +266,24 @@ def test_the_delimiter_is_the_one_between_the_headers_names(tmp_path, header, ce
     ]
 
 
+def test_decimal_comma_percentages_and_amounts_are_numbers(tmp_path):
+    path = tmp_path / "credit.csv"
+    rows = [
+        f"{1000 + 37 * i:_.2f} €;{i % 97},{i % 10}%;€ {i},5;{y}".replace(".", ",").replace("_", ".")
+        for i, y in enumerate(labels())
+    ]
+    path.write_text("montant;taux;prix;y\n" + "\n".join(rows) + "\n")
+    dataset = load_dataset(path, "y")
+    formats = {f["name"]: (f["kind"], f.get("format")) for f in dataset.features}
+    assert formats == {
+        "montant": ("numeric", "decimal_comma_currency"),
+        "taux": ("numeric", "decimal_comma_percent"),
+        "prix": ("numeric", "decimal_comma_currency"),
+    }
+    assert dataset.frame["montant"].iloc[1] == pytest.approx(1037.0)
+    assert dataset.frame["taux"].iloc[13] == pytest.approx(13.3)
+
+
 def test_a_file_without_any_delimiter_is_refused_by_naming_them(tmp_path):
     path = tmp_path / "one-column.txt"
     path.write_text("y\n" + "\n".join(labels()) + "\n")
