@@ -38,6 +38,7 @@ from amlstack.artifact.delimiters import (
     near_names,
     repeated_column,
     sniff_delimiter,
+    unquoted_header,
     unreadable,
 )
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
@@ -211,7 +212,7 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
     hint = excel_hint(first)  # it read as "the file has no column ..."
     if hint:
         raise BatchError(hint)
-    delimiter = sniff_delimiter(first)
+    delimiter = sniff_delimiter(unquoted_header(first))
     csv.field_size_limit(MAX_CELL_CHARS)  # the module's, for every reader: set, not raised
     try:
         header = header_names(next(csv.reader([first], delimiter=delimiter)))

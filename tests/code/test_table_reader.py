@@ -275,3 +275,15 @@ def test_a_header_in_another_case_is_hinted_unless_two_features_are_alike():
     with pytest.raises(TableError) as refused:
         positions([Feature("Age", "numeric"), Feature("age", "numeric")], ["Age", "AGE"])
     assert str(refused.value) == "missing column(s) the model needs: age"
+
+
+@pytest.mark.parametrize(
+    "header",
+    ['n1;"colour (red, green, ...)";n2', 'n1;"colour\n(red, green)";n2', 'n1;colour 15" x, y;n2'],
+)
+def test_the_delimiter_is_the_one_between_the_headers_names(header):
+    """A comma inside a quoted name (or a name with a quote in it) outvoted the semicolons: the
+    text/csv body and `amlstack predict` read one column."""
+    columns, rows, delimiter = table.read_text(header + "\n1;2;3\n4;5;6\n", FEATURES[:1])
+    assert (delimiter, rows) == (";", 2)
+    assert list(columns["n1"]) == ["1", "4"]

@@ -23,15 +23,23 @@ def sniff_delimiter(header_line: str) -> str:
 
 def unquoted_header(sample: str) -> str:
     """The first record of ``sample`` with its quoted parts left out: what separates the header's
-    names (a quoted name may hold a delimiter, or a line break, and end on a later line)."""
-    kept, quoted = [], False
-    for char in sample.lstrip("\ufeff"):
-        if char == '"':
-            quoted = not quoted  # a doubled quote inside a quoted name toggles back
-        elif not quoted:
-            if char in "\r\n":
-                break
-            kept.append(char)
+    names (a quoted name may hold a delimiter, or a line break, and end on a later line). As the
+    csv module reads it, a quote opens a quoted part only at the start of a name (`15" screen`
+    is a name with a quote in it)."""
+    kept: list[str] = []
+    quoted, at_start, closed = False, True, False
+    for char in sample.lstrip("\ufeff\r\n"):
+        if quoted:
+            quoted = char != '"'
+            closed = not quoted
+            continue
+        if char == '"' and (at_start or closed):  # opens, or a doubled quote inside one
+            quoted, closed = True, False
+            continue
+        if char in "\r\n":
+            break
+        kept.append(char)
+        at_start, closed = char in DELIMITERS, False
     return "".join(kept)
 
 

@@ -30,6 +30,7 @@ from amlstack.artifact.delimiters import (
     near_names,
     repeated_column,
     sniff_delimiter,
+    unquoted_header,
 )
 from amlstack.artifact.encoding import (
     Encoded,
@@ -47,6 +48,7 @@ from amlstack.artifact.reader import PARALLEL_ROWS
 NEWLINE = ord("\n")
 # A numeric column whose cells are all shorter than this is read as a fixed-width block.
 NUMBER_WIDTH = 32
+HEADER_BYTES = 1 << 16  # where the header's names are looked for (a quoted name may wrap)
 _float_list = msgspec.json.Decoder(list[float]).decode
 
 
@@ -135,7 +137,7 @@ def read_utf8(
         raise LayoutError("not CSV text: it holds a NUL character")
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
-    delimiter = sniff_delimiter(_first_line(data).decode())
+    delimiter = header_delimiter(data)
     if b'"' in data or b"\r" in data:  # quoted fields or old Mac line ends: the csv module
         return _read_quoted(data.decode(), features, delimiter)
     data = data.lstrip(b"\n")
@@ -329,7 +331,7 @@ def _read_quoted(text: str, features: Sequence[Feature], delimiter: str):
 def line_of(data: bytes, row: int) -> int:
     """The 1-based line of the UTF-8 document ``data`` on which data row ``row`` (1-based)
     starts (errors only)."""
-    delimiter = sniff_delimiter(_first_line(data).decode())
+    delimiter = header_delimiter(data)
     reader = csv.reader(io.StringIO(data.decode()), delimiter=delimiter)
     seen, start = -1, 1  # the header is data row 0
     try:
@@ -517,10 +519,9 @@ def _cell_hash(
     return digest, parts
 
 
-def _first_line(data: bytes) -> bytes:
-    data = data.lstrip(b"\r\n")
-    end = data.find(b"\n")  # not split: that would copy the rest of a large body
-    return data if end < 0 else data[:end]
+def header_delimiter(data: bytes) -> str:
+    """The delimiter between the header's names (`unquoted_header`) of a UTF-8 document."""
+    return sniff_delimiter(unquoted_header(data[:HEADER_BYTES].decode("utf-8", "ignore")))
 
 
 def _plain_categories(feat: Feature) -> bool:

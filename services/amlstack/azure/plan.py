@@ -124,7 +124,7 @@ def deploy_commands(plan: Plan) -> list[str]:
     lines += [
         az.format("create") + " --file endpoint.yml   # only when the endpoint does not exist",
         f"az ml online-deployment create --file deployment.yml {ws.cli_args()}   # 0% traffic",
-        f'curl -f -X POST "$SCORING_URI" -H "Authorization: Bearer $KEY" '
+        f'curl --fail-with-body -X POST "$SCORING_URI" -H "Authorization: Bearer $KEY" '
         f"-H {q(f'{DEPLOYMENT_HEADER}: {s.deployment}')} -H 'Content-Type: application/json' "
         "-d @sample_input.json",
     ]

@@ -537,13 +537,14 @@ def claim_lock(run: Run) -> Iterator[None]:
     with (run.folder / RUN_LOCK).open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX)
+            locked = True
         except OSError:  # a file system without locks (NFS without lockd): as on Windows
-            yield
-            return
+            locked = False
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            if locked:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _free_record(run: Run) -> dict[str, Any]:

@@ -57,6 +57,8 @@ _LOOSE_UNIT = r"^(?P<number>[+-]?\d[\d.,]*)\s*(?P<unit>(?:[^\W\d_]|°)[^\s\d]*)?
 # a leading group is never 0: 0,125 is a decimal comma, not 125
 _THOUSANDS = re.compile(f"^{THOUSANDS.pattern}$")
 _PERCENT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)\s*%$")
+# A comma before one or two digits, or four and more: a decimal comma, never a thousands one
+_DECIMAL_COMMA_MARK = r",(?:\d{1,2}|\d{4,})(?!\d)"
 _DOT_THOUSANDS = r"[+-]?[1-9]\d{0,2}(\.\d{3})+"  # 1.108, 12.345.678: in a decimal-comma file
 # how the first cell of a column in one of `formats.DATE_FORMATS` begins (2021-01, 2021/1/5,
 # 1/15/21, 15-Jan, Jan 15): only such a column is tried in every format
@@ -380,7 +382,7 @@ def _numeric(
                 number_format = fmt
                 break
         else:
-            number_format = _currency_or_decimal_comma(cells.str.strip())
+            number_format = _currency_or_decimal_comma(cells.str.strip(), dots_group_thousands)
             if number_format is None and cells.str.strip().str.fullmatch(TIME).all():
                 number_format = "time"
             if number_format is None:
@@ -547,25 +549,21 @@ def _one_unit(cells: pd.Series) -> str | None:
     return str(units.value_counts().index[0])
 
 
-def _currency_or_decimal_comma(cells: pd.Series) -> str | None:
+def _currency_or_decimal_comma(cells: pd.Series, dots_group_thousands: bool) -> str | None:
     """``currency`` when every cell is an amount and one has a currency sign or an accountant's
     parentheses; ``decimal_comma`` when every cell is a decimal-comma number (1.5 too would be
     ambiguous) and one has a comma; ``decimal_comma_percent`` or ``decimal_comma_currency`` when
-    every cell is one with or without its sign, and one has a comma and one the sign; else
-    None."""
-
-    def amount(cell: str) -> bool:
-        try:
-            parse_number(cell, "currency")
-        except ValueError:
-            return False
-        return True
-
-    if cells.map(amount).all() and cells.str.contains(r"[$€£¥(]").any():
+    every cell is one with or without its sign, one has the sign and one a comma that groups no
+    thousands (`1,479%` is English: left as it was, a category); else None.
+    ``dots_group_thousands``: the file writes decimal commas, so `€ 37.000` is 37000."""
+    signed = cells.str.contains(r"[$€£¥]").any()
+    if dots_group_thousands and signed and cells.map(_reads_as("decimal_comma_currency")).all():
+        return "decimal_comma_currency"
+    if cells.map(_reads_as("currency")).all() and cells.str.contains(r"[$€£¥(]").any():
         return "currency"
     if cells.map(DECIMAL_COMMA.fullmatch).notna().all() and cells.str.contains(",").any():
         return "decimal_comma"
-    if not cells.str.contains(",").any():
+    if not cells.str.contains(_DECIMAL_COMMA_MARK).any():
         return None
     signed = (("decimal_comma_percent", "%"), ("decimal_comma_currency", "[$€£¥]"))
     for number_format, sign in signed:

@@ -440,12 +440,13 @@ def infer_features(
         for name in frame.columns
     ]
     if any(spec and spec.get("format") in DECIMAL_COMMA_FORMATS for spec, _, _ in typed_columns):
-        # a file writing 17,5 writes 1.108 for 1108: its plain-looking numbers are read again
+        # a file writing 17,5 writes 1.108 for 1108 (and € 1.108): its plain-looking numbers
+        # and amounts are read again
         typed_columns = [
             columns.type_column(
                 name, frame[name], len(frame), dots_group_thousands=True, keep=name in keep
             )
-            if spec and spec["kind"] == "numeric" and not spec.get("format")
+            if spec and spec["kind"] == "numeric" and spec.get("format") in (None, "currency")
             else (spec, values, notes)
             for name, (spec, values, notes) in zip(frame.columns, typed_columns, strict=True)
         ]

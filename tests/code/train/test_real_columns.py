@@ -253,6 +253,7 @@ def test_every_delimiter_exports_use_is_detected(tmp_path, delimiter):
 @pytest.mark.parametrize(
     ("header", "cell"),
     [('"amount (EUR, incl.\nVAT)";job;y', "{i}"),  # a quoted name wraps: its comma is none
+     ('screen 15" x;job;y', '"{i},5"'),  # a quote inside a name opens nothing
      ("amount;job;y", '"say ""hi"", {i}"')],  # the Sniffer took this cell for a comma file
 )  # fmt: skip
 def test_the_delimiter_is_the_one_between_the_headers_names(tmp_path, header, cell):
@@ -261,7 +262,7 @@ def test_the_delimiter_is_the_one_between_the_headers_names(tmp_path, header, ce
     path.write_text(header + "\n" + "\n".join(rows) + "\n")
     dataset = load_dataset(path, "y")
     assert [f["name"] for f in dataset.features] == [
-        header.split(";")[0].strip('"').replace("\n", " "),
+        header.split(";")[0].strip('"').replace("\n", " ").replace('"', "'"),
         "job",
     ]
 
@@ -282,6 +283,27 @@ def test_decimal_comma_percentages_and_amounts_are_numbers(tmp_path):
     }
     assert dataset.frame["montant"].iloc[1] == pytest.approx(1037.0)
     assert dataset.frame["taux"].iloc[13] == pytest.approx(13.3)
+
+
+def test_english_percentages_are_not_read_with_a_decimal_comma(tmp_path):
+    """`1,479%` groups thousands: read as 1.479 it made the file one that writes decimal commas,
+    and its plain `2.006` column became 2006."""
+    path = tmp_path / "growth.csv"
+    rows = [f'"{1000 + 7 * i:,}%",{2 + i / 1000:.3f},{y}' for i, y in enumerate(labels())]
+    path.write_text("growth,ratio,y\n" + "\n".join(rows) + "\n")
+    dataset = load_dataset(path, "y")
+    assert "decimal_comma_percent" not in {f.get("format") for f in dataset.features}
+    assert dataset.frame["ratio"].iloc[6] == pytest.approx(2.006)
+
+
+def test_whole_amounts_in_a_file_of_decimal_commas_group_thousands(tmp_path):
+    """`€ 37.000` beside `3.201,10 €` is thirty-seven thousand euros (it read 37)."""
+    path = tmp_path / "loans.csv"
+    rows = [f"€ {37 + i}.000;{3 + i % 5}.201,{i % 10}0 €;{y}" for i, y in enumerate(labels())]
+    path.write_text("amount;fee;y\n" + "\n".join(rows) + "\n")
+    dataset = load_dataset(path, "y")
+    assert [f.get("format") for f in dataset.features] == ["decimal_comma_currency"] * 2
+    assert dataset.frame["amount"].iloc[0] == pytest.approx(37000.0)
 
 
 def test_a_file_without_any_delimiter_is_refused_by_naming_them(tmp_path):
