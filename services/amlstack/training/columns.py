@@ -565,8 +565,8 @@ def _currency_or_decimal_comma(cells: pd.Series, dots_group_thousands: bool) -> 
         return "decimal_comma"
     if not cells.str.contains(_DECIMAL_COMMA_MARK).any():
         return None
-    signed = (("decimal_comma_percent", "%"), ("decimal_comma_currency", "[$€£¥]"))
-    for number_format, sign in signed:
+    marked = (("decimal_comma_percent", "%"), ("decimal_comma_currency", "[$€£¥]"))
+    for number_format, sign in marked:
         if cells.str.contains(sign).any() and cells.map(_reads_as(number_format)).all():
             return number_format
     return None
