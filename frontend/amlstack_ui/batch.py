@@ -19,6 +19,7 @@ multi-class model), ``label`` and ``error`` (empty for a scored row).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -34,11 +35,10 @@ from amlstack.artifact.charset import BINARY_DATA, SAMPLE_CHARS, file_encoding, 
 from amlstack.artifact.delimiters import (
     REPEATED,
     excel_hint,
+    header_delimiter,
     header_names,
     near_names,
     repeated_column,
-    sniff_delimiter,
-    unquoted_header,
     unreadable,
 )
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
@@ -200,22 +200,23 @@ def _write_status(folder: Path, status: Status) -> None:
 
 
 def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
-    """The file's delimiter, column names and text encoding (read as training reads a file)."""
+    """The file's delimiter, column names and text encoding (read as training reads a file: a
+    quoted name may hold a line break, so the header may span lines)."""
     encoding = file_encoding(path)
     with path.open(newline="", encoding=encoding, errors="replace") as handle:
         first = handle.readline()
-        rest = handle.read(max(0, SAMPLE_CHARS - len(first)))
-    if holds_binary(first + rest):  # as `amlstack predict` refuses it, in its words
+        sample = first + handle.read(max(0, SAMPLE_CHARS - len(first)))
+    if holds_binary(sample):  # as `amlstack predict` refuses it, in its words
         raise BatchError(BINARY_DATA)
     if not first.strip():
         raise BatchError("the file is empty: expected a header line with the column names")
     hint = excel_hint(first)  # it read as "the file has no column ..."
     if hint:
         raise BatchError(hint)
-    delimiter = sniff_delimiter(unquoted_header(first))
+    delimiter = header_delimiter(sample) or ","
     csv.field_size_limit(MAX_CELL_CHARS)  # the module's, for every reader: set, not raised
     try:
-        header = header_names(next(csv.reader([first], delimiter=delimiter)))
+        header = header_names(next(csv.reader(io.StringIO(sample), delimiter=delimiter)))
     except csv.Error as exc:
         raise BatchError(f"line 1: {unreadable(exc, MAX_CELL_CHARS)}") from None
     # every model column, as `amlstack predict` and text/csv want it: a column left out of a

@@ -20,7 +20,7 @@ from amlstack.errors import DataError, UserError
 from amlstack.training.data import detect_delimiter
 
 CHUNK_ROWS = 50_000
-MAX_CELL_CHARS = delimiters.MAX_CELL_CHARS  # the longest cell read (the UI's upload too)
+MAX_CELL_CHARS = delimiters.MAX_CELL_CHARS  # the longest cell read (the UI has its own)
 
 
 def predict_csv(

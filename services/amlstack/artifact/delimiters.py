@@ -14,7 +14,7 @@ DELIMITER_NAMES = "comma, semicolon, tab or pipe"
 MAX_CELL_CHARS = 64 * 1024 * 1024
 
 
-def sniff_delimiter(header_line: str) -> str:
+def _most_held(header_line: str) -> str:
     """One of DELIMITERS: whichever the header line holds most of (comma for none)."""
     counts = [header_line.count(d) for d in DELIMITERS]
     best = max(range(len(DELIMITERS)), key=counts.__getitem__)
@@ -41,6 +41,17 @@ def unquoted_header(sample: str) -> str:
         kept.append(char)
         at_start, closed = char in DELIMITERS, False
     return "".join(kept)
+
+
+def header_delimiter(sample: str, prefer: str | None = None) -> str | None:
+    """The delimiter between the header's names (`unquoted_header` of ``sample``, which starts
+    at the header): ``prefer`` (e.g. ``csv.Sniffer``'s guess) if the header holds it, else the
+    one it holds most of; None when it holds none (a file of one column, or no CSV)."""
+    header = unquoted_header(sample)
+    if prefer is not None and prefer in header:
+        return prefer
+    best = _most_held(header)
+    return best if best in header else None
 
 
 # What a JSON schema field name (the scorer's msgspec records) cannot hold, and its stand-in.

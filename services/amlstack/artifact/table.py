@@ -26,11 +26,10 @@ import numpy as np
 
 from amlstack.artifact.delimiters import (
     REPEATED,
+    header_delimiter,
     header_names,
     near_names,
     repeated_column,
-    sniff_delimiter,
-    unquoted_header,
 )
 from amlstack.artifact.encoding import (
     Encoded,
@@ -137,7 +136,7 @@ def read_utf8(
         raise LayoutError("not CSV text: it holds a NUL character")
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
-    delimiter = header_delimiter(data)
+    delimiter = _delimiter(data)
     if b'"' in data or b"\r" in data:  # quoted fields or old Mac line ends: the csv module
         return _read_quoted(data.decode(), features, delimiter)
     data = data.lstrip(b"\n")
@@ -331,7 +330,7 @@ def _read_quoted(text: str, features: Sequence[Feature], delimiter: str):
 def line_of(data: bytes, row: int) -> int:
     """The 1-based line of the UTF-8 document ``data`` on which data row ``row`` (1-based)
     starts (errors only)."""
-    delimiter = header_delimiter(data)
+    delimiter = _delimiter(data)
     reader = csv.reader(io.StringIO(data.decode()), delimiter=delimiter)
     seen, start = -1, 1  # the header is data row 0
     try:
@@ -519,9 +518,9 @@ def _cell_hash(
     return digest, parts
 
 
-def header_delimiter(data: bytes) -> str:
-    """The delimiter between the header's names (`unquoted_header`) of a UTF-8 document."""
-    return sniff_delimiter(unquoted_header(data[:HEADER_BYTES].decode("utf-8", "ignore")))
+def _delimiter(data: bytes) -> str:
+    """The delimiter of a UTF-8 document (`header_delimiter`; a comma for one column)."""
+    return header_delimiter(data[:HEADER_BYTES].decode("utf-8", "ignore")) or ","
 
 
 def _plain_categories(feat: Feature) -> bool:

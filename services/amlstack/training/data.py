@@ -17,10 +17,9 @@ from amlstack.artifact.delimiters import (
     DELIMITER_NAMES,
     DELIMITERS,
     excel_hint,
+    header_delimiter,
     header_names,
     renamed,
-    sniff_delimiter,
-    unquoted_header,
 )
 from amlstack.artifact.formats import DECIMAL_COMMA_FORMATS
 from amlstack.artifact.manifest import sha256_file
@@ -85,22 +84,17 @@ def detect_delimiter(path: Path, encoding: str | None = None, one_column: bool =
         raise DataError(f"{path}: {hint}")
     try:
         sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
-        # The Sniffer takes a doubled quote before a comma in a quoted cell (`"say ""hi"", 1"`)
-        # for a comma-separated file; a delimiter the header does not hold between its names is
-        # not the file's (the UI's upload reads the header alone: they disagreed).
-        header = unquoted_header(sample)
-        best = sniff_delimiter(header)
-        return best if sniffed not in header and best in header else sniffed
     except csv.Error:
-        header = sample.splitlines()[0]
-        best = sniff_delimiter(header)
-        if best not in header and one_column:
-            return ","
-        if best not in header:
+        best = header_delimiter(sample)
+        if best is None and not one_column:
             raise DataError(
-                f"{path}: not a CSV file (no {DELIMITER_NAMES} in its first line)"
+                f"{path}: not a CSV file (no {DELIMITER_NAMES} in its header)"
             ) from None
-        return best
+        return best or ","
+    # The Sniffer takes a doubled quote before a comma in a quoted cell (`"say ""hi"", 1"`) for
+    # a comma-separated file; a delimiter the header does not hold between its names is not the
+    # file's (the UI's upload and the scorer read the header alone: they disagreed).
+    return header_delimiter(sample, prefer=sniffed) or sniffed
 
 
 def read_table(path: str | Path, target: str | None = None) -> pd.DataFrame:

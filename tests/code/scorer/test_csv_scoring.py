@@ -36,7 +36,7 @@ def read_answer(resp) -> list[list[str]]:
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert resp.mimetype == "text/csv"
     text = resp.get_data(as_text=True)
-    delimiter = table.sniff_delimiter(text.split("\n", 1)[0])
+    delimiter = table.header_delimiter(text)
     return list(csv.reader(io.StringIO(text), delimiter=delimiter))
 
 

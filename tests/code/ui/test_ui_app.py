@@ -256,10 +256,11 @@ def test_job_ids_that_are_not_ours_are_not_found(client):
 
 
 def test_semicolon_tab_and_pipe_files_are_recognised_by_their_header():
-    assert batch.sniff_delimiter('"age";"job";"marital"') == ";"
-    assert batch.sniff_delimiter("age,job,marital") == ","
-    assert batch.sniff_delimiter("age\tjob\tmarital") == "\t"
-    assert batch.sniff_delimiter("age|job|marital") == "|"
+    assert batch.header_delimiter('"age";"job";"marital"') == ";"
+    assert batch.header_delimiter("age,job,marital") == ","
+    assert batch.header_delimiter("age\tjob\tmarital") == "\t"
+    assert batch.header_delimiter("age|job|marital") == "|"
+    assert batch.header_delimiter("age") is None  # one column
 
 
 def test_bad_settings_name_the_variable():
@@ -887,6 +888,25 @@ def test_a_semicolon_file_with_doubled_quotes_before_a_comma_is_read_as_the_uplo
     assert detect_delimiter(path) == ";"
     response = client.post("/batch", data={"file": (io.BytesIO(body), "notes.csv")})
     assert _finish(client, response.headers["Location"])["rows_scored"] == 4
+
+
+def test_an_upload_whose_quoted_header_name_wraps_is_read_as_amlstack_predict_reads_it(
+    client, tmp_path
+):
+    """The upload read the header from its first physical line: a quoted name holding a line
+    break (`"amount (EUR, incl.<newline>VAT)"`) made a semicolon file one comma-cut column, "the
+    file has no column age, ...", where training and `amlstack predict` read every column."""
+    lines = _csv(4, ";").decode().splitlines()
+    lines = ['"amount (EUR, incl.\nVAT)";' + lines[0]] + [
+        f"{i};{line}" for i, line in enumerate(lines[1:])
+    ]
+    body = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / "wrapped.csv"
+    path.write_bytes(body)
+    assert detect_delimiter(path) == ";"
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "wrapped.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "done" and status["rows_scored"] == 4, status
 
 
 def test_a_file_naming_a_model_column_twice_is_refused_as_amlstack_predict_refuses_it(client):
