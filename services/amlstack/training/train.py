@@ -242,20 +242,22 @@ def _train(
     x_test, y_test = matrix[test_idx], y[test_idx]
     # The measured model: the tuned configurations on the non-holdout rows (on small data, the
     # bag of out-of-fold models), then the shipped model: the same on every labelled row.
-    templates = [c.estimator for c in members]  # the search's models, refitted below
-    for cand in members:
-        cand.estimator = cand.bag or search.refit(cand.estimator, matrix[train_idx], y[train_idx])
-    measured = {i: candidates[i].estimator for i in weights}
+    measured = {
+        i: candidates[i].bag
+        or search.refit(candidates[i].estimator, matrix[train_idx], y[train_idx])
+        for i in weights
+    }
     held_out = (x_test, y_test, dataset.classes)
     test_proba, metrics, leaderboard = _holdout_figures(
-        candidates, weights, calibration, threshold, held_out
+        candidates, measured, weights, (calibration, threshold), held_out
     )
-    for cand, template in zip(members, templates, strict=True):
+    for cand in members:  # the search's model is the template of its refit
         cand.estimator = (
-            ensemble.fit_bag(template, matrix, y, folds=len(cand.bag.models), seed=config.seed)
+            ensemble.fit_bag(cand.estimator, matrix, y, folds=len(cand.bag.models),
+                             seed=config.seed)
             if cand.bag
-            else search.refit(template, matrix, y)
-        )
+            else search.refit(cand.estimator, matrix, y)
+        )  # fmt: skip
     kept = _faithful_members(candidates, weights, x_test, notice)
     if kept.keys() != weights.keys():
         # the map, the threshold and the held-out figures described a blend with the dropped
@@ -263,14 +265,9 @@ def _train(
         calibration, threshold = _map_and_threshold(
             candidates, kept, y_sel, selection, config.seed, binary
         )
-        shipped = {i: candidates[i].estimator for i in weights}
-        for i in weights:  # the dropped one too: its leaderboard row is a held-out figure
-            candidates[i].estimator = measured[i]
         test_proba, metrics, leaderboard = _holdout_figures(
-            candidates, kept, calibration, threshold, held_out
+            candidates, measured, kept, (calibration, threshold), held_out
         )
-        for i in weights:
-            candidates[i].estimator = shipped[i]
     weights = kept
     if calibration.applied:
         notice(calibration.notice())
@@ -418,15 +415,20 @@ def _map_and_threshold(candidates, weights, y_sel, selection, seed, binary):
     return calibration, evaluate.best_threshold(y_sel, val_proba) if binary else 0.5
 
 
-def _holdout_figures(candidates, weights, calibration, threshold, held_out):
+def _holdout_figures(candidates, measured, weights, decision, held_out):
     """The blend's probabilities and metrics on the held-out rows (x, y, classes), and the
-    leaderboard."""
+    leaderboard. ``measured``: each member's model fitted without those rows (a dropped member
+    too: its leaderboard row is a held-out figure); the other candidates' are the search's.
+    ``decision``: the calibration map and the threshold."""
     from amlstack.training import calibrate, evaluate
 
     x_test, y_test, classes = held_out
-    proba = calibrate.apply(calibration, ensemble.blend(candidates, weights, x_test))
+    calibration, threshold = decision
+    raw = sum(w * measured[i].predict_proba(x_test) for i, w in weights.items())
+    proba = calibrate.apply(calibration, raw)
     metrics = evaluate.classification_metrics(y_test, proba, classes, threshold)
-    return proba, metrics, _leaderboard(candidates, weights, x_test, y_test)
+    models = [measured.get(i, c.estimator) for i, c in enumerate(candidates)]
+    return proba, metrics, _leaderboard(candidates, models, weights, x_test, y_test)
 
 
 def _affordable_refits(candidates, weights, y_sel, config, *, started, rows, notice):
@@ -510,18 +512,20 @@ def _check_parity(onnx_proba: np.ndarray, memory_proba: np.ndarray) -> None:
         )
 
 
-def _leaderboard(candidates, weights, x_test, y_test) -> list[dict[str, Any]]:
+def _leaderboard(candidates, models, weights, x_test, y_test) -> list[dict[str, Any]]:
+    """One row per candidate; ``models``: the one measured for each (none saw the held-out
+    rows)."""
     from amlstack.training import evaluate
 
     board = []
-    for rank, cand in enumerate(candidates, start=1):
+    for rank, (cand, model) in enumerate(zip(candidates, models, strict=True), start=1):
         board.append(
             {
                 "rank": rank,
                 "model": cand.learner,
                 "val_score": round(cand.val_score, 6),
                 # fitted on the search rows only: an honest held-out figure for comparison
-                "holdout_auc": round(evaluate.auc(y_test, cand.estimator.predict_proba(x_test)), 6),
+                "holdout_auc": round(evaluate.auc(y_test, model.predict_proba(x_test)), 6),
                 "in_ensemble": rank - 1 in weights,
                 "weight": round(weights.get(rank - 1, 0.0), 6),
                 "trials": cand.trials,

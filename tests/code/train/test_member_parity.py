@@ -102,9 +102,9 @@ def test_a_member_dropped_at_export_leaves_the_figures_of_the_blend_that_ships(
         seen["map"].append(set(weights))
         return real_map(candidates, weights, *args)
 
-    def spy_figures(candidates, weights, *args):
-        out = real_figures(candidates, weights, *args)
-        used = {id(c.estimator) for c in candidates if c.estimator is not None}
+    def spy_figures(candidates, measured, weights, *args):
+        out = real_figures(candidates, measured, weights, *args)
+        used = {id(model) for model in measured.values()}
         seen["figures"].append((set(weights), out[1], used))
         return out
 
