@@ -873,38 +873,30 @@ def test_a_field_without_a_training_range_shows_its_example_without_a_stray_sepa
     assert re.search(r'id="f\d+-pdays-help">e\.g\. 27/08/2018<', page)
 
 
-def test_a_semicolon_file_with_doubled_quotes_before_a_comma_is_read_as_the_upload_reads_it(
-    client, tmp_path
+@pytest.mark.parametrize(
+    ("header", "cell"),
+    [
+        # csv.Sniffer took this cell for a comma file: `amlstack predict` (and training) refused,
+        # missing every column, the file the UI scored
+        ("note", '"line {i}\nsay ""hi"", {i}"'),
+        # the upload read the header's first physical line: one comma-cut column, "the file
+        # has no column age, ...", where training and `amlstack predict` read every column
+        ('"amount (EUR, incl.\nVAT)"', "{i}"),
+    ],
+    ids=["doubled-quotes-before-a-comma", "quoted-header-name-wraps"],
+)
+def test_a_semicolon_file_with_quoted_commas_is_read_as_amlstack_predict_reads_it(
+    client, tmp_path, header, cell
 ):
-    """csv.Sniffer read `"say ""hi"", 0"` in a semicolon file as a comma-separated file, so
-    `amlstack predict` (and training) refused, missing every column, the file the UI scored."""
     lines = _csv(4, ";").decode().splitlines()
-    lines = ["note;" + lines[0]] + [
-        f'"line {i}\nsay ""hi"", {i}";{line}' for i, line in enumerate(lines[1:])
+    lines = [f"{header};{lines[0]}"] + [
+        f"{cell.format(i=i)};{line}" for i, line in enumerate(lines[1:])
     ]
     body = ("\n".join(lines) + "\n").encode()
-    path = tmp_path / "notes.csv"
+    path = tmp_path / "quoted.csv"
     path.write_bytes(body)
     assert detect_delimiter(path) == ";"
-    response = client.post("/batch", data={"file": (io.BytesIO(body), "notes.csv")})
-    assert _finish(client, response.headers["Location"])["rows_scored"] == 4
-
-
-def test_an_upload_whose_quoted_header_name_wraps_is_read_as_amlstack_predict_reads_it(
-    client, tmp_path
-):
-    """The upload read the header from its first physical line: a quoted name holding a line
-    break (`"amount (EUR, incl.<newline>VAT)"`) made a semicolon file one comma-cut column, "the
-    file has no column age, ...", where training and `amlstack predict` read every column."""
-    lines = _csv(4, ";").decode().splitlines()
-    lines = ['"amount (EUR, incl.\nVAT)";' + lines[0]] + [
-        f"{i};{line}" for i, line in enumerate(lines[1:])
-    ]
-    body = ("\n".join(lines) + "\n").encode()
-    path = tmp_path / "wrapped.csv"
-    path.write_bytes(body)
-    assert detect_delimiter(path) == ";"
-    response = client.post("/batch", data={"file": (io.BytesIO(body), "wrapped.csv")})
+    response = client.post("/batch", data={"file": (io.BytesIO(body), "quoted.csv")})
     status = _finish(client, response.headers["Location"])
     assert status["state"] == "done" and status["rows_scored"] == 4, status
 
