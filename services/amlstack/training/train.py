@@ -188,17 +188,7 @@ def _train(
     )
     fit_idx, val_idx = train_idx[fit_rel], train_idx[val_rel]
 
-    search_budget = None
-    if config.time_budget is not None:
-        share = config.time_budget * (1 - REFIT_SHARE)
-        if share < 1:
-            raise UserError(f"--time-budget {config.time_budget:g}: too short to search at all")
-        spent = time.monotonic() - started
-        search_budget = share - spent
-        if search_budget < MIN_SEARCH_SHARE * config.time_budget:
-            # a slow or loaded machine: reading the data must not cost the whole search
-            search_budget = MIN_SEARCH_SHARE * config.time_budget
-            notice(f"reading the data took {spent:.0f} s; searching {search_budget:.0f} s anyway")
+    search_budget = _search_budget(config, started, notice)
     folds = ensemble.search_folds(y[train_idx])
     search_rows = len(train_idx) if folds else len(fit_idx)
     candidates = search.search(
@@ -232,43 +222,19 @@ def _train(
         candidates, weights, y_sel, config, started=started,
         rows=(search_rows, len(train_idx), len(y)), notice=notice,
     )  # fmt: skip
-    members = [candidates[i] for i in weights]
-    binary = len(dataset.classes) == 2
-    calibration, threshold = _map_and_threshold(
-        candidates, weights, y_sel, selection, config.seed, binary
-    )
-
-    weights = {candidates.index(c): weights[candidates.index(c)] for c in members}
     x_test, y_test = matrix[test_idx], y[test_idx]
-    # The measured model: the tuned configurations on the non-holdout rows (on small data, the
-    # bag of out-of-fold models), then the shipped model: the same on every labelled row.
-    measured = {
-        i: candidates[i].bag
-        or search.refit(candidates[i].estimator, matrix[train_idx], y[train_idx])
-        for i in weights
-    }
+    measured = _refit_members(candidates, weights, matrix, y, train_idx, config.seed)
+    # a member the graph cannot follow is dropped before the map, the threshold and the
+    # held-out figures: they describe the blend that ships (measured by models that never saw
+    # the held-out rows; a dropped member keeps its leaderboard row)
+    weights = _faithful_members(candidates, weights, x_test, notice)
+    calibration, threshold = _map_and_threshold(
+        candidates, weights, y_sel, selection, config.seed, binary=len(dataset.classes) == 2
+    )
     held_out = (x_test, y_test, dataset.classes)
     test_proba, metrics, leaderboard = _holdout_figures(
         candidates, measured, weights, (calibration, threshold), held_out
     )
-    for cand in members:  # the search's model is the template of its refit
-        cand.estimator = (
-            ensemble.fit_bag(cand.estimator, matrix, y, folds=len(cand.bag.models),
-                             seed=config.seed)
-            if cand.bag
-            else search.refit(cand.estimator, matrix, y)
-        )  # fmt: skip
-    kept = _faithful_members(candidates, weights, x_test, notice)
-    if kept.keys() != weights.keys():
-        # the map, the threshold and the held-out figures described a blend with the dropped
-        # member: all three are redone on the members that ship (measured as they were)
-        calibration, threshold = _map_and_threshold(
-            candidates, kept, y_sel, selection, config.seed, binary
-        )
-        test_proba, metrics, leaderboard = _holdout_figures(
-            candidates, measured, kept, (calibration, threshold), held_out
-        )
-    weights = kept
     if calibration.applied:
         notice(calibration.notice())
     members = [candidates[i] for i in weights]
@@ -397,6 +363,43 @@ def _learner_features(features: list[dict[str, Any]], prep) -> list[dict[str, An
         out.append(spec if ordinal else {"name": spec["name"], "kind": "numeric"})
     extra = prep.n_outputs - len(features)
     return out + [{"name": f"prepared_{i}", "kind": "numeric"} for i in range(extra)]
+
+
+def _search_budget(config, started: float, notice) -> float | None:
+    """The search's seconds: the budget less the refits' share and the time spent so far, but
+    at least MIN_SEARCH_SHARE of it (with a notice): on a slow or loaded machine, reading the
+    data must not cost the whole search."""
+    if config.time_budget is None:
+        return None
+    share = config.time_budget * (1 - REFIT_SHARE)
+    if share < 1:
+        raise UserError(f"--time-budget {config.time_budget:g}: too short to search at all")
+    spent = time.monotonic() - started
+    if share - spent >= MIN_SEARCH_SHARE * config.time_budget:
+        return share - spent
+    floor = MIN_SEARCH_SHARE * config.time_budget
+    notice(f"reading the data took {spent:.0f} s; searching {floor:.0f} s anyway")
+    return floor
+
+
+def _refit_members(candidates, weights, matrix, y, train_idx, seed) -> dict[int, Any]:
+    """Each member's measured model, returned: its tuned configuration fitted on the rows
+    outside the holdout (on small data, its bag of out-of-fold models); then its shipped model,
+    left on the candidate: the same fitted on every labelled row."""
+    from amlstack.training import search
+
+    outside = matrix[train_idx], y[train_idx]
+    measured = {
+        i: candidates[i].bag or search.refit(candidates[i].estimator, *outside) for i in weights
+    }
+    for i in weights:  # the search's model is the template of both refits
+        cand = candidates[i]
+        cand.estimator = (
+            ensemble.fit_bag(cand.estimator, matrix, y, folds=len(cand.bag.models), seed=seed)
+            if cand.bag
+            else search.refit(cand.estimator, matrix, y)
+        )
+    return measured
 
 
 def _map_and_threshold(candidates, weights, y_sel, selection, seed, binary):

@@ -98,9 +98,9 @@ def test_a_member_dropped_at_export_leaves_the_figures_of_the_blend_that_ships(
         seen["shipped"] = [(candidates, {i: candidates[i].estimator for i in weights})]
         return {i: w / sum(kept.values()) for i, w in kept.items()}
 
-    def spy_map(candidates, weights, *args):
+    def spy_map(candidates, weights, *args, **kwargs):
         seen["map"].append(set(weights))
-        return real_map(candidates, weights, *args)
+        return real_map(candidates, weights, *args, **kwargs)
 
     def spy_figures(candidates, measured, weights, *args):
         out = real_figures(candidates, measured, weights, *args)
