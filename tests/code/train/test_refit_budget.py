@@ -125,3 +125,26 @@ def test_refit_notices_show_tenths_below_ten_seconds():
     assert (_about(0.6), _about(1.4), _about(12.4), _about(-3.0)) == (
         "0.6 s", "1.4 s", "12 s", "0.0 s",
     )  # fmt: skip
+
+
+def test_the_search_keeps_a_fifth_of_the_budget_however_long_reading_took():
+    """85 % of the budget less the time spent reading the data, but at least 20 % (with a
+    notice): a slow read must not leave the search nothing."""
+    import time
+    from types import SimpleNamespace
+
+    import pytest
+
+    from amlstack.errors import UserError
+    from amlstack.training import train
+
+    notices: list[str] = []
+    now = time.monotonic()
+    budget = train._search_budget(SimpleNamespace(time_budget=100.0), now, notices.append)
+    assert budget == pytest.approx(85.0, abs=1.0) and notices == []
+    budget = train._search_budget(SimpleNamespace(time_budget=100.0), now - 80, notices.append)
+    assert budget == 20.0
+    assert notices == ["reading the data took 80 s; searching 20 s anyway"]
+    assert train._search_budget(SimpleNamespace(time_budget=None), now, notices.append) is None
+    with pytest.raises(UserError, match="--time-budget 1: too short to search at all"):
+        train._search_budget(SimpleNamespace(time_budget=1.0), now, notices.append)
