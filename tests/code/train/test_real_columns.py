@@ -1048,12 +1048,13 @@ def test_every_class_too_rare_to_split_is_named_with_its_count_in_the_file():
     check_class_sizes(np.array([0] * 3 + [1] * 3), ["a", "b"])
 
 
-def test_excels_separator_hint_line_is_named_rather_than_read_as_the_header(tmp_path):
+@pytest.mark.parametrize("delimiter", [";", "\t"], ids=["semicolon", "tab"])
+def test_excels_separator_hint_line_is_named_rather_than_read_as_the_header(tmp_path, delimiter):
     path = tmp_path / "excel.csv"
-    path.write_text(
-        "sep=;\nage;y\n" + "".join(f"{i};{'yes' if i % 2 else 'no'}\n" for i in range(9))
-    )
-    with pytest.raises(DataError, match=r"line 1 is Excel's 'sep=;' hint, not a header"):
+    rows = "".join(f"{i}{delimiter}{'yes' if i % 2 else 'no'}\n" for i in range(9))
+    path.write_text(f"sep={delimiter}\nage{delimiter}y\n{rows}")
+    hint = re.escape(f"line 1 is Excel's {f'sep={delimiter}'!r} hint, not a header")
+    with pytest.raises(DataError, match=hint):
         load_dataset(path, "y")
 
 
