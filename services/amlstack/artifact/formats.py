@@ -109,6 +109,25 @@ TIME = re.compile(
 )
 
 
+# A minus as exports also write it: the typographic minus (U+2212: LibreOffice, Unicode-aware
+# tools) and a trailing one, as SAP writes amounts (`1.234,50-`, `5,25- €`); each read as a
+# leading `-` in every number format, so that training and every scoring path agree.
+UNICODE_MINUS = "\u2212"
+_TRAILING_MINUS = re.compile(r"(?P<pre>[$€£¥]\s*)?(?P<number>\d[^+\-()]*?)\s*-(?P<post>\s*[$€£¥])?")
+# which cells `signed` may rewrite (a cheap test before the per-cell rewrite)
+MINUS_TO_READ = re.compile(rf"{UNICODE_MINUS}|\d\s*-\s*[$€£¥]?$")
+
+
+def signed(text: str) -> str:
+    """``text`` with a typographic or trailing minus written as a leading ``-`` (``5,25- €``:
+    ``-5,25 €``); other text as it is."""
+    text = text.replace(UNICODE_MINUS, "-")
+    match = _TRAILING_MINUS.fullmatch(text)
+    if match is None:
+        return text
+    return f"-{match['pre'] or ''}{match['number']}{match['post'] or ''}"
+
+
 def is_missing(text: str | None) -> bool:
     return text is None or text.strip().lower() in MISSING_MARKERS
 
@@ -118,7 +137,7 @@ def parse_number(text: str, number_format: str | None, unit: str | None = None) 
     column's unit (format ``unit``), the only one a cell may carry (any case; or none).
     ``inf`` or ``-Infinity`` is no number: training reads such a word as missing (then its
     column's `missing_words` hold it), and the model has no use for an infinite input."""
-    value = _number(text.strip(), number_format, unit)
+    value = _number(signed(text.strip()), number_format, unit)
     if not math.isfinite(value):
         raise ValueError(text)
     return value

@@ -24,14 +24,17 @@ from amlstack.artifact.formats import (
     DECIMAL_COMMA,
     FALSE_WORDS,
     MAGNITUDES,
+    MINUS_TO_READ,
     MISSING_MARKERS,
     THOUSANDS,
     TIME,
     TRUE_WORDS,
+    UNICODE_MINUS,
     WITH_UNIT,
     date_format_of,
     parse_date,
     parse_number,
+    signed,
 )
 from amlstack.artifact.schema import ColumnDecision
 from amlstack.errors import DataError
@@ -168,11 +171,15 @@ def type_column(
     # one plain parse, shared by the numeric test, the refusal and the mixed-types notice;
     # `inf`, `-Infinity` (a ratio's division by zero, as pandas writes it) are no numbers: a
     # word among numbers, read as missing as other such words are
-    plain = pd.to_numeric(present, errors="coerce")
+    minus = present.str.contains(MINUS_TO_READ)
+    as_signed = present.where(~minus, present[minus].map(signed)) if minus.any() else present
+    plain = pd.to_numeric(as_signed, errors="coerce")
     plain = plain.where(np.isfinite(plain))
-    numeric = _numeric(name, column, present, plain, dots_group_thousands)
+    numeric = _numeric(name, column, as_signed, plain, dots_group_thousands)
     if numeric is not None:
         spec, values, parsed = numeric
+        if minus.any():
+            parsed = f"{parsed or 'numbers'}; {_minus_note(present[minus])}"
         if parsed:
             decisions.append(Decision(name, "numeric_parsed", parsed))
         detail = _numeric_id(present, values, n_rows)
@@ -443,6 +450,16 @@ def _mixes_numbers_and_text(name: str, column: pd.Series, text: pd.Series) -> Da
         f"{MAX_MISSING_WORDS} different words without digits are read as missing, not these; "
         f"fix the values or --drop {name}"
     )
+
+
+def _minus_note(cells: pd.Series) -> str:
+    """What a notice says of ``cells`` whose minus `formats.signed` rewrote, with an example."""
+    example = repr(str(cells.iloc[0]))
+    typographic = cells.str.contains(UNICODE_MINUS, regex=False).any()
+    how = "\u2212 (U+2212)" if typographic else "after the number"
+    if typographic and not cells.str.contains(UNICODE_MINUS, regex=False).all():
+        how += " or after the number"
+    return f"a minus written {how} ({example}) read as -"
 
 
 _FORMAT_NOTES = {
