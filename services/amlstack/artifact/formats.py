@@ -128,6 +128,33 @@ def signed(text: str) -> str:
     return f"-{match['pre'] or ''}{match['number']}{match['post'] or ''}"
 
 
+# Thousands grouped by a blank (a space, a no-break space U+00A0, or the narrow no-break space
+# U+202F that French Excel, LibreOffice and Python's locale write) or an apostrophe (Swiss
+# 1'234.50; ’ too): each read as the format's own thousands separator, a comma beside a decimal
+# point, a dot beside a decimal comma. A blank before a group of three digits only, so that
+# 12 34 or 1 2345 reads as no number.
+GROUP_MARKS = " \u00a0\u202f'\u2019"
+BLANK_GROUPS = re.compile(rf"(?<=\d)[{GROUP_MARKS}](?=\d{{3}}(?!\d))")
+# the formats whose numbers group thousands, and the separator each writes
+_GROUPING = {
+    "thousands": ",",
+    "currency": ",",
+    "decimal_comma": ".",
+    "decimal_comma_percent": ".",
+    "decimal_comma_currency": ".",
+}
+
+
+def regrouped(text: str, separator: str) -> str:
+    """``text`` with thousands grouped by one kind of blank or apostrophe (`GROUP_MARKS`)
+    grouped by ``separator`` instead; other text (two kinds of mark, or the mark beside
+    ``separator`` itself: 1 234.567,5) as it is, for the format to refuse."""
+    marks = set(BLANK_GROUPS.findall(text))
+    if len(marks) != 1 or separator in text:
+        return text
+    return BLANK_GROUPS.sub(separator, text)
+
+
 def is_missing(text: str | None) -> bool:
     return text is None or text.strip().lower() in MISSING_MARKERS
 
@@ -144,6 +171,8 @@ def parse_number(text: str, number_format: str | None, unit: str | None = None) 
 
 
 def _number(text: str, number_format: str | None, unit: str | None) -> float:
+    if number_format in _GROUPING:
+        text = regrouped(text, _GROUPING[number_format])
     if number_format == "unit":
         return _in_unit(text, unit)
     if number_format == "thousands":

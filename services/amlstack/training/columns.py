@@ -21,8 +21,10 @@ import numpy as np
 
 from amlstack.artifact.encoding import loose, yes_no
 from amlstack.artifact.formats import (
+    BLANK_GROUPS,
     DECIMAL_COMMA,
     FALSE_WORDS,
+    GROUP_MARKS,
     MAGNITUDES,
     MINUS_TO_READ,
     MISSING_MARKERS,
@@ -34,6 +36,7 @@ from amlstack.artifact.formats import (
     date_format_of,
     parse_date,
     parse_number,
+    regrouped,
     signed,
 )
 from amlstack.artifact.schema import ColumnDecision
@@ -173,6 +176,9 @@ def type_column(
     # word among numbers, read as missing as other such words are
     minus = present.str.contains(MINUS_TO_READ)
     as_signed = present.where(~minus, present[minus].map(signed)) if minus.any() else present
+    grouped = as_signed.str.contains(BLANK_GROUPS)
+    if grouped.any():
+        as_signed = _regrouped(as_signed, grouped)
     plain = pd.to_numeric(as_signed, errors="coerce")
     plain = plain.where(np.isfinite(plain))
     numeric = _numeric(name, column, as_signed, plain, dots_group_thousands)
@@ -180,6 +186,9 @@ def type_column(
         spec, values, parsed = numeric
         if minus.any():
             parsed = f"{parsed or 'numbers'}; {_minus_note(present[minus])}"
+        if grouped.any():
+            example = repr(str(present[grouped].iloc[0]))
+            parsed = f"{parsed}; blanks or apostrophes between thousands ({example}) read as such"
         if parsed:
             decisions.append(Decision(name, "numeric_parsed", parsed))
         detail = _numeric_id(present, values, n_rows)
@@ -452,6 +461,16 @@ def _mixes_numbers_and_text(name: str, column: pd.Series, text: pd.Series) -> Da
     )
 
 
+def _regrouped(cells: pd.Series, grouped: pd.Series) -> pd.Series:
+    """``cells`` with the ``grouped`` ones' blanks or apostrophes between thousands written as
+    the column's thousands separator (`formats.regrouped`): a dot when a cell of the column
+    holds a comma (beside blanks grouping thousands a comma can only be a decimal one, as in
+    French 1 234,5), else a comma (1 234.5, Swiss 1'234.50). The column's format is then judged
+    as for any other column, so every cell must agree on it."""
+    separator = "." if cells.str.contains(",", regex=False).any() else ","
+    return cells.where(~grouped, cells[grouped].map(lambda v: regrouped(v, separator)))
+
+
 def _minus_note(cells: pd.Series) -> str:
     """What a notice says of ``cells`` whose minus `formats.signed` rewrote, with an example."""
     example = repr(str(cells.iloc[0]))
@@ -474,30 +493,31 @@ _FORMAT_NOTES = {
 }
 
 
-# Numbers written in ways no reader here parses: a typographic minus (U+2212), or blanks
-# (a space, a no-break or narrow no-break space) between groups of thousands, as in 1 234,5.
-_UNREAD_NUMBER = re.compile(
-    r"[+\-\u2212]?\d{1,3}([ \u00a0\u202f]\d{3})+([.,]\d+)?|\u2212\d+([.,]\d+)?"
-)
+# Numbers with blanks (a space, a no-break or narrow no-break space) or apostrophes between
+# groups of thousands, as in 1 234,5: read when the whole column agrees on one format
+# (`_regrouped`), refused when it does not (1 234,5 beside 1.5: which one is a decimal point?)
+_GROUPED_NUMBER = re.compile(rf"[+\-\u2212]?\d{{1,3}}([{GROUP_MARKS}]\d{{3}})+([.,]\d+)?-?")
 
 
 def _refuse_unread_numbers(name: str, text: pd.Series, is_number: pd.Series) -> None:
-    """A DataError naming a column of numbers written as above: typed as text, it would be
-    an identifier or a category per number, silently (held-out AUC 0.49 instead of 0.99).
+    """A DataError naming a column of numbers written as above that did not read as one
+    format: typed as text, it would be an identifier or a category per number, silently
+    (held-out AUC 0.49 instead of 0.99).
 
     ``is_number``: which cells of ``text`` pandas reads as numbers."""
     cells = text.str.strip()
-    odd = cells.str.fullmatch(_UNREAD_NUMBER)
-    if not odd.any():
+    odd = cells.str.fullmatch(_GROUPED_NUMBER)
+    if not odd.any() or (odd | is_number).mean() < MIXED_NUMERIC_SHARE:
         return
-    numeric = odd | is_number
-    if numeric.mean() >= MIXED_NUMERIC_SHARE:
-        example = cells[odd].iloc[0]
-        raise DataError(
-            f"column {name!r} holds numbers written with a typographic minus (U+2212) or "
-            f"blanks between thousands ({example!r}), which are not read: write '-' and no "
-            f"blanks in them, or --drop {name}"
-        )
+    example = repr(cells[odd].iloc[0])
+    # another cell, not read alike: a number written otherwise, or one with a decimal comma
+    # beside one with a decimal point (1 234,5 and 1 234.5)
+    others = cells[~odd] if (~odd).any() else cells[odd & ~cells.str.contains(",")]
+    also = f" and {others.iloc[0]!r}" if len(others) else ""
+    raise DataError(
+        f"column {name!r} holds numbers with blanks between thousands written in ways that do "
+        f"not read as one format ({example}{also}): write them alike, or --drop {name}"
+    )
 
 
 def _number_or_nan(cell: str, number_format: str, unit: str | None = None) -> float:

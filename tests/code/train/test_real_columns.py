@@ -1069,13 +1069,51 @@ def test_a_year_and_month_column_is_a_date(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "cells",
-    [[f"{i} 234,5" for i in range(1, ROWS + 1)],
-     [f"{i}\u00a0234" for i in range(1, ROWS + 1)]],
-    ids=["space-thousands", "nbsp-thousands"],
+    ("cells", "number_format", "first"),
+    [([f"{i} 234,5" if i % 2 else f"{i},25" for i in range(1, ROWS + 1)], "decimal_comma", 1234.5),
+     ([f"{i}\u00a0234" for i in range(1, ROWS + 1)], "thousands", 1234),
+     ([f"{i}\u202f234,50\u00a0\u20ac" for i in range(1, ROWS + 1)], "decimal_comma_currency",
+      1234.5),
+     ([f"-{i}\u202f234" if i % 2 else str(i) for i in range(1, ROWS + 1)], "thousands", -1234),
+     ([f"{i}'234.50" if i % 2 else f"{i}.5" for i in range(1, ROWS + 1)], "thousands", 1234.5),
+     ([f"{i} 234.50 $" for i in range(1, ROWS + 1)], "currency", 1234.5)],
+    ids=["space-decimal-comma", "nbsp-thousands", "narrow-nbsp-amount", "narrow-nbsp-minus",
+         "swiss-apostrophe", "space-amount"],
 )  # fmt: skip
-def test_numbers_written_in_a_way_not_read_are_named_not_typed_as_text(tmp_path, cells):
-    with pytest.raises(DataError, match="column 'v' holds numbers written with a typographic"):
+def test_numbers_with_blanks_between_thousands_are_read_alike_by_training_and_scoring(
+    tmp_path, cells, number_format, first
+):
+    """French Excel and LibreOffice group thousands with a (narrow) no-break space, Swiss
+    exports with an apostrophe: such a column was dropped as an identifier, silently, or
+    refused; read now, the blank as the format's own separator, by every scoring path."""
+    from amlstack_ui.form import parse_number as form_number
+
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import parse_numbers
+
+    dataset = dataset_of(tmp_path, v=cells, age=[str(i % 9) for i in range(ROWS)])
+    spec = dataset.features[0]
+    assert (spec["kind"], spec.get("format")) == ("numeric", number_format)
+    (note,) = [d.detail for d in dataset.decisions if d.action == "numeric_parsed"]
+    assert "blanks or apostrophes between thousands" in note
+    values = dataset.frame["v"].to_numpy()
+    assert values[0] == first
+    feature = Feature.from_spec(FeatureSpec(name="v", kind="numeric", number_format=number_format))
+    np.testing.assert_array_equal(parse_numbers(cells, feature), values)  # predict, text/csv
+    assert [form_number(c, number_format) for c in cells] == list(values)  # the UI
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [[f"{i} 234,5" if i % 2 else f"{i}.5" for i in range(1, ROWS + 1)],
+     [f"{i} 234,5" if i % 2 else f"{i} 234.5" for i in range(1, ROWS + 1)]],
+    ids=["beside-a-decimal-point", "comma-and-point"],
+)  # fmt: skip
+def test_numbers_with_blanks_between_thousands_written_two_ways_are_named(tmp_path, cells):
+    """1 234,5 beside 1.5: which is the decimal mark is a guess, so the column is refused in
+    one line naming two cells, never typed as text."""
+    with pytest.raises(DataError, match=r"^column 'v' holds numbers with blanks between thousands"):
         dataset_of(tmp_path, v=cells)
 
 
