@@ -78,9 +78,10 @@ DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
 # sign may be left out when scoring (a form writes 12,5), a plain 1.5 is refused as above
 _DC_NUMBER = r"(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
 DECIMAL_COMMA_PERCENT = re.compile(rf"(?P<number>[+-]?{_DC_NUMBER})\s*%?")
+# ... and an accountant's negative in parentheses, (5,25 €) or (1.234,50), as in CURRENCY
 DECIMAL_COMMA_AMOUNT = re.compile(
-    rf"(?P<sign>[+-])?\s*(?P<pre>[$€£¥])?\s*(?P<sign2>[+-])?\s*(?P<number>{_DC_NUMBER})"
-    r"\s*(?P<post>[$€£¥])?"
+    rf"(?P<open>\()?\s*(?P<sign>[+-])?\s*(?P<pre>[$€£¥])?\s*(?P<sign2>[+-])?\s*"
+    rf"(?P<number>{_DC_NUMBER})\s*(?P<post>[$€£¥])?\s*(?P<close>\))?"
 )
 # The formats that write a decimal comma (then a scored file writes its probabilities so)
 DECIMAL_COMMA_FORMATS = frozenset(
@@ -205,9 +206,20 @@ def _signed_decimal_comma(text: str, number_format: str) -> float:
     value = float(match["number"].replace(".", "").replace(",", "."))
     if percent:
         return value
+    _check_signs(match, text)
+    negative = bool(match["open"]) or "-" in (match["sign"] or "", match["sign2"] or "")
+    return -value if negative else value
+
+
+def _check_signs(match: re.Match[str], text: str) -> None:
+    """ValueError for an amount written with two signs, two currency signs, an unclosed
+    parenthesis, or a sign inside parentheses ((-5): which one is meant?)."""
     if (match["sign"] and match["sign2"]) or (match["pre"] and match["post"]):
         raise ValueError(text)
-    return -value if "-" in (match["sign"] or "", match["sign2"] or "") else value
+    if bool(match["open"]) != bool(match["close"]):
+        raise ValueError(text)
+    if match["open"] and (match["sign"] or match["sign2"]):
+        raise ValueError(text)
 
 
 def _in_unit(text: str, unit: str | None) -> float:
@@ -270,12 +282,9 @@ def show_time(hours: float) -> str:
 def _amount(text: str) -> float:
     """A currency cell's number (see CURRENCY); ValueError when it is not one."""
     match = CURRENCY.fullmatch(text)
-    if match is None or bool(match["open"]) != bool(match["close"]):
+    if match is None:
         raise ValueError(text)
-    if (match["sign"] and match["sign2"]) or (match["pre"] and match["post"]):
-        raise ValueError(text)
-    if match["open"] and (match["sign"] or match["sign2"]):
-        raise ValueError(text)  # (-5): which sign is meant?
+    _check_signs(match, text)
     value = float(match["number"].replace(",", ""))
     negative = bool(match["open"]) or "-" in (match["sign"] or "", match["sign2"] or "")
     return -value if negative else value

@@ -486,7 +486,9 @@ _FORMAT_NOTES = {
     "percent": "percentages: read as the number before the % sign",
     "decimal_comma": "numbers with a decimal comma: 1.234,5 read as 1234.5",
     "decimal_comma_percent": "percentages with a decimal comma: 12,5% read as 12.5",
-    "decimal_comma_currency": "amounts with a decimal comma: 1.234,50 € read as 1234.5",
+    "decimal_comma_currency": (
+        "amounts with a decimal comma: 1.234,50 € read as 1234.5, (5,25 €) as -5.25"
+    ),
     "currency": "amounts: read without the currency sign and commas, (5) as -5",
     "time": "times of day: read as hours since midnight (07:30 as 7.5)",
     "unit": "numbers with a unit: read without {unit!r} (a cell in another unit is refused)",
@@ -602,7 +604,8 @@ def _currency_or_decimal_comma(cells: pd.Series, dots_group_thousands: bool) -> 
         return "decimal_comma"
     if not cells.str.contains(_DECIMAL_COMMA_MARK).any():
         return None
-    marked = (("decimal_comma_percent", "%"), ("decimal_comma_currency", "[$€£¥]"))
+    # an accountant's (1.234,50) marks an amount as a currency sign does
+    marked = (("decimal_comma_percent", "%"), ("decimal_comma_currency", r"[$€£¥(]"))
     for number_format, sign in marked:
         if cells.str.contains(sign).any() and cells.map(_reads_as(number_format)).all():
             return number_format

@@ -1304,3 +1304,36 @@ def test_a_typographic_or_trailing_minus_is_read_alike_by_training_and_scoring(
     feature = Feature.from_spec(FeatureSpec(name="v", kind="numeric", number_format=number_format))
     np.testing.assert_array_equal(parse_numbers(cells, feature), values)  # predict, text/csv
     assert [form_number(c, number_format) for c in cells] == list(values)  # the UI
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [["(5,25 \u20ac)", "1.234,50 \u20ac", "7,00 \u20ac"],
+     ["(\u20ac 5,25)", "\u20ac 1.234,50", "\u20ac 7"],
+     ["(5,25)", "1.234,50", "7,5"]],
+    ids=["euro-after", "euro-before", "no-sign"],
+)  # fmt: skip
+def test_an_accountants_negative_with_a_decimal_comma_is_read_alike_by_training_and_scoring(
+    tmp_path, cells
+):
+    """(5,25 €) is -5.25 as (5.25) is -5.25 in an English amount column; such a column was
+    dropped as an identifier, silently."""
+    from amlstack_ui.form import parse_number as form_number
+
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import TableError, parse_numbers
+
+    column = [cells[i % 3] for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, v=column, age=[str(i % 9) for i in range(ROWS)])
+    spec = dataset.features[0]
+    assert (spec["kind"], spec.get("format")) == ("numeric", "decimal_comma_currency")
+    values = dataset.frame["v"].to_numpy()[:3]
+    assert values[0] == -5.25 and values[1] == 1234.5
+    fmt = "decimal_comma_currency"
+    feature = Feature.from_spec(FeatureSpec(name="v", kind="numeric", number_format=fmt))
+    np.testing.assert_array_equal(parse_numbers(cells, feature), values)  # predict, text/csv
+    assert [form_number(c, fmt) for c in cells] == list(values)  # the UI
+    for cell in ("(-5,25 \u20ac)", "(5,25 \u20ac", "5,25 \u20ac)"):
+        with pytest.raises(TableError, match=r"data row 2, column 'v'"):
+            parse_numbers(["1", cell], feature)
