@@ -87,13 +87,15 @@ DECIMAL_COMMA_AMOUNT = re.compile(
 DECIMAL_COMMA_FORMATS = frozenset(
     {"decimal_comma", "decimal_comma_percent", "decimal_comma_currency"}
 )
-# 1,234,567.5: commas between groups of three, the first group never 0 (0,125 is no thousands)
-THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?")
+# 1,234,567.5: commas between groups of three, the first group never 0 (0,125 is no thousands);
+# or grouped as India writes lakhs and crores, 12,34,567.5 (groups of two before the last three)
+_GROUPED = r"([1-9]\d{0,2}(,\d{3})+|[1-9]\d?(,\d{2})+,\d{3})"
+THOUSANDS = re.compile(rf"[+-]?{_GROUPED}(\.\d+)?")
 # An amount: one currency sign before or after the number ($1,234.50, -€5, 1,234 £), commas
 # between thousands, and an accountant's (1,234) for -1234
 CURRENCY = re.compile(
     r"(?P<open>\()?\s*(?P<sign>[+-])?\s*(?P<pre>[$€£¥])?\s*(?P<sign2>[+-])?\s*"
-    r"(?P<number>[1-9]\d{0,2}(,\d{3})+(\.\d+)?|\d+(\.\d+)?|\.\d+)"
+    rf"(?P<number>{_GROUPED}(\.\d+)?|\d+(\.\d+)?|\.\d+)"
     r"\s*(?P<post>[$€£¥])?\s*(?P<close>\))?"
 )
 

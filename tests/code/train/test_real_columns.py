@@ -1337,3 +1337,28 @@ def test_an_accountants_negative_with_a_decimal_comma_is_read_alike_by_training_
     for cell in ("(-5,25 \u20ac)", "(5,25 \u20ac", "5,25 \u20ac)"):
         with pytest.raises(TableError, match=r"data row 2, column 'v'"):
             parse_numbers(["1", cell], feature)
+
+
+def test_indian_grouping_is_read_as_thousands_by_training_and_scoring(tmp_path):
+    """12,34,567.00 (lakhs and crores, as Indian exports write): such a column was dropped as
+    an identifier, silently; a comma before two digits ends no group here, so 1,23,45 is no
+    number."""
+    from amlstack_ui.form import parse_number as form_number
+
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import TableError, parse_numbers
+
+    cells = ["12,34,567.00", "1,23,456.50", "-98,765.25", "4,00,00,000", "512.75"]
+    column = [cells[i % 5] for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, v=column, age=[str(i % 9) for i in range(ROWS)])
+    spec = dataset.features[0]
+    assert (spec["kind"], spec.get("format")) == ("numeric", "thousands")
+    values = dataset.frame["v"].to_numpy()[:5]
+    np.testing.assert_array_equal(values, [1234567.0, 123456.5, -98765.25, 40000000.0, 512.75])
+    feature = Feature.from_spec(FeatureSpec(name="v", kind="numeric", number_format="thousands"))
+    np.testing.assert_array_equal(parse_numbers(cells, feature), values)  # predict, text/csv
+    assert [form_number(c, "thousands") for c in cells] == list(values)  # the UI
+    for cell in ("1,23,45", "12,3,456", "1,2345,678"):
+        with pytest.raises(TableError, match=r"data row 2, column 'v'"):
+            parse_numbers(["1", cell], feature)
