@@ -173,6 +173,16 @@ def parse_number(text: str, number_format: str | None, unit: str | None = None) 
     return value
 
 
+def overflows(text: str, number_format: str | None, unit: str | None = None) -> bool:
+    """Whether ``text`` is a number written with digits that no float holds (``1e400``), which
+    `parse_number` refuses as it refuses ``inf``: a message can then say it is too large."""
+    try:
+        value = _number(signed(text.strip()), number_format, unit)
+    except (ValueError, OverflowError):
+        return False
+    return math.isinf(value) and any(c.isdigit() for c in text)
+
+
 def _number(text: str, number_format: str | None, unit: str | None) -> float:
     if number_format in _GROUPING:
         text = regrouped(text, _GROUPING[number_format])
