@@ -72,6 +72,9 @@ _PADDED_DOTTED_SHORT = re.compile(r"\d{2}\.\d{2}\.\d{2}(?!\d)")
 # Sept, as British writing abbreviates September: Python's %b knows only Sep
 _SEPT = re.compile(r"(?<![a-z])sept(?![a-z])", re.IGNORECASE)
 _EPOCH = datetime(1970, 1, 1)
+# The currency signs an amount may carry, one before or after its number: a character class
+CURRENCY_SIGNS = "$€£¥₹₩₽₺₪₫₱₴₦฿"
+SIGN = f"[{re.escape(CURRENCY_SIGNS)}]"
 # 1234,5 or 1.234,5 (dots only between groups of three): how European exports write numbers
 DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
 # The same numbers with a percent sign (12,5 %) or one currency sign (1.234,50 €, € -5): the
@@ -80,8 +83,8 @@ _DC_NUMBER = r"(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
 DECIMAL_COMMA_PERCENT = re.compile(rf"(?P<number>[+-]?{_DC_NUMBER})\s*%?")
 # ... and an accountant's negative in parentheses, (5,25 €) or (1.234,50), as in CURRENCY
 DECIMAL_COMMA_AMOUNT = re.compile(
-    rf"(?P<open>\()?\s*(?P<sign>[+-])?\s*(?P<pre>[$€£¥])?\s*(?P<sign2>[+-])?\s*"
-    rf"(?P<number>{_DC_NUMBER})\s*(?P<post>[$€£¥])?\s*(?P<close>\))?"
+    rf"(?P<open>\()?\s*(?P<sign>[+-])?\s*(?P<pre>{SIGN})?\s*(?P<sign2>[+-])?\s*"
+    rf"(?P<number>{_DC_NUMBER})\s*(?P<post>{SIGN})?\s*(?P<close>\))?"
 )
 # The formats that write a decimal comma (then a scored file writes its probabilities so)
 DECIMAL_COMMA_FORMATS = frozenset(
@@ -94,9 +97,9 @@ THOUSANDS = re.compile(rf"[+-]?{_GROUPED}(\.\d+)?")
 # An amount: one currency sign before or after the number ($1,234.50, -€5, 1,234 £), commas
 # between thousands, and an accountant's (1,234) for -1234
 CURRENCY = re.compile(
-    r"(?P<open>\()?\s*(?P<sign>[+-])?\s*(?P<pre>[$€£¥])?\s*(?P<sign2>[+-])?\s*"
+    rf"(?P<open>\()?\s*(?P<sign>[+-])?\s*(?P<pre>{SIGN})?\s*(?P<sign2>[+-])?\s*"
     rf"(?P<number>{_GROUPED}(\.\d+)?|\d+(\.\d+)?|\.\d+)"
-    r"\s*(?P<post>[$€£¥])?\s*(?P<close>\))?"
+    rf"\s*(?P<post>{SIGN})?\s*(?P<close>\))?"
 )
 
 # A number followed by a unit (113 oz, 64in, 5.5 km/h): the unit is letters first, then no
@@ -116,9 +119,11 @@ TIME = re.compile(
 # tools) and a trailing one, as SAP writes amounts (`1.234,50-`, `5,25- €`); each read as a
 # leading `-` in every number format, so that training and every scoring path agree.
 UNICODE_MINUS = "\u2212"
-_TRAILING_MINUS = re.compile(r"(?P<pre>[$€£¥]\s*)?(?P<number>\d[^+\-()]*?)\s*-(?P<post>\s*[$€£¥])?")
+_TRAILING_MINUS = re.compile(
+    rf"(?P<pre>{SIGN}\s*)?(?P<number>\d[^+\-()]*?)\s*-(?P<post>\s*{SIGN})?"
+)
 # which cells `signed` may rewrite (a cheap test before the per-cell rewrite)
-MINUS_TO_READ = re.compile(rf"{UNICODE_MINUS}|\d\s*-\s*[$€£¥]?$")
+MINUS_TO_READ = re.compile(rf"{UNICODE_MINUS}|\d\s*-\s*{SIGN}?$")
 
 
 def signed(text: str) -> str:

@@ -28,6 +28,7 @@ from amlstack.artifact.formats import (
     MAGNITUDES,
     MINUS_TO_READ,
     MISSING_MARKERS,
+    SIGN,
     THOUSANDS,
     TIME,
     TRUE_WORDS,
@@ -595,17 +596,17 @@ def _currency_or_decimal_comma(cells: pd.Series, dots_group_thousands: bool) -> 
     every cell is one with or without its sign, one has the sign and one a comma that groups no
     thousands (`1,479%` is English: left as it was, a category); else None.
     ``dots_group_thousands``: the file writes decimal commas, so `€ 37.000` is 37000."""
-    signed = cells.str.contains(r"[$€£¥]").any()
+    signed = cells.str.contains(SIGN).any()
     if dots_group_thousands and signed and cells.map(_reads_as("decimal_comma_currency")).all():
         return "decimal_comma_currency"
-    if cells.map(_reads_as("currency")).all() and cells.str.contains(r"[$€£¥(]").any():
+    if cells.map(_reads_as("currency")).all() and cells.str.contains(f"{SIGN}|[(]").any():
         return "currency"
     if cells.map(DECIMAL_COMMA.fullmatch).notna().all() and cells.str.contains(",").any():
         return "decimal_comma"
     if not cells.str.contains(_DECIMAL_COMMA_MARK).any():
         return None
     # an accountant's (1.234,50) marks an amount as a currency sign does
-    marked = (("decimal_comma_percent", "%"), ("decimal_comma_currency", r"[$€£¥(]"))
+    marked = (("decimal_comma_percent", "%"), ("decimal_comma_currency", f"{SIGN}|[(]"))
     for number_format, sign in marked:
         if cells.str.contains(sign).any() and cells.map(_reads_as(number_format)).all():
             return number_format
