@@ -211,7 +211,7 @@ def type_column(
         spec["nullable"] = nullable
         return spec, column, decisions
     unread = _unread_units(text) if re.match(r"[+-]?\.?\d", text.iloc[0]) else None
-    unread = unread or _unread_dates(text)
+    unread = unread or _unread_dates(text) or _unread_codes(text)
     units_note = [Decision(name, "mixed_types", unread)] if unread else []
     if len(text) >= MIN_ROWS_FOR_IDENTIFIER and distinct >= NEAR_UNIQUE_SHARE * len(text):
         if distinct == len(text):
@@ -578,6 +578,26 @@ def _unread_units(cells: pd.Series) -> str | None:
     return (
         f"numbers with a unit and separators ({example}): read as categories (each value one "
         "of its own); write them as plain numbers (1000 kg) to read them as numbers"
+    )
+
+
+# An amount with a currency code before it (EUR 12.50, CHF 1'234.50, -USD 5): no format reads
+# it (a code after a plain number, 12.50 EUR, is a unit)
+_CODE_FIRST = re.compile(rf"[+-]?[A-Z]{{3}}\s?[+-]?\d[\d.,{GROUP_MARKS}]*")
+
+
+def _unread_codes(cells: pd.Series) -> str | None:
+    """Why a column of amounts with a currency code before each number was not read as
+    numbers, for a notice (such a column was dropped as an identifier, or kept as categories,
+    without a word); None when it is no such column."""
+    codes = cells.str.fullmatch(_CODE_FIRST)
+    if codes.mean() < MIXED_NUMERIC_SHARE:
+        return None
+    example = repr(str(cells[codes].iloc[0]))
+    return (
+        f"amounts with a currency code before the number ({example}): read as categories "
+        "(each value one of its own); write the code after plain numbers (12.50 EUR), or a "
+        "currency sign (€12.50), to read them as numbers"
     )
 
 

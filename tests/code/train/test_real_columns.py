@@ -1362,3 +1362,16 @@ def test_indian_grouping_is_read_as_thousands_by_training_and_scoring(tmp_path):
     for cell in ("1,23,45", "12,3,456", "1,2345,678"):
         with pytest.raises(TableError, match=r"data row 2, column 'v'"):
             parse_numbers(["1", cell], feature)
+
+
+def test_amounts_with_a_currency_code_before_the_number_are_named_not_dropped_silently(tmp_path):
+    """EUR 1,234.50 (ISO codes, as bank exports write) reads as no format: the column was
+    dropped as an identifier without a word on why."""
+    cells = [f"EUR {i},{i:03d}.50" if i % 2 else f"-EUR {i}.25" for i in range(1, ROWS + 1)]
+    dataset = dataset_of(tmp_path, v=cells, age=[str(i % 9) for i in range(ROWS)])
+    said = [d.line() for d in dataset.decisions if d.column == "v"]
+    assert said[0].startswith(
+        "column 'v': amounts with a currency code before the number ('EUR 1,001.50'): read as "
+        "categories"
+    )
+    assert said[1] == "column 'v': dropped: an identifier (every value distinct)"
