@@ -89,7 +89,12 @@ _FRIENDLY = (
     (re.compile(r"^Object missing required field"), "{field} is required"),
     # "| null": the field may be left empty (the model imputes it), but text is still refused.
     (re.compile(r"^Expected `(float|number|int)( \| null)?`"), "{field} must be a number"),
-    # the scorer's own words for text in a number field (it names the text, and what to send)
+    # the scorer's own words for text in a number field (it names the text, and what to send);
+    # 1e400, which the form sends as typed (no float holds it), is a number too large
+    (
+        re.compile(r"^expected a number or null, got the text .*too large"),
+        "{field} is too large a number",
+    ),
     (re.compile(r"^expected a number or null, got the text"), "{field} must be a number"),
     (re.compile(r"^Expected `str( \| null)?`"), "{field} must be one of its categories"),
     # the scorer's words (`encoding.NotADate`, `ValueTooLarge`) name no field and speak JSON

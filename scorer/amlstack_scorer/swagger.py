@@ -81,7 +81,7 @@ _WRITTEN = {
     "percent": "with a percent sign (12.5%)",
     "decimal_comma": "with a decimal comma (1.234,5)",
     "decimal_comma_percent": "with a decimal comma and a percent sign (12,5%)",
-    "decimal_comma_currency": "as an amount with a decimal comma (1.234,50 €)",
+    "decimal_comma_currency": "as an amount with a decimal comma (1.234,50 €; (5,25 €) for -5,25)",
     "currency": "as an amount ($1,234.50; (5) for -5)",
     "time": "as a time of day, read as hours since midnight (07:30 is 7.5)",
     "unit": "with the unit {unit!r} after each number (5 {unit})",

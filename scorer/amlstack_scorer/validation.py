@@ -25,7 +25,7 @@ import numpy as np
 
 from amlstack.artifact.delimiters import by_spelling, loose_name
 from amlstack.artifact.encoding import CellError, Encoded
-from amlstack.artifact.formats import is_missing, parse_number
+from amlstack.artifact.formats import is_missing, overflows, parse_number
 from amlstack.artifact.reader import Model
 from amlstack_scorer.errors import InvalidInput, MalformedJSON
 
@@ -178,7 +178,9 @@ def _text_for_number(error: InvalidInput, body: bytes, features: dict[str, Any])
             whole = number.is_integer() and abs(number) < 1e15
             hint = f"; send it as a JSON number: {int(number) if whole else number!r}"
         except ValueError:
-            hint = ""
+            # 1e400: a number all the same, and the UI's form sends what it cannot read as is
+            too_large = overflows(text, feature.number_format, feature.unit)
+            hint = "; it is too large for a float32 number" if too_large else ""
     return InvalidInput(
         f"expected a number or null, got the text {text!r}{hint}", field=error.field
     )

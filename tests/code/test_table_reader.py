@@ -106,6 +106,27 @@ def test_a_decimal_comma_column_reads_its_numbers_and_names_a_cell_in_another_st
         parse_numbers(["17,5", "1.5"], feat)
 
 
+@pytest.mark.parametrize("sign", list("₹₩₽₺₪₫₱₴₦฿"))
+def test_amounts_in_other_currencies_are_read_alike_by_training_and_scoring(tmp_path, sign):
+    """₹1,23,456 or 5 ₽: such a column was dropped as an identifier, silently."""
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import parse_numbers
+    from amlstack.training.data import load_dataset
+
+    cells = [f"{sign}1,23,456", f"-{sign}5", f"7.50 {sign}", f"({sign}12)"]
+    rows = "".join(f'"{cells[i % 4]}",{i % 7},{"yes" if i % 4 == 1 else "no"}\n' for i in range(40))
+    path = tmp_path / "amounts.csv"
+    path.write_text("price,n,y\n" + rows, encoding="utf-8")
+    dataset = load_dataset(path, "y")
+    spec = dataset.features[0]
+    assert (spec["kind"], spec.get("format")) == ("numeric", "currency")
+    values = dataset.frame["price"].to_numpy()[:4]
+    np.testing.assert_array_equal(values, [123456.0, -5.0, 7.5, -12.0])
+    feature = Feature.from_spec(FeatureSpec(name="p", kind="numeric", number_format="currency"))
+    np.testing.assert_array_equal(parse_numbers(cells, feature), values)
+
+
 def test_an_amount_column_reads_signs_commas_and_accountants_parentheses():
     from amlstack.artifact.encoding import Feature
     from amlstack.artifact.schema import FeatureSpec

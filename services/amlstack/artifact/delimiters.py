@@ -96,7 +96,11 @@ def repeated_column(header: list[str], names: list[str]) -> str | None:
 def excel_hint(first_line: str) -> str | None:
     """What is wrong when line 1 is Excel's ``sep=;`` hint rather than the header (Excel hides
     it; other readers take it for the header and find no column); None for a header."""
-    first = first_line.lstrip("\ufeff").strip()
+    first = first_line.lstrip("\ufeff").strip(" \r\n")
+    if first.lower() in ("sep=", "sep=\t"):
+        # Excel's hint for a tab-separated file is `sep=<TAB>`; a caller that stripped the
+        # line (the tab too) passes `sep=`
+        first = "sep=\t"
     if first.lower().startswith("sep=") and len(first) == 5:
         return (
             f"line 1 is Excel's {first!r} hint, not a header: delete that line (Excel hides "

@@ -72,28 +72,34 @@ _PADDED_DOTTED_SHORT = re.compile(r"\d{2}\.\d{2}\.\d{2}(?!\d)")
 # Sept, as British writing abbreviates September: Python's %b knows only Sep
 _SEPT = re.compile(r"(?<![a-z])sept(?![a-z])", re.IGNORECASE)
 _EPOCH = datetime(1970, 1, 1)
+# The currency signs an amount may carry, one before or after its number: a character class
+CURRENCY_SIGNS = "$€£¥₹₩₽₺₪₫₱₴₦฿"
+SIGN = f"[{re.escape(CURRENCY_SIGNS)}]"
 # 1234,5 or 1.234,5 (dots only between groups of three): how European exports write numbers
 DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
 # The same numbers with a percent sign (12,5 %) or one currency sign (1.234,50 €, € -5): the
 # sign may be left out when scoring (a form writes 12,5), a plain 1.5 is refused as above
 _DC_NUMBER = r"(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
 DECIMAL_COMMA_PERCENT = re.compile(rf"(?P<number>[+-]?{_DC_NUMBER})\s*%?")
+# ... and an accountant's negative in parentheses, (5,25 €) or (1.234,50), as in CURRENCY
 DECIMAL_COMMA_AMOUNT = re.compile(
-    rf"(?P<sign>[+-])?\s*(?P<pre>[$€£¥])?\s*(?P<sign2>[+-])?\s*(?P<number>{_DC_NUMBER})"
-    r"\s*(?P<post>[$€£¥])?"
+    rf"(?P<open>\()?\s*(?P<sign>[+-])?\s*(?P<pre>{SIGN})?\s*(?P<sign2>[+-])?\s*"
+    rf"(?P<number>{_DC_NUMBER})\s*(?P<post>{SIGN})?\s*(?P<close>\))?"
 )
 # The formats that write a decimal comma (then a scored file writes its probabilities so)
 DECIMAL_COMMA_FORMATS = frozenset(
     {"decimal_comma", "decimal_comma_percent", "decimal_comma_currency"}
 )
-# 1,234,567.5: commas between groups of three, the first group never 0 (0,125 is no thousands)
-THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?")
+# 1,234,567.5: commas between groups of three, the first group never 0 (0,125 is no thousands);
+# or grouped as India writes lakhs and crores, 12,34,567.5 (groups of two before the last three)
+_GROUPED = r"([1-9]\d{0,2}(,\d{3})+|[1-9]\d?(,\d{2})+,\d{3})"
+THOUSANDS = re.compile(rf"[+-]?{_GROUPED}(\.\d+)?")
 # An amount: one currency sign before or after the number ($1,234.50, -€5, 1,234 £), commas
 # between thousands, and an accountant's (1,234) for -1234
 CURRENCY = re.compile(
-    r"(?P<open>\()?\s*(?P<sign>[+-])?\s*(?P<pre>[$€£¥])?\s*(?P<sign2>[+-])?\s*"
-    r"(?P<number>[1-9]\d{0,2}(,\d{3})+(\.\d+)?|\d+(\.\d+)?|\.\d+)"
-    r"\s*(?P<post>[$€£¥])?\s*(?P<close>\))?"
+    rf"(?P<open>\()?\s*(?P<sign>[+-])?\s*(?P<pre>{SIGN})?\s*(?P<sign2>[+-])?\s*"
+    rf"(?P<number>{_GROUPED}(\.\d+)?|\d+(\.\d+)?|\.\d+)"
+    rf"\s*(?P<post>{SIGN})?\s*(?P<close>\))?"
 )
 
 # A number followed by a unit (113 oz, 64in, 5.5 km/h): the unit is letters first, then no
@@ -109,6 +115,54 @@ TIME = re.compile(
 )
 
 
+# A minus as exports also write it: the typographic minus (U+2212: LibreOffice, Unicode-aware
+# tools) and a trailing one, as SAP writes amounts (`1.234,50-`, `5,25- €`); each read as a
+# leading `-` in every number format, so that training and every scoring path agree.
+UNICODE_MINUS = "\u2212"
+_TRAILING_MINUS = re.compile(
+    rf"(?P<pre>{SIGN}\s*)?(?P<number>\d[^+\-()]*?)\s*-(?P<post>\s*{SIGN})?"
+)
+# which cells `signed` may rewrite (a cheap test before the per-cell rewrite)
+MINUS_TO_READ = re.compile(rf"{UNICODE_MINUS}|\d\s*-\s*{SIGN}?$")
+
+
+def signed(text: str) -> str:
+    """``text`` with a typographic or trailing minus written as a leading ``-`` (``5,25- €``:
+    ``-5,25 €``); other text as it is."""
+    text = text.replace(UNICODE_MINUS, "-")
+    match = _TRAILING_MINUS.fullmatch(text)
+    if match is None:
+        return text
+    return f"-{match['pre'] or ''}{match['number']}{match['post'] or ''}"
+
+
+# Thousands grouped by a blank (a space, a no-break space U+00A0, or the narrow no-break space
+# U+202F that French Excel, LibreOffice and Python's locale write) or an apostrophe (Swiss
+# 1'234.50; ’ too): each read as the format's own thousands separator, a comma beside a decimal
+# point, a dot beside a decimal comma. A blank before a group of three digits only, so that
+# 12 34 or 1 2345 reads as no number.
+GROUP_MARKS = " \u00a0\u202f'\u2019"
+BLANK_GROUPS = re.compile(rf"(?<=\d)[{GROUP_MARKS}](?=\d{{3}}(?!\d))")
+# the formats whose numbers group thousands, and the separator each writes
+_GROUPING = {
+    "thousands": ",",
+    "currency": ",",
+    "decimal_comma": ".",
+    "decimal_comma_percent": ".",
+    "decimal_comma_currency": ".",
+}
+
+
+def regrouped(text: str, separator: str) -> str:
+    """``text`` with thousands grouped by one kind of blank or apostrophe (`GROUP_MARKS`)
+    grouped by ``separator`` instead; other text (two kinds of mark, or the mark beside
+    ``separator`` itself: 1 234.567,5) as it is, for the format to refuse."""
+    marks = set(BLANK_GROUPS.findall(text))
+    if len(marks) != 1 or separator in text:
+        return text
+    return BLANK_GROUPS.sub(separator, text)
+
+
 def is_missing(text: str | None) -> bool:
     return text is None or text.strip().lower() in MISSING_MARKERS
 
@@ -118,13 +172,25 @@ def parse_number(text: str, number_format: str | None, unit: str | None = None) 
     column's unit (format ``unit``), the only one a cell may carry (any case; or none).
     ``inf`` or ``-Infinity`` is no number: training reads such a word as missing (then its
     column's `missing_words` hold it), and the model has no use for an infinite input."""
-    value = _number(text.strip(), number_format, unit)
+    value = _number(signed(text.strip()), number_format, unit)
     if not math.isfinite(value):
         raise ValueError(text)
     return value
 
 
+def overflows(text: str, number_format: str | None, unit: str | None = None) -> bool:
+    """Whether ``text`` is a number written with digits that no float holds (``1e400``), which
+    `parse_number` refuses as it refuses ``inf``: a message can then say it is too large."""
+    try:
+        value = _number(signed(text.strip()), number_format, unit)
+    except (ValueError, OverflowError):
+        return False
+    return math.isinf(value) and any(c.isdigit() for c in text)
+
+
 def _number(text: str, number_format: str | None, unit: str | None) -> float:
+    if number_format in _GROUPING:
+        text = regrouped(text, _GROUPING[number_format])
     if number_format == "unit":
         return _in_unit(text, unit)
     if number_format == "thousands":
@@ -157,9 +223,20 @@ def _signed_decimal_comma(text: str, number_format: str) -> float:
     value = float(match["number"].replace(".", "").replace(",", "."))
     if percent:
         return value
+    _check_signs(match, text)
+    negative = bool(match["open"]) or "-" in (match["sign"] or "", match["sign2"] or "")
+    return -value if negative else value
+
+
+def _check_signs(match: re.Match[str], text: str) -> None:
+    """ValueError for an amount written with two signs, two currency signs, an unclosed
+    parenthesis, or a sign inside parentheses ((-5): which one is meant?)."""
     if (match["sign"] and match["sign2"]) or (match["pre"] and match["post"]):
         raise ValueError(text)
-    return -value if "-" in (match["sign"] or "", match["sign2"] or "") else value
+    if bool(match["open"]) != bool(match["close"]):
+        raise ValueError(text)
+    if match["open"] and (match["sign"] or match["sign2"]):
+        raise ValueError(text)
 
 
 def _in_unit(text: str, unit: str | None) -> float:
@@ -222,12 +299,9 @@ def show_time(hours: float) -> str:
 def _amount(text: str) -> float:
     """A currency cell's number (see CURRENCY); ValueError when it is not one."""
     match = CURRENCY.fullmatch(text)
-    if match is None or bool(match["open"]) != bool(match["close"]):
+    if match is None:
         raise ValueError(text)
-    if (match["sign"] and match["sign2"]) or (match["pre"] and match["post"]):
-        raise ValueError(text)
-    if match["open"] and (match["sign"] or match["sign2"]):
-        raise ValueError(text)  # (-5): which sign is meant?
+    _check_signs(match, text)
     value = float(match["number"].replace(",", ""))
     negative = bool(match["open"]) or "-" in (match["sign"] or "", match["sign2"] or "")
     return -value if negative else value

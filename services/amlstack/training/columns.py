@@ -21,17 +21,24 @@ import numpy as np
 
 from amlstack.artifact.encoding import loose, yes_no
 from amlstack.artifact.formats import (
+    BLANK_GROUPS,
     DECIMAL_COMMA,
     FALSE_WORDS,
+    GROUP_MARKS,
     MAGNITUDES,
+    MINUS_TO_READ,
     MISSING_MARKERS,
+    SIGN,
     THOUSANDS,
     TIME,
     TRUE_WORDS,
+    UNICODE_MINUS,
     WITH_UNIT,
     date_format_of,
     parse_date,
     parse_number,
+    regrouped,
+    signed,
 )
 from amlstack.artifact.schema import ColumnDecision
 from amlstack.errors import DataError
@@ -168,11 +175,21 @@ def type_column(
     # one plain parse, shared by the numeric test, the refusal and the mixed-types notice;
     # `inf`, `-Infinity` (a ratio's division by zero, as pandas writes it) are no numbers: a
     # word among numbers, read as missing as other such words are
-    plain = pd.to_numeric(present, errors="coerce")
+    minus = present.str.contains(MINUS_TO_READ)
+    as_signed = present.where(~minus, present[minus].map(signed)) if minus.any() else present
+    grouped = as_signed.str.contains(BLANK_GROUPS)
+    if grouped.any():
+        as_signed = _regrouped(as_signed, grouped)
+    plain = pd.to_numeric(as_signed, errors="coerce")
     plain = plain.where(np.isfinite(plain))
-    numeric = _numeric(name, column, present, plain, dots_group_thousands)
+    numeric = _numeric(name, column, as_signed, plain, dots_group_thousands)
     if numeric is not None:
         spec, values, parsed = numeric
+        if minus.any():
+            parsed = f"{parsed or 'numbers'}; {_minus_note(present[minus])}"
+        if grouped.any():
+            example = repr(str(present[grouped].iloc[0]))
+            parsed = f"{parsed}; blanks or apostrophes between thousands ({example}) read as such"
         if parsed:
             decisions.append(Decision(name, "numeric_parsed", parsed))
         detail = _numeric_id(present, values, n_rows)
@@ -194,7 +211,7 @@ def type_column(
         spec["nullable"] = nullable
         return spec, column, decisions
     unread = _unread_units(text) if re.match(r"[+-]?\.?\d", text.iloc[0]) else None
-    unread = unread or _unread_dates(text)
+    unread = unread or _unread_dates(text) or _unread_codes(text)
     units_note = [Decision(name, "mixed_types", unread)] if unread else []
     if len(text) >= MIN_ROWS_FOR_IDENTIFIER and distinct >= NEAR_UNIQUE_SHARE * len(text):
         if distinct == len(text):
@@ -445,42 +462,65 @@ def _mixes_numbers_and_text(name: str, column: pd.Series, text: pd.Series) -> Da
     )
 
 
+def _regrouped(cells: pd.Series, grouped: pd.Series) -> pd.Series:
+    """``cells`` with the ``grouped`` ones' blanks or apostrophes between thousands written as
+    the column's thousands separator (`formats.regrouped`): a dot when a cell of the column
+    holds a comma (beside blanks grouping thousands a comma can only be a decimal one, as in
+    French 1 234,5), else a comma (1 234.5, Swiss 1'234.50). The column's format is then judged
+    as for any other column, so every cell must agree on it."""
+    separator = "." if cells.str.contains(",", regex=False).any() else ","
+    return cells.where(~grouped, cells[grouped].map(lambda v: regrouped(v, separator)))
+
+
+def _minus_note(cells: pd.Series) -> str:
+    """What a notice says of ``cells`` whose minus `formats.signed` rewrote, with an example."""
+    example = repr(str(cells.iloc[0]))
+    typographic = cells.str.contains(UNICODE_MINUS, regex=False).any()
+    how = "\u2212 (U+2212)" if typographic else "after the number"
+    if typographic and not cells.str.contains(UNICODE_MINUS, regex=False).all():
+        how += " or after the number"
+    return f"a minus written {how} ({example}) read as -"
+
+
 _FORMAT_NOTES = {
     "thousands": "numbers with thousands separators: read without the commas",
     "percent": "percentages: read as the number before the % sign",
     "decimal_comma": "numbers with a decimal comma: 1.234,5 read as 1234.5",
     "decimal_comma_percent": "percentages with a decimal comma: 12,5% read as 12.5",
-    "decimal_comma_currency": "amounts with a decimal comma: 1.234,50 € read as 1234.5",
+    "decimal_comma_currency": (
+        "amounts with a decimal comma: 1.234,50 € read as 1234.5, (5,25 €) as -5.25"
+    ),
     "currency": "amounts: read without the currency sign and commas, (5) as -5",
     "time": "times of day: read as hours since midnight (07:30 as 7.5)",
     "unit": "numbers with a unit: read without {unit!r} (a cell in another unit is refused)",
 }
 
 
-# Numbers written in ways no reader here parses: a typographic minus (U+2212), or blanks
-# (a space, a no-break or narrow no-break space) between groups of thousands, as in 1 234,5.
-_UNREAD_NUMBER = re.compile(
-    r"[+\-\u2212]?\d{1,3}([ \u00a0\u202f]\d{3})+([.,]\d+)?|\u2212\d+([.,]\d+)?"
-)
+# Numbers with blanks (a space, a no-break or narrow no-break space) or apostrophes between
+# groups of thousands, as in 1 234,5: read when the whole column agrees on one format
+# (`_regrouped`), refused when it does not (1 234,5 beside 1.5: which one is a decimal point?)
+_GROUPED_NUMBER = re.compile(rf"[+\-\u2212]?\d{{1,3}}([{GROUP_MARKS}]\d{{3}})+([.,]\d+)?-?")
 
 
 def _refuse_unread_numbers(name: str, text: pd.Series, is_number: pd.Series) -> None:
-    """A DataError naming a column of numbers written as above: typed as text, it would be
-    an identifier or a category per number, silently (held-out AUC 0.49 instead of 0.99).
+    """A DataError naming a column of numbers written as above that did not read as one
+    format: typed as text, it would be an identifier or a category per number, silently
+    (held-out AUC 0.49 instead of 0.99).
 
     ``is_number``: which cells of ``text`` pandas reads as numbers."""
     cells = text.str.strip()
-    odd = cells.str.fullmatch(_UNREAD_NUMBER)
-    if not odd.any():
+    odd = cells.str.fullmatch(_GROUPED_NUMBER)
+    if not odd.any() or (odd | is_number).mean() < MIXED_NUMERIC_SHARE:
         return
-    numeric = odd | is_number
-    if numeric.mean() >= MIXED_NUMERIC_SHARE:
-        example = cells[odd].iloc[0]
-        raise DataError(
-            f"column {name!r} holds numbers written with a typographic minus (U+2212) or "
-            f"blanks between thousands ({example!r}), which are not read: write '-' and no "
-            f"blanks in them, or --drop {name}"
-        )
+    example = repr(cells[odd].iloc[0])
+    # another cell, not read alike: a number written otherwise, or one with a decimal comma
+    # beside one with a decimal point (1 234,5 and 1 234.5)
+    others = cells[~odd] if (~odd).any() else cells[odd & ~cells.str.contains(",")]
+    also = f" and {others.iloc[0]!r}" if len(others) else ""
+    raise DataError(
+        f"column {name!r} holds numbers with blanks between thousands written in ways that do "
+        f"not read as one format ({example}{also}): write them alike, or --drop {name}"
+    )
 
 
 def _number_or_nan(cell: str, number_format: str, unit: str | None = None) -> float:
@@ -541,6 +581,26 @@ def _unread_units(cells: pd.Series) -> str | None:
     )
 
 
+# An amount with a currency code before it (EUR 12.50, CHF 1'234.50, -USD 5): no format reads
+# it (a code after a plain number, 12.50 EUR, is a unit)
+_CODE_FIRST = re.compile(rf"[+-]?[A-Z]{{3}}\s?[+-]?\d[\d.,{GROUP_MARKS}]*")
+
+
+def _unread_codes(cells: pd.Series) -> str | None:
+    """Why a column of amounts with a currency code before each number was not read as
+    numbers, for a notice (such a column was dropped as an identifier, or kept as categories,
+    without a word); None when it is no such column."""
+    codes = cells.str.fullmatch(_CODE_FIRST)
+    if codes.mean() < MIXED_NUMERIC_SHARE:
+        return None
+    example = repr(str(cells[codes].iloc[0]))
+    return (
+        f"amounts with a currency code before the number ({example}): read as categories "
+        "(each value one of its own); write the code after plain numbers (12.50 EUR), or a "
+        "currency sign (€12.50), to read them as numbers"
+    )
+
+
 def _one_unit(cells: pd.Series) -> str | None:
     """The unit every number of the column carries, as most cells spell it; else None."""
     units = _unit_cells(cells)
@@ -556,16 +616,17 @@ def _currency_or_decimal_comma(cells: pd.Series, dots_group_thousands: bool) -> 
     every cell is one with or without its sign, one has the sign and one a comma that groups no
     thousands (`1,479%` is English: left as it was, a category); else None.
     ``dots_group_thousands``: the file writes decimal commas, so `€ 37.000` is 37000."""
-    signed = cells.str.contains(r"[$€£¥]").any()
+    signed = cells.str.contains(SIGN).any()
     if dots_group_thousands and signed and cells.map(_reads_as("decimal_comma_currency")).all():
         return "decimal_comma_currency"
-    if cells.map(_reads_as("currency")).all() and cells.str.contains(r"[$€£¥(]").any():
+    if cells.map(_reads_as("currency")).all() and cells.str.contains(f"{SIGN}|[(]").any():
         return "currency"
     if cells.map(DECIMAL_COMMA.fullmatch).notna().all() and cells.str.contains(",").any():
         return "decimal_comma"
     if not cells.str.contains(_DECIMAL_COMMA_MARK).any():
         return None
-    marked = (("decimal_comma_percent", "%"), ("decimal_comma_currency", "[$€£¥]"))
+    # an accountant's (1.234,50) marks an amount as a currency sign does
+    marked = (("decimal_comma_percent", "%"), ("decimal_comma_currency", f"{SIGN}|[(]"))
     for number_format, sign in marked:
         if cells.str.contains(sign).any() and cells.map(_reads_as(number_format)).all():
             return number_format

@@ -215,7 +215,8 @@ def test_a_number_sent_as_text_is_named_with_the_number_to_send(client, auth, sa
     num = next(f.name for f in model.features if f.kind == "numeric" and not f.number_format)
     for text, said in [
         (" 17.5 ", "got the text ' 17.5 '; send it as a JSON number: 17.5"),
-        ("1e309", "got the text '1e309'"),
+        ("1e309", "got the text '1e309'; it is too large for a float32 number"),
+        ("inf", "got the text 'inf'"),
         ("12345678901", "send it as a JSON number: 12345678901"),  # not 1.23456789e+10
         ("0.1", "send it as a JSON number: 0.1"),
         ("NA", "got the text 'NA'; send null for a missing value"),

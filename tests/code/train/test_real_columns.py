@@ -1048,12 +1048,13 @@ def test_every_class_too_rare_to_split_is_named_with_its_count_in_the_file():
     check_class_sizes(np.array([0] * 3 + [1] * 3), ["a", "b"])
 
 
-def test_excels_separator_hint_line_is_named_rather_than_read_as_the_header(tmp_path):
+@pytest.mark.parametrize("delimiter", [";", "\t"], ids=["semicolon", "tab"])
+def test_excels_separator_hint_line_is_named_rather_than_read_as_the_header(tmp_path, delimiter):
     path = tmp_path / "excel.csv"
-    path.write_text(
-        "sep=;\nage;y\n" + "".join(f"{i};{'yes' if i % 2 else 'no'}\n" for i in range(9))
-    )
-    with pytest.raises(DataError, match=r"line 1 is Excel's 'sep=;' hint, not a header"):
+    rows = "".join(f"{i}{delimiter}{'yes' if i % 2 else 'no'}\n" for i in range(9))
+    path.write_text(f"sep={delimiter}\nage{delimiter}y\n{rows}")
+    hint = re.escape(f"line 1 is Excel's {f'sep={delimiter}'!r} hint, not a header")
+    with pytest.raises(DataError, match=hint):
         load_dataset(path, "y")
 
 
@@ -1068,14 +1069,51 @@ def test_a_year_and_month_column_is_a_date(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "cells",
-    [[f"\u2212{i}.5" if i % 2 else f"{i}.5" for i in range(ROWS)],
-     [f"{i} 234,5" for i in range(1, ROWS + 1)],
-     [f"{i}\u00a0234" for i in range(1, ROWS + 1)]],
-    ids=["unicode-minus", "space-thousands", "nbsp-thousands"],
+    ("cells", "number_format", "first"),
+    [([f"{i} 234,5" if i % 2 else f"{i},25" for i in range(1, ROWS + 1)], "decimal_comma", 1234.5),
+     ([f"{i}\u00a0234" for i in range(1, ROWS + 1)], "thousands", 1234),
+     ([f"{i}\u202f234,50\u00a0\u20ac" for i in range(1, ROWS + 1)], "decimal_comma_currency",
+      1234.5),
+     ([f"-{i}\u202f234" if i % 2 else str(i) for i in range(1, ROWS + 1)], "thousands", -1234),
+     ([f"{i}'234.50" if i % 2 else f"{i}.5" for i in range(1, ROWS + 1)], "thousands", 1234.5),
+     ([f"{i} 234.50 $" for i in range(1, ROWS + 1)], "currency", 1234.5)],
+    ids=["space-decimal-comma", "nbsp-thousands", "narrow-nbsp-amount", "narrow-nbsp-minus",
+         "swiss-apostrophe", "space-amount"],
 )  # fmt: skip
-def test_numbers_written_in_a_way_not_read_are_named_not_typed_as_text(tmp_path, cells):
-    with pytest.raises(DataError, match="column 'v' holds numbers written with a typographic"):
+def test_numbers_with_blanks_between_thousands_are_read_alike_by_training_and_scoring(
+    tmp_path, cells, number_format, first
+):
+    """French Excel and LibreOffice group thousands with a (narrow) no-break space, Swiss
+    exports with an apostrophe: such a column was dropped as an identifier, silently, or
+    refused; read now, the blank as the format's own separator, by every scoring path."""
+    from amlstack_ui.form import parse_number as form_number
+
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import parse_numbers
+
+    dataset = dataset_of(tmp_path, v=cells, age=[str(i % 9) for i in range(ROWS)])
+    spec = dataset.features[0]
+    assert (spec["kind"], spec.get("format")) == ("numeric", number_format)
+    (note,) = [d.detail for d in dataset.decisions if d.action == "numeric_parsed"]
+    assert "blanks or apostrophes between thousands" in note
+    values = dataset.frame["v"].to_numpy()
+    assert values[0] == first
+    feature = Feature.from_spec(FeatureSpec(name="v", kind="numeric", number_format=number_format))
+    np.testing.assert_array_equal(parse_numbers(cells, feature), values)  # predict, text/csv
+    assert [form_number(c, number_format) for c in cells] == list(values)  # the UI
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [[f"{i} 234,5" if i % 2 else f"{i}.5" for i in range(1, ROWS + 1)],
+     [f"{i} 234,5" if i % 2 else f"{i} 234.5" for i in range(1, ROWS + 1)]],
+    ids=["beside-a-decimal-point", "comma-and-point"],
+)  # fmt: skip
+def test_numbers_with_blanks_between_thousands_written_two_ways_are_named(tmp_path, cells):
+    """1 234,5 beside 1.5: which is the decimal mark is a guess, so the column is refused in
+    one line naming two cells, never typed as text."""
+    with pytest.raises(DataError, match=r"^column 'v' holds numbers with blanks between thousands"):
         dataset_of(tmp_path, v=cells)
 
 
@@ -1231,3 +1269,109 @@ def test_many_columns_of_several_spellings_are_one_notice_and_each_a_decision(tm
     ]
     recorded = [d.record() for d in dataset.decisions if d.action == "several_spellings"]
     assert [r.column for r in recorded] == list(answers)
+
+
+@pytest.mark.parametrize(
+    ("cells", "number_format"),
+    [(["\u22125.5", "3.25", "\u22121200"], None),
+     (["\u22121,234.50", "2,345.25", "7.5"], "thousands"),
+     (["\u22121.234,50", "2.345,25", "7,5"], "decimal_comma"),
+     (["1.234,50-", "2.345,25", "7,5-"], "decimal_comma"),
+     (["5,25- \u20ac", "1.234,50 \u20ac", "7,00 \u20ac"], "decimal_comma_currency"),
+     (["1,234.50-", "2,345.25", "7.5"], "thousands")],
+    ids=["unicode-minus", "unicode-minus-thousands", "unicode-minus-decimal-comma",
+         "trailing-minus", "trailing-minus-amount", "trailing-minus-thousands"],
+)  # fmt: skip
+def test_a_typographic_or_trailing_minus_is_read_alike_by_training_and_scoring(
+    tmp_path, cells, number_format
+):
+    """SAP writes `1.234,50-`, LibreOffice `−5` (U+2212): such a column was dropped as an
+    identifier (every value distinct), silently, or refused."""
+    from amlstack_ui.form import parse_number as form_number
+
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import parse_numbers
+
+    column = [cells[i % 3] for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, v=column, age=[str(i % 9) for i in range(ROWS)])
+    spec = dataset.features[0]
+    assert (spec["kind"], spec.get("format")) == ("numeric", number_format)
+    (note,) = [d.detail for d in dataset.decisions if d.action == "numeric_parsed"]
+    assert "read as -" in note
+    values = dataset.frame["v"].to_numpy()[:3]
+    assert values[0] < 0 and values[1] > 0
+    feature = Feature.from_spec(FeatureSpec(name="v", kind="numeric", number_format=number_format))
+    np.testing.assert_array_equal(parse_numbers(cells, feature), values)  # predict, text/csv
+    assert [form_number(c, number_format) for c in cells] == list(values)  # the UI
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [["(5,25 \u20ac)", "1.234,50 \u20ac", "7,00 \u20ac"],
+     ["(\u20ac 5,25)", "\u20ac 1.234,50", "\u20ac 7"],
+     ["(5,25)", "1.234,50", "7,5"]],
+    ids=["euro-after", "euro-before", "no-sign"],
+)  # fmt: skip
+def test_an_accountants_negative_with_a_decimal_comma_is_read_alike_by_training_and_scoring(
+    tmp_path, cells
+):
+    """(5,25 €) is -5.25 as (5.25) is -5.25 in an English amount column; such a column was
+    dropped as an identifier, silently."""
+    from amlstack_ui.form import parse_number as form_number
+
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import TableError, parse_numbers
+
+    column = [cells[i % 3] for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, v=column, age=[str(i % 9) for i in range(ROWS)])
+    spec = dataset.features[0]
+    assert (spec["kind"], spec.get("format")) == ("numeric", "decimal_comma_currency")
+    values = dataset.frame["v"].to_numpy()[:3]
+    assert values[0] == -5.25 and values[1] == 1234.5
+    fmt = "decimal_comma_currency"
+    feature = Feature.from_spec(FeatureSpec(name="v", kind="numeric", number_format=fmt))
+    np.testing.assert_array_equal(parse_numbers(cells, feature), values)  # predict, text/csv
+    assert [form_number(c, fmt) for c in cells] == list(values)  # the UI
+    for cell in ("(-5,25 \u20ac)", "(5,25 \u20ac", "5,25 \u20ac)"):
+        with pytest.raises(TableError, match=r"data row 2, column 'v'"):
+            parse_numbers(["1", cell], feature)
+
+
+def test_indian_grouping_is_read_as_thousands_by_training_and_scoring(tmp_path):
+    """12,34,567.00 (lakhs and crores, as Indian exports write): such a column was dropped as
+    an identifier, silently; a comma before two digits ends no group here, so 1,23,45 is no
+    number."""
+    from amlstack_ui.form import parse_number as form_number
+
+    from amlstack.artifact.encoding import Feature
+    from amlstack.artifact.schema import FeatureSpec
+    from amlstack.artifact.table import TableError, parse_numbers
+
+    cells = ["12,34,567.00", "1,23,456.50", "-98,765.25", "4,00,00,000", "512.75"]
+    column = [cells[i % 5] for i in range(ROWS)]
+    dataset = dataset_of(tmp_path, v=column, age=[str(i % 9) for i in range(ROWS)])
+    spec = dataset.features[0]
+    assert (spec["kind"], spec.get("format")) == ("numeric", "thousands")
+    values = dataset.frame["v"].to_numpy()[:5]
+    np.testing.assert_array_equal(values, [1234567.0, 123456.5, -98765.25, 40000000.0, 512.75])
+    feature = Feature.from_spec(FeatureSpec(name="v", kind="numeric", number_format="thousands"))
+    np.testing.assert_array_equal(parse_numbers(cells, feature), values)  # predict, text/csv
+    assert [form_number(c, "thousands") for c in cells] == list(values)  # the UI
+    for cell in ("1,23,45", "12,3,456", "1,2345,678"):
+        with pytest.raises(TableError, match=r"data row 2, column 'v'"):
+            parse_numbers(["1", cell], feature)
+
+
+def test_amounts_with_a_currency_code_before_the_number_are_named_not_dropped_silently(tmp_path):
+    """EUR 1,234.50 (ISO codes, as bank exports write) reads as no format: the column was
+    dropped as an identifier without a word on why."""
+    cells = [f"EUR {i},{i:03d}.50" if i % 2 else f"-EUR {i}.25" for i in range(1, ROWS + 1)]
+    dataset = dataset_of(tmp_path, v=cells, age=[str(i % 9) for i in range(ROWS)])
+    said = [d.line() for d in dataset.decisions if d.column == "v"]
+    assert said[0].startswith(
+        "column 'v': amounts with a currency code before the number ('EUR 1,001.50'): read as "
+        "categories"
+    )
+    assert said[1] == "column 'v': dropped: an identifier (every value distinct)"
