@@ -119,21 +119,33 @@ TIME = re.compile(
 # tools) and a trailing one, as SAP writes amounts (`1.234,50-`, `5,25- €`); each read as a
 # leading `-` in every number format, so that training and every scoring path agree.
 UNICODE_MINUS = "\u2212"
-_TRAILING_MINUS = re.compile(
-    rf"(?P<pre>{SIGN}\s*)?(?P<number>\d[^+\-()]*?)\s*-(?P<post>\s*{SIGN})?"
-)
 # which cells `signed` may rewrite (a cheap test before the per-cell rewrite)
 MINUS_TO_READ = re.compile(rf"{UNICODE_MINUS}|\d\s*-\s*{SIGN}?$")
 
 
 def signed(text: str) -> str:
     """``text`` with a typographic or trailing minus written as a leading ``-`` (``5,25- €``:
-    ``-5,25 €``); other text as it is."""
+    ``-5,25 €``); other text as it is. Cut by hand, not by a regular expression: a pattern
+    with room for blanks on both sides of the minus takes quadratic time on a long run of
+    blanks, and a scoring body's cell may be megabytes long."""
     text = text.replace(UNICODE_MINUS, "-")
-    match = _TRAILING_MINUS.fullmatch(text)
-    if match is None:
+    if "-" not in text:
         return text
-    return f"-{match['pre'] or ''}{match['number']}{match['post'] or ''}"
+    body = text.rstrip()
+    post = ""
+    if body[-1:] in tuple(CURRENCY_SIGNS):  # 5,25- €
+        stripped = body[:-1].rstrip()
+        body, post = stripped, text[len(stripped) :]
+    if not body.endswith("-"):
+        return text
+    number = body[:-1].rstrip()
+    pre = ""
+    if number[:1] in tuple(CURRENCY_SIGNS):  # € 5,25-
+        rest = number[1:].lstrip()
+        pre, number = number[: len(number) - len(rest)], rest
+    if not number[:1].isdigit() or any(c in "+-()" for c in number):
+        return text
+    return f"-{pre}{number}{post}"
 
 
 # Thousands grouped by a blank (a space, a no-break space U+00A0, or the narrow no-break space

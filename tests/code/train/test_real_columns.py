@@ -1375,3 +1375,24 @@ def test_amounts_with_a_currency_code_before_the_number_are_named_not_dropped_si
         "categories"
     )
     assert said[1] == "column 'v': dropped: an identifier (every value distinct)"
+
+
+def test_reading_a_trailing_minus_takes_time_in_proportion_to_the_cell():
+    """A pattern with blanks on both sides of the minus took quadratic time on a run of blanks
+    (`1`, 16,000 blanks, `-`: 0.2 s; a 1 MB scoring cell: minutes of a worker)."""
+    import time
+
+    from amlstack.artifact.formats import signed
+
+    def seconds(blanks: int) -> float:
+        cell = "1" + " " * blanks + "x-"
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            signed(cell)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    assert signed("5,25- €") == "-5,25 €" and signed("€ 5-") == "-€ 5"
+    small, large = seconds(10_000), seconds(160_000)
+    assert large < 64 * max(small, 1e-5)  # 16 times the cell: linear 16, quadratic 256
