@@ -175,12 +175,18 @@ def type_column(
     # one plain parse, shared by the numeric test, the refusal and the mixed-types notice;
     # `inf`, `-Infinity` (a ratio's division by zero, as pandas writes it) are no numbers: a
     # word among numbers, read as missing as other such words are
-    minus = present.str.contains(MINUS_TO_READ)
-    as_signed = present.where(~minus, present[minus].map(signed)) if minus.any() else present
-    grouped = as_signed.str.contains(BLANK_GROUPS)
-    if grouped.any():
-        as_signed = _regrouped(as_signed, grouped)
-    plain = pd.to_numeric(as_signed, errors="coerce")
+    plain = pd.to_numeric(present, errors="coerce")
+    as_signed = present
+    minus = grouped = pd.Series(False, index=present.index)
+    if plain.isna().any():  # a minus or grouping to read first? (two passes over the text)
+        minus = present.str.contains(MINUS_TO_READ)
+        if minus.any():
+            as_signed = present.where(~minus, present[minus].map(signed))
+        grouped = as_signed.str.contains(BLANK_GROUPS)
+        if grouped.any():
+            as_signed = _regrouped(as_signed, grouped)
+        if minus.any() or grouped.any():
+            plain = pd.to_numeric(as_signed, errors="coerce")
     plain = plain.where(np.isfinite(plain))
     numeric = _numeric(name, column, as_signed, plain, dots_group_thousands)
     if numeric is not None:
