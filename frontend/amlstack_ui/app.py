@@ -25,7 +25,7 @@ TOP_FEATURES = 5
 INPUT_REFUSED = (400, 413, 422)
 SHOWN_MIN = 5e-4  # contributions under 0.05 points are noise, not reasons
 NAV = (
-    ("score_page", "Score a customer"),
+    ("score_page", "Score one {singular}"),  # "one", not "a": no a/an to get wrong (an iris)
     ("batch_page", "Score a file"),
     ("card_page", "Model card"),
     ("insights_page", "Insights"),
@@ -45,8 +45,10 @@ def create_app(
 
     @app.context_processor
     def _nav() -> dict[str, Any]:
+        subject = settings.subject
         return {
-            "nav": NAV,
+            "nav": [(endpoint, label.format(**vars(subject))) for endpoint, label in NAV],
+            "subject": subject,
             "max_upload_mb": settings.max_upload_mb,
             "delimiter_names": DELIMITER_NAMES,
         }
@@ -108,7 +110,7 @@ def create_app(
         doc = client.swagger()
         fields = form.fields_from_swagger(doc)
         if request.method == "GET":
-            # The form starts at the documented example customer, field by field.
+            # The form starts at the documented example record, field by field.
             values = {f.name: f.default for f in fields}
             return render_template(
                 "score.html", fields=fields, values=values, errors={}, notes={}, result=None

@@ -806,7 +806,7 @@ def test_a_deleted_job_says_so_in_words_with_a_way_back(client):
         page = response.get_data(as_text=True)
         assert response.status_code == 404
         assert "a job and its files are deleted 1 hour after the upload" in page
-        assert 'href="/batch"' in page and "Score a customer" in page  # the way back
+        assert 'href="/batch"' in page and "Score one record" in page  # the way back
     status = client.get(f"/batch/{gone}/status")
     assert status.status_code == 404 and status.get_json()["state"] == "gone"
     page = client.get("/no-such-page").get_data(as_text=True)
@@ -978,3 +978,48 @@ def test_an_upload_naming_a_column_in_another_case_gets_predicts_hint(client):
         "the file has no column age (columns are read from line 1) (the header has 'AGE' for "
         "'age': names are matched exactly, case included)"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "singular", "plural"),
+    [
+        ("", "record", "records"),
+        ("customer", "customer", "customers"),
+        ("iris", "iris", "irises"),
+        ("policy", "policy", "policies"),
+        ("hotel booking", "hotel booking", "hotel bookings"),
+        (" person / people ", "person", "people"),
+        ("Übersetzung/Übersetzungen", "Übersetzung", "Übersetzungen"),
+    ],
+)
+def test_the_subject_setting_gives_a_singular_and_a_plural(value, singular, plural):
+    subject = Settings.from_env({"AMLSTACK_UI_SUBJECT": value}).subject
+    assert (subject.singular, subject.plural) == (singular, plural)
+
+
+@pytest.mark.parametrize("value", ["<b>x</b>", "a/b/c", "cust0mer", "a//", "x" * 41, "two  spaces"])
+def test_a_subject_that_is_not_words_is_refused_naming_the_variable(value):
+    with pytest.raises(SettingsError, match="AMLSTACK_UI_SUBJECT"):
+        Settings.from_env({"AMLSTACK_UI_SUBJECT": value})
+
+
+def test_the_pages_name_a_row_by_the_subject_setting_not_always_a_customer(tmp_path, scorer):
+    """Every page said "customer" (a flower, a hotel booking); the word is the setting's, and
+    the default names no kind of row."""
+    settings = Settings(jobs_dir=tmp_path / "jobs")
+    default = create_app(settings, client=scorer).test_client()  # type: ignore[arg-type]
+    pages = [default.get(p).get_data(as_text=True) for p in ("/score", "/batch", "/no-such")]
+    assert not any("customer" in page.lower() for page in pages)
+    assert "Score one record" in pages[0] and "a CSV of records" in pages[1]
+    bookings = Settings(
+        jobs_dir=tmp_path / "jobs",
+        subject=Settings.from_env({"AMLSTACK_UI_SUBJECT": "hotel booking"}).subject,
+    )
+    app = create_app(bookings, client=scorer).test_client()  # type: ignore[arg-type]
+    page = app.get("/score").get_data(as_text=True)
+    assert "<h1>Score one hotel booking</h1>" in page and "Hotel booking scoring" in page
+    assert "Score this hotel booking" in page
+    values = {f.name: str(f.example) for f in scorer.fields}
+    page = app.post("/score", data=values).get_data(as_text=True)
+    assert "against the average over training hotel bookings" in page
+    assert "a CSV of hotel bookings" in app.get("/batch").get_data(as_text=True)
