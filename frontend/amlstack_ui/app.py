@@ -246,7 +246,8 @@ def _duration(seconds: int) -> str:
 
 
 def _result(body: dict[str, Any], client: ScorerClient) -> dict[str, Any]:
-    """The answer as the page shows it: label, probability, threshold and the top reasons."""
+    """The answer as the page shows it: label, probability, threshold, every class's
+    probability (most likely first) for a multi-class model, and the top reasons."""
     label = body["predictions"][0]
     probabilities: dict[str, float] = body["probabilities"][0]
     classes = list(probabilities)
@@ -268,6 +269,11 @@ def _result(body: dict[str, Any], client: ScorerClient) -> dict[str, Any]:
         "probability": probabilities[positive],
         "threshold": card.get("threshold"),
         "binary": len(classes) == 2,
+        # a 3- or 4-class answer showed the predicted class's probability alone: how close the
+        # runner-up came is what its reader weighs
+        "classes": []
+        if len(classes) == 2
+        else sorted(probabilities.items(), key=lambda kv: -kv[1]),
         "up": up,
         "down": down,
         "base": base,

@@ -10,7 +10,7 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import requests
@@ -1023,3 +1023,38 @@ def test_the_pages_name_a_row_by_the_subject_setting_not_always_a_customer(tmp_p
     page = app.post("/score", data=values).get_data(as_text=True)
     assert "against the average over training hotel bookings" in page
     assert "a CSV of hotel bookings" in app.get("/batch").get_data(as_text=True)
+
+
+class ThreeClassScorer(FakeScorer):
+    """A 3-class model (class names holding HTML and quotes): the predicted class is the second
+    of the model's classes."""
+
+    PROBABILITIES: ClassVar[dict[str, float]] = {"<b>low</b>": 0.15, 'mid "m"': 0.6, "high": 0.25}
+
+    def card(self) -> dict[str, Any]:
+        return {"name": "levels", "version": "2", "threshold": None, "profile": {}}
+
+    def score(self, records: list[dict[str, Any]], *, explain: bool = False) -> Answer:
+        answer = super().score(records, explain=explain)
+        if answer.ok:
+            answer.body["predictions"] = ['mid "m"' for _ in records]
+            answer.body["probabilities"] = [dict(self.PROBABILITIES) for _ in records]
+        return answer
+
+
+def test_a_multi_class_answer_shows_every_classs_probability_most_likely_first(tmp_path):
+    """A 3- or 4-class answer showed the predicted class's probability alone."""
+    scorer = ThreeClassScorer()
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    values = {f.name: str(f.example) for f in scorer.fields}
+    page = app.test_client().post("/score", data=values).get_data(as_text=True)
+    table = page[page.index('id="class-probabilities"') : page.index("</table>")]
+    rows = re.findall(
+        r'<tr( class="predicted")?><th scope="row">(.*?)</th>.*?"value">(.*?)</td>', table
+    )
+    assert [(bool(mark), name.split(" <small>")[0], shown) for mark, name, shown in rows] == [
+        (True, "mid &#34;m&#34;", "60.0%"),
+        (False, "high", "25.0%"),
+        (False, "&lt;b&gt;low&lt;/b&gt;", "15.0%"),
+    ]
+    assert "(predicted)" in rows[0][1] and "<b>" not in page
