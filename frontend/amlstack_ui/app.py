@@ -79,10 +79,18 @@ def create_app(
             ),
         )
 
+    def batch_form(problem: str | None):
+        try:  # the columns a file gets: a multi-class model's name its classes
+            classes = form.model_classes(client.swagger())
+        except ScorerUnavailable:  # the upload will say why; the page stays up
+            classes = None
+        columns = batch.added_columns(classes)
+        return render_template("batch.html", problem=problem, added_columns=columns)
+
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc):
         message = f"The file is larger than the {settings.max_upload_mb} MB upload limit."
-        return render_template("batch.html", problem=message), 413
+        return batch_form(message), 413
 
     @app.get("/healthz")
     def health():
@@ -146,17 +154,21 @@ def create_app(
 
     @app.get("/batch")
     def batch_page():
-        return render_template("batch.html", problem=None)
+        return batch_form(None)
 
     @app.post("/batch")
     def batch_upload():
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            return render_template("batch.html", problem="Choose a CSV file to score."), 400
+            return batch_form("Choose a CSV file to score."), 400
         doc = client.swagger()
         fields = form.fields_from_swagger(doc)
         job_id = jobs.start(
-            upload.stream, Path(upload.filename).name, fields, max_rows=form.batch_limit(doc)
+            upload.stream,
+            Path(upload.filename).name,
+            fields,
+            max_rows=form.batch_limit(doc),
+            classes=form.model_classes(doc),
         )
         return redirect(url_for("job_page", job_id=job_id), code=303)
 

@@ -1,7 +1,17 @@
-"""Where a scored file's added columns go: after the input's, or into the input's own columns
-of those names when the file was scored before. Pure Python: the UI uses it too."""
+"""A scored file's added columns: their names, and where they go (after the input's, or into
+the input's own columns of those names when the file was scored before). Pure Python: the UI
+uses it too."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def output_columns(classes: Sequence[Any]) -> list[str]:
+    """The columns a scored table gets (``amlstack predict``, text/csv /score, a multi-class
+    model's file in the UI): one probability per class, then the label."""
+    return [f"probability_{c}" for c in classes] + ["predicted_label"]
 
 
 def earlier_columns(header: list[str], added: list[str], features: list[str]) -> dict[str, int]:

@@ -19,6 +19,7 @@ from amlstack_ui.app import create_app
 from amlstack_ui.scorer import Answer, ScorerBusy, ScorerClient, ScorerUnavailable
 from amlstack_ui.settings import Settings, SettingsError
 
+from amlstack.artifact.scored import output_columns
 from amlstack.errors import DataError
 from amlstack.training.data import detect_delimiter, read_table
 
@@ -1031,6 +1032,11 @@ class ThreeClassScorer(FakeScorer):
 
     PROBABILITIES: ClassVar[dict[str, float]] = {"<b>low</b>": 0.15, 'mid "m"': 0.6, "high": 0.25}
 
+    def __init__(self) -> None:
+        super().__init__()
+        output = self.doc["definitions"]["ServiceOutput"]["properties"]
+        output["predictions"]["items"]["enum"] = list(self.PROBABILITIES)  # the model's order
+
     def card(self) -> dict[str, Any]:
         return {"name": "levels", "version": "2", "threshold": None, "profile": {}}
 
@@ -1058,3 +1064,22 @@ def test_a_multi_class_answer_shows_every_classs_probability_most_likely_first(t
         (False, "&lt;b&gt;low&lt;/b&gt;", "15.0%"),
     ]
     assert "(predicted)" in rows[0][1] and "<b>" not in page
+
+
+def test_a_multi_class_files_scores_have_amlstack_predicts_columns(tmp_path):
+    """A multi-class upload came back with the predicted class's probability alone, where
+    `amlstack predict` writes one probability column per class."""
+    scorer = ThreeClassScorer()
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    client = app.test_client()
+    response = client.post("/batch", data={"file": (io.BytesIO(_csv(5, ",", (3,))), "l.csv")})
+    assert _finish(client, response.headers["Location"])["state"] == "done"
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    header, *rows = csv.reader(io.StringIO(client.get(f"/batch/{job}/scored.csv").text))
+    classes = list(ThreeClassScorer.PROBABILITIES)
+    assert header[-5:] == [*output_columns(classes), "error"]  # predict's, in the model's order
+    assert rows[0][-5:] == ["0.150000", "0.600000", "0.250000", 'mid "m"', ""]
+    assert rows[3][-5:] == ["", "", "", "", "duration must be a number"]
+    page = client.get("/batch").text  # says which columns the file gets
+    assert "<code>probability_&lt;b&gt;low&lt;/b&gt;</code>, <code>probability_mid" in page
+    assert "<code>predicted_label</code> and <code>error</code> columns" in page
