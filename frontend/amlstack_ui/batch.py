@@ -248,13 +248,22 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
     return delimiter, header, encoding
 
 
-def _chunks(handle: IO[str], delimiter: str, size: int) -> Iterator[list[tuple[int, list[str]]]]:
-    """The file's rows, ``size`` at a time, with their line numbers; a cell the reader cannot
-    read (over MAX_CELL_CHARS, or a quote left open) is a BatchError naming its line."""
-    reader = csv.reader(handle, delimiter=delimiter)
+def _header_cells(reader: Any) -> list[str]:
+    """The header line's cells as written: the scored file keeps them, as `amlstack predict`
+    does (`header_names`, which the model's columns are matched by, writes a name's double
+    quote as ' and an empty name as "Unnamed: 0", which renamed the person's own columns)."""
+    try:
+        return next(reader, [])
+    except csv.Error as exc:
+        raise _unreadable(reader, exc) from None
+
+
+def _chunks(reader: Any, size: int) -> Iterator[list[tuple[int, list[str]]]]:
+    """The rows after the header, ``size`` at a time, with their line numbers; a cell the
+    reader cannot read (over MAX_CELL_CHARS, or a quote left open) is a BatchError naming its
+    line."""
     chunk: list[tuple[int, list[str]]] = []
     try:
-        next(reader)  # header
         for row in reader:
             if not row:
                 continue
@@ -264,9 +273,13 @@ def _chunks(handle: IO[str], delimiter: str, size: int) -> Iterator[list[tuple[i
                 chunk = []
     except csv.Error as exc:
         # a cell over 128 KiB (csv's default limit) was "internal error (Error)"
-        raise BatchError(f"line {reader.line_num}: {unreadable(exc, MAX_CELL_CHARS)}") from None
+        raise _unreadable(reader, exc) from None
     if chunk:
         yield chunk
+
+
+def _unreadable(reader: Any, exc: csv.Error) -> BatchError:
+    return BatchError(f"line {reader.line_num}: {unreadable(exc, MAX_CELL_CHARS)}")
 
 
 def score_file(
@@ -292,10 +305,12 @@ def score_file(
         errors = csv.writer(errors_file, delimiter=delimiter)
         added = added_columns(classes)
         where = earlier_columns(header, added, [f.name for f in fields])  # a file scored before
-        scored.writerow([*header, *(name for name in added if name not in where)])
+        reader = csv.reader(source, delimiter=delimiter)
+        cells = _header_cells(reader)
+        scored.writerow([*cells, *(name for name in added if name not in where)])
         errors.writerow(["line", "field", "message"])
         commas = writes_decimal_commas(f.number_format for f in fields)
-        for chunk in _chunks(source, delimiter, chunk_rows):
+        for chunk in _chunks(reader, chunk_rows):
             results = _score_rows(client, fields, header, chunk, retry)
             for (line, row), (probabilities, label, error) in zip(chunk, results, strict=True):
                 row = row + [""] * (len(header) - len(row))

@@ -1083,3 +1083,23 @@ def test_a_multi_class_files_scores_have_amlstack_predicts_columns(tmp_path):
     page = client.get("/batch").text  # says which columns the file gets
     assert "<code>probability_&lt;b&gt;low&lt;/b&gt;</code>, <code>probability_mid" in page
     assert "<code>predicted_label</code> and <code>error</code> columns" in page
+
+
+def test_a_scored_file_keeps_the_uploads_own_column_names(client):
+    """The scored file's header was the names the model's columns are matched by: a double
+    quote in a name became ', an index column's empty name "Unnamed: 0" (amlstack predict
+    writes the header as it was)."""
+    lines = _csv(3, ",").decode().splitlines()
+    body = "\n".join(
+        [f',"say ""hi""",{lines[0]}'] + [f"{i},x,{line}" for i, line in enumerate(lines[1:])]
+    )
+    response = client.post("/batch", data={"file": (io.BytesIO(body.encode()), "ids.csv")})
+    assert _finish(client, response.headers["Location"])["state"] == "done"
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    header, *rows = csv.reader(io.StringIO(client.get(f"/batch/{job}/scored.csv").text))
+    assert header[:3] == ["", 'say "hi"', "age"] and header[-3:] == [
+        "probability",
+        "label",
+        "error",
+    ]
+    assert len(rows) == 3 and rows[2][:2] == ["2", "x"] and rows[2][-3] == "0.700000"
