@@ -94,7 +94,7 @@ def test_the_form_is_generated_from_the_schema(client):
 def test_a_scored_customer_shows_label_probability_threshold_and_reasons(client, scorer):
     values = {f.name: str(f.example) for f in scorer.fields}
     page = client.post("/score", data=values).get_data(as_text=True)
-    assert 'id="predicted-label">yes<' in page
+    assert 'id="predicted-label">yes<' in page and '<div class="verdict yes"' in page
     assert "70.0%" in page and "40.0%" in page  # probability, threshold
     assert page.count('class="bar up"') == 2 and page.count('class="bar down"') == 1
     assert SECRET not in page
@@ -1064,6 +1064,8 @@ def test_a_multi_class_answer_shows_every_classs_probability_most_likely_first(t
         (False, "&lt;b&gt;low&lt;/b&gt;", "15.0%"),
     ]
     assert "(predicted)" in rows[0][1] and "<b>" not in page
+    # coloured as a two-class model's positive answer: no class here is the positive one
+    assert '<div class="verdict" id="verdict">' in page
 
 
 def test_a_multi_class_files_scores_have_amlstack_predicts_columns(tmp_path):
