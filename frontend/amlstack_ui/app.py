@@ -205,7 +205,8 @@ def create_app(
 
     @app.get("/model")
     def card_page():
-        return render_template("card.html", card=client.card())
+        card = client.card()
+        return render_template("card.html", card=card, metric_names=_metric_names(card))
 
     @app.get("/model/report/<name>")
     def report(name: str):
@@ -255,6 +256,28 @@ def _duration(seconds: int) -> str:
             count = seconds // size
             return f"{count} {unit}{'' if count == 1 else 's'}"
     return f"{seconds} seconds"
+
+
+# How training averages a multi-class model's figures over its classes (evaluate.py: macro
+# precision, recall and F1; AUC one class against the rest, plain or weighted by class share).
+# The keys are the card's JSON (amlstack.artifact.names), which the UI reads over HTTP.
+MULTI_CLASS_METRICS = {
+    "AUC": "AUC (mean over the classes, each against the rest)",
+    "AUC_weighted": "AUC weighted (by each class's share of the rows)",
+    "precision": "precision (mean over the classes)",
+    "recall": "recall (mean over the classes)",
+    "F1": "F1 (mean over the classes)",
+}
+
+
+def _metric_names(card: dict[str, Any]) -> dict[str, str]:
+    """Each held-out metric's name on the card: a multi-class model's say how they average
+    over the classes (a bare "precision" reads as one class's)."""
+    multi = len(card.get("classes") or ()) > 2
+    return {
+        key: (MULTI_CLASS_METRICS.get(key) if multi else None) or key.replace("_", " ")
+        for key in card.get("metrics") or {}
+    }
 
 
 def _result(body: dict[str, Any], client: ScorerClient) -> dict[str, Any]:

@@ -1038,7 +1038,10 @@ class ThreeClassScorer(FakeScorer):
         output["predictions"]["items"]["enum"] = list(self.PROBABILITIES)  # the model's order
 
     def card(self) -> dict[str, Any]:
-        return {"name": "levels", "version": "2", "threshold": None, "profile": {}}
+        metrics = {"AUC": 0.9, "AUC_weighted": 0.91, "precision": 0.8, "log_loss": 0.3}
+        classes = list(self.PROBABILITIES)
+        return {"name": "levels", "version": "2", "threshold": None, "profile": {},
+                "classes": classes, "metrics": metrics}  # fmt: skip
 
     def score(self, records: list[dict[str, Any]], *, explain: bool = False) -> Answer:
         answer = super().score(records, explain=explain)
@@ -1105,3 +1108,24 @@ def test_a_scored_file_keeps_the_uploads_own_column_names(client):
         "error",
     ]
     assert len(rows) == 3 and rows[2][:2] == ["2", "x"] and rows[2][-3] == "0.700000"
+
+
+def test_a_multi_class_cards_metrics_say_how_they_average_over_the_classes(tmp_path, scorer):
+    """A multi-class card said "precision" and "AUC", which read as one class's figures; they
+    are means over the classes (macro), and AUC weighted weighs each by its share."""
+    three = ThreeClassScorer()
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=three)  # type: ignore[arg-type]
+    page = app.test_client().get("/model").text
+    names = re.findall(r'<th scope="row">(.*?)</th>', page)
+    assert names == [
+        "AUC (mean over the classes, each against the rest)",
+        "AUC weighted (by each class&#39;s share of the rows)",
+        "precision (mean over the classes)",
+        "log loss",
+    ]
+    two = {**three.card(), "classes": ["no", "yes"]}
+    three.card = lambda: two  # type: ignore[method-assign]
+    page = app.test_client().get("/model").text
+    assert re.findall(r'<th scope="row">(.*?)</th>', page) == [
+        "AUC", "AUC weighted", "precision", "log loss"
+    ]  # fmt: skip
