@@ -283,11 +283,13 @@ def _metric_names(card: dict[str, Any]) -> dict[str, str]:
 def _result(body: dict[str, Any], client: ScorerClient) -> dict[str, Any]:
     """The answer as the page shows it: label, probability, threshold, every class's
     probability (most likely first) for a multi-class model, and the top reasons."""
-    label = body["predictions"][0]
+    # a model with numbers for labels answers 10, where its probabilities' keys are "10": as
+    # a number it matched no class (not marked predicted, a positive answer coloured negative)
+    label = str(body["predictions"][0])
     probabilities: dict[str, float] = body["probabilities"][0]
     classes = list(probabilities)
     card = client.card()
-    positive = classes[-1] if len(classes) == 2 else str(label)
+    positive = classes[-1] if len(classes) == 2 else label
     explanation = (body.get("explanations") or [None])[0]
     up: list[tuple[str, float]] = []
     down: list[tuple[str, float]] = []

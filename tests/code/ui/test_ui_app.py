@@ -1129,3 +1129,27 @@ def test_a_multi_class_cards_metrics_say_how_they_average_over_the_classes(tmp_p
     assert re.findall(r'<th scope="row">(.*?)</th>', page) == [
         "AUC", "AUC weighted", "precision", "log loss"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("classes", [["2", "10"], ["0", "1", "2"]])
+def test_a_model_with_numbers_for_labels_marks_its_predicted_class(tmp_path, classes):
+    """The scorer answers such a model's label as a number (10) and its probabilities keyed by
+    text ("10"): the predicted class was not marked, and a two-class model's positive answer
+    was coloured as the negative one."""
+    scorer = FakeScorer()
+
+    def score(records: list[dict[str, Any]], *, explain: bool = False) -> Answer:
+        probabilities = {
+            c: (0.6 if c == classes[-1] else 0.4 / (len(classes) - 1)) for c in classes
+        }
+        body = {"predictions": [int(classes[-1])], "probabilities": [probabilities]}
+        return Answer(200, {**body, "model": {"name": "n", "version": "1"}})
+
+    scorer.score = score  # type: ignore[method-assign]
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    values = {f.name: str(f.example) for f in scorer.fields}
+    page = app.test_client().post("/score", data=values).text
+    if len(classes) == 2:
+        assert '<div class="verdict yes" id="verdict">' in page
+    else:
+        assert f'<tr class="predicted"><th scope="row">{classes[-1]} <small>(predicted)' in page
