@@ -1153,3 +1153,12 @@ def test_a_model_with_numbers_for_labels_marks_its_predicted_class(tmp_path, cla
         assert '<div class="verdict yes" id="verdict">' in page
     else:
         assert f'<tr class="predicted"><th scope="row">{classes[-1]} <small>(predicted)' in page
+
+
+def test_a_fields_help_text_sits_below_its_input_not_on_its_border(client):
+    """Pico pulls "input + small" up by .75 of its spacing (it expects its own larger input
+    margin), so "Training range 4.3 to 7.9" was drawn across the input's lower border: 9 px of
+    overlap in Chromium; none with the rule's margin-top."""
+    css = client.get("/static/app.css").get_data(as_text=True)
+    rule = re.search(r"^\.field small \{([^}]*)\}", css, re.M)
+    assert rule is not None and "margin-top: 0;" in rule.group(1)
