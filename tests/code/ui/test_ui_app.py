@@ -9,6 +9,7 @@ import io
 import json
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -1162,3 +1163,20 @@ def test_a_fields_help_text_sits_below_its_input_not_on_its_border(client):
     css = client.get("/static/app.css").get_data(as_text=True)
     rule = re.search(r"^\.field small \{([^}]*)\}", css, re.M)
     assert rule is not None and "margin-top: 0;" in rule.group(1)
+
+
+@pytest.mark.parametrize(
+    ("state", "shown"),
+    [
+        ("done", "Done: 50,000 rows scored, 1,204 rows with errors."),
+        ("running", "51,204 rows so far"),
+    ],
+)
+def test_a_jobs_row_counts_have_thousands_separators(tmp_path, scorer, state, shown):
+    """ "Done: 50000 rows scored" read as a code, beside the failed job's "50,000 rows"."""
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    job = "ab" * 16
+    status = batch.Status(state=state, filename="big.csv", rows_done=51204, rows_scored=50000)
+    (tmp_path / "jobs" / job).mkdir(parents=True)
+    batch._write_status(tmp_path / "jobs" / job, replace(status, rows_failed=1204))
+    assert shown in app.test_client().get(f"/batch/{job}").text
