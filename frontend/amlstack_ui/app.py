@@ -43,6 +43,8 @@ def create_app(
     prom = insights.Prometheus(settings.prometheus_url, timeout_s=settings.timeout_s)
     jobs = batch.Jobs(settings.jobs_dir, client, settings.chunk_rows, settings.job_ttl_s, retry)
 
+    app.add_template_filter(_plot_title, "plot_title")
+
     @app.context_processor
     def _nav() -> dict[str, Any]:
         subject = settings.subject
@@ -247,6 +249,16 @@ def create_app(
         return render_template("insights.html", **data)
 
     return app
+
+
+ACRONYMS = {"roc": "ROC", "auc": "AUC", "psi": "PSI", "shap": "SHAP"}
+
+
+def _plot_title(name: str) -> str:
+    """A report plot's caption from its file name: "roc.png" is "ROC", not "Roc"."""
+    words = Path(name).stem.replace("_", " ").split(" ")
+    title = " ".join(ACRONYMS.get(w.lower(), w) for w in words)
+    return title[:1].upper() + title[1:]
 
 
 def _duration(seconds: int) -> str:

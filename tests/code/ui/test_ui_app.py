@@ -1180,3 +1180,16 @@ def test_a_jobs_row_counts_have_thousands_separators(tmp_path, scorer, state, sh
     (tmp_path / "jobs" / job).mkdir(parents=True)
     batch._write_status(tmp_path / "jobs" / job, replace(status, rows_failed=1204))
     assert shown in app.test_client().get(f"/batch/{job}").text
+
+
+def test_a_report_plots_caption_writes_roc_as_an_acronym(tmp_path, scorer):
+    """The card captioned roc.png "Roc" (Jinja's capitalize lowers the rest of the name)."""
+    report = ["roc.png", "precision_recall.png", "confusion_matrix.png"]
+    card = {**scorer.card(), "report": report}
+    scorer.card = lambda: card  # type: ignore[method-assign]
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    page = app.test_client().get("/model").text
+    assert re.findall(r"<figcaption>(.*?)</figcaption>", page) == [
+        "ROC", "Precision recall", "Confusion matrix"
+    ]  # fmt: skip
+    assert 'alt="ROC plot"' in page
