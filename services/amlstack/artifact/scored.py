@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from amlstack.artifact.delimiters import header_names
+
 
 def output_columns(classes: Sequence[Any]) -> list[str]:
     """The columns a scored table gets (``amlstack predict``, text/csv /score, a multi-class
@@ -18,8 +20,12 @@ def earlier_columns(header: list[str], added: list[str], features: list[str]) ->
     """The input's own columns named as the scores a scored file gets (the file was scored
     before): the new scores go there, where a reader looks them up by name, not into a second
     column of the same name after them (`amlstack predict`, the UI). A feature of that name is
-    never overwritten."""
-    return {n: header.index(n) for n in added if n in header and n not in features}
+    never overwritten. ``header`` is `header_names`' reading, so an added name is matched as
+    that reads it (a class 'Iris "setosa"' gets the column probability_Iris 'setosa')."""
+    read = dict(zip(added, header_names(added), strict=True))
+    return {
+        n: header.index(read[n]) for n in added if read[n] in header and read[n] not in features
+    }
 
 
 def placed(row: list[str], added: list[str], values: list[str], where: dict[str, int]):

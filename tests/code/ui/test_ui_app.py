@@ -1193,3 +1193,21 @@ def test_a_report_plots_caption_writes_roc_as_an_acronym(tmp_path, scorer):
         "ROC", "Precision recall", "Confusion matrix"
     ]  # fmt: skip
     assert 'alt="ROC plot"' in page
+
+
+def test_a_multi_class_file_scored_again_gets_its_columns_replaced_not_repeated(tmp_path):
+    """A class named with a double quote ('mid "m"') names the column probability_mid "m";
+    the header of a file scored before is read with the quote as ' (header_names), so that
+    column was not found and a second one was added (by amlstack predict too: one function)."""
+    scorer = ThreeClassScorer()
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    client = app.test_client()
+    files = [_csv(3, ",")]
+    for _ in range(2):
+        response = client.post("/batch", data={"file": (io.BytesIO(files[-1]), "l.csv")})
+        assert _finish(client, response.headers["Location"])["state"] == "done"
+        job = response.headers["Location"].rsplit("/", 1)[-1]
+        files.append(client.get(f"/batch/{job}/scored.csv").data)
+    assert files[2] == files[1]
+    header = next(csv.reader(io.StringIO(files[2].decode())))
+    assert header[-5:] == [*output_columns(list(ThreeClassScorer.PROBABILITIES)), "error"]
