@@ -25,7 +25,7 @@ TOP_FEATURES = 5
 INPUT_REFUSED = (400, 413, 422)
 SHOWN_MIN = 5e-4  # contributions under 0.05 points are noise, not reasons
 NAV = (
-    ("score_page", "Score a customer"),
+    ("score_page", "Score one {singular}"),  # "one", not "a": no a/an to get wrong (an iris)
     ("batch_page", "Score a file"),
     ("card_page", "Model card"),
     ("insights_page", "Insights"),
@@ -43,10 +43,14 @@ def create_app(
     prom = insights.Prometheus(settings.prometheus_url, timeout_s=settings.timeout_s)
     jobs = batch.Jobs(settings.jobs_dir, client, settings.chunk_rows, settings.job_ttl_s, retry)
 
+    app.add_template_filter(_plot_title, "plot_title")
+
     @app.context_processor
     def _nav() -> dict[str, Any]:
+        subject = settings.subject
         return {
-            "nav": NAV,
+            "nav": [(endpoint, label.format(**vars(subject))) for endpoint, label in NAV],
+            "subject": subject,
             "max_upload_mb": settings.max_upload_mb,
             "delimiter_names": DELIMITER_NAMES,
         }
@@ -77,10 +81,18 @@ def create_app(
             ),
         )
 
+    def batch_form(problem: str | None):
+        try:  # the columns a file gets: a multi-class model's name its classes
+            classes = form.model_classes(client.swagger())
+        except ScorerUnavailable:  # the upload will say why; the page stays up
+            classes = None
+        columns = batch.added_columns(classes)
+        return render_template("batch.html", problem=problem, added_columns=columns)
+
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc):
         message = f"The file is larger than the {settings.max_upload_mb} MB upload limit."
-        return render_template("batch.html", problem=message), 413
+        return batch_form(message), 413
 
     @app.get("/healthz")
     def health():
@@ -108,7 +120,7 @@ def create_app(
         doc = client.swagger()
         fields = form.fields_from_swagger(doc)
         if request.method == "GET":
-            # The form starts at the documented example customer, field by field.
+            # The form starts at the documented example record, field by field.
             values = {f.name: f.default for f in fields}
             return render_template(
                 "score.html", fields=fields, values=values, errors={}, notes={}, result=None
@@ -144,17 +156,21 @@ def create_app(
 
     @app.get("/batch")
     def batch_page():
-        return render_template("batch.html", problem=None)
+        return batch_form(None)
 
     @app.post("/batch")
     def batch_upload():
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            return render_template("batch.html", problem="Choose a CSV file to score."), 400
+            return batch_form("Choose a CSV file to score."), 400
         doc = client.swagger()
         fields = form.fields_from_swagger(doc)
         job_id = jobs.start(
-            upload.stream, Path(upload.filename).name, fields, max_rows=form.batch_limit(doc)
+            upload.stream,
+            Path(upload.filename).name,
+            fields,
+            max_rows=form.batch_limit(doc),
+            classes=form.model_classes(doc),
         )
         return redirect(url_for("job_page", job_id=job_id), code=303)
 
@@ -191,7 +207,8 @@ def create_app(
 
     @app.get("/model")
     def card_page():
-        return render_template("card.html", card=client.card())
+        card = client.card()
+        return render_template("card.html", card=card, metric_names=_metric_names(card))
 
     @app.get("/model/report/<name>")
     def report(name: str):
@@ -234,6 +251,16 @@ def create_app(
     return app
 
 
+ACRONYMS = {"roc": "ROC", "auc": "AUC", "psi": "PSI", "shap": "SHAP"}
+
+
+def _plot_title(name: str) -> str:
+    """A report plot's caption from its file name: "roc.png" is "ROC", not "Roc"."""
+    words = Path(name).stem.replace("_", " ").split(" ")
+    title = " ".join(ACRONYMS.get(w.lower(), w) for w in words)
+    return title[:1].upper() + title[1:]
+
+
 def _duration(seconds: int) -> str:
     """A job's lifetime in words: "1 hour", "90 minutes", "75 seconds"."""
     for unit, size in (("hour", 3600), ("minute", 60)):
@@ -243,13 +270,38 @@ def _duration(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
+# How training averages a multi-class model's figures over its classes (evaluate.py: macro
+# precision, recall and F1; AUC one class against the rest, plain or weighted by class share).
+# The keys are the card's JSON (amlstack.artifact.names), which the UI reads over HTTP.
+MULTI_CLASS_METRICS = {
+    "AUC": "AUC (mean over the classes, each against the rest)",
+    "AUC_weighted": "AUC weighted (by each class's share of the rows)",
+    "precision": "precision (mean over the classes)",
+    "recall": "recall (mean over the classes)",
+    "F1": "F1 (mean over the classes)",
+}
+
+
+def _metric_names(card: dict[str, Any]) -> dict[str, str]:
+    """Each held-out metric's name on the card: a multi-class model's say how they average
+    over the classes (a bare "precision" reads as one class's)."""
+    multi = len(card.get("classes") or ()) > 2
+    return {
+        key: (MULTI_CLASS_METRICS.get(key) if multi else None) or key.replace("_", " ")
+        for key in card.get("metrics") or {}
+    }
+
+
 def _result(body: dict[str, Any], client: ScorerClient) -> dict[str, Any]:
-    """The answer as the page shows it: label, probability, threshold and the top reasons."""
-    label = body["predictions"][0]
+    """The answer as the page shows it: label, probability, threshold, every class's
+    probability (most likely first) for a multi-class model, and the top reasons."""
+    # a model with numbers for labels answers 10, where its probabilities' keys are "10": as
+    # a number it matched no class (not marked predicted, a positive answer coloured negative)
+    label = str(body["predictions"][0])
     probabilities: dict[str, float] = body["probabilities"][0]
     classes = list(probabilities)
     card = client.card()
-    positive = classes[-1] if len(classes) == 2 else str(label)
+    positive = classes[-1] if len(classes) == 2 else label
     explanation = (body.get("explanations") or [None])[0]
     up: list[tuple[str, float]] = []
     down: list[tuple[str, float]] = []
@@ -266,6 +318,11 @@ def _result(body: dict[str, Any], client: ScorerClient) -> dict[str, Any]:
         "probability": probabilities[positive],
         "threshold": card.get("threshold"),
         "binary": len(classes) == 2,
+        # a 3- or 4-class answer showed the predicted class's probability alone: how close the
+        # runner-up came is what its reader weighs
+        "classes": []
+        if len(classes) == 2
+        else sorted(probabilities.items(), key=lambda kv: -kv[1]),
         "up": up,
         "down": down,
         "base": base,

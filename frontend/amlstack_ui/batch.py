@@ -12,8 +12,9 @@ chunks scored before it: ``scored.csv`` and ``errors.csv`` stay downloadable.
 
 Input: comma, semicolon, tab or pipe separated (guessed from the header line, as training does),
 with or without the target column (columns that are not model inputs are kept as they are). Output:
-the input columns, then ``probability`` (of the positive class, or of the predicted one for a
-multi-class model), ``label`` and ``error`` (empty for a scored row).
+the input columns, then `added_columns`: ``probability`` (of the positive class), ``label`` and
+``error`` (empty for a scored row) for a two-class model; `amlstack predict`'s columns and
+``error`` for a multi-class one.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from amlstack.artifact.delimiters import (
     unreadable,
 )
 from amlstack.artifact.formats import show_probability, writes_decimal_commas
-from amlstack.artifact.scored import earlier_columns, placed
+from amlstack.artifact.scored import earlier_columns, output_columns, placed
 from amlstack_ui.form import Field, field_of, friendly, record_from_values, writing_of
 from amlstack_ui.scorer import BUSY_STATUSES, Answer, ScorerBusy, ScorerClient, ScorerUnavailable
 
@@ -53,7 +54,7 @@ INPUT = "input.csv"
 SCORED = "scored.csv"
 ERRORS = "errors.csv"
 STATUS = "status.json"
-ADDED_COLUMNS = ("probability", "label", "error")
+ADDED_COLUMNS = ("probability", "label", "error")  # a two-class model's file
 MAX_SHOWN_ERRORS = 50
 _COPY_CHUNK = 1 << 20
 _JOB_ID_CHARS = set("0123456789abcdef")
@@ -136,12 +137,18 @@ class Jobs:
         return Status(**json.loads(path.read_text()))
 
     def start(
-        self, upload: IO[bytes], filename: str, fields: list[Field], max_rows: int | None = None
+        self,
+        upload: IO[bytes],
+        filename: str,
+        fields: list[Field],
+        max_rows: int | None = None,
+        classes: list[str] | None = None,
     ) -> str:
         """Store the upload, check its header, and score it in a background thread.
 
         ``max_rows``: the most records the scorer takes per request (`form.batch_limit`); a
-        chunk is never larger, whatever AMLSTACK_UI_CHUNK_ROWS says."""
+        chunk is never larger, whatever AMLSTACK_UI_CHUNK_ROWS says. ``classes``: the model's
+        (`form.model_classes`), which name a multi-class file's probability columns."""
         self._expire()
         job_id = uuid.uuid4().hex
         folder = self.root / job_id
@@ -158,17 +165,24 @@ class Jobs:
         _write_status(folder, status)
         rows = min(self.chunk_rows, max_rows or self.chunk_rows)
         thread = threading.Thread(
-            target=self._run, args=(folder, status, fields, rows), name=f"batch-{job_id}",
+            target=self._run, args=(folder, status, fields, rows, classes), name=f"batch-{job_id}",
             daemon=True,
         )  # fmt: skip
         thread.start()
         return job_id
 
-    def _run(self, folder: Path, status: Status, fields: list[Field], rows: int) -> None:
+    def _run(
+        self,
+        folder: Path,
+        status: Status,
+        fields: list[Field],
+        rows: int,
+        classes: list[str] | None,
+    ) -> None:
         status.state, status.started = "running", time.time()
         _write_status(folder, status)
         try:
-            score_file(folder, status, fields, self.client, rows, self.retry)
+            score_file(folder, status, fields, self.client, rows, self.retry, classes)
             status.state = "done"
         except (BatchError, ScorerUnavailable) as exc:
             status.state, status.message = "failed", str(exc)
@@ -234,13 +248,22 @@ def _header(path: Path, fields: list[Field]) -> tuple[str, list[str], str]:
     return delimiter, header, encoding
 
 
-def _chunks(handle: IO[str], delimiter: str, size: int) -> Iterator[list[tuple[int, list[str]]]]:
-    """The file's rows, ``size`` at a time, with their line numbers; a cell the reader cannot
-    read (over MAX_CELL_CHARS, or a quote left open) is a BatchError naming its line."""
-    reader = csv.reader(handle, delimiter=delimiter)
+def _header_cells(reader: Any) -> list[str]:
+    """The header line's cells as written: the scored file keeps them, as `amlstack predict`
+    does (`header_names`, which the model's columns are matched by, writes a name's double
+    quote as ' and an empty name as "Unnamed: 0", which renamed the person's own columns)."""
+    try:
+        return next(reader, [])
+    except csv.Error as exc:
+        raise _unreadable(reader, exc) from None
+
+
+def _chunks(reader: Any, size: int) -> Iterator[list[tuple[int, list[str]]]]:
+    """The rows after the header, ``size`` at a time, with their line numbers; a cell the
+    reader cannot read (over MAX_CELL_CHARS, or a quote left open) is a BatchError naming its
+    line."""
     chunk: list[tuple[int, list[str]]] = []
     try:
-        next(reader)  # header
         for row in reader:
             if not row:
                 continue
@@ -250,9 +273,13 @@ def _chunks(handle: IO[str], delimiter: str, size: int) -> Iterator[list[tuple[i
                 chunk = []
     except csv.Error as exc:
         # a cell over 128 KiB (csv's default limit) was "internal error (Error)"
-        raise BatchError(f"line {reader.line_num}: {unreadable(exc, MAX_CELL_CHARS)}") from None
+        raise _unreadable(reader, exc) from None
     if chunk:
         yield chunk
+
+
+def _unreadable(reader: Any, exc: csv.Error) -> BatchError:
+    return BatchError(f"line {reader.line_num}: {unreadable(exc, MAX_CELL_CHARS)}")
 
 
 def score_file(
@@ -262,9 +289,11 @@ def score_file(
     client: ScorerClient,
     chunk_rows: int,
     retry: Retry | None = None,
+    classes: list[str] | None = None,
 ) -> None:
     """Score ``input.csv`` into ``scored.csv`` and ``errors.csv``, updating ``status``; both
-    files hold every chunk scored so far, whole, if this stops with an exception."""
+    files hold every chunk scored so far, whole, if this stops with an exception. ``classes``:
+    the model's, for a multi-class model's columns (`added_columns`)."""
     retry = replace(retry or Retry(), notify=lambda text: _note(folder, status, text))
     delimiter, header, encoding = _header(folder / INPUT, fields)
     with (
@@ -274,18 +303,21 @@ def score_file(
     ):
         scored = csv.writer(scored_file, delimiter=delimiter)
         errors = csv.writer(errors_file, delimiter=delimiter)
-        added = list(ADDED_COLUMNS)
+        added = added_columns(classes)
         where = earlier_columns(header, added, [f.name for f in fields])  # a file scored before
-        scored.writerow([*header, *(name for name in added if name not in where)])
+        reader = csv.reader(source, delimiter=delimiter)
+        cells = _header_cells(reader)
+        scored.writerow([*cells, *(name for name in added if name not in where)])
         errors.writerow(["line", "field", "message"])
         commas = writes_decimal_commas(f.number_format for f in fields)
-        for chunk in _chunks(source, delimiter, chunk_rows):
+        for chunk in _chunks(reader, chunk_rows):
             results = _score_rows(client, fields, header, chunk, retry)
-            for (line, row), (proba, label, error) in zip(chunk, results, strict=True):
+            for (line, row), (probabilities, label, error) in zip(chunk, results, strict=True):
                 row = row + [""] * (len(header) - len(row))
                 message = error["message"] if error else ""
-                shown = "" if error else show_probability(proba, commas)
-                scored.writerow(placed(row[: len(header)], added, [shown, label, message], where))
+                shown = _shown(probabilities, label, classes, commas)
+                values = [*shown, label, message]
+                scored.writerow(placed(row[: len(header)], added, values, where))
                 if error:
                     status.rows_failed += 1
                     errors.writerow([line, error.get("field") or "", error["message"]])
@@ -308,7 +340,7 @@ def _score_rows(
     chunk: list[tuple[int, list[str]]],
     retry: Retry,
 ) -> list[tuple]:
-    """(probability, label, error) per row; a row with more non-empty fields than the header is
+    """(probabilities, label, error) per row; a row with more non-empty fields than the header is
     an error of its own, as `amlstack predict` and training refuse it (which field is meant?)."""
     width = len(header)
     wide = {i for i, (_, row) in enumerate(chunk) if any(c.strip() for c in row[width:])}
@@ -319,7 +351,7 @@ def _score_rows(
     ]
     scored = iter(_score_chunk(client, fields, records, retry) if records else [])
     return [
-        ("", "", {"field": None, "message": f"{len(row)} fields, the header has {width}"})
+        ({}, "", {"field": None, "message": f"{len(row)} fields, the header has {width}"})
         if i in wide
         else next(scored)
         for i, (_, row) in enumerate(chunk)
@@ -329,7 +361,8 @@ def _score_rows(
 def _score_chunk(
     client: ScorerClient, fields: list[Field], records: list[dict[str, Any]], retry: Retry
 ) -> list[tuple]:
-    """(probability, label, error) per record; a refused chunk is retried one record at a time."""
+    """(probabilities, label, error) per record; a refused chunk is retried one record at a
+    time."""
     answer = _call(client, records, retry)
     if answer.ok:
         return _results(answer.body)
@@ -340,7 +373,7 @@ def _score_chunk(
             raise ScorerUnavailable(f"the scorer refused the file: {message}")
         _, name = field_of(error.get("field"))
         reason = friendly(message, name, writing_of(fields, name))
-        return [("", "", {"field": name, "message": reason})] * len(records)
+        return [({}, "", {"field": name, "message": reason})] * len(records)
     out: list[tuple] = []
     for record in records:
         out.extend(_score_chunk(client, fields, [record], retry))
@@ -377,9 +410,31 @@ def _call(client: ScorerClient, records: list[dict[str, Any]], retry: Retry) -> 
 
 
 def _results(body: dict[str, Any]) -> list[tuple]:
-    out = []
-    for label, probabilities in zip(body["predictions"], body["probabilities"], strict=True):
-        classes = list(probabilities)
-        shown = classes[-1] if len(classes) == 2 else str(label)
-        out.append((probabilities[shown], label, None))
-    return out
+    return [
+        (probabilities, label, None)
+        for label, probabilities in zip(body["predictions"], body["probabilities"], strict=True)
+    ]
+
+
+def added_columns(classes: list[str] | None) -> list[str]:
+    """The scored file's added columns: ``probability`` (of the positive class), ``label`` and
+    ``error`` for a two-class model; for a multi-class one, whose reader weighs every class,
+    `amlstack predict`'s (``probability_<class>`` per class, ``predicted_label``) and ``error``."""
+    if classes and len(classes) > 2:
+        return [*output_columns(classes), "error"]
+    return list(ADDED_COLUMNS)
+
+
+def _shown(
+    probabilities: dict[str, float], label: str, classes: list[str] | None, commas: bool
+) -> list[str]:
+    """A row's probability cells, under `added_columns`; empty for a row not scored."""
+    if classes and len(classes) > 2:
+        return [
+            show_probability(probabilities[c], commas) if probabilities else "" for c in classes
+        ]
+    if not probabilities:
+        return [""]
+    names = list(probabilities)
+    # a swagger that names no classes: the predicted class's, as before
+    return [show_probability(probabilities[names[-1] if len(names) == 2 else str(label)], commas)]

@@ -148,6 +148,19 @@ def batch_limit(doc: Mapping[str, Any]) -> int | None:
     return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
 
 
+def model_classes(doc: Mapping[str, Any]) -> list[str] | None:
+    """The model's classes in its own order (its ServiceOutput's ``predictions`` enum, the
+    order of `amlstack predict`'s probability columns); None when the document does not say."""
+    output = _schemas(doc).get("ServiceOutput")
+    properties = output.get("properties") if isinstance(output, Mapping) else None
+    predictions = properties.get("predictions") if isinstance(properties, Mapping) else None
+    items = predictions.get("items") if isinstance(predictions, Mapping) else None
+    classes = items.get("enum") if isinstance(items, Mapping) else None
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        return None
+    return classes
+
+
 def fields_from_swagger(doc: Mapping[str, Any]) -> list[Field]:
     """The form's fields in the model's feature order."""
     record = _record_schema(doc)

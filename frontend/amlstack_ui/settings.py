@@ -6,6 +6,7 @@ A bad value exits with one line naming the variable (``SettingsError`` is printe
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,9 @@ from urllib.parse import urlsplit
 
 PREFIX = "AMLSTACK_UI_"
 MAX_TIMEOUT_S = 3600  # as the scorer's AMLSTACK_TIMEOUT
+# words of letters joined by single spaces or hyphens ("customer", "hotel booking", "e-mail")
+_WORDS = re.compile(r"[^\W\d_]+(?:[ -][^\W\d_]+)*")
+_MAX_SUBJECT_CHARS = 40
 
 
 class SettingsError(Exception):
@@ -53,6 +57,48 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 @dataclass(frozen=True)
+class Subject:
+    """What one row of the model's data is, in the pages' words ("Score one customer",
+    "Upload a CSV of customers")."""
+
+    singular: str = "record"
+    plural: str = "records"
+
+    @property
+    def capitalized(self) -> str:
+        """The singular with its first letter raised, the rest as written ("NHS patient")."""
+        return self.singular[:1].upper() + self.singular[1:]
+
+
+def _plural(word: str) -> str:
+    """The regular English plural: booking -> bookings, policy -> policies, iris -> irises;
+    an irregular one is given in the setting (person/people)."""
+    if re.search(r"(s|x|z|ch|sh)$", word):
+        return word + "es"
+    if re.search(r"[^aeiou]y$", word):
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def _subject(env: Mapping[str, str], name: str) -> Subject:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return Subject()
+    forms = [part.strip() for part in raw.split("/")]
+    if len(forms) == 1:
+        forms.append(_plural(forms[0]))
+    if len(forms) != 2 or not all(
+        _WORDS.fullmatch(f) and len(f) <= _MAX_SUBJECT_CHARS for f in forms
+    ):
+        raise SettingsError(
+            f"{name}={raw!r} is not a word, or a singular/plural pair, of letters, spaces and "
+            f"hyphens (at most {_MAX_SUBJECT_CHARS} characters each), such as 'customer' or "
+            "'person/people'"
+        )
+    return Subject(*forms)
+
+
+@dataclass(frozen=True)
 class Settings:
     scorer_url: str = "http://scorer:5001"
     prometheus_url: str = "http://prometheus:9090"
@@ -63,6 +109,7 @@ class Settings:
     chunk_rows: int = 1000
     timeout_s: int = 30
     job_ttl_s: int = 3600
+    subject: Subject = Subject()
 
     @property
     def max_upload_bytes(self) -> int:
@@ -95,4 +142,5 @@ class Settings:
             # a timeout beyond what a socket can wait made every scorer call an OverflowError
             timeout_s=_int(env, PREFIX + "TIMEOUT_S", cls.timeout_s, 1, MAX_TIMEOUT_S),
             job_ttl_s=_int(env, PREFIX + "JOB_TTL_S", cls.job_ttl_s, 60),
+            subject=_subject(env, PREFIX + "SUBJECT"),
         )

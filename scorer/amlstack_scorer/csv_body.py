@@ -17,12 +17,12 @@ import numpy as np
 
 from amlstack.artifact.encoding import Encoded
 from amlstack.artifact.reader import Model
+from amlstack.artifact.scored import output_columns
 from amlstack.artifact.table import (
     LayoutError,
     TableError,
     encode_text_columns,
     line_of,
-    output_columns,
     read_utf8,
 )
 from amlstack_scorer.contract import (

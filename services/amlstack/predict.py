@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amlstack.artifact import charset, delimiters, table
+from amlstack.artifact import charset, delimiters, scored
 from amlstack.artifact.delimiters import header_names
 from amlstack.artifact.encoding import Encoded
 from amlstack.artifact.formats import show_number, show_probability, writes_decimal_commas
@@ -145,7 +145,7 @@ class Unusual:
 
 def output_columns(model: Model) -> list[str]:
     """The columns batch scoring appends: one probability per class, then the label."""
-    return table.output_columns(model.classes)
+    return scored.output_columns(model.classes)
 
 
 def _chunks(reader, size: int, width: int) -> Iterator[list[list[str]]]:

@@ -66,12 +66,6 @@ class LayoutError(TableError):
     """The text is not a table (ragged rows, unreadable CSV): the sender's format, not a cell."""
 
 
-def output_columns(classes: Sequence[Any]) -> list[str]:
-    """The columns a scored table gets (``amlstack predict``, text/csv /score): one probability
-    per class, then the label."""
-    return [f"probability_{c}" for c in classes] + ["predicted_label"]
-
-
 def positions(features: Sequence[Feature], header: Sequence[str]) -> list[int]:
     """Where each feature sits in ``header`` (extra columns, e.g. the target, are ignored; a
     feature's name twice is refused: which one is meant?)."""

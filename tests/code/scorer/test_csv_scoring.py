@@ -12,6 +12,7 @@ from test_routes import assert_error
 
 from amlstack.artifact import table
 from amlstack.artifact.reader import Model
+from amlstack.artifact.scored import output_columns
 from amlstack_scorer import contract as c
 from amlstack_scorer.app import create_app
 
@@ -232,7 +233,7 @@ def test_predict_and_the_scorer_share_the_cell_reader():
 
     assert not hasattr(predict, "parse_numbers")
     assert predict.encode_text_rows is table.encode_text_rows
-    assert predict.output_columns.__doc__ and table.output_columns(["a"]) == [
+    assert predict.output_columns.__doc__ and output_columns(["a"]) == [
         "probability_a",
         "predicted_label",
     ]

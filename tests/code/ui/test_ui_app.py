@@ -9,8 +9,9 @@ import io
 import json
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import requests
@@ -19,6 +20,7 @@ from amlstack_ui.app import create_app
 from amlstack_ui.scorer import Answer, ScorerBusy, ScorerClient, ScorerUnavailable
 from amlstack_ui.settings import Settings, SettingsError
 
+from amlstack.artifact.scored import output_columns
 from amlstack.errors import DataError
 from amlstack.training.data import detect_delimiter, read_table
 
@@ -93,7 +95,7 @@ def test_the_form_is_generated_from_the_schema(client):
 def test_a_scored_customer_shows_label_probability_threshold_and_reasons(client, scorer):
     values = {f.name: str(f.example) for f in scorer.fields}
     page = client.post("/score", data=values).get_data(as_text=True)
-    assert 'id="predicted-label">yes<' in page
+    assert 'id="predicted-label">yes<' in page and '<div class="verdict yes"' in page
     assert "70.0%" in page and "40.0%" in page  # probability, threshold
     assert page.count('class="bar up"') == 2 and page.count('class="bar down"') == 1
     assert SECRET not in page
@@ -806,7 +808,7 @@ def test_a_deleted_job_says_so_in_words_with_a_way_back(client):
         page = response.get_data(as_text=True)
         assert response.status_code == 404
         assert "a job and its files are deleted 1 hour after the upload" in page
-        assert 'href="/batch"' in page and "Score a customer" in page  # the way back
+        assert 'href="/batch"' in page and "Score one record" in page  # the way back
     status = client.get(f"/batch/{gone}/status")
     assert status.status_code == 404 and status.get_json()["state"] == "gone"
     page = client.get("/no-such-page").get_data(as_text=True)
@@ -973,3 +975,234 @@ def test_an_upload_naming_a_column_in_another_case_gets_predicts_hint(client):
         "the file has no column age (columns are read from line 1) (the header has 'AGE' for "
         "'age': names are matched exactly, case included)"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "singular", "plural"),
+    [
+        ("", "record", "records"),
+        ("customer", "customer", "customers"),
+        ("iris", "iris", "irises"),
+        ("policy", "policy", "policies"),
+        ("hotel booking", "hotel booking", "hotel bookings"),
+        (" person / people ", "person", "people"),
+        ("Übersetzung/Übersetzungen", "Übersetzung", "Übersetzungen"),
+    ],
+)
+def test_the_subject_setting_gives_a_singular_and_a_plural(value, singular, plural):
+    subject = Settings.from_env({"AMLSTACK_UI_SUBJECT": value}).subject
+    assert (subject.singular, subject.plural) == (singular, plural)
+
+
+@pytest.mark.parametrize("value", ["<b>x</b>", "a/b/c", "cust0mer", "a//", "x" * 41, "two  spaces"])
+def test_a_subject_that_is_not_words_is_refused_naming_the_variable(value):
+    with pytest.raises(SettingsError, match="AMLSTACK_UI_SUBJECT"):
+        Settings.from_env({"AMLSTACK_UI_SUBJECT": value})
+
+
+def test_the_pages_name_a_row_by_the_subject_setting_not_always_a_customer(tmp_path, scorer):
+    """Every page said "customer" (a flower, a hotel booking); the word is the setting's, and
+    the default names no kind of row."""
+    settings = Settings(jobs_dir=tmp_path / "jobs")
+    default = create_app(settings, client=scorer).test_client()  # type: ignore[arg-type]
+    pages = [default.get(p).get_data(as_text=True) for p in ("/score", "/batch", "/no-such")]
+    assert not any("customer" in page.lower() for page in pages)
+    assert "Score one record" in pages[0] and "a CSV of records" in pages[1]
+    bookings = Settings(
+        jobs_dir=tmp_path / "jobs",
+        subject=Settings.from_env({"AMLSTACK_UI_SUBJECT": "hotel booking"}).subject,
+    )
+    app = create_app(bookings, client=scorer).test_client()  # type: ignore[arg-type]
+    page = app.get("/score").get_data(as_text=True)
+    assert "<h1>Score one hotel booking</h1>" in page and "Hotel booking scoring" in page
+    assert "Score this hotel booking" in page
+    values = {f.name: str(f.example) for f in scorer.fields}
+    page = app.post("/score", data=values).get_data(as_text=True)
+    assert "against the average over training hotel bookings" in page
+    assert "a CSV of hotel bookings" in app.get("/batch").get_data(as_text=True)
+
+
+class ThreeClassScorer(FakeScorer):
+    """A 3-class model (class names holding HTML and quotes): the predicted class is the second
+    of the model's classes."""
+
+    PROBABILITIES: ClassVar[dict[str, float]] = {"<b>low</b>": 0.15, 'mid "m"': 0.6, "high": 0.25}
+
+    def __init__(self) -> None:
+        super().__init__()
+        output = self.doc["definitions"]["ServiceOutput"]["properties"]
+        output["predictions"]["items"]["enum"] = list(self.PROBABILITIES)  # the model's order
+
+    def card(self) -> dict[str, Any]:
+        metrics = {"AUC": 0.9, "AUC_weighted": 0.91, "precision": 0.8, "log_loss": 0.3}
+        classes = list(self.PROBABILITIES)
+        return {"name": "levels", "version": "2", "threshold": None, "profile": {},
+                "classes": classes, "metrics": metrics}  # fmt: skip
+
+    def score(self, records: list[dict[str, Any]], *, explain: bool = False) -> Answer:
+        answer = super().score(records, explain=explain)
+        if answer.ok:
+            answer.body["predictions"] = ['mid "m"' for _ in records]
+            answer.body["probabilities"] = [dict(self.PROBABILITIES) for _ in records]
+        return answer
+
+
+def test_a_multi_class_answer_shows_every_classs_probability_most_likely_first(tmp_path):
+    """A 3- or 4-class answer showed the predicted class's probability alone."""
+    scorer = ThreeClassScorer()
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    values = {f.name: str(f.example) for f in scorer.fields}
+    page = app.test_client().post("/score", data=values).get_data(as_text=True)
+    table = page[page.index('id="class-probabilities"') : page.index("</table>")]
+    rows = re.findall(
+        r'<tr( class="predicted")?><th scope="row">(.*?)</th>.*?"value">(.*?)</td>', table
+    )
+    assert [(bool(mark), name.split(" <small>")[0], shown) for mark, name, shown in rows] == [
+        (True, "mid &#34;m&#34;", "60.0%"),
+        (False, "high", "25.0%"),
+        (False, "&lt;b&gt;low&lt;/b&gt;", "15.0%"),
+    ]
+    assert "(predicted)" in rows[0][1] and "<b>" not in page
+    # coloured as a two-class model's positive answer: no class here is the positive one
+    assert '<div class="verdict" id="verdict">' in page
+
+
+def test_a_multi_class_files_scores_have_amlstack_predicts_columns(tmp_path):
+    """A multi-class upload came back with the predicted class's probability alone, where
+    `amlstack predict` writes one probability column per class."""
+    scorer = ThreeClassScorer()
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    client = app.test_client()
+    response = client.post("/batch", data={"file": (io.BytesIO(_csv(5, ",", (3,))), "l.csv")})
+    assert _finish(client, response.headers["Location"])["state"] == "done"
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    header, *rows = csv.reader(io.StringIO(client.get(f"/batch/{job}/scored.csv").text))
+    classes = list(ThreeClassScorer.PROBABILITIES)
+    assert header[-5:] == [*output_columns(classes), "error"]  # predict's, in the model's order
+    assert rows[0][-5:] == ["0.150000", "0.600000", "0.250000", 'mid "m"', ""]
+    assert rows[3][-5:] == ["", "", "", "", "duration must be a number"]
+    page = client.get("/batch").text  # says which columns the file gets
+    assert "<code>probability_&lt;b&gt;low&lt;/b&gt;</code>, <code>probability_mid" in page
+    assert "<code>predicted_label</code> and <code>error</code> columns" in page
+
+
+def test_a_scored_file_keeps_the_uploads_own_column_names(client):
+    """The scored file's header was the names the model's columns are matched by: a double
+    quote in a name became ', an index column's empty name "Unnamed: 0" (amlstack predict
+    writes the header as it was)."""
+    lines = _csv(3, ",").decode().splitlines()
+    body = "\n".join(
+        [f',"say ""hi""",{lines[0]}'] + [f"{i},x,{line}" for i, line in enumerate(lines[1:])]
+    )
+    response = client.post("/batch", data={"file": (io.BytesIO(body.encode()), "ids.csv")})
+    assert _finish(client, response.headers["Location"])["state"] == "done"
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    header, *rows = csv.reader(io.StringIO(client.get(f"/batch/{job}/scored.csv").text))
+    assert header[:3] == ["", 'say "hi"', "age"] and header[-3:] == [
+        "probability",
+        "label",
+        "error",
+    ]
+    assert len(rows) == 3 and rows[2][:2] == ["2", "x"] and rows[2][-3] == "0.700000"
+
+
+def test_a_multi_class_cards_metrics_say_how_they_average_over_the_classes(tmp_path, scorer):
+    """A multi-class card said "precision" and "AUC", which read as one class's figures; they
+    are means over the classes (macro), and AUC weighted weighs each by its share."""
+    three = ThreeClassScorer()
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=three)  # type: ignore[arg-type]
+    page = app.test_client().get("/model").text
+    names = re.findall(r'<th scope="row">(.*?)</th>', page)
+    assert names == [
+        "AUC (mean over the classes, each against the rest)",
+        "AUC weighted (by each class&#39;s share of the rows)",
+        "precision (mean over the classes)",
+        "log loss",
+    ]
+    two = {**three.card(), "classes": ["no", "yes"]}
+    three.card = lambda: two  # type: ignore[method-assign]
+    page = app.test_client().get("/model").text
+    assert re.findall(r'<th scope="row">(.*?)</th>', page) == [
+        "AUC", "AUC weighted", "precision", "log loss"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("classes", [["2", "10"], ["0", "1", "2"]])
+def test_a_model_with_numbers_for_labels_marks_its_predicted_class(tmp_path, classes):
+    """The scorer answers such a model's label as a number (10) and its probabilities keyed by
+    text ("10"): the predicted class was not marked, and a two-class model's positive answer
+    was coloured as the negative one."""
+    scorer = FakeScorer()
+
+    def score(records: list[dict[str, Any]], *, explain: bool = False) -> Answer:
+        probabilities = {
+            c: (0.6 if c == classes[-1] else 0.4 / (len(classes) - 1)) for c in classes
+        }
+        body = {"predictions": [int(classes[-1])], "probabilities": [probabilities]}
+        return Answer(200, {**body, "model": {"name": "n", "version": "1"}})
+
+    scorer.score = score  # type: ignore[method-assign]
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    values = {f.name: str(f.example) for f in scorer.fields}
+    page = app.test_client().post("/score", data=values).text
+    if len(classes) == 2:
+        assert '<div class="verdict yes" id="verdict">' in page
+    else:
+        assert f'<tr class="predicted"><th scope="row">{classes[-1]} <small>(predicted)' in page
+
+
+def test_a_fields_help_text_sits_below_its_input_not_on_its_border(client):
+    """Pico pulls "input + small" up by .75 of its spacing (it expects its own larger input
+    margin), so "Training range 4.3 to 7.9" was drawn across the input's lower border: 9 px of
+    overlap in Chromium; none with the rule's margin-top."""
+    css = client.get("/static/app.css").get_data(as_text=True)
+    rule = re.search(r"^\.field small \{([^}]*)\}", css, re.M)
+    assert rule is not None and "margin-top: 0;" in rule.group(1)
+
+
+@pytest.mark.parametrize(
+    ("state", "shown"),
+    [
+        ("done", "Done: 50,000 rows scored, 1,204 rows with errors."),
+        ("running", "51,204 rows so far"),
+    ],
+)
+def test_a_jobs_row_counts_have_thousands_separators(tmp_path, scorer, state, shown):
+    """ "Done: 50000 rows scored" read as a code, beside the failed job's "50,000 rows"."""
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    job = "ab" * 16
+    status = batch.Status(state=state, filename="big.csv", rows_done=51204, rows_scored=50000)
+    (tmp_path / "jobs" / job).mkdir(parents=True)
+    batch._write_status(tmp_path / "jobs" / job, replace(status, rows_failed=1204))
+    assert shown in app.test_client().get(f"/batch/{job}").text
+
+
+def test_a_report_plots_caption_writes_roc_as_an_acronym(tmp_path, scorer):
+    """The card captioned roc.png "Roc" (Jinja's capitalize lowers the rest of the name)."""
+    report = ["roc.png", "precision_recall.png", "confusion_matrix.png"]
+    card = {**scorer.card(), "report": report}
+    scorer.card = lambda: card  # type: ignore[method-assign]
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    page = app.test_client().get("/model").text
+    assert re.findall(r"<figcaption>(.*?)</figcaption>", page) == [
+        "ROC", "Precision recall", "Confusion matrix"
+    ]  # fmt: skip
+    assert 'alt="ROC plot"' in page
+
+
+def test_a_multi_class_file_scored_again_gets_its_columns_replaced_not_repeated(tmp_path):
+    """A class named with a double quote ('mid "m"') names the column probability_mid "m";
+    the header of a file scored before is read with the quote as ' (header_names), so that
+    column was not found and a second one was added (by amlstack predict too: one function)."""
+    scorer = ThreeClassScorer()
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs"), client=scorer)  # type: ignore[arg-type]
+    client = app.test_client()
+    files = [_csv(3, ",")]
+    for _ in range(2):
+        response = client.post("/batch", data={"file": (io.BytesIO(files[-1]), "l.csv")})
+        assert _finish(client, response.headers["Location"])["state"] == "done"
+        job = response.headers["Location"].rsplit("/", 1)[-1]
+        files.append(client.get(f"/batch/{job}/scored.csv").data)
+    assert files[2] == files[1]
+    header = next(csv.reader(io.StringIO(files[2].decode())))
+    assert header[-5:] == [*output_columns(list(ThreeClassScorer.PROBABILITIES)), "error"]
