@@ -75,6 +75,20 @@ _EPOCH = datetime(1970, 1, 1)
 # The currency signs an amount may carry, one before or after its number: a character class
 CURRENCY_SIGNS = "$€£¥₹₩₽₺₪₫₱₴₦฿"
 SIGN = f"[{re.escape(CURRENCY_SIGNS)}]"
+
+
+def _amount_pattern(number: str) -> str:
+    """An amount around ``number`` (a stripped cell): an accountant's parentheses, a sign and a
+    currency sign before it, a currency sign after it. Each blank hangs on the token before or
+    after it, never two optional runs of blanks side by side: those take polynomial time on a
+    long run of blanks (a scoring cell may be megabytes)."""
+    return (
+        rf"(?:(?P<open>\()\s*)?(?:(?P<sign>[+-])\s*)?(?:(?P<pre>{SIGN})\s*)?"
+        rf"(?:(?P<sign2>[+-])\s*)?(?P<number>{number})(?:\s*(?P<post>{SIGN}))?"
+        rf"(?:\s*(?P<close>\)))?"
+    )
+
+
 # 1234,5 or 1.234,5 (dots only between groups of three): how European exports write numbers
 DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
 # The same numbers with a percent sign (12,5 %) or one currency sign (1.234,50 €, € -5): the
@@ -82,10 +96,7 @@ DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
 _DC_NUMBER = r"(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
 DECIMAL_COMMA_PERCENT = re.compile(rf"(?P<number>[+-]?{_DC_NUMBER})\s*%?")
 # ... and an accountant's negative in parentheses, (5,25 €) or (1.234,50), as in CURRENCY
-DECIMAL_COMMA_AMOUNT = re.compile(
-    rf"(?P<open>\()?\s*(?P<sign>[+-])?\s*(?P<pre>{SIGN})?\s*(?P<sign2>[+-])?\s*"
-    rf"(?P<number>{_DC_NUMBER})\s*(?P<post>{SIGN})?\s*(?P<close>\))?"
-)
+DECIMAL_COMMA_AMOUNT = re.compile(_amount_pattern(_DC_NUMBER))
 # The formats that write a decimal comma (then a scored file writes its probabilities so)
 DECIMAL_COMMA_FORMATS = frozenset(
     {"decimal_comma", "decimal_comma_percent", "decimal_comma_currency"}
@@ -96,11 +107,7 @@ _GROUPED = r"([1-9]\d{0,2}(,\d{3})+|[1-9]\d?(,\d{2})+,\d{3})"
 THOUSANDS = re.compile(rf"[+-]?{_GROUPED}(\.\d+)?")
 # An amount: one currency sign before or after the number ($1,234.50, -€5, 1,234 £), commas
 # between thousands, and an accountant's (1,234) for -1234
-CURRENCY = re.compile(
-    rf"(?P<open>\()?\s*(?P<sign>[+-])?\s*(?P<pre>{SIGN})?\s*(?P<sign2>[+-])?\s*"
-    rf"(?P<number>{_GROUPED}(\.\d+)?|\d+(\.\d+)?|\.\d+)"
-    rf"\s*(?P<post>{SIGN})?\s*(?P<close>\))?"
-)
+CURRENCY = re.compile(_amount_pattern(rf"{_GROUPED}(\.\d+)?|\d+(\.\d+)?|\.\d+"))
 
 # A number followed by a unit (113 oz, 64in, 5.5 km/h): the unit is letters first, then no
 # blank or digit; the same unit in every cell of the column (`FeatureSpec.unit`)

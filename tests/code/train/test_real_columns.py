@@ -1377,22 +1377,52 @@ def test_amounts_with_a_currency_code_before_the_number_are_named_not_dropped_si
     assert said[1] == "column 'v': dropped: an identifier (every value distinct)"
 
 
-def test_reading_a_trailing_minus_takes_time_in_proportion_to_the_cell():
-    """A pattern with blanks on both sides of the minus took quadratic time on a run of blanks
-    (`1`, 16,000 blanks, `-`: 0.2 s; a 1 MB scoring cell: minutes of a worker)."""
-    import time
+# Every number format's reading of a cell holding a long run of blanks, timed in a child
+# process (a polynomial pattern would never return): prints, per case, the seconds for a short
+# and a 16 times longer cell.
+_TIMING_CHILD = """
+import sys, time
+from amlstack.artifact.formats import parse_number, signed
+formats = [None, "thousands", "percent", "decimal_comma", "currency", "time", "unit",
+           "decimal_comma_percent", "decimal_comma_currency"]
+def seconds(fmt, pre, post, blanks):
+    cell = pre + " " * blanks + post
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        try:
+            parse_number(cell, fmt, "kg")
+        except ValueError:
+            pass
+        signed(cell)
+        best = min(best, time.perf_counter() - start)
+    return best
+for fmt in formats:
+    for pre, post in (("(", "x"), ("+", "x"), ("1", "x"), ("€", "x"), ("1,5", "x-"), ("1", "x-")):
+        print(fmt, repr(pre), repr(post), seconds(fmt, pre, post, 2_000),
+              seconds(fmt, pre, post, 32_000), flush=True)
+"""
+
+
+def test_reading_a_number_takes_time_in_proportion_to_the_cell():
+    """Patterns with two optional runs of blanks side by side took polynomial time on a run of
+    blanks: `(`, 400 blanks, `x` took 41 s in an amount column, `1`, 16,000 blanks, `-` 0.2 s
+    (a scoring cell may be megabytes: a worker held for hours)."""
+    import os
+    import subprocess
+    import sys
 
     from amlstack.artifact.formats import signed
 
-    def seconds(blanks: int) -> float:
-        cell = "1" + " " * blanks + "x-"
-        best = float("inf")
-        for _ in range(5):
-            start = time.perf_counter()
-            signed(cell)
-            best = min(best, time.perf_counter() - start)
-        return best
-
     assert signed("5,25- €") == "-5,25 €" and signed("€ 5-") == "-€ 5"
-    small, large = seconds(10_000), seconds(160_000)
-    assert large < 64 * max(small, 1e-5)  # 16 times the cell: linear 16, quadratic 256
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _TIMING_CHILD], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 9 * 6, done.stdout
+    for line in lines:
+        _case, small, large = line.rsplit(" ", 2)
+        # 16 times the cell: linear 16, quadratic 256
+        assert float(large) < 64 * max(float(small), 1e-4), line
