@@ -191,6 +191,8 @@ def type_column(
     numeric = _numeric(name, column, as_signed, plain, dots_group_thousands)
     if numeric is not None:
         spec, values, parsed = numeric
+        if minus.any() or grouped.any():
+            _check_read_alike(name, present[minus | grouped], values, spec)
         if minus.any():
             parsed = f"{parsed or 'numbers'}; {_minus_note(present[minus])}"
         if grouped.any():
@@ -471,10 +473,10 @@ def _mixes_numbers_and_text(name: str, column: pd.Series, text: pd.Series) -> Da
 def _regrouped(cells: pd.Series, grouped: pd.Series) -> pd.Series:
     """``cells`` with the ``grouped`` ones' blanks or apostrophes between thousands written as
     the column's thousands separator (`formats.regrouped`): a dot when a cell of the column
-    holds a comma (beside blanks grouping thousands a comma can only be a decimal one, as in
-    French 1 234,5), else a comma (1 234.5, Swiss 1'234.50). The column's format is then judged
-    as for any other column, so every cell must agree on it."""
-    separator = "." if cells.str.contains(",", regex=False).any() else ","
+    holds a decimal comma (one not before a group of three digits, as in French 1 234,5), else
+    a comma (1 234.5, Swiss 1'234.50, beside 1,234). The column's format is then judged as for
+    any other column, so every cell must agree on it."""
+    separator = "." if cells.str.contains(_DECIMAL_COMMA_CELL).any() else ","
     return cells.where(~grouped, cells[grouped].map(lambda v: regrouped(v, separator)))
 
 
@@ -506,6 +508,24 @@ _FORMAT_NOTES = {
 # groups of thousands, as in 1 234,5: read when the whole column agrees on one format
 # (`_regrouped`), refused when it does not (1 234,5 beside 1.5: which one is a decimal point?)
 _GROUPED_NUMBER = re.compile(rf"[+\-\u2212]?\d{{1,3}}([{GROUP_MARKS}]\d{{3}})+([.,]\d+)?-?")
+
+
+# a comma that is no thousands separator: not followed by exactly three digits
+_DECIMAL_COMMA_CELL = re.compile(r",(?!\d{3}(?!\d))")
+
+
+def _check_read_alike(name: str, rewritten: pd.Series, values: pd.Series, spec: dict) -> None:
+    """A DataError when a cell training rewrote before typing (a minus or grouping to read)
+    reads as another number in the column's format than training read: every scoring path
+    reads the cell as written, with `parse_number`, so the model would see another number."""
+    for at, cell in rewritten.items():
+        scored = _number_or_nan(cell, spec.get("format"), spec.get("unit"))
+        if not np.isclose(scored, values[at], rtol=1e-12, equal_nan=True):
+            raise DataError(
+                f"column {name!r} holds numbers that do not read as one format ({cell!r} reads "
+                f"as {values[at]:g} beside the others, {scored:g} alone): write them alike, or "
+                f"--drop {name}"
+            )
 
 
 def _refuse_unread_numbers(name: str, text: pd.Series, is_number: pd.Series) -> None:

@@ -1076,9 +1076,13 @@ def test_a_year_and_month_column_is_a_date(tmp_path):
       1234.5),
      ([f"-{i}\u202f234" if i % 2 else str(i) for i in range(1, ROWS + 1)], "thousands", -1234),
      ([f"{i}'234.50" if i % 2 else f"{i}.5" for i in range(1, ROWS + 1)], "thousands", 1234.5),
-     ([f"{i} 234.50 $" for i in range(1, ROWS + 1)], "currency", 1234.5)],
+     ([f"{i} 234.50 $" for i in range(1, ROWS + 1)], "currency", 1234.5),
+     # a comma grouping thousands beside a blank doing so: training read 5 678 as 5.678
+     ([f"{i} 678" if i % 2 else f"{i},234" for i in range(1, ROWS + 1)], "thousands", 1678),
+     ([f"${i} 678" if i % 2 else f"${i},234" for i in range(1, ROWS + 1)], "currency", 1678)],
     ids=["space-decimal-comma", "nbsp-thousands", "narrow-nbsp-amount", "narrow-nbsp-minus",
-         "swiss-apostrophe", "space-amount"],
+         "swiss-apostrophe", "space-amount", "comma-and-space-thousands",
+         "comma-and-space-amount"],
 )  # fmt: skip
 def test_numbers_with_blanks_between_thousands_are_read_alike_by_training_and_scoring(
     tmp_path, cells, number_format, first
@@ -1114,6 +1118,18 @@ def test_numbers_with_blanks_between_thousands_written_two_ways_are_named(tmp_pa
     """1 234,5 beside 1.5: which is the decimal mark is a guess, so the column is refused in
     one line naming two cells, never typed as text."""
     with pytest.raises(DataError, match=r"^column 'v' holds numbers with blanks between thousands"):
+        dataset_of(tmp_path, v=cells)
+
+
+def test_a_cell_training_would_read_otherwise_than_scoring_refuses_the_column(
+    tmp_path, monkeypatch
+):
+    """Training rewrites a cell's minus or grouping before typing its column; scoring reads the
+    cell as written: where the two would differ, the column is refused, naming the cell,
+    rather than the model learning one number and being sent another."""
+    monkeypatch.setattr(columns, "_DECIMAL_COMMA_CELL", re.compile(","))  # the old rule
+    cells = [f"{i} 678" if i % 2 else f"{i},234" for i in range(1, ROWS + 1)]
+    with pytest.raises(DataError, match=r"^column 'v' holds numbers that do not read as one "):
         dataset_of(tmp_path, v=cells)
 
 
