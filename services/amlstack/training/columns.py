@@ -641,21 +641,24 @@ def _currency_or_decimal_comma(cells: pd.Series, dots_group_thousands: bool) -> 
     ambiguous) and one has a comma; ``decimal_comma_percent`` or ``decimal_comma_currency`` when
     every cell is one with or without its sign, one has the sign and one a comma that groups no
     thousands (`1,479%` is English: left as it was, a category); else None.
-    ``dots_group_thousands``: the file writes decimal commas, so `€ 37.000` is 37000."""
+    ``dots_group_thousands``: the file writes decimal commas, so `€ 37.000` is 37000.
+    Parentheses mark amounts only beside cells without them: an accountant writes (1.234,50)
+    among positive amounts; a column of (1,5), (2,3) is pairs, not negative numbers."""
     signed = cells.str.contains(SIGN).any()
     if dots_group_thousands and signed and cells.map(_reads_as("decimal_comma_currency")).all():
         return "decimal_comma_currency"
-    if cells.map(_reads_as("currency")).all() and cells.str.contains(f"{SIGN}|[(]").any():
+    parens = cells.str.startswith("(")
+    amounts = signed or bool(parens.any() and not parens.all())
+    if amounts and cells.map(_reads_as("currency")).all():
         return "currency"
     if cells.map(DECIMAL_COMMA.fullmatch).notna().all() and cells.str.contains(",").any():
         return "decimal_comma"
     if not cells.str.contains(_DECIMAL_COMMA_MARK).any():
         return None
-    # an accountant's (1.234,50) marks an amount as a currency sign does
-    marked = (("decimal_comma_percent", "%"), ("decimal_comma_currency", f"{SIGN}|[(]"))
-    for number_format, sign in marked:
-        if cells.str.contains(sign).any() and cells.map(_reads_as(number_format)).all():
-            return number_format
+    if cells.str.contains("%").any() and cells.map(_reads_as("decimal_comma_percent")).all():
+        return "decimal_comma_percent"
+    if amounts and cells.map(_reads_as("decimal_comma_currency")).all():
+        return "decimal_comma_currency"
     return None
 
 
