@@ -150,7 +150,8 @@ def signed(text: str) -> str:
     if number[:1] in tuple(CURRENCY_SIGNS):  # € 5,25-
         rest = number[1:].lstrip()
         pre, number = number[: len(number) - len(rest)], rest
-    if not number[:1].isdigit() or any(c in "+-()" for c in number):
+    # a digit before the minus, as training's MINUS_TO_READ asks (`2kg-` is no amount)
+    if not (number[:1].isdigit() and number[-1:].isdigit()) or any(c in "+-()" for c in number):
         return text
     return f"-{pre}{number}{post}"
 

@@ -1133,6 +1133,22 @@ def test_a_cell_training_would_read_otherwise_than_scoring_refuses_the_column(
         dataset_of(tmp_path, v=cells)
 
 
+@pytest.mark.parametrize(
+    "cells",
+    [
+        [f"({i % 7},{i % 5})" for i in range(ROWS)],
+        [f"({i % 5},{i % 3 + 10})" for i in range(ROWS)],
+    ],
+    ids=["pairs", "ranges"],
+)
+def test_a_column_of_pairs_in_parentheses_stays_text(tmp_path, cells):
+    """(1,5), (2,3), (10,20): pairs or ranges, not an accountant's negative amounts (-1.5):
+    parentheses mark amounts only beside cells without them."""
+    dataset = dataset_of(tmp_path, v=cells, age=[str(i % 9) for i in range(ROWS)])
+    (spec,) = [f for f in dataset.features if f["name"] == "v"]
+    assert spec["kind"] == "categorical" and cells[1] in spec["categories"]
+
+
 def test_text_with_a_few_number_like_cells_is_still_text(tmp_path):
     names = [f"street {i}" for i in range(ROWS)]
     names[3] = "1 234"  # one cell, not the column
@@ -1431,6 +1447,8 @@ def test_reading_a_number_takes_time_in_proportion_to_the_cell():
     from amlstack.artifact.formats import signed
 
     assert signed("5,25- €") == "-5,25 €" and signed("€ 5-") == "-€ 5"
+    # as training reads it (MINUS_TO_READ: a digit before the minus): scoring read -2
+    assert signed("2kg-") == "2kg-" and signed("5%-") == "5%-"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
         [sys.executable, "-c", _TIMING_CHILD], capture_output=True, text=True, timeout=120, env=env
