@@ -12,13 +12,7 @@ DELIMITER_NAMES = "comma, semicolon, tab or pipe"
 # training (pandas, no limit) reads; a bound all the same, or an unclosed quote reads the rest of
 # the file into one cell, in memory.
 MAX_CELL_CHARS = 64 * 1024 * 1024
-
-
-def _most_held(header_line: str) -> str:
-    """One of DELIMITERS: whichever the header line holds most of (comma for none)."""
-    counts = [header_line.count(d) for d in DELIMITERS]
-    best = max(range(len(DELIMITERS)), key=counts.__getitem__)
-    return DELIMITERS[best] if counts[best] else ","
+_TIE_ROWS = 10  # the lines after the header that break a tie between delimiters
 
 
 def unquoted_header(sample: str) -> str:
@@ -43,15 +37,19 @@ def unquoted_header(sample: str) -> str:
     return "".join(kept)
 
 
-def header_delimiter(sample: str, prefer: str | None = None) -> str | None:
+def header_delimiter(sample: str) -> str | None:
     """The delimiter between the header's names (`unquoted_header` of ``sample``, which starts
-    at the header): ``prefer`` (e.g. ``csv.Sniffer``'s guess) if the header holds it, else the
-    one it holds most of; None when it holds none (a file of one column, or no CSV)."""
+    at the header): the one it holds most of; None when it holds none (a file of one column,
+    or no CSV). A tie (`Amount, EUR;Qty`) goes to the one the next lines hold as often as the
+    header does (their quoted parts left out too), else to the first in DELIMITERS."""
     header = unquoted_header(sample)
-    if prefer is not None and prefer in header:
-        return prefer
-    best = _most_held(header)
-    return best if best in header else None
+    counts = {d: header.count(d) for d in DELIMITERS}
+    most = max(counts.values())
+    if not most:
+        return None
+    tied = [d for d in DELIMITERS if counts[d] == most]
+    rows = [unquoted_header(row) for row in sample.splitlines()[1 : 1 + _TIE_ROWS]]
+    return max(tied, key=lambda d: sum(row.count(d) == most for row in rows))
 
 
 # What a JSON schema field name (the scorer's msgspec records) cannot hold, and its stand-in.

@@ -15,7 +15,6 @@ import numpy as np
 from amlstack.artifact import charset
 from amlstack.artifact.delimiters import (
     DELIMITER_NAMES,
-    DELIMITERS,
     excel_hint,
     header_delimiter,
     header_names,
@@ -82,19 +81,16 @@ def detect_delimiter(path: Path, encoding: str | None = None, one_column: bool =
     hint = excel_hint(first)
     if hint:
         raise DataError(f"{path}: {hint}")
-    try:
-        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
-    except csv.Error:
-        best = header_delimiter(sample)
-        if best is None and not one_column:
-            raise DataError(
-                f"{path}: not a CSV file (no {DELIMITER_NAMES} in its header)"
-            ) from None
-        return best or ","
-    # The Sniffer takes a doubled quote before a comma in a quoted cell (`"say ""hi"", 1"`) for
-    # a comma-separated file; a delimiter the header does not hold between its names is not the
-    # file's (the UI's upload and the scorer read the header alone: they disagreed).
-    return header_delimiter(sample, prefer=sniffed) or sniffed
+    # the rule every reader of a table follows (predict, the scorer's text/csv, the UI's
+    # upload): csv.Sniffer, here alone, took a doubled quote before a comma in a quoted cell
+    # (`"say ""hi"", 1"`) for a comma file, and broke ties its own way
+    best = header_delimiter(sample)
+    if best is None and not one_column:
+        raise DataError(
+            f"{path}: no {DELIMITER_NAMES} between the names in its header: a file of one "
+            "column, or not a CSV file"
+        )
+    return best or ","
 
 
 def read_table(path: str | Path, target: str | None = None) -> pd.DataFrame:

@@ -906,6 +906,26 @@ def test_a_semicolon_file_with_quoted_commas_is_read_as_amlstack_predict_reads_i
     assert status["state"] == "done" and status["rows_scored"] == 4, status
 
 
+@pytest.mark.parametrize(
+    ("text", "delimiter"),
+    [("Amount, EUR;Qty\n12;3\n7;1\n", ";"), ('"x,y"|Amount, EUR\n"3,4"|1\n', "|"),
+     ("a;b,c\n1,2\n", ",")],
+    ids=["semicolon", "pipe-beside-a-quoted-comma", "comma"],
+)  # fmt: skip
+def test_a_tie_between_delimiters_in_the_header_goes_alike_to_every_reader(
+    tmp_path, text, delimiter
+):
+    """`Amount, EUR;Qty`: training and predict (csv.Sniffer) read a semicolon file, the UI's
+    upload and the scorer's text/csv (the header alone) a comma file, and refused it."""
+    from amlstack.artifact import table
+
+    path = tmp_path / "tie.csv"
+    path.write_text(text)
+    assert detect_delimiter(path) == delimiter  # training, amlstack predict
+    assert batch._header(path, [])[0] == delimiter  # the UI's upload
+    assert table.read_text(text, [])[2] == delimiter  # the scorer's text/csv
+
+
 def test_a_file_naming_a_model_column_twice_is_refused_as_amlstack_predict_refuses_it(client):
     """The upload scored a row with the second cell of a column written twice (`amlstack
     predict` refuses the file: which one is meant?): every row silently had the wrong age."""
