@@ -430,6 +430,12 @@ def _shown(
 ) -> list[str]:
     """A row's probability cells, under `added_columns`; empty for a row not scored."""
     if classes and len(classes) > 2:
+        if probabilities and set(probabilities) != set(classes):
+            # the model was replaced during the job: its columns were fixed at the upload
+            raise BatchError(
+                "the model's classes changed while the file was scored (a new model was "
+                "rolled out): upload the file again"
+            )
         return [
             show_probability(probabilities[c], commas) if probabilities else "" for c in classes
         ]

@@ -1106,6 +1106,29 @@ def test_a_multi_class_files_scores_have_amlstack_predicts_columns(tmp_path):
     assert "<code>predicted_label</code> and <code>error</code> columns" in page
 
 
+def test_a_model_whose_classes_change_during_a_job_fails_it_saying_so(tmp_path):
+    """A multi-class job fixes its columns at the upload: a model with other classes rolled
+    out while it ran failed the job as "internal error (KeyError)"."""
+
+    class RenamedLater(ThreeClassScorer):
+        calls = 0
+
+        def score(self, records, *, explain=False):
+            answer = super().score(records, explain=explain)
+            RenamedLater.calls += 1
+            if answer.ok and RenamedLater.calls > 1:
+                answer.body["probabilities"] = [{"a": 0.2, "b": 0.3, "c": 0.5} for _ in records]
+            return answer
+
+    scorer = RenamedLater()
+    settings = Settings(jobs_dir=tmp_path / "jobs", chunk_rows=2)
+    client = create_app(settings, client=scorer).test_client()  # type: ignore[arg-type]
+    response = client.post("/batch", data={"file": (io.BytesIO(_csv(5, ",")), "l.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "failed"
+    assert status["message"].startswith("the model's classes changed while the file was scored")
+
+
 def test_a_scored_file_keeps_the_uploads_own_column_names(client):
     """The scored file's header was the names the model's columns are matched by: a double
     quote in a name became ', an index column's empty name "Unnamed: 0" (amlstack predict
