@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,10 +85,9 @@ def _subject(env: Mapping[str, str], name: str) -> Subject:
     raw = env.get(name, "").strip()
     if not raw:
         return Subject()
-    forms = [part.strip() for part in raw.split("/")]
-    if len(forms) == 1:
-        forms.append(_plural(forms[0]))
-    if len(forms) != 2 or not all(
+    # NFC: a word typed on macOS (e and a combining accent) is letters too
+    forms = [unicodedata.normalize("NFC", part.strip()) for part in raw.split("/")]
+    if len(forms) > 2 or not all(
         _WORDS.fullmatch(f) and len(f) <= _MAX_SUBJECT_CHARS for f in forms
     ):
         raise SettingsError(
@@ -95,6 +95,8 @@ def _subject(env: Mapping[str, str], name: str) -> Subject:
             f"hyphens (at most {_MAX_SUBJECT_CHARS} characters each), such as 'customer' or "
             "'person/people'"
         )
+    if len(forms) == 1:  # the limit is the user's word's, not the plural we make of it
+        forms.append(_plural(forms[0]))
     return Subject(*forms)
 
 
