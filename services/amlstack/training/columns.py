@@ -609,7 +609,11 @@ def _unread_units(cells: pd.Series) -> str | None:
 
 # An amount with a currency code before it (EUR 12.50, CHF 1'234.50, -USD 5): no format reads
 # it (a code after a plain number, 12.50 EUR, is a unit)
-_CODE_FIRST = re.compile(rf"[+-]?[A-Z]{{3}}\s?[+-]?\d[\d.,{GROUP_MARKS}]*")
+# EUR 12.50, EUR12.50 (a blank or a decimal part: BAW100 is a flight, not 100 in a currency)
+_CODE_FIRST = re.compile(
+    rf"[+-]?(?P<code>[A-Z]{{3}})(\s[+-]?\d[\d.,{GROUP_MARKS}]*|[+-]?\d[\d{GROUP_MARKS}]*[.,]\d+)"
+)
+_MAX_CODES = 3  # currencies in one column of amounts; more codes are product or flight codes
 
 
 def _unread_codes(cells: pd.Series) -> str | None:
@@ -618,6 +622,8 @@ def _unread_codes(cells: pd.Series) -> str | None:
     without a word); None when it is no such column."""
     codes = cells.str.fullmatch(_CODE_FIRST)
     if codes.mean() < MIXED_NUMERIC_SHARE:
+        return None
+    if cells[codes].str.extract(_CODE_FIRST)["code"].nunique() > _MAX_CODES:
         return None
     example = repr(str(cells[codes].iloc[0]))
     return (

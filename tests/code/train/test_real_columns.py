@@ -1409,6 +1409,21 @@ def test_amounts_with_a_currency_code_before_the_number_are_named_not_dropped_si
     assert said[1] == "column 'v': dropped: an identifier (every value distinct)"
 
 
+@pytest.mark.parametrize(
+    "make",
+    [lambda i: f"{('BAW', 'DLH', 'AFR', 'KLM')[i % 4]}{100 + i}",  # flight numbers
+     lambda i: f"SKU{i:05d}"],  # product codes
+    ids=["flights", "products"],
+)  # fmt: skip
+def test_codes_with_numbers_are_not_named_amounts_in_a_currency(tmp_path, make):
+    """BAW100, SKU00012: model.json recorded "amounts with a currency code before the
+    number" for flight and product codes."""
+    dataset = dataset_of(
+        tmp_path, v=[make(i) for i in range(ROWS)], age=[str(i % 9) for i in range(ROWS)]
+    )
+    assert not any("currency code" in d.detail for d in dataset.decisions)
+
+
 # Every number format's reading of a cell holding a long run of blanks, timed in a child
 # process (a polynomial pattern would never return): prints, per case, the seconds for a short
 # and a 16 times longer cell.
