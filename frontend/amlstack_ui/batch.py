@@ -304,9 +304,9 @@ def score_file(
         scored = csv.writer(scored_file, delimiter=delimiter)
         errors = csv.writer(errors_file, delimiter=delimiter)
         added = added_columns(classes)
-        where = earlier_columns(header, added, [f.name for f in fields])  # a file scored before
         reader = csv.reader(source, delimiter=delimiter)
         cells = _header_cells(reader)
+        where = earlier_columns(cells, added, [f.name for f in fields])  # a file scored before
         scored.writerow([*cells, *(name for name in added if name not in where)])
         errors.writerow(["line", "field", "message"])
         commas = writes_decimal_commas(f.number_format for f in fields)

@@ -73,7 +73,7 @@ def predict_csv(
                 raise DataError(f"{source}: {exc}") from None
             writer = csv.writer(dst, delimiter=delimiter)
             added = output_columns(model)
-            where = earlier_columns(header, added, model.feature_names)
+            where = earlier_columns(cells, added, model.feature_names)
             writer.writerow(cells + [name for name in added if name not in where])
             commas = writes_decimal_commas(f.number_format for f in model.features)
             for chunk in _chunks(reader, chunk_rows, len(header)):

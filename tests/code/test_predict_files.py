@@ -207,3 +207,17 @@ def test_an_output_that_is_a_folder_or_inside_the_artifact_is_refused(
     with pytest.raises(UserError, match=r"a folder; name the file|inside the artifact"):
         predict_csv(tiny_artifact, small_csv, target)
     assert not (tiny_artifact / "scored.csv").exists()
+
+
+def test_a_file_scored_before_gets_each_score_in_its_own_earlier_column():
+    """Classes a"b and a'b: both earlier columns read probability_a'b (`header_names`), so a
+    second scoring wrote both scores into the first and left the second's old score."""
+    from amlstack.artifact.scored import earlier_columns, output_columns, placed
+
+    added = output_columns(['a"b', "a'b", "c"])
+    cells = ["x", 'probability_a"b', "probability_a'b", "probability_c", "predicted_label"]
+    where = earlier_columns(cells, added, ["x"])
+    row = placed(["1", "old", "old", "old", "old"], added, ["0.1", "0.2", "0.7", "c"], where)
+    assert row == ["1", "0.1", "0.2", "0.7", "c"]
+    # a feature of an added name is never overwritten: the score goes after the row
+    assert earlier_columns(["probability_c", "y"], added, ["probability_c"]) == {}

@@ -16,16 +16,27 @@ def output_columns(classes: Sequence[Any]) -> list[str]:
     return [f"probability_{c}" for c in classes] + ["predicted_label"]
 
 
-def earlier_columns(header: list[str], added: list[str], features: list[str]) -> dict[str, int]:
+def earlier_columns(cells: list[str], added: list[str], features: list[str]) -> dict[str, int]:
     """The input's own columns named as the scores a scored file gets (the file was scored
     before): the new scores go there, where a reader looks them up by name, not into a second
     column of the same name after them (`amlstack predict`, the UI). A feature of that name is
-    never overwritten. ``header`` is `header_names`' reading, so an added name is matched as
-    that reads it (a class 'Iris "setosa"' gets the column probability_Iris 'setosa')."""
-    read = dict(zip(added, header_names(added), strict=True))
-    return {
-        n: header.index(read[n]) for n in added if read[n] in header and read[n] not in features
-    }
+    never overwritten. ``cells``: the header as written; an added name is matched as written,
+    else as `header_names` reads both (a class 'Iris "setosa"' gets the column
+    probability_Iris 'setosa'), each column by one name at most (classes a"b and a'b both
+    read a'b)."""
+    read = header_names(cells)
+    where: dict[str, int] = {}
+    for same in (lambda i, n: cells[i].strip() == n, lambda i, n: read[i] == header_names([n])[0]):
+        for name in added:
+            taken = set(where.values())
+            spot = next(
+                (i for i in range(len(cells))
+                 if i not in taken and read[i] not in features and same(i, name)),
+                None,
+            )  # fmt: skip
+            if name not in where and spot is not None:
+                where[name] = spot
+    return where
 
 
 def placed(row: list[str], added: list[str], values: list[str], where: dict[str, int]):
