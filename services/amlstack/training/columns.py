@@ -607,9 +607,9 @@ def _unread_units(cells: pd.Series) -> str | None:
     )
 
 
-# An amount with a currency code before it (EUR 12.50, CHF 1'234.50, -USD 5): no format reads
-# it (a code after a plain number, 12.50 EUR, is a unit)
-# EUR 12.50, EUR12.50 (a blank or a decimal part: BAW100 is a flight, not 100 in a currency)
+# An amount with a currency code before it (EUR 12.50, EUR12.50, CHF 1'234.50, -USD 5): no
+# format reads it (a code after a plain number, 12.50 EUR, is a unit). A blank or a decimal
+# part after the code: BAW100 is a flight, not 100 in a currency.
 _CODE_FIRST = re.compile(
     rf"[+-]?(?P<code>[A-Z]{{3}})(\s[+-]?\d[\d.,{GROUP_MARKS}]*|[+-]?\d[\d{GROUP_MARKS}]*[.,]\d+)"
 )
