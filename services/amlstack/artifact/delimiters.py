@@ -48,6 +48,8 @@ def header_delimiter(sample: str) -> str | None:
     if not most:
         return None
     tied = [d for d in DELIMITERS if counts[d] == most]
+    if len(tied) == 1:  # the rows are read for a tie alone: text/csv reads this per request
+        return tied[0]
     rows = [unquoted_header(row) for row in sample.splitlines()[1 : 1 + _TIE_ROWS]]
     return max(tied, key=lambda d: sum(row.count(d) == most for row in rows))
 
