@@ -427,11 +427,11 @@ def _holdout_figures(candidates, measured, weights, decision, held_out):
 
     x_test, y_test, classes = held_out
     calibration, threshold = decision
-    raw = sum(w * measured[i].predict_proba(x_test) for i, w in weights.items())
-    proba = calibrate.apply(calibration, raw)
+    # each model's probabilities once: the blend's and the leaderboard's
+    each = [measured.get(i, c.estimator).predict_proba(x_test) for i, c in enumerate(candidates)]
+    proba = calibrate.apply(calibration, sum(w * each[i] for i, w in weights.items()))
     metrics = evaluate.classification_metrics(y_test, proba, classes, threshold)
-    models = [measured.get(i, c.estimator) for i, c in enumerate(candidates)]
-    return proba, metrics, _leaderboard(candidates, models, weights, x_test, y_test)
+    return proba, metrics, _leaderboard(candidates, each, weights, y_test)
 
 
 def _affordable_refits(candidates, weights, y_sel, config, *, started, rows, notice):
@@ -515,20 +515,20 @@ def _check_parity(onnx_proba: np.ndarray, memory_proba: np.ndarray) -> None:
         )
 
 
-def _leaderboard(candidates, models, weights, x_test, y_test) -> list[dict[str, Any]]:
-    """One row per candidate; ``models``: the one measured for each (none saw the held-out
-    rows)."""
+def _leaderboard(candidates, probas, weights, y_test) -> list[dict[str, Any]]:
+    """One row per candidate; ``probas``: each one's held-out probabilities, by the model
+    measured for it (none saw the held-out rows)."""
     from amlstack.training import evaluate
 
     board = []
-    for rank, (cand, model) in enumerate(zip(candidates, models, strict=True), start=1):
+    for rank, (cand, proba) in enumerate(zip(candidates, probas, strict=True), start=1):
         board.append(
             {
                 "rank": rank,
                 "model": cand.learner,
                 "val_score": round(cand.val_score, 6),
-                # fitted on the search rows only: an honest held-out figure for comparison
-                "holdout_auc": round(evaluate.auc(y_test, model.predict_proba(x_test)), 6),
+                # by a model that never saw the held-out rows: an honest figure to compare
+                "holdout_auc": round(evaluate.auc(y_test, proba), 6),
                 "in_ensemble": rank - 1 in weights,
                 "weight": round(weights.get(rank - 1, 0.0), 6),
                 "trials": cand.trials,
