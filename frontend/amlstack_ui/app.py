@@ -132,20 +132,19 @@ def create_app(
             answer = client.score([record])
         errors: dict[str, str] = {}
         result = None
+        message = None if answer.ok else answer.error.get("message") or f"HTTP {answer.status}"
         if answer.ok:
             result = _result(answer.body, client)
         elif answer.status not in INPUT_REFUSED:
             # busy, failing or refusing the UI itself (a 503 with a JSON body: the proxy's full
             # queue, the deadline; a 403, a 429): the scorer's trouble, not the person's input,
             # which was a 422 in red; values stay
-            message = answer.error.get("message") or f"HTTP {answer.status}"
             errors["_form"] = (
                 f"The scorer could not score this just now ({message}). The values are kept: "
                 "send them again."
             )
         else:
             _, name = form.field_of(answer.error.get("field"))
-            message = answer.error.get("message") or f"HTTP {answer.status}"
             writing = form.writing_of(fields, name)
             errors[name if name in values else "_form"] = form.friendly(message, name, writing)
         notes = form.range_notes(fields, record)
