@@ -295,7 +295,7 @@ def score_file(
     files hold every chunk scored so far, whole, if this stops with an exception. ``classes``:
     the model's, for a multi-class model's columns (`added_columns`)."""
     retry = replace(retry or Retry(), notify=lambda text: _note(folder, status, text))
-    delimiter, header, encoding = _header(folder / INPUT, fields)
+    delimiter, _, encoding = _header(folder / INPUT, fields)
     with (
         (folder / INPUT).open(newline="", encoding=encoding, errors="replace") as source,
         (folder / SCORED).open("w", newline="", encoding="utf-8") as scored_file,
@@ -306,6 +306,7 @@ def score_file(
         added = added_columns(classes)
         reader = csv.reader(source, delimiter=delimiter)
         cells = _header_cells(reader)
+        header = header_names(cells)  # as the rows are read (`_header` judged a sample)
         where = earlier_columns(cells, added, [f.name for f in fields])  # a file scored before
         scored.writerow([*cells, *(name for name in added if name not in where)])
         errors.writerow(["line", "field", "message"])
@@ -420,16 +421,21 @@ def added_columns(classes: list[str] | None) -> list[str]:
     """The scored file's added columns: ``probability`` (of the positive class), ``label`` and
     ``error`` for a two-class model; for a multi-class one, whose reader weighs every class,
     `amlstack predict`'s (``probability_<class>`` per class, ``predicted_label``) and ``error``."""
-    if classes and len(classes) > 2:
+    if _per_class(classes):
         return [*output_columns(classes), "error"]
     return list(ADDED_COLUMNS)
+
+
+def _per_class(classes: list[str] | None) -> bool:
+    """Whether the file gets a probability per class: a multi-class model's does."""
+    return bool(classes) and len(classes) > 2
 
 
 def _shown(
     probabilities: dict[str, float], label: str, classes: list[str] | None, commas: bool
 ) -> list[str]:
     """A row's probability cells, under `added_columns`; empty for a row not scored."""
-    if classes and len(classes) > 2:
+    if _per_class(classes):
         if probabilities and set(probabilities) != set(classes):
             # the model was replaced during the job: its columns were fixed at the upload
             raise BatchError(
