@@ -926,6 +926,25 @@ def test_a_tie_between_delimiters_in_the_header_goes_alike_to_every_reader(
     assert table.read_text(text, [])[2] == delimiter  # the scorer's text/csv
 
 
+def test_a_header_longer_than_the_sample_keeps_its_scores_under_their_names(client):
+    """The rows were read by a header judged from a 64 Ki sample, cut inside a quoted name
+    after it: every row failed (two fields more than that header had) and the scored file's names
+    stood two columns off its cells; `amlstack predict` scores such a file."""
+    lines = _csv(3, ",").decode().splitlines()
+    extra = [f"x{i:07d}" for i in range(7500)]  # 67,500 characters of names
+    header = ",".join([lines[0], *extra, '"a\nb"', "after"])
+    body = "\n".join(
+        [header] + [",".join([line, *("0" for _ in extra), "ab", "af"]) for line in lines[1:]]
+    )
+    response = client.post("/batch", data={"file": (io.BytesIO(body.encode()), "wide.csv")})
+    status = _finish(client, response.headers["Location"])
+    assert status["state"] == "done" and status["rows_scored"] == 3, status
+    job = response.headers["Location"].rsplit("/", 1)[-1]
+    names, *rows = csv.reader(io.StringIO(client.get(f"/batch/{job}/scored.csv").text))
+    assert names[-5:] == ["a\nb", "after", "probability", "label", "error"]
+    assert all(len(row) == len(names) and row[-5:-3] == ["ab", "af"] for row in rows)
+
+
 def test_a_file_naming_a_model_column_twice_is_refused_as_amlstack_predict_refuses_it(client):
     """The upload scored a row with the second cell of a column written twice (`amlstack
     predict` refuses the file: which one is meant?): every row silently had the wrong age."""
